@@ -1,0 +1,10 @@
+//! Authentication and authorization: passwords, bearer tokens, login throttling and the
+//! role matrix.
+
+pub mod password;
+pub mod roles;
+pub mod service;
+pub mod throttle;
+pub mod tokens;
+
+pub use roles::{Actor, Permission};

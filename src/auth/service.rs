@@ -1,0 +1,99 @@
+//! Login, token issue and revocation, and resolving a bearer token to an `Actor`.
+
+use std::time::Instant;
+
+use super::{Actor, password, tokens};
+use crate::app::App;
+use crate::clock::now_micros;
+use crate::error::{Error, Result};
+use crate::ids::{TokenId, UserId, WorkspaceId};
+use crate::store::tokens::TokenRow;
+use crate::store::users::UserRow;
+use crate::store::{self, Tx};
+use crate::tickets::status::Role;
+
+/// A token that was just issued (the only time its secret is visible).
+pub struct IssuedToken {
+    pub id: TokenId,
+    pub token: String,
+    pub expires_at: Option<i64>,
+}
+
+async fn issue(tx: &mut Tx, ws: WorkspaceId, user: UserId, kind: &str, name: &str, ttl_hours: Option<i64>) -> Result<IssuedToken> {
+    let token = tokens::generate();
+    let now = now_micros();
+    let expires_at = ttl_hours.map(|h| now + h * 3_600_000_000);
+    let row = TokenRow { id: TokenId::new(), workspace_id: ws, user_id: user, kind: kind.into(), name: name.into(), token_hash: tokens::digest(&token), expires_at, revoked_at: None, created_at: now };
+    store::tokens::insert(tx, &row).await?;
+    Ok(IssuedToken { id: row.id, token, expires_at })
+}
+
+/// Checks email and password; throttles failures per account and address.
+pub async fn login(app: &App, email: &str, password: &str, addr: &str) -> Result<(UserRow, IssuedToken)> {
+    let now = Instant::now();
+    if let Some(wait) = app.login_throttle.check(email, addr, now) {
+        return Err(Error::RateLimited { retry_after: wait });
+    }
+    let email_key = email.trim().to_lowercase();
+    let user = {
+        let mut tx = app.store.read().await?;
+        store::users::find_by_email(&mut tx, &email_key).await?
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.to_owned());
+    let ok = password::verify(password.to_owned(), hash).await;
+    match user {
+        Some(u) if ok && u.active => {
+            app.login_throttle.succeed(email);
+            let mut tx = app.store.begin().await?;
+            let issued = issue(&mut tx, u.workspace_id, u.id, "login", "login", Some(tokens::LOGIN_TTL_HOURS)).await?;
+            tx.commit().await?;
+            tracing::info!(user.id = %u.id, workspace.id = %u.workspace_id, "User logged in");
+            Ok((u, issued))
+        }
+        _ => {
+            app.login_throttle.fail(email, addr, now);
+            tracing::info!("Failed login attempt");
+            Err(Error::unauthorized("the email or password is wrong"))
+        }
+    }
+}
+
+/// Issues a personal API token for the actor.
+pub async fn create_personal_token(app: &App, actor: &Actor, name: &str) -> Result<IssuedToken> {
+    let name = crate::validate::required_text("name", name, 100).map_err(|e| Error::Validation(vec![e]))?;
+    let mut tx = app.store.begin().await?;
+    let issued = issue(&mut tx, actor.workspace_id, actor.user_id, "personal", &name, None).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// Revokes one of the actor's own tokens.
+pub async fn revoke_token(app: &App, actor: &Actor, id: TokenId) -> Result<()> {
+    let mut tx = app.store.begin().await?;
+    if !store::tokens::revoke(&mut tx, actor.workspace_id, actor.user_id, id, now_micros()).await? {
+        return Err(Error::NotFound);
+    }
+    tx.commit().await
+}
+
+/// Resolves a bearer token to the active user behind it.
+pub async fn authenticate(app: &App, token: &str) -> Result<(Actor, TokenId)> {
+    let unauthorized = || Error::unauthorized("the bearer token is missing, expired or revoked");
+    if !token.starts_with(tokens::PREFIX) || token.len() > 128 {
+        return Err(unauthorized());
+    }
+    let digest = tokens::digest(token);
+    let mut tx = app.store.read().await?;
+    let row = store::tokens::find_by_hash(&mut tx, &digest, now_micros()).await?.ok_or_else(unauthorized)?;
+    // The lookup is by hash; compare again in constant time so no code path compares secrets
+    // byte by byte with an early exit.
+    if !tokens::digests_match(&row.token_hash, &digest) {
+        return Err(unauthorized());
+    }
+    let user = store::users::find(&mut tx, row.workspace_id, row.user_id).await?.ok_or_else(unauthorized)?;
+    if !user.active {
+        return Err(unauthorized());
+    }
+    let role = Role::parse(&user.role).ok_or_else(unauthorized)?;
+    Ok((Actor { user_id: user.id, workspace_id: user.workspace_id, role, is_owner: user.is_owner, name: user.name, email: user.email }, row.id))
+}

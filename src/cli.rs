@@ -1,0 +1,187 @@
+//! Command line: `ferrodesk [serve]`, `migrate`, `seed`, `user create`, `workspace create`,
+//! `backup`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(name = "ferrodesk", version, about = "Self-hosted customer-support helpdesk")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Fill a workspace with realistic synthetic tickets (demos, benchmarks).
+    Seed {
+        /// How many tickets.
+        #[arg(long, default_value_t = 1000)]
+        tickets: usize,
+        /// Workspace slug.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Write a consistent copy of the SQLite database to FILE.
+    Backup { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a staff user.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Password (or set FERRODESK_NEW_USER_PASSWORD); random and printed when absent.
+        #[arg(long, env = "FERRODESK_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace with its first admin.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, env = "FERRODESK_NEW_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs the parsed command; returns the process exit code.
+#[must_use]
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing(cli.config.log);
+    for var in Config::unknown_env_vars() {
+        tracing::warn!("Unknown setting {var} in the environment is ignored");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run_async(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_async(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| anyhow::anyhow!("could not create data folder {}: {e}", config.data_dir.display()))?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.bind))?;
+            let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
+            crate::app::launch(app, listener, crate::app::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = crate::store::Store::connect(&config.database_url()).await?;
+            store.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { tickets, workspace } => {
+            let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
+            let started = std::time::Instant::now();
+            crate::seed::seed(&app, &workspace, tickets, 42).await?;
+            println!("seeded {tickets} tickets in {:.1}s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { email, name, role, password, workspace } } => {
+            let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
+            let role = crate::tickets::status::Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be one of {}", crate::tickets::status::Role::expected()))?;
+            let (password, shown) = match password {
+                Some(p) => (p, None),
+                None => {
+                    let p = crate::auth::tokens::random_b64(18);
+                    (p.clone(), Some(p))
+                }
+            };
+            let actor = crate::seed::workspace_admin(&app, &workspace).await?;
+            let u = crate::workspace::users::create(&app, &actor, crate::workspace::users::NewUser { email, name, role, password })
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!("created user {} ({}) id {}", u.email, u.role, u.id);
+            if let Some(p) = shown {
+                println!("password: {p}");
+            }
+            Ok(())
+        }
+        Command::Workspace { command: WorkspaceCommand::Create { name, admin_email, admin_password } } => {
+            let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
+            let (password, shown) = match admin_password {
+                Some(p) => (p, None),
+                None => {
+                    let p = crate::auth::tokens::random_b64(18);
+                    (p.clone(), Some(p))
+                }
+            };
+            let owner = crate::seed::owner(&app).await?;
+            let (ws, admin) = crate::workspace::workspaces::create(&app, &owner, crate::workspace::workspaces::NewWorkspace { name, admin_email, admin_password: password, admin_name: None })
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!("created workspace {} (slug {}) with admin {}", ws.name, ws.slug, admin.email);
+            if let Some(p) = shown {
+                println!("admin password: {p}");
+            }
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let store = crate::store::Store::connect(&config.database_url()).await?;
+            store.backup_sqlite(&file).await?;
+            println!("backup written to {}", file.display());
+            Ok(())
+        }
+    }
+}
+
+fn describe(e: &crate::error::Error) -> String {
+    match e {
+        crate::error::Error::Validation(fields) => fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
+}

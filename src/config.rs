@@ -1,0 +1,168 @@
+//! Settings from flags and `FERRODESK_*` environment variables (SPEC §2), in one clap struct.
+//! Secrets are wrapped so `Debug` never prints them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A secret string whose `Debug` is redacted.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Database URL whose password is redacted in `Debug`.
+#[derive(Clone)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_owned()))
+    }
+}
+
+/// `scheme://user:pass@host/..` → `scheme://***@host/..`.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "FERRODESK_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+    /// Data folder: SQLite file, attachments, keys. Created if missing.
+    #[arg(long, env = "FERRODESK_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data-dir>/ferrodesk.db`.
+    #[arg(long, env = "FERRODESK_DATABASE_URL", global = true)]
+    pub database_url: Option<DatabaseUrl>,
+    /// Email of the first admin, created on an empty database.
+    #[arg(long = "admin-email", env = "FERRODESK_ADMIN_EMAIL", global = true, hide = true)]
+    pub admin_email: Option<String>,
+    /// Password of the first admin; random and printed once when absent.
+    #[arg(long = "admin-password", env = "FERRODESK_ADMIN_PASSWORD", global = true, hide = true)]
+    pub admin_password: Option<Secret>,
+    /// Public base URL used in links; defaults to `http://<bind>`.
+    #[arg(long, env = "FERRODESK_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Outbound SMTP server (`smtp://host:port`, `smtps://user:pass@host`).
+    #[arg(long, env = "FERRODESK_SMTP_URL", global = true)]
+    pub smtp_url: Option<DatabaseUrl>,
+    /// SLA scan interval in seconds.
+    #[arg(long, env = "FERRODESK_SLA_TICK_SECONDS", default_value_t = 30, global = true)]
+    pub sla_tick_seconds: u64,
+    /// Allow webhook targets on private or loopback addresses.
+    #[arg(long, env = "FERRODESK_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, global = true)]
+    pub webhook_allow_private: bool,
+    /// Retry backoff base for jobs: attempt n waits base·2ⁿ⁻¹ (with jitter), capped at one hour.
+    #[arg(long, env = "FERRODESK_RETRY_BASE_SECONDS", default_value_t = 10, global = true)]
+    pub retry_base_seconds: u64,
+    /// Log format.
+    #[arg(long, env = "FERRODESK_LOG", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log: LogFormat,
+    /// API requests per minute allowed per token (and per address for public routes).
+    #[arg(long, env = "FERRODESK_API_RATE_LIMIT", default_value_t = 1200, global = true)]
+    pub api_rate_limit: u32,
+    /// Largest accepted JSON body in bytes.
+    #[arg(long, env = "FERRODESK_MAX_JSON_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_json_bytes: usize,
+    /// Run background jobs in this process (turn off on API-only nodes).
+    #[arg(long, env = "FERRODESK_RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub run_jobs: bool,
+}
+
+impl Config {
+    /// The effective database URL.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.0.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("ferrodesk.db").display()),
+        }
+    }
+
+    /// The public base URL without a trailing slash.
+    #[must_use]
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
+    }
+
+    /// Defaults suitable for tests and embedding: everything as if no flag or variable were set.
+    #[must_use]
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            database_url: None,
+            admin_email: None,
+            admin_password: None,
+            public_url: None,
+            smtp_url: None,
+            sla_tick_seconds: 30,
+            webhook_allow_private: false,
+            retry_base_seconds: 10,
+            log: LogFormat::Text,
+            api_rate_limit: 1200,
+            max_json_bytes: 1024 * 1024,
+            run_jobs: true,
+        }
+    }
+
+    /// Names of `FERRODESK_*` variables in the environment that no setting reads (typos).
+    #[must_use]
+    pub fn unknown_env_vars() -> Vec<String> {
+        const KNOWN: &[&str] = &[
+            "FERRODESK_BIND", "FERRODESK_DATA_DIR", "FERRODESK_DATABASE_URL", "FERRODESK_ADMIN_EMAIL",
+            "FERRODESK_ADMIN_PASSWORD", "FERRODESK_PUBLIC_URL", "FERRODESK_SMTP_URL", "FERRODESK_SLA_TICK_SECONDS",
+            "FERRODESK_WEBHOOK_ALLOW_PRIVATE", "FERRODESK_RETRY_BASE_SECONDS", "FERRODESK_LOG", "FERRODESK_API_RATE_LIMIT",
+            "FERRODESK_MAX_JSON_BYTES", "FERRODESK_RUN_JOBS", "FERRODESK_TEST_POSTGRES_URL", "FERRODESK_BENCH_TICKETS",
+        ];
+        std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("FERRODESK_") && !KNOWN.contains(&k.as_str()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_hide_their_credentials() {
+        assert_eq!(redact_url("postgres://u:secret@db:5432/x"), "postgres://***@db:5432/x");
+        assert_eq!(redact_url("sqlite://data/f.db"), "sqlite://data/f.db");
+        assert!(!format!("{:?}", Secret("hunter2".into())).contains("hunter2"));
+    }
+}

@@ -1,0 +1,135 @@
+//! JSON API handlers, one file per area, collected into one OpenAPI-described router.
+
+pub mod auth;
+pub mod comments;
+pub mod customers;
+pub mod groups;
+pub mod tickets;
+pub mod users;
+pub mod workspaces;
+
+use std::collections::HashMap;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::error::{Error, FieldError};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ferrodesk API", description = "Self-hosted customer-support helpdesk. Errors are RFC 9457 problem+json."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::http::problem::Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// Every API route with its OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::create_token))
+        .routes(routes!(auth::delete_token))
+        .routes(routes!(auth::me))
+        .routes(routes!(tickets::list_tickets, tickets::create_ticket))
+        .routes(routes!(tickets::queue_stats))
+        .routes(routes!(tickets::get_ticket, tickets::update_ticket, tickets::replace_ticket, tickets::delete_ticket))
+        .routes(routes!(tickets::set_status))
+        .routes(routes!(tickets::resolve_ticket))
+        .routes(routes!(tickets::close_ticket))
+        .routes(routes!(tickets::reopen_ticket))
+        .routes(routes!(tickets::assign_ticket, tickets::assign_ticket_put))
+        .routes(routes!(tickets::unassign_ticket))
+        .routes(routes!(tickets::mark_read))
+        .routes(routes!(tickets::list_events))
+        .routes(routes!(comments::list_comments, comments::create_comment))
+        .routes(routes!(comments::list_messages, comments::create_message))
+        .routes(routes!(comments::list_responses, comments::create_response))
+        .routes(routes!(comments::update_comment, comments::delete_comment))
+        .routes(routes!(customers::list_customers, customers::create_customer))
+        .routes(routes!(customers::get_customer, customers::update_customer))
+        .routes(routes!(customers::customer_tickets))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(groups::get_group, groups::update_group))
+        .routes(routes!(workspaces::create_workspace))
+        .routes(routes!(workspaces::get_settings, workspaces::update_settings));
+    let doc = router.get_openapi().clone();
+    let json = doc.to_json().unwrap_or_else(|_| "{}".into());
+    router.route(
+        "/api/openapi.json",
+        axum::routing::get(move || {
+            let json = json.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], json) }
+        }),
+    )
+}
+
+/// Query parameters as a map; repeated keys keep the last value.
+pub type Params = HashMap<String, String>;
+
+/// Parses `page` and `limit` for simple offset lists.
+pub fn page_params(p: &Params) -> Result<(u64, u64), Error> {
+    let mut errors = Vec::new();
+    let page = match p.get("page").map(|v| v.parse::<u64>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => {
+            errors.push(FieldError::new("page", "must be a whole number from 1"));
+            1
+        }
+    };
+    let limit = match p.get("limit").map(|v| v.parse::<u64>()) {
+        None => 20,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", "must be a whole number from 1 to 100"));
+            20
+        }
+    };
+    if errors.is_empty() { Ok((page, limit)) } else { Err(Error::Validation(errors)) }
+}
+
+/// The `pagination` object of offset lists.
+#[must_use]
+pub fn pagination(page: u64, limit: u64, total: i64) -> serde_json::Value {
+    let total_u = u64::try_from(total).unwrap_or(0);
+    serde_json::json!({"page": page, "limit": limit, "total": total, "totalPages": total_u.div_ceil(limit)})
+}
+
+/// Query-string extractor whose failures are problem documents.
+pub struct Query(pub Params);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<Params>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|_| Error::bad_request("the query string could not be parsed"))
+    }
+}
+
+/// Path-parameter extractor whose failures are problem documents (404 for a bad id).
+pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Path(p.0)).map_err(|_| Error::NotFound)
+    }
+}

@@ -1,0 +1,291 @@
+//! `/api/tickets`: list, create, read, update, delete, lifecycle, assignment, timeline, queue.
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{Path, Query};
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::clock::now_micros;
+use crate::error::{Code, Error, Result};
+use crate::http::etag;
+use crate::http::extract::{Auth, IdempotencyKey, IfMatch, Json, JsonWithBytes};
+use crate::ids::UserId;
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Tx};
+use crate::tickets::list::{self as listing, PageSpec, QueueStats};
+use crate::tickets::model::{EventView, NewTicket, TicketPatch, TicketView};
+use crate::tickets::service;
+use crate::tickets::status::Status;
+use crate::workspace::customers::CustomerView;
+use crate::workspace::users::UserView;
+
+/// Side-loaded records for `?include=`.
+async fn side_load(tx: &mut Tx, actor: &Actor, rows: &[TicketRow], include: &[String]) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut out = serde_json::Map::new();
+    let ws = actor.workspace_id;
+    if include.iter().any(|i| i == "requester") {
+        let ids: Vec<_> = rows.iter().map(|r| r.requester_id).collect::<BTreeSet<_>>().into_iter().collect();
+        let cs = store::customers::many(tx, ws, &ids).await?;
+        out.insert("customers".into(), json!(cs.iter().map(CustomerView::from).collect::<Vec<_>>()));
+    }
+    if include.iter().any(|i| i == "assignee") {
+        let ids: Vec<UserId> = rows.iter().filter_map(|r| r.assignee_id).collect::<BTreeSet<_>>().into_iter().collect();
+        let us = store::users::many(tx, ws, &ids).await?;
+        out.insert("users".into(), json!(us.iter().map(|u| UserView::new(u, vec![])).collect::<Vec<_>>()));
+    }
+    if include.iter().any(|i| i == "group") {
+        let ids: BTreeSet<_> = rows.iter().filter_map(|r| r.group_id).collect();
+        let gs = store::groups::list(tx, ws).await?;
+        out.insert("groups".into(), json!(gs.iter().filter(|g| ids.contains(&g.id)).map(|g| json!({"id": g.id, "name": g.name, "description": g.description})).collect::<Vec<_>>()));
+    }
+    if include.iter().any(|i| i == "category") {
+        // Categories arrive with the workflow capability; the key is present so clients can rely on it.
+        out.insert("categories".into(), json!([]));
+    }
+    Ok(out)
+}
+
+fn ticket_response(status: StatusCode, row: &TicketRow, tags: Vec<String>) -> Response {
+    let view = TicketView::from_row(row, tags, now_micros());
+    let mut res = (status, axum::Json(view)).into_response();
+    res.headers_mut().insert(header::ETAG, etag(row.version));
+    res
+}
+
+/// Lists tickets with filters, sort, offset or cursor pagination, `q` search and `include`.
+#[utoipa::path(get, path = "/api/tickets", tag = "tickets", security(("bearer" = [])),
+    params(
+        ("status" = Option<String>, Query, description = "comma list: new, open, pending, resolved, closed"),
+        ("priority" = Option<String>, Query), ("kind" = Option<String>, Query), ("channel" = Option<String>, Query),
+        ("category_id" = Option<String>, Query), ("group_id" = Option<String>, Query),
+        ("assignee_id" = Option<String>, Query, description = "user ids, `me` or `none`"),
+        ("requester_id" = Option<String>, Query), ("requester_email" = Option<String>, Query), ("tag" = Option<String>, Query),
+        ("created_at_after" = Option<String>, Query), ("created_at_before" = Option<String>, Query),
+        ("updated_at_after" = Option<String>, Query), ("updated_at_before" = Option<String>, Query),
+        ("last_message_at_after" = Option<String>, Query), ("last_message_at_before" = Option<String>, Query),
+        ("sla_due_at_after" = Option<String>, Query), ("sla_due_at_before" = Option<String>, Query),
+        ("sla_overdue" = Option<bool>, Query), ("view" = Option<String>, Query, description = "mine, unassigned or all"),
+        ("q" = Option<String>, Query, description = "full-text search"),
+        ("sort" = Option<String>, Query, description = "created_at, updated_at, last_message_at, priority, sla_due_at; - prefix for descending"),
+        ("page" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("cursor" = Option<String>, Query),
+        ("pagination" = Option<String>, Query, description = "`cursor` for cursor pagination"),
+        ("include" = Option<String>, Query, description = "requester, assignee, category, group"),
+    ),
+    responses((status = 200, description = "`{tickets, pagination}` plus side-loaded arrays"), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn list_tickets(State(app): State<AppState>, Auth(actor, _): Auth, Query(params): Query) -> Result<axum::Json<serde_json::Value>> {
+    let req = listing::parse(&params, &actor)?;
+    let mut tx = app.store.read().await?;
+    let page = listing::run(&mut tx, &actor, &req).await?;
+    let now = now_micros();
+    let mut body = serde_json::Map::new();
+    let views: Vec<TicketView> = page.rows.iter().map(|r| TicketView::from_row(r, page.tags.get(&r.id).cloned().unwrap_or_default(), now)).collect();
+    body.insert("tickets".into(), json!(views));
+    let pagination = match req.page {
+        PageSpec::Offset { page: p, limit } => super::pagination(p, limit, page.total.unwrap_or(0)),
+        PageSpec::Cursor { limit, .. } => json!({"limit": limit, "next_cursor": page.next_cursor}),
+    };
+    body.insert("pagination".into(), pagination);
+    body.extend(side_load(&mut tx, &actor, &page.rows, &req.include).await?);
+    Ok(axum::Json(serde_json::Value::Object(body)))
+}
+
+fn hash(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// Creates a ticket. Honours `Idempotency-Key` for 24 hours.
+#[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = NewTicket, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = TicketView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn create_ticket(State(app): State<AppState>, Auth(actor, _): Auth, IdempotencyKey(key): IdempotencyKey, JsonWithBytes(body, raw): JsonWithBytes<NewTicket>) -> Result<Response> {
+    let mut tx = app.store.begin().await?;
+    let scope = format!("tickets:{}", actor.user_id);
+    let fingerprint = hash(&raw);
+    if let Some(key) = &key {
+        if let Some(saved) = store::idempotency::find(&mut tx, actor.workspace_id, &scope, key, now_micros() - 24 * 3_600_000_000).await? {
+            if saved.request_hash != fingerprint {
+                return Err(Error::Client(Code::IdempotencyMismatch, "this Idempotency-Key was used with a different body".into()));
+            }
+            let status = StatusCode::from_u16(u16::try_from(saved.response_status).unwrap_or(201)).unwrap_or(StatusCode::CREATED);
+            let mut res = (status, [(header::CONTENT_TYPE, "application/json")], saved.response_body).into_response();
+            res.headers_mut().insert("idempotency-lookup", HeaderValue::from_static("hit"));
+            if let Some(loc) = saved.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                res.headers_mut().insert(header::LOCATION, loc);
+            }
+            return Ok(res);
+        }
+    }
+    let (row, tags) = service::create(&actor, body, &mut tx).await?;
+    let location = format!("/api/tickets/{}", row.id);
+    let view = TicketView::from_row(&row, tags.clone(), now_micros());
+    if let Some(key) = &key {
+        let body = serde_json::to_string(&view).map_err(anyhow::Error::from)?;
+        store::idempotency::save(&mut tx, actor.workspace_id, &scope, key, &fingerprint, 201, &body, Some(&location), now_micros())
+            .await
+            .map_err(|_| Error::conflict("a request with this Idempotency-Key is already in progress; retry"))?;
+    }
+    tx.commit().await?;
+    let mut res = ticket_response(StatusCode::CREATED, &row, tags);
+    if let Ok(loc) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    if key.is_some() {
+        res.headers_mut().insert("idempotency-lookup", HeaderValue::from_static("miss"));
+    }
+    Ok(res)
+}
+
+/// Queue statistics: counts by status, priority, group; unassigned, mine, SLA.
+#[utoipa::path(get, path = "/api/tickets/queue", tag = "tickets", security(("bearer" = [])), responses((status = 200, body = QueueStats)))]
+pub async fn queue_stats(State(app): State<AppState>, Auth(actor, _): Auth) -> Result<axum::Json<QueueStats>> {
+    let mut tx = app.store.read().await?;
+    Ok(axum::Json(listing::queue_stats(&mut tx, &actor).await?))
+}
+
+/// One ticket by id or number (URL-encoded, e.g. `%231001`).
+#[utoipa::path(get, path = "/api/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ticket id or number"), ("include" = Option<String>, Query)),
+    responses((status = 200, body = TicketView), (status = 404, body = crate::http::problem::Problem)))]
+pub async fn get_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, Query(params): Query) -> Result<Response> {
+    actor.require(crate::auth::Permission::ViewTickets)?;
+    let mut tx = app.store.read().await?;
+    let row = service::load(&mut tx, actor.workspace_id, &id, false).await?;
+    let tags = service::tags(&mut tx, &row).await?;
+    let include: Vec<String> = params.get("include").map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    if let Some(bad) = include.iter().find(|i| !["requester", "assignee", "category", "group"].contains(&i.as_str())) {
+        return Err(Error::field("include", format!("unknown value `{bad}`, expected one of: requester, assignee, category, group")));
+    }
+    if include.is_empty() {
+        return Ok(ticket_response(StatusCode::OK, &row, tags));
+    }
+    let mut body = serde_json::Map::new();
+    body.insert("ticket".into(), json!(TicketView::from_row(&row, tags, now_micros())));
+    body.extend(side_load(&mut tx, &actor, std::slice::from_ref(&row), &include).await?);
+    let mut res = axum::Json(serde_json::Value::Object(body)).into_response();
+    res.headers_mut().insert(header::ETAG, etag(row.version));
+    Ok(res)
+}
+
+/// Partial update of writable fields (role rules apply).
+#[utoipa::path(patch, path = "/api/tickets/{id}", tag = "tickets", request_body = TicketPatch, security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem), (status = 412, body = crate::http::problem::Problem)))]
+pub async fn update_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch, Json(patch): Json<TicketPatch>) -> Result<Response> {
+    let (row, tags) = service::update(&app, &actor, &id, patch, v).await?;
+    Ok(ticket_response(StatusCode::OK, &row, tags))
+}
+
+/// Same as PATCH (seed 003 uses PUT for partial updates).
+#[utoipa::path(put, path = "/api/tickets/{id}", tag = "tickets", request_body = TicketPatch, security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = TicketView)))]
+pub async fn replace_ticket(state: State<AppState>, auth: Auth, id: Path<String>, if_match: IfMatch, patch: Json<TicketPatch>) -> Result<Response> {
+    update_ticket(state, auth, id, if_match, patch).await
+}
+
+/// Soft-deletes a ticket (admin).
+#[utoipa::path(delete, path = "/api/tickets/{id}", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = crate::http::problem::Problem)))]
+pub async fn delete_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>) -> Result<StatusCode> {
+    service::delete(&app, &actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    pub status: Status,
+}
+
+/// Moves a ticket to another status (409 `invalid_transition` when not allowed).
+#[utoipa::path(put, path = "/api/tickets/{id}/status", tag = "tickets", request_body = StatusChange, security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem)))]
+pub async fn set_status(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch, Json(body): Json<StatusChange>) -> Result<Response> {
+    let (row, tags) = service::set_status(&app, &actor, &id, body.status, v).await?;
+    Ok(ticket_response(StatusCode::OK, &row, tags))
+}
+
+macro_rules! lifecycle {
+    ($name:ident, $path:literal, $status:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "tickets", security(("bearer" = [])),
+            params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+            responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem)))]
+        pub async fn $name(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch) -> Result<Response> {
+            let (row, tags) = service::set_status(&app, &actor, &id, $status, v).await?;
+            Ok(ticket_response(StatusCode::OK, &row, tags))
+        }
+    };
+}
+lifecycle!(resolve_ticket, "/api/tickets/{id}/resolve", Status::Resolved, "Resolves a ticket.");
+lifecycle!(close_ticket, "/api/tickets/{id}/close", Status::Closed, "Closes a ticket.");
+lifecycle!(reopen_ticket, "/api/tickets/{id}/reopen", Status::Open, "Reopens a resolved or closed ticket.");
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// A user id, or `me`.
+    pub assignee_id: Option<String>,
+    /// `round_robin` or `least_busy` (arrives with automation).
+    pub strategy: Option<String>,
+    pub group_id: Option<crate::ids::GroupId>,
+}
+
+/// Assigns a ticket to a user (agents: only an unassigned ticket, to themselves).
+#[utoipa::path(post, path = "/api/tickets/{id}/assign", tag = "tickets", request_body = AssignRequest, security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = TicketView), (status = 403, body = crate::http::problem::Problem)))]
+pub async fn assign_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch, Json(body): Json<AssignRequest>) -> Result<Response> {
+    if body.strategy.is_some() || body.group_id.is_some() {
+        return Err(Error::field("strategy", "automatic assignment strategies are not available yet; pass assignee_id"));
+    }
+    let to = match body.assignee_id.as_deref() {
+        Some("me") => actor.user_id,
+        Some(s) => s.parse::<UserId>().map_err(|_| Error::field("assignee_id", "must be a user id or `me`"))?,
+        None => return Err(Error::field("assignee_id", "is required")),
+    };
+    let (row, tags) = service::assign(&app, &actor, &id, Some(to), v).await?;
+    Ok(ticket_response(StatusCode::OK, &row, tags))
+}
+
+/// Same as POST (seed 001 uses PUT).
+#[utoipa::path(put, path = "/api/tickets/{id}/assign", tag = "tickets", request_body = AssignRequest, security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = TicketView)))]
+pub async fn assign_ticket_put(state: State<AppState>, auth: Auth, id: Path<String>, if_match: IfMatch, body: Json<AssignRequest>) -> Result<Response> {
+    assign_ticket(state, auth, id, if_match, body).await
+}
+
+/// Removes the assignee.
+#[utoipa::path(post, path = "/api/tickets/{id}/unassign", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = TicketView)))]
+pub async fn unassign_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch) -> Result<Response> {
+    let (row, tags) = service::assign(&app, &actor, &id, None, v).await?;
+    Ok(ticket_response(StatusCode::OK, &row, tags))
+}
+
+/// Clears the staff side's unread counter.
+#[utoipa::path(post, path = "/api/tickets/{id}/mark-read", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = TicketView)))]
+pub async fn mark_read(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>) -> Result<Response> {
+    let (row, tags) = service::mark_read(&app, &actor, &id).await?;
+    Ok(ticket_response(StatusCode::OK, &row, tags))
+}
+
+/// The ticket's immutable timeline, oldest first.
+#[utoipa::path(get, path = "/api/tickets/{id}/events", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "`{events: [...]}`")))]
+pub async fn list_events(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>) -> Result<axum::Json<serde_json::Value>> {
+    actor.require(crate::auth::Permission::ViewTickets)?;
+    let mut tx = app.store.read().await?;
+    let row = service::load(&mut tx, actor.workspace_id, &id, false).await?;
+    let events = store::events::of_ticket(&mut tx, actor.workspace_id, row.id).await?;
+    Ok(axum::Json(json!({"events": events.iter().map(EventView::from).collect::<Vec<_>>()})))
+}

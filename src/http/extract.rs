@@ -1,0 +1,158 @@
+//! Extractors that turn every malformed request into problem+json: `Json` (400/413/415/422),
+//! `Auth` (401), `IfMatch` (400 on a malformed header), `IdempotencyKey`, `ClientAddr`.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::error::{Code, Error, FieldError};
+use crate::ids::TokenId;
+
+/// A JSON body whose every failure is a problem document.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (value, _) = read_json(req, state).await?;
+        Ok(Json(value))
+    }
+}
+
+/// A JSON body together with its raw bytes (for idempotency fingerprints).
+pub struct JsonWithBytes<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonWithBytes<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (value, bytes) = read_json(req, state).await?;
+        Ok(JsonWithBytes(value, bytes))
+    }
+}
+
+async fn read_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> Result<(T, Bytes), Error> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(Error::Client(Code::UnsupportedMediaType, "send the body as JSON with Content-Type: application/json".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Error::Client(Code::PayloadTooLarge, "the request body is larger than allowed".into())
+            }
+            _ => Error::bad_request("the request body could not be read"),
+        })?;
+        let value = parse_json(&bytes)?;
+        Ok((value, bytes))
+}
+
+/// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                // serde's message names the field for missing/unknown fields; strip position info.
+                let msg = inner.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+                let field = match (field.as_str(), msg.strip_prefix("missing field `")) {
+                    ("body", Some(rest)) => rest.split('`').next().unwrap_or("body").to_owned(),
+                    _ => field,
+                };
+                Error::Validation(vec![FieldError::new(field, msg)])
+            }
+            _ => Error::bad_request(format!("the body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+/// The authenticated staff user (401 otherwise).
+pub struct Auth(pub Actor, pub TokenId);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(a) = parts.extensions.get::<AuthCache>() {
+            return Ok(Auth(a.0.clone(), a.1));
+        }
+        let token = bearer(parts).ok_or_else(|| Error::unauthorized("send Authorization: Bearer <token>"))?;
+        let (actor, id) = crate::auth::service::authenticate(app, token).await?;
+        parts.extensions.insert(AuthCache(actor.clone(), id));
+        Ok(Auth(actor, id))
+    }
+}
+
+/// The resolved actor, cached on the request so the middleware and the handler share one lookup.
+#[derive(Clone)]
+pub struct AuthCache(pub Actor, pub TokenId);
+
+/// The bearer token of a request, if any.
+#[must_use]
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// `If-Match: "<version>"`; absent means unconditional.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let s = v.to_str().unwrap_or_default().trim();
+        if s == "*" {
+            return Ok(IfMatch(None));
+        }
+        let inner = s.trim_start_matches("W/").trim_matches('"');
+        inner.parse::<i64>().map(|n| IfMatch(Some(n))).map_err(|_| Error::bad_request("If-Match must be an ETag from a GET, such as \"3\""))
+    }
+}
+
+/// `Idempotency-Key` header (1–255 visible ASCII characters).
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
+        match v.to_str() {
+            Ok(s) if !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()) => Ok(IdempotencyKey(Some(s.to_owned()))),
+            _ => Err(Error::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")),
+        }
+    }
+}
+
+/// The client's address (for throttling).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        Ok(ClientAddr(addr))
+    }
+}

@@ -1,0 +1,115 @@
+//! HTTP: the router, the middleware stack and the health endpoints. The only module that
+//! knows axum (with `app.rs`).
+
+pub mod api;
+pub mod extract;
+pub mod problem;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use governor::clock::Clock;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::error::Code;
+
+/// Builds the whole router.
+pub fn router(app: AppState) -> Router {
+    let (api, _) = api::routes().split_for_parts();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
+        .layer(DefaultBodyLimit::max(app.config.max_json_bytes))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let route = req.extensions().get::<axum::extract::MatchedPath>().map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+                tracing::info_span!("request", method = %req.method(), route = %route)
+            }),
+        )
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| problem::problem(Code::Internal, "something went wrong on our side; it has been logged", vec![])))
+        .with_state(app)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    if app.store.ping().await {
+        axum::Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        problem::problem(Code::ServiceUnavailable, "the database is not answering", vec![])
+    }
+}
+
+async fn not_found() -> Response {
+    problem::problem(Code::NotFound, "no such route", vec![])
+}
+
+async fn method_not_allowed() -> Response {
+    problem::problem(Code::MethodNotAllowed, "this route does not accept that method", vec![])
+}
+
+/// Budgets `/api` requests per bearer token (or per address without one) and adds the
+/// `RateLimit-*` headers to every answer; over budget answers 429 with `Retry-After`.
+async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let key = match req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        // The digest, never the token itself, is the key held in memory.
+        Some(v) => format!("t:{}", hex_prefix(&crate::auth::tokens::digest(v))),
+        None => {
+            let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+            format!("ip:{ip}")
+        }
+    };
+    let limit = app.config.api_rate_limit;
+    if app.api_limiter.len() > 50_000 {
+        app.api_limiter.retain_recent();
+    }
+    match app.api_limiter.check_key(&key) {
+        Ok(snapshot) => {
+            let mut res = next.run(req).await;
+            let h = res.headers_mut();
+            h.insert("ratelimit-limit", HeaderValue::from(limit));
+            h.insert("ratelimit-remaining", HeaderValue::from(snapshot.remaining_burst_capacity()));
+            h.insert("ratelimit-reset", HeaderValue::from(60u32));
+            res
+        }
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now()).as_secs().max(1);
+            let mut res = crate::error::Error::RateLimited { retry_after: wait }.into_response();
+            let h = res.headers_mut();
+            h.insert("ratelimit-limit", HeaderValue::from(limit));
+            h.insert("ratelimit-remaining", HeaderValue::from(0u32));
+            h.insert("ratelimit-reset", HeaderValue::from(wait));
+            res
+        }
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `ETag` header value for a version.
+#[must_use]
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// 204 No Content.
+#[must_use]
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,24 @@
+//! Ferrodesk: a self-hosted customer-support helpdesk in one binary.
+//!
+//! Reading top-down: the domain modules carry the words a support lead uses — `tickets`
+//! (lifecycle, numbering, threads, events, queue), `workspace` (tenants, users, groups,
+//! customers, settings) and `auth` (passwords, tokens, the role matrix). Three adapters follow:
+//! `http` (the only place axum appears: routes, extractors, problem+json, OpenAPI), `store`
+//! (all SQL, one sea-query definition for SQLite and PostgreSQL, the few dialect differences
+//! in `store::dialect`) and `jobs` (the durable job table and its runner). `app` wires them
+//! together; `cli` and `config` are the binary's face.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod jobs;
+pub mod seed;
+pub mod store;
+pub mod tickets;
+pub mod validate;
+pub mod workspace;

@@ -1,0 +1,147 @@
+//! The ticket thread: public replies and internal notes.
+
+use sea_query::{Asterisk, Expr, ExprTrait, Iden, Order, Query};
+use serde::Serialize;
+
+use super::Tx;
+use crate::error::Result;
+use crate::ids::{CommentId, TicketId, UserId, WorkspaceId};
+
+#[derive(Iden, Clone, Copy)]
+pub enum Comments {
+    Table,
+    Id,
+    WorkspaceId,
+    TicketId,
+    Body,
+    AuthorType,
+    AuthorId,
+    AuthorName,
+    IsInternal,
+    Channel,
+    DeletedAt,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct CommentRow {
+    pub id: CommentId,
+    pub workspace_id: WorkspaceId,
+    pub ticket_id: TicketId,
+    pub body: String,
+    pub author_type: String,
+    pub author_id: Option<uuid::Uuid>,
+    pub author_name: String,
+    pub is_internal: bool,
+    pub channel: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: [Comments; 12] = [
+    Comments::Id,
+    Comments::WorkspaceId,
+    Comments::TicketId,
+    Comments::Body,
+    Comments::AuthorType,
+    Comments::AuthorId,
+    Comments::AuthorName,
+    Comments::IsInternal,
+    Comments::Channel,
+    Comments::Version,
+    Comments::CreatedAt,
+    Comments::UpdatedAt,
+];
+
+pub async fn insert(tx: &mut Tx, c: &CommentRow) -> Result<()> {
+    let q = Query::insert()
+        .into_table(Comments::Table)
+        .columns(COLUMNS)
+        .values_panic([
+            c.id.into(),
+            c.workspace_id.into(),
+            c.ticket_id.into(),
+            c.body.clone().into(),
+            c.author_type.clone().into(),
+            c.author_id.into(),
+            c.author_name.clone().into(),
+            c.is_internal.into(),
+            c.channel.clone().into(),
+            c.version.into(),
+            c.created_at.into(),
+            c.updated_at.into(),
+        ])
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// The thread of a ticket, oldest first; internal notes only when `internal` is set.
+pub async fn list(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId, internal: bool) -> Result<Vec<CommentRow>> {
+    let mut q = Query::select();
+    q.columns(COLUMNS)
+        .from(Comments::Table)
+        .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Comments::TicketId).eq(ticket))
+        .and_where(Expr::col(Comments::DeletedAt).is_null());
+    if !internal {
+        q.and_where(Expr::col(Comments::IsInternal).eq(false));
+    }
+    q.order_by(Comments::CreatedAt, Order::Asc).order_by(Comments::Id, Order::Asc);
+    tx.fetch_all(&q).await
+}
+
+pub async fn find(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId, id: CommentId) -> Result<Option<CommentRow>> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Comments::Table)
+        .and_where(Expr::col(Comments::Id).eq(id))
+        .and_where(Expr::col(Comments::TicketId).eq(ticket))
+        .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Comments::DeletedAt).is_null())
+        .to_owned();
+    tx.fetch_optional(&q).await
+}
+
+pub async fn update_body(tx: &mut Tx, c: &CommentRow) -> Result<bool> {
+    let q = Query::update()
+        .table(Comments::Table)
+        .values([(Comments::Body, c.body.clone().into()), (Comments::UpdatedAt, c.updated_at.into()), (Comments::Version, Expr::col(Comments::Version).add(1))])
+        .and_where(Expr::col(Comments::Id).eq(c.id))
+        .and_where(Expr::col(Comments::WorkspaceId).eq(c.workspace_id))
+        .and_where(Expr::col(Comments::Version).eq(c.version))
+        .to_owned();
+    Ok(tx.execute(&q).await? == 1)
+}
+
+pub async fn soft_delete(tx: &mut Tx, ws: WorkspaceId, id: CommentId, now: i64) -> Result<bool> {
+    let q = Query::update()
+        .table(Comments::Table)
+        .values([(Comments::DeletedAt, now.into()), (Comments::UpdatedAt, now.into())])
+        .and_where(Expr::col(Comments::Id).eq(id))
+        .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
+        .to_owned();
+    Ok(tx.execute(&q).await? == 1)
+}
+
+/// Whether a user has written a public comment on the ticket before (first response).
+pub async fn count_public_by_agents(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Result<i64> {
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Comments::Table)
+        .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Comments::TicketId).eq(ticket))
+        .and_where(Expr::col(Comments::AuthorType).eq("agent"))
+        .and_where(Expr::col(Comments::IsInternal).eq(false))
+        .to_owned();
+    tx.fetch_i64(&q).await
+}
+
+/// Author ids of the given staff users as `UserId`s (helper for side-loading).
+#[must_use]
+pub fn author_user(c: &CommentRow) -> Option<UserId> {
+    if c.author_type == "agent" { c.author_id.map(UserId) } else { None }
+}

@@ -1,0 +1,153 @@
+//! Customer contact records (requesters). Emails are stored lowercased; one per workspace.
+
+use sea_query::{Asterisk, Cond, Expr, ExprTrait, Iden, Order, Query};
+use serde::Serialize;
+
+use super::Tx;
+use crate::error::{Error, OnConstraint, Result};
+use crate::ids::{CustomerId, WorkspaceId};
+
+#[derive(Iden, Clone, Copy)]
+pub enum Customers {
+    Table,
+    Id,
+    WorkspaceId,
+    Email,
+    Name,
+    Phone,
+    Company,
+    Notes,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct CustomerRow {
+    pub id: CustomerId,
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub notes: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: [Customers; 10] = [
+    Customers::Id,
+    Customers::WorkspaceId,
+    Customers::Email,
+    Customers::Name,
+    Customers::Phone,
+    Customers::Company,
+    Customers::Notes,
+    Customers::Version,
+    Customers::CreatedAt,
+    Customers::UpdatedAt,
+];
+
+pub async fn insert(tx: &mut Tx, c: &CustomerRow) -> Result<()> {
+    let q = Query::insert()
+        .into_table(Customers::Table)
+        .columns(COLUMNS)
+        .values_panic([
+            c.id.into(),
+            c.workspace_id.into(),
+            c.email.clone().into(),
+            c.name.clone().into(),
+            c.phone.clone().into(),
+            c.company.clone().into(),
+            c.notes.clone().into(),
+            c.version.into(),
+            c.created_at.into(),
+            c.updated_at.into(),
+        ])
+        .to_owned();
+    tx.execute(&q).await.on_constraint("customers_workspace_email_key", || Error::duplicate("a customer with this email already exists"))?;
+    Ok(())
+}
+
+pub async fn update(tx: &mut Tx, c: &CustomerRow) -> Result<bool> {
+    let q = Query::update()
+        .table(Customers::Table)
+        .values([
+            (Customers::Email, c.email.clone().into()),
+            (Customers::Name, c.name.clone().into()),
+            (Customers::Phone, c.phone.clone().into()),
+            (Customers::Company, c.company.clone().into()),
+            (Customers::Notes, c.notes.clone().into()),
+            (Customers::UpdatedAt, c.updated_at.into()),
+            (Customers::Version, Expr::col(Customers::Version).add(1)),
+        ])
+        .and_where(Expr::col(Customers::Id).eq(c.id))
+        .and_where(Expr::col(Customers::WorkspaceId).eq(c.workspace_id))
+        .and_where(Expr::col(Customers::Version).eq(c.version))
+        .to_owned();
+    Ok(tx.execute(&q).await.on_constraint("customers_workspace_email_key", || Error::duplicate("a customer with this email already exists"))? == 1)
+}
+
+pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: CustomerId) -> Result<Option<CustomerRow>> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Customers::Table)
+        .and_where(Expr::col(Customers::Id).eq(id))
+        .and_where(Expr::col(Customers::WorkspaceId).eq(ws))
+        .to_owned();
+    tx.fetch_optional(&q).await
+}
+
+pub async fn find_by_email(tx: &mut Tx, ws: WorkspaceId, email: &str) -> Result<Option<CustomerRow>> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Customers::Table)
+        .and_where(Expr::col(Customers::Email).eq(email))
+        .and_where(Expr::col(Customers::WorkspaceId).eq(ws))
+        .to_owned();
+    tx.fetch_optional(&q).await
+}
+
+fn search_cond(ws: WorkspaceId, q: Option<&str>) -> Cond {
+    let mut c = Cond::all().add(Expr::col(Customers::WorkspaceId).eq(ws));
+    if let Some(q) = q {
+        let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        c = c.add(
+            Cond::any()
+                .add(Expr::col(Customers::Email).like(sea_query::LikeExpr::new(pattern.clone()).escape('\\')))
+                .add(Expr::expr(sea_query::Func::lower(Expr::col(Customers::Name))).like(sea_query::LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    c
+}
+
+/// Customers of the workspace, newest first, optionally matching `q` in email or name.
+pub async fn list(tx: &mut Tx, ws: WorkspaceId, q: Option<&str>, limit: u64, offset: u64) -> Result<(Vec<CustomerRow>, i64)> {
+    let rows = Query::select()
+        .columns(COLUMNS)
+        .from(Customers::Table)
+        .cond_where(search_cond(ws, q))
+        .order_by(Customers::CreatedAt, Order::Desc)
+        .order_by(Customers::Id, Order::Desc)
+        .limit(limit)
+        .offset(offset)
+        .to_owned();
+    let rows = tx.fetch_all(&rows).await?;
+    let count = Query::select().expr(Expr::col(Asterisk).count()).from(Customers::Table).cond_where(search_cond(ws, q)).to_owned();
+    Ok((rows, tx.fetch_i64(&count).await?))
+}
+
+/// Customers by id (for side-loading).
+pub async fn many(tx: &mut Tx, ws: WorkspaceId, ids: &[CustomerId]) -> Result<Vec<CustomerRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Customers::Table)
+        .and_where(Expr::col(Customers::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Customers::Id).is_in(ids.iter().map(|i| i.0)))
+        .to_owned();
+    tx.fetch_all(&q).await
+}

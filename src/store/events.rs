@@ -1,0 +1,138 @@
+//! The immutable ticket timeline and the domain-event outbox. Both are only ever inserted.
+
+use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use serde::Serialize;
+
+use super::Tx;
+use crate::error::Result;
+use crate::ids::{EventId, TicketId, WorkspaceId};
+
+#[derive(Iden)]
+enum TicketEvents {
+    Table,
+    Id,
+    WorkspaceId,
+    TicketId,
+    EventType,
+    ActorType,
+    ActorId,
+    FromStatus,
+    ToStatus,
+    Metadata,
+    CreatedAt,
+}
+
+#[derive(Iden)]
+enum DomainEvents {
+    Table,
+    Id,
+    WorkspaceId,
+    EventType,
+    SubjectId,
+    Payload,
+    CreatedAt,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct EventRow {
+    pub id: EventId,
+    pub workspace_id: WorkspaceId,
+    pub ticket_id: TicketId,
+    pub event_type: String,
+    pub actor_type: String,
+    pub actor_id: Option<uuid::Uuid>,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub metadata: String,
+    pub created_at: i64,
+}
+
+pub async fn insert(tx: &mut Tx, e: &EventRow) -> Result<()> {
+    let q = Query::insert()
+        .into_table(TicketEvents::Table)
+        .columns([
+            TicketEvents::Id,
+            TicketEvents::WorkspaceId,
+            TicketEvents::TicketId,
+            TicketEvents::EventType,
+            TicketEvents::ActorType,
+            TicketEvents::ActorId,
+            TicketEvents::FromStatus,
+            TicketEvents::ToStatus,
+            TicketEvents::Metadata,
+            TicketEvents::CreatedAt,
+        ])
+        .values_panic([
+            e.id.into(),
+            e.workspace_id.into(),
+            e.ticket_id.into(),
+            e.event_type.clone().into(),
+            e.actor_type.clone().into(),
+            e.actor_id.into(),
+            e.from_status.clone().into(),
+            e.to_status.clone().into(),
+            e.metadata.clone().into(),
+            e.created_at.into(),
+        ])
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// The timeline of a ticket, oldest first.
+pub async fn of_ticket(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<EventRow>> {
+    let q = Query::select()
+        .columns([
+            TicketEvents::Id,
+            TicketEvents::WorkspaceId,
+            TicketEvents::TicketId,
+            TicketEvents::EventType,
+            TicketEvents::ActorType,
+            TicketEvents::ActorId,
+            TicketEvents::FromStatus,
+            TicketEvents::ToStatus,
+            TicketEvents::Metadata,
+            TicketEvents::CreatedAt,
+        ])
+        .from(TicketEvents::Table)
+        .and_where(Expr::col(TicketEvents::WorkspaceId).eq(ws))
+        .and_where(Expr::col(TicketEvents::TicketId).eq(ticket))
+        .order_by(TicketEvents::CreatedAt, Order::Asc)
+        .order_by(TicketEvents::Id, Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
+/// A domain event of the catalog (`ticket.created`, …) in the outbox.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DomainEventRow {
+    pub id: EventId,
+    pub workspace_id: WorkspaceId,
+    pub event_type: String,
+    pub subject_id: uuid::Uuid,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+pub async fn publish(tx: &mut Tx, e: &DomainEventRow) -> Result<()> {
+    let q = Query::insert()
+        .into_table(DomainEvents::Table)
+        .columns([DomainEvents::Id, DomainEvents::WorkspaceId, DomainEvents::EventType, DomainEvents::SubjectId, DomainEvents::Payload, DomainEvents::CreatedAt])
+        .values_panic([e.id.into(), e.workspace_id.into(), e.event_type.clone().into(), e.subject_id.into(), e.payload.clone().into(), e.created_at.into()])
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// Domain events of a workspace in the order they were written, after `after` (an event id).
+pub async fn domain_events(tx: &mut Tx, ws: WorkspaceId, subject: Option<uuid::Uuid>, limit: u64) -> Result<Vec<DomainEventRow>> {
+    let mut q = Query::select();
+    q.columns([DomainEvents::Id, DomainEvents::WorkspaceId, DomainEvents::EventType, DomainEvents::SubjectId, DomainEvents::Payload, DomainEvents::CreatedAt])
+        .from(DomainEvents::Table)
+        .and_where(Expr::col(DomainEvents::WorkspaceId).eq(ws));
+    if let Some(s) = subject {
+        q.and_where(Expr::col(DomainEvents::SubjectId).eq(s));
+    }
+    q.order_by(DomainEvents::CreatedAt, Order::Asc).order_by(DomainEvents::Id, Order::Asc).limit(limit);
+    tx.fetch_all(&q).await
+}

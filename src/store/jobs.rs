@@ -1,0 +1,132 @@
+//! The durable job table: enqueue in the caller's transaction, claim, finish, retry.
+
+use sea_query::{Expr, ExprTrait, Iden, Query};
+
+use super::{Backend, Tx, dialect};
+use crate::error::Result;
+use crate::ids::{JobId, WorkspaceId};
+
+#[derive(Iden)]
+enum Jobs {
+    Table,
+    Id,
+    WorkspaceId,
+    Kind,
+    Payload,
+    Status,
+    Attempts,
+    MaxAttempts,
+    RunAt,
+    LockedUntil,
+    LastError,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A claimed job.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub workspace_id: Option<WorkspaceId>,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// Job state for inspection (tests, admin).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: JobId,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub run_at: i64,
+    pub last_error: Option<String>,
+}
+
+#[expect(clippy::too_many_arguments, reason = "one column each; called from one place")]
+pub async fn insert(tx: &mut Tx, id: JobId, ws: Option<WorkspaceId>, kind: &str, payload: &str, max_attempts: i64, run_at: i64, now: i64) -> Result<()> {
+    let q = Query::insert()
+        .into_table(Jobs::Table)
+        .columns([Jobs::Id, Jobs::WorkspaceId, Jobs::Kind, Jobs::Payload, Jobs::Status, Jobs::Attempts, Jobs::MaxAttempts, Jobs::RunAt, Jobs::CreatedAt, Jobs::UpdatedAt])
+        .values_panic([
+            id.into(),
+            Expr::val(ws.map(|w| w.0)),
+            kind.into(),
+            payload.into(),
+            "pending".into(),
+            0i64.into(),
+            max_attempts.into(),
+            run_at.into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due jobs (also ones whose lease ran out: their worker died).
+pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
+    let sql = dialect::claim_jobs_sql(tx.backend());
+    let q = sqlx::query_as::<_, ClaimedJob>;
+    Ok(match tx {
+        Tx::SqliteTx(t) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
+        Tx::PgTx(t) => q(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
+        Tx::SqliteConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
+        Tx::PgConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
+    })
+}
+
+/// Marks a job done.
+pub async fn finish(tx: &mut Tx, id: JobId, now: i64) -> Result<()> {
+    let q = Query::update()
+        .table(Jobs::Table)
+        .values([(Jobs::Status, "done".into()), (Jobs::LockedUntil, Expr::val(None::<i64>)), (Jobs::UpdatedAt, now.into())])
+        .and_where(Expr::col(Jobs::Id).eq(id))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// Records a failure: back to `pending` at `retry_at`, or `failed` when `retry_at` is `None`.
+pub async fn fail(tx: &mut Tx, id: JobId, error: &str, retry_at: Option<i64>, now: i64) -> Result<()> {
+    let status = if retry_at.is_some() { "pending" } else { "failed" };
+    let q = Query::update()
+        .table(Jobs::Table)
+        .values([
+            (Jobs::Status, status.into()),
+            (Jobs::LastError, error.chars().take(2000).collect::<String>().into()),
+            (Jobs::RunAt, retry_at.unwrap_or(now).into()),
+            (Jobs::LockedUntil, Expr::val(None::<i64>)),
+            (Jobs::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(Jobs::Id).eq(id))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// Every job of a kind (inspection).
+pub async fn of_kind(tx: &mut Tx, kind: &str) -> Result<Vec<JobRow>> {
+    let q = Query::select()
+        .columns([Jobs::Id, Jobs::Kind, Jobs::Status, Jobs::Attempts, Jobs::RunAt, Jobs::LastError])
+        .from(Jobs::Table)
+        .and_where(Expr::col(Jobs::Kind).eq(kind))
+        .order_by(Jobs::CreatedAt, sea_query::Order::Asc)
+        .order_by(Jobs::Id, sea_query::Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
+/// Deletes finished jobs older than `before` (housekeeping).
+pub async fn purge_done(tx: &mut Tx, before: i64) -> Result<u64> {
+    let q = Query::delete().from_table(Jobs::Table).and_where(Expr::col(Jobs::Status).eq("done")).and_where(Expr::col(Jobs::UpdatedAt).lt(before)).to_owned();
+    tx.execute(&q).await
+}
+
+#[must_use]
+pub fn uses_skip_locked(backend: Backend) -> bool {
+    backend == Backend::Postgres
+}

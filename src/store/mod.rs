@@ -1,0 +1,284 @@
+//! All SQL lives here. One definition of each query (sea-query) serves SQLite and PostgreSQL;
+//! the few places that must differ are in `dialect.rs`. Store functions take a `Tx` and, for
+//! anything tenant-owned, a `WorkspaceId`.
+
+pub mod comments;
+pub mod customers;
+pub mod dialect;
+pub mod events;
+pub mod groups;
+pub mod idempotency;
+pub mod jobs;
+pub mod tickets;
+pub mod tokens;
+pub mod users;
+pub mod workspaces;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder};
+use sea_query_sqlx::SqlxBinder;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::error::Result;
+
+/// Which database engine a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Pools {
+    /// SQLite allows one writer at a time: writes go through a one-connection pool so they
+    /// queue in Rust instead of spinning on `SQLITE_BUSY`; reads use their own pool (WAL).
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+/// A connection in use: either a plain pooled connection (reads) or a transaction (writes).
+pub enum Tx {
+    SqliteConn(PoolConnection<Sqlite>),
+    SqliteTx(Transaction<'static, Sqlite>),
+    PgConn(PoolConnection<Postgres>),
+    PgTx(Transaction<'static, Postgres>),
+}
+
+/// A row type readable from both backends.
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+macro_rules! on_conn {
+    ($tx:expr, $sql_sqlite:expr, $sql_pg:expr, |$c:ident, $sql:ident| $body:expr) => {
+        match $tx {
+            Tx::SqliteConn(conn) => { let $c = &mut **conn; let $sql = $sql_sqlite; $body }
+            Tx::SqliteTx(t) => { let $c = &mut **t; let $sql = $sql_sqlite; $body }
+            Tx::PgConn(conn) => { let $c = &mut **conn; let $sql = $sql_pg; $body }
+            Tx::PgTx(t) => { let $c = &mut **t; let $sql = $sql_pg; $body }
+        }
+    };
+}
+
+impl Tx {
+    /// Which backend this connection belongs to.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::SqliteConn(_) | Tx::SqliteTx(_) => Backend::Sqlite,
+            Tx::PgConn(_) | Tx::PgTx(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a statement, returning the number of rows affected.
+    pub async fn execute(&mut self, q: &impl SqlxBinder) -> Result<u64> {
+        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+            Ok(sqlx::query_with(AssertSqlSafe(b.0), b.1).execute(c).await?.rows_affected())
+        })
+    }
+
+    /// Fetches all rows of a query.
+    pub async fn fetch_all<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Vec<T>> {
+        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+            Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_all(c).await?)
+        })
+    }
+
+    /// Fetches at most one row.
+    pub async fn fetch_optional<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Option<T>> {
+        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+            Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_optional(c).await?)
+        })
+    }
+
+    /// Fetches exactly one row.
+    pub async fn fetch_one<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<T> {
+        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+            Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_one(c).await?)
+        })
+    }
+
+    /// Fetches one `i64` (a count, a sequence value).
+    pub async fn fetch_i64(&mut self, q: &impl SqlxBinder) -> Result<i64> {
+        let row: (i64,) = self.fetch_one(q).await?;
+        Ok(row.0)
+    }
+
+    /// Commits a transaction; a no-op for a plain connection.
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::SqliteTx(t) => t.commit().await?,
+            Tx::PgTx(t) => t.commit().await?,
+            Tx::SqliteConn(_) | Tx::PgConn(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Any `QueryStatementWriter` can be bound; this alias keeps signatures short.
+pub trait Query: QueryStatementWriter + SqlxBinder {}
+impl<T: QueryStatementWriter + SqlxBinder> Query for T {}
+
+fn migrations(backend: Backend) -> Vec<Migration> {
+    let files: &[(i64, &str, &'static str)] = match backend {
+        Backend::Sqlite => &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))],
+        Backend::Postgres => &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))],
+    };
+    files
+        .iter()
+        .map(|(v, name, sql)| Migration::new(*v, Cow::Borrowed(*name), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false))
+        .collect()
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`). SQLite files are created if missing.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .context("could not connect to PostgreSQL")?;
+            return Ok(Store { pools: Pools::Postgres(pool) });
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).context("database URL must start with sqlite:// or postgres://")?;
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
+            }
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-32000")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .context("could not open the SQLite database")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.read_only(false))
+            .await
+            .context("could not open the SQLite database")?;
+        Ok(Store { pools: Pools::Sqlite { read, write } })
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations (idempotent).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = Migrator::with_migrations(migrations(self.backend()));
+        match &self.pools {
+            Pools::Sqlite { write, .. } => migrator.run(write).await?,
+            Pools::Postgres(pool) => migrator.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
+    /// so a transaction that reads before it writes can never fail with a stale snapshot.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pools {
+            Pools::Sqlite { write, .. } => Tx::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(pool) => Tx::PgTx(pool.begin().await?),
+        })
+    }
+
+    /// A connection for reads outside a transaction.
+    pub async fn read(&self) -> Result<Tx> {
+        Ok(match &self.pools {
+            Pools::Sqlite { read, .. } => Tx::SqliteConn(read.acquire().await?),
+            Pools::Postgres(pool) => Tx::PgConn(pool.acquire().await?),
+        })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.is_ok(),
+            Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+        }
+    }
+
+    /// Closes every pool (used on shutdown).
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Copies a consistent snapshot of the SQLite database to `path` (`VACUUM INTO`).
+    pub async fn backup_sqlite(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                let p = path.to_str().context("backup path must be UTF-8")?;
+                sqlx::query("VACUUM INTO ?").bind(p).execute(write).await?;
+                Ok(())
+            }
+            Pools::Postgres(_) => anyhow::bail!("use pg_dump to back up a PostgreSQL database"),
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch: how every timestamp is stored.
+#[must_use]
+pub fn micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+/// The inverse of [`micros`].
+#[must_use]
+pub fn timestamp(us: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_exists_for_both_backends() {
+        let names = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .expect("migrations folder")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names("sqlite"), names("postgres"));
+        assert_eq!(super::migrations(super::Backend::Sqlite).len(), names("sqlite").len());
+        assert_eq!(super::migrations(super::Backend::Postgres).len(), names("postgres").len());
+    }
+}

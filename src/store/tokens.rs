@@ -1,0 +1,91 @@
+//! Stored bearer tokens (hashes only).
+
+use sea_query::{Expr, ExprTrait, Iden, Query};
+
+use super::Tx;
+use crate::error::Result;
+use crate::ids::{TokenId, UserId, WorkspaceId};
+
+#[derive(Iden, Clone, Copy)]
+pub enum ApiTokens {
+    Table,
+    Id,
+    WorkspaceId,
+    UserId,
+    Kind,
+    Name,
+    TokenHash,
+    ExpiresAt,
+    RevokedAt,
+    LastUsedAt,
+    CreatedAt,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: TokenId,
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
+    pub kind: String,
+    pub name: String,
+    pub token_hash: Vec<u8>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn insert(tx: &mut Tx, t: &TokenRow) -> Result<()> {
+    let q = Query::insert()
+        .into_table(ApiTokens::Table)
+        .columns([ApiTokens::Id, ApiTokens::WorkspaceId, ApiTokens::UserId, ApiTokens::Kind, ApiTokens::Name, ApiTokens::TokenHash, ApiTokens::ExpiresAt, ApiTokens::CreatedAt])
+        .values_panic([
+            t.id.into(),
+            t.workspace_id.into(),
+            t.user_id.into(),
+            t.kind.clone().into(),
+            t.name.clone().into(),
+            t.token_hash.clone().into(),
+            t.expires_at.into(),
+            t.created_at.into(),
+        ])
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// The live token with this hash, if any.
+pub async fn find_by_hash(tx: &mut Tx, hash: &[u8], now: i64) -> Result<Option<TokenRow>> {
+    let q = Query::select()
+        .columns([ApiTokens::Id, ApiTokens::WorkspaceId, ApiTokens::UserId, ApiTokens::Kind, ApiTokens::Name, ApiTokens::TokenHash, ApiTokens::ExpiresAt, ApiTokens::RevokedAt, ApiTokens::CreatedAt])
+        .from(ApiTokens::Table)
+        .and_where(Expr::col(ApiTokens::TokenHash).eq(hash.to_vec()))
+        .and_where(Expr::col(ApiTokens::RevokedAt).is_null())
+        .cond_where(sea_query::Cond::any().add(Expr::col(ApiTokens::ExpiresAt).is_null()).add(Expr::col(ApiTokens::ExpiresAt).gt(now)))
+        .to_owned();
+    tx.fetch_optional(&q).await
+}
+
+/// Revokes one of the user's tokens; false when it does not exist.
+pub async fn revoke(tx: &mut Tx, ws: WorkspaceId, user: UserId, id: TokenId, now: i64) -> Result<bool> {
+    let q = Query::update()
+        .table(ApiTokens::Table)
+        .value(ApiTokens::RevokedAt, now)
+        .and_where(Expr::col(ApiTokens::Id).eq(id))
+        .and_where(Expr::col(ApiTokens::WorkspaceId).eq(ws))
+        .and_where(Expr::col(ApiTokens::UserId).eq(user))
+        .and_where(Expr::col(ApiTokens::RevokedAt).is_null())
+        .to_owned();
+    Ok(tx.execute(&q).await? == 1)
+}
+
+/// Revokes every token of a user (deactivation, password change).
+pub async fn revoke_all(tx: &mut Tx, ws: WorkspaceId, user: UserId, now: i64) -> Result<u64> {
+    let q = Query::update()
+        .table(ApiTokens::Table)
+        .value(ApiTokens::RevokedAt, now)
+        .and_where(Expr::col(ApiTokens::WorkspaceId).eq(ws))
+        .and_where(Expr::col(ApiTokens::UserId).eq(user))
+        .and_where(Expr::col(ApiTokens::RevokedAt).is_null())
+        .to_owned();
+    tx.execute(&q).await
+}

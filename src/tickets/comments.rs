@@ -1,0 +1,107 @@
+//! The thread: public replies and internal notes, with the lifecycle effects of SPEC §5.
+
+use serde_json::json;
+
+use super::service::{Author, load, publish, record, reindex, save, tags};
+use super::status::Status;
+use crate::app::App;
+use crate::auth::{Actor, Permission};
+use crate::clock::now_micros;
+use crate::error::{Error, Result};
+use crate::ids::CommentId;
+use crate::store::comments::CommentRow;
+use crate::store::{self};
+use crate::validate;
+
+/// Adds a staff comment. A public reply stamps the first response, opens a `new` ticket
+/// and bumps the customer's unread counter; an internal note changes neither.
+pub async fn add(app: &App, actor: &Actor, key: &str, body: &str, is_internal: bool, attachment_ids: &[uuid::Uuid]) -> Result<CommentRow> {
+    actor.require(if is_internal { Permission::InternalNote } else { Permission::PublicReply })?;
+    if !attachment_ids.is_empty() {
+        return Err(Error::field("attachment_ids", "no such attachment"));
+    }
+    let body = validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
+    let mut tx = app.store.begin().await?;
+    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
+    let tags = tags(&mut tx, &row).await?;
+    let now = now_micros();
+    let comment = CommentRow {
+        id: CommentId::new(),
+        workspace_id: row.workspace_id,
+        ticket_id: row.id,
+        body,
+        author_type: "agent".into(),
+        author_id: Some(actor.user_id.0),
+        author_name: actor.name.clone(),
+        is_internal,
+        channel: "web".into(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store::comments::insert(&mut tx, &comment).await?;
+    let by = Author::user(actor);
+    if !is_internal {
+        if row.first_response_at.is_none() {
+            row.first_response_at = Some(now);
+        }
+        row.unread_by_customer += 1;
+        row.last_message_at = now;
+        save(&mut tx, &mut row).await?;
+        if row.status == Status::New.as_str() {
+            super::service::apply_status(&mut tx, &mut row, &tags, Status::Open, by).await?;
+        }
+    }
+    record(&mut tx, &row, by, if is_internal { "internal_note_added" } else { "comment_added" }, None, None, json!({"comment_id": comment.id})).await?;
+    publish(&mut tx, &row, &tags, "ticket.comment.added", json!({"comment": super::model::CommentView::from(&comment)})).await?;
+    reindex(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+/// The thread, oldest first (staff see internal notes).
+pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<CommentRow>> {
+    actor.require(Permission::ViewTickets)?;
+    let mut tx = app.store.read().await?;
+    let row = load(&mut tx, actor.workspace_id, key, false).await?;
+    store::comments::list(&mut tx, actor.workspace_id, row.id, true).await
+}
+
+async fn load_own(tx: &mut store::Tx, actor: &Actor, key: &str, id: CommentId) -> Result<(crate::store::tickets::TicketRow, CommentRow)> {
+    let row = load(tx, actor.workspace_id, key, true).await?;
+    let c = store::comments::find(tx, actor.workspace_id, row.id, id).await?.ok_or(Error::NotFound)?;
+    let own = c.author_type == "agent" && c.author_id == Some(actor.user_id.0);
+    if !own && actor.role != super::status::Role::Admin {
+        return Err(Error::forbidden("only the author or an admin may change a comment"));
+    }
+    Ok((row, c))
+}
+
+/// Edits a comment; the old body is kept in the timeline.
+pub async fn edit(app: &App, actor: &Actor, key: &str, id: CommentId, body: &str) -> Result<CommentRow> {
+    let body = validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
+    let mut tx = app.store.begin().await?;
+    let (row, mut c) = load_own(&mut tx, actor, key, id).await?;
+    if c.body != body {
+        let old = std::mem::replace(&mut c.body, body);
+        c.updated_at = now_micros();
+        if !store::comments::update_body(&mut tx, &c).await? {
+            return Err(Error::conflict("the comment was changed by someone else"));
+        }
+        c.version += 1;
+        record(&mut tx, &row, Author::user(actor), "comment_edited", None, None, json!({"comment_id": c.id, "old_body": old})).await?;
+        reindex(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Deletes a comment; its body is kept in the timeline.
+pub async fn delete(app: &App, actor: &Actor, key: &str, id: CommentId) -> Result<()> {
+    let mut tx = app.store.begin().await?;
+    let (row, c) = load_own(&mut tx, actor, key, id).await?;
+    store::comments::soft_delete(&mut tx, actor.workspace_id, c.id, now_micros()).await?;
+    record(&mut tx, &row, Author::user(actor), "comment_deleted", None, None, json!({"comment_id": c.id, "old_body": c.body})).await?;
+    reindex(&mut tx, &row).await?;
+    tx.commit().await
+}

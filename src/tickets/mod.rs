@@ -1,0 +1,8 @@
+//! Tickets: lifecycle, numbering, threads, events, assignment and queue statistics.
+
+pub mod comments;
+pub mod list;
+pub mod model;
+pub mod numbering;
+pub mod service;
+pub mod status;

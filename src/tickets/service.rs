@@ -1,0 +1,589 @@
+//! Ticket use cases: validate → store → record events, all in one transaction.
+
+use serde_json::json;
+
+use super::model::{Links, NewTicket, Patch, TicketPatch, TicketView};
+use super::numbering::NumberFormat;
+use super::status::{Channel, Kind, Priority, Role, Status};
+use crate::app::App;
+use crate::auth::{Actor, Permission};
+use crate::clock::now_micros;
+use crate::error::{Code, Error, FieldError, Result};
+use crate::ids::{CustomerId, EventId, TicketId, UserId, WorkspaceId};
+use crate::store::customers::CustomerRow;
+use crate::store::events::{DomainEventRow, EventRow};
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Tx, dialect};
+use crate::validate;
+
+/// Who caused a change, for the timeline.
+#[derive(Debug, Clone, Copy)]
+pub struct Author {
+    pub kind: &'static str,
+    pub id: Option<uuid::Uuid>,
+}
+
+impl Author {
+    #[must_use]
+    pub fn user(a: &Actor) -> Self {
+        Author { kind: "agent", id: Some(a.user_id.0) }
+    }
+    pub const SYSTEM: Author = Author { kind: "system", id: None };
+}
+
+/// Writes a timeline entry.
+pub async fn record(tx: &mut Tx, t: &TicketRow, by: Author, event_type: &str, from: Option<&str>, to: Option<&str>, metadata: serde_json::Value) -> Result<()> {
+    store::events::insert(
+        tx,
+        &EventRow {
+            id: EventId::new(),
+            workspace_id: t.workspace_id,
+            ticket_id: t.id,
+            event_type: event_type.to_owned(),
+            actor_type: by.kind.to_owned(),
+            actor_id: by.id,
+            from_status: from.map(str::to_owned),
+            to_status: to.map(str::to_owned),
+            metadata: metadata.to_string(),
+            created_at: now_micros(),
+        },
+    )
+    .await
+}
+
+/// Writes a domain event of the catalog (SPEC §5 Webhooks) to the outbox, in the same
+/// transaction as the change. `data` carries the ticket as it is after the change.
+pub async fn publish(tx: &mut Tx, t: &TicketRow, tags: &[String], event_type: &str, extra: serde_json::Value) -> Result<()> {
+    let now = now_micros();
+    let mut data = json!({ "ticket": TicketView::from_row(t, tags.to_vec(), now) });
+    if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    store::events::publish(
+        tx,
+        &DomainEventRow {
+            id: EventId::new(),
+            workspace_id: t.workspace_id,
+            event_type: event_type.to_owned(),
+            subject_id: t.id.0,
+            payload: json!({ "event": event_type, "timestamp": crate::clock::rfc3339(now), "data": data }).to_string(),
+            created_at: now,
+        },
+    )
+    .await
+}
+
+/// Rebuilds the search document of a ticket from its fields and thread.
+pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
+    let comments = store::comments::list(tx, t.workspace_id, t.id, true).await?;
+    let mut doc = format!("{} {} {} {} {} {}", t.ticket_number, t.number, t.subject, t.description, t.requester_email, t.requester_name);
+    for c in comments {
+        if doc.len() > 512 * 1024 {
+            break;
+        }
+        doc.push('\n');
+        doc.push_str(&c.body);
+    }
+    dialect::reindex_ticket(tx, t.id, &doc).await
+}
+
+/// Finds the requester by id, or by email (creating the customer when new).
+pub async fn find_or_create_customer(tx: &mut Tx, ws: WorkspaceId, id: Option<CustomerId>, email: Option<&str>, name: Option<&str>) -> Result<CustomerRow> {
+    if let Some(id) = id {
+        return store::customers::find(tx, ws, id).await?.ok_or_else(|| Error::field("requester_id", "no such customer"));
+    }
+    let email = validate::email("requester_email", email.unwrap_or_default()).map_err(|e| Error::Validation(vec![e]))?;
+    if let Some(c) = store::customers::find_by_email(tx, ws, &email).await? {
+        return Ok(c);
+    }
+    let now = now_micros();
+    let name = match name {
+        Some(n) => validate::bounded("requester_name", n, 255).map_err(|e| Error::Validation(vec![e]))?,
+        None => String::new(),
+    };
+    let name = if name.is_empty() { email.split('@').next().unwrap_or_default().to_owned() } else { name };
+    let c = CustomerRow { id: CustomerId::new(), workspace_id: ws, email, name, phone: None, company: None, notes: String::new(), version: 1, created_at: now, updated_at: now };
+    store::customers::insert(tx, &c).await?;
+    Ok(c)
+}
+
+fn links_json(l: &Links) -> Result<String, FieldError> {
+    for (k, v) in [("order_id", &l.order_id), ("site_id", &l.site_id), ("asset_id", &l.asset_id), ("rma_case_id", &l.rma_case_id), ("task_id", &l.task_id)] {
+        if v.as_ref().is_some_and(|s| s.chars().count() > 255) {
+            return Err(FieldError::new(format!("links.{k}"), "must be at most 255 characters"));
+        }
+    }
+    Ok(serde_json::to_string(l).unwrap_or_else(|_| "{}".into()))
+}
+
+fn custom_fields_json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, FieldError> {
+    let s = serde_json::Value::Object(m.clone()).to_string();
+    if s.len() > 16 * 1024 {
+        return Err(FieldError::new("custom_fields", "must be at most 16 KiB of JSON"));
+    }
+    Ok(s)
+}
+
+/// Checks that `user` may be an assignee: an active admin, supervisor or agent of `ws`.
+async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<()> {
+    let u = store::users::find(tx, ws, user).await?.ok_or_else(|| Error::field("assignee_id", "no such user in this workspace"))?;
+    if !u.active {
+        return Err(Error::field("assignee_id", "the user is deactivated"));
+    }
+    if Role::parse(&u.role) == Some(Role::Engineer) {
+        return Err(Error::field("assignee_id", "engineers cannot be assignees"));
+    }
+    Ok(())
+}
+
+async fn check_group(tx: &mut Tx, ws: WorkspaceId, g: crate::ids::GroupId) -> Result<()> {
+    store::groups::find(tx, ws, g).await?.map(|_| ()).ok_or_else(|| Error::field("group_id", "no such group in this workspace"))
+}
+
+/// Creates a ticket; the description becomes the first comment of the thread.
+pub async fn create(actor: &Actor, input: NewTicket, tx: &mut Tx) -> Result<(TicketRow, Vec<String>)> {
+    actor.require(Permission::CreateTicket)?;
+    let mut errors = Vec::new();
+    let subject = validate::required_text("subject", &input.subject, 255).map_err(|e| errors.push(e)).ok();
+    let description = validate::required_text("description", &input.description, 64 * 1024).map_err(|e| errors.push(e)).ok();
+    if input.requester_email.is_none() && input.requester_id.is_none() {
+        errors.push(FieldError::new("requester_email", "requester_email or requester_id is required"));
+    }
+    let tags = validate::tags(&input.tags).map_err(|e| errors.push(e)).ok();
+    let custom = input.custom_fields.as_ref().map(custom_fields_json).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    let links = input.links.as_ref().map(links_json).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    let external_ref = input.external_ref.as_deref().map(|s| validate::bounded("external_ref", s, 255)).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    let is_admin = actor.role == Role::Admin;
+    if input.status.is_some() && !is_admin {
+        errors.push(FieldError::new("status", "only admins may set the status of a new ticket (imports)"));
+    }
+    let created_at = match &input.created_at {
+        Some(_) if !is_admin => {
+            errors.push(FieldError::new("created_at", "only admins may set created_at (imports)"));
+            None
+        }
+        Some(s) => crate::clock::parse_instant(s).or_else(|| {
+            errors.push(FieldError::new("created_at", "must be an RFC 3339 timestamp"));
+            None
+        }),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (Some(subject), Some(description), Some(tags)) = (subject, description, tags) else {
+        return Err(Error::Validation(vec![]));
+    };
+    let ws = actor.workspace_id;
+    if let Some(a) = input.assignee_id {
+        if !actor.can(Permission::AssignAny) && a != actor.user_id {
+            return Err(Error::forbidden("agents may only assign tickets to themselves"));
+        }
+        check_assignee(tx, ws, a).await?;
+    }
+    if let Some(g) = input.group_id {
+        check_group(tx, ws, g).await?;
+    }
+    let customer = find_or_create_customer(tx, ws, input.requester_id, input.requester_email.as_deref(), input.requester_name.as_deref()).await?;
+    let workspace = store::workspaces::find(tx, ws).await?.ok_or(Error::NotFound)?;
+    let format = NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default();
+    let number = store::tickets::next_number(tx, ws, workspace.ticket_number_start).await?;
+    let now = now_micros();
+    let created = created_at.unwrap_or(now);
+    let civil = store::timestamp(created).to_zoned(jiff::tz::TimeZone::UTC);
+    let status = input.status.unwrap_or(Status::New);
+    let row = TicketRow {
+        id: TicketId::new(),
+        workspace_id: ws,
+        number,
+        ticket_number: format.render(number, civil.year(), civil.month()),
+        subject,
+        description: description.clone(),
+        status: status.as_str().to_owned(),
+        priority: input.priority.unwrap_or(Priority::Medium).rank(),
+        kind: input.kind.unwrap_or(Kind::Support).as_str().to_owned(),
+        channel: input.channel.unwrap_or(Channel::Api).as_str().to_owned(),
+        category_id: input.category_id,
+        group_id: input.group_id,
+        requester_id: customer.id,
+        assignee_id: input.assignee_id,
+        custom_fields: custom.unwrap_or_else(|| "{}".into()),
+        external_ref,
+        links: links.unwrap_or_else(|| "{}".into()),
+        sla_policy_id: None,
+        first_response_due_at: None,
+        resolution_due_at: None,
+        sla_due_at: None,
+        first_response_at: None,
+        resolved_at: (status == Status::Resolved).then_some(created),
+        closed_at: (status == Status::Closed).then_some(created),
+        unread_by_agent: 1,
+        unread_by_customer: 0,
+        last_message_at: created,
+        merged_into_id: None,
+        follow_up_of_id: None,
+        satisfaction_rating: None,
+        satisfaction_feedback: None,
+        version: 1,
+        created_at: created,
+        updated_at: now,
+        requester_email: customer.email.clone(),
+        requester_name: customer.name.clone(),
+    };
+    store::tickets::insert(tx, &row).await?;
+    store::tickets::set_tags(tx, ws, row.id, &tags).await?;
+    let first = crate::store::comments::CommentRow {
+        id: crate::ids::CommentId::new(),
+        workspace_id: ws,
+        ticket_id: row.id,
+        body: description,
+        author_type: "customer".into(),
+        author_id: Some(customer.id.0),
+        author_name: customer.name.clone(),
+        is_internal: false,
+        channel: row.channel.clone(),
+        version: 1,
+        created_at: created,
+        updated_at: created,
+    };
+    store::comments::insert(tx, &first).await?;
+    record(tx, &row, Author::user(actor), "created", None, Some(&row.status), json!({"channel": row.channel})).await?;
+    publish(tx, &row, &tags, "ticket.created", json!({})).await?;
+    if let Some(a) = row.assignee_id {
+        record(tx, &row, Author::user(actor), "assigned", None, None, json!({"assignee_id": a})).await?;
+        publish(tx, &row, &tags, "ticket.assigned", json!({"assignee_id": a})).await?;
+    }
+    reindex(tx, &row).await?;
+    Ok((row, tags))
+}
+
+/// Loads a live ticket by id or number (404 when absent or in another workspace).
+pub async fn load(tx: &mut Tx, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
+    let found = match key.parse::<TicketId>() {
+        Ok(id) => store::tickets::find(tx, ws, id, lock).await?,
+        Err(_) => match store::tickets::find_by_number(tx, ws, key).await? {
+            Some(t) if lock => store::tickets::find(tx, ws, t.id, true).await?,
+            other => other,
+        },
+    };
+    found.ok_or(Error::NotFound)
+}
+
+/// The tags of one ticket.
+pub async fn tags(tx: &mut Tx, t: &TicketRow) -> Result<Vec<String>> {
+    Ok(store::tickets::tags_of(tx, t.workspace_id, &[t.id]).await?.into_iter().map(|(_, tag)| tag).collect())
+}
+
+/// Fails with 412 when the caller's `If-Match` version is stale.
+pub fn check_version(if_match: Option<i64>, version: i64) -> Result<()> {
+    match if_match {
+        Some(v) if v != version => Err(Error::Client(Code::PreconditionFailed, format!("the ticket is at version {version}, not {v}; reload and retry"))),
+        _ => Ok(()),
+    }
+}
+
+/// Saves a changed row; a concurrent writer that got in first answers 409.
+pub async fn save(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
+    row.updated_at = now_micros();
+    if !store::tickets::update(tx, row).await? {
+        return Err(Error::conflict("the ticket was changed by someone else; reload and retry"));
+    }
+    row.version += 1;
+    Ok(())
+}
+
+/// Applies a status change with its stamps, timeline entries and domain events.
+pub async fn apply_status(tx: &mut Tx, row: &mut TicketRow, tags: &[String], to: Status, by: Author) -> Result<bool> {
+    let from = Status::parse(&row.status).unwrap_or(Status::Open);
+    if from == to {
+        return Ok(false);
+    }
+    if !from.can_become(to) {
+        return Err(Error::Client(Code::InvalidTransition, format!("a {from} ticket cannot become {to}")));
+    }
+    let now = now_micros();
+    row.status = to.as_str().to_owned();
+    match to {
+        Status::Resolved => row.resolved_at = Some(now),
+        Status::Closed => row.closed_at = Some(now),
+        _ => {}
+    }
+    if from.is_reopen(to) {
+        row.resolved_at = None;
+        row.closed_at = None;
+    }
+    save(tx, row).await?;
+    record(tx, row, by, "status_changed", Some(from.as_str()), Some(to.as_str()), json!({})).await?;
+    publish(tx, row, tags, "ticket.status_changed", json!({"from": from.as_str(), "to": to.as_str()})).await?;
+    if from.is_reopen(to) {
+        record(tx, row, by, "reopened", Some(from.as_str()), Some(to.as_str()), json!({})).await?;
+        publish(tx, row, tags, "ticket.reopened", json!({})).await?;
+    }
+    match to {
+        Status::Resolved => publish(tx, row, tags, "ticket.resolved", json!({})).await?,
+        Status::Closed => publish(tx, row, tags, "ticket.closed", json!({})).await?,
+        _ => {}
+    }
+    Ok(true)
+}
+
+/// `PUT /status`, `/resolve`, `/close`, `/reopen`.
+pub async fn set_status(app: &App, actor: &Actor, key: &str, to: Status, if_match: Option<i64>) -> Result<(TicketRow, Vec<String>)> {
+    actor.require(Permission::ChangeStatus)?;
+    let mut tx = app.store.begin().await?;
+    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
+    check_version(if_match, row.version)?;
+    let tags = tags(&mut tx, &row).await?;
+    if row.status == to.as_str() {
+        return Err(Error::Client(Code::InvalidTransition, format!("the ticket is already {to}")));
+    }
+    apply_status(&mut tx, &mut row, &tags, to, Author::user(actor)).await?;
+    tx.commit().await?;
+    Ok((row, tags))
+}
+
+/// Applies an assignment change (authorization already checked).
+async fn apply_assignee(tx: &mut Tx, row: &mut TicketRow, tags: &[String], to: Option<UserId>, by: Author) -> Result<()> {
+    if row.assignee_id == to {
+        return Ok(());
+    }
+    if let Some(u) = to {
+        check_assignee(tx, row.workspace_id, u).await?;
+    }
+    let from = row.assignee_id;
+    row.assignee_id = to;
+    save(tx, row).await?;
+    if let Some(u) = to {
+        record(tx, row, by, "assigned", None, None, json!({"from": from, "assignee_id": u})).await?;
+        publish(tx, row, tags, "ticket.assigned", json!({"assignee_id": u, "previous_assignee_id": from})).await?;
+    } else {
+        record(tx, row, by, "unassigned", None, None, json!({"from": from})).await?;
+        publish(tx, row, tags, "ticket.updated", json!({"changes": {"assignee_id": {"from": from, "to": null}}})).await?;
+    }
+    Ok(())
+}
+
+/// Checks the assignment rule of SPEC §4 for a change from the ticket's current assignee to `to`.
+fn authorize_assignment(actor: &Actor, current: Option<UserId>, to: Option<UserId>) -> Result<()> {
+    if actor.can(Permission::AssignAny) {
+        return Ok(());
+    }
+    actor.require(Permission::AssignSelf)?;
+    match (current, to) {
+        (None, Some(u)) if u == actor.user_id => Ok(()),
+        (Some(c), None) if c == actor.user_id => Ok(()),
+        _ => Err(Error::forbidden("agents may only take unassigned tickets for themselves or release their own")),
+    }
+}
+
+/// `POST /assign` (manual) and `POST /unassign`.
+pub async fn assign(app: &App, actor: &Actor, key: &str, to: Option<UserId>, if_match: Option<i64>) -> Result<(TicketRow, Vec<String>)> {
+    let mut tx = app.store.begin().await?;
+    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
+    check_version(if_match, row.version)?;
+    authorize_assignment(actor, row.assignee_id, to)?;
+    let tags = tags(&mut tx, &row).await?;
+    apply_assignee(&mut tx, &mut row, &tags, to, Author::user(actor)).await?;
+    tx.commit().await?;
+    Ok((row, tags))
+}
+
+/// `PATCH`/`PUT /api/tickets/:id`.
+pub async fn update(app: &App, actor: &Actor, key: &str, patch: TicketPatch, if_match: Option<i64>) -> Result<(TicketRow, Vec<String>)> {
+    let mut tx = app.store.begin().await?;
+    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
+    check_version(if_match, row.version)?;
+    let ws = actor.workspace_id;
+    let old_tags = tags(&mut tx, &row).await?;
+    let by = Author::user(actor);
+    let mut errors = Vec::new();
+    let mut changes = serde_json::Map::new();
+    let mut needs_reindex = false;
+    let touches_fields = patch.subject.is_some()
+        || patch.description.is_some()
+        || patch.kind.is_some()
+        || !matches!(patch.category_id, Patch::Absent)
+        || !matches!(patch.group_id, Patch::Absent)
+        || patch.tags.is_some()
+        || patch.custom_fields.is_some()
+        || !matches!(patch.external_ref, Patch::Absent)
+        || patch.links.is_some();
+    if touches_fields {
+        actor.require(Permission::ChangeStatus)?;
+    }
+    macro_rules! change {
+        ($field:literal, $old:expr, $new:expr) => {{
+            let (old, new) = ($old, $new);
+            if old != new {
+                changes.insert($field.into(), json!({"from": old, "to": new}));
+                true
+            } else {
+                false
+            }
+        }};
+    }
+    if let Some(s) = &patch.subject {
+        match validate::required_text("subject", s, 255) {
+            Ok(s) => {
+                if change!("subject", &row.subject, &s) {
+                    row.subject = s;
+                    needs_reindex = true;
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(d) = &patch.description {
+        match validate::required_text("description", d, 64 * 1024) {
+            Ok(d) => {
+                if change!("description", &row.description, &d) {
+                    row.description = d;
+                    needs_reindex = true;
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(p) = patch.priority {
+        if Priority::from_rank(row.priority) != p {
+            actor.require(Permission::ChangePriority)?;
+            change!("priority", Priority::from_rank(row.priority).as_str(), p.as_str());
+            row.priority = p.rank();
+        }
+    }
+    if let Some(k) = patch.kind {
+        if change!("kind", &row.kind, k.as_str()) {
+            row.kind = k.as_str().to_owned();
+        }
+    }
+    match patch.category_id {
+        Patch::Absent => {}
+        Patch::Null => {
+            if change!("category_id", row.category_id, None::<crate::ids::CategoryId>) {
+                row.category_id = None;
+            }
+        }
+        Patch::Value(c) => {
+            if change!("category_id", row.category_id, Some(c)) {
+                row.category_id = Some(c);
+            }
+        }
+    }
+    match patch.group_id {
+        Patch::Absent => {}
+        Patch::Null => {
+            if change!("group_id", row.group_id, None::<crate::ids::GroupId>) {
+                row.group_id = None;
+            }
+        }
+        Patch::Value(g) => {
+            check_group(&mut tx, ws, g).await?;
+            if change!("group_id", row.group_id, Some(g)) {
+                row.group_id = Some(g);
+            }
+        }
+    }
+    let mut new_tags = old_tags.clone();
+    if let Some(t) = &patch.tags {
+        match validate::tags(t) {
+            Ok(t) => {
+                if change!("tags", &old_tags, &t) {
+                    new_tags = t;
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(cf) = &patch.custom_fields {
+        match custom_fields_json(cf) {
+            Ok(s) => {
+                let old: serde_json::Value = serde_json::from_str(&row.custom_fields).unwrap_or_default();
+                if change!("custom_fields", &old, &serde_json::Value::Object(cf.clone())) {
+                    row.custom_fields = s;
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match &patch.external_ref {
+        Patch::Absent => {}
+        Patch::Null => {
+            if change!("external_ref", &row.external_ref, &None::<String>) {
+                row.external_ref = None;
+            }
+        }
+        Patch::Value(s) => match validate::bounded("external_ref", s, 255) {
+            Ok(s) => {
+                if change!("external_ref", &row.external_ref, &Some(s.clone())) {
+                    row.external_ref = Some(s);
+                }
+            }
+            Err(e) => errors.push(e),
+        },
+    }
+    if let Some(l) = &patch.links {
+        match links_json(l) {
+            Ok(s) => {
+                let old: Links = serde_json::from_str(&row.links).unwrap_or_default();
+                if change!("links", &old, l) {
+                    row.links = s;
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    if !changes.is_empty() {
+        save(&mut tx, &mut row).await?;
+        if new_tags != old_tags {
+            store::tickets::set_tags(&mut tx, ws, row.id, &new_tags).await?;
+        }
+        record(&mut tx, &row, by, "updated", None, None, json!({"changes": changes})).await?;
+        publish(&mut tx, &row, &new_tags, "ticket.updated", json!({"changes": changes})).await?;
+    }
+    if let Patch::Value(a) = patch.assignee_id {
+        authorize_assignment(actor, row.assignee_id, Some(a))?;
+        apply_assignee(&mut tx, &mut row, &new_tags, Some(a), by).await?;
+    } else if let Patch::Null = patch.assignee_id {
+        authorize_assignment(actor, row.assignee_id, None)?;
+        apply_assignee(&mut tx, &mut row, &new_tags, None, by).await?;
+    }
+    if let Some(s) = patch.status {
+        actor.require(Permission::ChangeStatus)?;
+        apply_status(&mut tx, &mut row, &new_tags, s, by).await?;
+    }
+    if needs_reindex {
+        reindex(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok((row, new_tags))
+}
+
+/// `DELETE /api/tickets/:id` (admin): soft delete.
+pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
+    actor.require(Permission::DeleteTicket)?;
+    let mut tx = app.store.begin().await?;
+    let row = load(&mut tx, actor.workspace_id, key, true).await?;
+    let tags = tags(&mut tx, &row).await?;
+    store::tickets::soft_delete(&mut tx, actor.workspace_id, row.id, now_micros()).await?;
+    dialect::unindex_ticket(&mut tx, row.id).await?;
+    record(&mut tx, &row, Author::user(actor), "deleted", None, None, json!({})).await?;
+    publish(&mut tx, &row, &tags, "ticket.deleted", json!({})).await?;
+    tx.commit().await
+}
+
+/// `POST /mark-read`: clears the staff side's unread counter.
+pub async fn mark_read(app: &App, actor: &Actor, key: &str) -> Result<(TicketRow, Vec<String>)> {
+    actor.require(Permission::ViewTickets)?;
+    let mut tx = app.store.begin().await?;
+    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
+    if row.unread_by_agent != 0 {
+        row.unread_by_agent = 0;
+        save(&mut tx, &mut row).await?;
+    }
+    let tags = tags(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok((row, tags))
+}

@@ -1,0 +1,173 @@
+//! Ticket vocabulary and the lifecycle rule (SPEC §1, §5): which status may follow which,
+//! and the input aliases of the seeds. Pure: no I/O.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! word_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal $(| $alias:literal)*),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The canonical word.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),* }
+            }
+
+            /// Parses the canonical word or one of its aliases (case-insensitive).
+            #[must_use]
+            pub fn parse(s: &str) -> Option<Self> {
+                let s = s.trim().to_ascii_lowercase();
+                match s.as_str() {
+                    $($word $(| $alias)* => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The accepted words, for error messages.
+            #[must_use]
+            pub fn expected() -> String {
+                [$($word),*].join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown value `{s}`, expected one of: {}", $name::expected())))
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// Where a ticket is in its life.
+    Status { New = "new", Open = "open" | "in_progress", Pending = "pending" | "waiting" | "pending_customer", Resolved = "resolved", Closed = "closed" }
+);
+word_enum!(
+    /// How urgent a ticket is.
+    Priority { Low = "low", Medium = "medium" | "normal", High = "high", Urgent = "urgent" }
+);
+word_enum!(
+    /// What sort of case a ticket is.
+    Kind { Support = "support", Warranty = "warranty", Billing = "billing", Technical = "technical" }
+);
+word_enum!(
+    /// Where a ticket or comment came in.
+    Channel { Web = "web", Api = "api", Email = "email", Portal = "portal", Chat = "chat", Wecom = "wecom", Thulium = "thulium", Phone = "phone", Ai = "ai", System = "system" }
+);
+word_enum!(
+    /// The role of a staff user.
+    Role { Admin = "admin", Supervisor = "supervisor", Agent = "agent", Engineer = "engineer" }
+);
+
+impl Priority {
+    /// Rank stored in the database so that sorting by priority is an index-friendly integer sort.
+    #[must_use]
+    pub fn rank(self) -> i64 {
+        match self {
+            Priority::Low => 1,
+            Priority::Medium => 2,
+            Priority::High => 3,
+            Priority::Urgent => 4,
+        }
+    }
+
+    /// The inverse of [`Priority::rank`].
+    #[must_use]
+    pub fn from_rank(rank: i64) -> Self {
+        match rank {
+            1 => Priority::Low,
+            3 => Priority::High,
+            4 => Priority::Urgent,
+            _ => Priority::Medium,
+        }
+    }
+}
+
+impl Status {
+    /// Whether a ticket in `self` may move to `to` (SPEC §5 Lifecycle).
+    #[must_use]
+    pub fn can_become(self, to: Status) -> bool {
+        use Status::{Closed, New, Open, Pending, Resolved};
+        matches!(
+            (self, to),
+            (New, Open | Pending | Resolved | Closed)
+                | (Open, Pending | Resolved | Closed)
+                | (Pending, Open | Resolved | Closed)
+                | (Resolved, Closed | Open)
+                | (Closed, Open)
+        )
+    }
+
+    /// Moving back to `open` from `resolved` or `closed` is a reopen.
+    #[must_use]
+    pub fn is_reopen(self, to: Status) -> bool {
+        to == Status::Open && matches!(self, Status::Resolved | Status::Closed)
+    }
+
+    /// Statuses that count as work in progress (queues, least-busy assignment).
+    #[must_use]
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::New | Status::Open | Status::Pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::{self, Closed, New, Open, Pending, Resolved};
+    use super::*;
+
+    #[test]
+    fn lifecycle_allows_exactly_the_spec_transitions() {
+        let allowed: &[(Status, &[Status])] = &[
+            (New, &[Open, Pending, Resolved, Closed]),
+            (Open, &[Pending, Resolved, Closed]),
+            (Pending, &[Open, Resolved, Closed]),
+            (Resolved, &[Closed, Open]),
+            (Closed, &[Open]),
+        ];
+        for (from, tos) in allowed {
+            for to in Status::ALL {
+                assert_eq!(from.can_become(*to), tos.contains(to), "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn reopen_is_only_from_resolved_or_closed_to_open() {
+        assert!(Resolved.is_reopen(Open));
+        assert!(Closed.is_reopen(Open));
+        assert!(!Pending.is_reopen(Open));
+        assert!(!Closed.is_reopen(Pending));
+    }
+
+    #[test]
+    fn seed_aliases_map_to_spec_words() {
+        assert_eq!(Status::parse("in_progress"), Some(Open));
+        assert_eq!(Status::parse("WAITING"), Some(Pending));
+        assert_eq!(Status::parse("pending_customer"), Some(Pending));
+        assert_eq!(Priority::parse("normal"), Some(Priority::Medium));
+        assert_eq!(Status::parse("done"), None);
+        assert_eq!(Channel::parse("wecom"), Some(Channel::Wecom));
+    }
+
+    #[test]
+    fn priority_rank_round_trips_and_orders() {
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_rank(p.rank()), *p);
+        }
+        assert!(Priority::Urgent.rank() > Priority::High.rank());
+        assert!(Priority::Low.rank() < Priority::Medium.rank());
+    }
+}

@@ -1,0 +1,84 @@
+//! Validated input newtypes: parse once at the edge, trust afterwards.
+
+use crate::error::FieldError;
+
+/// Trims and bounds a required text field.
+pub fn required_text(field: &str, s: &str, max_chars: usize) -> Result<String, FieldError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    bounded(field, t, max_chars)
+}
+
+/// Bounds an optional text field (kept as given, trimmed).
+pub fn bounded(field: &str, s: &str, max_chars: usize) -> Result<String, FieldError> {
+    if s.chars().count() > max_chars {
+        return Err(FieldError::new(field, format!("must be at most {max_chars} characters")));
+    }
+    if s.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
+    }
+    Ok(s.trim().to_owned())
+}
+
+/// A lowercased email address with a plausible shape (`local@domain.tld`, ≤ 254 chars).
+pub fn email(field: &str, s: &str) -> Result<String, FieldError> {
+    let e = s.trim().to_lowercase();
+    let bad = || FieldError::new(field, "must be an email address like name@example.com");
+    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')) {
+        return Err(bad());
+    }
+    let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
+    if local.is_empty() || local.contains('@') || domain.len() < 3 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        return Err(bad());
+    }
+    Ok(e)
+}
+
+/// A tag: 1–64 characters of letters, digits, `-`, `_`, `:` or `.`, lowercased.
+pub fn tag(s: &str) -> Result<String, FieldError> {
+    let t = s.trim().to_lowercase();
+    if t.is_empty() || t.chars().count() > 64 || !t.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
+        return Err(FieldError::new("tags", format!("`{}` is not a valid tag: use 1-64 letters, digits, - _ : .", s.chars().take(70).collect::<String>())));
+    }
+    Ok(t)
+}
+
+/// Tags, deduplicated and sorted, at most 50.
+pub fn tags(list: &[String]) -> Result<Vec<String>, FieldError> {
+    if list.len() > 50 {
+        return Err(FieldError::new("tags", "at most 50 tags"));
+    }
+    let mut out = list.iter().map(|t| tag(t)).collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(email("e", " Jane@Example.COM ").expect("valid"), "jane@example.com");
+        for bad in ["", "jane", "@x.io", "jane@", "jane@localhost", "a b@x.io", "a@b@x.io", "<a@x.io>"] {
+            assert!(email("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(required_text("s", "  hi ", 5).expect("ok"), "hi");
+        assert!(required_text("s", "   ", 5).is_err());
+        assert!(required_text("s", "123456", 5).is_err());
+        assert!(bounded("s", "a\0b", 5).is_err());
+    }
+
+    #[test]
+    fn tags_are_normalised() {
+        assert_eq!(tags(&["VIP".into(), "vip".into(), "billing:eu".into()]).expect("ok"), ["billing:eu", "vip"]);
+        assert!(tags(&["two words".into()]).is_err());
+    }
+}

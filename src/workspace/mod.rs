@@ -1,0 +1,6 @@
+//! Workspaces, users, groups, customers and workspace settings.
+
+pub mod customers;
+pub mod groups;
+pub mod users;
+pub mod workspaces;
