@@ -68,10 +68,10 @@ pub struct Config {
     #[arg(long, env = "FERRODESK_DATABASE_URL", global = true)]
     pub database_url: Option<DatabaseUrl>,
     /// Email of the first admin, created on an empty database.
-    #[arg(long = "admin-email", env = "FERRODESK_ADMIN_EMAIL", global = true, hide = true)]
+    #[arg(id = "first_admin_email", long = "first-admin-email", env = "FERRODESK_ADMIN_EMAIL", global = true, hide = true)]
     pub admin_email: Option<String>,
     /// Password of the first admin; random and printed once when absent.
-    #[arg(long = "admin-password", env = "FERRODESK_ADMIN_PASSWORD", global = true, hide = true)]
+    #[arg(id = "first_admin_password", long = "first-admin-password", env = "FERRODESK_ADMIN_PASSWORD", hide_env_values = true, global = true, hide = true)]
     pub admin_password: Option<Secret>,
     /// Public base URL used in links; defaults to `http://<bind>`.
     #[arg(long, env = "FERRODESK_PUBLIC_URL", global = true)]

@@ -30,12 +30,9 @@ pub fn ticket_matches(backend: Backend, terms: &[String]) -> SimpleExpr {
             Expr::cust_with_values("\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)", [query])
         }
         Backend::Postgres => {
-            // Each term is split by the same parser as the document; every lexeme is a prefix.
-            let query = terms
-                .iter()
-                .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()).map(|p| format!("{p}:*")).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-                .join(" & ");
+            // Each term is quoted so PostgreSQL's parser splits it exactly as it split the
+            // document (an email stays one lexeme); every lexeme is a prefix. Terms hold no quotes.
+            let query = terms.iter().map(|t| format!("'{t}':*")).collect::<Vec<_>>().join(" & ");
             Expr::cust_with_values("\"tickets\".\"search\" @@ to_tsquery('simple', $1)", [query])
         }
     }

@@ -500,9 +500,7 @@ pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64
     tx.fetch_i64(&q).await
 }
 
-/// Counts of live tickets grouped by one column (`status`, `priority`, `group_id`), with the
-/// key read as `K`.
-pub async fn count_by<K>(tx: &mut Tx, ws: WorkspaceId, column: Tickets, extra: Cond) -> Result<Vec<(K, i64)>>
+async fn count_by<K>(tx: &mut Tx, ws: WorkspaceId, column: Tickets, extra: Cond) -> Result<Vec<(K, i64)>>
 where
     (K, i64): super::Row,
 {
@@ -518,8 +516,7 @@ where
     tx.fetch_all(&q).await
 }
 
-/// Counts live tickets matching `cond`.
-pub async fn count_where(tx: &mut Tx, ws: WorkspaceId, cond: Cond) -> Result<i64> {
+async fn count_where(tx: &mut Tx, ws: WorkspaceId, cond: Cond) -> Result<i64> {
     let q = Query::select()
         .expr(Expr::col(Asterisk).count())
         .from(Tickets::Table)
@@ -528,6 +525,34 @@ pub async fn count_where(tx: &mut Tx, ws: WorkspaceId, cond: Cond) -> Result<i64
         .cond_where(cond)
         .to_owned();
     tx.fetch_i64(&q).await
+}
+
+/// Raw queue counts of a workspace (see `tickets::list::queue_stats`).
+pub struct QueueCounts {
+    pub by_status: Vec<(String, i64)>,
+    /// Active tickets by priority rank.
+    pub by_priority: Vec<(i64, i64)>,
+    /// Active tickets by group.
+    pub by_group: Vec<(Option<GroupId>, i64)>,
+    pub unassigned: i64,
+    pub mine: i64,
+    pub sla_overdue: i64,
+    pub sla_at_risk: i64,
+}
+
+/// Counts live tickets by status, and active ones (`new`, `open`, `pending`) by priority,
+/// group, assignment and SLA due date (overdue before `now`, at risk before `risk_until`).
+pub async fn queue_counts(tx: &mut Tx, ws: WorkspaceId, me: UserId, now: i64, risk_until: i64) -> Result<QueueCounts> {
+    let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(["new", "open", "pending"]));
+    Ok(QueueCounts {
+        by_status: count_by(tx, ws, Tickets::Status, Cond::all()).await?,
+        by_priority: count_by(tx, ws, Tickets::Priority, active()).await?,
+        by_group: count_by(tx, ws, Tickets::GroupId, active()).await?,
+        unassigned: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).is_null())).await?,
+        mine: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(me))).await?,
+        sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now))).await?,
+        sla_at_risk: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).gte(now)).add(Expr::col(Tickets::SlaDueAt).lt(risk_until))).await?,
+    })
 }
 
 /// Tickets of one customer, newest first.

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_query::{Cond, Expr, ExprTrait};
 use serde::{Deserialize, Serialize};
 
 use super::status::{Channel, Kind, Priority, Status};
@@ -13,7 +12,7 @@ use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, parse_instant};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId};
-use crate::store::tickets::{AssigneeFilter, Sort, SortField, TicketFilter, TicketRow, Tickets};
+use crate::store::tickets::{AssigneeFilter, Sort, SortField, TicketFilter, TicketRow};
 use crate::store::{self, Tx, dialect};
 
 /// How a page is chosen.
@@ -306,26 +305,14 @@ pub struct QueueStats {
 /// (`new`, `open`, `pending`) tickets.
 pub async fn queue_stats(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
-    let ws = actor.workspace_id;
-    let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(["new", "open", "pending"]));
-    let mut by_status: BTreeMap<String, i64> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
-    for (k, n) in store::tickets::count_by::<String>(tx, ws, Tickets::Status, Cond::all()).await? {
-        by_status.insert(k, n);
-    }
-    let mut by_priority: BTreeMap<String, i64> = Priority::ALL.iter().map(|p| (p.as_str().to_owned(), 0)).collect();
-    for (k, n) in store::tickets::count_by::<i64>(tx, ws, Tickets::Priority, active()).await? {
-        by_priority.insert(Priority::from_rank(k).as_str().to_owned(), n);
-    }
-    let mut by_group = BTreeMap::new();
-    for (k, n) in store::tickets::count_by::<Option<GroupId>>(tx, ws, Tickets::GroupId, active()).await? {
-        by_group.insert(k.map_or_else(|| "none".to_owned(), |g| g.to_string()), n);
-    }
     let now = now_micros();
-    let unassigned = store::tickets::count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).is_null())).await?;
-    let mine = store::tickets::count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(actor.user_id))).await?;
-    let sla_overdue = store::tickets::count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now))).await?;
     // At risk: due within the next hour and not yet overdue (the SLA engine refines this per policy).
-    let sla_at_risk = store::tickets::count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).gte(now)).add(Expr::col(Tickets::SlaDueAt).lt(now + 3_600_000_000))).await?;
+    let c = store::tickets::queue_counts(tx, actor.workspace_id, actor.user_id, now, now + 3_600_000_000).await?;
+    let mut by_status: BTreeMap<String, i64> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    by_status.extend(c.by_status);
+    let mut by_priority: BTreeMap<String, i64> = Priority::ALL.iter().map(|p| (p.as_str().to_owned(), 0)).collect();
+    by_priority.extend(c.by_priority.into_iter().map(|(k, n)| (Priority::from_rank(k).as_str().to_owned(), n)));
+    let by_group = c.by_group.into_iter().map(|(k, n)| (k.map_or_else(|| "none".to_owned(), |g| g.to_string()), n)).collect();
     let total_active = ["new", "open", "pending"].iter().map(|s| by_status.get(*s).copied().unwrap_or(0)).sum();
-    Ok(QueueStats { by_status, by_priority, by_group, unassigned, mine, sla_overdue, sla_at_risk, total_active })
+    Ok(QueueStats { by_status, by_priority, by_group, unassigned: c.unassigned, mine: c.mine, sla_overdue: c.sla_overdue, sla_at_risk: c.sla_at_risk, total_active })
 }
