@@ -1,1 +1,186 @@
-fn main(){}
+//! API benchmark: seeds a workspace with many tickets (100,000 by default), then measures over
+//! real HTTP the create throughput and the p50/p99 latency of create, list (3 filters), get
+//! and full-text search, on SQLite and (when FERRODESK_TEST_POSTGRES_URL is set) PostgreSQL.
+//!
+//! Run: `cargo bench --bench api` (set FERRODESK_BENCH_TICKETS to change the size).
+
+use std::time::{Duration, Instant};
+
+use ferrodesk::app::App;
+use ferrodesk::config::{Config, DatabaseUrl, Secret};
+use serde_json::{Value, json};
+
+const CREATE_CLIENTS: usize = 8;
+const CREATES: usize = 4000;
+const READS: usize = 2000;
+const SEARCHES: usize = 500;
+
+struct Stats {
+    name: String,
+    samples: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Stats {
+    fn pct(&self, p: f64) -> f64 {
+        let mut v = self.samples.clone();
+        v.sort();
+        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+        v[i].as_secs_f64() * 1000.0
+    }
+    fn row(&self) -> String {
+        format!("| {:<34} | {:>7} | {:>8.2} | {:>8.2} | {:>8.2} | {:>10.0} |", self.name, self.samples.len(), self.pct(0.5), self.pct(0.99), self.pct(1.0), self.samples.len() as f64 / self.wall.as_secs_f64())
+    }
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn timed(name: &str, n: usize, clients: usize, f: impl Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync + 'static) -> Stats {
+    let f = std::sync::Arc::new(f);
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for c in 0..clients {
+        let f = f.clone();
+        handles.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            let mut i = c;
+            while i < n {
+                let t = Instant::now();
+                f(i).await;
+                out.push(t.elapsed());
+                i += clients;
+            }
+            out
+        }));
+    }
+    let mut samples = Vec::new();
+    for h in handles {
+        samples.extend(h.await.expect("join"));
+    }
+    Stats { name: name.to_owned(), samples, wall: start.elapsed() }
+}
+
+async fn run(label: &str, database_url: Option<String>, tickets: usize) {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = Config::for_data_dir(dir.path().to_path_buf());
+    config.database_url = database_url.map(DatabaseUrl);
+    config.admin_email = Some("bench@example.com".into());
+    config.admin_password = Some(Secret("bench-password".into()));
+    config.api_rate_limit = 10_000_000;
+    config.run_jobs = false;
+    let app = App::new(config, ferrodesk::app::default_jobs()).await.expect("app");
+    let seeded = Instant::now();
+    ferrodesk::seed::seed(&app, "default", tickets, 7).await.expect("seed");
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ferrodesk::app::launch(app.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+    let login: Value = http.post(format!("{base}/api/auth/login")).json(&json!({"email": "bench@example.com", "password": "bench-password"})).send().await.expect("login").json().await.expect("json");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let ids: Vec<String> = {
+        let r: Value = http.get(format!("{base}/api/tickets?limit=100&sort=created_at")).bearer_auth(&token).send().await.expect("list").json().await.expect("json");
+        r["tickets"].as_array().expect("tickets").iter().map(|t| t["id"].as_str().expect("id").to_owned()).collect()
+    };
+    let ctx = std::sync::Arc::new((http, base, token, ids));
+
+    let mut rows = Vec::new();
+    let c = ctx.clone();
+    rows.push(
+        timed(&format!("create ({CREATE_CLIENTS} clients)"), CREATES, CREATE_CLIENTS, move |i| {
+            let c = c.clone();
+            Box::pin(async move {
+                let (http, base, token, _) = &*c;
+                let r = http
+                    .post(format!("{base}/api/tickets"))
+                    .bearer_auth(token)
+                    .json(&json!({"subject": format!("Bench ticket {i}: router reboots"), "description": "It reboots every hour since the update.", "requester_email": format!("bench{}@example.com", i % 500), "priority": "high", "tags": ["bench"]}))
+                    .send()
+                    .await
+                    .expect("create");
+                assert_eq!(r.status(), 201);
+            })
+        })
+        .await,
+    );
+    let c = ctx.clone();
+    rows.push(
+        timed("list: status+priority+kind, page 1", READS, 2, move |i| {
+            let c = c.clone();
+            Box::pin(async move {
+                let (http, base, token, _) = &*c;
+                let q = ["status=open,pending&priority=high,urgent&kind=support", "status=new&priority=medium&kind=technical", "status=resolved,closed&priority=low&kind=billing"][i % 3];
+                let r = http.get(format!("{base}/api/tickets?{q}")).bearer_auth(token).send().await.expect("list");
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+            })
+        })
+        .await,
+    );
+    let c = ctx.clone();
+    rows.push(
+        timed("get by id", READS, 2, move |i| {
+            let c = c.clone();
+            Box::pin(async move {
+                let (http, base, token, ids) = &*c;
+                let r = http.get(format!("{base}/api/tickets/{}", ids[i % ids.len()])).bearer_auth(token).send().await.expect("get");
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+            })
+        })
+        .await,
+    );
+    let c = ctx.clone();
+    rows.push(
+        timed("search q (1-2 words)", SEARCHES, 2, move |i| {
+            let c = c.clone();
+            Box::pin(async move {
+                let (http, base, token, _) = &*c;
+                let q = ["inverter", "charged twice", "firmware", "wi-fi", "replacement unit", "anna", "E4", "printer restarting"][i % 8];
+                let r = http.get(format!("{base}/api/tickets").as_str()).query(&[("q", q)]).bearer_auth(token).send().await.expect("search");
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+            })
+        })
+        .await,
+    );
+    println!("\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s), RSS {:.0} MB\n", rss_mb());
+    println!("| operation                          | samples | p50 (ms) | p99 (ms) | max (ms) | throughput/s |");
+    println!("|------------------------------------|---------|----------|----------|----------|------------|");
+    for r in &rows {
+        println!("{}", r.row());
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+fn main() {
+    let tickets: usize = std::env::var("FERRODESK_BENCH_TICKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(run("SQLite", None, tickets));
+    match std::env::var("FERRODESK_TEST_POSTGRES_URL") {
+        Ok(base) if !base.is_empty() => {
+            let schema = format!("bench_{}", std::process::id());
+            rt.block_on(async {
+                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&admin).await.expect("drop");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create");
+            });
+            let sep = if base.contains('?') { '&' } else { '?' };
+            rt.block_on(run("PostgreSQL", Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")), tickets));
+            rt.block_on(async {
+                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&admin).await;
+            });
+        }
+        _ => println!("\n(PostgreSQL skipped: set FERRODESK_TEST_POSTGRES_URL to include it)"),
+    }
+}

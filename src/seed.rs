@@ -154,5 +154,6 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
         tx.commit().await?;
         done += batch;
     }
+    app.store.optimize().await?;
     Ok(())
 }

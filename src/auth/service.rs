@@ -84,16 +84,12 @@ pub async fn authenticate(app: &App, token: &str) -> Result<(Actor, TokenId)> {
     }
     let digest = tokens::digest(token);
     let mut tx = app.store.read().await?;
-    let row = store::tokens::find_by_hash(&mut tx, &digest, now_micros()).await?.ok_or_else(unauthorized)?;
+    let row = store::tokens::find_with_user(&mut tx, &digest, now_micros()).await?.ok_or_else(unauthorized)?;
     // The lookup is by hash; compare again in constant time so no code path compares secrets
     // byte by byte with an early exit.
-    if !tokens::digests_match(&row.token_hash, &digest) {
+    if !tokens::digests_match(&row.token_hash, &digest) || !row.active {
         return Err(unauthorized());
     }
-    let user = store::users::find(&mut tx, row.workspace_id, row.user_id).await?.ok_or_else(unauthorized)?;
-    if !user.active {
-        return Err(unauthorized());
-    }
-    let role = Role::parse(&user.role).ok_or_else(unauthorized)?;
-    Ok((Actor { user_id: user.id, workspace_id: user.workspace_id, role, is_owner: user.is_owner, name: user.name, email: user.email }, row.id))
+    let role = Role::parse(&row.role).ok_or_else(unauthorized)?;
+    Ok((Actor { user_id: row.user_id, workspace_id: row.workspace_id, role, is_owner: row.is_owner, name: row.name, email: row.email }, row.token_id))
 }

@@ -101,7 +101,8 @@ impl Runner {
             let mut tx = self.store.begin().await?;
             store::idempotency::purge(&mut tx, now - day).await?;
             store::jobs::purge_done(&mut tx, now - 7 * day).await?;
-            tx.commit().await
+            tx.commit().await?;
+            self.store.optimize().await
         }
         .await;
         if let Err(e) = result {

@@ -38,16 +38,16 @@ pub fn ticket_matches(backend: Backend, terms: &[String]) -> SimpleExpr {
     }
 }
 
-/// Rewrites the search document of a ticket (subject, description, requester, number and
-/// thread) inside the caller's transaction, so search never lags behind a change.
-pub async fn reindex_ticket(tx: &mut Tx, id: TicketId, document: &str) -> Result<()> {
+/// Writes the search document of a ticket (subject, description, requester, number and
+/// thread) inside the caller's transaction, so search never lags behind a change. `fresh`
+/// says the ticket was just inserted and has no document yet.
+pub async fn index_ticket(tx: &mut Tx, id: TicketId, document: &str, fresh: bool) -> Result<()> {
     match tx {
         Tx::SqliteTx(t) => {
-            let seq: Option<(i64,)> = sqlx::query_as("SELECT seq FROM tickets WHERE id = $1").bind(id).fetch_optional(&mut **t).await?;
-            if let Some((seq,)) = seq {
-                sqlx::query("DELETE FROM tickets_fts WHERE rowid = $1").bind(seq).execute(&mut **t).await?;
-                sqlx::query("INSERT INTO tickets_fts (rowid, body) VALUES ($1, $2)").bind(seq).bind(document).execute(&mut **t).await?;
+            if !fresh {
+                sqlx::query("DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)").bind(id).execute(&mut **t).await?;
             }
+            sqlx::query("INSERT INTO tickets_fts (rowid, body) SELECT seq, $2 FROM tickets WHERE id = $1").bind(id).bind(document).execute(&mut **t).await?;
         }
         Tx::PgTx(t) => {
             sqlx::query("UPDATE tickets SET search = to_tsvector('simple', $2) WHERE id = $1").bind(id).bind(document).execute(&mut **t).await?;

@@ -177,10 +177,12 @@ impl Store {
             .connect_with(opts.clone())
             .await
             .context("could not open the SQLite database")?;
+        // Planner statistics for a long-lived connection (SQLite's recommendation on open).
+        sqlx::query("PRAGMA optimize = 0x10002").execute(&write).await.context("PRAGMA optimize")?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.read_only(false))
+            .connect_with(opts)
             .await
             .context("could not open the SQLite database")?;
         Ok(Store { pools: Pools::Sqlite { read, write } })
@@ -227,6 +229,19 @@ impl Store {
             Pools::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.is_ok(),
             Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
         }
+    }
+
+    /// Refreshes the query planner's statistics (after bulk loads and hourly).
+    pub async fn optimize(&self) -> Result<()> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                sqlx::query("PRAGMA optimize").execute(write).await?;
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query("ANALYZE").execute(pool).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Closes every pool (used on shutdown).

@@ -313,6 +313,11 @@ pub async fn set_tags(tx: &mut Tx, ws: WorkspaceId, id: TicketId, tags: &[String
         .and_where(Expr::col(TicketTags::WorkspaceId).eq(ws))
         .to_owned();
     tx.execute(&del).await?;
+    add_tags(tx, ws, id, tags).await
+}
+
+/// Adds tags to a ticket that has none (a new ticket).
+pub async fn add_tags(tx: &mut Tx, ws: WorkspaceId, id: TicketId, tags: &[String]) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }

@@ -73,10 +73,14 @@ pub async fn publish(tx: &mut Tx, t: &TicketRow, tags: &[String], event_type: &s
     .await
 }
 
+fn document_head(t: &TicketRow) -> String {
+    format!("{} {} {} {} {} {}", t.ticket_number, t.number, t.subject, t.description, t.requester_email, t.requester_name)
+}
+
 /// Rebuilds the search document of a ticket from its fields and thread.
 pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
     let comments = store::comments::list(tx, t.workspace_id, t.id, true).await?;
-    let mut doc = format!("{} {} {} {} {} {}", t.ticket_number, t.number, t.subject, t.description, t.requester_email, t.requester_name);
+    let mut doc = document_head(t);
     for c in comments {
         if doc.len() > 512 * 1024 {
             break;
@@ -84,7 +88,7 @@ pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
         doc.push('\n');
         doc.push_str(&c.body);
     }
-    dialect::reindex_ticket(tx, t.id, &doc).await
+    dialect::index_ticket(tx, t.id, &doc, false).await
 }
 
 /// Finds the requester by id, or by email (creating the customer when new).
@@ -231,7 +235,7 @@ pub async fn create(actor: &Actor, input: NewTicket, tx: &mut Tx) -> Result<(Tic
         requester_name: customer.name.clone(),
     };
     store::tickets::insert(tx, &row).await?;
-    store::tickets::set_tags(tx, ws, row.id, &tags).await?;
+    store::tickets::add_tags(tx, ws, row.id, &tags).await?;
     let first = crate::store::comments::CommentRow {
         id: crate::ids::CommentId::new(),
         workspace_id: ws,
@@ -253,7 +257,8 @@ pub async fn create(actor: &Actor, input: NewTicket, tx: &mut Tx) -> Result<(Tic
         record(tx, &row, Author::user(actor), "assigned", None, None, json!({"assignee_id": a})).await?;
         publish(tx, &row, &tags, "ticket.assigned", json!({"assignee_id": a})).await?;
     }
-    reindex(tx, &row).await?;
+    // The thread is only the description so far, which the document head already holds.
+    dialect::index_ticket(tx, row.id, &document_head(&row), true).await?;
     Ok((row, tags))
 }
 
