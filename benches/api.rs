@@ -1,13 +1,16 @@
-//! API benchmark: seeds a workspace with many tickets (100,000 by default), then measures over
-//! real HTTP the create throughput and the p50/p99 latency of create, list (3 filters), get
-//! and full-text search, on SQLite and (when FERRODESK_TEST_POSTGRES_URL is set) PostgreSQL.
+//! API benchmark: seeds a workspace with many tickets (100,000 by default) with
+//! `ferrodesk seed`, starts `ferrodesk serve` as its own process, then measures over real HTTP
+//! the create throughput and the p50/p99 latency of create, list (3 filters), get and
+//! full-text search, and the server's memory, on SQLite and (when FERRODESK_TEST_POSTGRES_URL
+//! is set) PostgreSQL.
 //!
 //! Run: `cargo bench --bench api` (set FERRODESK_BENCH_TICKETS to change the size).
 
 use std::time::{Duration, Instant};
 
-use ferrodesk::app::App;
-use ferrodesk::config::{Config, DatabaseUrl, Secret};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
 use serde_json::{Value, json};
 
 const CREATE_CLIENTS: usize = 8;
@@ -33,11 +36,27 @@ impl Stats {
     }
 }
 
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
+/// `VmRSS` and `VmHWM` (peak) of a process, in MB.
+fn memory_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn ferrodesk(dir: &std::path::Path, database_url: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
+    c.env("FERRODESK_DATA_DIR", dir)
+        .env("FERRODESK_ADMIN_EMAIL", "bench@example.com")
+        .env("FERRODESK_ADMIN_PASSWORD", "bench-password")
+        .env("FERRODESK_API_RATE_LIMIT", "100000000")
+        .env("RUST_LOG", "warn");
+    match database_url {
+        Some(u) => c.env("FERRODESK_DATABASE_URL", u),
+        None => c.env_remove("FERRODESK_DATABASE_URL"),
+    };
+    c
 }
 
 async fn timed(name: &str, n: usize, clients: usize, f: impl Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync + 'static) -> Stats {
@@ -67,22 +86,16 @@ async fn timed(name: &str, n: usize, clients: usize, f: impl Fn(usize) -> std::p
 
 async fn run(label: &str, database_url: Option<String>, tickets: usize) {
     let dir = tempfile::tempdir().expect("dir");
-    let mut config = Config::for_data_dir(dir.path().to_path_buf());
-    config.database_url = database_url.map(DatabaseUrl);
-    config.admin_email = Some("bench@example.com".into());
-    config.admin_password = Some(Secret("bench-password".into()));
-    config.api_rate_limit = 10_000_000;
-    config.run_jobs = false;
-    let app = App::new(config, ferrodesk::app::default_jobs()).await.expect("app");
     let seeded = Instant::now();
-    ferrodesk::seed::seed(&app, "default", tickets, 7).await.expect("seed");
+    let out = ferrodesk(dir.path(), database_url.as_deref()).args(["seed", "--tickets", &tickets.to_string()]).output().expect("seed");
+    assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
     let seed_secs = seeded.elapsed().as_secs_f64();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ferrodesk::app::launch(app.clone(), listener, async {
-        let _ = stopped.await;
-    }));
+    let mut server = ferrodesk(dir.path(), database_url.as_deref()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().expect("serve");
+    let base = BufReader::new(server.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
+        .expect("listening line");
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
     let login: Value = http.post(format!("{base}/api/auth/login")).json(&json!({"email": "bench@example.com", "password": "bench-password"})).send().await.expect("login").json().await.expect("json");
     let token = login["token"].as_str().expect("token").to_owned();
@@ -152,14 +165,15 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
         })
         .await,
     );
-    println!("\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s), RSS {:.0} MB\n", rss_mb());
+    let (rss, peak) = memory_mb(server.id());
+    println!("\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s); server RSS {rss:.0} MB, peak {peak:.0} MB\n");
     println!("| operation                          | samples | p50 (ms) | p99 (ms) | max (ms) | throughput/s |");
     println!("|------------------------------------|---------|----------|----------|----------|------------|");
     for r in &rows {
         println!("{}", r.row());
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = server.wait();
 }
 
 fn main() {

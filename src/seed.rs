@@ -6,10 +6,13 @@ use rand::{RngExt, SeedableRng};
 
 use crate::app::App;
 use crate::auth::Actor;
-use crate::ids::{CommentId, UserId};
+use crate::ids::{CommentId, CustomerId, EventId, TicketId, UserId};
 use crate::store::comments::CommentRow;
+use crate::store::customers::CustomerRow;
+use crate::store::events::EventRow;
+use crate::store::tickets::TicketRow;
 use crate::store::{self};
-use crate::tickets::model::NewTicket;
+use crate::tickets::numbering::NumberFormat;
 use crate::tickets::status::{Channel, Kind, Priority, Role, Status};
 
 const PRODUCTS: &[&str] = &["inverter", "battery pack", "charger", "smart meter", "mobile app", "web portal", "invoice", "subscription", "router", "printer"];
@@ -25,6 +28,7 @@ const PROBLEMS: &[&str] = &[
     "login fails with an unknown error",
     "needs a warranty replacement",
 ];
+const DOMAINS: &[&str] = &["example.com", "example.org", "example.net", "mail.example", "corp.example"];
 const FIRST: &[&str] = &["Anna", "Piotr", "Maria", "John", "Aiko", "Lukas", "Sofia", "Omar", "Chen", "Grace", "Mateo", "Ingrid"];
 const LAST: &[&str] = &["Kowalska", "Nowak", "Smith", "Tanaka", "Müller", "Rossi", "Haddad", "Wang", "Okafor", "García", "Larsen"];
 const REPLIES: &[&str] = &[
@@ -62,28 +66,61 @@ fn pick<'a>(rng: &mut StdRng, list: &'a [&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
 }
 
-/// Creates `n` tickets in workspace `slug`, committing every 250 tickets.
+/// Creates `n` tickets in workspace `slug` with bulk inserts, 200 tickets a transaction.
+/// Ticket numbers come from the workspace counter, so seeded and real tickets never clash.
 pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<()> {
     let admin = workspace_admin(app, slug).await?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let agents: Vec<UserId> = {
+    let ws = admin.workspace_id;
+    let mut rng = StdRng::seed_from_u64(seed ^ crate::clock::now_micros().cast_unsigned());
+    let (agents, workspace, existing) = {
         let mut tx = app.store.read().await?;
-        store::users::list(&mut tx, admin.workspace_id, 1000, 0).await?.0.into_iter().filter(|u| u.role != "engineer" && u.active).map(|u| u.id).collect()
+        let agents: Vec<UserId> = store::users::list(&mut tx, ws, 1000, 0).await?.0.into_iter().filter(|u| u.role != "engineer" && u.active).map(|u| u.id).collect();
+        let workspace = store::workspaces::find(&mut tx, ws).await?.ok_or_else(|| anyhow::anyhow!("workspace vanished"))?;
+        let existing = store::customers::list(&mut tx, ws, None, 1, 0).await?.1;
+        (agents, workspace, existing)
     };
+    let format = NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default();
     let now = crate::clock::now_micros();
     let span = 180 * 24 * 3_600_000_000_i64;
-    let customers = (n / 4).max(10);
+
+    // A pool of customers, about four tickets each.
+    let mut customers = Vec::new();
+    for c in 0..(n / 4).max(10) {
+        let first = pick(&mut rng, FIRST);
+        let last = pick(&mut rng, LAST);
+        let ascii: String = last.to_lowercase().chars().map(|ch| match ch { 'ü' => 'u', 'í' => 'i', 'á' => 'a', c => c }).collect();
+        let created = now - span - rng.random_range(0..span);
+        customers.push(CustomerRow {
+            id: CustomerId::new(),
+            workspace_id: ws,
+            email: format!("{}.{ascii}{}@{}", first.to_lowercase(), existing + i64::try_from(c).unwrap_or(0), pick(&mut rng, DOMAINS)),
+            name: format!("{first} {last}"),
+            phone: None,
+            company: None,
+            notes: String::new(),
+            version: 1,
+            created_at: created,
+            updated_at: created,
+        });
+    }
+    for chunk in customers.chunks(500) {
+        let mut tx = app.store.begin().await?;
+        store::customers::insert_many(&mut tx, chunk).await?;
+        tx.commit().await?;
+    }
+
     let mut done = 0;
     while done < n {
-        let batch = (n - done).min(250);
+        let batch = (n - done).min(200);
         let mut tx = app.store.begin().await?;
-        for _ in 0..batch {
-            let c = rng.random_range(0..customers);
-            let first = pick(&mut rng, FIRST);
-            let last = pick(&mut rng, LAST);
+        let first_number = store::tickets::reserve_numbers(&mut tx, ws, workspace.ticket_number_start, i64::try_from(batch)?).await?;
+        let (mut rows, mut comments, mut events, mut tags, mut docs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for k in 0..batch {
+            let customer = &customers[rng.random_range(0..customers.len())];
             let product = pick(&mut rng, PRODUCTS);
             let problem = pick(&mut rng, PROBLEMS).replace("{n}", &rng.random_range(100..999).to_string());
             // Older tickets are mostly finished; recent ones are mostly still open.
+            #[expect(clippy::cast_possible_truncation, clippy::cast_precision_loss, reason = "a random offset within six months")]
             let created = now - (rng.random::<f64>().powi(2) * span as f64) as i64;
             let age_days = (now - created) / 86_400_000_000;
             let status = match (age_days, rng.random_range(0..10)) {
@@ -93,67 +130,125 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 (_, 2..=5) => Status::Resolved,
                 _ => Status::Closed,
             };
-            let priority = [Priority::Low, Priority::Medium, Priority::Medium, Priority::Medium, Priority::High, Priority::Urgent][rng.random_range(0..6)];
-            let input = NewTicket {
+            let number = first_number + i64::try_from(k)?;
+            let civil = store::timestamp(created).to_zoned(jiff::tz::TimeZone::UTC);
+            let channel = [Channel::Email, Channel::Email, Channel::Portal, Channel::Web, Channel::Phone, Channel::Chat][rng.random_range(0..6)];
+            let description = format!("Hello,\n\nmy {product} {problem}. I already tried turning it off and on again.\n\nRegards,\n{}", customer.name);
+            let mut row = TicketRow {
+                id: TicketId::new(),
+                workspace_id: ws,
+                number,
+                ticket_number: format.render(number, civil.year(), civil.month()),
                 subject: format!("My {product} {problem}"),
-                description: format!("Hello,\n\nmy {product} {problem}. I already tried turning it off and on again.\n\nRegards,\n{first} {last}"),
-                requester_email: Some(format!("{}.{}{c}@example.com", first.to_lowercase(), last.to_lowercase().replace('ü', "u").replace('í', "i"))),
-                requester_id: None,
-                requester_name: Some(format!("{first} {last}")),
-                priority: Some(priority),
-                kind: Some([Kind::Support, Kind::Support, Kind::Technical, Kind::Billing, Kind::Warranty][rng.random_range(0..5)]),
-                channel: Some([Channel::Email, Channel::Email, Channel::Portal, Channel::Web, Channel::Phone, Channel::Chat][rng.random_range(0..6)]),
+                description: description.clone(),
+                status: status.as_str().to_owned(),
+                priority: [Priority::Low, Priority::Medium, Priority::Medium, Priority::Medium, Priority::High, Priority::Urgent][rng.random_range(0..6)].rank(),
+                kind: [Kind::Support, Kind::Support, Kind::Technical, Kind::Billing, Kind::Warranty][rng.random_range(0..5)].as_str().to_owned(),
+                channel: channel.as_str().to_owned(),
                 category_id: None,
                 group_id: None,
-                tags: if rng.random_bool(0.3) { vec![product.replace(' ', "-")] } else { vec![] },
+                requester_id: customer.id,
                 assignee_id: if status == Status::New || agents.is_empty() { None } else { Some(agents[rng.random_range(0..agents.len())]) },
-                custom_fields: None,
+                custom_fields: "{}".into(),
                 external_ref: None,
-                links: None,
-                status: Some(status),
-                created_at: Some(crate::clock::rfc3339(created)),
+                links: "{}".into(),
+                sla_policy_id: None,
+                first_response_due_at: None,
+                resolution_due_at: None,
+                sla_due_at: None,
+                first_response_at: None,
+                resolved_at: None,
+                closed_at: None,
+                unread_by_agent: 0,
+                unread_by_customer: 0,
+                last_message_at: created,
+                merged_into_id: None,
+                follow_up_of_id: None,
+                satisfaction_rating: None,
+                satisfaction_feedback: None,
+                version: 1,
+                created_at: created,
+                updated_at: created,
+                requester_email: customer.email.clone(),
+                requester_name: customer.name.clone(),
             };
-            let (mut row, _) = crate::tickets::service::create(&admin, input, &mut tx).await.map_err(|e| anyhow::anyhow!("seed create failed: {e:?}"))?;
+            let comment = |id_time: i64, body: String, author_type: &str, author: uuid::Uuid, name: String, is_internal: bool| CommentRow {
+                id: CommentId::new(),
+                workspace_id: ws,
+                ticket_id: row.id,
+                body,
+                author_type: author_type.into(),
+                author_id: Some(author),
+                author_name: name,
+                is_internal,
+                channel: row.channel.clone(),
+                version: 1,
+                created_at: id_time,
+                updated_at: id_time,
+            };
+            let mut thread = vec![comment(created, description, "customer", customer.id.0, customer.name.clone(), false)];
             let replies = if status == Status::New { 0 } else { rng.random_range(1..5) };
             let mut t = created;
+            let agent = row.assignee_id.unwrap_or(admin.user_id);
             for i in 0..replies {
-                t += rng.random_range(600_000_000..86_400_000_000_i64);
-                let (body, author_type, is_internal) = if i % 2 == 0 {
-                    if rng.random_bool(0.2) { (pick(&mut rng, NOTES), "agent", true) } else { (pick(&mut rng, REPLIES), "agent", false) }
+                t = (t + rng.random_range(600_000_000..86_400_000_000_i64)).min(now);
+                let c = if i % 2 == 1 {
+                    comment(t, pick(&mut rng, CUSTOMER_REPLIES).to_owned(), "customer", customer.id.0, customer.name.clone(), false)
+                } else if rng.random_bool(0.2) {
+                    comment(t, pick(&mut rng, NOTES).to_owned(), "agent", agent.0, "Support".into(), true)
                 } else {
-                    (pick(&mut rng, CUSTOMER_REPLIES), "customer", false)
+                    row.first_response_at.get_or_insert(t);
+                    comment(t, pick(&mut rng, REPLIES).to_owned(), "agent", agent.0, "Support".into(), false)
                 };
-                let comment = CommentRow {
-                    id: CommentId::new(),
-                    workspace_id: row.workspace_id,
-                    ticket_id: row.id,
-                    body: body.to_owned(),
-                    author_type: author_type.into(),
-                    author_id: Some(if author_type == "agent" { row.assignee_id.unwrap_or(admin.user_id).0 } else { row.requester_id.0 }),
-                    author_name: if author_type == "agent" { "Support".into() } else { row.requester_name.clone() },
-                    is_internal,
-                    channel: row.channel.clone(),
-                    version: 1,
-                    created_at: t,
-                    updated_at: t,
-                };
-                store::comments::insert(&mut tx, &comment).await?;
-                if author_type == "agent" && !is_internal && row.first_response_at.is_none() {
-                    row.first_response_at = Some(t);
-                }
-                if !is_internal {
+                if !c.is_internal {
                     row.last_message_at = t;
                 }
+                thread.push(c);
             }
-            if replies > 0 {
-                row.last_message_at = row.last_message_at.min(now);
-                crate::tickets::service::save(&mut tx, &mut row).await?;
-                crate::tickets::service::reindex(&mut tx, &row).await?;
+            row.unread_by_agent = i64::from(thread.last().is_some_and(|c| c.author_type == "customer"));
+            match status {
+                Status::Resolved => row.resolved_at = Some(t),
+                Status::Closed => {
+                    row.resolved_at = Some(t);
+                    row.closed_at = Some(t);
+                }
+                _ => {}
             }
+            row.updated_at = t;
+            let mut doc = crate::tickets::service::document_head(&row);
+            for c in &thread[1..] {
+                doc.push('\n');
+                doc.push_str(&c.body);
+            }
+            if rng.random_bool(0.3) {
+                tags.push((row.id, product.replace(' ', "-")));
+            }
+            events.push(EventRow {
+                id: EventId::new(),
+                workspace_id: ws,
+                ticket_id: row.id,
+                event_type: "created".into(),
+                actor_type: "system".into(),
+                actor_id: None,
+                from_status: None,
+                to_status: Some(row.status.clone()),
+                metadata: r#"{"seeded":true}"#.into(),
+                created_at: created,
+            });
+            docs.push((row.id, doc));
+            comments.extend(thread);
+            rows.push(row);
         }
+        store::tickets::insert_many(&mut tx, &rows).await?;
+        store::tickets::add_tags_many(&mut tx, ws, &tags).await?;
+        for chunk in comments.chunks(500) {
+            store::comments::insert_many(&mut tx, chunk).await?;
+        }
+        store::events::insert_many(&mut tx, &events).await?;
+        crate::store::dialect::index_many(&mut tx, &docs).await?;
         tx.commit().await?;
         done += batch;
     }
-    app.store.optimize().await?;
+    app.store.analyze().await?;
     Ok(())
 }

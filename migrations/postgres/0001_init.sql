@@ -123,16 +123,19 @@ CREATE TABLE tickets (
     search tsvector NOT NULL DEFAULT ''::tsvector
 );
 CREATE UNIQUE INDEX tickets_workspace_number_key ON tickets (workspace_id, number);
-CREATE INDEX tickets_ws_last_message_idx ON tickets (workspace_id, last_message_at, id);
-CREATE INDEX tickets_ws_created_idx ON tickets (workspace_id, created_at, id);
-CREATE INDEX tickets_ws_updated_idx ON tickets (workspace_id, updated_at, id);
-CREATE INDEX tickets_ws_status_idx ON tickets (workspace_id, status, last_message_at);
-CREATE INDEX tickets_ws_assignee_idx ON tickets (workspace_id, assignee_id, last_message_at);
+-- Lists always read live tickets, so their indexes are partial (deleted tickets cost nothing).
+-- Sort orders, each ending in the id tie-breaker of cursor pagination:
+CREATE INDEX tickets_ws_last_message_idx ON tickets (workspace_id, last_message_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_ws_created_idx ON tickets (workspace_id, created_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_ws_updated_idx ON tickets (workspace_id, updated_at, id) WHERE deleted_at IS NULL;
+-- The common filters, covering the default sort, so a filtered page and its count are read
+-- from this index alone:
+CREATE INDEX tickets_ws_facets_idx ON tickets (workspace_id, status, priority, kind, channel, last_message_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_ws_assignee_idx ON tickets (workspace_id, assignee_id, status) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_ws_group_idx ON tickets (workspace_id, group_id, status) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_ws_sla_due_idx ON tickets (workspace_id, sla_due_at) WHERE deleted_at IS NULL;
 CREATE INDEX tickets_ws_requester_idx ON tickets (workspace_id, requester_id);
-CREATE INDEX tickets_ws_group_idx ON tickets (workspace_id, group_id);
 CREATE INDEX tickets_ws_external_ref_idx ON tickets (workspace_id, external_ref);
--- Counts under the common list filters are answered from this index alone.
-CREATE INDEX tickets_ws_facets_idx ON tickets (workspace_id, status, priority, kind, channel) WHERE deleted_at IS NULL;
 
 CREATE INDEX tickets_search_idx ON tickets USING GIN (search);
 

@@ -57,10 +57,18 @@ const COLUMNS: [Comments; 12] = [
 ];
 
 pub async fn insert(tx: &mut Tx, c: &CommentRow) -> Result<()> {
-    let q = Query::insert()
-        .into_table(Comments::Table)
-        .columns(COLUMNS)
-        .values_panic([
+    insert_many(tx, std::slice::from_ref(c)).await
+}
+
+/// Inserts comments (one statement).
+pub async fn insert_many(tx: &mut Tx, rows: &[CommentRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table(Comments::Table).columns(COLUMNS);
+    for c in rows {
+        q.values_panic([
             c.id.into(),
             c.workspace_id.into(),
             c.ticket_id.into(),
@@ -73,8 +81,8 @@ pub async fn insert(tx: &mut Tx, c: &CommentRow) -> Result<()> {
             c.version.into(),
             c.created_at.into(),
             c.updated_at.into(),
-        ])
-        .to_owned();
+        ]);
+    }
     tx.execute(&q).await?;
     Ok(())
 }

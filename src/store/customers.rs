@@ -50,10 +50,18 @@ const COLUMNS: [Customers; 10] = [
 ];
 
 pub async fn insert(tx: &mut Tx, c: &CustomerRow) -> Result<()> {
-    let q = Query::insert()
-        .into_table(Customers::Table)
-        .columns(COLUMNS)
-        .values_panic([
+    insert_many(tx, std::slice::from_ref(c)).await
+}
+
+/// Inserts customers (one statement).
+pub async fn insert_many(tx: &mut Tx, rows: &[CustomerRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table(Customers::Table).columns(COLUMNS);
+    for c in rows {
+        q.values_panic([
             c.id.into(),
             c.workspace_id.into(),
             c.email.clone().into(),
@@ -64,8 +72,8 @@ pub async fn insert(tx: &mut Tx, c: &CustomerRow) -> Result<()> {
             c.version.into(),
             c.created_at.into(),
             c.updated_at.into(),
-        ])
-        .to_owned();
+        ]);
+    }
     tx.execute(&q).await.on_constraint("customers_workspace_email_key", || Error::duplicate("a customer with this email already exists"))?;
     Ok(())
 }

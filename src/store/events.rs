@@ -48,8 +48,16 @@ pub struct EventRow {
 }
 
 pub async fn insert(tx: &mut Tx, e: &EventRow) -> Result<()> {
-    let q = Query::insert()
-        .into_table(TicketEvents::Table)
+    insert_many(tx, std::slice::from_ref(e)).await
+}
+
+/// Inserts timeline entries (one statement).
+pub async fn insert_many(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table(TicketEvents::Table)
         .columns([
             TicketEvents::Id,
             TicketEvents::WorkspaceId,
@@ -61,8 +69,9 @@ pub async fn insert(tx: &mut Tx, e: &EventRow) -> Result<()> {
             TicketEvents::ToStatus,
             TicketEvents::Metadata,
             TicketEvents::CreatedAt,
-        ])
-        .values_panic([
+        ]);
+    for e in rows {
+        q.values_panic([
             e.id.into(),
             e.workspace_id.into(),
             e.ticket_id.into(),
@@ -73,8 +82,8 @@ pub async fn insert(tx: &mut Tx, e: &EventRow) -> Result<()> {
             e.to_status.clone().into(),
             e.metadata.clone().into(),
             e.created_at.into(),
-        ])
-        .to_owned();
+        ]);
+    }
     tx.execute(&q).await?;
     Ok(())
 }

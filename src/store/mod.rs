@@ -169,7 +169,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-32000")
+            .pragma("cache_size", "-16000")
             .pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -177,10 +177,10 @@ impl Store {
             .connect_with(opts.clone())
             .await
             .context("could not open the SQLite database")?;
-        // Planner statistics for a long-lived connection (SQLite's recommendation on open).
-        sqlx::query("PRAGMA optimize = 0x10002").execute(&write).await.context("PRAGMA optimize")?;
+        // Two cores serve four concurrent readers well; each connection keeps up to 16 MB of
+        // page cache, which bounds the memory of an idle-to-busy server.
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await
@@ -231,11 +231,27 @@ impl Store {
         }
     }
 
-    /// Refreshes the query planner's statistics (after bulk loads and hourly).
+    /// Refreshes the query planner's statistics where they went stale (hourly). SQLite samples
+    /// up to 20,000 rows per index: its default sample of 400 misjudges the workspace column.
     pub async fn optimize(&self) -> Result<()> {
         match &self.pools {
             Pools::Sqlite { write, .. } => {
-                sqlx::query("PRAGMA optimize").execute(write).await?;
+                let mut conn = write.acquire().await?;
+                sqlx::query("PRAGMA analysis_limit = 20000").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA optimize").execute(&mut *conn).await?;
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query("ANALYZE").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Recomputes all planner statistics (after a bulk load).
+    pub async fn analyze(&self) -> Result<()> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                sqlx::query("ANALYZE").execute(write).await?;
             }
             Pools::Postgres(pool) => {
                 sqlx::query("ANALYZE").execute(pool).await?;

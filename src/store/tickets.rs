@@ -169,30 +169,34 @@ macro_rules! uuid_from {
 }
 uuid_from!(TicketId, UserId, GroupId, CategoryId, CustomerId);
 
-/// Reserves the next gap-free number of a workspace. Runs inside the creating transaction:
-/// the counter row is locked until commit, and a rollback gives the number back.
-pub async fn next_number(tx: &mut Tx, ws: WorkspaceId, start: i64) -> Result<i64> {
+/// Reserves the next `count` gap-free numbers of a workspace and returns the first. Runs
+/// inside the creating transaction: the counter row is locked until commit, and a rollback
+/// gives the numbers back.
+pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i64) -> Result<i64> {
     let mut upsert = Query::insert();
     upsert
         .into_table(TicketCounters::Table)
         .columns([TicketCounters::WorkspaceId, TicketCounters::LastNumber])
-        .values_panic([ws.into(), Expr::val(start)])
+        .values_panic([ws.into(), Expr::val(start + count - 1)])
         .on_conflict(
             sea_query::OnConflict::column(TicketCounters::WorkspaceId)
-                .value(TicketCounters::LastNumber, Expr::col((TicketCounters::Table, TicketCounters::LastNumber)).add(1))
+                .value(TicketCounters::LastNumber, Expr::col((TicketCounters::Table, TicketCounters::LastNumber)).add(count))
                 .to_owned(),
         )
         .returning_col(TicketCounters::LastNumber);
-    tx.fetch_i64(&upsert).await
+    Ok(tx.fetch_i64(&upsert).await? - count + 1)
 }
 
-/// Inserts a ticket row. `row.requester_email`/`name` are ignored (they live on the customer).
-pub async fn insert(tx: &mut Tx, row: &TicketRow) -> Result<()> {
-    let q = Query::insert()
-        .into_table(Tickets::Table)
-        .columns(COLUMNS)
-        .values_panic(values_of(row))
-        .to_owned();
+/// Inserts ticket rows (`requester_email`/`name` live on the customer and are ignored).
+pub async fn insert_many(tx: &mut Tx, rows: &[TicketRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table(Tickets::Table).columns(COLUMNS);
+    for row in rows {
+        q.values_panic(values_of(row));
+    }
     tx.execute(&q).await?;
     Ok(())
 }
@@ -318,13 +322,19 @@ pub async fn set_tags(tx: &mut Tx, ws: WorkspaceId, id: TicketId, tags: &[String
 
 /// Adds tags to a ticket that has none (a new ticket).
 pub async fn add_tags(tx: &mut Tx, ws: WorkspaceId, id: TicketId, tags: &[String]) -> Result<()> {
-    if tags.is_empty() {
+    let pairs: Vec<(TicketId, String)> = tags.iter().map(|t| (id, t.clone())).collect();
+    add_tags_many(tx, ws, &pairs).await
+}
+
+/// Adds (ticket, tag) pairs.
+pub async fn add_tags_many(tx: &mut Tx, ws: WorkspaceId, pairs: &[(TicketId, String)]) -> Result<()> {
+    if pairs.is_empty() {
         return Ok(());
     }
     let mut ins = Query::insert();
     ins.into_table(TicketTags::Table).columns([TicketTags::TicketId, TicketTags::WorkspaceId, TicketTags::Tag]);
-    for t in tags {
-        ins.values_panic([id.into(), ws.into(), t.clone().into()]);
+    for (id, t) in pairs {
+        ins.values_panic([(*id).into(), ws.into(), t.clone().into()]);
     }
     tx.execute(&ins).await?;
     Ok(())
@@ -440,7 +450,16 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend) -> Co
         c = c.add(col(Tickets::RequesterId).is_in(f.requester_ids.iter().map(|i| i.0)));
     }
     if !f.requester_emails.is_empty() {
-        c = c.add(Expr::col((Customers::Table, Customers::Email)).is_in(f.requester_emails.clone()));
+        c = c.add(
+            col(Tickets::RequesterId).in_subquery(
+                Query::select()
+                    .column(Customers::Id)
+                    .from(Customers::Table)
+                    .and_where(Expr::col(Customers::WorkspaceId).eq(ws))
+                    .and_where(Expr::col(Customers::Email).is_in(f.requester_emails.clone()))
+                    .to_owned(),
+            ),
+        );
     }
     if !f.tags.is_empty() {
         c = c.add(
@@ -479,29 +498,29 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend) -> Co
 
 /// One page of tickets. `after` is the (sort key, id) of the last row of the previous page
 /// for cursor pagination; `offset` is used otherwise.
+///
+/// The page is chosen by ids first (a narrow query that the sort and filter indexes can answer
+/// without reading rows), then only those rows are read in full ("deferred join").
 pub async fn list(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter, sort: Sort, after: Option<(i64, TicketId)>, offset: u64, limit: u64) -> Result<Vec<TicketRow>> {
-    let mut q = base_select();
-    q.cond_where(filter_cond(ws, f, tx.backend()));
     let order = if sort.desc { Order::Desc } else { Order::Asc };
+    let mut ids = Query::select();
+    ids.column((Tickets::Table, Tickets::Id)).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend()));
     if let Some((key, id)) = after {
         let k = sort.field.expr();
         let (beyond, tie) = if sort.desc { (k.clone().lt(key), col(Tickets::Id).lt(id)) } else { (k.clone().gt(key), col(Tickets::Id).gt(id)) };
-        q.cond_where(Cond::any().add(beyond).add(Cond::all().add(k.eq(key)).add(tie)));
+        ids.cond_where(Cond::any().add(beyond).add(Cond::all().add(k.eq(key)).add(tie)));
     } else {
-        q.offset(offset);
+        ids.offset(offset);
     }
-    q.order_by_expr(sort.field.expr(), order.clone()).order_by((Tickets::Table, Tickets::Id), order).limit(limit);
+    ids.order_by_expr(sort.field.expr(), order.clone()).order_by((Tickets::Table, Tickets::Id), order.clone()).limit(limit);
+    let mut q = base_select();
+    q.and_where(col(Tickets::Id).in_subquery(ids)).order_by_expr(sort.field.expr(), order.clone()).order_by((Tickets::Table, Tickets::Id), order);
     tx.fetch_all(&q).await
 }
 
 /// How many tickets match the filter.
 pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
-    let mut q = Query::select();
-    q.expr(Expr::col(Asterisk).count()).from(Tickets::Table);
-    if !f.requester_emails.is_empty() {
-        q.inner_join(Customers::Table, Expr::col((Customers::Table, Customers::Id)).equals((Tickets::Table, Tickets::RequesterId)));
-    }
-    q.cond_where(filter_cond(ws, f, tx.backend()));
+    let q = Query::select().expr(Expr::col(Asterisk).count()).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend())).to_owned();
     tx.fetch_i64(&q).await
 }
 

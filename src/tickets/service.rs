@@ -73,7 +73,7 @@ pub async fn publish(tx: &mut Tx, t: &TicketRow, tags: &[String], event_type: &s
     .await
 }
 
-fn document_head(t: &TicketRow) -> String {
+pub fn document_head(t: &TicketRow) -> String {
     format!("{} {} {} {} {} {}", t.ticket_number, t.number, t.subject, t.description, t.requester_email, t.requester_name)
 }
 
@@ -191,7 +191,7 @@ pub async fn create(actor: &Actor, input: NewTicket, tx: &mut Tx) -> Result<(Tic
     let customer = find_or_create_customer(tx, ws, input.requester_id, input.requester_email.as_deref(), input.requester_name.as_deref()).await?;
     let workspace = store::workspaces::find(tx, ws).await?.ok_or(Error::NotFound)?;
     let format = NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default();
-    let number = store::tickets::next_number(tx, ws, workspace.ticket_number_start).await?;
+    let number = store::tickets::reserve_numbers(tx, ws, workspace.ticket_number_start, 1).await?;
     let now = now_micros();
     let created = created_at.unwrap_or(now);
     let civil = store::timestamp(created).to_zoned(jiff::tz::TimeZone::UTC);
@@ -234,7 +234,7 @@ pub async fn create(actor: &Actor, input: NewTicket, tx: &mut Tx) -> Result<(Tic
         requester_email: customer.email.clone(),
         requester_name: customer.name.clone(),
     };
-    store::tickets::insert(tx, &row).await?;
+    store::tickets::insert_many(tx, std::slice::from_ref(&row)).await?;
     store::tickets::add_tags(tx, ws, row.id, &tags).await?;
     let first = crate::store::comments::CommentRow {
         id: crate::ids::CommentId::new(),

@@ -176,3 +176,24 @@ async fn unknown_filters_are_reported_not_ignored() {
     let fields: Vec<&str> = body["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().expect("field")).collect();
     assert!(fields.contains(&"stauts") && fields.contains(&"status") && fields.contains(&"created_at_after"), "{fields:?}");
 }
+
+async fn seeded(app: TestApp) {
+    ferrodesk::seed::seed(&app.app, "default", 120, 3).await.expect("seed");
+    let admin = app.admin().await;
+    let all = admin.get("/api/tickets?limit=5").await.expect(200).clone();
+    assert_eq!(all["pagination"]["total"], 120);
+    let numbers: Vec<i64> = {
+        let r = admin.get("/api/tickets?limit=100&sort=created_at").await.expect(200).clone();
+        r["tickets"].as_array().expect("t").iter().map(|t| t["ticket_number"].as_str().expect("n").trim_start_matches('#').parse().expect("n")).collect()
+    };
+    assert!(numbers.iter().all(|n| (1001..1121).contains(n)));
+    // Seeded threads are searchable and the next real ticket continues the numbering.
+    let first = &all["tickets"][0];
+    let word = first["subject"].as_str().expect("s").split_whitespace().nth(1).expect("word").to_owned();
+    let hits = admin.get(&format!("/api/tickets?q={word}&limit=100")).await.expect(200).clone();
+    assert!(hits["tickets"].as_array().expect("t").iter().any(|t| t["id"] == first["id"]));
+    assert_eq!(admin.ticket("After seed", "a@example.com").await["ticket_number"], "#1121");
+    let thread = admin.get(&format!("/api/tickets/{}/comments", first["id"].as_str().expect("id"))).await.expect(200).clone();
+    assert_eq!(thread["comments"][0]["author_type"], "customer");
+}
+both!(seeded_data_is_consistent_and_searchable, seeded);
