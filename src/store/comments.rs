@@ -83,7 +83,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CommentRow]) -> Result<()> {
             c.updated_at.into(),
         ]);
     }
-    tx.execute(&q).await?;
+    tx.defer(&q);
     Ok(())
 }
 

@@ -1,9 +1,9 @@
 //! The only places where SQLite and PostgreSQL need different SQL: full-text search and the
 //! job claim. Everything else is one sea-query definition.
 
-use sea_query::{Expr, SimpleExpr};
+use sea_query::{Expr, ExprTrait, SimpleExpr};
 
-use super::{Backend, Tx};
+use super::{Backend, Conn, Tx};
 use crate::error::Result;
 use crate::ids::TicketId;
 
@@ -45,30 +45,47 @@ pub fn ticket_matches(backend: Backend, terms: &[String]) -> SimpleExpr {
 /// thread) inside the caller's transaction, so search never lags behind a change. `fresh`
 /// says the ticket was just inserted and has no document yet.
 pub async fn index_ticket(tx: &mut Tx, id: TicketId, document: &str, fresh: bool) -> Result<()> {
-    match tx {
-        Tx::SqliteTx(t) => {
+    use sea_query::{Alias, Query};
+    let doc = document.to_owned();
+    match tx.backend() {
+        Backend::Sqlite => {
             if !fresh {
-                sqlx::query("DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)").bind(id).execute(&mut **t).await?;
+                let del = Query::delete()
+                    .from_table(Alias::new("tickets_fts"))
+                    .and_where(Expr::col(Alias::new("rowid")).in_subquery(Query::select().column(Alias::new("seq")).from(Alias::new("tickets")).and_where(Expr::col(Alias::new("id")).eq(id)).to_owned()))
+                    .to_owned();
+                tx.defer(&del);
             }
-            sqlx::query("INSERT INTO tickets_fts (rowid, body) SELECT seq, $2 FROM tickets WHERE id = $1").bind(id).bind(document).execute(&mut **t).await?;
+            let ins = Query::insert()
+                .into_table(Alias::new("tickets_fts"))
+                .columns([Alias::new("rowid"), Alias::new("body")])
+                .select_from(Query::select().column(Alias::new("seq")).expr(Expr::val(doc)).from(Alias::new("tickets")).and_where(Expr::col(Alias::new("id")).eq(id)).to_owned())
+                .map_err(|e| anyhow::anyhow!("fts insert: {e}"))?
+                .to_owned();
+            tx.defer(&ins);
         }
-        Tx::PgTx(t) => {
-            sqlx::query("UPDATE tickets SET search = to_tsvector('simple', $2) WHERE id = $1").bind(id).bind(document).execute(&mut **t).await?;
+        Backend::Postgres => {
+            let up = Query::update()
+                .table(Alias::new("tickets"))
+                .value(Alias::new("search"), Expr::cust_with_values("to_tsvector('simple', $1)", [doc]))
+                .and_where(Expr::col(Alias::new("id")).eq(id))
+                .to_owned();
+            tx.defer(&up);
         }
-        Tx::SqliteConn(_) | Tx::PgConn(_) => return Err(anyhow::anyhow!("reindex outside a transaction").into()),
     }
     Ok(())
 }
 
 /// Writes the search documents of many freshly inserted tickets (bulk loads).
 pub async fn index_many(tx: &mut Tx, docs: &[(TicketId, String)]) -> Result<()> {
-    match tx {
-        Tx::SqliteTx(_) => {
-            for (id, doc) in docs {
-                index_ticket(tx, *id, doc, true).await?;
-            }
+    if tx.backend() == Backend::Sqlite {
+        for (id, doc) in docs {
+            index_ticket(tx, *id, doc, true).await?;
         }
-        Tx::PgTx(t) => {
+        return Ok(());
+    }
+    match tx.conn().await? {
+        Conn::PgTx(t) => {
             let ids: Vec<uuid::Uuid> = docs.iter().map(|d| d.0.0).collect();
             let texts: Vec<&str> = docs.iter().map(|d| d.1.as_str()).collect();
             sqlx::query("UPDATE tickets SET search = to_tsvector('simple', d.doc) FROM UNNEST($1::uuid[], $2::text[]) AS d(id, doc) WHERE tickets.id = d.id")
@@ -77,14 +94,14 @@ pub async fn index_many(tx: &mut Tx, docs: &[(TicketId, String)]) -> Result<()> 
                 .execute(&mut **t)
                 .await?;
         }
-        Tx::SqliteConn(_) | Tx::PgConn(_) => return Err(anyhow::anyhow!("index outside a transaction").into()),
+        _ => return Err(anyhow::anyhow!("index outside a transaction").into()),
     }
     Ok(())
 }
 
 /// Drops a deleted ticket from the SQLite index (PostgreSQL keeps the vector on the row).
 pub async fn unindex_ticket(tx: &mut Tx, id: TicketId) -> Result<()> {
-    if let Tx::SqliteTx(t) = tx {
+    if let Conn::SqliteTx(t) = tx.conn().await? {
         sqlx::query("DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)").bind(id).execute(&mut **t).await?;
     }
     Ok(())

@@ -84,7 +84,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
             e.created_at.into(),
         ]);
     }
-    tx.execute(&q).await?;
+    tx.defer(&q);
     Ok(())
 }
 
@@ -129,7 +129,7 @@ pub async fn publish(tx: &mut Tx, e: &DomainEventRow) -> Result<()> {
         .columns([DomainEvents::Id, DomainEvents::WorkspaceId, DomainEvents::EventType, DomainEvents::SubjectId, DomainEvents::Payload, DomainEvents::CreatedAt])
         .values_panic([e.id.into(), e.workspace_id.into(), e.event_type.clone().into(), e.subject_id.into(), e.payload.clone().into(), e.created_at.into()])
         .to_owned();
-    tx.execute(&q).await?;
+    tx.defer(&q);
     Ok(())
 }
 

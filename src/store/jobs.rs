@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
-use super::{Backend, Tx, dialect};
+use super::{Backend, Conn, Tx, dialect};
 use crate::error::Result;
 use crate::ids::{JobId, WorkspaceId};
 
@@ -70,12 +70,11 @@ pub async fn insert(tx: &mut Tx, id: JobId, ws: Option<WorkspaceId>, kind: &str,
 /// Claims up to `limit` due jobs (also ones whose lease ran out: their worker died).
 pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
     let sql = dialect::claim_jobs_sql(tx.backend());
-    let q = sqlx::query_as::<_, ClaimedJob>;
-    Ok(match tx {
-        Tx::SqliteTx(t) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
-        Tx::PgTx(t) => q(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
-        Tx::SqliteConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
-        Tx::PgConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
+    Ok(match tx.conn().await? {
+        Conn::SqliteTx(t) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
+        Conn::PgTx(t) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
+        Conn::SqliteConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
+        Conn::PgConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
     })
 }
 

@@ -51,11 +51,17 @@ pub struct Store {
 }
 
 /// A connection in use: either a plain pooled connection (reads) or a transaction (writes).
-pub enum Tx {
+pub enum Conn {
     SqliteConn(PoolConnection<Sqlite>),
     SqliteTx(Transaction<'static, Sqlite>),
     PgConn(PoolConnection<Postgres>),
     PgTx(Transaction<'static, Postgres>),
+}
+
+/// A connection plus the statements deferred on it (see [`Tx::defer`]).
+pub struct Tx {
+    conn: Conn,
+    pending: Vec<(String, sea_query::Values)>,
 }
 
 /// A row type readable from both backends.
@@ -63,50 +69,91 @@ pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Sen
 impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 
 macro_rules! on_conn {
-    ($tx:expr, $sql_sqlite:expr, $sql_pg:expr, |$c:ident, $sql:ident| $body:expr) => {
-        match $tx {
-            Tx::SqliteConn(conn) => { let $c = &mut **conn; let $sql = $sql_sqlite; $body }
-            Tx::SqliteTx(t) => { let $c = &mut **t; let $sql = $sql_sqlite; $body }
-            Tx::PgConn(conn) => { let $c = &mut **conn; let $sql = $sql_pg; $body }
-            Tx::PgTx(t) => { let $c = &mut **t; let $sql = $sql_pg; $body }
+    ($conn:expr, $sql_sqlite:expr, $sql_pg:expr, |$c:ident, $sql:ident| $body:expr) => {
+        match $conn {
+            Conn::SqliteConn(conn) => { let $c = &mut **conn; let $sql = $sql_sqlite; $body }
+            Conn::SqliteTx(t) => { let $c = &mut **t; let $sql = $sql_sqlite; $body }
+            Conn::PgConn(conn) => { let $c = &mut **conn; let $sql = $sql_pg; $body }
+            Conn::PgTx(t) => { let $c = &mut **t; let $sql = $sql_pg; $body }
         }
     };
 }
 
 impl Tx {
+    fn new(conn: Conn) -> Self {
+        Tx { conn, pending: Vec::new() }
+    }
+
     /// Which backend this connection belongs to.
     #[must_use]
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::SqliteConn(_) | Tx::SqliteTx(_) => Backend::Sqlite,
-            Tx::PgConn(_) | Tx::PgTx(_) => Backend::Postgres,
+        match self.conn {
+            Conn::SqliteConn(_) | Conn::SqliteTx(_) => Backend::Sqlite,
+            Conn::PgConn(_) | Conn::PgTx(_) => Backend::Postgres,
         }
+    }
+
+    /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
+    /// cannot conflict). Queued writes run, in order, before the next read or write on this
+    /// connection or at commit; on SQLite they go to the database as one batch, so a change
+    /// that writes six rows costs one round trip to SQLite's thread instead of six. An error
+    /// surfaces at that point and fails the transaction.
+    pub fn defer(&mut self, q: &impl SqlxBinder) {
+        let (sql, values) = match self.backend() {
+            Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
+            Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
+        };
+        self.pending.push((sql, values.0));
+    }
+
+    /// Runs the queued writes.
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        match &mut self.conn {
+            Conn::SqliteConn(c) => flush_sqlite(&mut **c, pending).await,
+            Conn::SqliteTx(t) => flush_sqlite(&mut **t, pending).await,
+            Conn::PgConn(c) => flush_pg(&mut **c, pending).await,
+            Conn::PgTx(t) => flush_pg(&mut **t, pending).await,
+        }
+    }
+
+    /// The underlying connection, after running queued writes (for dialect-specific SQL).
+    pub async fn conn(&mut self) -> Result<&mut Conn> {
+        self.flush().await?;
+        Ok(&mut self.conn)
     }
 
     /// Runs a statement, returning the number of rows affected.
     pub async fn execute(&mut self, q: &impl SqlxBinder) -> Result<u64> {
-        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+        self.flush().await?;
+        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
             Ok(sqlx::query_with(AssertSqlSafe(b.0), b.1).execute(c).await?.rows_affected())
         })
     }
 
     /// Fetches all rows of a query.
     pub async fn fetch_all<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Vec<T>> {
-        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+        self.flush().await?;
+        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
             Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_all(c).await?)
         })
     }
 
     /// Fetches at most one row.
     pub async fn fetch_optional<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Option<T>> {
-        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+        self.flush().await?;
+        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
             Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_optional(c).await?)
         })
     }
 
     /// Fetches exactly one row.
     pub async fn fetch_one<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<T> {
-        on_conn!(self, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
+        self.flush().await?;
+        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
             Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_one(c).await?)
         })
     }
@@ -117,15 +164,38 @@ impl Tx {
         Ok(row.0)
     }
 
-    /// Commits a transaction; a no-op for a plain connection.
-    pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::SqliteTx(t) => t.commit().await?,
-            Tx::PgTx(t) => t.commit().await?,
-            Tx::SqliteConn(_) | Tx::PgConn(_) => {}
+    /// Runs queued writes and commits a transaction; a plain connection just runs the writes.
+    pub async fn commit(mut self) -> Result<()> {
+        self.flush().await?;
+        match self.conn {
+            Conn::SqliteTx(t) => t.commit().await?,
+            Conn::PgTx(t) => t.commit().await?,
+            Conn::SqliteConn(_) | Conn::PgConn(_) => {}
         }
         Ok(())
     }
+}
+
+/// SQLite binds unnamed `?` parameters in order across the statements of one query string, so
+/// a batch is the statements joined and their values chained: one trip to SQLite's thread.
+async fn flush_sqlite(c: &mut sqlx::SqliteConnection, pending: Vec<(String, sea_query::Values)>) -> Result<()> {
+    let mut sql = String::new();
+    let mut values = sea_query::Values(Vec::new());
+    for (s, v) in pending {
+        sql.push_str(&s);
+        sql.push_str(";\n");
+        values.0.extend(v.0);
+    }
+    sqlx::query_with(AssertSqlSafe(sql), sea_query_sqlx::SqlxValues(values)).execute(c).await?;
+    Ok(())
+}
+
+/// PostgreSQL's extended protocol takes one statement at a time.
+async fn flush_pg(c: &mut sqlx::PgConnection, pending: Vec<(String, sea_query::Values)>) -> Result<()> {
+    for (s, v) in pending {
+        sqlx::query_with(AssertSqlSafe(s), sea_query_sqlx::SqlxValues(v)).execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 /// Any `QueryStatementWriter` can be bound; this alias keeps signatures short.
@@ -210,16 +280,16 @@ impl Store {
     /// so a transaction that reads before it writes can never fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => Tx::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?),
-            Pools::Postgres(pool) => Tx::PgTx(pool.begin().await?),
+            Pools::Sqlite { write, .. } => Tx::new(Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?)),
+            Pools::Postgres(pool) => Tx::new(Conn::PgTx(pool.begin().await?)),
         })
     }
 
     /// A connection for reads outside a transaction.
     pub async fn read(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { read, .. } => Tx::SqliteConn(read.acquire().await?),
-            Pools::Postgres(pool) => Tx::PgConn(pool.acquire().await?),
+            Pools::Sqlite { read, .. } => Tx::new(Conn::SqliteConn(read.acquire().await?)),
+            Pools::Postgres(pool) => Tx::new(Conn::PgConn(pool.acquire().await?)),
         })
     }
 

@@ -10,3 +10,4 @@ mod tenancy;
 mod tickets;
 mod listing;
 mod cli;
+mod store;
