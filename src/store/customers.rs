@@ -78,6 +78,30 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CustomerRow]) -> Result<()> {
     Ok(())
 }
 
+/// Inserts the customer unless one with its email exists (also one a concurrent transaction
+/// just committed), and returns whichever is stored.
+pub async fn insert_or_get(tx: &mut Tx, c: &CustomerRow) -> Result<CustomerRow> {
+    let q = Query::insert()
+        .into_table(Customers::Table)
+        .columns(COLUMNS)
+        .values_panic([
+            c.id.into(),
+            c.workspace_id.into(),
+            c.email.clone().into(),
+            c.name.clone().into(),
+            c.phone.clone().into(),
+            c.company.clone().into(),
+            c.notes.clone().into(),
+            c.version.into(),
+            c.created_at.into(),
+            c.updated_at.into(),
+        ])
+        .on_conflict(sea_query::OnConflict::columns([Customers::WorkspaceId, Customers::Email]).do_nothing().to_owned())
+        .to_owned();
+    tx.execute(&q).await?;
+    find_by_email(tx, c.workspace_id, &c.email).await?.ok_or_else(|| anyhow::anyhow!("customer vanished after upsert").into())
+}
+
 pub async fn update(tx: &mut Tx, c: &CustomerRow) -> Result<bool> {
     let q = Query::update()
         .table(Customers::Table)

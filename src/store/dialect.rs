@@ -20,17 +20,24 @@ pub fn search_terms(q: &str) -> Vec<String> {
 }
 
 /// A condition true for tickets whose search document contains every term (prefix match).
+/// `for_page` says the query reads one sorted page rather than counting every match.
 #[must_use]
-pub fn ticket_matches(backend: Backend, terms: &[String]) -> SimpleExpr {
+pub fn ticket_matches(backend: Backend, terms: &[String], for_page: bool) -> SimpleExpr {
     match backend {
         Backend::Sqlite => {
             // Placeholders follow the builder: `?` for SQLite, `$1` for PostgreSQL.
             // Each term becomes a quoted FTS5 phrase with a prefix star: `"foo"* "bar"*`.
             let query = terms.iter().map(|t| format!("\"{}\"*", t.replace('"', ""))).collect::<Vec<_>>().join(" ");
-            // The unary `+` keeps SQLite from driving the query by the (possibly large) match
-            // list: it walks the sort index and probes the match set instead, so the first page
-            // of a common word costs a few index entries, not a sort of every match.
-            Expr::cust_with_values("+\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)", [query])
+            // For a page, the unary `+` keeps SQLite from driving the query by the (possibly
+            // large) match list: it walks the sort index and probes the match set, so the first
+            // page of a common word costs a few index entries, not a sort of every match. A count
+            // needs every match anyway and is fastest driven by the match list.
+            let sql = if for_page {
+                "+\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)"
+            } else {
+                "\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)"
+            };
+            Expr::cust_with_values(sql, [query])
         }
         Backend::Postgres => {
             // Each term is quoted so PostgreSQL's parser splits it exactly as it split the
@@ -144,7 +151,7 @@ mod tests {
         use sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
         use sea_query_sqlx::SqlxBinder;
         for (backend, needle) in [(super::Backend::Sqlite, "MATCH ?"), (super::Backend::Postgres, "to_tsquery('simple', $1)")] {
-            let q = Query::select().expr(sea_query::Expr::cust("1")).and_where(super::ticket_matches(backend, &["printer".into()])).to_owned();
+            let q = Query::select().expr(sea_query::Expr::cust("1")).and_where(super::ticket_matches(backend, &["printer".into()], true)).to_owned();
             let (sql, values) = match backend {
                 super::Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
                 super::Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),

@@ -3,7 +3,7 @@
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
 use super::Tx;
-use crate::error::Result;
+use crate::error::{Error, OnConstraint, Result};
 use crate::ids::WorkspaceId;
 
 #[derive(Iden)]
@@ -40,15 +40,17 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, since: i
     tx.fetch_optional(&q).await
 }
 
-/// Saves the first answer in the same transaction as the create it belongs to. An expired
-/// row with the same key is replaced.
+/// Saves the first answer in the same transaction as the create it belongs to; an expired row
+/// with the same key is replaced. Returns false when a live row for the key exists (a
+/// concurrent request with the same key committed first): the caller rolls back and replays.
 #[expect(clippy::too_many_arguments, reason = "one column each")]
-pub async fn save(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, hash: &[u8], status: i64, body: &str, location: Option<&str>, now: i64) -> Result<()> {
+pub async fn save(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, hash: &[u8], status: i64, body: &str, location: Option<&str>, now: i64) -> Result<bool> {
     let del = Query::delete()
         .from_table(IdempotencyKeys::Table)
         .and_where(Expr::col(IdempotencyKeys::WorkspaceId).eq(ws))
         .and_where(Expr::col(IdempotencyKeys::Scope).eq(scope))
         .and_where(Expr::col(IdempotencyKeys::Key).eq(key))
+        .and_where(Expr::col(IdempotencyKeys::CreatedAt).lt(now - 24 * 3_600_000_000))
         .to_owned();
     tx.execute(&del).await?;
     let q = Query::insert()
@@ -65,8 +67,12 @@ pub async fn save(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, hash: &[
         ])
         .values_panic([ws.into(), scope.into(), key.into(), hash.to_vec().into(), status.into(), body.into(), location.map(str::to_owned).into(), now.into()])
         .to_owned();
-    tx.execute(&q).await?;
-    Ok(())
+    const TAKEN: &str = "idempotency key taken";
+    match tx.execute(&q).await.on_constraint("idempotency_keys_pkey", || Error::conflict(TAKEN)) {
+        Ok(_) => Ok(true),
+        Err(Error::Client(_, m)) if m == TAKEN => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Deletes keys older than `before`.

@@ -419,7 +419,7 @@ pub struct Sort {
     pub desc: bool,
 }
 
-fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend) -> Cond {
+fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_page: bool) -> Cond {
     let mut c = Cond::all().add(col(Tickets::WorkspaceId).eq(ws)).add(col(Tickets::DeletedAt).is_null());
     if !f.statuses.is_empty() {
         c = c.add(col(Tickets::Status).is_in(f.statuses.clone()));
@@ -492,7 +492,7 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend) -> Co
         c = c.add(col(Tickets::SlaDueAt).lt(now)).add(col(Tickets::Status).is_in(["new", "open", "pending"]));
     }
     if let Some(terms) = &f.q {
-        c = c.add(dialect::ticket_matches(backend, terms));
+        c = c.add(dialect::ticket_matches(backend, terms, for_page));
     }
     c
 }
@@ -505,7 +505,7 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend) -> Co
 pub async fn list(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter, sort: Sort, after: Option<(i64, TicketId)>, offset: u64, limit: u64) -> Result<Vec<TicketRow>> {
     let order = if sort.desc { Order::Desc } else { Order::Asc };
     let mut ids = Query::select();
-    ids.column((Tickets::Table, Tickets::Id)).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend()));
+    ids.column((Tickets::Table, Tickets::Id)).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend(), true));
     if let Some((key, id)) = after {
         let k = sort.field.expr();
         let (beyond, tie) = if sort.desc { (k.clone().lt(key), col(Tickets::Id).lt(id)) } else { (k.clone().gt(key), col(Tickets::Id).gt(id)) };
@@ -521,7 +521,7 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter, sort: Sort, af
 
 /// How many tickets match the filter.
 pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
-    let q = Query::select().expr(Expr::col(Asterisk).count()).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend())).to_owned();
+    let q = Query::select().expr(Expr::col(Asterisk).count()).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend(), false)).to_owned();
     tx.fetch_i64(&q).await
 }
 

@@ -107,8 +107,7 @@ pub async fn find_or_create_customer(tx: &mut Tx, ws: WorkspaceId, id: Option<Cu
     };
     let name = if name.is_empty() { email.split('@').next().unwrap_or_default().to_owned() } else { name };
     let c = CustomerRow { id: CustomerId::new(), workspace_id: ws, email, name, phone: None, company: None, notes: String::new(), version: 1, created_at: now, updated_at: now };
-    store::customers::insert(tx, &c).await?;
-    Ok(c)
+    store::customers::insert_or_get(tx, &c).await
 }
 
 fn links_json(l: &Links) -> Result<String, FieldError> {
@@ -145,7 +144,26 @@ async fn check_group(tx: &mut Tx, ws: WorkspaceId, g: crate::ids::GroupId) -> Re
 }
 
 /// Creates a ticket; the description becomes the first comment of the thread.
-pub async fn create(actor: &Actor, input: NewTicket, tx: &mut Tx) -> Result<(TicketRow, Vec<String>)> {
+/// A validated new ticket with everything read that the write needs: built on a read
+/// connection so the write transaction (SQLite's single writer) only writes.
+pub struct PreparedTicket {
+    input: NewTicket,
+    subject: String,
+    description: String,
+    tags: Vec<String>,
+    custom: Option<String>,
+    links: Option<String>,
+    external_ref: Option<String>,
+    created_at: Option<i64>,
+    /// The requester when known; `None` means create it from `input.requester_email`.
+    customer: Option<CustomerRow>,
+    format: NumberFormat,
+    number_start: i64,
+}
+
+/// Validates a new ticket and reads what creating it needs (requester, workspace settings,
+/// assignee and group checks).
+pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<PreparedTicket> {
     actor.require(Permission::CreateTicket)?;
     let mut errors = Vec::new();
     let subject = validate::required_text("subject", &input.subject, 255).map_err(|e| errors.push(e)).ok();
@@ -183,15 +201,46 @@ pub async fn create(actor: &Actor, input: NewTicket, tx: &mut Tx) -> Result<(Tic
         if !actor.can(Permission::AssignAny) && a != actor.user_id {
             return Err(Error::forbidden("agents may only assign tickets to themselves"));
         }
-        check_assignee(tx, ws, a).await?;
+        check_assignee(conn, ws, a).await?;
     }
     if let Some(g) = input.group_id {
-        check_group(tx, ws, g).await?;
+        check_group(conn, ws, g).await?;
     }
-    let customer = find_or_create_customer(tx, ws, input.requester_id, input.requester_email.as_deref(), input.requester_name.as_deref()).await?;
-    let workspace = store::workspaces::find(tx, ws).await?.ok_or(Error::NotFound)?;
-    let format = NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default();
-    let number = store::tickets::reserve_numbers(tx, ws, workspace.ticket_number_start, 1).await?;
+    let customer = match input.requester_id {
+        Some(id) => Some(store::customers::find(conn, ws, id).await?.ok_or_else(|| Error::field("requester_id", "no such customer"))?),
+        None => {
+            let email = validate::email("requester_email", input.requester_email.as_deref().unwrap_or_default()).map_err(|e| Error::Validation(vec![e]))?;
+            if let Some(n) = &input.requester_name {
+                validate::bounded("requester_name", n, 255).map_err(|e| Error::Validation(vec![e]))?;
+            }
+            store::customers::find_by_email(conn, ws, &email).await?
+        }
+    };
+    let workspace = store::workspaces::find(conn, ws).await?.ok_or(Error::NotFound)?;
+    Ok(PreparedTicket {
+        input,
+        subject,
+        description,
+        tags,
+        custom,
+        links,
+        external_ref,
+        created_at,
+        customer,
+        format: NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default(),
+        number_start: workspace.ticket_number_start,
+    })
+}
+
+/// Creates a prepared ticket in `tx`; the description becomes the first comment.
+pub async fn create(tx: &mut Tx, actor: &Actor, p: PreparedTicket) -> Result<(TicketRow, Vec<String>)> {
+    let ws = actor.workspace_id;
+    let PreparedTicket { input, subject, description, tags, custom, links, external_ref, created_at, customer, format, number_start } = p;
+    let customer = match customer {
+        Some(c) => c,
+        None => find_or_create_customer(tx, ws, None, input.requester_email.as_deref(), input.requester_name.as_deref()).await?,
+    };
+    let number = store::tickets::reserve_numbers(tx, ws, number_start, 1).await?;
     let now = now_micros();
     let created = created_at.unwrap_or(now);
     let civil = store::timestamp(created).to_zoned(jiff::tz::TimeZone::UTC);

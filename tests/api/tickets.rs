@@ -150,6 +150,23 @@ async fn idempotent_create(app: TestApp) {
     // A failed create stores nothing: the same key can then succeed.
     admin.send(Method::POST, "/api/tickets", Some(json!({"subject": "", "description": "x", "requester_email": "a@example.com"})), &[("Idempotency-Key", "key-2")]).await.expect(422);
     admin.send(Method::POST, "/api/tickets", Some(json!({"subject": "ok", "description": "x", "requester_email": "a@example.com"})), &[("Idempotency-Key", "key-2")]).await.expect(201);
+    // Concurrent requests with one key create one ticket and all answer with it.
+    let racing = json!({"subject": "Race", "description": "x", "requester_email": "race@example.com"});
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let (c, b) = (admin.clone(), racing.clone());
+        handles.push(tokio::spawn(async move { c.send(Method::POST, "/api/tickets", Some(b), &[("Idempotency-Key", "race-key")]).await }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        let r = h.await.expect("join");
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().expect("id").to_owned());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one ticket for one key");
+    let races = admin.get("/api/tickets?q=race").await.expect(200).clone();
+    assert_eq!(races["pagination"]["total"], 1);
 }
 both!(idempotency_key_replays_the_first_answer, idempotent_create);
 

@@ -101,36 +101,52 @@ fn hash(bytes: &[u8]) -> Vec<u8> {
     sha2::Sha256::digest(bytes).to_vec()
 }
 
+/// The stored answer for an idempotency key: a replay (`Idempotency-Lookup: hit`), a 409 when
+/// the body differs, or `None` when the key is new.
+async fn replay(conn: &mut Tx, actor: &Actor, scope: &str, key: &str, fingerprint: &[u8]) -> Result<Option<Response>> {
+    let Some(saved) = store::idempotency::find(conn, actor.workspace_id, scope, key, now_micros() - 24 * 3_600_000_000).await? else {
+        return Ok(None);
+    };
+    if saved.request_hash != fingerprint {
+        return Err(Error::Client(Code::IdempotencyMismatch, "this Idempotency-Key was used with a different body".into()));
+    }
+    let status = StatusCode::from_u16(u16::try_from(saved.response_status).unwrap_or(201)).unwrap_or(StatusCode::CREATED);
+    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], saved.response_body).into_response();
+    res.headers_mut().insert("idempotency-lookup", HeaderValue::from_static("hit"));
+    if let Some(loc) = saved.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(Some(res))
+}
+
 /// Creates a ticket. Honours `Idempotency-Key` for 24 hours.
 #[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = NewTicket, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = TicketView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn create_ticket(State(app): State<AppState>, Auth(actor, _): Auth, IdempotencyKey(key): IdempotencyKey, JsonWithBytes(body, raw): JsonWithBytes<NewTicket>) -> Result<Response> {
-    let mut tx = app.store.begin().await?;
     let scope = format!("tickets:{}", actor.user_id);
     let fingerprint = hash(&raw);
+    // Reads happen on a read connection; the write transaction only writes.
+    let mut conn = app.store.read().await?;
     if let Some(key) = &key {
-        if let Some(saved) = store::idempotency::find(&mut tx, actor.workspace_id, &scope, key, now_micros() - 24 * 3_600_000_000).await? {
-            if saved.request_hash != fingerprint {
-                return Err(Error::Client(Code::IdempotencyMismatch, "this Idempotency-Key was used with a different body".into()));
-            }
-            let status = StatusCode::from_u16(u16::try_from(saved.response_status).unwrap_or(201)).unwrap_or(StatusCode::CREATED);
-            let mut res = (status, [(header::CONTENT_TYPE, "application/json")], saved.response_body).into_response();
-            res.headers_mut().insert("idempotency-lookup", HeaderValue::from_static("hit"));
-            if let Some(loc) = saved.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-                res.headers_mut().insert(header::LOCATION, loc);
-            }
+        if let Some(res) = replay(&mut conn, &actor, &scope, key, &fingerprint).await? {
             return Ok(res);
         }
     }
-    let (row, tags) = service::create(&actor, body, &mut tx).await?;
+    let prepared = service::prepare(&mut conn, &actor, body).await?;
+    drop(conn);
+    let mut tx = app.store.begin().await?;
+    let (row, tags) = service::create(&mut tx, &actor, prepared).await?;
     let location = format!("/api/tickets/{}", row.id);
     let view = TicketView::from_row(&row, tags.clone(), now_micros());
     if let Some(key) = &key {
         let body = serde_json::to_string(&view).map_err(anyhow::Error::from)?;
-        store::idempotency::save(&mut tx, actor.workspace_id, &scope, key, &fingerprint, 201, &body, Some(&location), now_micros())
-            .await
-            .map_err(|_| Error::conflict("a request with this Idempotency-Key is already in progress; retry"))?;
+        if !store::idempotency::save(&mut tx, actor.workspace_id, &scope, key, &fingerprint, 201, &body, Some(&location), now_micros()).await? {
+            // A concurrent request with the same key won: undo this one and answer as it did.
+            drop(tx);
+            let mut conn = app.store.read().await?;
+            return replay(&mut conn, &actor, &scope, key, &fingerprint).await?.ok_or_else(|| Error::conflict("a request with this Idempotency-Key is in progress; retry"));
+        }
     }
     tx.commit().await?;
     let mut res = ticket_response(StatusCode::CREATED, &row, tags);
