@@ -75,6 +75,7 @@ pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Resul
         Conn::PgTx(t) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
         Conn::SqliteConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
         Conn::PgConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
+        Conn::Done => return Err(anyhow::anyhow!("connection used after commit").into()),
     })
 }
 

@@ -50,38 +50,60 @@ pub struct Store {
     pools: Pools,
 }
 
-/// A connection in use: either a plain pooled connection (reads) or a transaction (writes).
+/// A connection in use: a plain pooled connection (reads) or a write transaction.
+///
+/// SQLite write transactions are driven by hand on the one writer connection: `BEGIN
+/// IMMEDIATE` travels with the transaction's first statement and `COMMIT` with its queued
+/// writes, so a typical change costs two trips to SQLite's worker thread instead of five. A
+/// transaction dropped without commit closes its connection, which rolls it back.
 pub enum Conn {
     SqliteConn(PoolConnection<Sqlite>),
-    SqliteTx(Transaction<'static, Sqlite>),
+    SqliteTx(PoolConnection<Sqlite>),
     PgConn(PoolConnection<Postgres>),
     PgTx(Transaction<'static, Postgres>),
+    /// A PostgreSQL transaction after commit.
+    Done,
 }
 
 /// A connection plus the statements deferred on it (see [`Tx::defer`]).
 pub struct Tx {
     conn: Conn,
     pending: Vec<(String, sea_query::Values)>,
+    /// SQLite: `BEGIN IMMEDIATE` is still to be sent with the next statement.
+    begin_pending: bool,
+    /// SQLite: a transaction is open on the connection (sent `BEGIN`, no `COMMIT` yet).
+    open: bool,
 }
 
 /// A row type readable from both backends.
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 
-macro_rules! on_conn {
-    ($conn:expr, $sql_sqlite:expr, $sql_pg:expr, |$c:ident, $sql:ident| $body:expr) => {
-        match $conn {
-            Conn::SqliteConn(conn) => { let $c = &mut **conn; let $sql = $sql_sqlite; $body }
-            Conn::SqliteTx(t) => { let $c = &mut **t; let $sql = $sql_sqlite; $body }
-            Conn::PgConn(conn) => { let $c = &mut **conn; let $sql = $sql_pg; $body }
-            Conn::PgTx(t) => { let $c = &mut **t; let $sql = $sql_pg; $body }
+fn backend_changed() -> crate::error::Error {
+    anyhow::anyhow!("connection used after commit or on the wrong backend").into()
+}
+
+/// Runs one query on either backend: on SQLite with everything queued before it in the same
+/// command, on PostgreSQL after the queued writes.
+macro_rules! run {
+    ($self:ident, $q:expr, |$c:ident, $sql:ident, $args:ident| $body:expr) => {{
+        if $self.backend() == Backend::Sqlite {
+            let ($sql, $args) = $self.sqlite_command(Some($q.build_sqlx(SqliteQueryBuilder)));
+            let $c = $self.sqlite()?;
+            $body
+        } else {
+            $self.flush().await?;
+            let ($sql, $args) = $q.build_sqlx(PostgresQueryBuilder);
+            let $c = $self.pg()?;
+            $body
         }
-    };
+    }};
 }
 
 impl Tx {
     fn new(conn: Conn) -> Self {
-        Tx { conn, pending: Vec::new() }
+        let begin = matches!(conn, Conn::SqliteTx(_));
+        Tx { conn, pending: Vec::new(), begin_pending: begin, open: false }
     }
 
     /// Which backend this connection belongs to.
@@ -89,15 +111,52 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self.conn {
             Conn::SqliteConn(_) | Conn::SqliteTx(_) => Backend::Sqlite,
-            Conn::PgConn(_) | Conn::PgTx(_) => Backend::Postgres,
+            Conn::PgConn(_) | Conn::PgTx(_) | Conn::Done => Backend::Postgres,
         }
+    }
+
+    fn sqlite(&mut self) -> Result<&mut sqlx::SqliteConnection> {
+        match &mut self.conn {
+            Conn::SqliteConn(c) | Conn::SqliteTx(c) => Ok(&mut **c),
+            Conn::PgConn(_) | Conn::PgTx(_) | Conn::Done => Err(backend_changed()),
+        }
+    }
+
+    fn pg(&mut self) -> Result<&mut sqlx::PgConnection> {
+        match &mut self.conn {
+            Conn::PgConn(c) => Ok(&mut **c),
+            Conn::PgTx(t) => Ok(&mut **t),
+            Conn::SqliteConn(_) | Conn::SqliteTx(_) | Conn::Done => Err(backend_changed()),
+        }
+    }
+
+    /// SQLite: the pending `BEGIN`, the queued writes and then `last`, as one query string.
+    /// SQLite binds unnamed `?` parameters in order across the statements of one string, so
+    /// the values are simply chained. Only the last statement may return rows.
+    fn sqlite_command(&mut self, last: Option<(String, sea_query_sqlx::SqlxValues)>) -> (String, sea_query_sqlx::SqlxValues) {
+        let mut sql = String::new();
+        let mut values = sea_query::Values(Vec::new());
+        if self.begin_pending {
+            sql.push_str("BEGIN IMMEDIATE;\n");
+            self.begin_pending = false;
+            self.open = true;
+        }
+        for (s, v) in std::mem::take(&mut self.pending) {
+            sql.push_str(&s);
+            sql.push_str(";\n");
+            values.0.extend(v.0);
+        }
+        if let Some((s, v)) = last {
+            sql.push_str(&s);
+            values.0.extend(v.0.0);
+        }
+        (sql, sea_query_sqlx::SqlxValues(values))
     }
 
     /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
     /// cannot conflict). Queued writes run, in order, before the next read or write on this
-    /// connection or at commit; on SQLite they go to the database as one batch, so a change
-    /// that writes six rows costs one round trip to SQLite's thread instead of six. An error
-    /// surfaces at that point and fails the transaction.
+    /// connection or at commit; on SQLite they travel in the same command as that next
+    /// statement. An error surfaces at that point and fails the transaction.
     pub fn defer(&mut self, q: &impl SqlxBinder) {
         let (sql, values) = match self.backend() {
             Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
@@ -106,56 +165,54 @@ impl Tx {
         self.pending.push((sql, values.0));
     }
 
-    /// Runs the queued writes.
+    /// Runs the queued writes now.
     async fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let pending = std::mem::take(&mut self.pending);
-        match &mut self.conn {
-            Conn::SqliteConn(c) => flush_sqlite(&mut **c, pending).await,
-            Conn::SqliteTx(t) => flush_sqlite(&mut **t, pending).await,
-            Conn::PgConn(c) => flush_pg(&mut **c, pending).await,
-            Conn::PgTx(t) => flush_pg(&mut **t, pending).await,
+        if self.backend() == Backend::Sqlite {
+            let (sql, args) = self.sqlite_command(None);
+            sqlx::query_with(AssertSqlSafe(sql), args).execute(self.sqlite()?).await?;
+            return Ok(());
         }
+        for (s, v) in std::mem::take(&mut self.pending) {
+            sqlx::query_with(AssertSqlSafe(s), sea_query_sqlx::SqlxValues(v)).execute(self.pg()?).await?;
+        }
+        Ok(())
     }
 
     /// The underlying connection, after running queued writes (for dialect-specific SQL).
     pub async fn conn(&mut self) -> Result<&mut Conn> {
         self.flush().await?;
+        if self.begin_pending {
+            sqlx::query("BEGIN IMMEDIATE").execute(self.sqlite()?).await?;
+            self.begin_pending = false;
+            self.open = true;
+        }
         Ok(&mut self.conn)
     }
 
-    /// Runs a statement, returning the number of rows affected.
+    /// Runs a statement, returning the number of rows it affected.
     pub async fn execute(&mut self, q: &impl SqlxBinder) -> Result<u64> {
-        self.flush().await?;
-        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
-            Ok(sqlx::query_with(AssertSqlSafe(b.0), b.1).execute(c).await?.rows_affected())
-        })
+        // SQLite reports a row count for every statement of a command (`BEGIN` repeats the
+        // last one) and they add up: run what is queued apart so the count is this one's.
+        self.conn().await?;
+        run!(self, q, |c, sql, args| Ok(sqlx::query_with(AssertSqlSafe(sql), args).execute(c).await?.rows_affected()))
     }
 
     /// Fetches all rows of a query.
     pub async fn fetch_all<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Vec<T>> {
-        self.flush().await?;
-        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
-            Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_all(c).await?)
-        })
+        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), args).fetch_all(c).await?))
     }
 
     /// Fetches at most one row.
     pub async fn fetch_optional<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Option<T>> {
-        self.flush().await?;
-        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
-            Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_optional(c).await?)
-        })
+        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), args).fetch_optional(c).await?))
     }
 
     /// Fetches exactly one row.
     pub async fn fetch_one<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<T> {
-        self.flush().await?;
-        on_conn!(&mut self.conn, q.build_sqlx(SqliteQueryBuilder), q.build_sqlx(PostgresQueryBuilder), |c, b| {
-            Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(b.0), b.1).fetch_one(c).await?)
-        })
+        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), args).fetch_one(c).await?))
     }
 
     /// Fetches one `i64` (a count, a sequence value).
@@ -166,36 +223,40 @@ impl Tx {
 
     /// Runs queued writes and commits a transaction; a plain connection just runs the writes.
     pub async fn commit(mut self) -> Result<()> {
-        self.flush().await?;
         match self.conn {
-            Conn::SqliteTx(t) => t.commit().await?,
-            Conn::PgTx(t) => t.commit().await?,
-            Conn::SqliteConn(_) | Conn::PgConn(_) => {}
+            Conn::SqliteTx(_) => {
+                if self.begin_pending && self.pending.is_empty() {
+                    // Nothing was read or written: there is no transaction to commit.
+                    self.begin_pending = false;
+                    return Ok(());
+                }
+                let (mut sql, args) = self.sqlite_command(None);
+                sql.push_str("COMMIT");
+                sqlx::query_with(AssertSqlSafe(sql), args).execute(self.sqlite()?).await?;
+                self.open = false;
+            }
+            Conn::PgTx(_) => {
+                self.flush().await?;
+                if let Conn::PgTx(t) = std::mem::replace(&mut self.conn, Conn::Done) {
+                    t.commit().await?;
+                }
+            }
+            Conn::SqliteConn(_) | Conn::PgConn(_) | Conn::Done => self.flush().await?,
         }
         Ok(())
     }
 }
 
-/// SQLite binds unnamed `?` parameters in order across the statements of one query string, so
-/// a batch is the statements joined and their values chained: one trip to SQLite's thread.
-async fn flush_sqlite(c: &mut sqlx::SqliteConnection, pending: Vec<(String, sea_query::Values)>) -> Result<()> {
-    let mut sql = String::new();
-    let mut values = sea_query::Values(Vec::new());
-    for (s, v) in pending {
-        sql.push_str(&s);
-        sql.push_str(";\n");
-        values.0.extend(v.0);
+impl Drop for Tx {
+    fn drop(&mut self) {
+        // An SQLite transaction left open (an error, an early return) must not go back to the
+        // pool: closing the connection rolls it back.
+        if self.open {
+            if let Conn::SqliteTx(c) = &mut self.conn {
+                c.close_on_drop();
+            }
+        }
     }
-    sqlx::query_with(AssertSqlSafe(sql), sea_query_sqlx::SqlxValues(values)).execute(c).await?;
-    Ok(())
-}
-
-/// PostgreSQL's extended protocol takes one statement at a time.
-async fn flush_pg(c: &mut sqlx::PgConnection, pending: Vec<(String, sea_query::Values)>) -> Result<()> {
-    for (s, v) in pending {
-        sqlx::query_with(AssertSqlSafe(s), sea_query_sqlx::SqlxValues(v)).execute(&mut *c).await?;
-    }
-    Ok(())
 }
 
 /// Any `QueryStatementWriter` can be bound; this alias keeps signatures short.
@@ -280,7 +341,7 @@ impl Store {
     /// so a transaction that reads before it writes can never fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => Tx::new(Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?)),
+            Pools::Sqlite { write, .. } => Tx::new(Conn::SqliteTx(write.acquire().await?)),
             Pools::Postgres(pool) => Tx::new(Conn::PgTx(pool.begin().await?)),
         })
     }
