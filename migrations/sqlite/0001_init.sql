@@ -136,7 +136,6 @@ CREATE INDEX tickets_ws_assignee_idx ON tickets (workspace_id, assignee_id, stat
 CREATE INDEX tickets_ws_group_idx ON tickets (workspace_id, group_id, status) WHERE deleted_at IS NULL;
 CREATE INDEX tickets_ws_sla_due_idx ON tickets (workspace_id, sla_due_at) WHERE deleted_at IS NULL;
 CREATE INDEX tickets_ws_requester_idx ON tickets (workspace_id, requester_id);
-CREATE INDEX tickets_ws_external_ref_idx ON tickets (workspace_id, external_ref);
 
 CREATE VIRTUAL TABLE tickets_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
 
