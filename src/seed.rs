@@ -245,7 +245,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
             store::comments::insert_many(&mut tx, chunk).await?;
         }
         store::events::insert_many(&mut tx, &events).await?;
-        crate::store::dialect::index_many(&mut tx, &docs).await?;
+        crate::store::dialect::index_many(&mut tx, ws, &docs).await?;
         tx.commit().await?;
         done += batch;
     }

@@ -5,7 +5,7 @@ use sea_query::{Expr, ExprTrait, SimpleExpr};
 
 use super::{Backend, Conn, Tx};
 use crate::error::Result;
-use crate::ids::TicketId;
+use crate::ids::{TicketId, WorkspaceId};
 
 /// Splits a user's search into at most 8 safe terms: letters, digits and `@._-` only, so
 /// nothing the user types is ever read as FTS5 or tsquery syntax.
@@ -19,15 +19,29 @@ pub fn search_terms(q: &str) -> Vec<String> {
         .collect()
 }
 
+/// The workspace token of a search document (one FTS5 token: a letter and 32 hex digits).
+fn ws_token(ws: WorkspaceId) -> String {
+    format!("w{}", ws.0.simple())
+}
+
+/// The FTS5 query for `terms` in workspace `ws`: every term a quoted prefix phrase of the
+/// `body` column, and the workspace token in the `ws` column.
+fn fts5_query(ws: WorkspaceId, terms: &[String]) -> String {
+    let mut q = format!("ws:\"{}\"", ws_token(ws));
+    for t in terms {
+        q.push_str(&format!(" AND body:\"{}\"*", t.replace('"', "")));
+    }
+    q
+}
+
 /// A condition true for tickets whose search document contains every term (prefix match).
 /// `for_page` says the query reads one sorted page rather than counting every match.
 #[must_use]
-pub fn ticket_matches(backend: Backend, terms: &[String], for_page: bool) -> SimpleExpr {
+pub fn ticket_matches(backend: Backend, ws: WorkspaceId, terms: &[String], for_page: bool) -> SimpleExpr {
     match backend {
         Backend::Sqlite => {
             // Placeholders follow the builder: `?` for SQLite, `$1` for PostgreSQL.
-            // Each term becomes a quoted FTS5 phrase with a prefix star: `"foo"* "bar"*`.
-            let query = terms.iter().map(|t| format!("\"{}\"*", t.replace('"', ""))).collect::<Vec<_>>().join(" ");
+            let query = fts5_query(ws, terms);
             // For a page, the unary `+` keeps SQLite from driving the query by the (possibly
             // large) match list: it walks the sort index and probes the match set, so the first
             // page of a common word costs a few index entries, not a sort of every match. A count
@@ -48,10 +62,25 @@ pub fn ticket_matches(backend: Backend, terms: &[String], for_page: bool) -> Sim
     }
 }
 
+/// How many tickets of `ws` match `terms`, answered by the search index alone where the
+/// backend can (SQLite: deleted tickets are never in the index); `None` where it cannot.
+pub async fn count_matches(tx: &mut Tx, ws: WorkspaceId, terms: &[String]) -> Result<Option<i64>> {
+    use sea_query::{Alias, Query};
+    if tx.backend() != Backend::Sqlite {
+        return Ok(None);
+    }
+    let q = Query::select()
+        .expr(Expr::cust("count(*)"))
+        .from(Alias::new("tickets_fts"))
+        .and_where(Expr::cust_with_values("tickets_fts MATCH ?", [fts5_query(ws, terms)]))
+        .to_owned();
+    Ok(Some(tx.fetch_i64(&q).await?))
+}
+
 /// Writes the search document of a ticket (subject, description, requester, number and
 /// thread) inside the caller's transaction, so search never lags behind a change. `fresh`
 /// says the ticket was just inserted and has no document yet.
-pub async fn index_ticket(tx: &mut Tx, id: TicketId, document: &str, fresh: bool) -> Result<()> {
+pub async fn index_ticket(tx: &mut Tx, ws: WorkspaceId, id: TicketId, document: &str, fresh: bool) -> Result<()> {
     use sea_query::{Alias, Query};
     let doc = document.to_owned();
     match tx.backend() {
@@ -65,8 +94,8 @@ pub async fn index_ticket(tx: &mut Tx, id: TicketId, document: &str, fresh: bool
             }
             let ins = Query::insert()
                 .into_table(Alias::new("tickets_fts"))
-                .columns([Alias::new("rowid"), Alias::new("body")])
-                .select_from(Query::select().column(Alias::new("seq")).expr(Expr::val(doc)).from(Alias::new("tickets")).and_where(Expr::col(Alias::new("id")).eq(id)).to_owned())
+                .columns([Alias::new("rowid"), Alias::new("ws"), Alias::new("body")])
+                .select_from(Query::select().column(Alias::new("seq")).expr(Expr::val(ws_token(ws))).expr(Expr::val(doc)).from(Alias::new("tickets")).and_where(Expr::col(Alias::new("id")).eq(id)).to_owned())
                 .map_err(|e| anyhow::anyhow!("fts insert: {e}"))?
                 .to_owned();
             tx.defer(&ins);
@@ -84,10 +113,10 @@ pub async fn index_ticket(tx: &mut Tx, id: TicketId, document: &str, fresh: bool
 }
 
 /// Writes the search documents of many freshly inserted tickets (bulk loads).
-pub async fn index_many(tx: &mut Tx, docs: &[(TicketId, String)]) -> Result<()> {
+pub async fn index_many(tx: &mut Tx, ws: WorkspaceId, docs: &[(TicketId, String)]) -> Result<()> {
     if tx.backend() == Backend::Sqlite {
         for (id, doc) in docs {
-            index_ticket(tx, *id, doc, true).await?;
+            index_ticket(tx, ws, *id, doc, true).await?;
         }
         return Ok(());
     }
@@ -151,7 +180,7 @@ mod tests {
         use sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
         use sea_query_sqlx::SqlxBinder;
         for (backend, needle) in [(super::Backend::Sqlite, "MATCH ?"), (super::Backend::Postgres, "to_tsquery('simple', $1)")] {
-            let q = Query::select().expr(sea_query::Expr::cust("1")).and_where(super::ticket_matches(backend, &["printer".into()], true)).to_owned();
+            let q = Query::select().expr(sea_query::Expr::cust("1")).and_where(super::ticket_matches(backend, crate::ids::WorkspaceId(uuid::Uuid::nil()), &["printer".into()], true)).to_owned();
             let (sql, values) = match backend {
                 super::Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
                 super::Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),

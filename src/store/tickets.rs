@@ -342,7 +342,7 @@ pub async fn add_tags_many(tx: &mut Tx, ws: WorkspaceId, pairs: &[(TicketId, Str
 }
 
 /// Who is assigned: any, nobody, or one of these users.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum AssigneeFilter {
     #[default]
     Any,
@@ -351,7 +351,7 @@ pub enum AssigneeFilter {
 }
 
 /// Filters of `GET /api/tickets`, already parsed and validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TicketFilter {
     pub statuses: Vec<String>,
     pub priorities: Vec<i64>,
@@ -375,6 +375,15 @@ pub struct TicketFilter {
     pub sla_overdue_at: Option<i64>,
     /// Full-text query, already reduced to safe terms.
     pub q: Option<Vec<String>>,
+}
+
+impl TicketFilter {
+    /// The search terms when `q` is the only filter.
+    #[must_use]
+    pub fn search_only(&self) -> Option<&[String]> {
+        let terms = self.q.as_deref()?;
+        (TicketFilter { q: None, ..self.clone() } == TicketFilter::default()).then_some(terms)
+    }
 }
 
 /// A sortable column.
@@ -492,7 +501,7 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
         c = c.add(col(Tickets::SlaDueAt).lt(now)).add(col(Tickets::Status).is_in(["new", "open", "pending"]));
     }
     if let Some(terms) = &f.q {
-        c = c.add(dialect::ticket_matches(backend, terms, for_page));
+        c = c.add(dialect::ticket_matches(backend, ws, terms, for_page));
     }
     c
 }
@@ -521,6 +530,11 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter, sort: Sort, af
 
 /// How many tickets match the filter.
 pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
+    if let Some(terms) = f.search_only() {
+        if let Some(n) = dialect::count_matches(tx, ws, terms).await? {
+            return Ok(n);
+        }
+    }
     let q = Query::select().expr(Expr::col(Asterisk).count()).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend(), false)).to_owned();
     tx.fetch_i64(&q).await
 }

@@ -74,7 +74,10 @@ pub async fn publish(tx: &mut Tx, t: &TicketRow, tags: &[String], event_type: &s
 }
 
 pub fn document_head(t: &TicketRow) -> String {
-    format!("{} {} {} {} {} {}", t.ticket_number, t.number, t.subject, t.description, t.requester_email, t.requester_name)
+    // The email also goes in as its parts: PostgreSQL's parser keeps an address as one word,
+    // and a search for the domain should find it on both backends.
+    let parts = t.requester_email.replace(['@', '.'], " ");
+    format!("{} {} {} {} {} {} {}", t.ticket_number, t.number, t.subject, t.description, t.requester_email, parts, t.requester_name)
 }
 
 /// Rebuilds the search document of a ticket from its fields and thread.
@@ -88,7 +91,7 @@ pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
         doc.push('\n');
         doc.push_str(&c.body);
     }
-    dialect::index_ticket(tx, t.id, &doc, false).await
+    dialect::index_ticket(tx, t.workspace_id, t.id, &doc, false).await
 }
 
 /// Finds the requester by id, or by email (creating the customer when new).
@@ -307,7 +310,7 @@ pub async fn create(tx: &mut Tx, actor: &Actor, p: PreparedTicket) -> Result<(Ti
         publish(tx, &row, &tags, "ticket.assigned", json!({"assignee_id": a})).await?;
     }
     // The thread is only the description so far, which the document head already holds.
-    dialect::index_ticket(tx, row.id, &document_head(&row), true).await?;
+    dialect::index_ticket(tx, row.workspace_id, row.id, &document_head(&row), true).await?;
     Ok((row, tags))
 }
 

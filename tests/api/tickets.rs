@@ -265,9 +265,22 @@ async fn search_in_sync(app: TestApp) {
     assert_eq!(q("firmware").await, [b["id"].as_str().expect("id")]);
     admin.patch(&format!("/api/tickets/{}", a["id"].as_str().expect("id")), json!({"subject": "Thermal shutdown"})).await.expect(200);
     assert_eq!(q("thermal").await, [a["id"].as_str().expect("id")]);
+    // Totals count live matches of this workspace only, with and without other filters.
+    let total = |query: &str| {
+        let admin = admin.clone();
+        let query = query.to_owned();
+        async move { admin.get(&format!("/api/tickets?{query}")).await.expect(200)["pagination"]["total"].as_i64().expect("total") }
+    };
+    let c = admin.ticket("Inverter again", "c@example.com").await;
+    assert_eq!(total("q=inverter").await, 1, "the thermal one was renamed; only the new one has inverter in its subject or thread");
+    assert_eq!(total("q=example").await, 3);
+    assert_eq!(total("q=example&status=new").await, 2);
+    admin.delete(&format!("/api/tickets/{}", c["id"].as_str().expect("id"))).await.expect(204);
+    assert_eq!(total("q=example").await, 2, "deleted tickets leave the search index");
     // Query syntax is never interpreted.
     assert!(q("\"unbalanced AND ( NEAR*").await.is_empty());
     assert!(q("*").await.len() == 2, "a query of only symbols does not filter");
+    assert_eq!(q("example").await.len(), 2);
 }
 both!(full_text_search_stays_in_sync_with_changes, search_in_sync);
 
