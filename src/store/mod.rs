@@ -378,14 +378,15 @@ impl Store {
         Ok(())
     }
 
-    /// Recomputes all planner statistics (after a bulk load).
+    /// Recomputes all planner statistics (after a bulk load). On PostgreSQL it also vacuums,
+    /// which sets the visibility map that index-only scans (list counts) rely on.
     pub async fn analyze(&self) -> Result<()> {
         match &self.pools {
             Pools::Sqlite { write, .. } => {
                 sqlx::query("ANALYZE").execute(write).await?;
             }
             Pools::Postgres(pool) => {
-                sqlx::query("ANALYZE").execute(pool).await?;
+                sqlx::query("VACUUM ANALYZE").execute(pool).await?;
             }
         }
         Ok(())
