@@ -32,7 +32,15 @@ impl Stats {
         v[i].as_secs_f64() * 1000.0
     }
     fn row(&self) -> String {
-        format!("| {:<34} | {:>7} | {:>8.2} | {:>8.2} | {:>8.2} | {:>10.0} |", self.name, self.samples.len(), self.pct(0.5), self.pct(0.99), self.pct(1.0), self.samples.len() as f64 / self.wall.as_secs_f64())
+        format!(
+            "| {:<34} | {:>7} | {:>8.2} | {:>8.2} | {:>8.2} | {:>10.0} |",
+            self.name,
+            self.samples.len(),
+            self.pct(0.5),
+            self.pct(0.99),
+            self.pct(1.0),
+            self.samples.len() as f64 / self.wall.as_secs_f64()
+        )
     }
 }
 
@@ -40,7 +48,12 @@ impl Stats {
 fn memory_mb(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).map_or(0.0, |kb| kb / 1024.0)
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
@@ -59,7 +72,15 @@ fn ferrodesk(dir: &std::path::Path, database_url: Option<&str>) -> Command {
     c
 }
 
-async fn timed(name: &str, n: usize, clients: usize, f: impl Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync + 'static) -> Stats {
+async fn timed(
+    name: &str,
+    n: usize,
+    clients: usize,
+    f: impl Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    + Send
+    + Sync
+    + 'static,
+) -> Stats {
     let f = std::sync::Arc::new(f);
     let start = Instant::now();
     let mut handles = Vec::new();
@@ -81,27 +102,66 @@ async fn timed(name: &str, n: usize, clients: usize, f: impl Fn(usize) -> std::p
     for h in handles {
         samples.extend(h.await.expect("join"));
     }
-    Stats { name: name.to_owned(), samples, wall: start.elapsed() }
+    Stats {
+        name: name.to_owned(),
+        samples,
+        wall: start.elapsed(),
+    }
 }
 
 async fn run(label: &str, database_url: Option<String>, tickets: usize) {
     let dir = tempfile::tempdir().expect("dir");
     let seeded = Instant::now();
-    let out = ferrodesk(dir.path(), database_url.as_deref()).args(["seed", "--tickets", &tickets.to_string()]).output().expect("seed");
-    assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = ferrodesk(dir.path(), database_url.as_deref())
+        .args(["seed", "--tickets", &tickets.to_string()])
+        .output()
+        .expect("seed");
+    assert!(
+        out.status.success(),
+        "seed failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seed_secs = seeded.elapsed().as_secs_f64();
-    let mut server = ferrodesk(dir.path(), database_url.as_deref()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().expect("serve");
+    let mut server = ferrodesk(dir.path(), database_url.as_deref())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
     let base = BufReader::new(server.stdout.take().expect("stdout"))
         .lines()
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
         .expect("listening line");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-    let login: Value = http.post(format!("{base}/api/auth/login")).json(&json!({"email": "bench@example.com", "password": "bench-password"})).send().await.expect("login").json().await.expect("json");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client");
+    let login: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
     let token = login["token"].as_str().expect("token").to_owned();
     let ids: Vec<String> = {
-        let r: Value = http.get(format!("{base}/api/tickets?limit=100&sort=created_at")).bearer_auth(&token).send().await.expect("list").json().await.expect("json");
-        r["tickets"].as_array().expect("tickets").iter().map(|t| t["id"].as_str().expect("id").to_owned()).collect()
+        let r: Value = http
+            .get(format!("{base}/api/tickets?limit=100&sort=created_at"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        r["tickets"]
+            .as_array()
+            .expect("tickets")
+            .iter()
+            .map(|t| t["id"].as_str().expect("id").to_owned())
+            .collect()
     };
     let ctx = std::sync::Arc::new((http, base, token, ids));
 
@@ -130,8 +190,17 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
             let c = c.clone();
             Box::pin(async move {
                 let (http, base, token, _) = &*c;
-                let q = ["status=open,pending&priority=high,urgent&kind=support", "status=new&priority=medium&kind=technical", "status=resolved,closed&priority=low&kind=billing"][i % 3];
-                let r = http.get(format!("{base}/api/tickets?{q}")).bearer_auth(token).send().await.expect("list");
+                let q = [
+                    "status=open,pending&priority=high,urgent&kind=support",
+                    "status=new&priority=medium&kind=technical",
+                    "status=resolved,closed&priority=low&kind=billing",
+                ][i % 3];
+                let r = http
+                    .get(format!("{base}/api/tickets?{q}"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("list");
                 assert_eq!(r.status(), 200);
                 let _ = r.bytes().await;
             })
@@ -144,7 +213,12 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
             let c = c.clone();
             Box::pin(async move {
                 let (http, base, token, ids) = &*c;
-                let r = http.get(format!("{base}/api/tickets/{}", ids[i % ids.len()])).bearer_auth(token).send().await.expect("get");
+                let r = http
+                    .get(format!("{base}/api/tickets/{}", ids[i % ids.len()]))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("get");
                 assert_eq!(r.status(), 200);
                 let _ = r.bytes().await;
             })
@@ -157,8 +231,23 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
             let c = c.clone();
             Box::pin(async move {
                 let (http, base, token, _) = &*c;
-                let q = ["inverter", "charged twice", "firmware", "wi-fi", "replacement unit", "anna", "E4", "printer restarting"][i % 8];
-                let r = http.get(format!("{base}/api/tickets").as_str()).query(&[("q", q)]).bearer_auth(token).send().await.expect("search");
+                let q = [
+                    "inverter",
+                    "charged twice",
+                    "firmware",
+                    "wi-fi",
+                    "replacement unit",
+                    "anna",
+                    "E4",
+                    "printer restarting",
+                ][i % 8];
+                let r = http
+                    .get(format!("{base}/api/tickets").as_str())
+                    .query(&[("q", q)])
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("search");
                 assert_eq!(r.status(), 200);
                 let _ = r.bytes().await;
             })
@@ -166,33 +255,63 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
         .await,
     );
     let (rss, peak) = memory_mb(server.id());
-    println!("\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s); server RSS {rss:.0} MB, peak {peak:.0} MB\n");
-    println!("| operation                          | samples | p50 (ms) | p99 (ms) | max (ms) | throughput/s |");
-    println!("|------------------------------------|---------|----------|----------|----------|------------|");
+    println!(
+        "\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s); server RSS {rss:.0} MB, peak {peak:.0} MB\n"
+    );
+    println!(
+        "| operation                          | samples | p50 (ms) | p99 (ms) | max (ms) | throughput/s |"
+    );
+    println!(
+        "|------------------------------------|---------|----------|----------|----------|------------|"
+    );
     for r in &rows {
         println!("{}", r.row());
     }
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
     let _ = server.wait();
 }
 
 fn main() {
-    let tickets: usize = std::env::var("FERRODESK_BENCH_TICKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let tickets: usize = std::env::var("FERRODESK_BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(run("SQLite", None, tickets));
     match std::env::var("FERRODESK_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => {
             let schema = format!("bench_{}", std::process::id());
             rt.block_on(async {
                 let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&admin).await.expect("drop");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&admin)
+                .await
+                .expect("drop");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create");
             });
             let sep = if base.contains('?') { '&' } else { '?' };
-            rt.block_on(run("PostgreSQL", Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")), tickets));
+            rt.block_on(run(
+                "PostgreSQL",
+                Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
+                tickets,
+            ));
             rt.block_on(async {
                 let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&admin).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&admin)
+                .await;
             });
         }
         _ => println!("\n(PostgreSQL skipped: set FERRODESK_TEST_POSTGRES_URL to include it)"),

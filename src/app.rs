@@ -11,12 +11,13 @@ use tokio::sync::watch;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
-use crate::jobs::runner::Runner;
 use crate::jobs::Registry;
+use crate::jobs::runner::Runner;
 use crate::store::Store;
 
 /// Per-key request budget (GCRA) for `/api` routes.
-pub type KeyedLimiter = governor::DefaultKeyedRateLimiter<String, governor::middleware::StateInformationMiddleware>;
+pub type KeyedLimiter =
+    governor::DefaultKeyedRateLimiter<String, governor::middleware::StateInformationMiddleware>;
 
 /// Everything a request or job may need. One per process; shared as `AppState`.
 pub struct App {
@@ -40,21 +41,42 @@ impl App {
     pub async fn new(config: Config, jobs: Registry) -> anyhow::Result<AppState> {
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await.context("database migration failed")?;
-        if let Some(b) = crate::workspace::workspaces::bootstrap(&store, config.admin_email.as_deref(), config.admin_password.as_ref().map(|s| s.0.as_str())).await? {
+        if let Some(b) = crate::workspace::workspaces::bootstrap(
+            &store,
+            config.admin_email.as_deref(),
+            config.admin_password.as_ref().map(|s| s.0.as_str()),
+        )
+        .await?
+        {
             match b.generated_password {
-                Some(p) => println!("created first admin {} with password {p} (shown once; change it after login)", b.admin_email),
+                Some(p) => println!(
+                    "created first admin {} with password {p} (shown once; change it after login)",
+                    b.admin_email
+                ),
                 None => println!("created first admin {}", b.admin_email),
             }
         }
-        let per_minute = std::num::NonZeroU32::new(config.api_rate_limit.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
-        let api_limiter = governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute)).with_middleware::<governor::middleware::StateInformationMiddleware>();
-        Ok(Arc::new(App { config, store, jobs, login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50), api_limiter }))
+        let per_minute = std::num::NonZeroU32::new(config.api_rate_limit.max(1))
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        let api_limiter = governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))
+            .with_middleware::<governor::middleware::StateInformationMiddleware>();
+        Ok(Arc::new(App {
+            config,
+            store,
+            jobs,
+            login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50),
+            api_limiter,
+        }))
     }
 
     /// The job runner of this process.
     #[must_use]
     pub fn runner(&self) -> Runner {
-        Runner { store: self.store.clone(), registry: self.jobs.clone(), retry_base_seconds: self.config.retry_base_seconds }
+        Runner {
+            store: self.store.clone(),
+            registry: self.jobs.clone(),
+            retry_base_seconds: self.config.retry_base_seconds,
+        }
     }
 
     /// Runs every due job now (tests drain with this instead of sleeping).
@@ -71,19 +93,29 @@ pub fn default_jobs() -> Registry {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests and
 /// lets the job runner finish its current job.
-pub async fn launch(app: AppState, listener: TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn launch(
+    app: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let runner = app.config.run_jobs.then(|| tokio::spawn(app.runner().run_forever(stop_rx)));
+    let runner = app
+        .config
+        .run_jobs
+        .then(|| tokio::spawn(app.runner().run_forever(stop_rx)));
     let router = crate::http::router(app.clone());
     println!("listening on http://{addr}");
     tracing::info!(%addr, backend = ?app.store.backend(), "Ferrodesk is ready");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("Shutting down: draining requests");
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("Shutting down: draining requests");
+    })
+    .await?;
     let _ = stop_tx.send(true);
     if let Some(r) = runner {
         let _ = r.await;

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, LogFormat};
 
 #[derive(Debug, Parser)]
-#[command(name = "ferrodesk", version, about = "Self-hosted customer-support helpdesk")]
+#[command(
+    name = "ferrodesk",
+    version,
+    about = "Self-hosted customer-support helpdesk"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -78,8 +82,11 @@ pub enum WorkspaceCommand {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -93,7 +100,10 @@ pub fn run(cli: Cli) -> ExitCode {
     for var in Config::unknown_env_vars() {
         tracing::warn!("Unknown setting {var} in the environment is ignored");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the runtime: {e}");
@@ -111,10 +121,17 @@ pub fn run(cli: Cli) -> ExitCode {
 
 async fn run_async(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| anyhow::anyhow!("could not create data folder {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "could not create data folder {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.bind))?;
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.bind))?;
             let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
             crate::app::launch(app, listener, crate::app::shutdown_signal()).await
         }
@@ -128,12 +145,29 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
             let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
             let started = std::time::Instant::now();
             crate::seed::seed(&app, &workspace, tickets, 42).await?;
-            println!("seeded {tickets} tickets in {:.1}s", started.elapsed().as_secs_f64());
+            println!(
+                "seeded {tickets} tickets in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
-        Command::User { command: UserCommand::Create { email, name, role, password, workspace } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    role,
+                    password,
+                    workspace,
+                },
+        } => {
             let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
-            let role = crate::tickets::status::Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be one of {}", crate::tickets::status::Role::expected()))?;
+            let role = crate::tickets::status::Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "role must be one of {}",
+                    crate::tickets::status::Role::expected()
+                )
+            })?;
             let (password, shown) = match password {
                 Some(p) => (p, None),
                 None => {
@@ -142,16 +176,32 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let actor = crate::seed::workspace_admin(&app, &workspace).await?;
-            let u = crate::workspace::users::create(&app, &actor, crate::workspace::users::NewUser { email, name, role, password })
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            let u = crate::workspace::users::create(
+                &app,
+                &actor,
+                crate::workspace::users::NewUser {
+                    email,
+                    name,
+                    role,
+                    password,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
             println!("created user {} ({}) id {}", u.email, u.role, u.id);
             if let Some(p) = shown {
                 println!("password: {p}");
             }
             Ok(())
         }
-        Command::Workspace { command: WorkspaceCommand::Create { name, admin_email, admin_password } } => {
+        Command::Workspace {
+            command:
+                WorkspaceCommand::Create {
+                    name,
+                    admin_email,
+                    admin_password,
+                },
+        } => {
             let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
             let (password, shown) = match admin_password {
                 Some(p) => (p, None),
@@ -161,10 +211,22 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let owner = crate::seed::owner(&app).await?;
-            let (ws, admin) = crate::workspace::workspaces::create(&app, &owner, crate::workspace::workspaces::NewWorkspace { name, admin_email, admin_password: password, admin_name: None })
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-            println!("created workspace {} (slug {}) with admin {}", ws.name, ws.slug, admin.email);
+            let (ws, admin) = crate::workspace::workspaces::create(
+                &app,
+                &owner,
+                crate::workspace::workspaces::NewWorkspace {
+                    name,
+                    admin_email,
+                    admin_password: password,
+                    admin_name: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!(
+                "created workspace {} (slug {}) with admin {}",
+                ws.name, ws.slug, admin.email
+            );
             if let Some(p) = shown {
                 println!("admin password: {p}");
             }
@@ -181,7 +243,11 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
 
 fn describe(e: &crate::error::Error) -> String {
     match e {
-        crate::error::Error::Validation(fields) => fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "),
+        crate::error::Error::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
         other => other.to_string(),
     }
 }

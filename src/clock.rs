@@ -26,9 +26,14 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         return Some(t.as_microsecond());
     }
     if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        return d.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp().as_microsecond());
+        return d
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp().as_microsecond());
     }
-    s.parse::<i64>().ok().and_then(|secs| secs.checked_mul(1_000_000))
+    s.parse::<i64>()
+        .ok()
+        .and_then(|secs| secs.checked_mul(1_000_000))
 }
 
 #[cfg(test)]
@@ -40,7 +45,10 @@ mod tests {
         let t = parse_instant("2026-01-15T10:30:00Z").expect("rfc3339");
         assert_eq!(rfc3339(t), "2026-01-15T10:30:00Z");
         assert_eq!(parse_instant("2026-01-15T11:30:00+01:00"), Some(t));
-        assert_eq!(rfc3339(parse_instant("2026-01-15").expect("date")), "2026-01-15T00:00:00Z");
+        assert_eq!(
+            rfc3339(parse_instant("2026-01-15").expect("date")),
+            "2026-01-15T00:00:00Z"
+        );
         assert_eq!(parse_instant("1768473000"), Some(t));
         assert_eq!(parse_instant("yesterday"), None);
     }

@@ -59,19 +59,42 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address the HTTP server listens on.
-    #[arg(long, env = "FERRODESK_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "FERRODESK_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: SocketAddr,
     /// Data folder: SQLite file, attachments, keys. Created if missing.
-    #[arg(long, env = "FERRODESK_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "FERRODESK_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data-dir>/ferrodesk.db`.
     #[arg(long, env = "FERRODESK_DATABASE_URL", global = true)]
     pub database_url: Option<DatabaseUrl>,
     /// Email of the first admin, created on an empty database.
-    #[arg(id = "first_admin_email", long = "first-admin-email", env = "FERRODESK_ADMIN_EMAIL", global = true, hide = true)]
+    #[arg(
+        id = "first_admin_email",
+        long = "first-admin-email",
+        env = "FERRODESK_ADMIN_EMAIL",
+        global = true,
+        hide = true
+    )]
     pub admin_email: Option<String>,
     /// Password of the first admin; random and printed once when absent.
-    #[arg(id = "first_admin_password", long = "first-admin-password", env = "FERRODESK_ADMIN_PASSWORD", hide_env_values = true, global = true, hide = true)]
+    #[arg(
+        id = "first_admin_password",
+        long = "first-admin-password",
+        env = "FERRODESK_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true,
+        hide = true
+    )]
     pub admin_password: Option<Secret>,
     /// Public base URL used in links; defaults to `http://<bind>`.
     #[arg(long, env = "FERRODESK_PUBLIC_URL", global = true)]
@@ -80,19 +103,39 @@ pub struct Config {
     #[arg(long, env = "FERRODESK_SMTP_URL", global = true)]
     pub smtp_url: Option<DatabaseUrl>,
     /// SLA scan interval in seconds.
-    #[arg(long, env = "FERRODESK_SLA_TICK_SECONDS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "FERRODESK_SLA_TICK_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
     pub sla_tick_seconds: u64,
     /// Allow webhook targets on private or loopback addresses.
-    #[arg(long, env = "FERRODESK_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, global = true)]
+    #[arg(
+        long,
+        env = "FERRODESK_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        global = true
+    )]
     pub webhook_allow_private: bool,
     /// Retry backoff base for jobs: attempt n waits base·2ⁿ⁻¹ (with jitter), capped at one hour.
-    #[arg(long, env = "FERRODESK_RETRY_BASE_SECONDS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "FERRODESK_RETRY_BASE_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
     pub retry_base_seconds: u64,
     /// Log format.
     #[arg(long, env = "FERRODESK_LOG", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log: LogFormat,
     /// API requests per minute allowed per token (and per address for public routes).
-    #[arg(long, env = "FERRODESK_API_RATE_LIMIT", default_value_t = 1200, global = true)]
+    #[arg(
+        long,
+        env = "FERRODESK_API_RATE_LIMIT",
+        default_value_t = 1200,
+        global = true
+    )]
     pub api_rate_limit: u32,
     /// Largest accepted JSON body in bytes.
     #[arg(long, env = "FERRODESK_MAX_JSON_BYTES", default_value_t = 1024 * 1024, global = true)]
@@ -115,7 +158,11 @@ impl Config {
     /// The public base URL without a trailing slash.
     #[must_use]
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// Defaults suitable for tests and embedding: everything as if no flag or variable were set.
@@ -143,10 +190,22 @@ impl Config {
     #[must_use]
     pub fn unknown_env_vars() -> Vec<String> {
         const KNOWN: &[&str] = &[
-            "FERRODESK_BIND", "FERRODESK_DATA_DIR", "FERRODESK_DATABASE_URL", "FERRODESK_ADMIN_EMAIL",
-            "FERRODESK_ADMIN_PASSWORD", "FERRODESK_PUBLIC_URL", "FERRODESK_SMTP_URL", "FERRODESK_SLA_TICK_SECONDS",
-            "FERRODESK_WEBHOOK_ALLOW_PRIVATE", "FERRODESK_RETRY_BASE_SECONDS", "FERRODESK_LOG", "FERRODESK_API_RATE_LIMIT",
-            "FERRODESK_MAX_JSON_BYTES", "FERRODESK_RUN_JOBS", "FERRODESK_TEST_POSTGRES_URL", "FERRODESK_BENCH_TICKETS",
+            "FERRODESK_BIND",
+            "FERRODESK_DATA_DIR",
+            "FERRODESK_DATABASE_URL",
+            "FERRODESK_ADMIN_EMAIL",
+            "FERRODESK_ADMIN_PASSWORD",
+            "FERRODESK_PUBLIC_URL",
+            "FERRODESK_SMTP_URL",
+            "FERRODESK_SLA_TICK_SECONDS",
+            "FERRODESK_WEBHOOK_ALLOW_PRIVATE",
+            "FERRODESK_RETRY_BASE_SECONDS",
+            "FERRODESK_LOG",
+            "FERRODESK_API_RATE_LIMIT",
+            "FERRODESK_MAX_JSON_BYTES",
+            "FERRODESK_RUN_JOBS",
+            "FERRODESK_TEST_POSTGRES_URL",
+            "FERRODESK_BENCH_TICKETS",
         ];
         std::env::vars()
             .map(|(k, _)| k)
@@ -161,7 +220,10 @@ mod tests {
 
     #[test]
     fn urls_hide_their_credentials() {
-        assert_eq!(redact_url("postgres://u:secret@db:5432/x"), "postgres://***@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://***@db:5432/x"
+        );
         assert_eq!(redact_url("sqlite://data/f.db"), "sqlite://data/f.db");
         assert!(!format!("{:?}", Secret("hunter2".into())).contains("hunter2"));
     }

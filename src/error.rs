@@ -35,7 +35,10 @@ impl Code {
             Code::Forbidden => 403,
             Code::NotFound => 404,
             Code::MethodNotAllowed => 405,
-            Code::Conflict | Code::InvalidTransition | Code::Duplicate | Code::IdempotencyMismatch => 409,
+            Code::Conflict
+            | Code::InvalidTransition
+            | Code::Duplicate
+            | Code::IdempotencyMismatch => 409,
             Code::PreconditionFailed => 412,
             Code::PayloadTooLarge => 413,
             Code::UnsupportedMediaType => 415,
@@ -102,7 +105,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -162,7 +168,10 @@ impl Error {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::PoolTimedOut = e {
-            return Error::Client(Code::ServiceUnavailable, "the database is not answering".into());
+            return Error::Client(
+                Code::ServiceUnavailable,
+                "the database is not answering".into(),
+            );
         }
         Error::Internal(anyhow::Error::new(e))
     }
@@ -180,7 +189,11 @@ impl<T> OnConstraint<T> for Result<T> {
     fn on_constraint(self, name: &str, f: impl FnOnce() -> Error) -> Result<T> {
         match self {
             Err(Error::Internal(e)) => match e.downcast_ref::<sqlx::Error>() {
-                Some(sqlx::Error::Database(db)) if db.is_unique_violation() && constraint_matches(db.as_ref(), name) => Err(f()),
+                Some(sqlx::Error::Database(db))
+                    if db.is_unique_violation() && constraint_matches(db.as_ref(), name) =>
+                {
+                    Err(f())
+                }
                 _ => Err(Error::Internal(e)),
             },
             other => other,

@@ -15,7 +15,18 @@ use crate::store::{self};
 use crate::tickets::numbering::NumberFormat;
 use crate::tickets::status::{Channel, Kind, Priority, Role, Status};
 
-const PRODUCTS: &[&str] = &["inverter", "battery pack", "charger", "smart meter", "mobile app", "web portal", "invoice", "subscription", "router", "printer"];
+const PRODUCTS: &[&str] = &[
+    "inverter",
+    "battery pack",
+    "charger",
+    "smart meter",
+    "mobile app",
+    "web portal",
+    "invoice",
+    "subscription",
+    "router",
+    "printer",
+];
 const PROBLEMS: &[&str] = &[
     "shows error code E{n} after the update",
     "stopped working this morning",
@@ -28,9 +39,21 @@ const PROBLEMS: &[&str] = &[
     "login fails with an unknown error",
     "needs a warranty replacement",
 ];
-const DOMAINS: &[&str] = &["example.com", "example.org", "example.net", "mail.example", "corp.example"];
-const FIRST: &[&str] = &["Anna", "Piotr", "Maria", "John", "Aiko", "Lukas", "Sofia", "Omar", "Chen", "Grace", "Mateo", "Ingrid"];
-const LAST: &[&str] = &["Kowalska", "Nowak", "Smith", "Tanaka", "Müller", "Rossi", "Haddad", "Wang", "Okafor", "García", "Larsen"];
+const DOMAINS: &[&str] = &[
+    "example.com",
+    "example.org",
+    "example.net",
+    "mail.example",
+    "corp.example",
+];
+const FIRST: &[&str] = &[
+    "Anna", "Piotr", "Maria", "John", "Aiko", "Lukas", "Sofia", "Omar", "Chen", "Grace", "Mateo",
+    "Ingrid",
+];
+const LAST: &[&str] = &[
+    "Kowalska", "Nowak", "Smith", "Tanaka", "Müller", "Rossi", "Haddad", "Wang", "Okafor",
+    "García", "Larsen",
+];
 const REPLIES: &[&str] = &[
     "Thanks for reaching out. Could you send a photo of the label with the serial number?",
     "I have restarted the device remotely; please check whether the problem persists.",
@@ -38,16 +61,37 @@ const REPLIES: &[&str] = &[
     "A replacement unit is on its way. The tracking number will follow by email.",
     "Could you tell us which firmware version is shown in the settings screen?",
 ];
-const CUSTOMER_REPLIES: &[&str] = &["Here is the photo you asked for.", "It still happens, sadly.", "That fixed it, thank you!", "Any update on this?"];
-const NOTES: &[&str] = &["Known issue in firmware 2.3, engineering ticket ENG-412.", "Customer is a key account, handle with care.", "Checked logs: grid voltage dropped at 03:12."];
+const CUSTOMER_REPLIES: &[&str] = &[
+    "Here is the photo you asked for.",
+    "It still happens, sadly.",
+    "That fixed it, thank you!",
+    "Any update on this?",
+];
+const NOTES: &[&str] = &[
+    "Known issue in firmware 2.3, engineering ticket ENG-412.",
+    "Customer is a key account, handle with care.",
+    "Checked logs: grid voltage dropped at 03:12.",
+];
 
 /// An admin actor of the workspace with this slug.
 pub async fn workspace_admin(app: &App, slug: &str) -> anyhow::Result<Actor> {
     let mut tx = app.store.read().await?;
-    let ws = store::workspaces::find_by_slug(&mut tx, slug).await?.ok_or_else(|| anyhow::anyhow!("no workspace with slug {slug}"))?;
+    let ws = store::workspaces::find_by_slug(&mut tx, slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no workspace with slug {slug}"))?;
     let (users, _) = store::users::list(&mut tx, ws.id, 1000, 0).await?;
-    let admin = users.into_iter().find(|u| u.role == "admin" && u.active).ok_or_else(|| anyhow::anyhow!("workspace {slug} has no active admin"))?;
-    Ok(Actor { user_id: admin.id, workspace_id: ws.id, role: Role::Admin, is_owner: admin.is_owner, name: admin.name, email: admin.email })
+    let admin = users
+        .into_iter()
+        .find(|u| u.role == "admin" && u.active)
+        .ok_or_else(|| anyhow::anyhow!("workspace {slug} has no active admin"))?;
+    Ok(Actor {
+        user_id: admin.id,
+        workspace_id: ws.id,
+        role: Role::Admin,
+        is_owner: admin.is_owner,
+        name: admin.name,
+        email: admin.email,
+    })
 }
 
 /// The instance owner.
@@ -56,7 +100,14 @@ pub async fn owner(app: &App) -> anyhow::Result<Actor> {
     for ws in store::workspaces::list(&mut tx).await? {
         let (users, _) = store::users::list(&mut tx, ws.id, 1000, 0).await?;
         if let Some(u) = users.into_iter().find(|u| u.is_owner) {
-            return Ok(Actor { user_id: u.id, workspace_id: ws.id, role: Role::Admin, is_owner: true, name: u.name, email: u.email });
+            return Ok(Actor {
+                user_id: u.id,
+                workspace_id: ws.id,
+                role: Role::Admin,
+                is_owner: true,
+                name: u.name,
+                email: u.email,
+            });
         }
     }
     anyhow::bail!("no instance owner exists yet; start the server once")
@@ -74,8 +125,16 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
     let mut rng = StdRng::seed_from_u64(seed ^ crate::clock::now_micros().cast_unsigned());
     let (agents, workspace, existing) = {
         let mut tx = app.store.read().await?;
-        let agents: Vec<UserId> = store::users::list(&mut tx, ws, 1000, 0).await?.0.into_iter().filter(|u| u.role != "engineer" && u.active).map(|u| u.id).collect();
-        let workspace = store::workspaces::find(&mut tx, ws).await?.ok_or_else(|| anyhow::anyhow!("workspace vanished"))?;
+        let agents: Vec<UserId> = store::users::list(&mut tx, ws, 1000, 0)
+            .await?
+            .0
+            .into_iter()
+            .filter(|u| u.role != "engineer" && u.active)
+            .map(|u| u.id)
+            .collect();
+        let workspace = store::workspaces::find(&mut tx, ws)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("workspace vanished"))?;
         let existing = store::customers::list(&mut tx, ws, None, 1, 0).await?.1;
         (agents, workspace, existing)
     };
@@ -88,12 +147,26 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
     for c in 0..(n / 4).max(10) {
         let first = pick(&mut rng, FIRST);
         let last = pick(&mut rng, LAST);
-        let ascii: String = last.to_lowercase().chars().map(|ch| match ch { 'ü' => 'u', 'í' => 'i', 'á' => 'a', c => c }).collect();
+        let ascii: String = last
+            .to_lowercase()
+            .chars()
+            .map(|ch| match ch {
+                'ü' => 'u',
+                'í' => 'i',
+                'á' => 'a',
+                c => c,
+            })
+            .collect();
         let created = now - span - rng.random_range(0..span);
         customers.push(CustomerRow {
             id: CustomerId::new(),
             workspace_id: ws,
-            email: format!("{}.{ascii}{}@{}", first.to_lowercase(), existing + i64::try_from(c).unwrap_or(0), pick(&mut rng, DOMAINS)),
+            email: format!(
+                "{}.{ascii}{}@{}",
+                first.to_lowercase(),
+                existing + i64::try_from(c).unwrap_or(0),
+                pick(&mut rng, DOMAINS)
+            ),
             name: format!("{first} {last}"),
             phone: None,
             company: None,
@@ -113,14 +186,26 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
     while done < n {
         let batch = (n - done).min(200);
         let mut tx = app.store.begin().await?;
-        let first_number = store::tickets::reserve_numbers(&mut tx, ws, workspace.ticket_number_start, i64::try_from(batch)?).await?;
-        let (mut rows, mut comments, mut events, mut tags, mut docs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let first_number = store::tickets::reserve_numbers(
+            &mut tx,
+            ws,
+            workspace.ticket_number_start,
+            i64::try_from(batch)?,
+        )
+        .await?;
+        let (mut rows, mut comments, mut events, mut tags, mut docs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 0..batch {
             let customer = &customers[rng.random_range(0..customers.len())];
             let product = pick(&mut rng, PRODUCTS);
-            let problem = pick(&mut rng, PROBLEMS).replace("{n}", &rng.random_range(100..999).to_string());
+            let problem =
+                pick(&mut rng, PROBLEMS).replace("{n}", &rng.random_range(100..999).to_string());
             // Older tickets are mostly finished; recent ones are mostly still open.
-            #[expect(clippy::cast_possible_truncation, clippy::cast_precision_loss, reason = "a random offset within six months")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_precision_loss,
+                reason = "a random offset within six months"
+            )]
             let created = now - (rng.random::<f64>().powi(2) * span as f64) as i64;
             let age_days = (now - created) / 86_400_000_000;
             let status = match (age_days, rng.random_range(0..10)) {
@@ -132,8 +217,18 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
             };
             let number = first_number + i64::try_from(k)?;
             let civil = store::timestamp(created).to_zoned(jiff::tz::TimeZone::UTC);
-            let channel = [Channel::Email, Channel::Email, Channel::Portal, Channel::Web, Channel::Phone, Channel::Chat][rng.random_range(0..6)];
-            let description = format!("Hello,\n\nmy {product} {problem}. I already tried turning it off and on again.\n\nRegards,\n{}", customer.name);
+            let channel = [
+                Channel::Email,
+                Channel::Email,
+                Channel::Portal,
+                Channel::Web,
+                Channel::Phone,
+                Channel::Chat,
+            ][rng.random_range(0..6)];
+            let description = format!(
+                "Hello,\n\nmy {product} {problem}. I already tried turning it off and on again.\n\nRegards,\n{}",
+                customer.name
+            );
             let mut row = TicketRow {
                 id: TicketId::new(),
                 workspace_id: ws,
@@ -142,13 +237,33 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 subject: format!("My {product} {problem}"),
                 description: description.clone(),
                 status: status.as_str().to_owned(),
-                priority: [Priority::Low, Priority::Medium, Priority::Medium, Priority::Medium, Priority::High, Priority::Urgent][rng.random_range(0..6)].rank(),
-                kind: [Kind::Support, Kind::Support, Kind::Technical, Kind::Billing, Kind::Warranty][rng.random_range(0..5)].as_str().to_owned(),
+                priority: [
+                    Priority::Low,
+                    Priority::Medium,
+                    Priority::Medium,
+                    Priority::Medium,
+                    Priority::High,
+                    Priority::Urgent,
+                ][rng.random_range(0..6)]
+                .rank(),
+                kind: [
+                    Kind::Support,
+                    Kind::Support,
+                    Kind::Technical,
+                    Kind::Billing,
+                    Kind::Warranty,
+                ][rng.random_range(0..5)]
+                .as_str()
+                .to_owned(),
                 channel: channel.as_str().to_owned(),
                 category_id: None,
                 group_id: None,
                 requester_id: customer.id,
-                assignee_id: if status == Status::New || agents.is_empty() { None } else { Some(agents[rng.random_range(0..agents.len())]) },
+                assignee_id: if status == Status::New || agents.is_empty() {
+                    None
+                } else {
+                    Some(agents[rng.random_range(0..agents.len())])
+                },
                 custom_fields: "{}".into(),
                 external_ref: None,
                 links: "{}".into(),
@@ -172,7 +287,12 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 requester_email: customer.email.clone(),
                 requester_name: customer.name.clone(),
             };
-            let comment = |id_time: i64, body: String, author_type: &str, author: uuid::Uuid, name: String, is_internal: bool| CommentRow {
+            let comment = |id_time: i64,
+                           body: String,
+                           author_type: &str,
+                           author: uuid::Uuid,
+                           name: String,
+                           is_internal: bool| CommentRow {
                 id: CommentId::new(),
                 workspace_id: ws,
                 ticket_id: row.id,
@@ -186,26 +306,59 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 created_at: id_time,
                 updated_at: id_time,
             };
-            let mut thread = vec![comment(created, description, "customer", customer.id.0, customer.name.clone(), false)];
-            let replies = if status == Status::New { 0 } else { rng.random_range(1..5) };
+            let mut thread = vec![comment(
+                created,
+                description,
+                "customer",
+                customer.id.0,
+                customer.name.clone(),
+                false,
+            )];
+            let replies = if status == Status::New {
+                0
+            } else {
+                rng.random_range(1..5)
+            };
             let mut t = created;
             let agent = row.assignee_id.unwrap_or(admin.user_id);
             for i in 0..replies {
                 t = (t + rng.random_range(600_000_000..86_400_000_000_i64)).min(now);
                 let c = if i % 2 == 1 {
-                    comment(t, pick(&mut rng, CUSTOMER_REPLIES).to_owned(), "customer", customer.id.0, customer.name.clone(), false)
+                    comment(
+                        t,
+                        pick(&mut rng, CUSTOMER_REPLIES).to_owned(),
+                        "customer",
+                        customer.id.0,
+                        customer.name.clone(),
+                        false,
+                    )
                 } else if rng.random_bool(0.2) {
-                    comment(t, pick(&mut rng, NOTES).to_owned(), "agent", agent.0, "Support".into(), true)
+                    comment(
+                        t,
+                        pick(&mut rng, NOTES).to_owned(),
+                        "agent",
+                        agent.0,
+                        "Support".into(),
+                        true,
+                    )
                 } else {
                     row.first_response_at.get_or_insert(t);
-                    comment(t, pick(&mut rng, REPLIES).to_owned(), "agent", agent.0, "Support".into(), false)
+                    comment(
+                        t,
+                        pick(&mut rng, REPLIES).to_owned(),
+                        "agent",
+                        agent.0,
+                        "Support".into(),
+                        false,
+                    )
                 };
                 if !c.is_internal {
                     row.last_message_at = t;
                 }
                 thread.push(c);
             }
-            row.unread_by_agent = i64::from(thread.last().is_some_and(|c| c.author_type == "customer"));
+            row.unread_by_agent =
+                i64::from(thread.last().is_some_and(|c| c.author_type == "customer"));
             match status {
                 Status::Resolved => row.resolved_at = Some(t),
                 Status::Closed => {

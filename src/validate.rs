@@ -14,7 +14,10 @@ pub fn required_text(field: &str, s: &str, max_chars: usize) -> Result<String, F
 /// Bounds an optional text field (kept as given, trimmed).
 pub fn bounded(field: &str, s: &str, max_chars: usize) -> Result<String, FieldError> {
     if s.chars().count() > max_chars {
-        return Err(FieldError::new(field, format!("must be at most {max_chars} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     if s.contains('\0') {
         return Err(FieldError::new(field, "must not contain NUL characters"));
@@ -26,11 +29,21 @@ pub fn bounded(field: &str, s: &str, max_chars: usize) -> Result<String, FieldEr
 pub fn email(field: &str, s: &str) -> Result<String, FieldError> {
     let e = s.trim().to_lowercase();
     let bad = || FieldError::new(field, "must be an email address like name@example.com");
-    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')) {
+    if e.len() > 254
+        || e.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
+        })
+    {
         return Err(bad());
     }
     let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
-    if local.is_empty() || local.contains('@') || domain.len() < 3 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if local.is_empty()
+        || local.contains('@')
+        || domain.len() < 3
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Err(bad());
     }
     Ok(e)
@@ -39,8 +52,19 @@ pub fn email(field: &str, s: &str) -> Result<String, FieldError> {
 /// A tag: 1–64 characters of letters, digits, `-`, `_`, `:` or `.`, lowercased.
 pub fn tag(s: &str) -> Result<String, FieldError> {
     let t = s.trim().to_lowercase();
-    if t.is_empty() || t.chars().count() > 64 || !t.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
-        return Err(FieldError::new("tags", format!("`{}` is not a valid tag: use 1-64 letters, digits, - _ : .", s.chars().take(70).collect::<String>())));
+    if t.is_empty()
+        || t.chars().count() > 64
+        || !t
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+    {
+        return Err(FieldError::new(
+            "tags",
+            format!(
+                "`{}` is not a valid tag: use 1-64 letters, digits, - _ : .",
+                s.chars().take(70).collect::<String>()
+            ),
+        ));
     }
     Ok(t)
 }
@@ -62,8 +86,20 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_checked() {
-        assert_eq!(email("e", " Jane@Example.COM ").expect("valid"), "jane@example.com");
-        for bad in ["", "jane", "@x.io", "jane@", "jane@localhost", "a b@x.io", "a@b@x.io", "<a@x.io>"] {
+        assert_eq!(
+            email("e", " Jane@Example.COM ").expect("valid"),
+            "jane@example.com"
+        );
+        for bad in [
+            "",
+            "jane",
+            "@x.io",
+            "jane@",
+            "jane@localhost",
+            "a b@x.io",
+            "a@b@x.io",
+            "<a@x.io>",
+        ] {
             assert!(email("e", bad).is_err(), "{bad}");
         }
     }
@@ -78,7 +114,10 @@ mod tests {
 
     #[test]
     fn tags_are_normalised() {
-        assert_eq!(tags(&["VIP".into(), "vip".into(), "billing:eu".into()]).expect("ok"), ["billing:eu", "vip"]);
+        assert_eq!(
+            tags(&["VIP".into(), "vip".into(), "billing:eu".into()]).expect("ok"),
+            ["billing:eu", "vip"]
+        );
         assert!(tags(&["two words".into()]).is_err());
     }
 }

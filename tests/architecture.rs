@@ -21,7 +21,11 @@ fn layers_only_import_what_they_may() {
     rust_files(&src, &mut files);
     let mut violations = Vec::new();
     for file in files {
-        let rel = file.strip_prefix(&src).expect("prefix").to_string_lossy().replace('\\', "/");
+        let rel = file
+            .strip_prefix(&src)
+            .expect("prefix")
+            .to_string_lossy()
+            .replace('\\', "/");
         let text = std::fs::read_to_string(&file).expect("read");
         let http_ok = rel.starts_with("http/") || rel == "app.rs";
         let sql_ok = rel.starts_with("store/") || rel == "ids.rs" || rel == "error.rs";
@@ -33,10 +37,18 @@ fn layers_only_import_what_they_may() {
             if !http_ok && (code.contains("axum::") || code.contains("tower_http::")) {
                 violations.push(format!("{rel}:{}: axum outside http/", n + 1));
             }
-            if !sql_ok && (code.contains("sqlx::") || code.contains("sea_query::") || code.contains("sea_query_sqlx::")) {
+            if !sql_ok
+                && (code.contains("sqlx::")
+                    || code.contains("sea_query::")
+                    || code.contains("sea_query_sqlx::"))
+            {
                 violations.push(format!("{rel}:{}: SQL crate outside store/", n + 1));
             }
         }
     }
-    assert!(violations.is_empty(), "layering violations:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "layering violations:\n{}",
+        violations.join("\n")
+    );
 }

@@ -30,7 +30,9 @@ pub async fn hash(password: String) -> Result<String> {
 /// True when `password` matches the stored PHC `hash`.
 pub async fn verify(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
+        Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
     })
     .await
     .unwrap_or(false)

@@ -38,7 +38,13 @@ pub fn allows(role: Role, perm: Permission) -> bool {
     use Role::{Admin, Agent, Supervisor};
     match perm {
         P::ViewTickets | P::InternalNote | P::ViewCustomers | P::ReadUsers => true,
-        P::CreateTicket | P::PublicReply | P::ChangeStatus | P::Merge | P::Escalate | P::AssignSelf | P::ManageCustomers => {
+        P::CreateTicket
+        | P::PublicReply
+        | P::ChangeStatus
+        | P::Merge
+        | P::Escalate
+        | P::AssignSelf
+        | P::ManageCustomers => {
             matches!(role, Admin | Supervisor | Agent)
         }
         P::AssignAny | P::ChangePriority | P::ReadSettings => matches!(role, Admin | Supervisor),
@@ -64,7 +70,10 @@ impl Actor {
         if allows(self.role, perm) {
             Ok(self)
         } else {
-            Err(Error::forbidden(format!("the {} role may not do this", self.role)))
+            Err(Error::forbidden(format!(
+                "the {} role may not do this",
+                self.role
+            )))
         }
     }
 
@@ -75,7 +84,13 @@ impl Actor {
 
     /// Only the instance owner may create workspaces.
     pub fn require_owner(&self) -> Result<&Self> {
-        if self.is_owner { Ok(self) } else { Err(Error::forbidden("only the instance owner may create workspaces")) }
+        if self.is_owner {
+            Ok(self)
+        } else {
+            Err(Error::forbidden(
+                "only the instance owner may create workspaces",
+            ))
+        }
     }
 }
 
@@ -106,7 +121,16 @@ mod tests {
             (P::ManageSettings, true, false, false, false),
         ];
         for (p, a, s, g, e) in rows {
-            assert_eq!([allows(Admin, p), allows(Supervisor, p), allows(Agent, p), allows(Engineer, p)], [a, s, g, e], "{p:?}");
+            assert_eq!(
+                [
+                    allows(Admin, p),
+                    allows(Supervisor, p),
+                    allows(Agent, p),
+                    allows(Engineer, p)
+                ],
+                [a, s, g, e],
+                "{p:?}"
+            );
         }
     }
 }

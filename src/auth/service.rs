@@ -19,17 +19,43 @@ pub struct IssuedToken {
     pub expires_at: Option<i64>,
 }
 
-async fn issue(tx: &mut Tx, ws: WorkspaceId, user: UserId, kind: &str, name: &str, ttl_hours: Option<i64>) -> Result<IssuedToken> {
+async fn issue(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    user: UserId,
+    kind: &str,
+    name: &str,
+    ttl_hours: Option<i64>,
+) -> Result<IssuedToken> {
     let token = tokens::generate();
     let now = now_micros();
     let expires_at = ttl_hours.map(|h| now + h * 3_600_000_000);
-    let row = TokenRow { id: TokenId::new(), workspace_id: ws, user_id: user, kind: kind.into(), name: name.into(), token_hash: tokens::digest(&token), expires_at, revoked_at: None, created_at: now };
+    let row = TokenRow {
+        id: TokenId::new(),
+        workspace_id: ws,
+        user_id: user,
+        kind: kind.into(),
+        name: name.into(),
+        token_hash: tokens::digest(&token),
+        expires_at,
+        revoked_at: None,
+        created_at: now,
+    };
     store::tokens::insert(tx, &row).await?;
-    Ok(IssuedToken { id: row.id, token, expires_at })
+    Ok(IssuedToken {
+        id: row.id,
+        token,
+        expires_at,
+    })
 }
 
 /// Checks email and password; throttles failures per account and address.
-pub async fn login(app: &App, email: &str, password: &str, addr: &str) -> Result<(UserRow, IssuedToken)> {
+pub async fn login(
+    app: &App,
+    email: &str,
+    password: &str,
+    addr: &str,
+) -> Result<(UserRow, IssuedToken)> {
     let now = Instant::now();
     if let Some(wait) = app.login_throttle.check(email, addr, now) {
         return Err(Error::RateLimited { retry_after: wait });
@@ -39,13 +65,24 @@ pub async fn login(app: &App, email: &str, password: &str, addr: &str) -> Result
         let mut tx = app.store.read().await?;
         store::users::find_by_email(&mut tx, &email_key).await?
     };
-    let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.to_owned());
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::DUMMY_HASH.to_owned());
     let ok = password::verify(password.to_owned(), hash).await;
     match user {
         Some(u) if ok && u.active => {
             app.login_throttle.succeed(email);
             let mut tx = app.store.begin().await?;
-            let issued = issue(&mut tx, u.workspace_id, u.id, "login", "login", Some(tokens::LOGIN_TTL_HOURS)).await?;
+            let issued = issue(
+                &mut tx,
+                u.workspace_id,
+                u.id,
+                "login",
+                "login",
+                Some(tokens::LOGIN_TTL_HOURS),
+            )
+            .await?;
             tx.commit().await?;
             tracing::info!(user.id = %u.id, workspace.id = %u.workspace_id, "User logged in");
             Ok((u, issued))
@@ -60,9 +97,18 @@ pub async fn login(app: &App, email: &str, password: &str, addr: &str) -> Result
 
 /// Issues a personal API token for the actor.
 pub async fn create_personal_token(app: &App, actor: &Actor, name: &str) -> Result<IssuedToken> {
-    let name = crate::validate::required_text("name", name, 100).map_err(|e| Error::Validation(vec![e]))?;
+    let name = crate::validate::required_text("name", name, 100)
+        .map_err(|e| Error::Validation(vec![e]))?;
     let mut tx = app.store.begin().await?;
-    let issued = issue(&mut tx, actor.workspace_id, actor.user_id, "personal", &name, None).await?;
+    let issued = issue(
+        &mut tx,
+        actor.workspace_id,
+        actor.user_id,
+        "personal",
+        &name,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(issued)
 }
@@ -84,12 +130,24 @@ pub async fn authenticate(app: &App, token: &str) -> Result<(Actor, TokenId)> {
     }
     let digest = tokens::digest(token);
     let mut tx = app.store.read().await?;
-    let row = store::tokens::find_with_user(&mut tx, &digest, now_micros()).await?.ok_or_else(unauthorized)?;
+    let row = store::tokens::find_with_user(&mut tx, &digest, now_micros())
+        .await?
+        .ok_or_else(unauthorized)?;
     // The lookup is by hash; compare again in constant time so no code path compares secrets
     // byte by byte with an early exit.
     if !tokens::digests_match(&row.token_hash, &digest) || !row.active {
         return Err(unauthorized());
     }
     let role = Role::parse(&row.role).ok_or_else(unauthorized)?;
-    Ok((Actor { user_id: row.user_id, workspace_id: row.workspace_id, role, is_owner: row.is_owner, name: row.name, email: row.email }, row.token_id))
+    Ok((
+        Actor {
+            user_id: row.user_id,
+            workspace_id: row.workspace_id,
+            role,
+            is_owner: row.is_owner,
+            name: row.name,
+            email: row.email,
+        },
+        row.token_id,
+    ))
 }

@@ -18,28 +18,46 @@ pub struct LoginThrottle {
 impl LoginThrottle {
     #[must_use]
     pub fn new(window: Duration, per_account: usize, per_address: usize) -> Self {
-        Self { window, per_account, per_address, failures: Mutex::new(HashMap::new()) }
+        Self {
+            window,
+            per_account,
+            per_address,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn keys(email: &str, addr: &str) -> [(String, bool); 2] {
-        [(format!("acct:{}", email.trim().to_lowercase()), true), (format!("ip:{addr}"), false)]
+        [
+            (format!("acct:{}", email.trim().to_lowercase()), true),
+            (format!("ip:{addr}"), false),
+        ]
     }
 
     /// `Some(seconds)` to wait when either key is over its limit.
     pub fn check(&self, email: &str, addr: &str, now: Instant) -> Option<u64> {
-        let mut map = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wait: Option<Duration> = None;
         for (key, is_account) in Self::keys(email, addr) {
-            let limit = if is_account { self.per_account } else { self.per_address };
+            let limit = if is_account {
+                self.per_account
+            } else {
+                self.per_address
+            };
             if let Some(q) = map.get_mut(&key) {
-                while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
                     q.pop_front();
                 }
-                if q.len() >= limit {
-                    if let Some(oldest) = q.front() {
-                        let w = self.window.saturating_sub(now.duration_since(*oldest));
-                        wait = Some(wait.map_or(w, |x| x.max(w)));
-                    }
+                if q.len() >= limit
+                    && let Some(oldest) = q.front()
+                {
+                    let w = self.window.saturating_sub(now.duration_since(*oldest));
+                    wait = Some(wait.map_or(w, |x| x.max(w)));
                 }
             }
         }
@@ -48,7 +66,10 @@ impl LoginThrottle {
 
     /// Records a failed attempt.
     pub fn fail(&self, email: &str, addr: &str, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() > 100_000 {
             // Bound memory under a spray of distinct keys: forget the stale ones.
             let window = self.window;
@@ -61,7 +82,10 @@ impl LoginThrottle {
 
     /// Clears the account's failures after a successful login.
     pub fn succeed(&self, email: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.remove(&format!("acct:{}", email.trim().to_lowercase()));
     }
 }
@@ -78,10 +102,19 @@ mod tests {
             assert_eq!(t.check("a@x", "1.1.1.1", t0), None, "attempt {i}");
             t.fail("a@x", "1.1.1.1", t0);
         }
-        let wait = t.check("A@X", "2.2.2.2", t0 + Duration::from_secs(10)).expect("blocked by account");
+        let wait = t
+            .check("A@X", "2.2.2.2", t0 + Duration::from_secs(10))
+            .expect("blocked by account");
         assert_eq!(wait, 50);
-        assert_eq!(t.check("b@x", "2.2.2.2", t0), None, "other account, other address");
-        assert_eq!(t.check("a@x", "1.1.1.1", t0 + Duration::from_secs(61)), None);
+        assert_eq!(
+            t.check("b@x", "2.2.2.2", t0),
+            None,
+            "other account, other address"
+        );
+        assert_eq!(
+            t.check("a@x", "1.1.1.1", t0 + Duration::from_secs(61)),
+            None
+        );
     }
 
     #[test]

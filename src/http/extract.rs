@@ -39,26 +39,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonWithBytes<T> {
     }
 }
 
-async fn read_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> Result<(T, Bytes), Error> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        if !is_json {
-            return Err(Error::Client(Code::UnsupportedMediaType, "send the body as JSON with Content-Type: application/json".into()));
+async fn read_json<T: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(T, Bytes), Error> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(Error::Client(
+            Code::UnsupportedMediaType,
+            "send the body as JSON with Content-Type: application/json".into(),
+        ));
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(inner)
+            if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            Error::Client(
+                Code::PayloadTooLarge,
+                "the request body is larger than allowed".into(),
+            )
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Error::Client(Code::PayloadTooLarge, "the request body is larger than allowed".into())
-            }
-            _ => Error::bad_request("the request body could not be read"),
-        })?;
-        let value = parse_json(&bytes)?;
-        Ok((value, bytes))
+        _ => Error::bad_request("the request body could not be read"),
+    })?;
+    let value = parse_json(&bytes)?;
+    Ok((value, bytes))
 }
 
 /// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).
@@ -90,11 +107,15 @@ pub struct Auth(pub Actor, pub TokenId);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(a) = parts.extensions.get::<AuthCache>() {
             return Ok(Auth(a.0.clone(), a.1));
         }
-        let token = bearer(parts).ok_or_else(|| Error::unauthorized("send Authorization: Bearer <token>"))?;
+        let token = bearer(parts)
+            .ok_or_else(|| Error::unauthorized("send Authorization: Bearer <token>"))?;
         let (actor, id) = crate::auth::service::authenticate(app, token).await?;
         parts.extensions.insert(AuthCache(actor.clone(), id));
         Ok(Auth(actor, id))
@@ -120,13 +141,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let Some(v) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
         let s = v.to_str().unwrap_or_default().trim();
         if s == "*" {
             return Ok(IfMatch(None));
         }
         let inner = s.trim_start_matches("W/").trim_matches('"');
-        inner.parse::<i64>().map(|n| IfMatch(Some(n))).map_err(|_| Error::bad_request("If-Match must be an ETag from a GET, such as \"3\""))
+        inner
+            .parse::<i64>()
+            .map(|n| IfMatch(Some(n)))
+            .map_err(|_| Error::bad_request("If-Match must be an ETag from a GET, such as \"3\""))
     }
 }
 
@@ -137,10 +163,16 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(v) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
+        let Some(v) = parts.headers.get("idempotency-key") else {
+            return Ok(IdempotencyKey(None));
+        };
         match v.to_str() {
-            Ok(s) if !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()) => Ok(IdempotencyKey(Some(s.to_owned()))),
-            _ => Err(Error::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")),
+            Ok(s) if !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()) => {
+                Ok(IdempotencyKey(Some(s.to_owned())))
+            }
+            _ => Err(Error::bad_request(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )),
         }
     }
 }
@@ -152,7 +184,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
         Ok(ClientAddr(addr))
     }
 }

@@ -29,13 +29,22 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(app.config.max_json_bytes))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req.extensions().get::<axum::extract::MatchedPath>().map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
-                tracing::info_span!("request", method = %req.method(), route = %route)
-            }),
-        )
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| problem::problem(Code::Internal, "something went wrong on our side; it has been logged", vec![])))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+            tracing::info_span!("request", method = %req.method(), route = %route)
+        }))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                problem::problem(
+                    Code::Internal,
+                    "something went wrong on our side; it has been logged",
+                    vec![],
+                )
+            },
+        ))
         .with_state(app)
 }
 
@@ -47,7 +56,11 @@ async fn readyz(State(app): State<AppState>) -> Response {
     if app.store.ping().await {
         axum::Json(serde_json::json!({"status": "ok"})).into_response()
     } else {
-        problem::problem(Code::ServiceUnavailable, "the database is not answering", vec![])
+        problem::problem(
+            Code::ServiceUnavailable,
+            "the database is not answering",
+            vec![],
+        )
     }
 }
 
@@ -56,7 +69,11 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    problem::problem(Code::MethodNotAllowed, "this route does not accept that method", vec![])
+    problem::problem(
+        Code::MethodNotAllowed,
+        "this route does not accept that method",
+        vec![],
+    )
 }
 
 /// Budgets `/api` requests per bearer token (or per address without one) and adds the
@@ -65,11 +82,19 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
-    let key = match req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    let key = match req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         // The digest, never the token itself, is the key held in memory.
         Some(v) => format!("t:{}", hex_prefix(&crate::auth::tokens::digest(v))),
         None => {
-            let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+            let ip = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_default();
             format!("ip:{ip}")
         }
     };
@@ -82,12 +107,18 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
             let mut res = next.run(req).await;
             let h = res.headers_mut();
             h.insert("ratelimit-limit", HeaderValue::from(limit));
-            h.insert("ratelimit-remaining", HeaderValue::from(snapshot.remaining_burst_capacity()));
+            h.insert(
+                "ratelimit-remaining",
+                HeaderValue::from(snapshot.remaining_burst_capacity()),
+            );
             h.insert("ratelimit-reset", HeaderValue::from(60u32));
             res
         }
         Err(not_until) => {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now()).as_secs().max(1);
+            let wait = not_until
+                .wait_time_from(governor::clock::DefaultClock::default().now())
+                .as_secs()
+                .max(1);
             let mut res = crate::error::Error::RateLimited { retry_after: wait }.into_response();
             let h = res.headers_mut();
             h.insert("ratelimit-limit", HeaderValue::from(limit));
@@ -105,7 +136,8 @@ fn hex_prefix(bytes: &[u8]) -> String {
 /// `ETag` header value for a version.
 #[must_use]
 pub fn etag(version: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+    HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
 /// 204 No Content.

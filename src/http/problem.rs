@@ -32,7 +32,10 @@ pub fn problem(code: Code, detail: impl Into<String>, errors: Vec<FieldError>) -
         errors,
     };
     let mut res = (status, axum::Json(body)).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     res
 }
 
@@ -49,7 +52,11 @@ impl IntoResponse for Error {
             }
             Error::Client(code, detail) => problem(code, detail, vec![]),
             Error::RateLimited { retry_after } => {
-                let mut res = problem(Code::RateLimited, format!("too many requests; retry in {retry_after} s"), vec![]);
+                let mut res = problem(
+                    Code::RateLimited,
+                    format!("too many requests; retry in {retry_after} s"),
+                    vec![],
+                );
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, v);
                 }
@@ -57,7 +64,11 @@ impl IntoResponse for Error {
             }
             Error::Internal(e) => {
                 tracing::error!("Internal error: {e:#}");
-                problem(Code::Internal, "something went wrong on our side; it has been logged", vec![])
+                problem(
+                    Code::Internal,
+                    "something went wrong on our side; it has been logged",
+                    vec![],
+                )
             }
         }
     }

@@ -72,10 +72,25 @@ pub async fn enqueue<J: Job>(tx: &mut Tx, ws: Option<WorkspaceId>, job: &J) -> R
 }
 
 /// Writes job `job` in the caller's transaction, due at `run_at` (microseconds).
-pub async fn enqueue_at<J: Job>(tx: &mut Tx, ws: Option<WorkspaceId>, job: &J, run_at: i64) -> Result<JobId> {
+pub async fn enqueue_at<J: Job>(
+    tx: &mut Tx,
+    ws: Option<WorkspaceId>,
+    job: &J,
+    run_at: i64,
+) -> Result<JobId> {
     let id = JobId::new();
     let payload = serde_json::to_string(job).map_err(anyhow::Error::from)?;
-    store::jobs::insert(tx, id, ws, J::NAME, &payload, J::MAX_ATTEMPTS, run_at, crate::clock::now_micros()).await?;
+    store::jobs::insert(
+        tx,
+        id,
+        ws,
+        J::NAME,
+        &payload,
+        J::MAX_ATTEMPTS,
+        run_at,
+        crate::clock::now_micros(),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -86,7 +101,11 @@ pub fn backoff_micros(base_seconds: u64, attempt: i64, jitter: f64) -> i64 {
     let exp = u32::try_from((attempt - 1).clamp(0, 30)).unwrap_or(30);
     let secs = base_seconds.saturating_mul(1u64 << exp).min(3600);
     let micros = i64::try_from(secs).unwrap_or(3600) * 1_000_000;
-    #[expect(clippy::cast_possible_truncation, clippy::cast_precision_loss, reason = "jitter is a small fraction of at most an hour")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_precision_loss,
+        reason = "jitter is a small fraction of at most an hour"
+    )]
     let extra = (micros as f64 * 0.1 * jitter.clamp(0.0, 1.0)) as i64;
     micros + extra
 }

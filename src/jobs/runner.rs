@@ -27,11 +27,17 @@ impl Runner {
     pub async fn run_batch(&self, limit: i64) -> Result<usize> {
         let now = now_micros();
         let mut tx = self.store.begin().await?;
-        let claimed = store::jobs::claim(&mut tx, now, now + LEASE_SECONDS * 1_000_000, limit).await?;
+        let claimed =
+            store::jobs::claim(&mut tx, now, now + LEASE_SECONDS * 1_000_000, limit).await?;
         tx.commit().await?;
         let n = claimed.len();
         for job in claimed {
-            let ctx = JobContext { store: self.store.clone(), workspace_id: job.workspace_id, job_id: job.id, attempt: job.attempts };
+            let ctx = JobContext {
+                store: self.store.clone(),
+                workspace_id: job.workspace_id,
+                job_id: job.id,
+                attempt: job.attempts,
+            };
             let outcome = match self.registry.get(&job.kind) {
                 Some(handler) => handler(job.payload.clone(), ctx).await,
                 None => Err(anyhow::anyhow!("no handler for job kind {}", job.kind)),
@@ -41,7 +47,13 @@ impl Runner {
             match outcome {
                 Ok(()) => store::jobs::finish(&mut tx, job.id, now).await?,
                 Err(e) => {
-                    let retry_at = (job.attempts < job.max_attempts).then(|| now + backoff_micros(self.retry_base_seconds, job.attempts, rand::random::<f64>()));
+                    let retry_at = (job.attempts < job.max_attempts).then(|| {
+                        now + backoff_micros(
+                            self.retry_base_seconds,
+                            job.attempts,
+                            rand::random::<f64>(),
+                        )
+                    });
                     if retry_at.is_some() {
                         tracing::warn!(job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempts, "Job failed, will retry: {e:#}");
                     } else {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Tx;
 use crate::error::Result;
-use crate::ids::{CommentId, TicketId, UserId, WorkspaceId};
+use crate::ids::{CommentId, TicketId, WorkspaceId};
 
 #[derive(Iden, Clone, Copy)]
 pub enum Comments {
@@ -88,7 +88,12 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CommentRow]) -> Result<()> {
 }
 
 /// The thread of a ticket, oldest first; internal notes only when `internal` is set.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId, internal: bool) -> Result<Vec<CommentRow>> {
+pub async fn list(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    ticket: TicketId,
+    internal: bool,
+) -> Result<Vec<CommentRow>> {
     let mut q = Query::select();
     q.columns(COLUMNS)
         .from(Comments::Table)
@@ -98,11 +103,17 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId, internal: bool
     if !internal {
         q.and_where(Expr::col(Comments::IsInternal).eq(false));
     }
-    q.order_by(Comments::CreatedAt, Order::Asc).order_by(Comments::Id, Order::Asc);
+    q.order_by(Comments::CreatedAt, Order::Asc)
+        .order_by(Comments::Id, Order::Asc);
     tx.fetch_all(&q).await
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId, id: CommentId) -> Result<Option<CommentRow>> {
+pub async fn find(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    ticket: TicketId,
+    id: CommentId,
+) -> Result<Option<CommentRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Comments::Table)
@@ -117,7 +128,11 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId, id: CommentId)
 pub async fn update_body(tx: &mut Tx, c: &CommentRow) -> Result<bool> {
     let q = Query::update()
         .table(Comments::Table)
-        .values([(Comments::Body, c.body.clone().into()), (Comments::UpdatedAt, c.updated_at.into()), (Comments::Version, Expr::col(Comments::Version).add(1))])
+        .values([
+            (Comments::Body, c.body.clone().into()),
+            (Comments::UpdatedAt, c.updated_at.into()),
+            (Comments::Version, Expr::col(Comments::Version).add(1)),
+        ])
         .and_where(Expr::col(Comments::Id).eq(c.id))
         .and_where(Expr::col(Comments::WorkspaceId).eq(c.workspace_id))
         .and_where(Expr::col(Comments::Version).eq(c.version))
@@ -128,7 +143,10 @@ pub async fn update_body(tx: &mut Tx, c: &CommentRow) -> Result<bool> {
 pub async fn soft_delete(tx: &mut Tx, ws: WorkspaceId, id: CommentId, now: i64) -> Result<bool> {
     let q = Query::update()
         .table(Comments::Table)
-        .values([(Comments::DeletedAt, now.into()), (Comments::UpdatedAt, now.into())])
+        .values([
+            (Comments::DeletedAt, now.into()),
+            (Comments::UpdatedAt, now.into()),
+        ])
         .and_where(Expr::col(Comments::Id).eq(id))
         .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
         .to_owned();
@@ -146,10 +164,4 @@ pub async fn count_public_by_agents(tx: &mut Tx, ws: WorkspaceId, ticket: Ticket
         .and_where(Expr::col(Comments::IsInternal).eq(false))
         .to_owned();
     tx.fetch_i64(&q).await
-}
-
-/// Author ids of the given staff users as `UserId`s (helper for side-loading).
-#[must_use]
-pub fn author_user(c: &CommentRow) -> Option<UserId> {
-    if c.author_type == "agent" { c.author_id.map(UserId) } else { None }
 }

@@ -74,7 +74,11 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CustomerRow]) -> Result<()> {
             c.updated_at.into(),
         ]);
     }
-    tx.execute(&q).await.on_constraint("customers_workspace_email_key", || Error::duplicate("a customer with this email already exists"))?;
+    tx.execute(&q)
+        .await
+        .on_constraint("customers_workspace_email_key", || {
+            Error::duplicate("a customer with this email already exists")
+        })?;
     Ok(())
 }
 
@@ -96,10 +100,16 @@ pub async fn insert_or_get(tx: &mut Tx, c: &CustomerRow) -> Result<CustomerRow> 
             c.created_at.into(),
             c.updated_at.into(),
         ])
-        .on_conflict(sea_query::OnConflict::columns([Customers::WorkspaceId, Customers::Email]).do_nothing().to_owned())
+        .on_conflict(
+            sea_query::OnConflict::columns([Customers::WorkspaceId, Customers::Email])
+                .do_nothing()
+                .to_owned(),
+        )
         .to_owned();
     tx.execute(&q).await?;
-    find_by_email(tx, c.workspace_id, &c.email).await?.ok_or_else(|| anyhow::anyhow!("customer vanished after upsert").into())
+    find_by_email(tx, c.workspace_id, &c.email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("customer vanished after upsert").into())
 }
 
 pub async fn update(tx: &mut Tx, c: &CustomerRow) -> Result<bool> {
@@ -118,7 +128,13 @@ pub async fn update(tx: &mut Tx, c: &CustomerRow) -> Result<bool> {
         .and_where(Expr::col(Customers::WorkspaceId).eq(c.workspace_id))
         .and_where(Expr::col(Customers::Version).eq(c.version))
         .to_owned();
-    Ok(tx.execute(&q).await.on_constraint("customers_workspace_email_key", || Error::duplicate("a customer with this email already exists"))? == 1)
+    Ok(tx
+        .execute(&q)
+        .await
+        .on_constraint("customers_workspace_email_key", || {
+            Error::duplicate("a customer with this email already exists")
+        })?
+        == 1)
 }
 
 pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: CustomerId) -> Result<Option<CustomerRow>> {
@@ -131,7 +147,11 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: CustomerId) -> Result<Option
     tx.fetch_optional(&q).await
 }
 
-pub async fn find_by_email(tx: &mut Tx, ws: WorkspaceId, email: &str) -> Result<Option<CustomerRow>> {
+pub async fn find_by_email(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    email: &str,
+) -> Result<Option<CustomerRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Customers::Table)
@@ -144,18 +164,36 @@ pub async fn find_by_email(tx: &mut Tx, ws: WorkspaceId, email: &str) -> Result<
 fn search_cond(ws: WorkspaceId, q: Option<&str>) -> Cond {
     let mut c = Cond::all().add(Expr::col(Customers::WorkspaceId).eq(ws));
     if let Some(q) = q {
-        let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = format!(
+            "%{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         c = c.add(
             Cond::any()
-                .add(Expr::col(Customers::Email).like(sea_query::LikeExpr::new(pattern.clone()).escape('\\')))
-                .add(Expr::expr(sea_query::Func::lower(Expr::col(Customers::Name))).like(sea_query::LikeExpr::new(pattern).escape('\\'))),
+                .add(
+                    Expr::col(Customers::Email)
+                        .like(sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    Expr::expr(sea_query::Func::lower(Expr::col(Customers::Name)))
+                        .like(sea_query::LikeExpr::new(pattern).escape('\\')),
+                ),
         );
     }
     c
 }
 
 /// Customers of the workspace, newest first, optionally matching `q` in email or name.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, q: Option<&str>, limit: u64, offset: u64) -> Result<(Vec<CustomerRow>, i64)> {
+pub async fn list(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    q: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<CustomerRow>, i64)> {
     let rows = Query::select()
         .columns(COLUMNS)
         .from(Customers::Table)
@@ -166,7 +204,11 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId, q: Option<&str>, limit: u64, off
         .offset(offset)
         .to_owned();
     let rows = tx.fetch_all(&rows).await?;
-    let count = Query::select().expr(Expr::col(Asterisk).count()).from(Customers::Table).cond_where(search_cond(ws, q)).to_owned();
+    let count = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Customers::Table)
+        .cond_where(search_cond(ws, q))
+        .to_owned();
     Ok((rows, tx.fetch_i64(&count).await?))
 }
 

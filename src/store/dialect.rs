@@ -12,8 +12,15 @@ use crate::ids::{TicketId, WorkspaceId};
 #[must_use]
 pub fn search_terms(q: &str) -> Vec<String> {
     q.split_whitespace()
-        .map(|t| t.chars().filter(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '_' | '-')).collect::<String>())
-        .map(|t| t.trim_matches(|c: char| matches!(c, '.' | '-' | '_')).to_lowercase())
+        .map(|t| {
+            t.chars()
+                .filter(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '_' | '-'))
+                .collect::<String>()
+        })
+        .map(|t| {
+            t.trim_matches(|c: char| matches!(c, '.' | '-' | '_'))
+                .to_lowercase()
+        })
         .filter(|t| !t.is_empty())
         .take(8)
         .collect()
@@ -37,7 +44,12 @@ fn fts5_query(ws: WorkspaceId, terms: &[String]) -> String {
 /// A condition true for tickets whose search document contains every term (prefix match).
 /// `for_page` says the query reads one sorted page rather than counting every match.
 #[must_use]
-pub fn ticket_matches(backend: Backend, ws: WorkspaceId, terms: &[String], for_page: bool) -> SimpleExpr {
+pub fn ticket_matches(
+    backend: Backend,
+    ws: WorkspaceId,
+    terms: &[String],
+    for_page: bool,
+) -> SimpleExpr {
     match backend {
         Backend::Sqlite => {
             // Placeholders follow the builder: `?` for SQLite, `$1` for PostgreSQL.
@@ -56,8 +68,15 @@ pub fn ticket_matches(backend: Backend, ws: WorkspaceId, terms: &[String], for_p
         Backend::Postgres => {
             // Each term is quoted so PostgreSQL's parser splits it exactly as it split the
             // document (an email stays one lexeme); every lexeme is a prefix. Terms hold no quotes.
-            let query = terms.iter().map(|t| format!("'{t}':*")).collect::<Vec<_>>().join(" & ");
-            Expr::cust_with_values("\"tickets\".\"search\" @@ to_tsquery('simple', $1)", [query])
+            let query = terms
+                .iter()
+                .map(|t| format!("'{t}':*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            Expr::cust_with_values(
+                "\"tickets\".\"search\" @@ to_tsquery('simple', $1)",
+                [query],
+            )
         }
     }
 }
@@ -72,7 +91,10 @@ pub async fn count_matches(tx: &mut Tx, ws: WorkspaceId, terms: &[String]) -> Re
     let q = Query::select()
         .expr(Expr::cust("count(*)"))
         .from(Alias::new("tickets_fts"))
-        .and_where(Expr::cust_with_values("tickets_fts MATCH ?", [fts5_query(ws, terms)]))
+        .and_where(Expr::cust_with_values(
+            "tickets_fts MATCH ?",
+            [fts5_query(ws, terms)],
+        ))
         .to_owned();
     Ok(Some(tx.fetch_i64(&q).await?))
 }
@@ -80,7 +102,13 @@ pub async fn count_matches(tx: &mut Tx, ws: WorkspaceId, terms: &[String]) -> Re
 /// Writes the search document of a ticket (subject, description, requester, number and
 /// thread) inside the caller's transaction, so search never lags behind a change. `fresh`
 /// says the ticket was just inserted and has no document yet.
-pub async fn index_ticket(tx: &mut Tx, ws: WorkspaceId, id: TicketId, document: &str, fresh: bool) -> Result<()> {
+pub async fn index_ticket(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TicketId,
+    document: &str,
+    fresh: bool,
+) -> Result<()> {
     use sea_query::{Alias, Query};
     let doc = document.to_owned();
     match tx.backend() {
@@ -88,14 +116,30 @@ pub async fn index_ticket(tx: &mut Tx, ws: WorkspaceId, id: TicketId, document: 
             if !fresh {
                 let del = Query::delete()
                     .from_table(Alias::new("tickets_fts"))
-                    .and_where(Expr::col(Alias::new("rowid")).in_subquery(Query::select().column(Alias::new("seq")).from(Alias::new("tickets")).and_where(Expr::col(Alias::new("id")).eq(id)).to_owned()))
+                    .and_where(
+                        Expr::col(Alias::new("rowid")).in_subquery(
+                            Query::select()
+                                .column(Alias::new("seq"))
+                                .from(Alias::new("tickets"))
+                                .and_where(Expr::col(Alias::new("id")).eq(id))
+                                .to_owned(),
+                        ),
+                    )
                     .to_owned();
                 tx.defer(&del);
             }
             let ins = Query::insert()
                 .into_table(Alias::new("tickets_fts"))
                 .columns([Alias::new("rowid"), Alias::new("ws"), Alias::new("body")])
-                .select_from(Query::select().column(Alias::new("seq")).expr(Expr::val(ws_token(ws))).expr(Expr::val(doc)).from(Alias::new("tickets")).and_where(Expr::col(Alias::new("id")).eq(id)).to_owned())
+                .select_from(
+                    Query::select()
+                        .column(Alias::new("seq"))
+                        .expr(Expr::val(ws_token(ws)))
+                        .expr(Expr::val(doc))
+                        .from(Alias::new("tickets"))
+                        .and_where(Expr::col(Alias::new("id")).eq(id))
+                        .to_owned(),
+                )
                 .map_err(|e| anyhow::anyhow!("fts insert: {e}"))?
                 .to_owned();
             tx.defer(&ins);
@@ -103,7 +147,10 @@ pub async fn index_ticket(tx: &mut Tx, ws: WorkspaceId, id: TicketId, document: 
         Backend::Postgres => {
             let up = Query::update()
                 .table(Alias::new("tickets"))
-                .value(Alias::new("search"), Expr::cust_with_values("to_tsvector('simple', $1)", [doc]))
+                .value(
+                    Alias::new("search"),
+                    Expr::cust_with_values("to_tsvector('simple', $1)", [doc]),
+                )
                 .and_where(Expr::col(Alias::new("id")).eq(id))
                 .to_owned();
             tx.defer(&up);
@@ -138,7 +185,12 @@ pub async fn index_many(tx: &mut Tx, ws: WorkspaceId, docs: &[(TicketId, String)
 /// Drops a deleted ticket from the SQLite index (PostgreSQL keeps the vector on the row).
 pub async fn unindex_ticket(tx: &mut Tx, id: TicketId) -> Result<()> {
     if let Conn::SqliteTx(t) = tx.conn().await? {
-        sqlx::query("DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)").bind(id).execute(&mut **t).await?;
+        sqlx::query(
+            "DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)",
+        )
+        .bind(id)
+        .execute(&mut **t)
+        .await?;
     }
     Ok(())
 }
@@ -170,8 +222,14 @@ mod tests {
 
     #[test]
     fn search_terms_strip_query_syntax() {
-        assert_eq!(search_terms("  Printer \"jam\" OR* NEAR(x) "), ["printer", "jam", "or", "nearx"]);
-        assert_eq!(search_terms("jane@example.com #1001"), ["jane@example.com", "1001"]);
+        assert_eq!(
+            search_terms("  Printer \"jam\" OR* NEAR(x) "),
+            ["printer", "jam", "or", "nearx"]
+        );
+        assert_eq!(
+            search_terms("jane@example.com #1001"),
+            ["jane@example.com", "1001"]
+        );
         assert!(search_terms("*** ()").is_empty());
     }
 
@@ -179,8 +237,19 @@ mod tests {
     fn search_condition_binds_the_query_on_both_backends() {
         use sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
         use sea_query_sqlx::SqlxBinder;
-        for (backend, needle) in [(super::Backend::Sqlite, "MATCH ?"), (super::Backend::Postgres, "to_tsquery('simple', $1)")] {
-            let q = Query::select().expr(sea_query::Expr::cust("1")).and_where(super::ticket_matches(backend, crate::ids::WorkspaceId(uuid::Uuid::nil()), &["printer".into()], true)).to_owned();
+        for (backend, needle) in [
+            (super::Backend::Sqlite, "MATCH ?"),
+            (super::Backend::Postgres, "to_tsquery('simple', $1)"),
+        ] {
+            let q = Query::select()
+                .expr(sea_query::Expr::cust("1"))
+                .and_where(super::ticket_matches(
+                    backend,
+                    crate::ids::WorkspaceId(uuid::Uuid::nil()),
+                    &["printer".into()],
+                    true,
+                ))
+                .to_owned();
             let (sql, values) = match backend {
                 super::Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
                 super::Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),

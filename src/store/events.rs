@@ -57,19 +57,18 @@ pub async fn insert_many(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table(TicketEvents::Table)
-        .columns([
-            TicketEvents::Id,
-            TicketEvents::WorkspaceId,
-            TicketEvents::TicketId,
-            TicketEvents::EventType,
-            TicketEvents::ActorType,
-            TicketEvents::ActorId,
-            TicketEvents::FromStatus,
-            TicketEvents::ToStatus,
-            TicketEvents::Metadata,
-            TicketEvents::CreatedAt,
-        ]);
+    q.into_table(TicketEvents::Table).columns([
+        TicketEvents::Id,
+        TicketEvents::WorkspaceId,
+        TicketEvents::TicketId,
+        TicketEvents::EventType,
+        TicketEvents::ActorType,
+        TicketEvents::ActorId,
+        TicketEvents::FromStatus,
+        TicketEvents::ToStatus,
+        TicketEvents::Metadata,
+        TicketEvents::CreatedAt,
+    ]);
     for e in rows {
         q.values_panic([
             e.id.into(),
@@ -126,22 +125,50 @@ pub struct DomainEventRow {
 pub async fn publish(tx: &mut Tx, e: &DomainEventRow) -> Result<()> {
     let q = Query::insert()
         .into_table(DomainEvents::Table)
-        .columns([DomainEvents::Id, DomainEvents::WorkspaceId, DomainEvents::EventType, DomainEvents::SubjectId, DomainEvents::Payload, DomainEvents::CreatedAt])
-        .values_panic([e.id.into(), e.workspace_id.into(), e.event_type.clone().into(), e.subject_id.into(), e.payload.clone().into(), e.created_at.into()])
+        .columns([
+            DomainEvents::Id,
+            DomainEvents::WorkspaceId,
+            DomainEvents::EventType,
+            DomainEvents::SubjectId,
+            DomainEvents::Payload,
+            DomainEvents::CreatedAt,
+        ])
+        .values_panic([
+            e.id.into(),
+            e.workspace_id.into(),
+            e.event_type.clone().into(),
+            e.subject_id.into(),
+            e.payload.clone().into(),
+            e.created_at.into(),
+        ])
         .to_owned();
     tx.defer(&q);
     Ok(())
 }
 
 /// Domain events of a workspace in the order they were written, after `after` (an event id).
-pub async fn domain_events(tx: &mut Tx, ws: WorkspaceId, subject: Option<uuid::Uuid>, limit: u64) -> Result<Vec<DomainEventRow>> {
+pub async fn domain_events(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    subject: Option<uuid::Uuid>,
+    limit: u64,
+) -> Result<Vec<DomainEventRow>> {
     let mut q = Query::select();
-    q.columns([DomainEvents::Id, DomainEvents::WorkspaceId, DomainEvents::EventType, DomainEvents::SubjectId, DomainEvents::Payload, DomainEvents::CreatedAt])
-        .from(DomainEvents::Table)
-        .and_where(Expr::col(DomainEvents::WorkspaceId).eq(ws));
+    q.columns([
+        DomainEvents::Id,
+        DomainEvents::WorkspaceId,
+        DomainEvents::EventType,
+        DomainEvents::SubjectId,
+        DomainEvents::Payload,
+        DomainEvents::CreatedAt,
+    ])
+    .from(DomainEvents::Table)
+    .and_where(Expr::col(DomainEvents::WorkspaceId).eq(ws));
     if let Some(s) = subject {
         q.and_where(Expr::col(DomainEvents::SubjectId).eq(s));
     }
-    q.order_by(DomainEvents::CreatedAt, Order::Asc).order_by(DomainEvents::Id, Order::Asc).limit(limit);
+    q.order_by(DomainEvents::CreatedAt, Order::Asc)
+        .order_by(DomainEvents::Id, Order::Asc)
+        .limit(limit);
     tx.fetch_all(&q).await
 }

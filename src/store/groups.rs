@@ -38,7 +38,15 @@ pub struct GroupRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: [Groups; 7] = [Groups::Id, Groups::WorkspaceId, Groups::Name, Groups::Description, Groups::Version, Groups::CreatedAt, Groups::UpdatedAt];
+const COLUMNS: [Groups; 7] = [
+    Groups::Id,
+    Groups::WorkspaceId,
+    Groups::Name,
+    Groups::Description,
+    Groups::Version,
+    Groups::CreatedAt,
+    Groups::UpdatedAt,
+];
 
 fn dup() -> Error {
     Error::duplicate("a group with this name already exists")
@@ -47,7 +55,16 @@ fn dup() -> Error {
 pub async fn insert(tx: &mut Tx, g: &GroupRow) -> Result<()> {
     let q = Query::insert()
         .into_table(Groups::Table)
-        .columns([Groups::Id, Groups::WorkspaceId, Groups::Name, Groups::NameKey, Groups::Description, Groups::Version, Groups::CreatedAt, Groups::UpdatedAt])
+        .columns([
+            Groups::Id,
+            Groups::WorkspaceId,
+            Groups::Name,
+            Groups::NameKey,
+            Groups::Description,
+            Groups::Version,
+            Groups::CreatedAt,
+            Groups::UpdatedAt,
+        ])
         .values_panic([
             g.id.into(),
             g.workspace_id.into(),
@@ -59,7 +76,9 @@ pub async fn insert(tx: &mut Tx, g: &GroupRow) -> Result<()> {
             g.updated_at.into(),
         ])
         .to_owned();
-    tx.execute(&q).await.on_constraint("groups_workspace_name_key", dup)?;
+    tx.execute(&q)
+        .await
+        .on_constraint("groups_workspace_name_key", dup)?;
     Ok(())
 }
 
@@ -77,23 +96,43 @@ pub async fn update(tx: &mut Tx, g: &GroupRow) -> Result<bool> {
         .and_where(Expr::col(Groups::WorkspaceId).eq(g.workspace_id))
         .and_where(Expr::col(Groups::Version).eq(g.version))
         .to_owned();
-    Ok(tx.execute(&q).await.on_constraint("groups_workspace_name_key", dup)? == 1)
+    Ok(tx
+        .execute(&q)
+        .await
+        .on_constraint("groups_workspace_name_key", dup)?
+        == 1)
 }
 
 pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: GroupId) -> Result<Option<GroupRow>> {
-    let q = Query::select().columns(COLUMNS).from(Groups::Table).and_where(Expr::col(Groups::Id).eq(id)).and_where(Expr::col(Groups::WorkspaceId).eq(ws)).to_owned();
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Groups::Table)
+        .and_where(Expr::col(Groups::Id).eq(id))
+        .and_where(Expr::col(Groups::WorkspaceId).eq(ws))
+        .to_owned();
     tx.fetch_optional(&q).await
 }
 
 pub async fn list(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<GroupRow>> {
-    let q = Query::select().columns(COLUMNS).from(Groups::Table).and_where(Expr::col(Groups::WorkspaceId).eq(ws)).order_by(Groups::Name, Order::Asc).to_owned();
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Groups::Table)
+        .and_where(Expr::col(Groups::WorkspaceId).eq(ws))
+        .order_by(Groups::Name, Order::Asc)
+        .to_owned();
     tx.fetch_all(&q).await
 }
 
 /// (group, user) membership pairs of the workspace, optionally for some groups only.
-pub async fn members(tx: &mut Tx, ws: WorkspaceId, groups: Option<&[GroupId]>) -> Result<Vec<(GroupId, UserId)>> {
+pub async fn members(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    groups: Option<&[GroupId]>,
+) -> Result<Vec<(GroupId, UserId)>> {
     let mut q = Query::select();
-    q.columns([GroupMembers::GroupId, GroupMembers::UserId]).from(GroupMembers::Table).and_where(Expr::col(GroupMembers::WorkspaceId).eq(ws));
+    q.columns([GroupMembers::GroupId, GroupMembers::UserId])
+        .from(GroupMembers::Table)
+        .and_where(Expr::col(GroupMembers::WorkspaceId).eq(ws));
     if let Some(g) = groups {
         q.and_where(Expr::col(GroupMembers::GroupId).is_in(g.iter().map(|i| i.0)));
     }
@@ -102,14 +141,27 @@ pub async fn members(tx: &mut Tx, ws: WorkspaceId, groups: Option<&[GroupId]>) -
 }
 
 /// Replaces the members of a group.
-pub async fn set_members(tx: &mut Tx, ws: WorkspaceId, group: GroupId, users: &[UserId]) -> Result<()> {
-    let del = Query::delete().from_table(GroupMembers::Table).and_where(Expr::col(GroupMembers::GroupId).eq(group)).and_where(Expr::col(GroupMembers::WorkspaceId).eq(ws)).to_owned();
+pub async fn set_members(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: &[UserId],
+) -> Result<()> {
+    let del = Query::delete()
+        .from_table(GroupMembers::Table)
+        .and_where(Expr::col(GroupMembers::GroupId).eq(group))
+        .and_where(Expr::col(GroupMembers::WorkspaceId).eq(ws))
+        .to_owned();
     tx.execute(&del).await?;
     if users.is_empty() {
         return Ok(());
     }
     let mut ins = Query::insert();
-    ins.into_table(GroupMembers::Table).columns([GroupMembers::GroupId, GroupMembers::UserId, GroupMembers::WorkspaceId]);
+    ins.into_table(GroupMembers::Table).columns([
+        GroupMembers::GroupId,
+        GroupMembers::UserId,
+        GroupMembers::WorkspaceId,
+    ]);
     for u in users {
         ins.values_panic([group.into(), (*u).into(), ws.into()]);
     }

@@ -28,9 +28,20 @@ pub struct SavedResponse {
 }
 
 /// The stored answer for this key, if it is younger than `since`.
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, since: i64) -> Result<Option<SavedResponse>> {
+pub async fn find(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    scope: &str,
+    key: &str,
+    since: i64,
+) -> Result<Option<SavedResponse>> {
     let q = Query::select()
-        .columns([IdempotencyKeys::RequestHash, IdempotencyKeys::ResponseStatus, IdempotencyKeys::ResponseBody, IdempotencyKeys::Location])
+        .columns([
+            IdempotencyKeys::RequestHash,
+            IdempotencyKeys::ResponseStatus,
+            IdempotencyKeys::ResponseBody,
+            IdempotencyKeys::Location,
+        ])
         .from(IdempotencyKeys::Table)
         .and_where(Expr::col(IdempotencyKeys::WorkspaceId).eq(ws))
         .and_where(Expr::col(IdempotencyKeys::Scope).eq(scope))
@@ -44,7 +55,17 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, since: i
 /// with the same key is replaced. Returns false when a live row for the key exists (a
 /// concurrent request with the same key committed first): the caller rolls back and replays.
 #[expect(clippy::too_many_arguments, reason = "one column each")]
-pub async fn save(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, hash: &[u8], status: i64, body: &str, location: Option<&str>, now: i64) -> Result<bool> {
+pub async fn save(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    scope: &str,
+    key: &str,
+    hash: &[u8],
+    status: i64,
+    body: &str,
+    location: Option<&str>,
+    now: i64,
+) -> Result<bool> {
     let del = Query::delete()
         .from_table(IdempotencyKeys::Table)
         .and_where(Expr::col(IdempotencyKeys::WorkspaceId).eq(ws))
@@ -65,10 +86,23 @@ pub async fn save(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, hash: &[
             IdempotencyKeys::Location,
             IdempotencyKeys::CreatedAt,
         ])
-        .values_panic([ws.into(), scope.into(), key.into(), hash.to_vec().into(), status.into(), body.into(), location.map(str::to_owned).into(), now.into()])
+        .values_panic([
+            ws.into(),
+            scope.into(),
+            key.into(),
+            hash.to_vec().into(),
+            status.into(),
+            body.into(),
+            location.map(str::to_owned).into(),
+            now.into(),
+        ])
         .to_owned();
     const TAKEN: &str = "idempotency key taken";
-    match tx.execute(&q).await.on_constraint("idempotency_keys_pkey", || Error::conflict(TAKEN)) {
+    match tx
+        .execute(&q)
+        .await
+        .on_constraint("idempotency_keys_pkey", || Error::conflict(TAKEN))
+    {
         Ok(_) => Ok(true),
         Err(Error::Client(_, m)) if m == TAKEN => Ok(false),
         Err(e) => Err(e),
@@ -77,6 +111,9 @@ pub async fn save(tx: &mut Tx, ws: WorkspaceId, scope: &str, key: &str, hash: &[
 
 /// Deletes keys older than `before`.
 pub async fn purge(tx: &mut Tx, before: i64) -> Result<u64> {
-    let q = Query::delete().from_table(IdempotencyKeys::Table).and_where(Expr::col(IdempotencyKeys::CreatedAt).lt(before)).to_owned();
+    let q = Query::delete()
+        .from_table(IdempotencyKeys::Table)
+        .and_where(Expr::col(IdempotencyKeys::CreatedAt).lt(before))
+        .to_owned();
     tx.execute(&q).await
 }

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
-use super::{Backend, Conn, Tx, dialect};
+use super::{Conn, Tx, dialect};
 use crate::error::Result;
 use crate::ids::{JobId, WorkspaceId};
 
@@ -45,11 +45,34 @@ pub struct JobRow {
     pub last_error: Option<String>,
 }
 
-#[expect(clippy::too_many_arguments, reason = "one column each; called from one place")]
-pub async fn insert(tx: &mut Tx, id: JobId, ws: Option<WorkspaceId>, kind: &str, payload: &str, max_attempts: i64, run_at: i64, now: i64) -> Result<()> {
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one column each; called from one place"
+)]
+pub async fn insert(
+    tx: &mut Tx,
+    id: JobId,
+    ws: Option<WorkspaceId>,
+    kind: &str,
+    payload: &str,
+    max_attempts: i64,
+    run_at: i64,
+    now: i64,
+) -> Result<()> {
     let q = Query::insert()
         .into_table(Jobs::Table)
-        .columns([Jobs::Id, Jobs::WorkspaceId, Jobs::Kind, Jobs::Payload, Jobs::Status, Jobs::Attempts, Jobs::MaxAttempts, Jobs::RunAt, Jobs::CreatedAt, Jobs::UpdatedAt])
+        .columns([
+            Jobs::Id,
+            Jobs::WorkspaceId,
+            Jobs::Kind,
+            Jobs::Payload,
+            Jobs::Status,
+            Jobs::Attempts,
+            Jobs::MaxAttempts,
+            Jobs::RunAt,
+            Jobs::CreatedAt,
+            Jobs::UpdatedAt,
+        ])
         .values_panic([
             id.into(),
             Expr::val(ws.map(|w| w.0)),
@@ -71,10 +94,38 @@ pub async fn insert(tx: &mut Tx, id: JobId, ws: Option<WorkspaceId>, kind: &str,
 pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
     let sql = dialect::claim_jobs_sql(tx.backend());
     Ok(match tx.conn().await? {
-        Conn::SqliteTx(t) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
-        Conn::PgTx(t) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
-        Conn::SqliteConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
-        Conn::PgConn(c) => sqlx::query_as(sql).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **c).await?,
+        Conn::SqliteTx(t) => {
+            sqlx::query_as(sql)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&mut **t)
+                .await?
+        }
+        Conn::PgTx(t) => {
+            sqlx::query_as(sql)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&mut **t)
+                .await?
+        }
+        Conn::SqliteConn(c) => {
+            sqlx::query_as(sql)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&mut **c)
+                .await?
+        }
+        Conn::PgConn(c) => {
+            sqlx::query_as(sql)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&mut **c)
+                .await?
+        }
         Conn::Done => return Err(anyhow::anyhow!("connection used after commit").into()),
     })
 }
@@ -83,7 +134,11 @@ pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Resul
 pub async fn finish(tx: &mut Tx, id: JobId, now: i64) -> Result<()> {
     let q = Query::update()
         .table(Jobs::Table)
-        .values([(Jobs::Status, "done".into()), (Jobs::LockedUntil, Expr::val(None::<i64>)), (Jobs::UpdatedAt, now.into())])
+        .values([
+            (Jobs::Status, "done".into()),
+            (Jobs::LockedUntil, Expr::val(None::<i64>)),
+            (Jobs::UpdatedAt, now.into()),
+        ])
         .and_where(Expr::col(Jobs::Id).eq(id))
         .to_owned();
     tx.execute(&q).await?;
@@ -91,13 +146,26 @@ pub async fn finish(tx: &mut Tx, id: JobId, now: i64) -> Result<()> {
 }
 
 /// Records a failure: back to `pending` at `retry_at`, or `failed` when `retry_at` is `None`.
-pub async fn fail(tx: &mut Tx, id: JobId, error: &str, retry_at: Option<i64>, now: i64) -> Result<()> {
-    let status = if retry_at.is_some() { "pending" } else { "failed" };
+pub async fn fail(
+    tx: &mut Tx,
+    id: JobId,
+    error: &str,
+    retry_at: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    let status = if retry_at.is_some() {
+        "pending"
+    } else {
+        "failed"
+    };
     let q = Query::update()
         .table(Jobs::Table)
         .values([
             (Jobs::Status, status.into()),
-            (Jobs::LastError, error.chars().take(2000).collect::<String>().into()),
+            (
+                Jobs::LastError,
+                error.chars().take(2000).collect::<String>().into(),
+            ),
             (Jobs::RunAt, retry_at.unwrap_or(now).into()),
             (Jobs::LockedUntil, Expr::val(None::<i64>)),
             (Jobs::UpdatedAt, now.into()),
@@ -111,7 +179,14 @@ pub async fn fail(tx: &mut Tx, id: JobId, error: &str, retry_at: Option<i64>, no
 /// Every job of a kind (inspection).
 pub async fn of_kind(tx: &mut Tx, kind: &str) -> Result<Vec<JobRow>> {
     let q = Query::select()
-        .columns([Jobs::Id, Jobs::Kind, Jobs::Status, Jobs::Attempts, Jobs::RunAt, Jobs::LastError])
+        .columns([
+            Jobs::Id,
+            Jobs::Kind,
+            Jobs::Status,
+            Jobs::Attempts,
+            Jobs::RunAt,
+            Jobs::LastError,
+        ])
         .from(Jobs::Table)
         .and_where(Expr::col(Jobs::Kind).eq(kind))
         .order_by(Jobs::CreatedAt, sea_query::Order::Asc)
@@ -122,11 +197,10 @@ pub async fn of_kind(tx: &mut Tx, kind: &str) -> Result<Vec<JobRow>> {
 
 /// Deletes finished jobs older than `before` (housekeeping).
 pub async fn purge_done(tx: &mut Tx, before: i64) -> Result<u64> {
-    let q = Query::delete().from_table(Jobs::Table).and_where(Expr::col(Jobs::Status).eq("done")).and_where(Expr::col(Jobs::UpdatedAt).lt(before)).to_owned();
+    let q = Query::delete()
+        .from_table(Jobs::Table)
+        .and_where(Expr::col(Jobs::Status).eq("done"))
+        .and_where(Expr::col(Jobs::UpdatedAt).lt(before))
+        .to_owned();
     tx.execute(&q).await
-}
-
-#[must_use]
-pub fn uses_skip_locked(backend: Backend) -> bool {
-    backend == Backend::Postgres
 }

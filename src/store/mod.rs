@@ -24,7 +24,9 @@ use sea_query_sqlx::SqlxBinder;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::Result;
@@ -40,7 +42,10 @@ pub enum Backend {
 enum Pools {
     /// SQLite allows one writer at a time: writes go through a one-connection pool so they
     /// queue in Rust instead of spinning on `SQLITE_BUSY`; reads use their own pool (WAL).
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -77,7 +82,8 @@ pub struct Tx {
 
 /// A row type readable from both backends.
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
-impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
 
 fn backend_changed() -> crate::error::Error {
     anyhow::anyhow!("connection used after commit or on the wrong backend").into()
@@ -103,7 +109,12 @@ macro_rules! run {
 impl Tx {
     fn new(conn: Conn) -> Self {
         let begin = matches!(conn, Conn::SqliteTx(_));
-        Tx { conn, pending: Vec::new(), begin_pending: begin, open: false }
+        Tx {
+            conn,
+            pending: Vec::new(),
+            begin_pending: begin,
+            open: false,
+        }
     }
 
     /// Which backend this connection belongs to.
@@ -133,7 +144,10 @@ impl Tx {
     /// SQLite: the pending `BEGIN`, the queued writes and then `last`, as one query string.
     /// SQLite binds unnamed `?` parameters in order across the statements of one string, so
     /// the values are simply chained. Only the last statement may return rows.
-    fn sqlite_command(&mut self, last: Option<(String, sea_query_sqlx::SqlxValues)>) -> (String, sea_query_sqlx::SqlxValues) {
+    fn sqlite_command(
+        &mut self,
+        last: Option<(String, sea_query_sqlx::SqlxValues)>,
+    ) -> (String, sea_query_sqlx::SqlxValues) {
         let mut sql = String::new();
         let mut values = sea_query::Values(Vec::new());
         if self.begin_pending {
@@ -172,11 +186,15 @@ impl Tx {
         }
         if self.backend() == Backend::Sqlite {
             let (sql, args) = self.sqlite_command(None);
-            sqlx::query_with(AssertSqlSafe(sql), args).execute(self.sqlite()?).await?;
+            sqlx::query_with(AssertSqlSafe(sql), args)
+                .execute(self.sqlite()?)
+                .await?;
             return Ok(());
         }
         for (s, v) in std::mem::take(&mut self.pending) {
-            sqlx::query_with(AssertSqlSafe(s), sea_query_sqlx::SqlxValues(v)).execute(self.pg()?).await?;
+            sqlx::query_with(AssertSqlSafe(s), sea_query_sqlx::SqlxValues(v))
+                .execute(self.pg()?)
+                .await?;
         }
         Ok(())
     }
@@ -185,7 +203,9 @@ impl Tx {
     pub async fn conn(&mut self) -> Result<&mut Conn> {
         self.flush().await?;
         if self.begin_pending {
-            sqlx::query("BEGIN IMMEDIATE").execute(self.sqlite()?).await?;
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(self.sqlite()?)
+                .await?;
             self.begin_pending = false;
             self.open = true;
         }
@@ -197,22 +217,43 @@ impl Tx {
         // SQLite reports a row count for every statement of a command (`BEGIN` repeats the
         // last one) and they add up: run what is queued apart so the count is this one's.
         self.conn().await?;
-        run!(self, q, |c, sql, args| Ok(sqlx::query_with(AssertSqlSafe(sql), args).execute(c).await?.rows_affected()))
+        run!(self, q, |c, sql, args| Ok(sqlx::query_with(
+            AssertSqlSafe(sql),
+            args
+        )
+        .execute(c)
+        .await?
+        .rows_affected()))
     }
 
     /// Fetches all rows of a query.
     pub async fn fetch_all<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Vec<T>> {
-        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), args).fetch_all(c).await?))
+        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(
+            AssertSqlSafe(sql),
+            args
+        )
+        .fetch_all(c)
+        .await?))
     }
 
     /// Fetches at most one row.
     pub async fn fetch_optional<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Option<T>> {
-        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), args).fetch_optional(c).await?))
+        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(
+            AssertSqlSafe(sql),
+            args
+        )
+        .fetch_optional(c)
+        .await?))
     }
 
     /// Fetches exactly one row.
     pub async fn fetch_one<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<T> {
-        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), args).fetch_one(c).await?))
+        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(
+            AssertSqlSafe(sql),
+            args
+        )
+        .fetch_one(c)
+        .await?))
     }
 
     /// Fetches one `i64` (a count, a sequence value).
@@ -232,7 +273,9 @@ impl Tx {
                 }
                 let (mut sql, args) = self.sqlite_command(None);
                 sql.push_str("COMMIT");
-                sqlx::query_with(AssertSqlSafe(sql), args).execute(self.sqlite()?).await?;
+                sqlx::query_with(AssertSqlSafe(sql), args)
+                    .execute(self.sqlite()?)
+                    .await?;
                 self.open = false;
             }
             Conn::PgTx(_) => {
@@ -251,10 +294,10 @@ impl Drop for Tx {
     fn drop(&mut self) {
         // An SQLite transaction left open (an error, an early return) must not go back to the
         // pool: closing the connection rolls it back.
-        if self.open {
-            if let Conn::SqliteTx(c) = &mut self.conn {
-                c.close_on_drop();
-            }
+        if self.open
+            && let Conn::SqliteTx(c) = &mut self.conn
+        {
+            c.close_on_drop();
         }
     }
 }
@@ -265,12 +308,28 @@ impl<T: QueryStatementWriter + SqlxBinder> Query for T {}
 
 fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))],
-        Backend::Postgres => &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))],
+        Backend::Sqlite => &[(
+            1,
+            "init",
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+        )],
+        Backend::Postgres => &[(
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        )],
     };
     files
         .iter()
-        .map(|(v, name, sql)| Migration::new(*v, Cow::Borrowed(*name), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false))
+        .map(|(v, name, sql)| {
+            Migration::new(
+                *v,
+                Cow::Borrowed(*name),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(*sql),
+                false,
+            )
+        })
         .collect()
 }
 
@@ -285,13 +344,19 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .context("could not connect to PostgreSQL")?;
-            return Ok(Store { pools: Pools::Postgres(pool) });
+            return Ok(Store {
+                pools: Pools::Postgres(pool),
+            });
         }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).context("database URL must start with sqlite:// or postgres://")?;
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
-            }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .context("database URL must start with sqlite:// or postgres://")?;
+        if let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("could not create {}", parent.display()))?;
         }
         let opts = SqliteConnectOptions::new()
             .filename(path)
@@ -316,7 +381,9 @@ impl Store {
             .connect_with(opts)
             .await
             .context("could not open the SQLite database")?;
-        Ok(Store { pools: Pools::Sqlite { read, write } })
+        Ok(Store {
+            pools: Pools::Sqlite { read, write },
+        })
     }
 
     #[must_use]
@@ -368,7 +435,9 @@ impl Store {
         match &self.pools {
             Pools::Sqlite { write, .. } => {
                 let mut conn = write.acquire().await?;
-                sqlx::query("PRAGMA analysis_limit = 20000").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA analysis_limit = 20000")
+                    .execute(&mut *conn)
+                    .await?;
                 sqlx::query("PRAGMA optimize").execute(&mut *conn).await?;
             }
             Pools::Postgres(pool) => {
@@ -433,15 +502,22 @@ mod tests {
     #[test]
     fn every_migration_exists_for_both_backends() {
         let names = |dir: &str| {
-            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-                .expect("migrations folder")
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect();
+            let mut v: Vec<String> =
+                std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                    .expect("migrations folder")
+                    .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                    .collect();
             v.sort();
             v
         };
         assert_eq!(names("sqlite"), names("postgres"));
-        assert_eq!(super::migrations(super::Backend::Sqlite).len(), names("sqlite").len());
-        assert_eq!(super::migrations(super::Backend::Postgres).len(), names("postgres").len());
+        assert_eq!(
+            super::migrations(super::Backend::Sqlite).len(),
+            names("sqlite").len()
+        );
+        assert_eq!(
+            super::migrations(super::Backend::Postgres).len(),
+            names("postgres").len()
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Tickets and their tags: insert, find, list with filters, sort and both pagination styles,
 //! update, counters and queue statistics.
 
-use sea_query::{Asterisk, Cond, Expr, ExprTrait, Iden, LockType, Order, Query, SelectStatement, SimpleExpr};
+use sea_query::{
+    Asterisk, Cond, Expr, ExprTrait, Iden, LockType, Order, Query, SelectStatement, SimpleExpr,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -153,10 +155,19 @@ fn base_select() -> SelectStatement {
     for c in &COLUMNS[..34] {
         q.column((Tickets::Table, *c));
     }
-    q.expr_as(Expr::col((Customers::Table, Customers::Email)), "requester_email")
-        .expr_as(Expr::col((Customers::Table, Customers::Name)), "requester_name")
-        .from(Tickets::Table)
-        .inner_join(Customers::Table, Expr::col((Customers::Table, Customers::Id)).equals((Tickets::Table, Tickets::RequesterId)));
+    q.expr_as(
+        Expr::col((Customers::Table, Customers::Email)),
+        "requester_email",
+    )
+    .expr_as(
+        Expr::col((Customers::Table, Customers::Name)),
+        "requester_name",
+    )
+    .from(Tickets::Table)
+    .inner_join(
+        Customers::Table,
+        Expr::col((Customers::Table, Customers::Id)).equals((Tickets::Table, Tickets::RequesterId)),
+    );
     q
 }
 
@@ -180,7 +191,10 @@ pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i6
         .values_panic([ws.into(), Expr::val(start + count - 1)])
         .on_conflict(
             sea_query::OnConflict::column(TicketCounters::WorkspaceId)
-                .value(TicketCounters::LastNumber, Expr::col((TicketCounters::Table, TicketCounters::LastNumber)).add(count))
+                .value(
+                    TicketCounters::LastNumber,
+                    Expr::col((TicketCounters::Table, TicketCounters::LastNumber)).add(count),
+                )
                 .to_owned(),
         )
         .returning_col(TicketCounters::LastNumber);
@@ -275,9 +289,16 @@ pub async fn soft_delete(tx: &mut Tx, ws: WorkspaceId, id: TicketId, now: i64) -
 }
 
 /// One live ticket of the workspace, locked for update on PostgreSQL when `lock` is set.
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: TicketId, lock: bool) -> Result<Option<TicketRow>> {
+pub async fn find(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TicketId,
+    lock: bool,
+) -> Result<Option<TicketRow>> {
     let mut q = base_select();
-    q.and_where(col(Tickets::Id).eq(id)).and_where(col(Tickets::WorkspaceId).eq(ws)).and_where(col(Tickets::DeletedAt).is_null());
+    q.and_where(col(Tickets::Id).eq(id))
+        .and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::DeletedAt).is_null());
     if lock {
         q.lock_with_tables(LockType::Update, [Tickets::Table]);
     }
@@ -285,18 +306,31 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: TicketId, lock: bool) -> Res
 }
 
 /// One live ticket by its rendered number (`#1001`, `TK-2026-00042`) or bare sequence number.
-pub async fn find_by_number(tx: &mut Tx, ws: WorkspaceId, number: &str) -> Result<Option<TicketRow>> {
+pub async fn find_by_number(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    number: &str,
+) -> Result<Option<TicketRow>> {
     let mut q = base_select();
     let cond = match number.trim_start_matches('#').parse::<i64>() {
-        Ok(n) => Cond::any().add(col(Tickets::TicketNumber).eq(number)).add(col(Tickets::Number).eq(n)),
+        Ok(n) => Cond::any()
+            .add(col(Tickets::TicketNumber).eq(number))
+            .add(col(Tickets::Number).eq(n)),
         Err(_) => Cond::any().add(col(Tickets::TicketNumber).eq(number)),
     };
-    q.cond_where(cond).and_where(col(Tickets::WorkspaceId).eq(ws)).and_where(col(Tickets::DeletedAt).is_null()).limit(1);
+    q.cond_where(cond)
+        .and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::DeletedAt).is_null())
+        .limit(1);
     tx.fetch_optional(&q).await
 }
 
 /// Tags of the given tickets, as (ticket, tag) pairs sorted by tag.
-pub async fn tags_of(tx: &mut Tx, ws: WorkspaceId, ids: &[TicketId]) -> Result<Vec<(TicketId, String)>> {
+pub async fn tags_of(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    ids: &[TicketId],
+) -> Result<Vec<(TicketId, String)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -328,12 +362,20 @@ pub async fn add_tags(tx: &mut Tx, ws: WorkspaceId, id: TicketId, tags: &[String
 }
 
 /// Adds (ticket, tag) pairs.
-pub async fn add_tags_many(tx: &mut Tx, ws: WorkspaceId, pairs: &[(TicketId, String)]) -> Result<()> {
+pub async fn add_tags_many(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    pairs: &[(TicketId, String)],
+) -> Result<()> {
     if pairs.is_empty() {
         return Ok(());
     }
     let mut ins = Query::insert();
-    ins.into_table(TicketTags::Table).columns([TicketTags::TicketId, TicketTags::WorkspaceId, TicketTags::Tag]);
+    ins.into_table(TicketTags::Table).columns([
+        TicketTags::TicketId,
+        TicketTags::WorkspaceId,
+        TicketTags::Tag,
+    ]);
     for (id, t) in pairs {
         ins.values_panic([(*id).into(), ws.into(), t.clone().into()]);
     }
@@ -382,7 +424,11 @@ impl TicketFilter {
     #[must_use]
     pub fn search_only(&self) -> Option<&[String]> {
         let terms = self.q.as_deref()?;
-        (TicketFilter { q: None, ..self.clone() } == TicketFilter::default()).then_some(terms)
+        (TicketFilter {
+            q: None,
+            ..self.clone()
+        } == TicketFilter::default())
+        .then_some(terms)
     }
 }
 
@@ -429,7 +475,9 @@ pub struct Sort {
 }
 
 fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_page: bool) -> Cond {
-    let mut c = Cond::all().add(col(Tickets::WorkspaceId).eq(ws)).add(col(Tickets::DeletedAt).is_null());
+    let mut c = Cond::all()
+        .add(col(Tickets::WorkspaceId).eq(ws))
+        .add(col(Tickets::DeletedAt).is_null());
     if !f.statuses.is_empty() {
         c = c.add(col(Tickets::Status).is_in(f.statuses.clone()));
     }
@@ -453,7 +501,13 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
         AssigneeFilter::Nobody => c = c.add(col(Tickets::AssigneeId).is_null()),
         AssigneeFilter::OneOf(ids, or_nobody) => {
             let inside = col(Tickets::AssigneeId).is_in(ids.iter().map(|i| i.0));
-            c = c.add(if *or_nobody { Cond::any().add(inside).add(col(Tickets::AssigneeId).is_null()) } else { Cond::all().add(inside) });
+            c = c.add(if *or_nobody {
+                Cond::any()
+                    .add(inside)
+                    .add(col(Tickets::AssigneeId).is_null())
+            } else {
+                Cond::all().add(inside)
+            });
         }
     }
     if !f.requester_ids.is_empty() {
@@ -486,7 +540,11 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
     let ranges = [
         (Tickets::CreatedAt, f.created_after, f.created_before),
         (Tickets::UpdatedAt, f.updated_after, f.updated_before),
-        (Tickets::LastMessageAt, f.last_message_after, f.last_message_before),
+        (
+            Tickets::LastMessageAt,
+            f.last_message_after,
+            f.last_message_before,
+        ),
         (Tickets::SlaDueAt, f.sla_due_after, f.sla_due_before),
     ];
     for (column, after, before) in ranges {
@@ -498,7 +556,9 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
         }
     }
     if let Some(now) = f.sla_overdue_at {
-        c = c.add(col(Tickets::SlaDueAt).lt(now)).add(col(Tickets::Status).is_in(["new", "open", "pending"]));
+        c = c
+            .add(col(Tickets::SlaDueAt).lt(now))
+            .add(col(Tickets::Status).is_in(["new", "open", "pending"]));
     }
     if let Some(terms) = &f.q {
         c = c.add(dialect::ticket_matches(backend, ws, terms, for_page));
@@ -511,35 +571,66 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
 ///
 /// The page is chosen by ids first (a narrow query that the sort and filter indexes can answer
 /// without reading rows), then only those rows are read in full ("deferred join").
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter, sort: Sort, after: Option<(i64, TicketId)>, offset: u64, limit: u64) -> Result<Vec<TicketRow>> {
+pub async fn list(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    f: &TicketFilter,
+    sort: Sort,
+    after: Option<(i64, TicketId)>,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<TicketRow>> {
     let order = if sort.desc { Order::Desc } else { Order::Asc };
     let mut ids = Query::select();
-    ids.column((Tickets::Table, Tickets::Id)).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend(), true));
+    ids.column((Tickets::Table, Tickets::Id))
+        .from(Tickets::Table)
+        .cond_where(filter_cond(ws, f, tx.backend(), true));
     if let Some((key, id)) = after {
         let k = sort.field.expr();
-        let (beyond, tie) = if sort.desc { (k.clone().lt(key), col(Tickets::Id).lt(id)) } else { (k.clone().gt(key), col(Tickets::Id).gt(id)) };
-        ids.cond_where(Cond::any().add(beyond).add(Cond::all().add(k.eq(key)).add(tie)));
+        let (beyond, tie) = if sort.desc {
+            (k.clone().lt(key), col(Tickets::Id).lt(id))
+        } else {
+            (k.clone().gt(key), col(Tickets::Id).gt(id))
+        };
+        ids.cond_where(
+            Cond::any()
+                .add(beyond)
+                .add(Cond::all().add(k.eq(key)).add(tie)),
+        );
     } else {
         ids.offset(offset);
     }
-    ids.order_by_expr(sort.field.expr(), order.clone()).order_by((Tickets::Table, Tickets::Id), order.clone()).limit(limit);
+    ids.order_by_expr(sort.field.expr(), order.clone())
+        .order_by((Tickets::Table, Tickets::Id), order.clone())
+        .limit(limit);
     let mut q = base_select();
-    q.and_where(col(Tickets::Id).in_subquery(ids)).order_by_expr(sort.field.expr(), order.clone()).order_by((Tickets::Table, Tickets::Id), order);
+    q.and_where(col(Tickets::Id).in_subquery(ids))
+        .order_by_expr(sort.field.expr(), order.clone())
+        .order_by((Tickets::Table, Tickets::Id), order);
     tx.fetch_all(&q).await
 }
 
 /// How many tickets match the filter.
 pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
-    if let Some(terms) = f.search_only() {
-        if let Some(n) = dialect::count_matches(tx, ws, terms).await? {
-            return Ok(n);
-        }
+    if let Some(terms) = f.search_only()
+        && let Some(n) = dialect::count_matches(tx, ws, terms).await?
+    {
+        return Ok(n);
     }
-    let q = Query::select().expr(Expr::col(Asterisk).count()).from(Tickets::Table).cond_where(filter_cond(ws, f, tx.backend(), false)).to_owned();
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Tickets::Table)
+        .cond_where(filter_cond(ws, f, tx.backend(), false))
+        .to_owned();
     tx.fetch_i64(&q).await
 }
 
-async fn count_by<K>(tx: &mut Tx, ws: WorkspaceId, column: Tickets, extra: Cond) -> Result<Vec<(K, i64)>>
+async fn count_by<K>(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    column: Tickets,
+    extra: Cond,
+) -> Result<Vec<(K, i64)>>
 where
     (K, i64): super::Row,
 {
@@ -581,21 +672,46 @@ pub struct QueueCounts {
 
 /// Counts live tickets by status, and active ones (`new`, `open`, `pending`) by priority,
 /// group, assignment and SLA due date (overdue before `now`, at risk before `risk_until`).
-pub async fn queue_counts(tx: &mut Tx, ws: WorkspaceId, me: UserId, now: i64, risk_until: i64) -> Result<QueueCounts> {
+pub async fn queue_counts(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    me: UserId,
+    now: i64,
+    risk_until: i64,
+) -> Result<QueueCounts> {
     let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(["new", "open", "pending"]));
     Ok(QueueCounts {
         by_status: count_by(tx, ws, Tickets::Status, Cond::all()).await?,
         by_priority: count_by(tx, ws, Tickets::Priority, active()).await?,
         by_group: count_by(tx, ws, Tickets::GroupId, active()).await?,
-        unassigned: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).is_null())).await?,
+        unassigned: count_where(
+            tx,
+            ws,
+            active().add(Expr::col(Tickets::AssigneeId).is_null()),
+        )
+        .await?,
         mine: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(me))).await?,
-        sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now))).await?,
-        sla_at_risk: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).gte(now)).add(Expr::col(Tickets::SlaDueAt).lt(risk_until))).await?,
+        sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now)))
+            .await?,
+        sla_at_risk: count_where(
+            tx,
+            ws,
+            active()
+                .add(Expr::col(Tickets::SlaDueAt).gte(now))
+                .add(Expr::col(Tickets::SlaDueAt).lt(risk_until)),
+        )
+        .await?,
     })
 }
 
 /// Tickets of one customer, newest first.
-pub async fn of_customer(tx: &mut Tx, ws: WorkspaceId, customer: CustomerId, limit: u64, offset: u64) -> Result<Vec<TicketRow>> {
+pub async fn of_customer(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    customer: CustomerId,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<TicketRow>> {
     let mut q = base_select();
     q.and_where(col(Tickets::WorkspaceId).eq(ws))
         .and_where(col(Tickets::RequesterId).eq(customer))

@@ -37,7 +37,16 @@ pub struct TokenRow {
 pub async fn insert(tx: &mut Tx, t: &TokenRow) -> Result<()> {
     let q = Query::insert()
         .into_table(ApiTokens::Table)
-        .columns([ApiTokens::Id, ApiTokens::WorkspaceId, ApiTokens::UserId, ApiTokens::Kind, ApiTokens::Name, ApiTokens::TokenHash, ApiTokens::ExpiresAt, ApiTokens::CreatedAt])
+        .columns([
+            ApiTokens::Id,
+            ApiTokens::WorkspaceId,
+            ApiTokens::UserId,
+            ApiTokens::Kind,
+            ApiTokens::Name,
+            ApiTokens::TokenHash,
+            ApiTokens::ExpiresAt,
+            ApiTokens::CreatedAt,
+        ])
         .values_panic([
             t.id.into(),
             t.workspace_id.into(),
@@ -56,11 +65,25 @@ pub async fn insert(tx: &mut Tx, t: &TokenRow) -> Result<()> {
 /// The live token with this hash, if any.
 pub async fn find_by_hash(tx: &mut Tx, hash: &[u8], now: i64) -> Result<Option<TokenRow>> {
     let q = Query::select()
-        .columns([ApiTokens::Id, ApiTokens::WorkspaceId, ApiTokens::UserId, ApiTokens::Kind, ApiTokens::Name, ApiTokens::TokenHash, ApiTokens::ExpiresAt, ApiTokens::RevokedAt, ApiTokens::CreatedAt])
+        .columns([
+            ApiTokens::Id,
+            ApiTokens::WorkspaceId,
+            ApiTokens::UserId,
+            ApiTokens::Kind,
+            ApiTokens::Name,
+            ApiTokens::TokenHash,
+            ApiTokens::ExpiresAt,
+            ApiTokens::RevokedAt,
+            ApiTokens::CreatedAt,
+        ])
         .from(ApiTokens::Table)
         .and_where(Expr::col(ApiTokens::TokenHash).eq(hash.to_vec()))
         .and_where(Expr::col(ApiTokens::RevokedAt).is_null())
-        .cond_where(sea_query::Cond::any().add(Expr::col(ApiTokens::ExpiresAt).is_null()).add(Expr::col(ApiTokens::ExpiresAt).gt(now)))
+        .cond_where(
+            sea_query::Cond::any()
+                .add(Expr::col(ApiTokens::ExpiresAt).is_null())
+                .add(Expr::col(ApiTokens::ExpiresAt).gt(now)),
+        )
         .to_owned();
     tx.fetch_optional(&q).await
 }
@@ -87,23 +110,45 @@ pub async fn find_with_user(tx: &mut Tx, hash: &[u8], now: i64) -> Result<Option
         .column((ApiTokens::Table, ApiTokens::TokenHash))
         .column((ApiTokens::Table, ApiTokens::WorkspaceId))
         .column((ApiTokens::Table, ApiTokens::UserId))
-        .columns([(Users::Table, Users::Email), (Users::Table, Users::Name), (Users::Table, Users::Role), (Users::Table, Users::Active), (Users::Table, Users::IsOwner)])
+        .columns([
+            (Users::Table, Users::Email),
+            (Users::Table, Users::Name),
+            (Users::Table, Users::Role),
+            (Users::Table, Users::Active),
+            (Users::Table, Users::IsOwner),
+        ])
         .from(ApiTokens::Table)
         .inner_join(
             Users::Table,
             sea_query::Cond::all()
-                .add(Expr::col((Users::Table, Users::Id)).equals((ApiTokens::Table, ApiTokens::UserId)))
-                .add(Expr::col((Users::Table, Users::WorkspaceId)).equals((ApiTokens::Table, ApiTokens::WorkspaceId))),
+                .add(
+                    Expr::col((Users::Table, Users::Id))
+                        .equals((ApiTokens::Table, ApiTokens::UserId)),
+                )
+                .add(
+                    Expr::col((Users::Table, Users::WorkspaceId))
+                        .equals((ApiTokens::Table, ApiTokens::WorkspaceId)),
+                ),
         )
         .and_where(Expr::col((ApiTokens::Table, ApiTokens::TokenHash)).eq(hash.to_vec()))
         .and_where(Expr::col((ApiTokens::Table, ApiTokens::RevokedAt)).is_null())
-        .cond_where(sea_query::Cond::any().add(Expr::col((ApiTokens::Table, ApiTokens::ExpiresAt)).is_null()).add(Expr::col((ApiTokens::Table, ApiTokens::ExpiresAt)).gt(now)))
+        .cond_where(
+            sea_query::Cond::any()
+                .add(Expr::col((ApiTokens::Table, ApiTokens::ExpiresAt)).is_null())
+                .add(Expr::col((ApiTokens::Table, ApiTokens::ExpiresAt)).gt(now)),
+        )
         .to_owned();
     tx.fetch_optional(&q).await
 }
 
 /// Revokes one of the user's tokens; false when it does not exist.
-pub async fn revoke(tx: &mut Tx, ws: WorkspaceId, user: UserId, id: TokenId, now: i64) -> Result<bool> {
+pub async fn revoke(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    user: UserId,
+    id: TokenId,
+    now: i64,
+) -> Result<bool> {
     let q = Query::update()
         .table(ApiTokens::Table)
         .value(ApiTokens::RevokedAt, now)

@@ -73,7 +73,9 @@ pub async fn insert(tx: &mut Tx, u: &UserRow) -> Result<()> {
             u.updated_at.into(),
         ])
         .to_owned();
-    tx.execute(&q).await.on_constraint("users_email_key", || Error::duplicate("a user with this email already exists"))?;
+    tx.execute(&q).await.on_constraint("users_email_key", || {
+        Error::duplicate("a user with this email already exists")
+    })?;
     Ok(())
 }
 
@@ -94,22 +96,38 @@ pub async fn update(tx: &mut Tx, u: &UserRow) -> Result<bool> {
         .and_where(Expr::col(Users::WorkspaceId).eq(u.workspace_id))
         .and_where(Expr::col(Users::Version).eq(u.version))
         .to_owned();
-    Ok(tx.execute(&q).await.on_constraint("users_email_key", || Error::duplicate("a user with this email already exists"))? == 1)
+    Ok(tx.execute(&q).await.on_constraint("users_email_key", || {
+        Error::duplicate("a user with this email already exists")
+    })? == 1)
 }
 
 pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: UserId) -> Result<Option<UserRow>> {
-    let q = Query::select().columns(COLUMNS).from(Users::Table).and_where(Expr::col(Users::Id).eq(id)).and_where(Expr::col(Users::WorkspaceId).eq(ws)).to_owned();
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Users::Table)
+        .and_where(Expr::col(Users::Id).eq(id))
+        .and_where(Expr::col(Users::WorkspaceId).eq(ws))
+        .to_owned();
     tx.fetch_optional(&q).await
 }
 
 /// Looks a user up by email across workspaces (login). Emails are unique per instance.
 pub async fn find_by_email(tx: &mut Tx, email: &str) -> Result<Option<UserRow>> {
-    let q = Query::select().columns(COLUMNS).from(Users::Table).and_where(Expr::col(Users::Email).eq(email)).to_owned();
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Users::Table)
+        .and_where(Expr::col(Users::Email).eq(email))
+        .to_owned();
     tx.fetch_optional(&q).await
 }
 
 /// Users of a workspace, oldest first.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, limit: u64, offset: u64) -> Result<(Vec<UserRow>, i64)> {
+pub async fn list(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<UserRow>, i64)> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Users::Table)
@@ -120,7 +138,11 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId, limit: u64, offset: u64) -> Resu
         .offset(offset)
         .to_owned();
     let rows = tx.fetch_all(&q).await?;
-    let c = Query::select().expr(Expr::col(Asterisk).count()).from(Users::Table).and_where(Expr::col(Users::WorkspaceId).eq(ws)).to_owned();
+    let c = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Users::Table)
+        .and_where(Expr::col(Users::WorkspaceId).eq(ws))
+        .to_owned();
     Ok((rows, tx.fetch_i64(&c).await?))
 }
 
@@ -140,6 +162,9 @@ pub async fn many(tx: &mut Tx, ws: WorkspaceId, ids: &[UserId]) -> Result<Vec<Us
 
 /// Whether any user exists at all (first start).
 pub async fn any_exist(tx: &mut Tx) -> Result<bool> {
-    let q = Query::select().expr(Expr::col(Asterisk).count()).from(Users::Table).to_owned();
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Users::Table)
+        .to_owned();
     Ok(tx.fetch_i64(&q).await? > 0)
 }

@@ -65,7 +65,11 @@ pub async fn insert(tx: &mut Tx, w: &WorkspaceRow) -> Result<()> {
             w.updated_at.into(),
         ])
         .to_owned();
-    tx.execute(&q).await.on_constraint("workspaces_slug_key", || Error::duplicate("a workspace with this name already exists"))?;
+    tx.execute(&q)
+        .await
+        .on_constraint("workspaces_slug_key", || {
+            Error::duplicate("a workspace with this name already exists")
+        })?;
     Ok(())
 }
 
@@ -74,7 +78,10 @@ pub async fn update(tx: &mut Tx, w: &WorkspaceRow) -> Result<bool> {
         .table(Workspaces::Table)
         .values([
             (Workspaces::Name, w.name.clone().into()),
-            (Workspaces::TicketNumberFormat, w.ticket_number_format.clone().into()),
+            (
+                Workspaces::TicketNumberFormat,
+                w.ticket_number_format.clone().into(),
+            ),
             (Workspaces::TicketNumberStart, w.ticket_number_start.into()),
             (Workspaces::SupportEmail, w.support_email.clone().into()),
             (Workspaces::Timezone, w.timezone.clone().into()),
@@ -88,16 +95,28 @@ pub async fn update(tx: &mut Tx, w: &WorkspaceRow) -> Result<bool> {
 }
 
 pub async fn find(tx: &mut Tx, id: WorkspaceId) -> Result<Option<WorkspaceRow>> {
-    let q = Query::select().columns(COLUMNS).from(Workspaces::Table).and_where(Expr::col(Workspaces::Id).eq(id)).to_owned();
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Workspaces::Table)
+        .and_where(Expr::col(Workspaces::Id).eq(id))
+        .to_owned();
     tx.fetch_optional(&q).await
 }
 
 pub async fn find_by_slug(tx: &mut Tx, slug: &str) -> Result<Option<WorkspaceRow>> {
-    let q = Query::select().columns(COLUMNS).from(Workspaces::Table).and_where(Expr::col(Workspaces::Slug).eq(slug)).to_owned();
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Workspaces::Table)
+        .and_where(Expr::col(Workspaces::Slug).eq(slug))
+        .to_owned();
     tx.fetch_optional(&q).await
 }
 
 pub async fn list(tx: &mut Tx) -> Result<Vec<WorkspaceRow>> {
-    let q = Query::select().columns(COLUMNS).from(Workspaces::Table).order_by(Workspaces::CreatedAt, Order::Asc).to_owned();
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Workspaces::Table)
+        .order_by(Workspaces::CreatedAt, Order::Asc)
+        .to_owned();
     tx.fetch_all(&q).await
 }

@@ -15,12 +15,24 @@ use crate::validate;
 
 /// Adds a staff comment. A public reply stamps the first response, opens a `new` ticket
 /// and bumps the customer's unread counter; an internal note changes neither.
-pub async fn add(app: &App, actor: &Actor, key: &str, body: &str, is_internal: bool, attachment_ids: &[uuid::Uuid]) -> Result<CommentRow> {
-    actor.require(if is_internal { Permission::InternalNote } else { Permission::PublicReply })?;
+pub async fn add(
+    app: &App,
+    actor: &Actor,
+    key: &str,
+    body: &str,
+    is_internal: bool,
+    attachment_ids: &[uuid::Uuid],
+) -> Result<CommentRow> {
+    actor.require(if is_internal {
+        Permission::InternalNote
+    } else {
+        Permission::PublicReply
+    })?;
     if !attachment_ids.is_empty() {
         return Err(Error::field("attachment_ids", "no such attachment"));
     }
-    let body = validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
+    let body =
+        validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
     let mut tx = app.store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     let tags = tags(&mut tx, &row).await?;
@@ -52,8 +64,28 @@ pub async fn add(app: &App, actor: &Actor, key: &str, body: &str, is_internal: b
             super::service::apply_status(&mut tx, &mut row, &tags, Status::Open, by).await?;
         }
     }
-    record(&mut tx, &row, by, if is_internal { "internal_note_added" } else { "comment_added" }, None, None, json!({"comment_id": comment.id})).await?;
-    publish(&mut tx, &row, &tags, "ticket.comment.added", json!({"comment": super::model::CommentView::from(&comment)})).await?;
+    record(
+        &mut tx,
+        &row,
+        by,
+        if is_internal {
+            "internal_note_added"
+        } else {
+            "comment_added"
+        },
+        None,
+        None,
+        json!({"comment_id": comment.id}),
+    )
+    .await?;
+    publish(
+        &mut tx,
+        &row,
+        &tags,
+        "ticket.comment.added",
+        json!({"comment": super::model::CommentView::from(&comment)}),
+    )
+    .await?;
     reindex(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(comment)
@@ -67,19 +99,35 @@ pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<CommentRow>
     store::comments::list(&mut tx, actor.workspace_id, row.id, true).await
 }
 
-async fn load_own(tx: &mut store::Tx, actor: &Actor, key: &str, id: CommentId) -> Result<(crate::store::tickets::TicketRow, CommentRow)> {
+async fn load_own(
+    tx: &mut store::Tx,
+    actor: &Actor,
+    key: &str,
+    id: CommentId,
+) -> Result<(crate::store::tickets::TicketRow, CommentRow)> {
     let row = load(tx, actor.workspace_id, key, true).await?;
-    let c = store::comments::find(tx, actor.workspace_id, row.id, id).await?.ok_or(Error::NotFound)?;
+    let c = store::comments::find(tx, actor.workspace_id, row.id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let own = c.author_type == "agent" && c.author_id == Some(actor.user_id.0);
     if !own && actor.role != super::status::Role::Admin {
-        return Err(Error::forbidden("only the author or an admin may change a comment"));
+        return Err(Error::forbidden(
+            "only the author or an admin may change a comment",
+        ));
     }
     Ok((row, c))
 }
 
 /// Edits a comment; the old body is kept in the timeline.
-pub async fn edit(app: &App, actor: &Actor, key: &str, id: CommentId, body: &str) -> Result<CommentRow> {
-    let body = validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
+pub async fn edit(
+    app: &App,
+    actor: &Actor,
+    key: &str,
+    id: CommentId,
+    body: &str,
+) -> Result<CommentRow> {
+    let body =
+        validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
     let mut tx = app.store.begin().await?;
     let (row, mut c) = load_own(&mut tx, actor, key, id).await?;
     if c.body != body {
@@ -89,7 +137,16 @@ pub async fn edit(app: &App, actor: &Actor, key: &str, id: CommentId, body: &str
             return Err(Error::conflict("the comment was changed by someone else"));
         }
         c.version += 1;
-        record(&mut tx, &row, Author::user(actor), "comment_edited", None, None, json!({"comment_id": c.id, "old_body": old})).await?;
+        record(
+            &mut tx,
+            &row,
+            Author::user(actor),
+            "comment_edited",
+            None,
+            None,
+            json!({"comment_id": c.id, "old_body": old}),
+        )
+        .await?;
         reindex(&mut tx, &row).await?;
     }
     tx.commit().await?;
@@ -101,7 +158,16 @@ pub async fn delete(app: &App, actor: &Actor, key: &str, id: CommentId) -> Resul
     let mut tx = app.store.begin().await?;
     let (row, c) = load_own(&mut tx, actor, key, id).await?;
     store::comments::soft_delete(&mut tx, actor.workspace_id, c.id, now_micros()).await?;
-    record(&mut tx, &row, Author::user(actor), "comment_deleted", None, None, json!({"comment_id": c.id, "old_body": c.body})).await?;
+    record(
+        &mut tx,
+        &row,
+        Author::user(actor),
+        "comment_deleted",
+        None,
+        None,
+        json!({"comment_id": c.id, "old_body": c.body}),
+    )
+    .await?;
     reindex(&mut tx, &row).await?;
     tx.commit().await
 }

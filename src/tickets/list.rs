@@ -18,8 +18,14 @@ use crate::store::{self, Tx, dialect};
 /// How a page is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageSpec {
-    Offset { page: u64, limit: u64 },
-    Cursor { after: Option<(i64, TicketId)>, limit: u64 },
+    Offset {
+        page: u64,
+        limit: u64,
+    },
+    Cursor {
+        after: Option<(i64, TicketId)>,
+        limit: u64,
+    },
 }
 
 /// A parsed list request.
@@ -47,20 +53,54 @@ fn sort_name(s: Sort) -> String {
         SortField::Priority => "priority",
         SortField::SlaDueAt => "sla_due_at",
     };
-    if s.desc { format!("-{f}") } else { f.to_owned() }
+    if s.desc {
+        format!("-{f}")
+    } else {
+        f.to_owned()
+    }
 }
 
 /// Encodes the position after `row` as an opaque cursor.
 #[must_use]
 pub fn encode_cursor(sort: Sort, row: &TicketRow) -> String {
-    let data = CursorData { s: sort_name(sort), k: sort.field.key(row), i: row.id };
+    let data = CursorData {
+        s: sort_name(sort),
+        k: sort.field.key(row),
+        i: row.id,
+    };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).unwrap_or_default())
 }
 
 const KNOWN: &[&str] = &[
-    "status", "priority", "kind", "channel", "category_id", "group_id", "assignee_id", "requester_id", "requester_email", "tag", "tags",
-    "created_at_after", "created_at_before", "updated_at_after", "updated_at_before", "last_message_at_after", "last_message_at_before",
-    "sla_due_at_after", "sla_due_at_before", "sla_overdue", "view", "q", "sort", "page", "limit", "per_page", "cursor", "pagination", "include",
+    "status",
+    "priority",
+    "kind",
+    "channel",
+    "category_id",
+    "group_id",
+    "assignee_id",
+    "requester_id",
+    "requester_email",
+    "tag",
+    "tags",
+    "created_at_after",
+    "created_at_before",
+    "updated_at_after",
+    "updated_at_before",
+    "last_message_at_after",
+    "last_message_at_before",
+    "sla_due_at_after",
+    "sla_due_at_before",
+    "sla_overdue",
+    "view",
+    "q",
+    "sort",
+    "page",
+    "limit",
+    "per_page",
+    "cursor",
+    "pagination",
+    "include",
 ];
 
 fn list_of(v: &str) -> impl Iterator<Item = &str> {
@@ -82,23 +122,35 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
                 for w in list_of(v) {
                     match <$ty>::parse(w) {
                         Some(x) => $target.push($map(x)),
-                        None => errors.push(FieldError::new($key, format!("unknown value `{w}`, expected one of: {}", <$ty>::expected()))),
+                        None => errors.push(FieldError::new(
+                            $key,
+                            format!(
+                                "unknown value `{w}`, expected one of: {}",
+                                <$ty>::expected()
+                            ),
+                        )),
                     }
                 }
             }
         };
     }
-    words!("status", Status, f.statuses, |x: Status| x.as_str().to_owned());
+    words!("status", Status, f.statuses, |x: Status| x
+        .as_str()
+        .to_owned());
     words!("priority", Priority, f.priorities, |x: Priority| x.rank());
     words!("kind", Kind, f.kinds, |x: Kind| x.as_str().to_owned());
-    words!("channel", Channel, f.channels, |x: Channel| x.as_str().to_owned());
+    words!("channel", Channel, f.channels, |x: Channel| x
+        .as_str()
+        .to_owned());
     macro_rules! ids {
         ($key:literal, $ty:ty, $target:expr) => {
             if let Some(v) = params.get($key) {
                 for w in list_of(v) {
                     match w.parse::<$ty>() {
                         Ok(x) => $target.push(x),
-                        Err(_) => errors.push(FieldError::new($key, format!("`{w}` is not a UUID"))),
+                        Err(_) => {
+                            errors.push(FieldError::new($key, format!("`{w}` is not a UUID")))
+                        }
                     }
                 }
             }
@@ -129,17 +181,29 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
                 "none" => none = true,
                 w => match w.parse::<UserId>() {
                     Ok(u) => ids.push(u),
-                    Err(_) => errors.push(FieldError::new("assignee_id", format!("`{w}` is not a UUID, `me` or `none`"))),
+                    Err(_) => errors.push(FieldError::new(
+                        "assignee_id",
+                        format!("`{w}` is not a UUID, `me` or `none`"),
+                    )),
                 },
             }
         }
-        f.assignee = if ids.is_empty() && none { AssigneeFilter::Nobody } else if ids.is_empty() { AssigneeFilter::Any } else { AssigneeFilter::OneOf(ids, none) };
+        f.assignee = if ids.is_empty() && none {
+            AssigneeFilter::Nobody
+        } else if ids.is_empty() {
+            AssigneeFilter::Any
+        } else {
+            AssigneeFilter::OneOf(ids, none)
+        };
     }
     match params.get("view").map(String::as_str) {
         None | Some("all") => {}
         Some("mine") => f.assignee = AssigneeFilter::OneOf(vec![actor.user_id], false),
         Some("unassigned") => f.assignee = AssigneeFilter::Nobody,
-        Some(v) => errors.push(FieldError::new("view", format!("unknown value `{v}`, expected one of: mine, unassigned, all"))),
+        Some(v) => errors.push(FieldError::new(
+            "view",
+            format!("unknown value `{v}`, expected one of: mine, unassigned, all"),
+        )),
     }
     let ranges: [(&str, &mut Option<i64>); 8] = [
         ("created_at_after", &mut f.created_after),
@@ -155,7 +219,10 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
         if let Some(v) = params.get(key) {
             match parse_instant(v) {
                 Some(t) => *slot = Some(t),
-                None => errors.push(FieldError::new(key, "must be an RFC 3339 timestamp, a date (YYYY-MM-DD) or Unix seconds")),
+                None => errors.push(FieldError::new(
+                    key,
+                    "must be an RFC 3339 timestamp, a date (YYYY-MM-DD) or Unix seconds",
+                )),
             }
         }
     }
@@ -174,7 +241,10 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
         }
     }
     let sort = match params.get("sort").map(String::as_str) {
-        None | Some("") => Sort { field: SortField::LastMessageAt, desc: true },
+        None | Some("") => Sort {
+            field: SortField::LastMessageAt,
+            desc: true,
+        },
         Some(s) => {
             let (desc, name) = s.strip_prefix('-').map_or((false, s), |n| (true, n));
             let field = match name {
@@ -189,28 +259,46 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
                 Some(field) => Sort { field, desc },
                 None => {
                     errors.push(FieldError::new("sort", "must be one of created_at, updated_at, last_message_at, priority, sla_due_at, with an optional - prefix"));
-                    Sort { field: SortField::LastMessageAt, desc: true }
+                    Sort {
+                        field: SortField::LastMessageAt,
+                        desc: true,
+                    }
                 }
             }
         }
     };
-    let limit = match params.get("limit").or_else(|| params.get("per_page")).map(|v| v.parse::<u64>()) {
+    let limit = match params
+        .get("limit")
+        .or_else(|| params.get("per_page"))
+        .map(|v| v.parse::<u64>())
+    {
         None => 20,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
         Some(_) => {
-            errors.push(FieldError::new("limit", "must be a whole number from 1 to 100"));
+            errors.push(FieldError::new(
+                "limit",
+                "must be a whole number from 1 to 100",
+            ));
             20
         }
     };
-    let page = if params.contains_key("cursor") || params.get("pagination").is_some_and(|p| p == "cursor") {
+    let page = if params.contains_key("cursor")
+        || params.get("pagination").is_some_and(|p| p == "cursor")
+    {
         let after = match params.get("cursor").filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => {
-                let data = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| serde_json::from_slice::<CursorData>(&b).ok());
+                let data = URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<CursorData>(&b).ok());
                 match data {
                     Some(d) if d.s == sort_name(sort) => Some((d.k, d.i)),
                     Some(_) => {
-                        errors.push(FieldError::new("cursor", "the cursor belongs to another sort order"));
+                        errors.push(FieldError::new(
+                            "cursor",
+                            "the cursor belongs to another sort order",
+                        ));
                         None
                     }
                     None => {
@@ -221,7 +309,10 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
             }
         };
         if params.contains_key("page") {
-            errors.push(FieldError::new("page", "cannot be combined with cursor pagination"));
+            errors.push(FieldError::new(
+                "page",
+                "cannot be combined with cursor pagination",
+            ));
         }
         PageSpec::Cursor { after, limit }
     } else {
@@ -235,10 +326,11 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
         };
         PageSpec::Offset { page, limit }
     };
-    if let Some(p) = params.get("pagination") {
-        if p != "cursor" && p != "offset" {
-            errors.push(FieldError::new("pagination", "must be cursor or offset"));
-        }
+    if let Some(p) = params.get("pagination")
+        && p != "cursor"
+        && p != "offset"
+    {
+        errors.push(FieldError::new("pagination", "must be cursor or offset"));
     }
     let mut include = Vec::new();
     if let Some(v) = params.get("include") {
@@ -246,11 +338,25 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
             if ["requester", "assignee", "category", "group"].contains(&w) {
                 include.push(w.to_owned());
             } else {
-                errors.push(FieldError::new("include", format!("unknown value `{w}`, expected one of: requester, assignee, category, group")));
+                errors.push(FieldError::new(
+                    "include",
+                    format!(
+                        "unknown value `{w}`, expected one of: requester, assignee, category, group"
+                    ),
+                ));
             }
         }
     }
-    if errors.is_empty() { Ok(ListRequest { filter: f, sort, page, include }) } else { Err(Error::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(ListRequest {
+            filter: f,
+            sort,
+            page,
+            include,
+        })
+    } else {
+        Err(Error::Validation(errors))
+    }
 }
 
 /// One page of the list with everything needed to answer.
@@ -267,15 +373,29 @@ pub async fn run(tx: &mut Tx, actor: &Actor, req: &ListRequest) -> Result<Ticket
     let ws = actor.workspace_id;
     let (rows, total, next_cursor) = match &req.page {
         PageSpec::Offset { page, limit } => {
-            let rows = store::tickets::list(tx, ws, &req.filter, req.sort, None, (page - 1) * limit, *limit).await?;
+            let rows = store::tickets::list(
+                tx,
+                ws,
+                &req.filter,
+                req.sort,
+                None,
+                (page - 1) * limit,
+                *limit,
+            )
+            .await?;
             let total = store::tickets::count(tx, ws, &req.filter).await?;
             (rows, Some(total), None)
         }
         PageSpec::Cursor { after, limit } => {
-            let mut rows = store::tickets::list(tx, ws, &req.filter, req.sort, *after, 0, limit + 1).await?;
+            let mut rows =
+                store::tickets::list(tx, ws, &req.filter, req.sort, *after, 0, limit + 1).await?;
             let more = rows.len() as u64 > *limit;
             rows.truncate(usize::try_from(*limit).unwrap_or(100));
-            let next = if more { rows.last().map(|r| encode_cursor(req.sort, r)) } else { None };
+            let next = if more {
+                rows.last().map(|r| encode_cursor(req.sort, r))
+            } else {
+                None
+            };
             (rows, None, next)
         }
     };
@@ -284,7 +404,12 @@ pub async fn run(tx: &mut Tx, actor: &Actor, req: &ListRequest) -> Result<Ticket
     for (id, tag) in store::tickets::tags_of(tx, ws, &ids).await? {
         tags.entry(id).or_default().push(tag);
     }
-    Ok(TicketPage { rows, tags, total, next_cursor })
+    Ok(TicketPage {
+        rows,
+        tags,
+        total,
+        next_cursor,
+    })
 }
 
 /// Queue statistics of `GET /api/tickets/queue`.
@@ -307,12 +432,45 @@ pub async fn queue_stats(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
     let now = now_micros();
     // At risk: due within the next hour and not yet overdue (the SLA engine refines this per policy).
-    let c = store::tickets::queue_counts(tx, actor.workspace_id, actor.user_id, now, now + 3_600_000_000).await?;
-    let mut by_status: BTreeMap<String, i64> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    let c = store::tickets::queue_counts(
+        tx,
+        actor.workspace_id,
+        actor.user_id,
+        now,
+        now + 3_600_000_000,
+    )
+    .await?;
+    let mut by_status: BTreeMap<String, i64> = Status::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), 0))
+        .collect();
     by_status.extend(c.by_status);
-    let mut by_priority: BTreeMap<String, i64> = Priority::ALL.iter().map(|p| (p.as_str().to_owned(), 0)).collect();
-    by_priority.extend(c.by_priority.into_iter().map(|(k, n)| (Priority::from_rank(k).as_str().to_owned(), n)));
-    let by_group = c.by_group.into_iter().map(|(k, n)| (k.map_or_else(|| "none".to_owned(), |g| g.to_string()), n)).collect();
-    let total_active = ["new", "open", "pending"].iter().map(|s| by_status.get(*s).copied().unwrap_or(0)).sum();
-    Ok(QueueStats { by_status, by_priority, by_group, unassigned: c.unassigned, mine: c.mine, sla_overdue: c.sla_overdue, sla_at_risk: c.sla_at_risk, total_active })
+    let mut by_priority: BTreeMap<String, i64> = Priority::ALL
+        .iter()
+        .map(|p| (p.as_str().to_owned(), 0))
+        .collect();
+    by_priority.extend(
+        c.by_priority
+            .into_iter()
+            .map(|(k, n)| (Priority::from_rank(k).as_str().to_owned(), n)),
+    );
+    let by_group = c
+        .by_group
+        .into_iter()
+        .map(|(k, n)| (k.map_or_else(|| "none".to_owned(), |g| g.to_string()), n))
+        .collect();
+    let total_active = ["new", "open", "pending"]
+        .iter()
+        .map(|s| by_status.get(*s).copied().unwrap_or(0))
+        .sum();
+    Ok(QueueStats {
+        by_status,
+        by_priority,
+        by_group,
+        unassigned: c.unassigned,
+        mine: c.mine,
+        sla_overdue: c.sla_overdue,
+        sla_at_risk: c.sla_at_risk,
+        total_active,
+    })
 }

@@ -5,7 +5,9 @@ use utoipa::ToSchema;
 
 use super::status::{Channel, Kind, Priority, Status};
 use crate::clock::rfc3339;
-use crate::ids::{CategoryId, CommentId, CustomerId, EventId, GroupId, TicketId, UserId, WorkspaceId};
+use crate::ids::{
+    CategoryId, CommentId, CustomerId, EventId, GroupId, TicketId, UserId, WorkspaceId,
+};
 use crate::store::comments::CommentRow;
 use crate::store::events::EventRow;
 use crate::store::tickets::TicketRow;
@@ -162,8 +164,16 @@ pub struct TicketView {
 
 fn clock(due: Option<i64>, done_at: Option<i64>, paused: bool, now: i64) -> SlaClock {
     match (due, done_at) {
-        (None, _) => SlaClock { status: "none", due_at: None, remaining_seconds: None },
-        (Some(d), Some(done)) => SlaClock { status: if done <= d { "met" } else { "breached" }, due_at: Some(rfc3339(d)), remaining_seconds: None },
+        (None, _) => SlaClock {
+            status: "none",
+            due_at: None,
+            remaining_seconds: None,
+        },
+        (Some(d), Some(done)) => SlaClock {
+            status: if done <= d { "met" } else { "breached" },
+            due_at: Some(rfc3339(d)),
+            remaining_seconds: None,
+        },
         (Some(d), None) => {
             let remaining = (d - now) / 1_000_000;
             let status = if paused {
@@ -173,7 +183,11 @@ fn clock(due: Option<i64>, done_at: Option<i64>, paused: bool, now: i64) -> SlaC
             } else {
                 "on_track"
             };
-            SlaClock { status, due_at: Some(rfc3339(d)), remaining_seconds: Some(remaining) }
+            SlaClock {
+                status,
+                due_at: Some(rfc3339(d)),
+                remaining_seconds: Some(remaining),
+            }
         }
     }
 }
@@ -200,7 +214,8 @@ impl TicketView {
             requester_email: r.requester_email.clone(),
             requester_name: r.requester_name.clone(),
             assignee_id: r.assignee_id,
-            custom_fields: serde_json::from_str(&r.custom_fields).unwrap_or_else(|_| serde_json::json!({})),
+            custom_fields: serde_json::from_str(&r.custom_fields)
+                .unwrap_or_else(|_| serde_json::json!({})),
             external_ref: r.external_ref.clone(),
             links: serde_json::from_str(&r.links).unwrap_or_default(),
             sla_policy_id: r.sla_policy_id,
@@ -211,14 +226,22 @@ impl TicketView {
             closed_at: r.closed_at.map(rfc3339),
             sla: SlaView {
                 first_response: clock(r.first_response_due_at, r.first_response_at, false, now),
-                resolution: clock(r.resolution_due_at, r.resolved_at.or(r.closed_at), paused, now),
+                resolution: clock(
+                    r.resolution_due_at,
+                    r.resolved_at.or(r.closed_at),
+                    paused,
+                    now,
+                ),
             },
             unread_by_agent: r.unread_by_agent,
             unread_by_customer: r.unread_by_customer,
             last_message_at: rfc3339(r.last_message_at),
             merged_into_id: r.merged_into_id,
             follow_up_of_id: r.follow_up_of_id,
-            satisfaction: Satisfaction { rating: r.satisfaction_rating, feedback: r.satisfaction_feedback.clone() },
+            satisfaction: Satisfaction {
+                rating: r.satisfaction_rating,
+                feedback: r.satisfaction_feedback.clone(),
+            },
             version: r.version,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
@@ -338,6 +361,9 @@ mod tests {
 
     #[test]
     fn comment_html_escapes_markup() {
-        assert_eq!(text_to_html("<script>x</script>\n&\"'"), "&lt;script&gt;x&lt;/script&gt;<br>\n&amp;&quot;&#39;");
+        assert_eq!(
+            text_to_html("<script>x</script>\n&\"'"),
+            "&lt;script&gt;x&lt;/script&gt;<br>\n&amp;&quot;&#39;"
+        );
     }
 }

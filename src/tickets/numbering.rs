@@ -20,13 +20,25 @@ impl NumberFormat {
         let mut n_count = 0;
         let mut rest = s;
         while let Some(open) = rest.find('{') {
-            let close = rest[open..].find('}').ok_or_else(|| bad("has an unclosed `{`"))? + open;
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| bad("has an unclosed `{`"))?
+                + open;
             let token = &rest[open + 1..close];
             match token {
                 "n" => n_count += 1,
                 "yyyy" | "yy" | "mm" => {}
-                t if t.starts_with("n:0") && t.len() > 3 && t[3..].parse::<u8>().is_ok_and(|w| (1..=12).contains(&w)) => n_count += 1,
-                _ => return Err(bad(&format!("unknown placeholder `{{{token}}}`; use {{n}}, {{n:05}}, {{yyyy}}, {{yy}} or {{mm}}"))),
+                t if t.starts_with("n:0")
+                    && t.len() > 3
+                    && t[3..].parse::<u8>().is_ok_and(|w| (1..=12).contains(&w)) =>
+                {
+                    n_count += 1
+                }
+                _ => {
+                    return Err(bad(&format!(
+                        "unknown placeholder `{{{token}}}`; use {{n}}, {{n:05}}, {{yyyy}}, {{yy}} or {{mm}}"
+                    )));
+                }
             }
             rest = &rest[close + 1..];
         }
@@ -51,7 +63,9 @@ impl NumberFormat {
         let mut rest = self.0.as_str();
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
-            let Some(close) = rest[open..].find('}').map(|c| c + open) else { break };
+            let Some(close) = rest[open..].find('}').map(|c| c + open) else {
+                break;
+            };
             let token = &rest[open + 1..close];
             match token {
                 "n" => out.push_str(&n.to_string()),
@@ -59,7 +73,10 @@ impl NumberFormat {
                 "yy" => out.push_str(&format!("{:02}", year.rem_euclid(100))),
                 "mm" => out.push_str(&format!("{month:02}")),
                 t => {
-                    let width = t.get(3..).and_then(|w| w.parse::<usize>().ok()).unwrap_or(0);
+                    let width = t
+                        .get(3..)
+                        .and_then(|w| w.parse::<usize>().ok())
+                        .unwrap_or(0);
                     out.push_str(&format!("{n:0width$}"));
                 }
             }
@@ -90,14 +107,30 @@ mod tests {
             ("SUP{n:03}", 5, 2026, 1, "SUP005"),
         ];
         for (fmt, n, y, m, want) in rows {
-            assert_eq!(NumberFormat::parse(fmt).expect(fmt).render(n, y, m), want, "{fmt}");
+            assert_eq!(
+                NumberFormat::parse(fmt).expect(fmt).render(n, y, m),
+                want,
+                "{fmt}"
+            );
         }
     }
 
     #[test]
     fn rejects_formats_without_exactly_one_number() {
-        for bad in ["", "TK-{yyyy}", "{n}-{n}", "{x}-{n}", "{n", "n}", "{n:0}", "{n:099}"] {
-            assert!(NumberFormat::parse(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "TK-{yyyy}",
+            "{n}-{n}",
+            "{x}-{n}",
+            "{n",
+            "n}",
+            "{n:0}",
+            "{n:099}",
+        ] {
+            assert!(
+                NumberFormat::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 }

@@ -26,13 +26,27 @@ pub struct Author {
 impl Author {
     #[must_use]
     pub fn user(a: &Actor) -> Self {
-        Author { kind: "agent", id: Some(a.user_id.0) }
+        Author {
+            kind: "agent",
+            id: Some(a.user_id.0),
+        }
     }
-    pub const SYSTEM: Author = Author { kind: "system", id: None };
+    pub const SYSTEM: Author = Author {
+        kind: "system",
+        id: None,
+    };
 }
 
 /// Writes a timeline entry.
-pub async fn record(tx: &mut Tx, t: &TicketRow, by: Author, event_type: &str, from: Option<&str>, to: Option<&str>, metadata: serde_json::Value) -> Result<()> {
+pub async fn record(
+    tx: &mut Tx,
+    t: &TicketRow,
+    by: Author,
+    event_type: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    metadata: serde_json::Value,
+) -> Result<()> {
     store::events::insert(
         tx,
         &EventRow {
@@ -53,7 +67,13 @@ pub async fn record(tx: &mut Tx, t: &TicketRow, by: Author, event_type: &str, fr
 
 /// Writes a domain event of the catalog (SPEC §5 Webhooks) to the outbox, in the same
 /// transaction as the change. `data` carries the ticket as it is after the change.
-pub async fn publish(tx: &mut Tx, t: &TicketRow, tags: &[String], event_type: &str, extra: serde_json::Value) -> Result<()> {
+pub async fn publish(
+    tx: &mut Tx,
+    t: &TicketRow,
+    tags: &[String],
+    event_type: &str,
+    extra: serde_json::Value,
+) -> Result<()> {
     let now = now_micros();
     let mut data = json!({ "ticket": TicketView::from_row(t, tags.to_vec(), now) });
     if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
@@ -77,7 +97,16 @@ pub fn document_head(t: &TicketRow) -> String {
     // The email also goes in as its parts: PostgreSQL's parser keeps an address as one word,
     // and a search for the domain should find it on both backends.
     let parts = t.requester_email.replace(['@', '.'], " ");
-    format!("{} {} {} {} {} {} {}", t.ticket_number, t.number, t.subject, t.description, t.requester_email, parts, t.requester_name)
+    format!(
+        "{} {} {} {} {} {} {}",
+        t.ticket_number,
+        t.number,
+        t.subject,
+        t.description,
+        t.requester_email,
+        parts,
+        t.requester_name
+    )
 }
 
 /// Rebuilds the search document of a ticket from its fields and thread.
@@ -95,44 +124,86 @@ pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
 }
 
 /// Finds the requester by id, or by email (creating the customer when new).
-pub async fn find_or_create_customer(tx: &mut Tx, ws: WorkspaceId, id: Option<CustomerId>, email: Option<&str>, name: Option<&str>) -> Result<CustomerRow> {
+pub async fn find_or_create_customer(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: Option<CustomerId>,
+    email: Option<&str>,
+    name: Option<&str>,
+) -> Result<CustomerRow> {
     if let Some(id) = id {
-        return store::customers::find(tx, ws, id).await?.ok_or_else(|| Error::field("requester_id", "no such customer"));
+        return store::customers::find(tx, ws, id)
+            .await?
+            .ok_or_else(|| Error::field("requester_id", "no such customer"));
     }
-    let email = validate::email("requester_email", email.unwrap_or_default()).map_err(|e| Error::Validation(vec![e]))?;
+    let email = validate::email("requester_email", email.unwrap_or_default())
+        .map_err(|e| Error::Validation(vec![e]))?;
     if let Some(c) = store::customers::find_by_email(tx, ws, &email).await? {
         return Ok(c);
     }
     let now = now_micros();
     let name = match name {
-        Some(n) => validate::bounded("requester_name", n, 255).map_err(|e| Error::Validation(vec![e]))?,
+        Some(n) => {
+            validate::bounded("requester_name", n, 255).map_err(|e| Error::Validation(vec![e]))?
+        }
         None => String::new(),
     };
-    let name = if name.is_empty() { email.split('@').next().unwrap_or_default().to_owned() } else { name };
-    let c = CustomerRow { id: CustomerId::new(), workspace_id: ws, email, name, phone: None, company: None, notes: String::new(), version: 1, created_at: now, updated_at: now };
+    let name = if name.is_empty() {
+        email.split('@').next().unwrap_or_default().to_owned()
+    } else {
+        name
+    };
+    let c = CustomerRow {
+        id: CustomerId::new(),
+        workspace_id: ws,
+        email,
+        name,
+        phone: None,
+        company: None,
+        notes: String::new(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
     store::customers::insert_or_get(tx, &c).await
 }
 
 fn links_json(l: &Links) -> Result<String, FieldError> {
-    for (k, v) in [("order_id", &l.order_id), ("site_id", &l.site_id), ("asset_id", &l.asset_id), ("rma_case_id", &l.rma_case_id), ("task_id", &l.task_id)] {
+    for (k, v) in [
+        ("order_id", &l.order_id),
+        ("site_id", &l.site_id),
+        ("asset_id", &l.asset_id),
+        ("rma_case_id", &l.rma_case_id),
+        ("task_id", &l.task_id),
+    ] {
         if v.as_ref().is_some_and(|s| s.chars().count() > 255) {
-            return Err(FieldError::new(format!("links.{k}"), "must be at most 255 characters"));
+            return Err(FieldError::new(
+                format!("links.{k}"),
+                "must be at most 255 characters",
+            ));
         }
     }
     Ok(serde_json::to_string(l).unwrap_or_else(|_| "{}".into()))
 }
 
-fn custom_fields_json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, FieldError> {
+fn custom_fields_json(
+    m: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, FieldError> {
     let s = serde_json::Value::Object(m.clone()).to_string();
     if s.len() > 16 * 1024 {
-        return Err(FieldError::new("custom_fields", "must be at most 16 KiB of JSON"));
+        return Err(FieldError::new(
+            "custom_fields",
+            "must be at most 16 KiB of JSON",
+        ));
     }
     Ok(s)
 }
 
 /// Checks that `user` may be an assignee: an active admin, supervisor or agent of `ws`.
 async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<()> {
-    let u = store::users::find(tx, ws, user).await?.ok_or_else(|| Error::field("assignee_id", "no such user in this workspace"))?;
+    let u = store::users::find(tx, ws, user)
+        .await?
+        .ok_or_else(|| Error::field("assignee_id", "no such user in this workspace"))?;
     if !u.active {
         return Err(Error::field("assignee_id", "the user is deactivated"));
     }
@@ -143,7 +214,10 @@ async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<()
 }
 
 async fn check_group(tx: &mut Tx, ws: WorkspaceId, g: crate::ids::GroupId) -> Result<()> {
-    store::groups::find(tx, ws, g).await?.map(|_| ()).ok_or_else(|| Error::field("group_id", "no such group in this workspace"))
+    store::groups::find(tx, ws, g)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| Error::field("group_id", "no such group in this workspace"))
 }
 
 /// Creates a ticket; the description becomes the first comment of the thread.
@@ -169,26 +243,63 @@ pub struct PreparedTicket {
 pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<PreparedTicket> {
     actor.require(Permission::CreateTicket)?;
     let mut errors = Vec::new();
-    let subject = validate::required_text("subject", &input.subject, 255).map_err(|e| errors.push(e)).ok();
-    let description = validate::required_text("description", &input.description, 64 * 1024).map_err(|e| errors.push(e)).ok();
+    let subject = validate::required_text("subject", &input.subject, 255)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let description = validate::required_text("description", &input.description, 64 * 1024)
+        .map_err(|e| errors.push(e))
+        .ok();
     if input.requester_email.is_none() && input.requester_id.is_none() {
-        errors.push(FieldError::new("requester_email", "requester_email or requester_id is required"));
+        errors.push(FieldError::new(
+            "requester_email",
+            "requester_email or requester_id is required",
+        ));
     }
     let tags = validate::tags(&input.tags).map_err(|e| errors.push(e)).ok();
-    let custom = input.custom_fields.as_ref().map(custom_fields_json).transpose().map_err(|e| errors.push(e)).ok().flatten();
-    let links = input.links.as_ref().map(links_json).transpose().map_err(|e| errors.push(e)).ok().flatten();
-    let external_ref = input.external_ref.as_deref().map(|s| validate::bounded("external_ref", s, 255)).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    let custom = input
+        .custom_fields
+        .as_ref()
+        .map(custom_fields_json)
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let links = input
+        .links
+        .as_ref()
+        .map(links_json)
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let external_ref = input
+        .external_ref
+        .as_deref()
+        .map(|s| validate::bounded("external_ref", s, 255))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
     let is_admin = actor.role == Role::Admin;
     if input.status.is_some() && !is_admin {
-        errors.push(FieldError::new("status", "only admins may set the status of a new ticket (imports)"));
+        errors.push(FieldError::new(
+            "status",
+            "only admins may set the status of a new ticket (imports)",
+        ));
     }
     let created_at = match &input.created_at {
         Some(_) if !is_admin => {
-            errors.push(FieldError::new("created_at", "only admins may set created_at (imports)"));
+            errors.push(FieldError::new(
+                "created_at",
+                "only admins may set created_at (imports)",
+            ));
             None
         }
         Some(s) => crate::clock::parse_instant(s).or_else(|| {
-            errors.push(FieldError::new("created_at", "must be an RFC 3339 timestamp"));
+            errors.push(FieldError::new(
+                "created_at",
+                "must be an RFC 3339 timestamp",
+            ));
             None
         }),
         None => None,
@@ -202,7 +313,9 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
     let ws = actor.workspace_id;
     if let Some(a) = input.assignee_id {
         if !actor.can(Permission::AssignAny) && a != actor.user_id {
-            return Err(Error::forbidden("agents may only assign tickets to themselves"));
+            return Err(Error::forbidden(
+                "agents may only assign tickets to themselves",
+            ));
         }
         check_assignee(conn, ws, a).await?;
     }
@@ -210,16 +323,27 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
         check_group(conn, ws, g).await?;
     }
     let customer = match input.requester_id {
-        Some(id) => Some(store::customers::find(conn, ws, id).await?.ok_or_else(|| Error::field("requester_id", "no such customer"))?),
+        Some(id) => Some(
+            store::customers::find(conn, ws, id)
+                .await?
+                .ok_or_else(|| Error::field("requester_id", "no such customer"))?,
+        ),
         None => {
-            let email = validate::email("requester_email", input.requester_email.as_deref().unwrap_or_default()).map_err(|e| Error::Validation(vec![e]))?;
+            let email = validate::email(
+                "requester_email",
+                input.requester_email.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| Error::Validation(vec![e]))?;
             if let Some(n) = &input.requester_name {
-                validate::bounded("requester_name", n, 255).map_err(|e| Error::Validation(vec![e]))?;
+                validate::bounded("requester_name", n, 255)
+                    .map_err(|e| Error::Validation(vec![e]))?;
             }
             store::customers::find_by_email(conn, ws, &email).await?
         }
     };
-    let workspace = store::workspaces::find(conn, ws).await?.ok_or(Error::NotFound)?;
+    let workspace = store::workspaces::find(conn, ws)
+        .await?
+        .ok_or(Error::NotFound)?;
     Ok(PreparedTicket {
         input,
         subject,
@@ -236,12 +360,37 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
 }
 
 /// Creates a prepared ticket in `tx`; the description becomes the first comment.
-pub async fn create(tx: &mut Tx, actor: &Actor, p: PreparedTicket) -> Result<(TicketRow, Vec<String>)> {
+pub async fn create(
+    tx: &mut Tx,
+    actor: &Actor,
+    p: PreparedTicket,
+) -> Result<(TicketRow, Vec<String>)> {
     let ws = actor.workspace_id;
-    let PreparedTicket { input, subject, description, tags, custom, links, external_ref, created_at, customer, format, number_start } = p;
+    let PreparedTicket {
+        input,
+        subject,
+        description,
+        tags,
+        custom,
+        links,
+        external_ref,
+        created_at,
+        customer,
+        format,
+        number_start,
+    } = p;
     let customer = match customer {
         Some(c) => c,
-        None => find_or_create_customer(tx, ws, None, input.requester_email.as_deref(), input.requester_name.as_deref()).await?,
+        None => {
+            find_or_create_customer(
+                tx,
+                ws,
+                None,
+                input.requester_email.as_deref(),
+                input.requester_name.as_deref(),
+            )
+            .await?
+        }
     };
     let number = store::tickets::reserve_numbers(tx, ws, number_start, 1).await?;
     let now = now_micros();
@@ -303,11 +452,36 @@ pub async fn create(tx: &mut Tx, actor: &Actor, p: PreparedTicket) -> Result<(Ti
         updated_at: created,
     };
     store::comments::insert(tx, &first).await?;
-    record(tx, &row, Author::user(actor), "created", None, Some(&row.status), json!({"channel": row.channel})).await?;
+    record(
+        tx,
+        &row,
+        Author::user(actor),
+        "created",
+        None,
+        Some(&row.status),
+        json!({"channel": row.channel}),
+    )
+    .await?;
     publish(tx, &row, &tags, "ticket.created", json!({})).await?;
     if let Some(a) = row.assignee_id {
-        record(tx, &row, Author::user(actor), "assigned", None, None, json!({"assignee_id": a})).await?;
-        publish(tx, &row, &tags, "ticket.assigned", json!({"assignee_id": a})).await?;
+        record(
+            tx,
+            &row,
+            Author::user(actor),
+            "assigned",
+            None,
+            None,
+            json!({"assignee_id": a}),
+        )
+        .await?;
+        publish(
+            tx,
+            &row,
+            &tags,
+            "ticket.assigned",
+            json!({"assignee_id": a}),
+        )
+        .await?;
     }
     // The thread is only the description so far, which the document head already holds.
     dialect::index_ticket(tx, row.workspace_id, row.id, &document_head(&row), true).await?;
@@ -328,13 +502,20 @@ pub async fn load(tx: &mut Tx, ws: WorkspaceId, key: &str, lock: bool) -> Result
 
 /// The tags of one ticket.
 pub async fn tags(tx: &mut Tx, t: &TicketRow) -> Result<Vec<String>> {
-    Ok(store::tickets::tags_of(tx, t.workspace_id, &[t.id]).await?.into_iter().map(|(_, tag)| tag).collect())
+    Ok(store::tickets::tags_of(tx, t.workspace_id, &[t.id])
+        .await?
+        .into_iter()
+        .map(|(_, tag)| tag)
+        .collect())
 }
 
 /// Fails with 412 when the caller's `If-Match` version is stale.
 pub fn check_version(if_match: Option<i64>, version: i64) -> Result<()> {
     match if_match {
-        Some(v) if v != version => Err(Error::Client(Code::PreconditionFailed, format!("the ticket is at version {version}, not {v}; reload and retry"))),
+        Some(v) if v != version => Err(Error::Client(
+            Code::PreconditionFailed,
+            format!("the ticket is at version {version}, not {v}; reload and retry"),
+        )),
         _ => Ok(()),
     }
 }
@@ -343,20 +524,31 @@ pub fn check_version(if_match: Option<i64>, version: i64) -> Result<()> {
 pub async fn save(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
     row.updated_at = now_micros();
     if !store::tickets::update(tx, row).await? {
-        return Err(Error::conflict("the ticket was changed by someone else; reload and retry"));
+        return Err(Error::conflict(
+            "the ticket was changed by someone else; reload and retry",
+        ));
     }
     row.version += 1;
     Ok(())
 }
 
 /// Applies a status change with its stamps, timeline entries and domain events.
-pub async fn apply_status(tx: &mut Tx, row: &mut TicketRow, tags: &[String], to: Status, by: Author) -> Result<bool> {
+pub async fn apply_status(
+    tx: &mut Tx,
+    row: &mut TicketRow,
+    tags: &[String],
+    to: Status,
+    by: Author,
+) -> Result<bool> {
     let from = Status::parse(&row.status).unwrap_or(Status::Open);
     if from == to {
         return Ok(false);
     }
     if !from.can_become(to) {
-        return Err(Error::Client(Code::InvalidTransition, format!("a {from} ticket cannot become {to}")));
+        return Err(Error::Client(
+            Code::InvalidTransition,
+            format!("a {from} ticket cannot become {to}"),
+        ));
     }
     let now = now_micros();
     row.status = to.as_str().to_owned();
@@ -370,10 +562,35 @@ pub async fn apply_status(tx: &mut Tx, row: &mut TicketRow, tags: &[String], to:
         row.closed_at = None;
     }
     save(tx, row).await?;
-    record(tx, row, by, "status_changed", Some(from.as_str()), Some(to.as_str()), json!({})).await?;
-    publish(tx, row, tags, "ticket.status_changed", json!({"from": from.as_str(), "to": to.as_str()})).await?;
+    record(
+        tx,
+        row,
+        by,
+        "status_changed",
+        Some(from.as_str()),
+        Some(to.as_str()),
+        json!({}),
+    )
+    .await?;
+    publish(
+        tx,
+        row,
+        tags,
+        "ticket.status_changed",
+        json!({"from": from.as_str(), "to": to.as_str()}),
+    )
+    .await?;
     if from.is_reopen(to) {
-        record(tx, row, by, "reopened", Some(from.as_str()), Some(to.as_str()), json!({})).await?;
+        record(
+            tx,
+            row,
+            by,
+            "reopened",
+            Some(from.as_str()),
+            Some(to.as_str()),
+            json!({}),
+        )
+        .await?;
         publish(tx, row, tags, "ticket.reopened", json!({})).await?;
     }
     match to {
@@ -385,14 +602,23 @@ pub async fn apply_status(tx: &mut Tx, row: &mut TicketRow, tags: &[String], to:
 }
 
 /// `PUT /status`, `/resolve`, `/close`, `/reopen`.
-pub async fn set_status(app: &App, actor: &Actor, key: &str, to: Status, if_match: Option<i64>) -> Result<(TicketRow, Vec<String>)> {
+pub async fn set_status(
+    app: &App,
+    actor: &Actor,
+    key: &str,
+    to: Status,
+    if_match: Option<i64>,
+) -> Result<(TicketRow, Vec<String>)> {
     actor.require(Permission::ChangeStatus)?;
     let mut tx = app.store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     check_version(if_match, row.version)?;
     let tags = tags(&mut tx, &row).await?;
     if row.status == to.as_str() {
-        return Err(Error::Client(Code::InvalidTransition, format!("the ticket is already {to}")));
+        return Err(Error::Client(
+            Code::InvalidTransition,
+            format!("the ticket is already {to}"),
+        ));
     }
     apply_status(&mut tx, &mut row, &tags, to, Author::user(actor)).await?;
     tx.commit().await?;
@@ -400,7 +626,13 @@ pub async fn set_status(app: &App, actor: &Actor, key: &str, to: Status, if_matc
 }
 
 /// Applies an assignment change (authorization already checked).
-async fn apply_assignee(tx: &mut Tx, row: &mut TicketRow, tags: &[String], to: Option<UserId>, by: Author) -> Result<()> {
+async fn apply_assignee(
+    tx: &mut Tx,
+    row: &mut TicketRow,
+    tags: &[String],
+    to: Option<UserId>,
+    by: Author,
+) -> Result<()> {
     if row.assignee_id == to {
         return Ok(());
     }
@@ -411,11 +643,34 @@ async fn apply_assignee(tx: &mut Tx, row: &mut TicketRow, tags: &[String], to: O
     row.assignee_id = to;
     save(tx, row).await?;
     if let Some(u) = to {
-        record(tx, row, by, "assigned", None, None, json!({"from": from, "assignee_id": u})).await?;
-        publish(tx, row, tags, "ticket.assigned", json!({"assignee_id": u, "previous_assignee_id": from})).await?;
+        record(
+            tx,
+            row,
+            by,
+            "assigned",
+            None,
+            None,
+            json!({"from": from, "assignee_id": u}),
+        )
+        .await?;
+        publish(
+            tx,
+            row,
+            tags,
+            "ticket.assigned",
+            json!({"assignee_id": u, "previous_assignee_id": from}),
+        )
+        .await?;
     } else {
         record(tx, row, by, "unassigned", None, None, json!({"from": from})).await?;
-        publish(tx, row, tags, "ticket.updated", json!({"changes": {"assignee_id": {"from": from, "to": null}}})).await?;
+        publish(
+            tx,
+            row,
+            tags,
+            "ticket.updated",
+            json!({"changes": {"assignee_id": {"from": from, "to": null}}}),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -429,12 +684,20 @@ fn authorize_assignment(actor: &Actor, current: Option<UserId>, to: Option<UserI
     match (current, to) {
         (None, Some(u)) if u == actor.user_id => Ok(()),
         (Some(c), None) if c == actor.user_id => Ok(()),
-        _ => Err(Error::forbidden("agents may only take unassigned tickets for themselves or release their own")),
+        _ => Err(Error::forbidden(
+            "agents may only take unassigned tickets for themselves or release their own",
+        )),
     }
 }
 
 /// `POST /assign` (manual) and `POST /unassign`.
-pub async fn assign(app: &App, actor: &Actor, key: &str, to: Option<UserId>, if_match: Option<i64>) -> Result<(TicketRow, Vec<String>)> {
+pub async fn assign(
+    app: &App,
+    actor: &Actor,
+    key: &str,
+    to: Option<UserId>,
+    if_match: Option<i64>,
+) -> Result<(TicketRow, Vec<String>)> {
     let mut tx = app.store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     check_version(if_match, row.version)?;
@@ -446,7 +709,13 @@ pub async fn assign(app: &App, actor: &Actor, key: &str, to: Option<UserId>, if_
 }
 
 /// `PATCH`/`PUT /api/tickets/:id`.
-pub async fn update(app: &App, actor: &Actor, key: &str, patch: TicketPatch, if_match: Option<i64>) -> Result<(TicketRow, Vec<String>)> {
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    key: &str,
+    patch: TicketPatch,
+    if_match: Option<i64>,
+) -> Result<(TicketRow, Vec<String>)> {
     let mut tx = app.store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     check_version(if_match, row.version)?;
@@ -501,22 +770,30 @@ pub async fn update(app: &App, actor: &Actor, key: &str, patch: TicketPatch, if_
             Err(e) => errors.push(e),
         }
     }
-    if let Some(p) = patch.priority {
-        if Priority::from_rank(row.priority) != p {
-            actor.require(Permission::ChangePriority)?;
-            change!("priority", Priority::from_rank(row.priority).as_str(), p.as_str());
-            row.priority = p.rank();
-        }
+    if let Some(p) = patch.priority
+        && Priority::from_rank(row.priority) != p
+    {
+        actor.require(Permission::ChangePriority)?;
+        change!(
+            "priority",
+            Priority::from_rank(row.priority).as_str(),
+            p.as_str()
+        );
+        row.priority = p.rank();
     }
-    if let Some(k) = patch.kind {
-        if change!("kind", &row.kind, k.as_str()) {
-            row.kind = k.as_str().to_owned();
-        }
+    if let Some(k) = patch.kind
+        && change!("kind", &row.kind, k.as_str())
+    {
+        row.kind = k.as_str().to_owned();
     }
     match patch.category_id {
         Patch::Absent => {}
         Patch::Null => {
-            if change!("category_id", row.category_id, None::<crate::ids::CategoryId>) {
+            if change!(
+                "category_id",
+                row.category_id,
+                None::<crate::ids::CategoryId>
+            ) {
                 row.category_id = None;
             }
         }
@@ -554,8 +831,13 @@ pub async fn update(app: &App, actor: &Actor, key: &str, patch: TicketPatch, if_
     if let Some(cf) = &patch.custom_fields {
         match custom_fields_json(cf) {
             Ok(s) => {
-                let old: serde_json::Value = serde_json::from_str(&row.custom_fields).unwrap_or_default();
-                if change!("custom_fields", &old, &serde_json::Value::Object(cf.clone())) {
+                let old: serde_json::Value =
+                    serde_json::from_str(&row.custom_fields).unwrap_or_default();
+                if change!(
+                    "custom_fields",
+                    &old,
+                    &serde_json::Value::Object(cf.clone())
+                ) {
                     row.custom_fields = s;
                 }
             }
@@ -597,8 +879,24 @@ pub async fn update(app: &App, actor: &Actor, key: &str, patch: TicketPatch, if_
         if new_tags != old_tags {
             store::tickets::set_tags(&mut tx, ws, row.id, &new_tags).await?;
         }
-        record(&mut tx, &row, by, "updated", None, None, json!({"changes": changes})).await?;
-        publish(&mut tx, &row, &new_tags, "ticket.updated", json!({"changes": changes})).await?;
+        record(
+            &mut tx,
+            &row,
+            by,
+            "updated",
+            None,
+            None,
+            json!({"changes": changes}),
+        )
+        .await?;
+        publish(
+            &mut tx,
+            &row,
+            &new_tags,
+            "ticket.updated",
+            json!({"changes": changes}),
+        )
+        .await?;
     }
     if let Patch::Value(a) = patch.assignee_id {
         authorize_assignment(actor, row.assignee_id, Some(a))?;
@@ -626,7 +924,16 @@ pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
     let tags = tags(&mut tx, &row).await?;
     store::tickets::soft_delete(&mut tx, actor.workspace_id, row.id, now_micros()).await?;
     dialect::unindex_ticket(&mut tx, row.id).await?;
-    record(&mut tx, &row, Author::user(actor), "deleted", None, None, json!({})).await?;
+    record(
+        &mut tx,
+        &row,
+        Author::user(actor),
+        "deleted",
+        None,
+        None,
+        json!({}),
+    )
+    .await?;
     publish(&mut tx, &row, &tags, "ticket.deleted", json!({})).await?;
     tx.commit().await
 }

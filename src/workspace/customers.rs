@@ -61,19 +61,33 @@ pub struct CustomerPatch {
     pub notes: Option<String>,
 }
 
-fn opt(field: &str, v: Option<&String>, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
-    v.and_then(|s| validate::bounded(field, s, max).map_err(|e| errors.push(e)).ok()).filter(|s| !s.is_empty())
+fn opt(
+    field: &str,
+    v: Option<&String>,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    v.and_then(|s| {
+        validate::bounded(field, s, max)
+            .map_err(|e| errors.push(e))
+            .ok()
+    })
+    .filter(|s| !s.is_empty())
 }
 
 pub async fn create(app: &App, actor: &Actor, input: NewCustomer) -> Result<CustomerRow> {
     actor.require(Permission::ManageCustomers)?;
     let mut errors = Vec::new();
-    let email = validate::email("email", &input.email).map_err(|e| errors.push(e)).ok();
+    let email = validate::email("email", &input.email)
+        .map_err(|e| errors.push(e))
+        .ok();
     let name = opt("name", input.name.as_ref(), 255, &mut errors);
     let phone = opt("phone", input.phone.as_ref(), 50, &mut errors);
     let company = opt("company", input.company.as_ref(), 255, &mut errors);
     let notes = opt("notes", input.notes.as_ref(), 10_000, &mut errors);
-    let Some(email) = email.filter(|_| errors.is_empty()) else { return Err(Error::Validation(errors)) };
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
+        return Err(Error::Validation(errors));
+    };
     let now = now_micros();
     let c = CustomerRow {
         id: CustomerId::new(),
@@ -93,12 +107,23 @@ pub async fn create(app: &App, actor: &Actor, input: NewCustomer) -> Result<Cust
     Ok(c)
 }
 
-pub async fn update(app: &App, actor: &Actor, id: CustomerId, patch: CustomerPatch, if_match: Option<i64>) -> Result<CustomerRow> {
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: CustomerId,
+    patch: CustomerPatch,
+    if_match: Option<i64>,
+) -> Result<CustomerRow> {
     actor.require(Permission::ManageCustomers)?;
     let mut tx = app.store.begin().await?;
-    let mut c = store::customers::find(&mut tx, actor.workspace_id, id).await?.ok_or(Error::NotFound)?;
+    let mut c = store::customers::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     if let Some(v) = if_match.filter(|v| *v != c.version) {
-        return Err(Error::Client(Code::PreconditionFailed, format!("the customer is at version {}, not {v}", c.version)));
+        return Err(Error::Client(
+            Code::PreconditionFailed,
+            format!("the customer is at version {}, not {v}", c.version),
+        ));
     }
     let mut errors = Vec::new();
     if let Some(e) = &patch.email {
@@ -137,11 +162,26 @@ pub async fn update(app: &App, actor: &Actor, id: CustomerId, patch: CustomerPat
 pub async fn get(app: &App, actor: &Actor, id: CustomerId) -> Result<CustomerRow> {
     actor.require(Permission::ViewCustomers)?;
     let mut tx = app.store.read().await?;
-    store::customers::find(&mut tx, actor.workspace_id, id).await?.ok_or(Error::NotFound)
+    store::customers::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
-pub async fn list(app: &App, actor: &Actor, q: Option<&str>, limit: u64, offset: u64) -> Result<(Vec<CustomerRow>, i64)> {
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    q: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<CustomerRow>, i64)> {
     actor.require(Permission::ViewCustomers)?;
     let mut tx = app.store.read().await?;
-    store::customers::list(&mut tx, actor.workspace_id, q.map(str::trim).filter(|s| !s.is_empty()), limit, offset).await
+    store::customers::list(
+        &mut tx,
+        actor.workspace_id,
+        q.map(str::trim).filter(|s| !s.is_empty()),
+        limit,
+        offset,
+    )
+    .await
 }

@@ -45,7 +45,11 @@ fn view(g: &GroupRow, members: &[(GroupId, UserId)]) -> GroupView {
         id: g.id,
         name: g.name.clone(),
         description: g.description.clone(),
-        member_ids: members.iter().filter(|(gid, _)| *gid == g.id).map(|(_, u)| *u).collect(),
+        member_ids: members
+            .iter()
+            .filter(|(gid, _)| *gid == g.id)
+            .map(|(_, u)| *u)
+            .collect(),
         version: g.version,
         created_at: rfc3339(g.created_at),
     }
@@ -57,34 +61,53 @@ async fn check_members(tx: &mut Tx, actor: &Actor, ids: &[UserId]) -> Result<Vec
     ids.dedup();
     let found = store::users::many(tx, actor.workspace_id, &ids).await?;
     if found.len() != ids.len() {
-        return Err(Error::field("member_ids", "every member must be a user of this workspace"));
+        return Err(Error::field(
+            "member_ids",
+            "every member must be a user of this workspace",
+        ));
     }
     Ok(ids)
 }
 
 pub async fn create(app: &App, actor: &Actor, input: NewGroup) -> Result<GroupView> {
     actor.require(Permission::ManageGroups)?;
-    let name = validate::required_text("name", &input.name, 100).map_err(|e| Error::Validation(vec![e]))?;
-    let description = validate::bounded("description", &input.description, 2000).map_err(|e| Error::Validation(vec![e]))?;
+    let name = validate::required_text("name", &input.name, 100)
+        .map_err(|e| Error::Validation(vec![e]))?;
+    let description = validate::bounded("description", &input.description, 2000)
+        .map_err(|e| Error::Validation(vec![e]))?;
     let mut tx = app.store.begin().await?;
     let members = check_members(&mut tx, actor, &input.member_ids).await?;
     let now = now_micros();
-    let g = GroupRow { id: GroupId::new(), workspace_id: actor.workspace_id, name, description, version: 1, created_at: now, updated_at: now };
+    let g = GroupRow {
+        id: GroupId::new(),
+        workspace_id: actor.workspace_id,
+        name,
+        description,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
     store::groups::insert(&mut tx, &g).await?;
     store::groups::set_members(&mut tx, actor.workspace_id, g.id, &members).await?;
     tx.commit().await?;
-    Ok(view(&g, &members.into_iter().map(|u| (g.id, u)).collect::<Vec<_>>()))
+    Ok(view(
+        &g,
+        &members.into_iter().map(|u| (g.id, u)).collect::<Vec<_>>(),
+    ))
 }
 
 pub async fn update(app: &App, actor: &Actor, id: GroupId, patch: GroupPatch) -> Result<GroupView> {
     actor.require(Permission::ManageGroups)?;
     let mut tx = app.store.begin().await?;
-    let mut g = store::groups::find(&mut tx, actor.workspace_id, id).await?.ok_or(Error::NotFound)?;
+    let mut g = store::groups::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     if let Some(n) = &patch.name {
         g.name = validate::required_text("name", n, 100).map_err(|e| Error::Validation(vec![e]))?;
     }
     if let Some(d) = &patch.description {
-        g.description = validate::bounded("description", d, 2000).map_err(|e| Error::Validation(vec![e]))?;
+        g.description =
+            validate::bounded("description", d, 2000).map_err(|e| Error::Validation(vec![e]))?;
     }
     g.updated_at = now_micros();
     if !store::groups::update(&mut tx, &g).await? {
@@ -103,7 +126,9 @@ pub async fn update(app: &App, actor: &Actor, id: GroupId, patch: GroupPatch) ->
 pub async fn get(app: &App, actor: &Actor, id: GroupId) -> Result<GroupView> {
     actor.require(Permission::ReadGroups)?;
     let mut tx = app.store.read().await?;
-    let g = store::groups::find(&mut tx, actor.workspace_id, id).await?.ok_or(Error::NotFound)?;
+    let g = store::groups::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let members = store::groups::members(&mut tx, actor.workspace_id, Some(&[g.id])).await?;
     Ok(view(&g, &members))
 }

@@ -31,7 +31,17 @@ pub struct UserView {
 impl UserView {
     #[must_use]
     pub fn new(u: &UserRow, group_ids: Vec<GroupId>) -> Self {
-        UserView { id: u.id, email: u.email.clone(), name: u.name.clone(), role: u.role.clone(), active: u.active, available: u.available, group_ids, version: u.version, created_at: rfc3339(u.created_at) }
+        UserView {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            active: u.active,
+            available: u.available,
+            group_ids,
+            version: u.version,
+            created_at: rfc3339(u.created_at),
+        }
     }
 }
 
@@ -61,12 +71,18 @@ pub struct UserPatch {
 pub async fn create(app: &App, actor: &Actor, input: NewUser) -> Result<UserRow> {
     actor.require(Permission::ManageUsers)?;
     let mut errors: Vec<FieldError> = Vec::new();
-    let email = validate::email("email", &input.email).map_err(|e| errors.push(e)).ok();
-    let name = validate::required_text("name", &input.name, 255).map_err(|e| errors.push(e)).ok();
+    let email = validate::email("email", &input.email)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = validate::required_text("name", &input.name, 255)
+        .map_err(|e| errors.push(e))
+        .ok();
     if let Err(Error::Validation(e)) = password::validate(&input.password) {
         errors.extend(e);
     }
-    let (Some(email), Some(name)) = (email, name) else { return Err(Error::Validation(errors)) };
+    let (Some(email), Some(name)) = (email, name) else {
+        return Err(Error::Validation(errors));
+    };
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -94,17 +110,32 @@ pub async fn create(app: &App, actor: &Actor, input: NewUser) -> Result<UserRow>
 
 /// Updates a user. Admins may change anything (but not demote or deactivate themselves);
 /// any user may change their own `available`, `name` and `password`.
-pub async fn update(app: &App, actor: &Actor, id: UserId, patch: UserPatch, if_match: Option<i64>) -> Result<UserRow> {
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: UserId,
+    patch: UserPatch,
+    if_match: Option<i64>,
+) -> Result<UserRow> {
     let is_self = id == actor.user_id;
     let admin = actor.can(Permission::ManageUsers);
     let admin_only = patch.email.is_some() || patch.role.is_some() || patch.active.is_some();
     if !admin && (!is_self || admin_only) {
-        return Err(Error::forbidden(if is_self { "only admins may change email, role or active" } else { "only admins may change other users" }));
+        return Err(Error::forbidden(if is_self {
+            "only admins may change email, role or active"
+        } else {
+            "only admins may change other users"
+        }));
     }
     let mut tx = app.store.begin().await?;
-    let mut u = store::users::find(&mut tx, actor.workspace_id, id).await?.ok_or(Error::NotFound)?;
+    let mut u = store::users::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     if let Some(v) = if_match.filter(|v| *v != u.version) {
-        return Err(Error::Client(crate::error::Code::PreconditionFailed, format!("the user is at version {}, not {v}", u.version)));
+        return Err(Error::Client(
+            crate::error::Code::PreconditionFailed,
+            format!("the user is at version {}, not {v}", u.version),
+        ));
     }
     let mut errors = Vec::new();
     if let Some(e) = &patch.email {
@@ -121,7 +152,10 @@ pub async fn update(app: &App, actor: &Actor, id: UserId, patch: UserPatch, if_m
     }
     if let Some(r) = patch.role {
         if is_self && r != Role::Admin {
-            errors.push(FieldError::new("role", "you cannot remove your own admin role"));
+            errors.push(FieldError::new(
+                "role",
+                "you cannot remove your own admin role",
+            ));
         }
         u.role = r.as_str().into();
     }
@@ -134,10 +168,10 @@ pub async fn update(app: &App, actor: &Actor, id: UserId, patch: UserPatch, if_m
     if let Some(a) = patch.available {
         u.available = a;
     }
-    if let Some(p) = &patch.password {
-        if let Err(Error::Validation(e)) = password::validate(p) {
-            errors.extend(e);
-        }
+    if let Some(p) = &patch.password
+        && let Err(Error::Validation(e)) = password::validate(p)
+    {
+        errors.extend(e);
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -164,17 +198,36 @@ pub async fn update(app: &App, actor: &Actor, id: UserId, patch: UserPatch, if_m
 pub async fn get(app: &App, actor: &Actor, id: UserId) -> Result<UserView> {
     actor.require(Permission::ReadUsers)?;
     let mut tx = app.store.read().await?;
-    let u = store::users::find(&mut tx, actor.workspace_id, id).await?.ok_or(Error::NotFound)?;
+    let u = store::users::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let groups = store::groups::of_user(&mut tx, actor.workspace_id, u.id).await?;
     Ok(UserView::new(&u, groups))
 }
 
 /// A page of users with their groups.
-pub async fn list(app: &App, actor: &Actor, limit: u64, offset: u64) -> Result<(Vec<UserView>, i64)> {
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<UserView>, i64)> {
     actor.require(Permission::ReadUsers)?;
     let mut tx = app.store.read().await?;
     let (rows, total) = store::users::list(&mut tx, actor.workspace_id, limit, offset).await?;
     let members = store::groups::members(&mut tx, actor.workspace_id, None).await?;
-    let views = rows.iter().map(|u| UserView::new(u, members.iter().filter(|(_, m)| *m == u.id).map(|(g, _)| *g).collect())).collect();
+    let views = rows
+        .iter()
+        .map(|u| {
+            UserView::new(
+                u,
+                members
+                    .iter()
+                    .filter(|(_, m)| *m == u.id)
+                    .map(|(g, _)| *g)
+                    .collect(),
+            )
+        })
+        .collect();
     Ok((views, total))
 }

@@ -25,7 +25,11 @@ pub struct WorkspaceRef {
 
 impl From<&WorkspaceRow> for WorkspaceRef {
     fn from(w: &WorkspaceRow) -> Self {
-        WorkspaceRef { id: w.id, name: w.name.clone(), slug: w.slug.clone() }
+        WorkspaceRef {
+            id: w.id,
+            name: w.name.clone(),
+            slug: w.slug.clone(),
+        }
     }
 }
 
@@ -90,11 +94,23 @@ pub fn slugify(name: &str) -> String {
         }
     }
     let s = s.trim_end_matches('-').to_owned();
-    if s.is_empty() { "workspace".to_owned() } else { s.chars().take(48).collect() }
+    if s.is_empty() {
+        "workspace".to_owned()
+    } else {
+        s.chars().take(48).collect()
+    }
 }
 
 /// Inserts a workspace and its first admin in `tx`.
-pub async fn create_with_admin(tx: &mut Tx, name: &str, slug: &str, email: &str, admin_name: &str, password_hash: String, owner: bool) -> Result<(WorkspaceRow, UserRow)> {
+pub async fn create_with_admin(
+    tx: &mut Tx,
+    name: &str,
+    slug: &str,
+    email: &str,
+    admin_name: &str,
+    password_hash: String,
+    owner: bool,
+) -> Result<(WorkspaceRow, UserRow)> {
     let now = now_micros();
     let ws = WorkspaceRow {
         id: WorkspaceId::new(),
@@ -128,16 +144,26 @@ pub async fn create_with_admin(tx: &mut Tx, name: &str, slug: &str, email: &str,
 }
 
 /// `POST /api/workspaces` (owner only).
-pub async fn create(app: &App, actor: &Actor, input: NewWorkspace) -> Result<(WorkspaceRow, UserRow)> {
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    input: NewWorkspace,
+) -> Result<(WorkspaceRow, UserRow)> {
     actor.require_owner()?;
     let mut errors = Vec::new();
-    let name = validate::required_text("name", &input.name, 100).map_err(|e| errors.push(e)).ok();
-    let email = validate::email("admin_email", &input.admin_email).map_err(|e| errors.push(e)).ok();
+    let name = validate::required_text("name", &input.name, 100)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let email = validate::email("admin_email", &input.admin_email)
+        .map_err(|e| errors.push(e))
+        .ok();
     if let Err(Error::Validation(mut e)) = password::validate(&input.admin_password) {
         e.iter_mut().for_each(|f| f.field = "admin_password".into());
         errors.extend(e);
     }
-    let (Some(name), Some(email)) = (name, email) else { return Err(Error::Validation(errors)) };
+    let (Some(name), Some(email)) = (name, email) else {
+        return Err(Error::Validation(errors));
+    };
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -145,8 +171,13 @@ pub async fn create(app: &App, actor: &Actor, input: NewWorkspace) -> Result<(Wo
     let admin_name = input.admin_name.unwrap_or_else(|| "Admin".into());
     let mut tx = app.store.begin().await?;
     let slug = slugify(&name);
-    if store::workspaces::find_by_slug(&mut tx, &slug).await?.is_some() {
-        return Err(Error::duplicate("a workspace with this name already exists"));
+    if store::workspaces::find_by_slug(&mut tx, &slug)
+        .await?
+        .is_some()
+    {
+        return Err(Error::duplicate(
+            "a workspace with this name already exists",
+        ));
     }
     let out = create_with_admin(&mut tx, &name, &slug, &email, &admin_name, hash, false).await?;
     tx.commit().await?;
@@ -157,16 +188,28 @@ pub async fn create(app: &App, actor: &Actor, input: NewWorkspace) -> Result<(Wo
 /// Reads the actor's workspace.
 pub async fn get(app: &App, actor: &Actor) -> Result<WorkspaceRow> {
     let mut tx = app.store.read().await?;
-    store::workspaces::find(&mut tx, actor.workspace_id).await?.ok_or(Error::NotFound)
+    store::workspaces::find(&mut tx, actor.workspace_id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 /// `PUT /api/settings/workspace` (admin).
-pub async fn update_settings(app: &App, actor: &Actor, patch: SettingsPatch, if_match: Option<i64>) -> Result<WorkspaceRow> {
+pub async fn update_settings(
+    app: &App,
+    actor: &Actor,
+    patch: SettingsPatch,
+    if_match: Option<i64>,
+) -> Result<WorkspaceRow> {
     actor.require(Permission::ManageSettings)?;
     let mut tx = app.store.begin().await?;
-    let mut w = store::workspaces::find(&mut tx, actor.workspace_id).await?.ok_or(Error::NotFound)?;
+    let mut w = store::workspaces::find(&mut tx, actor.workspace_id)
+        .await?
+        .ok_or(Error::NotFound)?;
     if let Some(v) = if_match.filter(|v| *v != w.version) {
-        return Err(Error::Client(Code::PreconditionFailed, format!("the settings are at version {}, not {v}", w.version)));
+        return Err(Error::Client(
+            Code::PreconditionFailed,
+            format!("the settings are at version {}, not {v}", w.version),
+        ));
     }
     let mut errors: Vec<FieldError> = Vec::new();
     if let Some(n) = &patch.name {
@@ -185,7 +228,10 @@ pub async fn update_settings(app: &App, actor: &Actor, patch: SettingsPatch, if_
         if (1..=1_000_000_000).contains(&s) {
             w.ticket_number_start = s;
         } else {
-            errors.push(FieldError::new("ticket_number_start", "must be from 1 to 1000000000"));
+            errors.push(FieldError::new(
+                "ticket_number_start",
+                "must be from 1 to 1000000000",
+            ));
         }
     }
     if let Some(e) = &patch.support_email {
@@ -202,7 +248,13 @@ pub async fn update_settings(app: &App, actor: &Actor, patch: SettingsPatch, if_
         if jiff::tz::TimeZone::get(tz).is_ok() {
             w.timezone = tz.clone();
         } else {
-            errors.push(FieldError::new("timezone", format!("`{}` is not an IANA time zone such as Europe/Warsaw", tz.chars().take(64).collect::<String>())));
+            errors.push(FieldError::new(
+                "timezone",
+                format!(
+                    "`{}` is not an IANA time zone such as Europe/Warsaw",
+                    tz.chars().take(64).collect::<String>()
+                ),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -225,18 +277,25 @@ pub struct Bootstrap {
 }
 
 /// On an empty database: workspace `Default` and its first admin, the instance owner.
-pub async fn bootstrap(store: &Store, email: Option<&str>, password_in: Option<&str>) -> anyhow::Result<Option<Bootstrap>> {
+pub async fn bootstrap(
+    store: &Store,
+    email: Option<&str>,
+    password_in: Option<&str>,
+) -> anyhow::Result<Option<Bootstrap>> {
     let mut tx = store.begin().await?;
     if store::users::any_exist(&mut tx).await? {
         return Ok(None);
     }
     let email = match email {
-        Some(e) => validate::email("FERRODESK_ADMIN_EMAIL", e).map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?,
+        Some(e) => validate::email("FERRODESK_ADMIN_EMAIL", e)
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?,
         None => "admin@localhost".to_owned(),
     };
     let (password, generated) = match password_in {
         Some(p) => {
-            password::validate(p).map_err(|_| anyhow::anyhow!("FERRODESK_ADMIN_PASSWORD must be 8 to 256 characters"))?;
+            password::validate(p).map_err(|_| {
+                anyhow::anyhow!("FERRODESK_ADMIN_PASSWORD must be 8 to 256 characters")
+            })?;
             (p.to_owned(), None)
         }
         None => {
@@ -247,7 +306,10 @@ pub async fn bootstrap(store: &Store, email: Option<&str>, password_in: Option<&
     let hash = password::hash(password).await?;
     create_with_admin(&mut tx, "Default", "default", &email, "Admin", hash, true).await?;
     tx.commit().await?;
-    Ok(Some(Bootstrap { generated_password: generated, admin_email: email }))
+    Ok(Some(Bootstrap {
+        generated_password: generated,
+        admin_email: email,
+    }))
 }
 
 #[cfg(test)]

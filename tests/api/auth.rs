@@ -14,21 +14,64 @@ async fn tokens(app: TestApp) {
     assert_eq!(me["workspace"]["slug"], "default");
     assert_eq!(me["workspace_id"], me["workspace"]["id"]);
     // Personal API token: shown once, works, revocable.
-    let t = admin.post("/api/auth/tokens", json!({"name": "CI"})).await.expect(201).clone();
-    let api = Client { token: Some(t["token"].as_str().expect("token").to_owned()), ..admin.clone() };
+    let t = admin
+        .post("/api/auth/tokens", json!({"name": "CI"}))
+        .await
+        .expect(201)
+        .clone();
+    let api = Client {
+        token: Some(t["token"].as_str().expect("token").to_owned()),
+        ..admin.clone()
+    };
     api.get("/api/me").await.expect(200);
-    admin.delete(&format!("/api/auth/tokens/{}", t["id"].as_str().expect("id"))).await.expect(204);
+    admin
+        .delete(&format!(
+            "/api/auth/tokens/{}",
+            t["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(204);
     api.get("/api/me").await.expect_problem(401, "unauthorized");
-    admin.delete(&format!("/api/auth/tokens/{}", t["id"].as_str().expect("id"))).await.expect_problem(404, "not_found");
+    admin
+        .delete(&format!(
+            "/api/auth/tokens/{}",
+            t["id"].as_str().expect("id")
+        ))
+        .await
+        .expect_problem(404, "not_found");
     // Tokens are stored hashed: the database never holds the secret.
     let mut tx = app.app.store.read().await.expect("conn");
     let digest = ferrodesk::auth::tokens::digest(t["token"].as_str().expect("t"));
-    assert!(ferrodesk::store::tokens::find_by_hash(&mut tx, t["token"].as_str().expect("t").as_bytes(), 0).await.expect("q").is_none());
+    assert!(
+        ferrodesk::store::tokens::find_by_hash(
+            &mut tx,
+            t["token"].as_str().expect("t").as_bytes(),
+            0
+        )
+        .await
+        .expect("q")
+        .is_none()
+    );
     assert_eq!(digest.len(), 32);
     // Wrong password → 401 with the same message as an unknown account.
-    let bad = app.anonymous().post("/api/auth/login", json!({"email": ADMIN_EMAIL, "password": "nope-nope"})).await;
-    let unknown = app.anonymous().post("/api/auth/login", json!({"email": "ghost@example.com", "password": "nope-nope"})).await;
-    assert_eq!(bad.expect_problem(401, "unauthorized")["detail"], unknown.expect_problem(401, "unauthorized")["detail"]);
+    let bad = app
+        .anonymous()
+        .post(
+            "/api/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": "nope-nope"}),
+        )
+        .await;
+    let unknown = app
+        .anonymous()
+        .post(
+            "/api/auth/login",
+            json!({"email": "ghost@example.com", "password": "nope-nope"}),
+        )
+        .await;
+    assert_eq!(
+        bad.expect_problem(401, "unauthorized")["detail"],
+        unknown.expect_problem(401, "unauthorized")["detail"]
+    );
 }
 both!(login_and_personal_tokens_work_and_revoke, tokens);
 
@@ -37,22 +80,48 @@ async fn failed_logins_are_throttled_per_account_and_address() {
     let app = TestApp::start(Backend::Sqlite).await.expect("app");
     let anon = app.anonymous();
     for _ in 0..5 {
-        anon.post("/api/auth/login", json!({"email": ADMIN_EMAIL, "password": "wrong-pass"})).await.expect_problem(401, "unauthorized");
+        anon.post(
+            "/api/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": "wrong-pass"}),
+        )
+        .await
+        .expect_problem(401, "unauthorized");
     }
-    let r = anon.post("/api/auth/login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
+    let r = anon
+        .post(
+            "/api/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await;
     r.expect_problem(429, "rate_limited");
-    let retry: u64 = r.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
     assert!((1..=900).contains(&retry));
 }
 
 #[tokio::test]
 async fn api_answers_carry_rate_limit_headers_and_429_past_the_budget() {
-    let app = TestApp::start_with(Backend::Sqlite, Options { api_rate_limit: Some(5), ..Options::default() }).await.expect("app");
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Options {
+            api_rate_limit: Some(5),
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("app");
     let admin = app.admin().await;
     let first = admin.get("/api/me").await;
     first.expect(200);
     assert_eq!(first.header("ratelimit-limit").as_deref(), Some("5"));
-    let remaining: u32 = first.header("ratelimit-remaining").expect("remaining").parse().expect("n");
+    let remaining: u32 = first
+        .header("ratelimit-remaining")
+        .expect("remaining")
+        .parse()
+        .expect("n");
     assert!(remaining < 5);
     let mut last = first;
     for _ in 0..10 {
@@ -69,39 +138,118 @@ async fn api_answers_carry_rate_limit_headers_and_429_past_the_budget() {
 async fn no_secret_reaches_the_log_or_debug_output() {
     let mut config = ferrodesk::config::Config::for_data_dir(std::env::temp_dir());
     config.admin_password = Some(ferrodesk::config::Secret("hunter2-secret".into()));
-    config.database_url = Some(ferrodesk::config::DatabaseUrl("postgres://u:pw-secret@db/x".into()));
+    config.database_url = Some(ferrodesk::config::DatabaseUrl(
+        "postgres://u:pw-secret@db/x".into(),
+    ));
     let dbg = format!("{config:?}");
-    assert!(!dbg.contains("hunter2-secret") && !dbg.contains("pw-secret"), "{dbg}");
+    assert!(
+        !dbg.contains("hunter2-secret") && !dbg.contains("pw-secret"),
+        "{dbg}"
+    );
 }
 
 async fn users_and_groups(app: TestApp) {
     let admin = app.admin().await;
     let agent = admin.user(&app, "agent").await;
     // Agents may set their own availability, not their role, and not others.
-    let me = agent.patch(&format!("/api/users/{}", agent.id()), json!({"available": false})).await.expect(200).clone();
+    let me = agent
+        .patch(
+            &format!("/api/users/{}", agent.id()),
+            json!({"available": false}),
+        )
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(me["available"], false);
-    agent.patch(&format!("/api/users/{}", agent.id()), json!({"role": "admin"})).await.expect_problem(403, "forbidden");
-    agent.patch(&format!("/api/users/{}", admin.id()), json!({"available": false})).await.expect_problem(403, "forbidden");
-    admin.patch(&format!("/api/users/{}", admin.id()), json!({"active": false})).await.expect_problem(422, "validation_failed");
+    agent
+        .patch(
+            &format!("/api/users/{}", agent.id()),
+            json!({"role": "admin"}),
+        )
+        .await
+        .expect_problem(403, "forbidden");
+    agent
+        .patch(
+            &format!("/api/users/{}", admin.id()),
+            json!({"available": false}),
+        )
+        .await
+        .expect_problem(403, "forbidden");
+    admin
+        .patch(
+            &format!("/api/users/{}", admin.id()),
+            json!({"active": false}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
     // Groups with members; users show their groups.
-    let g = admin.post("/api/groups", json!({"name": "Hardware", "description": "RMA team", "member_ids": [agent.id()]})).await.expect(201).clone();
+    let g = admin
+        .post(
+            "/api/groups",
+            json!({"name": "Hardware", "description": "RMA team", "member_ids": [agent.id()]}),
+        )
+        .await
+        .expect(201)
+        .clone();
     assert_eq!(g["member_ids"], json!([agent.id()]));
-    let u = admin.get(&format!("/api/users/{}", agent.id())).await.expect(200).clone();
+    let u = admin
+        .get(&format!("/api/users/{}", agent.id()))
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(u["group_ids"], json!([g["id"]]));
-    let g2 = admin.patch(&format!("/api/groups/{}", g["id"].as_str().expect("id")), json!({"member_ids": []})).await.expect(200).clone();
+    let g2 = admin
+        .patch(
+            &format!("/api/groups/{}", g["id"].as_str().expect("id")),
+            json!({"member_ids": []}),
+        )
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(g2["member_ids"], json!([]));
-    admin.post("/api/groups", json!({"name": "Bad", "member_ids": [uuid::Uuid::now_v7()]})).await.expect_problem(422, "validation_failed");
+    admin
+        .post(
+            "/api/groups",
+            json!({"name": "Bad", "member_ids": [uuid::Uuid::now_v7()]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
     // Deactivation keeps history and revokes access; assignments stay.
     let t = agent.ticket("Mine", "m@example.com").await;
-    agent.post(&format!("/api/tickets/{}/assign", t["id"].as_str().expect("id")), json!({"assignee_id": "me"})).await.expect(200);
-    admin.patch(&format!("/api/users/{}", agent.id()), json!({"active": false})).await.expect(200);
-    agent.get("/api/me").await.expect_problem(401, "unauthorized");
-    let still = admin.get(&format!("/api/tickets/{}", t["id"].as_str().expect("id"))).await.expect(200).clone();
+    agent
+        .post(
+            &format!("/api/tickets/{}/assign", t["id"].as_str().expect("id")),
+            json!({"assignee_id": "me"}),
+        )
+        .await
+        .expect(200);
+    admin
+        .patch(
+            &format!("/api/users/{}", agent.id()),
+            json!({"active": false}),
+        )
+        .await
+        .expect(200);
+    agent
+        .get("/api/me")
+        .await
+        .expect_problem(401, "unauthorized");
+    let still = admin
+        .get(&format!("/api/tickets/{}", t["id"].as_str().expect("id")))
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(still["assignee_id"], agent.id().as_str());
     let list = admin.get("/api/users").await.expect(200).clone();
     assert_eq!(list["pagination"]["total"], 2);
     admin.post("/api/users", json!({"email": "x@example.com", "name": "X", "role": "root", "password": "password-123"})).await.expect_problem(422, "validation_failed");
-    admin.post("/api/users", json!({"email": "x@example.com", "name": "X", "role": "agent", "password": "short"})).await.expect_problem(422, "validation_failed");
+    admin
+        .post(
+            "/api/users",
+            json!({"email": "x@example.com", "name": "X", "role": "agent", "password": "short"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
 }
 both!(users_and_groups_are_managed_by_admins, users_and_groups);
 
@@ -114,40 +262,103 @@ async fn workspaces(app: TestApp) {
     let me = acme.get("/api/me").await.expect(200).clone();
     assert_eq!(me["workspace"]["name"], "Acme Support");
     // Only the owner creates workspaces; names are unique.
-    acme.post("/api/workspaces", json!({"name": "Other", "admin_email": "o@x.example", "admin_password": "password-1"})).await.expect_problem(403, "forbidden");
+    acme.post(
+        "/api/workspaces",
+        json!({"name": "Other", "admin_email": "o@x.example", "admin_password": "password-1"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
     owner.post("/api/workspaces", json!({"name": "Acme Support", "admin_email": "o2@x.example", "admin_password": "password-1"})).await.expect_problem(409, "duplicate");
     // Settings: read by supervisors, written by admins, validated, versioned.
     let s = acme.get("/api/settings/workspace").await;
     assert_eq!(s.header("etag").as_deref(), Some("\"1\""));
-    let changed = acme.put("/api/settings/workspace", json!({"timezone": "Europe/Warsaw", "support_email": "help@acme.example"})).await.expect(200).clone();
+    let changed = acme
+        .put(
+            "/api/settings/workspace",
+            json!({"timezone": "Europe/Warsaw", "support_email": "help@acme.example"}),
+        )
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(changed["timezone"], "Europe/Warsaw");
-    acme.put("/api/settings/workspace", json!({"timezone": "Mars/Olympus"})).await.expect_problem(422, "validation_failed");
-    acme.send(Method::PUT, "/api/settings/workspace", Some(json!({"name": "Acme"})), &[("If-Match", "\"1\"")]).await.expect_problem(412, "precondition_failed");
+    acme.put(
+        "/api/settings/workspace",
+        json!({"timezone": "Mars/Olympus"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    acme.send(
+        Method::PUT,
+        "/api/settings/workspace",
+        Some(json!({"name": "Acme"})),
+        &[("If-Match", "\"1\"")],
+    )
+    .await
+    .expect_problem(412, "precondition_failed");
     // Each workspace numbers its own tickets from 1001.
-    assert_eq!(acme.ticket("First", "c@example.com").await["ticket_number"], "#1001");
-    assert_eq!(owner.ticket("First", "c@example.com").await["ticket_number"], "#1001");
+    assert_eq!(
+        acme.ticket("First", "c@example.com").await["ticket_number"],
+        "#1001"
+    );
+    assert_eq!(
+        owner.ticket("First", "c@example.com").await["ticket_number"],
+        "#1001"
+    );
 }
-both!(the_owner_creates_workspaces_with_their_own_admin, workspaces);
+both!(
+    the_owner_creates_workspaces_with_their_own_admin,
+    workspaces
+);
 
 async fn customers(app: TestApp) {
     let admin = app.admin().await;
-    let c = admin.post("/api/customers", json!({"email": "Ann@Example.com", "name": "Ann Lee", "company": "Lee GmbH"})).await.expect(201).clone();
+    let c = admin
+        .post(
+            "/api/customers",
+            json!({"email": "Ann@Example.com", "name": "Ann Lee", "company": "Lee GmbH"}),
+        )
+        .await
+        .expect(201)
+        .clone();
     assert_eq!(c["email"], "ann@example.com");
     admin.ticket("Hers", "ann@example.com").await;
     admin.ticket("Other", "bob@example.com").await;
-    let tickets = admin.get(&format!("/api/customers/{}/tickets", c["id"].as_str().expect("id"))).await.expect(200).clone();
+    let tickets = admin
+        .get(&format!(
+            "/api/customers/{}/tickets",
+            c["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(tickets["tickets"].as_array().expect("t").len(), 1);
     let found = admin.get("/api/customers?q=lee").await.expect(200).clone();
     assert_eq!(found["pagination"]["total"], 1);
-    let found = admin.get("/api/customers?q=example.com").await.expect(200).clone();
+    let found = admin
+        .get("/api/customers?q=example.com")
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(found["pagination"]["total"], 2);
     let none = admin.get("/api/customers?q=%25").await.expect(200).clone();
     assert_eq!(none["pagination"]["total"], 0, "LIKE wildcards are literal");
-    let u = admin.patch(&format!("/api/customers/{}", c["id"].as_str().expect("id")), json!({"phone": "+48 123"})).await.expect(200).clone();
+    let u = admin
+        .patch(
+            &format!("/api/customers/{}", c["id"].as_str().expect("id")),
+            json!({"phone": "+48 123"}),
+        )
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(u["phone"], "+48 123");
     // A ticket by requester_id uses the existing customer.
-    let t = admin.create_ticket(json!({"subject": "By id", "description": "x", "requester_id": c["id"]})).await;
+    let t = admin
+        .create_ticket(json!({"subject": "By id", "description": "x", "requester_id": c["id"]}))
+        .await;
     assert_eq!(t["requester_email"], "ann@example.com");
-    admin.post("/api/tickets", json!({"subject": "x", "description": "x"})).await.expect_problem(422, "validation_failed");
+    admin
+        .post("/api/tickets", json!({"subject": "x", "description": "x"}))
+        .await
+        .expect_problem(422, "validation_failed");
 }
 both!(customers_are_found_or_created_by_email, customers);

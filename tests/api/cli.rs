@@ -5,7 +5,9 @@ use std::process::{Command, Stdio};
 
 fn ferrodesk(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
-    c.env("FERRODESK_DATA_DIR", dir).env_remove("FERRODESK_DATABASE_URL").env("RUST_LOG", "warn");
+    c.env("FERRODESK_DATA_DIR", dir)
+        .env_remove("FERRODESK_DATABASE_URL")
+        .env("RUST_LOG", "warn");
     c
 }
 
@@ -13,24 +15,92 @@ fn ferrodesk(dir: &std::path::Path) -> Command {
 fn subcommands_migrate_create_and_seed() {
     let dir = tempfile::tempdir().expect("dir");
     let out = ferrodesk(dir.path()).arg("migrate").output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("ferrodesk.db").exists());
     // The first run of a command that needs the app bootstraps the owner with a printed password.
-    let out = ferrodesk(dir.path()).args(["user", "create", "--email", "ag@example.com", "--name", "Agent Smith", "--role", "agent", "--password", "password-123"]).output().expect("run");
+    let out = ferrodesk(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ag@example.com",
+            "--name",
+            "Agent Smith",
+            "--role",
+            "agent",
+            "--password",
+            "password-123",
+        ])
+        .output()
+        .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("created first admin admin@localhost with password "), "{stdout}");
-    assert!(stdout.contains("created user ag@example.com (agent)"), "{stdout}");
-    let out = ferrodesk(dir.path()).args(["user", "create", "--email", "ag@example.com", "--name", "Again"]).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("created first admin admin@localhost with password "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("created user ag@example.com (agent)"),
+        "{stdout}"
+    );
+    let out = ferrodesk(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ag@example.com",
+            "--name",
+            "Again",
+        ])
+        .output()
+        .expect("run");
     assert!(!out.status.success(), "duplicate email must fail");
-    let out = ferrodesk(dir.path()).args(["workspace", "create", "--name", "Second", "--admin-email", "s@example.com", "--admin-password", "password-123"]).output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = ferrodesk(dir.path()).args(["seed", "--tickets", "60"]).output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ferrodesk(dir.path())
+        .args([
+            "workspace",
+            "create",
+            "--name",
+            "Second",
+            "--admin-email",
+            "s@example.com",
+            "--admin-password",
+            "password-123",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ferrodesk(dir.path())
+        .args(["seed", "--tickets", "60"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 60 tickets"));
     let backup = dir.path().join("backup.db");
-    let out = ferrodesk(dir.path()).args(["backup", backup.to_str().expect("utf8")]).output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ferrodesk(dir.path())
+        .args(["backup", backup.to_str().expect("utf8")])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(backup.metadata().expect("backup").len() > 0);
 }
 
@@ -48,20 +118,28 @@ fn serve_prints_its_address_and_exits_cleanly_on_sigterm() {
     let mut addr = None;
     for line in lines.by_ref() {
         let line = line.expect("line");
-        assert!(!line.contains("password-123"), "the configured password is never printed");
+        assert!(
+            !line.contains("password-123"),
+            "the configured password is never printed"
+        );
         if let Some(a) = line.strip_prefix("listening on http://") {
             addr = Some(a.to_owned());
             break;
         }
     }
     let addr = addr.expect("listening line");
-    let body = std::process::Command::new("curl").args(["-s", &format!("http://{addr}/healthz")]).output();
-    if let Ok(out) = body {
-        if out.status.success() {
-            assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"status\":\"ok\"}");
-        }
+    let body = std::process::Command::new("curl")
+        .args(["-s", &format!("http://{addr}/healthz")])
+        .output();
+    if let Ok(out) = body
+        && out.status.success()
+    {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"status\":\"ok\"}");
     }
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "exit status {exit:?}");

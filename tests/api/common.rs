@@ -23,8 +23,13 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var("FERRODESK_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
-            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but FERRODESK_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI");
-            eprintln!("\n!!! SKIPPING PostgreSQL test: set FERRODESK_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it !!!\n");
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but FERRODESK_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI"
+            );
+            eprintln!(
+                "\n!!! SKIPPING PostgreSQL test: set FERRODESK_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it !!!\n"
+            );
             None
         }
     }
@@ -63,11 +68,18 @@ impl TestApp {
         if backend == Backend::Postgres {
             let base = postgres_url()?;
             let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::PgPool::connect(&base).await.expect("connect to test PostgreSQL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&admin).await.expect("create schema");
+            let admin = sqlx::PgPool::connect(&base)
+                .await
+                .expect("connect to test PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+                .execute(&admin)
+                .await
+                .expect("create schema");
             admin.close().await;
             let sep = if base.contains('?') { '&' } else { '?' };
-            config.database_url = Some(DatabaseUrl(format!("{base}{sep}options=-c%20search_path%3D{name}")));
+            config.database_url = Some(DatabaseUrl(format!(
+                "{base}{sep}options=-c%20search_path%3D{name}"
+            )));
             schema = Some((base, name));
         }
         config.admin_email = Some(ADMIN_EMAIL.into());
@@ -80,8 +92,12 @@ impl TestApp {
         if let Some(r) = opts.retry_base_seconds {
             config.retry_base_seconds = r;
         }
-        let app = App::new(config, opts.registry.unwrap_or_default()).await.expect("app starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let app = App::new(config, opts.registry.unwrap_or_default())
+            .await
+            .expect("app starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn({
@@ -94,7 +110,15 @@ impl TestApp {
                 .expect("server runs");
             }
         });
-        Some(TestApp { app, base, http: reqwest::Client::new(), _dir: dir, shutdown: Some(tx), server: Some(server), schema })
+        Some(TestApp {
+            app,
+            base,
+            http: reqwest::Client::new(),
+            _dir: dir,
+            shutdown: Some(tx),
+            server: Some(server),
+            schema,
+        })
     }
 
     /// Stops the server gracefully and waits for it.
@@ -114,10 +138,21 @@ impl TestApp {
 
     /// Logs in and returns a client for that user.
     pub async fn login(&self, email: &str, password: &str) -> Client {
-        let res = self.http.post(format!("{}/api/auth/login", self.base)).json(&json!({"email": email, "password": password})).send().await.expect("login request");
+        let res = self
+            .http
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request");
         assert_eq!(res.status(), StatusCode::OK, "login of {email} failed");
         let body: Value = res.json().await.expect("login json");
-        Client { base: self.base.clone(), http: self.http.clone(), token: Some(body["token"].as_str().expect("token").to_owned()), user: body["user"].clone() }
+        Client {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token: Some(body["token"].as_str().expect("token").to_owned()),
+            user: body["user"].clone(),
+        }
     }
 
     /// The owner / first admin of the Default workspace.
@@ -127,7 +162,12 @@ impl TestApp {
 
     /// A client without credentials.
     pub fn anonymous(&self) -> Client {
-        Client { base: self.base.clone(), http: self.http.clone(), token: None, user: Value::Null }
+        Client {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token: None,
+            user: Value::Null,
+        }
     }
 }
 
@@ -139,10 +179,19 @@ impl Drop for TestApp {
         if let Some((base, name)) = self.schema.take() {
             // Drop the test's schema on a separate runtime: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 rt.block_on(async move {
                     if let Ok(pool) = sqlx::PgPool::connect(&base).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE"))).execute(&pool).await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP SCHEMA IF EXISTS {name} CASCADE"
+                        )))
+                        .execute(&pool)
+                        .await;
                         pool.close().await;
                     }
                 });
@@ -162,24 +211,44 @@ pub struct Res {
 
 impl Res {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 
     /// Asserts the status and returns the body.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         &self.body
     }
 
     /// Asserts a problem document with this status and code.
     #[track_caller]
     pub fn expect_problem(&self, status: u16, code: &str) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
-        assert_eq!(self.header("content-type").as_deref(), Some("application/problem+json"), "problem content type");
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "problem content type"
+        );
         assert_eq!(self.body["code"], code, "problem code; body: {}", self.body);
         assert_eq!(self.body["status"], status);
-        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "problem detail");
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "problem detail"
+        );
         &self.body
     }
 }
@@ -198,7 +267,13 @@ impl Client {
         self.user["id"].as_str().expect("user id").to_owned()
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Res {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Res {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -213,8 +288,16 @@ impl Client {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Res { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Res {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Res {
@@ -262,12 +345,16 @@ macro_rules! both {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = TestApp::start(Backend::Sqlite).await.expect("sqlite always runs");
+                let app = TestApp::start(Backend::Sqlite)
+                    .await
+                    .expect("sqlite always runs");
                 ($body)(app).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(app) = TestApp::start(Backend::Postgres).await else { return };
+                let Some(app) = TestApp::start(Backend::Postgres).await else {
+                    return;
+                };
                 ($body)(app).await;
             }
         }

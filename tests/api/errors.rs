@@ -11,63 +11,170 @@ async fn error_classes(app: TestApp) {
     let raw = |body: &'static str, ct: &'static str| {
         let admin = admin.clone();
         async move {
-            let res = admin.http.post(format!("{}/api/tickets", admin.base)).bearer_auth(admin.token.as_deref().expect("token")).header("content-type", ct).body(body).send().await.expect("send");
+            let res = admin
+                .http
+                .post(format!("{}/api/tickets", admin.base))
+                .bearer_auth(admin.token.as_deref().expect("token"))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .expect("send");
             let status = res.status().as_u16();
-            let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let ct = res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body: serde_json::Value = res.json().await.expect("json");
             (status, ct, body)
         }
     };
     // Malformed JSON → 400.
     let (s, ct, b) = raw("{\"subject\": ", "application/json").await;
-    assert_eq!((s, ct.as_deref(), b["code"].as_str()), (400, Some("application/problem+json"), Some("bad_request")));
+    assert_eq!(
+        (s, ct.as_deref(), b["code"].as_str()),
+        (400, Some("application/problem+json"), Some("bad_request"))
+    );
     // Wrong content type → 415.
     let (s, _, b) = raw("subject=x", "application/x-www-form-urlencoded").await;
-    assert_eq!((s, b["code"].as_str()), (415, Some("unsupported_media_type")));
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
     // A field of the wrong type → 422 naming the field.
-    let r = admin.post("/api/tickets", json!({"subject": 42, "description": "x", "requester_email": "a@example.com"})).await;
-    assert_eq!(r.expect_problem(422, "validation_failed")["errors"][0]["field"], "subject");
+    let r = admin
+        .post(
+            "/api/tickets",
+            json!({"subject": 42, "description": "x", "requester_email": "a@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "subject"
+    );
     // A bad enum value → 422 listing the accepted words.
     let r = admin.post("/api/tickets", json!({"subject": "s", "description": "x", "requester_email": "a@example.com", "priority": "critical"})).await;
     let b = r.expect_problem(422, "validation_failed");
     assert_eq!(b["errors"][0]["field"], "priority");
-    assert!(b["errors"][0]["message"].as_str().expect("msg").contains("urgent"));
+    assert!(
+        b["errors"][0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("urgent")
+    );
     // A missing required field.
-    let r = admin.post("/api/tickets", json!({"description": "x", "requester_email": "a@example.com"})).await;
-    assert_eq!(r.expect_problem(422, "validation_failed")["errors"][0]["field"], "subject");
+    let r = admin
+        .post(
+            "/api/tickets",
+            json!({"description": "x", "requester_email": "a@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "subject"
+    );
     // An unknown field (a typo) is reported, not silently dropped.
     let r = admin.post("/api/tickets", json!({"subject": "s", "description": "x", "requester_email": "a@example.com", "prioritty": "high"})).await;
-    assert!(r.expect_problem(422, "validation_failed")["detail"].as_str().expect("detail").contains("prioritty"));
+    assert!(
+        r.expect_problem(422, "validation_failed")["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("prioritty")
+    );
     // Too long, empty and several fields at once.
     let r = admin.post("/api/tickets", json!({"subject": "s".repeat(256), "description": "   ", "requester_email": "not-an-email"})).await;
-    let fields: Vec<&str> = r.expect_problem(422, "validation_failed")["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().expect("f")).collect();
+    let fields: Vec<&str> = r.expect_problem(422, "validation_failed")["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("f"))
+        .collect();
     assert_eq!(fields, ["subject", "description"]);
-    let r = admin.post("/api/tickets", json!({"subject": "s", "description": "d", "requester_email": "not-an-email"})).await;
-    assert_eq!(r.expect_problem(422, "validation_failed")["errors"][0]["field"], "requester_email");
+    let r = admin
+        .post(
+            "/api/tickets",
+            json!({"subject": "s", "description": "d", "requester_email": "not-an-email"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "requester_email"
+    );
     // NUL bytes never reach the database.
-    admin.post("/api/tickets", json!({"subject": "a\u{0}b", "description": "d", "requester_email": "a@example.com"})).await.expect_problem(422, "validation_failed");
+    admin
+        .post(
+            "/api/tickets",
+            json!({"subject": "a\u{0}b", "description": "d", "requester_email": "a@example.com"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
     // Unknown route → 404; wrong method → 405; unknown id → 404; malformed id → 404.
-    admin.get("/api/nothing-here").await.expect_problem(404, "not_found");
-    admin.send(Method::DELETE, "/api/tickets/queue", None, &[]).await.expect_problem(405, "method_not_allowed");
-    admin.get(&format!("/api/tickets/{}", uuid::Uuid::now_v7())).await.expect_problem(404, "not_found");
-    admin.get("/api/users/not-a-uuid").await.expect_problem(404, "not_found");
+    admin
+        .get("/api/nothing-here")
+        .await
+        .expect_problem(404, "not_found");
+    admin
+        .send(Method::DELETE, "/api/tickets/queue", None, &[])
+        .await
+        .expect_problem(405, "method_not_allowed");
+    admin
+        .get(&format!("/api/tickets/{}", uuid::Uuid::now_v7()))
+        .await
+        .expect_problem(404, "not_found");
+    admin
+        .get("/api/users/not-a-uuid")
+        .await
+        .expect_problem(404, "not_found");
     // No or bad credentials → 401.
-    app.anonymous().get("/api/tickets").await.expect_problem(401, "unauthorized");
-    let forged = crate::common::Client { token: Some("fd_forged".into()), ..admin.clone() };
-    forged.get("/api/tickets").await.expect_problem(401, "unauthorized");
+    app.anonymous()
+        .get("/api/tickets")
+        .await
+        .expect_problem(401, "unauthorized");
+    let forged = crate::common::Client {
+        token: Some("fd_forged".into()),
+        ..admin.clone()
+    };
+    forged
+        .get("/api/tickets")
+        .await
+        .expect_problem(401, "unauthorized");
     // Duplicate → 409.
-    admin.post("/api/customers", json!({"email": "dup@example.com"})).await.expect(201);
-    admin.post("/api/customers", json!({"email": "DUP@example.com"})).await.expect_problem(409, "duplicate");
-    admin.post("/api/groups", json!({"name": "Tier 1"})).await.expect(201);
-    admin.post("/api/groups", json!({"name": "tier 1"})).await.expect_problem(409, "duplicate");
+    admin
+        .post("/api/customers", json!({"email": "dup@example.com"}))
+        .await
+        .expect(201);
+    admin
+        .post("/api/customers", json!({"email": "DUP@example.com"}))
+        .await
+        .expect_problem(409, "duplicate");
+    admin
+        .post("/api/groups", json!({"name": "Tier 1"}))
+        .await
+        .expect(201);
+    admin
+        .post("/api/groups", json!({"name": "tier 1"}))
+        .await
+        .expect_problem(409, "duplicate");
     // Nothing above created a ticket.
-    assert_eq!(admin.get("/api/tickets").await.expect(200)["pagination"]["total"], 0);
+    assert_eq!(
+        admin.get("/api/tickets").await.expect(200)["pagination"]["total"],
+        0
+    );
 }
 both!(every_error_class_is_a_problem_document, error_classes);
 
 #[tokio::test]
 async fn oversized_bodies_answer_413() {
-    let app = TestApp::start_with(Backend::Sqlite, Options { max_json_bytes: Some(4096), ..Options::default() }).await.expect("app");
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Options {
+            max_json_bytes: Some(4096),
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("app");
     let admin = app.admin().await;
     let r = admin.post("/api/tickets", json!({"subject": "big", "description": "x".repeat(10_000), "requester_email": "a@example.com"})).await;
     r.expect_problem(413, "payload_too_large");
@@ -80,13 +187,20 @@ async fn health_and_readiness_answer() {
     assert_eq!(c.get("/healthz").await.expect(200)["status"], "ok");
     assert_eq!(c.get("/readyz").await.expect(200)["status"], "ok");
     app.app.store.close().await;
-    c.get("/readyz").await.expect_problem(503, "service_unavailable");
+    c.get("/readyz")
+        .await
+        .expect_problem(503, "service_unavailable");
 }
 
 #[tokio::test]
 async fn openapi_describes_every_route() {
     let app = TestApp::start(Backend::Sqlite).await.expect("app");
-    let doc = app.anonymous().get("/api/openapi.json").await.expect(200).clone();
+    let doc = app
+        .anonymous()
+        .get("/api/openapi.json")
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
     let expected = [
@@ -125,15 +239,23 @@ async fn openapi_describes_every_route() {
         ("/api/settings/workspace", "put"),
     ];
     for (path, method) in expected {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from OpenAPI");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from OpenAPI"
+        );
     }
     assert!(doc["components"]["schemas"]["TicketView"]["properties"]["ticket_number"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     // Every documented path answers something other than 404-no-route (it is really routed).
     let admin = app.admin().await;
     for path in paths.keys() {
-        let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string()).replace("{comment_id}", &uuid::Uuid::now_v7().to_string());
+        let concrete = path
+            .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{comment_id}", &uuid::Uuid::now_v7().to_string());
         let r = admin.get(&concrete).await;
-        assert!(!(r.status == 404 && r.body["detail"] == "no such route"), "{path} is documented but not routed");
+        assert!(
+            !(r.status == 404 && r.body["detail"] == "no such route"),
+            "{path} is documented but not routed"
+        );
     }
 }

@@ -6,7 +6,6 @@ use std::sync::{LazyLock, Mutex};
 use ferrodesk::jobs::{Job, JobContext, Registry};
 use serde::{Deserialize, Serialize};
 
-
 use crate::common::{Backend, Options, TestApp};
 
 /// Runs per job key, shared by the handlers below (jobs get no test state otherwise).
@@ -46,25 +45,52 @@ fn registry() -> Registry {
 
 async fn enqueue(app: &TestApp, key: &str, fail_times: u32, commit: bool) {
     let mut tx = app.app.store.begin().await.expect("tx");
-    ferrodesk::jobs::enqueue(&mut tx, None, &Flaky { key: key.into(), fail_times }).await.expect("enqueue");
+    ferrodesk::jobs::enqueue(
+        &mut tx,
+        None,
+        &Flaky {
+            key: key.into(),
+            fail_times,
+        },
+    )
+    .await
+    .expect("enqueue");
     if commit {
         tx.commit().await.expect("commit");
     }
 }
 
 async fn start(backend: Backend, retry_base: u64) -> Option<TestApp> {
-    TestApp::start_with(backend, Options { retry_base_seconds: Some(retry_base), registry: Some(registry()), ..Options::default() }).await
+    TestApp::start_with(
+        backend,
+        Options {
+            retry_base_seconds: Some(retry_base),
+            registry: Some(registry()),
+            ..Options::default()
+        },
+    )
+    .await
 }
 
 async fn transactional(backend: Backend) {
-    let Some(app) = start(backend, 0).await else { return };
+    let Some(app) = start(backend, 0).await else {
+        return;
+    };
     let key = format!("tx-{}", uuid::Uuid::new_v4());
     enqueue(&app, &format!("{key}-rolled-back"), 0, false).await;
     enqueue(&app, &key, 0, true).await;
-    assert_eq!(app.run_pending_jobs().await, 1, "only the committed job exists");
+    assert_eq!(
+        app.run_pending_jobs().await,
+        1,
+        "only the committed job exists"
+    );
     assert_eq!(runs(&key), 1);
     assert_eq!(runs(&format!("{key}-rolled-back")), 0);
-    assert_eq!(app.run_pending_jobs().await, 0, "a finished job does not run again");
+    assert_eq!(
+        app.run_pending_jobs().await,
+        0,
+        "a finished job does not run again"
+    );
 }
 
 #[tokio::test]
@@ -77,7 +103,9 @@ async fn a_rolled_back_change_enqueues_nothing_postgres() {
 }
 
 async fn retries(backend: Backend) {
-    let Some(app) = start(backend, 0).await else { return };
+    let Some(app) = start(backend, 0).await else {
+        return;
+    };
     let ok = format!("retry-{}", uuid::Uuid::new_v4());
     let dead = format!("dead-{}", uuid::Uuid::new_v4());
     enqueue(&app, &ok, 2, true).await;
@@ -86,10 +114,20 @@ async fn retries(backend: Backend) {
     assert_eq!(runs(&ok), 3, "two failures then success");
     assert_eq!(runs(&dead), 3, "stops at MAX_ATTEMPTS");
     let mut conn = app.app.store.read().await.expect("conn");
-    let rows = ferrodesk::store::jobs::of_kind(&mut conn, "test_flaky").await.expect("rows");
-    let statuses: Vec<(&str, i64)> = rows.iter().map(|r| (r.status.as_str(), r.attempts)).collect();
+    let rows = ferrodesk::store::jobs::of_kind(&mut conn, "test_flaky")
+        .await
+        .expect("rows");
+    let statuses: Vec<(&str, i64)> = rows
+        .iter()
+        .map(|r| (r.status.as_str(), r.attempts))
+        .collect();
     assert_eq!(statuses, [("done", 3), ("failed", 3)]);
-    assert!(rows[1].last_error.as_deref().is_some_and(|e| e.contains("failed on purpose")));
+    assert!(
+        rows[1]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("failed on purpose"))
+    );
 }
 
 #[tokio::test]
@@ -102,17 +140,27 @@ async fn failing_jobs_retry_until_max_attempts_postgres() {
 }
 
 async fn backoff(backend: Backend) {
-    let Some(app) = start(backend, 10).await else { return };
+    let Some(app) = start(backend, 10).await else {
+        return;
+    };
     let key = format!("backoff-{}", uuid::Uuid::new_v4());
     enqueue(&app, &key, 1, true).await;
     let before = ferrodesk::clock::now_micros();
     app.run_pending_jobs().await;
     assert_eq!(runs(&key), 1, "the retry is not due yet");
     let mut conn = app.app.store.read().await.expect("conn");
-    let row = ferrodesk::store::jobs::of_kind(&mut conn, "test_flaky").await.expect("rows").into_iter().next().expect("row");
+    let row = ferrodesk::store::jobs::of_kind(&mut conn, "test_flaky")
+        .await
+        .expect("rows")
+        .into_iter()
+        .next()
+        .expect("row");
     assert_eq!((row.status.as_str(), row.attempts), ("pending", 1));
     let wait = row.run_at - before;
-    assert!((10_000_000..=11_500_000).contains(&wait), "first retry waits base·2⁰ plus jitter, got {wait} µs");
+    assert!(
+        (10_000_000..=11_500_000).contains(&wait),
+        "first retry waits base·2⁰ plus jitter, got {wait} µs"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +181,9 @@ async fn exclusive(app: TestApp) {
     let mut handles = Vec::new();
     for _ in 0..4 {
         let runner = app.app.runner();
-        handles.push(tokio::spawn(async move { runner.drain().await.expect("drain") }));
+        handles.push(tokio::spawn(
+            async move { runner.drain().await.expect("drain") },
+        ));
     }
     let mut total = 0;
     for h in handles {
@@ -141,12 +191,18 @@ async fn exclusive(app: TestApp) {
     }
     assert_eq!(total, 40, "every job claimed once in total");
     for i in 0..40 {
-        assert_eq!(runs(&format!("{prefix}-{i}")), 1, "job {i} ran exactly once");
+        assert_eq!(
+            runs(&format!("{prefix}-{i}")),
+            1,
+            "job {i} ran exactly once"
+        );
     }
 }
 
 async fn exclusive_with_registry(backend: Backend) {
-    let Some(app) = start(backend, 0).await else { return };
+    let Some(app) = start(backend, 0).await else {
+        return;
+    };
     exclusive(app).await;
 }
 
@@ -158,4 +214,3 @@ async fn concurrent_runners_claim_each_job_once_sqlite() {
 async fn concurrent_runners_claim_each_job_once_postgres() {
     exclusive_with_registry(Backend::Postgres).await;
 }
-

@@ -7,8 +7,17 @@ use crate::common::{Backend, Client, TestApp};
 use crate::tickets::urlencode;
 
 async fn ids(c: &Client, query: &str) -> Vec<String> {
-    let r = c.get(&format!("/api/tickets?limit=100&{query}")).await.expect(200).clone();
-    let mut v: Vec<String> = r["tickets"].as_array().expect("tickets").iter().map(|t| t["subject"].as_str().expect("subject").to_owned()).collect();
+    let r = c
+        .get(&format!("/api/tickets?limit=100&{query}"))
+        .await
+        .expect(200)
+        .clone();
+    let mut v: Vec<String> = r["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .map(|t| t["subject"].as_str().expect("subject").to_owned())
+        .collect();
     v.sort();
     v
 }
@@ -20,7 +29,11 @@ fn id(t: &Value) -> &str {
 async fn every_filter(app: TestApp) {
     let admin = app.admin().await;
     let agent = admin.user(&app, "agent").await;
-    let group = admin.post("/api/groups", json!({"name": "Billing"})).await.expect(201).clone();
+    let group = admin
+        .post("/api/groups", json!({"name": "Billing"}))
+        .await
+        .expect(201)
+        .clone();
     let cat = uuid::Uuid::now_v7().to_string();
     let a = admin
         .create_ticket(json!({"subject": "A", "description": "x", "requester_email": "a@one.example", "priority": "urgent", "kind": "billing", "channel": "email", "group_id": group["id"], "category_id": cat, "tags": ["vip"], "created_at": "2026-01-10T10:00:00Z"}))
@@ -29,53 +42,137 @@ async fn every_filter(app: TestApp) {
         .create_ticket(json!({"subject": "B", "description": "x", "requester_email": "b@two.example", "priority": "low", "kind": "technical", "channel": "phone", "tags": ["hw"], "created_at": "2026-03-10T10:00:00Z"}))
         .await;
     let c = admin.create_ticket(json!({"subject": "C", "description": "x", "requester_email": "a@one.example", "created_at": "2026-05-10T10:00:00Z"})).await;
-    agent.post(&format!("/api/tickets/{}/assign", id(&b)), json!({"assignee_id": "me"})).await.expect(200);
-    admin.post_empty(&format!("/api/tickets/{}/resolve", id(&c))).await.expect(200);
+    agent
+        .post(
+            &format!("/api/tickets/{}/assign", id(&b)),
+            json!({"assignee_id": "me"}),
+        )
+        .await
+        .expect(200);
+    admin
+        .post_empty(&format!("/api/tickets/{}/resolve", id(&c)))
+        .await
+        .expect(200);
 
     assert_eq!(ids(&admin, "status=new").await, ["A", "B"]);
     assert_eq!(ids(&admin, "status=resolved,closed").await, ["C"]);
-    assert_eq!(ids(&admin, "status=in_progress").await, Vec::<String>::new());
+    assert_eq!(
+        ids(&admin, "status=in_progress").await,
+        Vec::<String>::new()
+    );
     assert_eq!(ids(&admin, "priority=urgent,low").await, ["A", "B"]);
     assert_eq!(ids(&admin, "priority=normal").await, ["C"]);
     assert_eq!(ids(&admin, "kind=billing").await, ["A"]);
     assert_eq!(ids(&admin, "channel=phone").await, ["B"]);
     assert_eq!(ids(&admin, &format!("category_id={cat}")).await, ["A"]);
-    assert_eq!(ids(&admin, &format!("group_id={}", group["id"].as_str().expect("g"))).await, ["A"]);
+    assert_eq!(
+        ids(
+            &admin,
+            &format!("group_id={}", group["id"].as_str().expect("g"))
+        )
+        .await,
+        ["A"]
+    );
     assert_eq!(ids(&agent, "assignee_id=me").await, ["B"]);
     assert_eq!(ids(&agent, "view=mine").await, ["B"]);
     assert_eq!(ids(&admin, "assignee_id=none").await, ["A", "C"]);
     assert_eq!(ids(&admin, "view=unassigned").await, ["A", "C"]);
-    assert_eq!(ids(&admin, &format!("assignee_id={},none", agent.id())).await, ["A", "B", "C"]);
-    assert_eq!(ids(&admin, &format!("requester_id={}", a["requester_id"].as_str().expect("r"))).await, ["A", "C"]);
-    assert_eq!(ids(&admin, "requester_email=A@ONE.example").await, ["A", "C"]);
+    assert_eq!(
+        ids(&admin, &format!("assignee_id={},none", agent.id())).await,
+        ["A", "B", "C"]
+    );
+    assert_eq!(
+        ids(
+            &admin,
+            &format!("requester_id={}", a["requester_id"].as_str().expect("r"))
+        )
+        .await,
+        ["A", "C"]
+    );
+    assert_eq!(
+        ids(&admin, "requester_email=A@ONE.example").await,
+        ["A", "C"]
+    );
     assert_eq!(ids(&admin, "tag=vip,hw").await, ["A", "B"]);
-    assert_eq!(ids(&admin, "created_at_after=2026-02-01&created_at_before=2026-04-01T00:00:00Z").await, ["B"]);
-    assert_eq!(ids(&admin, "created_at_before=1767225600").await, Vec::<String>::new(), "unix seconds: before 2026-01-01");
-    let b_now = admin.get(&format!("/api/tickets/{}", id(&b))).await.expect(200).clone();
+    assert_eq!(
+        ids(
+            &admin,
+            "created_at_after=2026-02-01&created_at_before=2026-04-01T00:00:00Z"
+        )
+        .await,
+        ["B"]
+    );
+    assert_eq!(
+        ids(&admin, "created_at_before=1767225600").await,
+        Vec::<String>::new(),
+        "unix seconds: before 2026-01-01"
+    );
+    let b_now = admin
+        .get(&format!("/api/tickets/{}", id(&b)))
+        .await
+        .expect(200)
+        .clone();
     let b_updated = b_now["updated_at"].as_str().expect("updated");
-    assert!(ids(&admin, &format!("updated_at_after={}", urlencode(b_updated))).await.contains(&"B".to_owned()));
-    assert_eq!(ids(&admin, "last_message_at_before=2026-02-01").await, ["A"]);
+    assert!(
+        ids(
+            &admin,
+            &format!("updated_at_after={}", urlencode(b_updated))
+        )
+        .await
+        .contains(&"B".to_owned())
+    );
+    assert_eq!(
+        ids(&admin, "last_message_at_before=2026-02-01").await,
+        ["A"]
+    );
     assert_eq!(ids(&admin, "last_message_at_after=2026-04-01").await, ["C"]);
     // No SLA dates exist before the SLA engine sets them.
     assert_eq!(ids(&admin, "sla_overdue=true").await, Vec::<String>::new());
-    assert_eq!(ids(&admin, "sla_due_at_before=2030-01-01").await, Vec::<String>::new());
-    assert_eq!(ids(&admin, "sla_due_at_after=2020-01-01").await, Vec::<String>::new());
-    assert_eq!(ids(&admin, "status=new&priority=urgent&kind=billing").await, ["A"], "filters combine with AND");
+    assert_eq!(
+        ids(&admin, "sla_due_at_before=2030-01-01").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&admin, "sla_due_at_after=2020-01-01").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&admin, "status=new&priority=urgent&kind=billing").await,
+        ["A"],
+        "filters combine with AND"
+    );
     assert_eq!(ids(&admin, "view=all").await, ["A", "B", "C"]);
     // Side-loading answers each referenced record once.
-    let r = admin.get("/api/tickets?include=requester,assignee,group").await.expect(200).clone();
+    let r = admin
+        .get("/api/tickets?include=requester,assignee,group")
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(r["customers"].as_array().expect("customers").len(), 2);
     assert_eq!(r["users"].as_array().expect("users").len(), 1);
     assert_eq!(r["groups"].as_array().expect("groups").len(), 1);
-    let one = admin.get(&format!("/api/tickets/{}?include=requester", id(&a))).await.expect(200).clone();
+    let one = admin
+        .get(&format!("/api/tickets/{}?include=requester", id(&a)))
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(one["ticket"]["id"], a["id"]);
     assert_eq!(one["customers"][0]["email"], "a@one.example");
 }
 both!(every_list_filter_selects_the_right_tickets, every_filter);
 
 async fn order(c: &Client, sort: &str) -> Vec<String> {
-    let r = c.get(&format!("/api/tickets?sort={sort}")).await.expect(200).clone();
-    r["tickets"].as_array().expect("tickets").iter().map(|t| t["subject"].as_str().expect("s").to_owned()).collect()
+    let r = c
+        .get(&format!("/api/tickets?sort={sort}"))
+        .await
+        .expect(200)
+        .clone();
+    r["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .map(|t| t["subject"].as_str().expect("s").to_owned())
+        .collect()
 }
 
 async fn every_sort(app: TestApp) {
@@ -85,20 +182,52 @@ async fn every_sort(app: TestApp) {
     admin.create_ticket(json!({"subject": "Z", "description": "x", "requester_email": "z@example.com", "priority": "high", "created_at": "2026-03-01T00:00:00Z"})).await;
     assert_eq!(order(&admin, "created_at").await, ["X", "Y", "Z"]);
     assert_eq!(order(&admin, "-created_at").await, ["Z", "Y", "X"]);
-    assert_eq!(order(&admin, "-last_message_at").await, ["Z", "Y", "X"], "default order key");
-    assert_eq!(order(&admin, "").await, ["Z", "Y", "X"], "default is -last_message_at");
+    assert_eq!(
+        order(&admin, "-last_message_at").await,
+        ["Z", "Y", "X"],
+        "default order key"
+    );
+    assert_eq!(
+        order(&admin, "").await,
+        ["Z", "Y", "X"],
+        "default is -last_message_at"
+    );
     assert_eq!(order(&admin, "-priority").await, ["Y", "Z", "X"]);
     assert_eq!(order(&admin, "priority").await, ["X", "Z", "Y"]);
     // Updating X moves it to the end of updated_at and the front of -updated_at.
-    admin.patch(&format!("/api/tickets/{}", id(&x)), json!({"subject": "X2"})).await.expect(200);
-    assert_eq!(order(&admin, "-updated_at").await.first().map(String::as_str), Some("X2"));
-    assert_eq!(order(&admin, "updated_at").await.last().map(String::as_str), Some("X2"));
+    admin
+        .patch(
+            &format!("/api/tickets/{}", id(&x)),
+            json!({"subject": "X2"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        order(&admin, "-updated_at")
+            .await
+            .first()
+            .map(String::as_str),
+        Some("X2")
+    );
+    assert_eq!(
+        order(&admin, "updated_at").await.last().map(String::as_str),
+        Some("X2")
+    );
     // A reply bumps last_message_at.
-    admin.post(&format!("/api/tickets/{}/comments", id(&x)), json!({"body": "reply"})).await.expect(201);
+    admin
+        .post(
+            &format!("/api/tickets/{}/comments", id(&x)),
+            json!({"body": "reply"}),
+        )
+        .await
+        .expect(201);
     assert_eq!(order(&admin, "-last_message_at").await, ["X2", "Z", "Y"]);
     // Without due dates every ticket ties on sla_due_at; ties break by id.
     assert_eq!(order(&admin, "sla_due_at").await.len(), 3);
-    admin.get("/api/tickets?sort=subject").await.expect_problem(422, "validation_failed");
+    admin
+        .get("/api/tickets?sort=subject")
+        .await
+        .expect_problem(422, "validation_failed");
 }
 both!(every_sort_orders_the_list, every_sort);
 
@@ -107,15 +236,39 @@ async fn offset_pages(app: TestApp) {
     for i in 0..7 {
         admin.ticket(&format!("T{i}"), "p@example.com").await;
     }
-    let p1 = admin.get("/api/tickets?limit=3&page=1").await.expect(200).clone();
-    assert_eq!(p1["pagination"], json!({"page": 1, "limit": 3, "total": 7, "totalPages": 3}));
-    let p3 = admin.get("/api/tickets?limit=3&page=3").await.expect(200).clone();
+    let p1 = admin
+        .get("/api/tickets?limit=3&page=1")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        p1["pagination"],
+        json!({"page": 1, "limit": 3, "total": 7, "totalPages": 3})
+    );
+    let p3 = admin
+        .get("/api/tickets?limit=3&page=3")
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(p3["tickets"].as_array().expect("t").len(), 1);
-    let p4 = admin.get("/api/tickets?limit=3&page=4").await.expect(200).clone();
+    let p4 = admin
+        .get("/api/tickets?limit=3&page=4")
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(p4["tickets"].as_array().expect("t").len(), 0);
-    admin.get("/api/tickets?limit=101").await.expect_problem(422, "validation_failed");
-    admin.get("/api/tickets?limit=0").await.expect_problem(422, "validation_failed");
-    admin.get("/api/tickets?page=0").await.expect_problem(422, "validation_failed");
+    admin
+        .get("/api/tickets?limit=101")
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .get("/api/tickets?limit=0")
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .get("/api/tickets?page=0")
+        .await
+        .expect_problem(422, "validation_failed");
 }
 both!(offset_pagination_reports_totals, offset_pages);
 
@@ -147,23 +300,44 @@ async fn cursor_stable(app: TestApp) {
         assert!(pages < 20, "paging terminates");
     }
     let olds: Vec<&String> = seen.iter().filter(|s| s.starts_with("Old")).collect();
-    assert_eq!(olds.len(), 10, "every pre-existing ticket exactly once: {seen:?}");
+    assert_eq!(
+        olds.len(),
+        10,
+        "every pre-existing ticket exactly once: {seen:?}"
+    );
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no ticket twice: {seen:?}");
     // Descending default sort: inserts land before the first page and never shift later pages.
-    let first = admin.get("/api/tickets?pagination=cursor&limit=4").await.expect(200).clone();
-    let c = first["pagination"]["next_cursor"].as_str().expect("cursor").to_owned();
+    let first = admin
+        .get("/api/tickets?pagination=cursor&limit=4")
+        .await
+        .expect(200)
+        .clone();
+    let c = first["pagination"]["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
     admin.ticket("Newest", "c@example.com").await;
-    let second = admin.get(&format!("/api/tickets?cursor={c}&limit=4")).await.expect(200).clone();
+    let second = admin
+        .get(&format!("/api/tickets?cursor={c}&limit=4"))
+        .await
+        .expect(200)
+        .clone();
     let a: Vec<&Value> = first["tickets"].as_array().expect("t").iter().collect();
     let b: Vec<&Value> = second["tickets"].as_array().expect("t").iter().collect();
     assert!(b.iter().all(|t| !a.iter().any(|x| x["id"] == t["id"])));
     assert!(b.iter().all(|t| t["subject"] != "Newest"));
     // Cursors are opaque and bound to their sort.
-    admin.get("/api/tickets?cursor=garbage").await.expect_problem(422, "validation_failed");
-    admin.get(&format!("/api/tickets?cursor={c}&sort=priority")).await.expect_problem(422, "validation_failed");
+    admin
+        .get("/api/tickets?cursor=garbage")
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .get(&format!("/api/tickets?cursor={c}&sort=priority"))
+        .await
+        .expect_problem(422, "validation_failed");
 }
 both!(cursor_pagination_is_stable_while_inserting, cursor_stable);
 
@@ -171,29 +345,85 @@ both!(cursor_pagination_is_stable_while_inserting, cursor_stable);
 async fn unknown_filters_are_reported_not_ignored() {
     let app = TestApp::start(Backend::Sqlite).await.expect("app");
     let admin = app.admin().await;
-    let r = admin.get("/api/tickets?stauts=open&status=bogus&created_at_after=yesterday").await;
+    let r = admin
+        .get("/api/tickets?stauts=open&status=bogus&created_at_after=yesterday")
+        .await;
     let body = r.expect_problem(422, "validation_failed");
-    let fields: Vec<&str> = body["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().expect("field")).collect();
-    assert!(fields.contains(&"stauts") && fields.contains(&"status") && fields.contains(&"created_at_after"), "{fields:?}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect();
+    assert!(
+        fields.contains(&"stauts")
+            && fields.contains(&"status")
+            && fields.contains(&"created_at_after"),
+        "{fields:?}"
+    );
 }
 
 async fn seeded(app: TestApp) {
-    ferrodesk::seed::seed(&app.app, "default", 120, 3).await.expect("seed");
+    ferrodesk::seed::seed(&app.app, "default", 120, 3)
+        .await
+        .expect("seed");
     let admin = app.admin().await;
     let all = admin.get("/api/tickets?limit=5").await.expect(200).clone();
     assert_eq!(all["pagination"]["total"], 120);
     let numbers: Vec<i64> = {
-        let r = admin.get("/api/tickets?limit=100&sort=created_at").await.expect(200).clone();
-        r["tickets"].as_array().expect("t").iter().map(|t| t["ticket_number"].as_str().expect("n").trim_start_matches('#').parse().expect("n")).collect()
+        let r = admin
+            .get("/api/tickets?limit=100&sort=created_at")
+            .await
+            .expect(200)
+            .clone();
+        r["tickets"]
+            .as_array()
+            .expect("t")
+            .iter()
+            .map(|t| {
+                t["ticket_number"]
+                    .as_str()
+                    .expect("n")
+                    .trim_start_matches('#')
+                    .parse()
+                    .expect("n")
+            })
+            .collect()
     };
     assert!(numbers.iter().all(|n| (1001..1121).contains(n)));
     // Seeded threads are searchable and the next real ticket continues the numbering.
     let first = &all["tickets"][0];
-    let word = first["subject"].as_str().expect("s").split_whitespace().nth(1).expect("word").to_owned();
-    let hits = admin.get(&format!("/api/tickets?q={word}&limit=100")).await.expect(200).clone();
-    assert!(hits["tickets"].as_array().expect("t").iter().any(|t| t["id"] == first["id"]));
-    assert_eq!(admin.ticket("After seed", "a@example.com").await["ticket_number"], "#1121");
-    let thread = admin.get(&format!("/api/tickets/{}/comments", first["id"].as_str().expect("id"))).await.expect(200).clone();
+    let word = first["subject"]
+        .as_str()
+        .expect("s")
+        .split_whitespace()
+        .nth(1)
+        .expect("word")
+        .to_owned();
+    let hits = admin
+        .get(&format!("/api/tickets?q={word}&limit=100"))
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        hits["tickets"]
+            .as_array()
+            .expect("t")
+            .iter()
+            .any(|t| t["id"] == first["id"])
+    );
+    assert_eq!(
+        admin.ticket("After seed", "a@example.com").await["ticket_number"],
+        "#1121"
+    );
+    let thread = admin
+        .get(&format!(
+            "/api/tickets/{}/comments",
+            first["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(thread["comments"][0]["author_type"], "customer");
 }
 both!(seeded_data_is_consistent_and_searchable, seeded);

@@ -3,11 +3,11 @@
 mod common;
 
 mod auth;
+mod cli;
 mod errors;
 mod jobs;
+mod listing;
 mod roles;
+mod store;
 mod tenancy;
 mod tickets;
-mod listing;
-mod cli;
-mod store;

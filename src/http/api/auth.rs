@@ -33,13 +33,23 @@ pub struct LoginResponse {
 /// Exchanges email and password for a bearer token.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::problem::Problem), (status = 429, body = crate::http::problem::Problem)))]
-pub async fn login(State(app): State<AppState>, ClientAddr(addr): ClientAddr, Json(body): Json<LoginRequest>) -> Result<axum::Json<LoginResponse>> {
-    let (user, issued) = crate::auth::service::login(&app, &body.email, &body.password, &addr).await?;
+pub async fn login(
+    State(app): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Json(body): Json<LoginRequest>,
+) -> Result<axum::Json<LoginResponse>> {
+    let (user, issued) =
+        crate::auth::service::login(&app, &body.email, &body.password, &addr).await?;
     let groups = {
         let mut tx = app.store.read().await?;
         store::groups::of_user(&mut tx, user.workspace_id, user.id).await?
     };
-    Ok(axum::Json(LoginResponse { token: issued.token, token_type: "Bearer", expires_at: issued.expires_at.map(rfc3339), user: UserView::new(&user, groups) }))
+    Ok(axum::Json(LoginResponse {
+        token: issued.token,
+        token_type: "Bearer",
+        expires_at: issued.expires_at.map(rfc3339),
+        user: UserView::new(&user, groups),
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -59,15 +69,30 @@ pub struct TokenCreated {
 /// Issues a personal API token for the caller.
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "auth", request_body = NewToken, security(("bearer" = [])),
     responses((status = 201, body = TokenCreated)))]
-pub async fn create_token(State(app): State<AppState>, Auth(actor, _): Auth, Json(body): Json<NewToken>) -> Result<(StatusCode, axum::Json<TokenCreated>)> {
+pub async fn create_token(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Json(body): Json<NewToken>,
+) -> Result<(StatusCode, axum::Json<TokenCreated>)> {
     let issued = crate::auth::service::create_personal_token(&app, &actor, &body.name).await?;
-    Ok((StatusCode::CREATED, axum::Json(TokenCreated { id: issued.id, token: issued.token, name: body.name.trim().to_owned() })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(TokenCreated {
+            id: issued.id,
+            token: issued.token,
+            name: body.name.trim().to_owned(),
+        }),
+    ))
 }
 
 /// Revokes one of the caller's tokens.
 #[utoipa::path(delete, path = "/api/auth/tokens/{id}", tag = "auth", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::http::problem::Problem)))]
-pub async fn delete_token(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<TokenId>) -> Result<StatusCode> {
+pub async fn delete_token(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<TokenId>,
+) -> Result<StatusCode> {
     crate::auth::service::revoke_token(&app, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -86,5 +111,10 @@ pub struct Me {
 pub async fn me(State(app): State<AppState>, Auth(actor, _): Auth) -> Result<axum::Json<Me>> {
     let user = crate::workspace::users::get(&app, &actor, actor.user_id).await?;
     let ws = crate::workspace::workspaces::get(&app, &actor).await?;
-    Ok(axum::Json(Me { user, workspace_id: ws.id, workspace: WorkspaceRef::from(&ws), is_owner: actor.is_owner }))
+    Ok(axum::Json(Me {
+        user,
+        workspace_id: ws.id,
+        workspace: WorkspaceRef::from(&ws),
+        is_owner: actor.is_owner,
+    }))
 }

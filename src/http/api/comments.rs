@@ -18,8 +18,21 @@ async fn list(app: &AppState, auth: Auth, id: &str) -> Result<axum::Json<serde_j
     Ok(axum::Json(json!({ "comments": views })))
 }
 
-async fn create(app: &AppState, auth: Auth, id: &str, body: NewComment) -> Result<(StatusCode, axum::Json<CommentView>)> {
-    let c = comments::add(app, &auth.0, id, &body.body, body.is_internal, &body.attachment_ids).await?;
+async fn create(
+    app: &AppState,
+    auth: Auth,
+    id: &str,
+    body: NewComment,
+) -> Result<(StatusCode, axum::Json<CommentView>)> {
+    let c = comments::add(
+        app,
+        &auth.0,
+        id,
+        &body.body,
+        body.is_internal,
+        &body.attachment_ids,
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(CommentView::from(&c))))
 }
 
@@ -43,12 +56,21 @@ macro_rules! thread_routes {
 
 thread_routes!(list_comments, create_comment, "/api/tickets/{id}/comments");
 thread_routes!(list_messages, create_message, "/api/tickets/{id}/messages");
-thread_routes!(list_responses, create_response, "/api/tickets/{id}/responses");
+thread_routes!(
+    list_responses,
+    create_response,
+    "/api/tickets/{id}/responses"
+);
 
 /// Edits a comment (author or admin); the old body stays in the timeline.
 #[utoipa::path(put, path = "/api/tickets/{id}/comments/{comment_id}", tag = "comments", request_body = CommentEdit, security(("bearer" = [])),
     params(("id" = String, Path), ("comment_id" = String, Path)), responses((status = 200, body = CommentView)))]
-pub async fn update_comment(State(app): State<AppState>, Auth(actor, _): Auth, Path((id, cid)): Path<(String, CommentId)>, Json(body): Json<CommentEdit>) -> Result<axum::Json<CommentView>> {
+pub async fn update_comment(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path((id, cid)): Path<(String, CommentId)>,
+    Json(body): Json<CommentEdit>,
+) -> Result<axum::Json<CommentView>> {
     let c = comments::edit(&app, &actor, &id, cid, &body.body).await?;
     Ok(axum::Json(CommentView::from(&c)))
 }
@@ -56,7 +78,11 @@ pub async fn update_comment(State(app): State<AppState>, Auth(actor, _): Auth, P
 /// Deletes a comment (author or admin); the body stays in the timeline.
 #[utoipa::path(delete, path = "/api/tickets/{id}/comments/{comment_id}", tag = "comments", security(("bearer" = [])),
     params(("id" = String, Path), ("comment_id" = String, Path)), responses((status = 204)))]
-pub async fn delete_comment(State(app): State<AppState>, Auth(actor, _): Auth, Path((id, cid)): Path<(String, CommentId)>) -> Result<StatusCode> {
+pub async fn delete_comment(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path((id, cid)): Path<(String, CommentId)>,
+) -> Result<StatusCode> {
     comments::delete(&app, &actor, &id, cid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,16 +26,33 @@ fn customer_response(status: StatusCode, c: &store::customers::CustomerRow) -> R
 #[utoipa::path(get, path = "/api/customers", tag = "customers", security(("bearer" = [])),
     params(("q" = Option<String>, Query), ("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
     responses((status = 200, description = "`{customers, pagination}`")))]
-pub async fn list_customers(State(app): State<AppState>, Auth(actor, _): Auth, Query(p): Query) -> Result<axum::Json<serde_json::Value>> {
+pub async fn list_customers(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Query(p): Query,
+) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
-    let (rows, total) = customers::list(&app, &actor, p.get("q").map(String::as_str), limit, (page - 1) * limit).await?;
-    Ok(axum::Json(json!({"customers": rows.iter().map(CustomerView::from).collect::<Vec<_>>(), "pagination": pagination(page, limit, total)})))
+    let (rows, total) = customers::list(
+        &app,
+        &actor,
+        p.get("q").map(String::as_str),
+        limit,
+        (page - 1) * limit,
+    )
+    .await?;
+    Ok(axum::Json(
+        json!({"customers": rows.iter().map(CustomerView::from).collect::<Vec<_>>(), "pagination": pagination(page, limit, total)}),
+    ))
 }
 
 /// Creates a customer (409 `duplicate` for a known email).
 #[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = NewCustomer, security(("bearer" = [])),
     responses((status = 201, body = CustomerView), (status = 409, body = crate::http::problem::Problem)))]
-pub async fn create_customer(State(app): State<AppState>, Auth(actor, _): Auth, Json(body): Json<NewCustomer>) -> Result<Response> {
+pub async fn create_customer(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Json(body): Json<NewCustomer>,
+) -> Result<Response> {
     let c = customers::create(&app, &actor, body).await?;
     Ok(customer_response(StatusCode::CREATED, &c))
 }
@@ -43,7 +60,11 @@ pub async fn create_customer(State(app): State<AppState>, Auth(actor, _): Auth, 
 /// One customer.
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = CustomerView), (status = 404, body = crate::http::problem::Problem)))]
-pub async fn get_customer(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<CustomerId>) -> Result<Response> {
+pub async fn get_customer(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<CustomerId>,
+) -> Result<Response> {
     let c = customers::get(&app, &actor, id).await?;
     Ok(customer_response(StatusCode::OK, &c))
 }
@@ -51,7 +72,13 @@ pub async fn get_customer(State(app): State<AppState>, Auth(actor, _): Auth, Pat
 /// Updates a customer.
 #[utoipa::path(patch, path = "/api/customers/{id}", tag = "customers", request_body = CustomerPatch, security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = CustomerView)))]
-pub async fn update_customer(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<CustomerId>, IfMatch(v): IfMatch, Json(body): Json<CustomerPatch>) -> Result<Response> {
+pub async fn update_customer(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<CustomerId>,
+    IfMatch(v): IfMatch,
+    Json(body): Json<CustomerPatch>,
+) -> Result<Response> {
     let c = customers::update(&app, &actor, id, body, v).await?;
     Ok(customer_response(StatusCode::OK, &c))
 }
@@ -60,14 +87,33 @@ pub async fn update_customer(State(app): State<AppState>, Auth(actor, _): Auth, 
 #[utoipa::path(get, path = "/api/customers/{id}/tickets", tag = "customers", security(("bearer" = [])),
     params(("id" = String, Path), ("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
     responses((status = 200, description = "`{tickets}`")))]
-pub async fn customer_tickets(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<CustomerId>, Query(p): Query) -> Result<axum::Json<serde_json::Value>> {
+pub async fn customer_tickets(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<CustomerId>,
+    Query(p): Query,
+) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
     let c = customers::get(&app, &actor, id).await?;
     let mut tx = app.store.read().await?;
-    let rows = store::tickets::of_customer(&mut tx, actor.workspace_id, c.id, limit, (page - 1) * limit).await?;
+    let rows =
+        store::tickets::of_customer(&mut tx, actor.workspace_id, c.id, limit, (page - 1) * limit)
+            .await?;
     let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
     let tags = store::tickets::tags_of(&mut tx, actor.workspace_id, &ids).await?;
     let now = now_micros();
-    let views: Vec<TicketView> = rows.iter().map(|r| TicketView::from_row(r, tags.iter().filter(|(t, _)| *t == r.id).map(|(_, g)| g.clone()).collect(), now)).collect();
+    let views: Vec<TicketView> = rows
+        .iter()
+        .map(|r| {
+            TicketView::from_row(
+                r,
+                tags.iter()
+                    .filter(|(t, _)| *t == r.id)
+                    .map(|(_, g)| g.clone())
+                    .collect(),
+                now,
+            )
+        })
+        .collect();
     Ok(axum::Json(json!({"tickets": views})))
 }

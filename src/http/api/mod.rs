@@ -31,7 +31,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -44,7 +47,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::me))
         .routes(routes!(tickets::list_tickets, tickets::create_ticket))
         .routes(routes!(tickets::queue_stats))
-        .routes(routes!(tickets::get_ticket, tickets::update_ticket, tickets::replace_ticket, tickets::delete_ticket))
+        .routes(routes!(
+            tickets::get_ticket,
+            tickets::update_ticket,
+            tickets::replace_ticket,
+            tickets::delete_ticket
+        ))
         .routes(routes!(tickets::set_status))
         .routes(routes!(tickets::resolve_ticket))
         .routes(routes!(tickets::close_ticket))
@@ -57,7 +65,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(comments::list_messages, comments::create_message))
         .routes(routes!(comments::list_responses, comments::create_response))
         .routes(routes!(comments::update_comment, comments::delete_comment))
-        .routes(routes!(customers::list_customers, customers::create_customer))
+        .routes(routes!(
+            customers::list_customers,
+            customers::create_customer
+        ))
         .routes(routes!(customers::get_customer, customers::update_customer))
         .routes(routes!(customers::customer_tickets))
         .routes(routes!(users::list_users, users::create_user))
@@ -65,14 +76,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::list_groups, groups::create_group))
         .routes(routes!(groups::get_group, groups::update_group))
         .routes(routes!(workspaces::create_workspace))
-        .routes(routes!(workspaces::get_settings, workspaces::update_settings));
+        .routes(routes!(
+            workspaces::get_settings,
+            workspaces::update_settings
+        ));
     let doc = router.get_openapi().clone();
     let json = doc.to_json().unwrap_or_else(|_| "{}".into());
     router.route(
         "/api/openapi.json",
         axum::routing::get(move || {
             let json = json.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], json) }
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    json,
+                )
+            }
         }),
     )
 }
@@ -95,11 +114,18 @@ pub fn page_params(p: &Params) -> Result<(u64, u64), Error> {
         None => 20,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
         Some(_) => {
-            errors.push(FieldError::new("limit", "must be a whole number from 1 to 100"));
+            errors.push(FieldError::new(
+                "limit",
+                "must be a whole number from 1 to 100",
+            ));
             20
         }
     };
-    if errors.is_empty() { Ok((page, limit)) } else { Err(Error::Validation(errors)) }
+    if errors.is_empty() {
+        Ok((page, limit))
+    } else {
+        Err(Error::Validation(errors))
+    }
 }
 
 /// The `pagination` object of offset lists.
@@ -115,7 +141,10 @@ pub struct Query(pub Params);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<Params>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
@@ -126,10 +155,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
 /// Path-parameter extractor whose failures are problem documents (404 for a bad id).
 pub struct Path<T>(pub T);
 
-impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Path<T> {
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for Path<T>
+{
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Path(p.0)).map_err(|_| Error::NotFound)
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|_| Error::NotFound)
     }
 }

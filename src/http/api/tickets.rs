@@ -27,23 +27,56 @@ use crate::workspace::customers::CustomerView;
 use crate::workspace::users::UserView;
 
 /// Side-loaded records for `?include=`.
-async fn side_load(tx: &mut Tx, actor: &Actor, rows: &[TicketRow], include: &[String]) -> Result<serde_json::Map<String, serde_json::Value>> {
+async fn side_load(
+    tx: &mut Tx,
+    actor: &Actor,
+    rows: &[TicketRow],
+    include: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
     let mut out = serde_json::Map::new();
     let ws = actor.workspace_id;
     if include.iter().any(|i| i == "requester") {
-        let ids: Vec<_> = rows.iter().map(|r| r.requester_id).collect::<BTreeSet<_>>().into_iter().collect();
+        let ids: Vec<_> = rows
+            .iter()
+            .map(|r| r.requester_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let cs = store::customers::many(tx, ws, &ids).await?;
-        out.insert("customers".into(), json!(cs.iter().map(CustomerView::from).collect::<Vec<_>>()));
+        out.insert(
+            "customers".into(),
+            json!(cs.iter().map(CustomerView::from).collect::<Vec<_>>()),
+        );
     }
     if include.iter().any(|i| i == "assignee") {
-        let ids: Vec<UserId> = rows.iter().filter_map(|r| r.assignee_id).collect::<BTreeSet<_>>().into_iter().collect();
+        let ids: Vec<UserId> = rows
+            .iter()
+            .filter_map(|r| r.assignee_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let us = store::users::many(tx, ws, &ids).await?;
-        out.insert("users".into(), json!(us.iter().map(|u| UserView::new(u, vec![])).collect::<Vec<_>>()));
+        out.insert(
+            "users".into(),
+            json!(
+                us.iter()
+                    .map(|u| UserView::new(u, vec![]))
+                    .collect::<Vec<_>>()
+            ),
+        );
     }
     if include.iter().any(|i| i == "group") {
         let ids: BTreeSet<_> = rows.iter().filter_map(|r| r.group_id).collect();
         let gs = store::groups::list(tx, ws).await?;
-        out.insert("groups".into(), json!(gs.iter().filter(|g| ids.contains(&g.id)).map(|g| json!({"id": g.id, "name": g.name, "description": g.description})).collect::<Vec<_>>()));
+        out.insert(
+            "groups".into(),
+            json!(
+                gs.iter()
+                    .filter(|g| ids.contains(&g.id))
+                    .map(|g| json!({"id": g.id, "name": g.name, "description": g.description}))
+                    .collect::<Vec<_>>()
+            ),
+        );
     }
     if include.iter().any(|i| i == "category") {
         // Categories arrive with the workflow capability; the key is present so clients can rely on it.
@@ -79,13 +112,21 @@ fn ticket_response(status: StatusCode, row: &TicketRow, tags: Vec<String>) -> Re
         ("include" = Option<String>, Query, description = "requester, assignee, category, group"),
     ),
     responses((status = 200, description = "`{tickets, pagination}` plus side-loaded arrays"), (status = 422, body = crate::http::problem::Problem)))]
-pub async fn list_tickets(State(app): State<AppState>, Auth(actor, _): Auth, Query(params): Query) -> Result<axum::Json<serde_json::Value>> {
+pub async fn list_tickets(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Query(params): Query,
+) -> Result<axum::Json<serde_json::Value>> {
     let req = listing::parse(&params, &actor)?;
     let mut tx = app.store.read().await?;
     let page = listing::run(&mut tx, &actor, &req).await?;
     let now = now_micros();
     let mut body = serde_json::Map::new();
-    let views: Vec<TicketView> = page.rows.iter().map(|r| TicketView::from_row(r, page.tags.get(&r.id).cloned().unwrap_or_default(), now)).collect();
+    let views: Vec<TicketView> = page
+        .rows
+        .iter()
+        .map(|r| TicketView::from_row(r, page.tags.get(&r.id).cloned().unwrap_or_default(), now))
+        .collect();
     body.insert("tickets".into(), json!(views));
     let pagination = match req.page {
         PageSpec::Offset { page: p, limit } => super::pagination(p, limit, page.total.unwrap_or(0)),
@@ -103,16 +144,40 @@ fn hash(bytes: &[u8]) -> Vec<u8> {
 
 /// The stored answer for an idempotency key: a replay (`Idempotency-Lookup: hit`), a 409 when
 /// the body differs, or `None` when the key is new.
-async fn replay(conn: &mut Tx, actor: &Actor, scope: &str, key: &str, fingerprint: &[u8]) -> Result<Option<Response>> {
-    let Some(saved) = store::idempotency::find(conn, actor.workspace_id, scope, key, now_micros() - 24 * 3_600_000_000).await? else {
+async fn replay(
+    conn: &mut Tx,
+    actor: &Actor,
+    scope: &str,
+    key: &str,
+    fingerprint: &[u8],
+) -> Result<Option<Response>> {
+    let Some(saved) = store::idempotency::find(
+        conn,
+        actor.workspace_id,
+        scope,
+        key,
+        now_micros() - 24 * 3_600_000_000,
+    )
+    .await?
+    else {
         return Ok(None);
     };
     if saved.request_hash != fingerprint {
-        return Err(Error::Client(Code::IdempotencyMismatch, "this Idempotency-Key was used with a different body".into()));
+        return Err(Error::Client(
+            Code::IdempotencyMismatch,
+            "this Idempotency-Key was used with a different body".into(),
+        ));
     }
-    let status = StatusCode::from_u16(u16::try_from(saved.response_status).unwrap_or(201)).unwrap_or(StatusCode::CREATED);
-    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], saved.response_body).into_response();
-    res.headers_mut().insert("idempotency-lookup", HeaderValue::from_static("hit"));
+    let status = StatusCode::from_u16(u16::try_from(saved.response_status).unwrap_or(201))
+        .unwrap_or(StatusCode::CREATED);
+    let mut res = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        saved.response_body,
+    )
+        .into_response();
+    res.headers_mut()
+        .insert("idempotency-lookup", HeaderValue::from_static("hit"));
     if let Some(loc) = saved.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         res.headers_mut().insert(header::LOCATION, loc);
     }
@@ -123,15 +188,20 @@ async fn replay(conn: &mut Tx, actor: &Actor, scope: &str, key: &str, fingerprin
 #[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = NewTicket, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = TicketView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
-pub async fn create_ticket(State(app): State<AppState>, Auth(actor, _): Auth, IdempotencyKey(key): IdempotencyKey, JsonWithBytes(body, raw): JsonWithBytes<NewTicket>) -> Result<Response> {
+pub async fn create_ticket(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonWithBytes(body, raw): JsonWithBytes<NewTicket>,
+) -> Result<Response> {
     let scope = format!("tickets:{}", actor.user_id);
     let fingerprint = hash(&raw);
     // Reads happen on a read connection; the write transaction only writes.
     let mut conn = app.store.read().await?;
-    if let Some(key) = &key {
-        if let Some(res) = replay(&mut conn, &actor, &scope, key, &fingerprint).await? {
-            return Ok(res);
-        }
+    if let Some(key) = &key
+        && let Some(res) = replay(&mut conn, &actor, &scope, key, &fingerprint).await?
+    {
+        return Ok(res);
     }
     let prepared = service::prepare(&mut conn, &actor, body).await?;
     drop(conn);
@@ -141,11 +211,27 @@ pub async fn create_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Id
     let view = TicketView::from_row(&row, tags.clone(), now_micros());
     if let Some(key) = &key {
         let body = serde_json::to_string(&view).map_err(anyhow::Error::from)?;
-        if !store::idempotency::save(&mut tx, actor.workspace_id, &scope, key, &fingerprint, 201, &body, Some(&location), now_micros()).await? {
+        if !store::idempotency::save(
+            &mut tx,
+            actor.workspace_id,
+            &scope,
+            key,
+            &fingerprint,
+            201,
+            &body,
+            Some(&location),
+            now_micros(),
+        )
+        .await?
+        {
             // A concurrent request with the same key won: undo this one and answer as it did.
             drop(tx);
             let mut conn = app.store.read().await?;
-            return replay(&mut conn, &actor, &scope, key, &fingerprint).await?.ok_or_else(|| Error::conflict("a request with this Idempotency-Key is in progress; retry"));
+            return replay(&mut conn, &actor, &scope, key, &fingerprint)
+                .await?
+                .ok_or_else(|| {
+                    Error::conflict("a request with this Idempotency-Key is in progress; retry")
+                });
         }
     }
     tx.commit().await?;
@@ -154,14 +240,18 @@ pub async fn create_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Id
         res.headers_mut().insert(header::LOCATION, loc);
     }
     if key.is_some() {
-        res.headers_mut().insert("idempotency-lookup", HeaderValue::from_static("miss"));
+        res.headers_mut()
+            .insert("idempotency-lookup", HeaderValue::from_static("miss"));
     }
     Ok(res)
 }
 
 /// Queue statistics: counts by status, priority, group; unassigned, mine, SLA.
 #[utoipa::path(get, path = "/api/tickets/queue", tag = "tickets", security(("bearer" = [])), responses((status = 200, body = QueueStats)))]
-pub async fn queue_stats(State(app): State<AppState>, Auth(actor, _): Auth) -> Result<axum::Json<QueueStats>> {
+pub async fn queue_stats(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+) -> Result<axum::Json<QueueStats>> {
     let mut tx = app.store.read().await?;
     Ok(axum::Json(listing::queue_stats(&mut tx, &actor).await?))
 }
@@ -170,20 +260,42 @@ pub async fn queue_stats(State(app): State<AppState>, Auth(actor, _): Auth) -> R
 #[utoipa::path(get, path = "/api/tickets/{id}", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "ticket id or number"), ("include" = Option<String>, Query)),
     responses((status = 200, body = TicketView), (status = 404, body = crate::http::problem::Problem)))]
-pub async fn get_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, Query(params): Query) -> Result<Response> {
+pub async fn get_ticket(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+    Query(params): Query,
+) -> Result<Response> {
     actor.require(crate::auth::Permission::ViewTickets)?;
     let mut tx = app.store.read().await?;
     let row = service::load(&mut tx, actor.workspace_id, &id, false).await?;
     let tags = service::tags(&mut tx, &row).await?;
-    let include: Vec<String> = params.get("include").map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    if let Some(bad) = include.iter().find(|i| !["requester", "assignee", "category", "group"].contains(&i.as_str())) {
-        return Err(Error::field("include", format!("unknown value `{bad}`, expected one of: requester, assignee, category, group")));
+    let include: Vec<String> = params
+        .get("include")
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(bad) = include
+        .iter()
+        .find(|i| !["requester", "assignee", "category", "group"].contains(&i.as_str()))
+    {
+        return Err(Error::field(
+            "include",
+            format!("unknown value `{bad}`, expected one of: requester, assignee, category, group"),
+        ));
     }
     if include.is_empty() {
         return Ok(ticket_response(StatusCode::OK, &row, tags));
     }
     let mut body = serde_json::Map::new();
-    body.insert("ticket".into(), json!(TicketView::from_row(&row, tags, now_micros())));
+    body.insert(
+        "ticket".into(),
+        json!(TicketView::from_row(&row, tags, now_micros())),
+    );
     body.extend(side_load(&mut tx, &actor, std::slice::from_ref(&row), &include).await?);
     let mut res = axum::Json(serde_json::Value::Object(body)).into_response();
     res.headers_mut().insert(header::ETAG, etag(row.version));
@@ -194,7 +306,13 @@ pub async fn get_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(
 #[utoipa::path(patch, path = "/api/tickets/{id}", tag = "tickets", request_body = TicketPatch, security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem), (status = 412, body = crate::http::problem::Problem)))]
-pub async fn update_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch, Json(patch): Json<TicketPatch>) -> Result<Response> {
+pub async fn update_ticket(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+    IfMatch(v): IfMatch,
+    Json(patch): Json<TicketPatch>,
+) -> Result<Response> {
     let (row, tags) = service::update(&app, &actor, &id, patch, v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
@@ -202,14 +320,24 @@ pub async fn update_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Pa
 /// Same as PATCH (seed 003 uses PUT for partial updates).
 #[utoipa::path(put, path = "/api/tickets/{id}", tag = "tickets", request_body = TicketPatch, security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = TicketView)))]
-pub async fn replace_ticket(state: State<AppState>, auth: Auth, id: Path<String>, if_match: IfMatch, patch: Json<TicketPatch>) -> Result<Response> {
+pub async fn replace_ticket(
+    state: State<AppState>,
+    auth: Auth,
+    id: Path<String>,
+    if_match: IfMatch,
+    patch: Json<TicketPatch>,
+) -> Result<Response> {
     update_ticket(state, auth, id, if_match, patch).await
 }
 
 /// Soft-deletes a ticket (admin).
 #[utoipa::path(delete, path = "/api/tickets/{id}", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = crate::http::problem::Problem)))]
-pub async fn delete_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>) -> Result<StatusCode> {
+pub async fn delete_ticket(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     service::delete(&app, &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -224,7 +352,13 @@ pub struct StatusChange {
 #[utoipa::path(put, path = "/api/tickets/{id}/status", tag = "tickets", request_body = StatusChange, security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem)))]
-pub async fn set_status(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch, Json(body): Json<StatusChange>) -> Result<Response> {
+pub async fn set_status(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+    IfMatch(v): IfMatch,
+    Json(body): Json<StatusChange>,
+) -> Result<Response> {
     let (row, tags) = service::set_status(&app, &actor, &id, body.status, v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
@@ -241,9 +375,24 @@ macro_rules! lifecycle {
         }
     };
 }
-lifecycle!(resolve_ticket, "/api/tickets/{id}/resolve", Status::Resolved, "Resolves a ticket.");
-lifecycle!(close_ticket, "/api/tickets/{id}/close", Status::Closed, "Closes a ticket.");
-lifecycle!(reopen_ticket, "/api/tickets/{id}/reopen", Status::Open, "Reopens a resolved or closed ticket.");
+lifecycle!(
+    resolve_ticket,
+    "/api/tickets/{id}/resolve",
+    Status::Resolved,
+    "Resolves a ticket."
+);
+lifecycle!(
+    close_ticket,
+    "/api/tickets/{id}/close",
+    Status::Closed,
+    "Closes a ticket."
+);
+lifecycle!(
+    reopen_ticket,
+    "/api/tickets/{id}/reopen",
+    Status::Open,
+    "Reopens a resolved or closed ticket."
+);
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -259,13 +408,24 @@ pub struct AssignRequest {
 #[utoipa::path(post, path = "/api/tickets/{id}/assign", tag = "tickets", request_body = AssignRequest, security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = TicketView), (status = 403, body = crate::http::problem::Problem)))]
-pub async fn assign_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch, Json(body): Json<AssignRequest>) -> Result<Response> {
+pub async fn assign_ticket(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+    IfMatch(v): IfMatch,
+    Json(body): Json<AssignRequest>,
+) -> Result<Response> {
     if body.strategy.is_some() || body.group_id.is_some() {
-        return Err(Error::field("strategy", "automatic assignment strategies are not available yet; pass assignee_id"));
+        return Err(Error::field(
+            "strategy",
+            "automatic assignment strategies are not available yet; pass assignee_id",
+        ));
     }
     let to = match body.assignee_id.as_deref() {
         Some("me") => actor.user_id,
-        Some(s) => s.parse::<UserId>().map_err(|_| Error::field("assignee_id", "must be a user id or `me`"))?,
+        Some(s) => s
+            .parse::<UserId>()
+            .map_err(|_| Error::field("assignee_id", "must be a user id or `me`"))?,
         None => return Err(Error::field("assignee_id", "is required")),
     };
     let (row, tags) = service::assign(&app, &actor, &id, Some(to), v).await?;
@@ -275,14 +435,25 @@ pub async fn assign_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Pa
 /// Same as POST (seed 001 uses PUT).
 #[utoipa::path(put, path = "/api/tickets/{id}/assign", tag = "tickets", request_body = AssignRequest, security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, body = TicketView)))]
-pub async fn assign_ticket_put(state: State<AppState>, auth: Auth, id: Path<String>, if_match: IfMatch, body: Json<AssignRequest>) -> Result<Response> {
+pub async fn assign_ticket_put(
+    state: State<AppState>,
+    auth: Auth,
+    id: Path<String>,
+    if_match: IfMatch,
+    body: Json<AssignRequest>,
+) -> Result<Response> {
     assign_ticket(state, auth, id, if_match, body).await
 }
 
 /// Removes the assignee.
 #[utoipa::path(post, path = "/api/tickets/{id}/unassign", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = TicketView)))]
-pub async fn unassign_ticket(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch) -> Result<Response> {
+pub async fn unassign_ticket(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+    IfMatch(v): IfMatch,
+) -> Result<Response> {
     let (row, tags) = service::assign(&app, &actor, &id, None, v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
@@ -290,7 +461,11 @@ pub async fn unassign_ticket(State(app): State<AppState>, Auth(actor, _): Auth, 
 /// Clears the staff side's unread counter.
 #[utoipa::path(post, path = "/api/tickets/{id}/mark-read", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, body = TicketView)))]
-pub async fn mark_read(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>) -> Result<Response> {
+pub async fn mark_read(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+) -> Result<Response> {
     let (row, tags) = service::mark_read(&app, &actor, &id).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
@@ -298,10 +473,16 @@ pub async fn mark_read(State(app): State<AppState>, Auth(actor, _): Auth, Path(i
 /// The ticket's immutable timeline, oldest first.
 #[utoipa::path(get, path = "/api/tickets/{id}/events", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "`{events: [...]}`")))]
-pub async fn list_events(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>) -> Result<axum::Json<serde_json::Value>> {
+pub async fn list_events(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<serde_json::Value>> {
     actor.require(crate::auth::Permission::ViewTickets)?;
     let mut tx = app.store.read().await?;
     let row = service::load(&mut tx, actor.workspace_id, &id, false).await?;
     let events = store::events::of_ticket(&mut tx, actor.workspace_id, row.id).await?;
-    Ok(axum::Json(json!({"events": events.iter().map(EventView::from).collect::<Vec<_>>()})))
+    Ok(axum::Json(
+        json!({"events": events.iter().map(EventView::from).collect::<Vec<_>>()}),
+    ))
 }

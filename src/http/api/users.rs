@@ -23,31 +23,57 @@ fn user_response(status: StatusCode, u: UserView) -> Response {
 /// Users of the workspace.
 #[utoipa::path(get, path = "/api/users", tag = "users", security(("bearer" = [])),
     params(("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)), responses((status = 200, description = "`{users, pagination}`")))]
-pub async fn list_users(State(app): State<AppState>, Auth(actor, _): Auth, Query(p): Query) -> Result<axum::Json<serde_json::Value>> {
+pub async fn list_users(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Query(p): Query,
+) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
     let (rows, total) = users::list(&app, &actor, limit, (page - 1) * limit).await?;
-    Ok(axum::Json(json!({"users": rows, "pagination": pagination(page, limit, total)})))
+    Ok(axum::Json(
+        json!({"users": rows, "pagination": pagination(page, limit, total)}),
+    ))
 }
 
 /// Creates a staff user (admin).
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = NewUser, security(("bearer" = [])),
     responses((status = 201, body = UserView), (status = 409, body = crate::http::problem::Problem)))]
-pub async fn create_user(State(app): State<AppState>, Auth(actor, _): Auth, Json(body): Json<NewUser>) -> Result<Response> {
+pub async fn create_user(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Json(body): Json<NewUser>,
+) -> Result<Response> {
     let u = users::create(&app, &actor, body).await?;
-    Ok(user_response(StatusCode::CREATED, UserView::new(&u, vec![])))
+    Ok(user_response(
+        StatusCode::CREATED,
+        UserView::new(&u, vec![]),
+    ))
 }
 
 /// One user.
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = UserView)))]
-pub async fn get_user(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<UserId>) -> Result<Response> {
-    Ok(user_response(StatusCode::OK, users::get(&app, &actor, id).await?))
+pub async fn get_user(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<UserId>,
+) -> Result<Response> {
+    Ok(user_response(
+        StatusCode::OK,
+        users::get(&app, &actor, id).await?,
+    ))
 }
 
 /// Updates a user (admin; anyone for their own name, password and availability).
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "users", request_body = UserPatch, security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = UserView)))]
-pub async fn update_user(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<UserId>, IfMatch(v): IfMatch, Json(body): Json<UserPatch>) -> Result<Response> {
+pub async fn update_user(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<UserId>,
+    IfMatch(v): IfMatch,
+    Json(body): Json<UserPatch>,
+) -> Result<Response> {
     let u = users::update(&app, &actor, id, body, v).await?;
     let view = users::get(&app, &actor, u.id).await?;
     Ok(user_response(StatusCode::OK, view))

@@ -10,15 +10,24 @@ use crate::auth::Permission;
 use crate::error::Result;
 use crate::http::etag;
 use crate::http::extract::{Auth, IfMatch, Json};
-use crate::workspace::workspaces::{self, NewWorkspace, SettingsPatch, WorkspaceRef, WorkspaceSettings};
+use crate::workspace::workspaces::{
+    self, NewWorkspace, SettingsPatch, WorkspaceRef, WorkspaceSettings,
+};
 
 /// Creates a workspace with its first admin (instance owner only).
 #[utoipa::path(post, path = "/api/workspaces", tag = "workspaces", request_body = NewWorkspace, security(("bearer" = [])),
     responses((status = 201, description = "`{workspace, admin}`"), (status = 403, body = crate::http::problem::Problem)))]
-pub async fn create_workspace(State(app): State<AppState>, Auth(actor, _): Auth, Json(body): Json<NewWorkspace>) -> Result<(StatusCode, axum::Json<serde_json::Value>)> {
+pub async fn create_workspace(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Json(body): Json<NewWorkspace>,
+) -> Result<(StatusCode, axum::Json<serde_json::Value>)> {
     let (ws, admin) = workspaces::create(&app, &actor, body).await?;
     let admin = crate::workspace::users::UserView::new(&admin, vec![]);
-    Ok((StatusCode::CREATED, axum::Json(json!({"workspace": WorkspaceRef::from(&ws), "admin": admin}))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"workspace": WorkspaceRef::from(&ws), "admin": admin})),
+    ))
 }
 
 fn settings_response(w: &crate::store::workspaces::WorkspaceRow) -> Response {
@@ -37,6 +46,13 @@ pub async fn get_settings(State(app): State<AppState>, Auth(actor, _): Auth) -> 
 /// Changes the workspace settings: ticket number format, support email, time zone (admin).
 #[utoipa::path(put, path = "/api/settings/workspace", tag = "workspaces", request_body = SettingsPatch, security(("bearer" = [])),
     params(("If-Match" = Option<String>, Header)), responses((status = 200, body = WorkspaceSettings)))]
-pub async fn update_settings(State(app): State<AppState>, Auth(actor, _): Auth, IfMatch(v): IfMatch, Json(body): Json<SettingsPatch>) -> Result<Response> {
-    Ok(settings_response(&workspaces::update_settings(&app, &actor, body, v).await?))
+pub async fn update_settings(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    IfMatch(v): IfMatch,
+    Json(body): Json<SettingsPatch>,
+) -> Result<Response> {
+    Ok(settings_response(
+        &workspaces::update_settings(&app, &actor, body, v).await?,
+    ))
 }
