@@ -29,6 +29,10 @@ pub enum Permission {
     ManageGroups,
     ReadSettings,
     ManageSettings,
+    /// Set `status` and `created_at` on a new ticket (imports).
+    ImportTickets,
+    /// Edit or delete another user's comment.
+    ModerateComments,
 }
 
 /// Whether `role` may do `perm`.
@@ -49,7 +53,12 @@ pub fn allows(role: Role, perm: Permission) -> bool {
         }
         P::AssignAny | P::ChangePriority | P::ReadSettings => matches!(role, Admin | Supervisor),
         P::ReadGroups => matches!(role, Admin | Supervisor | Agent),
-        P::DeleteTicket | P::ManageUsers | P::ManageGroups | P::ManageSettings => role == Admin,
+        P::DeleteTicket
+        | P::ManageUsers
+        | P::ManageGroups
+        | P::ManageSettings
+        | P::ImportTickets
+        | P::ModerateComments => role == Admin,
     }
 }
 
@@ -119,6 +128,8 @@ mod tests {
             (P::ReadGroups, true, true, true, false),
             (P::ReadSettings, true, true, false, false),
             (P::ManageSettings, true, false, false, false),
+            (P::ImportTickets, true, false, false, false),
+            (P::ModerateComments, true, false, false, false),
         ];
         for (p, a, s, g, e) in rows {
             assert_eq!(

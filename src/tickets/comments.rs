@@ -110,7 +110,7 @@ async fn load_own(
         .await?
         .ok_or(Error::NotFound)?;
     let own = c.author_type == "agent" && c.author_id == Some(actor.user_id.0);
-    if !own && actor.role != super::status::Role::Admin {
+    if !own && !actor.can(Permission::ModerateComments) {
         return Err(Error::forbidden(
             "only the author or an admin may change a comment",
         ));

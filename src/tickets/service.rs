@@ -280,7 +280,7 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
         .map_err(|e| errors.push(e))
         .ok()
         .flatten();
-    let is_admin = actor.role == Role::Admin;
+    let is_admin = actor.can(Permission::ImportTickets);
     if input.status.is_some() && !is_admin {
         errors.push(FieldError::new(
             "status",
