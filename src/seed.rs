@@ -6,11 +6,10 @@ use rand::{RngExt, SeedableRng};
 
 use crate::app::App;
 use crate::auth::Actor;
-use crate::ids::{CommentId, CustomerId, EventId, TicketId, UserId};
+use crate::ids::{CommentId, CustomerId, EventId, UserId};
 use crate::store::comments::CommentRow;
 use crate::store::customers::CustomerRow;
 use crate::store::events::EventRow;
-use crate::store::tickets::TicketRow;
 use crate::store::{self};
 use crate::tickets::numbering::NumberFormat;
 use crate::tickets::status::{Channel, Kind, Priority, Role, Status};
@@ -229,63 +228,38 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 "Hello,\n\nmy {product} {problem}. I already tried turning it off and on again.\n\nRegards,\n{}",
                 customer.name
             );
-            let mut row = TicketRow {
-                id: TicketId::new(),
-                workspace_id: ws,
+            let mut row = crate::tickets::service::new_row(
+                customer,
                 number,
-                ticket_number: format.render(number, civil.year(), civil.month()),
-                subject: format!("My {product} {problem}"),
-                description: description.clone(),
-                status: status.as_str().to_owned(),
-                priority: [
-                    Priority::Low,
-                    Priority::Medium,
-                    Priority::Medium,
-                    Priority::Medium,
-                    Priority::High,
-                    Priority::Urgent,
-                ][rng.random_range(0..6)]
-                .rank(),
-                kind: [
-                    Kind::Support,
-                    Kind::Support,
-                    Kind::Technical,
-                    Kind::Billing,
-                    Kind::Warranty,
-                ][rng.random_range(0..5)]
-                .as_str()
-                .to_owned(),
-                channel: channel.as_str().to_owned(),
-                category_id: None,
-                group_id: None,
-                requester_id: customer.id,
-                assignee_id: if status == Status::New || agents.is_empty() {
-                    None
-                } else {
-                    Some(agents[rng.random_range(0..agents.len())])
-                },
-                custom_fields: "{}".into(),
-                external_ref: None,
-                links: "{}".into(),
-                sla_policy_id: None,
-                first_response_due_at: None,
-                resolution_due_at: None,
-                sla_due_at: None,
-                first_response_at: None,
-                resolved_at: None,
-                closed_at: None,
-                unread_by_agent: 0,
-                unread_by_customer: 0,
-                last_message_at: created,
-                merged_into_id: None,
-                follow_up_of_id: None,
-                satisfaction_rating: None,
-                satisfaction_feedback: None,
-                version: 1,
-                created_at: created,
-                updated_at: created,
-                requester_email: customer.email.clone(),
-                requester_name: customer.name.clone(),
+                format.render(number, civil.year(), civil.month()),
+                format!("My {product} {problem}"),
+                description.clone(),
+                created,
+            );
+            row.status = status.as_str().to_owned();
+            row.priority = [
+                Priority::Low,
+                Priority::Medium,
+                Priority::Medium,
+                Priority::Medium,
+                Priority::High,
+                Priority::Urgent,
+            ][rng.random_range(0..6)]
+            .rank();
+            row.kind = [
+                Kind::Support,
+                Kind::Support,
+                Kind::Technical,
+                Kind::Billing,
+                Kind::Warranty,
+            ][rng.random_range(0..5)]
+            .as_str()
+            .to_owned();
+            row.channel = channel.as_str().to_owned();
+            row.assignee_id = if status == Status::New || agents.is_empty() {
+                None
+            } else {
+                Some(agents[rng.random_range(0..agents.len())])
             };
             let comment = |id_time: i64,
                            body: String,

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
-use super::{Conn, Tx, dialect};
+use super::{Backend, Tx, dialect};
 use crate::error::Result;
 use crate::ids::{JobId, WorkspaceId};
 
@@ -93,40 +93,24 @@ pub async fn insert(
 /// Claims up to `limit` due jobs (also ones whose lease ran out: their worker died).
 pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
     let sql = dialect::claim_jobs_sql(tx.backend());
-    Ok(match tx.conn().await? {
-        Conn::SqliteTx(t) => {
+    tx.conn().await?;
+    Ok(match tx.backend() {
+        Backend::Sqlite => {
             sqlx::query_as(sql)
                 .bind(now)
                 .bind(lease_until)
                 .bind(limit)
-                .fetch_all(&mut **t)
+                .fetch_all(tx.sqlite()?)
                 .await?
         }
-        Conn::PgTx(t) => {
+        Backend::Postgres => {
             sqlx::query_as(sql)
                 .bind(now)
                 .bind(lease_until)
                 .bind(limit)
-                .fetch_all(&mut **t)
+                .fetch_all(tx.pg()?)
                 .await?
         }
-        Conn::SqliteConn(c) => {
-            sqlx::query_as(sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(limit)
-                .fetch_all(&mut **c)
-                .await?
-        }
-        Conn::PgConn(c) => {
-            sqlx::query_as(sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(limit)
-                .fetch_all(&mut **c)
-                .await?
-        }
-        Conn::Done => return Err(anyhow::anyhow!("connection used after commit").into()),
     })
 }
 

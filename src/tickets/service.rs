@@ -168,6 +168,62 @@ pub async fn find_or_create_customer(
     store::customers::insert_or_get(tx, &c).await
 }
 
+/// Keeps a valid value, or records its error and gives `None` (to report every field at once).
+fn keep<T>(r: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+/// A new ticket row with the defaults of SPEC §5 (status `new`, priority `medium`, kind
+/// `support`, no assignee or SLA yet); callers set what differs.
+#[must_use]
+pub fn new_row(
+    requester: &CustomerRow,
+    number: i64,
+    ticket_number: String,
+    subject: String,
+    description: String,
+    created: i64,
+) -> TicketRow {
+    TicketRow {
+        id: TicketId::new(),
+        workspace_id: requester.workspace_id,
+        number,
+        ticket_number,
+        subject,
+        description,
+        status: Status::New.as_str().to_owned(),
+        priority: Priority::Medium.rank(),
+        kind: Kind::Support.as_str().to_owned(),
+        channel: Channel::Api.as_str().to_owned(),
+        category_id: None,
+        group_id: None,
+        requester_id: requester.id,
+        assignee_id: None,
+        custom_fields: "{}".into(),
+        external_ref: None,
+        links: "{}".into(),
+        sla_policy_id: None,
+        first_response_due_at: None,
+        resolution_due_at: None,
+        sla_due_at: None,
+        first_response_at: None,
+        resolved_at: None,
+        closed_at: None,
+        unread_by_agent: 0,
+        unread_by_customer: 0,
+        last_message_at: created,
+        merged_into_id: None,
+        follow_up_of_id: None,
+        satisfaction_rating: None,
+        satisfaction_feedback: None,
+        version: 1,
+        created_at: created,
+        updated_at: created,
+        requester_email: requester.email.clone(),
+        requester_name: requester.name.clone(),
+    }
+}
+
 fn links_json(l: &Links) -> Result<String, FieldError> {
     for (k, v) in [
         ("order_id", &l.order_id),
@@ -255,31 +311,30 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
             "requester_email or requester_id is required",
         ));
     }
-    let tags = validate::tags(&input.tags).map_err(|e| errors.push(e)).ok();
-    let custom = input
-        .custom_fields
-        .as_ref()
-        .map(custom_fields_json)
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let links = input
-        .links
-        .as_ref()
-        .map(links_json)
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let external_ref = input
-        .external_ref
-        .as_deref()
-        .map(|s| validate::bounded("external_ref", s, 255))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let tags = keep(validate::tags(&input.tags), &mut errors);
+    let custom = keep(
+        input
+            .custom_fields
+            .as_ref()
+            .map(custom_fields_json)
+            .transpose(),
+        &mut errors,
+    )
+    .flatten();
+    let links = keep(
+        input.links.as_ref().map(links_json).transpose(),
+        &mut errors,
+    )
+    .flatten();
+    let external_ref = keep(
+        input
+            .external_ref
+            .as_deref()
+            .map(|s| validate::bounded("external_ref", s, 255))
+            .transpose(),
+        &mut errors,
+    )
+    .flatten();
     let is_admin = actor.can(Permission::ImportTickets);
     if input.status.is_some() && !is_admin {
         errors.push(FieldError::new(
@@ -397,44 +452,29 @@ pub async fn create(
     let created = created_at.unwrap_or(now);
     let civil = store::timestamp(created).to_zoned(jiff::tz::TimeZone::UTC);
     let status = input.status.unwrap_or(Status::New);
-    let row = TicketRow {
-        id: TicketId::new(),
-        workspace_id: ws,
+    let mut row = new_row(
+        &customer,
         number,
-        ticket_number: format.render(number, civil.year(), civil.month()),
+        format.render(number, civil.year(), civil.month()),
         subject,
-        description: description.clone(),
-        status: status.as_str().to_owned(),
-        priority: input.priority.unwrap_or(Priority::Medium).rank(),
-        kind: input.kind.unwrap_or(Kind::Support).as_str().to_owned(),
-        channel: input.channel.unwrap_or(Channel::Api).as_str().to_owned(),
-        category_id: input.category_id,
-        group_id: input.group_id,
-        requester_id: customer.id,
-        assignee_id: input.assignee_id,
-        custom_fields: custom.unwrap_or_else(|| "{}".into()),
-        external_ref,
-        links: links.unwrap_or_else(|| "{}".into()),
-        sla_policy_id: None,
-        first_response_due_at: None,
-        resolution_due_at: None,
-        sla_due_at: None,
-        first_response_at: None,
-        resolved_at: (status == Status::Resolved).then_some(created),
-        closed_at: (status == Status::Closed).then_some(created),
-        unread_by_agent: 1,
-        unread_by_customer: 0,
-        last_message_at: created,
-        merged_into_id: None,
-        follow_up_of_id: None,
-        satisfaction_rating: None,
-        satisfaction_feedback: None,
-        version: 1,
-        created_at: created,
-        updated_at: now,
-        requester_email: customer.email.clone(),
-        requester_name: customer.name.clone(),
-    };
+        description.clone(),
+        created,
+    );
+    row.status = status.as_str().to_owned();
+    row.priority = input.priority.unwrap_or(Priority::Medium).rank();
+    row.kind = input.kind.unwrap_or(Kind::Support).as_str().to_owned();
+    row.channel = input.channel.unwrap_or(Channel::Api).as_str().to_owned();
+    row.category_id = input.category_id;
+    row.group_id = input.group_id;
+    row.assignee_id = input.assignee_id;
+    row.custom_fields = custom.unwrap_or_else(|| "{}".into());
+    row.external_ref = external_ref;
+    row.links = links.unwrap_or_else(|| "{}".into());
+    row.resolved_at = (status == Status::Resolved).then_some(created);
+    row.closed_at = (status == Status::Closed).then_some(created);
+    // The description is a message from the customer nobody on the team has read yet.
+    row.unread_by_agent = 1;
+    row.updated_at = now;
     store::tickets::insert_many(tx, std::slice::from_ref(&row)).await?;
     store::tickets::add_tags(tx, ws, row.id, &tags).await?;
     let first = crate::store::comments::CommentRow {
