@@ -180,6 +180,95 @@ macro_rules! uuid_from {
 }
 uuid_from!(TicketId, UserId, GroupId, CategoryId, CustomerId);
 
+/// How a new ticket names its requester.
+pub enum RequesterKey<'a> {
+    Id(CustomerId),
+    Email(&'a str),
+}
+
+/// What creating a ticket reads: the workspace's number format and start, and the requester
+/// if it exists.
+pub struct CreationContext {
+    pub number_format: String,
+    pub number_start: i64,
+    pub customer: Option<super::customers::CustomerRow>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CreationRow {
+    ticket_number_format: String,
+    ticket_number_start: i64,
+    c_id: Option<CustomerId>,
+    c_email: Option<String>,
+    c_name: Option<String>,
+    c_phone: Option<String>,
+    c_company: Option<String>,
+    c_notes: Option<String>,
+    c_version: Option<i64>,
+    c_created_at: Option<i64>,
+    c_updated_at: Option<i64>,
+}
+
+/// Reads the creation context in one query (one trip to the database per create).
+pub async fn creation_context(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    requester: RequesterKey<'_>,
+) -> Result<Option<CreationContext>> {
+    use super::workspaces::Workspaces;
+    let c = |col: Customers| Expr::col((Customers::Table, col));
+    let matches = match requester {
+        RequesterKey::Id(id) => c(Customers::Id).eq(id),
+        RequesterKey::Email(e) => c(Customers::Email).eq(e),
+    };
+    let q = Query::select()
+        .columns([
+            (Workspaces::Table, Workspaces::TicketNumberFormat),
+            (Workspaces::Table, Workspaces::TicketNumberStart),
+        ])
+        .expr_as(c(Customers::Id), "c_id")
+        .expr_as(c(Customers::Email), "c_email")
+        .expr_as(c(Customers::Name), "c_name")
+        .expr_as(c(Customers::Phone), "c_phone")
+        .expr_as(c(Customers::Company), "c_company")
+        .expr_as(c(Customers::Notes), "c_notes")
+        .expr_as(c(Customers::Version), "c_version")
+        .expr_as(c(Customers::CreatedAt), "c_created_at")
+        .expr_as(c(Customers::UpdatedAt), "c_updated_at")
+        .from(Workspaces::Table)
+        .left_join(
+            Customers::Table,
+            Cond::all()
+                .add(c(Customers::WorkspaceId).equals((Workspaces::Table, Workspaces::Id)))
+                .add(matches),
+        )
+        .and_where(Expr::col((Workspaces::Table, Workspaces::Id)).eq(ws))
+        .to_owned();
+    let Some(r) = tx.fetch_optional::<CreationRow>(&q).await? else {
+        return Ok(None);
+    };
+    let customer = match (r.c_id, r.c_email) {
+        (Some(id), Some(email)) => Some(super::customers::CustomerRow {
+            id,
+            workspace_id: ws,
+            email,
+            name: r.c_name.unwrap_or_default(),
+            phone: r.c_phone,
+            company: r.c_company,
+            notes: r.c_notes.unwrap_or_default(),
+            version: r.c_version.unwrap_or(1),
+            created_at: r.c_created_at.unwrap_or_default(),
+            updated_at: r.c_updated_at.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(Some(CreationContext {
+        number_format: r.ticket_number_format,
+        number_start: r.ticket_number_start,
+        customer,
+    }))
+}
+
 /// Reserves the next `count` gap-free numbers of a workspace and returns the first. Runs
 /// inside the creating transaction: the counter row is locked until commit, and a rollback
 /// gives the numbers back.

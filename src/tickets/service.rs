@@ -377,12 +377,8 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
     if let Some(g) = input.group_id {
         check_group(conn, ws, g).await?;
     }
-    let customer = match input.requester_id {
-        Some(id) => Some(
-            store::customers::find(conn, ws, id)
-                .await?
-                .ok_or_else(|| Error::field("requester_id", "no such customer"))?,
-        ),
+    let email = match input.requester_id {
+        Some(_) => None,
         None => {
             let email = validate::email(
                 "requester_email",
@@ -393,12 +389,20 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
                 validate::bounded("requester_name", n, 255)
                     .map_err(|e| Error::Validation(vec![e]))?;
             }
-            store::customers::find_by_email(conn, ws, &email).await?
+            Some(email)
         }
     };
-    let workspace = store::workspaces::find(conn, ws)
+    let key = match (input.requester_id, email.as_deref()) {
+        (Some(id), _) => store::tickets::RequesterKey::Id(id),
+        (None, e) => store::tickets::RequesterKey::Email(e.unwrap_or_default()),
+    };
+    let context = store::tickets::creation_context(conn, ws, key)
         .await?
         .ok_or(Error::NotFound)?;
+    if input.requester_id.is_some() && context.customer.is_none() {
+        return Err(Error::field("requester_id", "no such customer"));
+    }
+    let customer = context.customer;
     Ok(PreparedTicket {
         input,
         subject,
@@ -409,8 +413,8 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
         external_ref,
         created_at,
         customer,
-        format: NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default(),
-        number_start: workspace.ticket_number_start,
+        format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
+        number_start: context.number_start,
     })
 }
 
