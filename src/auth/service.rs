@@ -61,6 +61,10 @@ pub async fn login(
         return Err(Error::RateLimited { retry_after: wait });
     }
     let email_key = email.trim().to_lowercase();
+    if email_key.contains('\0') || email_key.len() > 254 {
+        app.login_throttle.fail(email, addr, now);
+        return Err(Error::unauthorized("the email or password is wrong"));
+    }
     let user = {
         let mut tx = app.store.read().await?;
         store::users::find_by_email(&mut tx, &email_key).await?

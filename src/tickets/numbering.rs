@@ -17,6 +17,9 @@ impl NumberFormat {
         if s.is_empty() || s.chars().count() > 64 {
             return Err(bad("must be 1 to 64 characters"));
         }
+        if s.chars().any(char::is_control) {
+            return Err(bad("must not contain control characters"));
+        }
         let mut n_count = 0;
         let mut rest = s;
         while let Some(open) = rest.find('{') {

@@ -534,6 +534,10 @@ pub async fn create(
 
 /// Loads a live ticket by id or number (404 when absent or in another workspace).
 pub async fn load(tx: &mut Tx, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
+    // No ticket number contains NUL, and PostgreSQL text cannot hold one: answer 404 early.
+    if key.contains('\0') || key.len() > 100 {
+        return Err(Error::NotFound);
+    }
     let found = match key.parse::<TicketId>() {
         Ok(id) => store::tickets::find(tx, ws, id, lock).await?,
         Err(_) => match store::tickets::find_by_number(tx, ws, key).await? {

@@ -168,7 +168,12 @@ pub async fn create(
         return Err(Error::Validation(errors));
     }
     let hash = password::hash(input.admin_password).await?;
-    let admin_name = input.admin_name.unwrap_or_else(|| "Admin".into());
+    let admin_name = match &input.admin_name {
+        Some(n) => {
+            validate::required_text("admin_name", n, 255).map_err(|e| Error::Validation(vec![e]))?
+        }
+        None => "Admin".into(),
+    };
     let mut tx = app.store.begin().await?;
     let slug = slugify(&name);
     if store::workspaces::find_by_slug(&mut tx, &slug)

@@ -109,6 +109,40 @@ async fn error_classes(app: TestApp) {
         )
         .await
         .expect_problem(422, "validation_failed");
+    // NUL characters anywhere (query, path, login, settings) are refused, never a 500.
+    admin
+        .get("/api/customers?q=%00")
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .get("/api/tickets?requester_email=a%00b")
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .get("/api/tickets/%00")
+        .await
+        .expect_problem(404, "not_found");
+    app.anonymous()
+        .post(
+            "/api/auth/login",
+            json!({"email": "a\u{0}b@example.com", "password": "whatever-1"}),
+        )
+        .await
+        .expect_problem(401, "unauthorized");
+    admin
+        .put(
+            "/api/settings/workspace",
+            json!({"ticket_number_format": "#{n}\u{0}"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .post(
+            "/api/customers",
+            json!({"email": "nul@example.com", "name": "a\u{0}b"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
     // Unknown route → 404; wrong method → 405; unknown id → 404; malformed id → 404.
     admin
         .get("/api/nothing-here")

@@ -145,10 +145,21 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<Params>::from_request_parts(parts, state)
+        let q = axum::extract::Query::<Params>::from_request_parts(parts, state)
             .await
-            .map(|q| Query(q.0))
-            .map_err(|_| Error::bad_request("the query string could not be parsed"))
+            .map_err(|_| Error::bad_request("the query string could not be parsed"))?;
+        // PostgreSQL text cannot hold NUL; refuse it here instead of failing in the database.
+        let bad: Vec<FieldError> = q
+            .0
+            .iter()
+            .filter(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| FieldError::new(k.replace('\0', ""), "must not contain NUL characters"))
+            .collect();
+        if bad.is_empty() {
+            Ok(Query(q.0))
+        } else {
+            Err(Error::Validation(bad))
+        }
     }
 }
 
