@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder};
+use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_sqlx::SqlxBinder;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::pool::PoolConnection;
@@ -301,10 +301,6 @@ impl Drop for Tx {
         }
     }
 }
-
-/// Any `QueryStatementWriter` can be bound; this alias keeps signatures short.
-pub trait Query: QueryStatementWriter + SqlxBinder {}
-impl<T: QueryStatementWriter + SqlxBinder> Query for T {}
 
 fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
