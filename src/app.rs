@@ -31,6 +31,8 @@ pub struct App {
     pub login_throttle: LoginThrottle,
     /// API request budgets per token or client address.
     pub api_limiter: KeyedLimiter,
+    /// Group commit of ticket creates (SQLite only).
+    pub create_batcher: Option<crate::tickets::batch::Batcher>,
 }
 
 /// Shared handle passed to handlers.
@@ -60,12 +62,15 @@ impl App {
             .unwrap_or(std::num::NonZeroU32::MIN);
         let api_limiter = governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))
             .with_middleware::<governor::middleware::StateInformationMiddleware>();
+        let create_batcher = (store.backend() == crate::store::Backend::Sqlite)
+            .then(|| crate::tickets::batch::Batcher::spawn(store.clone()));
         Ok(Arc::new(App {
             config,
             store,
             jobs,
             login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50),
             api_limiter,
+            create_batcher,
         }))
     }
 

@@ -179,6 +179,30 @@ impl Tx {
         self.pending.push((sql, values.0));
     }
 
+    /// Queues a fixed statement of our own making (`SAVEPOINT c3`); never user input.
+    pub fn defer_raw(&mut self, sql: &'static str) {
+        self.pending
+            .push((sql.to_owned(), sea_query::Values(Vec::new())));
+    }
+
+    /// Runs the queued writes, then a fixed statement of our own making.
+    pub async fn execute_raw(&mut self, sql: &'static str) -> Result<()> {
+        self.conn().await?;
+        match &mut self.conn {
+            Conn::SqliteConn(c) | Conn::SqliteTx(c) => {
+                sqlx::query(sql).execute(&mut **c).await?;
+            }
+            Conn::PgConn(c) => {
+                sqlx::query(sql).execute(&mut **c).await?;
+            }
+            Conn::PgTx(t) => {
+                sqlx::query(sql).execute(&mut **t).await?;
+            }
+            Conn::Done => return Err(backend_changed()),
+        }
+        Ok(())
+    }
+
     /// Runs the queued writes now.
     async fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {

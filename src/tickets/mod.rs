@@ -1,5 +1,6 @@
 //! Tickets: lifecycle, numbering, threads, events, assignment and queue statistics.
 
+pub mod batch;
 pub mod comments;
 pub mod list;
 pub mod model;

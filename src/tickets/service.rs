@@ -532,6 +532,51 @@ pub async fn create(
     Ok((row, tags))
 }
 
+/// An `Idempotency-Key` to record with a create.
+pub struct IdempotencySave {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: Vec<u8>,
+}
+
+/// What creating a ticket with an optional idempotency key came to.
+pub enum Created {
+    New(Box<TicketRow>, Vec<String>),
+    /// A concurrent request with the same key committed first: nothing was created here.
+    KeyTaken,
+}
+
+/// Creates a prepared ticket and records its idempotency key with the answer it gets.
+pub async fn create_with_key(
+    tx: &mut Tx,
+    actor: &Actor,
+    p: PreparedTicket,
+    idempotency: Option<&IdempotencySave>,
+) -> Result<Created> {
+    let (row, tags) = create(tx, actor, p).await?;
+    if let Some(i) = idempotency {
+        let view = TicketView::from_row(&row, tags.clone(), now_micros());
+        let body = serde_json::to_string(&view).map_err(anyhow::Error::from)?;
+        let location = format!("/api/tickets/{}", row.id);
+        if !store::idempotency::save(
+            tx,
+            actor.workspace_id,
+            &i.scope,
+            &i.key,
+            &i.fingerprint,
+            201,
+            &body,
+            Some(&location),
+            now_micros(),
+        )
+        .await?
+        {
+            return Ok(Created::KeyTaken);
+        }
+    }
+    Ok(Created::New(Box::new(row), tags))
+}
+
 /// Loads a live ticket by id or number (404 when absent or in another workspace).
 pub async fn load(tx: &mut Tx, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
     // No ticket number contains NUL, and PostgreSQL text cannot hold one: answer 404 early.

@@ -205,36 +205,37 @@ pub async fn create_ticket(
     }
     let prepared = service::prepare(&mut conn, &actor, body).await?;
     drop(conn);
-    let mut tx = app.store.begin().await?;
-    let (row, tags) = service::create(&mut tx, &actor, prepared).await?;
-    let location = format!("/api/tickets/{}", row.id);
-    let view = TicketView::from_row(&row, tags.clone(), now_micros());
-    if let Some(key) = &key {
-        let body = serde_json::to_string(&view).map_err(anyhow::Error::from)?;
-        if !store::idempotency::save(
-            &mut tx,
-            actor.workspace_id,
-            &scope,
-            key,
-            &fingerprint,
-            201,
-            &body,
-            Some(&location),
-            now_micros(),
-        )
-        .await?
-        {
-            // A concurrent request with the same key won: undo this one and answer as it did.
-            drop(tx);
+    let idempotency = key.as_ref().map(|k| service::IdempotencySave {
+        scope: scope.clone(),
+        key: k.clone(),
+        fingerprint: fingerprint.clone(),
+    });
+    let created = match &app.create_batcher {
+        Some(batcher) => batcher.create(actor.clone(), prepared, idempotency).await?,
+        None => {
+            let mut tx = app.store.begin().await?;
+            let created =
+                service::create_with_key(&mut tx, &actor, prepared, idempotency.as_ref()).await?;
+            if let service::Created::New(..) = created {
+                tx.commit().await?;
+            }
+            created
+        }
+    };
+    let (row, tags) = match created {
+        service::Created::New(row, tags) => (*row, tags),
+        service::Created::KeyTaken => {
+            // A concurrent request with the same key won: answer as it did.
             let mut conn = app.store.read().await?;
+            let key = key.as_deref().unwrap_or_default();
             return replay(&mut conn, &actor, &scope, key, &fingerprint)
                 .await?
                 .ok_or_else(|| {
                     Error::conflict("a request with this Idempotency-Key is in progress; retry")
                 });
         }
-    }
-    tx.commit().await?;
+    };
+    let location = format!("/api/tickets/{}", row.id);
     let mut res = ticket_response(StatusCode::CREATED, &row, tags);
     if let Ok(loc) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, loc);
