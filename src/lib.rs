@@ -18,6 +18,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod seed;
+pub mod sla;
 pub mod store;
 pub mod tickets;
 pub mod validate;

@@ -1,0 +1,4 @@
+//! SLA: business calendars and the clocks computed on them. The arithmetic is pure (no I/O,
+//! no `now()`): callers pass instants in.
+
+pub mod calendar;
