@@ -317,13 +317,22 @@ mod tests {
         SignedDuration::from_hours(h)
     }
 
+    /// (zone, hours, holidays, start (local), business duration, expected end (local))
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        &'a str,
+        SignedDuration,
+        &'a str,
+    );
+
     #[test]
     fn business_time_lands_where_a_support_lead_expects() {
         let ny = "America/New_York";
         let nine_six = r#"{"start":"09:00","end":"18:00"}"#;
         let split = r#"[{"start":"08:00","end":"12:00"},{"start":"13:00","end":"17:00"}]"#;
-        // (zone, hours, holidays, start (local), business duration, expected end (local))
-        let rows: &[(&str, &str, &[&str], &str, SignedDuration, &str)] = &[
+        let rows: &[Row] = &[
             (
                 ny,
                 nine_six,
