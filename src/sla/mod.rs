@@ -2,3 +2,4 @@
 //! no `now()`): callers pass instants in.
 
 pub mod calendar;
+pub mod clock;
