@@ -3,3 +3,4 @@
 
 pub mod calendar;
 pub mod clock;
+pub mod service;

@@ -9,6 +9,7 @@ pub mod events;
 pub mod groups;
 pub mod idempotency;
 pub mod jobs;
+pub mod sla;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
@@ -328,16 +329,30 @@ impl Drop for Tx {
 
 fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        )],
-        Backend::Postgres => &[(
-            1,
-            "init",
-            include_str!("../../migrations/postgres/0001_init.sql"),
-        )],
+        Backend::Sqlite => &[
+            (
+                1,
+                "init",
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+            ),
+            (
+                2,
+                "sla",
+                include_str!("../../migrations/sqlite/0002_sla.sql"),
+            ),
+        ],
+        Backend::Postgres => &[
+            (
+                1,
+                "init",
+                include_str!("../../migrations/postgres/0001_init.sql"),
+            ),
+            (
+                2,
+                "sla",
+                include_str!("../../migrations/postgres/0002_sla.sql"),
+            ),
+        ],
     };
     files
         .iter()

@@ -271,6 +271,9 @@ async fn openapi_describes_every_route() {
         ("/api/groups/{id}", "patch"),
         ("/api/workspaces", "post"),
         ("/api/settings/workspace", "put"),
+        ("/api/tickets/sla-policies", "post"),
+        ("/api/tickets/sla-policies/{id}", "put"),
+        ("/api/settings/business-hours", "put"),
     ];
     for (path, method) in expected {
         assert!(

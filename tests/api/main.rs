@@ -8,6 +8,7 @@ mod errors;
 mod jobs;
 mod listing;
 mod roles;
+mod sla;
 mod store;
 mod tenancy;
 mod tickets;

@@ -182,6 +182,32 @@ async fn matrix(app: TestApp) {
             [201, 403, 403, 403],
         ),
         (Method::GET, "/api/me", None, [200, 200, 200, 200]),
+        (
+            Method::GET,
+            "/api/tickets/sla-policies",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/sla-policies",
+            Some(json!({"name": "P {role}", "first_response_hours": 1, "resolution_hours": 4})),
+            [201, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/settings/business-hours",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/settings/business-hours",
+            Some(
+                json!({"timezone": "UTC", "schedule": {"monday": {"start": "09:00", "end": "17:00"}}}),
+            ),
+            [200, 403, 403, 403],
+        ),
     ];
     let mut failures = Vec::new();
     for (method, template, body, expected) in &rows {

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod comments;
 pub mod customers;
 pub mod groups;
+pub mod sla;
 pub mod tickets;
 pub mod users;
 pub mod workspaces;
@@ -75,6 +76,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::get_user, users::update_user))
         .routes(routes!(groups::list_groups, groups::create_group))
         .routes(routes!(groups::get_group, groups::update_group))
+        .routes(routes!(sla::list_policies, sla::create_policy))
+        .routes(routes!(
+            sla::get_policy,
+            sla::update_policy,
+            sla::delete_policy
+        ))
+        .routes(routes!(sla::get_business_hours, sla::put_business_hours))
         .routes(routes!(workspaces::create_workspace))
         .routes(routes!(
             workspaces::get_settings,

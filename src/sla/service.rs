@@ -1,0 +1,388 @@
+//! SLA policies and business hours: validation, storage and views (admin writes, supervisors
+//! read).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::calendar::{Calendar, CalendarSpec};
+use super::clock::{Conditions, Policy, Targets};
+use crate::app::App;
+use crate::auth::{Actor, Permission};
+use crate::clock::{now_micros, rfc3339};
+use crate::error::{Code, Error, FieldError, Result};
+use crate::store::{self, sla::SlaPolicyRow};
+use crate::tickets::status::{Channel, Priority};
+use crate::validate;
+
+/// Targets of one priority.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetHours {
+    pub first_response_hours: f64,
+    pub resolution_hours: f64,
+}
+
+/// Which tickets a policy applies to; each list optional, all given must match.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConditions {
+    #[serde(default)]
+    pub priorities: Vec<Priority>,
+    #[serde(default)]
+    pub category_ids: Vec<uuid::Uuid>,
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+}
+
+/// `POST`/`PUT /api/tickets/sla-policies` body (seed 003's shape plus `conditions`,
+/// `at_risk_percent` and `position`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    pub name: String,
+    pub first_response_hours: f64,
+    pub resolution_hours: f64,
+    /// Keys are priorities: `urgent`, `high`, `medium`, `low`.
+    #[serde(default)]
+    pub priority_overrides: BTreeMap<String, TargetHours>,
+    #[serde(default)]
+    pub business_hours_only: bool,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub conditions: PolicyConditions,
+    pub at_risk_percent: Option<i64>,
+    pub position: Option<i64>,
+}
+
+/// A policy as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PolicyView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub first_response_hours: f64,
+    pub resolution_hours: f64,
+    pub priority_overrides: BTreeMap<String, TargetHours>,
+    pub business_hours_only: bool,
+    pub is_default: bool,
+    pub conditions: PolicyConditions,
+    pub at_risk_percent: i64,
+    pub position: i64,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct StoredOverride {
+    first_response_minutes: i64,
+    resolution_minutes: i64,
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "minutes of a target are far below 2^52"
+)]
+fn hours(minutes: i64) -> f64 {
+    minutes as f64 / 60.0
+}
+
+/// Hours (fractions allowed) to whole minutes: more than zero, at most a year.
+fn minutes(field: &str, h: f64, errors: &mut Vec<FieldError>) -> i64 {
+    if !h.is_finite() || h <= 0.0 || h > 8760.0 {
+        errors.push(FieldError::new(
+            field,
+            "must be more than 0 and at most 8760 hours",
+        ));
+        return 0;
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "bounded to 8760 h above")]
+    let m = (h * 60.0).round() as i64;
+    m.max(1)
+}
+
+impl PolicyView {
+    fn from_row(r: &SlaPolicyRow) -> Self {
+        let overrides: BTreeMap<String, StoredOverride> =
+            serde_json::from_str(&r.priority_overrides).unwrap_or_default();
+        PolicyView {
+            id: r.id,
+            name: r.name.clone(),
+            first_response_hours: hours(r.first_response_minutes),
+            resolution_hours: hours(r.resolution_minutes),
+            priority_overrides: overrides
+                .into_iter()
+                .map(|(k, o)| {
+                    (
+                        k,
+                        TargetHours {
+                            first_response_hours: hours(o.first_response_minutes),
+                            resolution_hours: hours(o.resolution_minutes),
+                        },
+                    )
+                })
+                .collect(),
+            business_hours_only: r.business_hours_only,
+            is_default: r.is_default,
+            conditions: serde_json::from_str(&r.conditions).unwrap_or_default(),
+            at_risk_percent: r.at_risk_percent,
+            position: r.position,
+            version: r.version,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+/// The clock's view of a stored policy.
+#[must_use]
+pub fn to_policy(r: &SlaPolicyRow) -> Policy {
+    let overrides: BTreeMap<String, StoredOverride> =
+        serde_json::from_str(&r.priority_overrides).unwrap_or_default();
+    let conditions: PolicyConditions = serde_json::from_str(&r.conditions).unwrap_or_default();
+    let target = |fr: i64, res: i64| Targets {
+        first_response: jiff::SignedDuration::from_mins(fr),
+        resolution: jiff::SignedDuration::from_mins(res),
+    };
+    Policy {
+        id: r.id,
+        position: r.position,
+        is_default: r.is_default,
+        base: target(r.first_response_minutes, r.resolution_minutes),
+        overrides: overrides
+            .iter()
+            .filter_map(|(k, o)| {
+                Some((
+                    Priority::parse(k)?,
+                    target(o.first_response_minutes, o.resolution_minutes),
+                ))
+            })
+            .collect(),
+        business_hours_only: r.business_hours_only,
+        conditions: Conditions {
+            priorities: conditions.priorities,
+            category_ids: conditions.category_ids,
+            channels: conditions.channels,
+        },
+        at_risk_percent: u8::try_from(r.at_risk_percent.clamp(1, 99)).unwrap_or(25),
+    }
+}
+
+/// Validates an input into the stored fields of `row` (every problem reported at once).
+fn apply(input: &PolicyInput, row: &mut SlaPolicyRow) -> Result<()> {
+    let mut errors = Vec::new();
+    match validate::required_text("name", &input.name, 100) {
+        Ok(n) => row.name = n,
+        Err(e) => errors.push(e),
+    }
+    row.first_response_minutes = minutes(
+        "first_response_hours",
+        input.first_response_hours,
+        &mut errors,
+    );
+    row.resolution_minutes = minutes("resolution_hours", input.resolution_hours, &mut errors);
+    let mut overrides = BTreeMap::new();
+    for (key, t) in &input.priority_overrides {
+        let Some(p) = Priority::parse(key) else {
+            errors.push(FieldError::new(
+                format!(
+                    "priority_overrides.{}",
+                    key.chars().take(20).collect::<String>()
+                ),
+                format!(
+                    "is not a priority; expected one of: {}",
+                    Priority::expected()
+                ),
+            ));
+            continue;
+        };
+        let fr = minutes(
+            &format!("priority_overrides.{p}.first_response_hours"),
+            t.first_response_hours,
+            &mut errors,
+        );
+        let res = minutes(
+            &format!("priority_overrides.{p}.resolution_hours"),
+            t.resolution_hours,
+            &mut errors,
+        );
+        overrides.insert(
+            p.as_str().to_owned(),
+            StoredOverride {
+                first_response_minutes: fr,
+                resolution_minutes: res,
+            },
+        );
+    }
+    row.priority_overrides = serde_json::to_string(&overrides).unwrap_or_else(|_| "{}".into());
+    if input.conditions.category_ids.len()
+        + input.conditions.priorities.len()
+        + input.conditions.channels.len()
+        > 200
+    {
+        errors.push(FieldError::new("conditions", "at most 200 values"));
+    }
+    row.conditions = serde_json::to_string(&input.conditions).unwrap_or_else(|_| "{}".into());
+    row.at_risk_percent = input.at_risk_percent.unwrap_or(25);
+    if !(1..=99).contains(&row.at_risk_percent) {
+        errors.push(FieldError::new("at_risk_percent", "must be from 1 to 99"));
+    }
+    row.position = input.position.unwrap_or(row.position);
+    if !(0..=1_000_000).contains(&row.position) {
+        errors.push(FieldError::new("position", "must be from 0 to 1000000"));
+    }
+    row.business_hours_only = input.business_hours_only;
+    row.is_default = input.is_default;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+/// Policies of the workspace in evaluation order.
+pub async fn list(app: &App, actor: &Actor) -> Result<Vec<PolicyView>> {
+    actor.require(Permission::ReadSettings)?;
+    let mut conn = app.store.read().await?;
+    Ok(store::sla::list(&mut conn, actor.workspace_id)
+        .await?
+        .iter()
+        .map(PolicyView::from_row)
+        .collect())
+}
+
+pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<PolicyView> {
+    actor.require(Permission::ReadSettings)?;
+    let mut conn = app.store.read().await?;
+    store::sla::find(&mut conn, actor.workspace_id, id)
+        .await?
+        .map(|r| PolicyView::from_row(&r))
+        .ok_or(Error::NotFound)
+}
+
+/// Creates a policy; a new default replaces the old one.
+pub async fn create(app: &App, actor: &Actor, input: &PolicyInput) -> Result<PolicyView> {
+    actor.require(Permission::ManageSettings)?;
+    let now = now_micros();
+    let mut row = SlaPolicyRow {
+        id: uuid::Uuid::now_v7(),
+        workspace_id: actor.workspace_id,
+        name: String::new(),
+        position: 0,
+        is_default: false,
+        first_response_minutes: 0,
+        resolution_minutes: 0,
+        priority_overrides: "{}".into(),
+        business_hours_only: false,
+        conditions: "{}".into(),
+        at_risk_percent: 25,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(input, &mut row)?;
+    let mut tx = app.store.begin().await?;
+    if row.is_default {
+        store::sla::clear_default(&mut tx, actor.workspace_id, row.id, now).await?;
+    }
+    store::sla::insert(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(PolicyView::from_row(&row))
+}
+
+/// Replaces a policy.
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: uuid::Uuid,
+    input: &PolicyInput,
+    if_match: Option<i64>,
+) -> Result<PolicyView> {
+    actor.require(Permission::ManageSettings)?;
+    let mut tx = app.store.begin().await?;
+    let mut row = store::sla::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if let Some(v) = if_match.filter(|v| *v != row.version) {
+        return Err(Error::Client(
+            Code::PreconditionFailed,
+            format!("the policy is at version {}, not {v}", row.version),
+        ));
+    }
+    apply(input, &mut row)?;
+    row.updated_at = now_micros();
+    if row.is_default {
+        store::sla::clear_default(&mut tx, actor.workspace_id, row.id, row.updated_at).await?;
+    }
+    if !store::sla::update(&mut tx, &row).await? {
+        return Err(Error::conflict("the policy was changed by someone else"));
+    }
+    row.version += 1;
+    tx.commit().await?;
+    Ok(PolicyView::from_row(&row))
+}
+
+/// Deletes a policy; tickets keep their due dates until their clocks are next recomputed.
+pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
+    actor.require(Permission::ManageSettings)?;
+    let mut tx = app.store.begin().await?;
+    if !store::sla::delete(&mut tx, actor.workspace_id, id).await? {
+        return Err(Error::NotFound);
+    }
+    tx.commit().await
+}
+
+/// Monday to Friday, 09:00–17:00, in the workspace's zone: what a workspace has until an
+/// admin sets its hours.
+fn default_hours(timezone: &str) -> serde_json::Value {
+    let day = serde_json::json!({"start": "09:00", "end": "17:00"});
+    serde_json::json!({
+        "timezone": timezone,
+        "schedule": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": null, "sunday": null},
+        "holidays": []
+    })
+}
+
+/// The workspace's business hours document (the default when none is set).
+pub async fn business_hours(app: &App, actor: &Actor) -> Result<serde_json::Value> {
+    actor.require(Permission::ReadSettings)?;
+    let mut conn = app.store.read().await?;
+    match store::sla::business_hours(&mut conn, actor.workspace_id).await? {
+        Some(doc) => Ok(serde_json::from_str(&doc).map_err(anyhow::Error::from)?),
+        None => {
+            let ws = store::workspaces::find(&mut conn, actor.workspace_id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            Ok(default_hours(&ws.timezone))
+        }
+    }
+}
+
+/// Validates and stores the workspace's business hours.
+pub async fn set_business_hours(
+    app: &App,
+    actor: &Actor,
+    spec: CalendarSpec,
+) -> Result<serde_json::Value> {
+    actor.require(Permission::ManageSettings)?;
+    Calendar::parse(&spec).map_err(Error::Validation)?;
+    let doc = serde_json::json!({"timezone": spec.timezone, "schedule": spec.schedule.iter().map(|(k, v)| (k.clone(), day_json(v.as_ref()))).collect::<serde_json::Map<_, _>>(), "holidays": spec.holidays});
+    let mut tx = app.store.begin().await?;
+    store::sla::set_business_hours(&mut tx, actor.workspace_id, &doc.to_string(), now_micros())
+        .await?;
+    tx.commit().await?;
+    Ok(doc)
+}
+
+fn day_json(day: Option<&super::calendar::DaySpec>) -> serde_json::Value {
+    use super::calendar::DaySpec;
+    let one =
+        |i: &super::calendar::IntervalSpec| serde_json::json!({"start": i.start, "end": i.end});
+    match day {
+        None => serde_json::Value::Null,
+        Some(DaySpec::One(i)) => one(i),
+        Some(DaySpec::Many(v)) => serde_json::Value::Array(v.iter().map(one).collect()),
+    }
+}
