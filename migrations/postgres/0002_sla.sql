@@ -21,3 +21,18 @@ CREATE INDEX sla_policies_workspace_position_idx ON sla_policies (workspace_id, 
 
 -- The calendar as its JSON document (`{"timezone","schedule","holidays"}`); NULL = none set.
 ALTER TABLE workspaces ADD COLUMN business_hours TEXT;
+
+-- When each clock of a ticket turns at risk (computed with its due date; the scanner and the
+-- views read it without a calendar).
+ALTER TABLE tickets ADD COLUMN first_response_risk_at BIGINT;
+ALTER TABLE tickets ADD COLUMN resolution_risk_at BIGINT;
+
+-- Stretches during which a ticket's resolution clock stood still (status `pending`).
+CREATE TABLE ticket_sla_pauses (
+    id uuid PRIMARY KEY NOT NULL,
+    workspace_id uuid NOT NULL REFERENCES workspaces(id),
+    ticket_id uuid NOT NULL REFERENCES tickets(id),
+    paused_at BIGINT NOT NULL,
+    resumed_at BIGINT
+);
+CREATE INDEX ticket_sla_pauses_ticket_idx ON ticket_sla_pauses (ticket_id, paused_at);

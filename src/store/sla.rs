@@ -211,3 +211,62 @@ pub async fn set_business_hours(tx: &mut Tx, ws: WorkspaceId, doc: &str, now: i6
     tx.execute(&q).await?;
     Ok(())
 }
+
+#[derive(Iden)]
+enum TicketSlaPauses {
+    Table,
+    Id,
+    WorkspaceId,
+    TicketId,
+    PausedAt,
+    ResumedAt,
+}
+
+/// Pause intervals of a ticket's resolution clock, oldest first (`resumed_at` open while
+/// still paused).
+pub async fn pauses(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    ticket: crate::ids::TicketId,
+) -> Result<Vec<(i64, Option<i64>)>> {
+    let q = Query::select()
+        .columns([TicketSlaPauses::PausedAt, TicketSlaPauses::ResumedAt])
+        .from(TicketSlaPauses::Table)
+        .and_where(Expr::col(TicketSlaPauses::WorkspaceId).eq(ws))
+        .and_where(Expr::col(TicketSlaPauses::TicketId).eq(ticket))
+        .order_by(TicketSlaPauses::PausedAt, Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
+/// Starts a pause (deferred write: it cannot conflict).
+pub fn start_pause(tx: &mut Tx, ws: WorkspaceId, ticket: crate::ids::TicketId, at: i64) {
+    let q = Query::insert()
+        .into_table(TicketSlaPauses::Table)
+        .columns([
+            TicketSlaPauses::Id,
+            TicketSlaPauses::WorkspaceId,
+            TicketSlaPauses::TicketId,
+            TicketSlaPauses::PausedAt,
+        ])
+        .values_panic([
+            uuid::Uuid::now_v7().into(),
+            ws.into(),
+            ticket.into(),
+            at.into(),
+        ])
+        .to_owned();
+    tx.defer(&q);
+}
+
+/// Ends the open pause of a ticket, if any.
+pub fn end_pause(tx: &mut Tx, ws: WorkspaceId, ticket: crate::ids::TicketId, at: i64) {
+    let q = Query::update()
+        .table(TicketSlaPauses::Table)
+        .value(TicketSlaPauses::ResumedAt, at)
+        .and_where(Expr::col(TicketSlaPauses::WorkspaceId).eq(ws))
+        .and_where(Expr::col(TicketSlaPauses::TicketId).eq(ticket))
+        .and_where(Expr::col(TicketSlaPauses::ResumedAt).is_null())
+        .to_owned();
+    tx.defer(&q);
+}

@@ -46,6 +46,8 @@ pub enum Tickets {
     FollowUpOfId,
     SatisfactionRating,
     SatisfactionFeedback,
+    FirstResponseRiskAt,
+    ResolutionRiskAt,
     DeletedAt,
     Version,
     CreatedAt,
@@ -101,6 +103,10 @@ pub struct TicketRow {
     pub follow_up_of_id: Option<TicketId>,
     pub satisfaction_rating: Option<i64>,
     pub satisfaction_feedback: Option<String>,
+    /// When the first-response clock turns at risk (set with its due date).
+    pub first_response_risk_at: Option<i64>,
+    /// When the resolution clock turns at risk.
+    pub resolution_risk_at: Option<i64>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -108,7 +114,7 @@ pub struct TicketRow {
     pub requester_name: String,
 }
 
-const COLUMNS: [Tickets; 35] = [
+const COLUMNS: [Tickets; 37] = [
     Tickets::Id,
     Tickets::WorkspaceId,
     Tickets::Number,
@@ -140,6 +146,8 @@ const COLUMNS: [Tickets; 35] = [
     Tickets::FollowUpOfId,
     Tickets::SatisfactionRating,
     Tickets::SatisfactionFeedback,
+    Tickets::FirstResponseRiskAt,
+    Tickets::ResolutionRiskAt,
     Tickets::Version,
     Tickets::CreatedAt,
     Tickets::UpdatedAt,
@@ -152,7 +160,8 @@ fn col(c: Tickets) -> Expr {
 
 fn base_select() -> SelectStatement {
     let mut q = Query::select();
-    for c in &COLUMNS[..34] {
+    // Every column but `deleted_at` (the last).
+    for c in &COLUMNS[..COLUMNS.len() - 1] {
         q.column((Tickets::Table, *c));
     }
     q.expr_as(
@@ -338,6 +347,8 @@ fn values_of(r: &TicketRow) -> Vec<SimpleExpr> {
         opt_uuid(r.follow_up_of_id),
         r.satisfaction_rating.into(),
         r.satisfaction_feedback.clone().into(),
+        r.first_response_risk_at.into(),
+        r.resolution_risk_at.into(),
         r.version.into(),
         r.created_at.into(),
         r.updated_at.into(),
@@ -352,7 +363,7 @@ pub async fn update(tx: &mut Tx, row: &TicketRow) -> Result<bool> {
     let mut q = Query::update();
     q.table(Tickets::Table);
     // Skip id, workspace, number and ticket_number (never change) and deleted_at; set version+1.
-    for (c, v) in COLUMNS.iter().zip(values).skip(4).take(27) {
+    for (c, v) in COLUMNS.iter().zip(values).skip(4).take(COLUMNS.len() - 8) {
         q.value(*c, v);
     }
     q.value(Tickets::Version, Expr::col(Tickets::Version).add(1))

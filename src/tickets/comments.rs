@@ -56,6 +56,7 @@ pub async fn add(
     if !is_internal {
         if row.first_response_at.is_none() {
             row.first_response_at = Some(now);
+            crate::sla::engine::refresh_due(&mut row);
         }
         row.unread_by_customer += 1;
         row.last_message_at = now;

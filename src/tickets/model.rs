@@ -162,33 +162,43 @@ pub struct TicketView {
     pub updated_at: String,
 }
 
-fn clock(due: Option<i64>, done_at: Option<i64>, paused: bool, now: i64) -> SlaClock {
-    match (due, done_at) {
-        (None, _) => SlaClock {
+/// A clock as shown: met (by `done_at`), paused, breached (past due), at risk (past the
+/// at-risk instant), on track, or none (no due date); `remaining_seconds` until due.
+fn clock(
+    due: Option<i64>,
+    risk_at: Option<i64>,
+    done_at: Option<i64>,
+    paused: bool,
+    now: i64,
+) -> SlaClock {
+    let Some(d) = due else {
+        return SlaClock {
             status: "none",
             due_at: None,
             remaining_seconds: None,
-        },
-        (Some(d), Some(done)) => SlaClock {
+        };
+    };
+    if let Some(done) = done_at {
+        return SlaClock {
             status: if done <= d { "met" } else { "breached" },
             due_at: Some(rfc3339(d)),
             remaining_seconds: None,
-        },
-        (Some(d), None) => {
-            let remaining = (d - now) / 1_000_000;
-            let status = if paused {
-                "paused"
-            } else if remaining < 0 {
-                "breached"
-            } else {
-                "on_track"
-            };
-            SlaClock {
-                status,
-                due_at: Some(rfc3339(d)),
-                remaining_seconds: Some(remaining),
-            }
-        }
+        };
+    }
+    let remaining = (d - now).div_euclid(1_000_000);
+    let status = if paused {
+        "paused"
+    } else if now >= d {
+        "breached"
+    } else if risk_at.is_some_and(|r| now >= r) {
+        "at_risk"
+    } else {
+        "on_track"
+    };
+    SlaClock {
+        status,
+        due_at: Some(rfc3339(d)),
+        remaining_seconds: Some(remaining),
     }
 }
 
@@ -225,9 +235,16 @@ impl TicketView {
             resolved_at: r.resolved_at.map(rfc3339),
             closed_at: r.closed_at.map(rfc3339),
             sla: SlaView {
-                first_response: clock(r.first_response_due_at, r.first_response_at, false, now),
+                first_response: clock(
+                    r.first_response_due_at,
+                    r.first_response_risk_at,
+                    r.first_response_at,
+                    false,
+                    now,
+                ),
                 resolution: clock(
                     r.resolution_due_at,
+                    r.resolution_risk_at,
                     r.resolved_at.or(r.closed_at),
                     paused,
                     now,

@@ -216,6 +216,8 @@ pub fn new_row(
         follow_up_of_id: None,
         satisfaction_rating: None,
         satisfaction_feedback: None,
+        first_response_risk_at: None,
+        resolution_risk_at: None,
         version: 1,
         created_at: created,
         updated_at: created,
@@ -292,6 +294,7 @@ pub struct PreparedTicket {
     customer: Option<CustomerRow>,
     format: NumberFormat,
     number_start: i64,
+    sla: crate::sla::engine::SlaContext,
 }
 
 /// Validates a new ticket and reads what creating it needs (requester, workspace settings,
@@ -415,6 +418,7 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
         customer,
         format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
         number_start: context.number_start,
+        sla: crate::sla::engine::load(conn, ws).await?,
     })
 }
 
@@ -437,6 +441,7 @@ pub async fn create(
         customer,
         format,
         number_start,
+        sla,
     } = p;
     let customer = match customer {
         Some(c) => c,
@@ -479,7 +484,17 @@ pub async fn create(
     // The description is a message from the customer nobody on the team has read yet.
     row.unread_by_agent = 1;
     row.updated_at = now;
+    // An import that arrives pending, resolved or closed starts with its resolution clock stopped.
+    let pauses: Vec<(i64, Option<i64>)> = if crate::sla::engine::pauses_resolution(status) {
+        vec![(created, None)]
+    } else {
+        vec![]
+    };
+    crate::sla::engine::compute(&sla, &mut row, &pauses, now);
     store::tickets::insert_many(tx, std::slice::from_ref(&row)).await?;
+    if let Some((from, _)) = pauses.first() {
+        store::sla::start_pause(tx, ws, row.id, *from);
+    }
     store::tickets::add_tags(tx, ws, row.id, &tags).await?;
     let first = crate::store::comments::CommentRow {
         id: crate::ids::CommentId::new(),
@@ -625,6 +640,14 @@ pub async fn save(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
     Ok(())
 }
 
+/// Recomputes a ticket's SLA clocks from its current fields and pauses.
+pub async fn recompute_sla(tx: &mut Tx, row: &mut TicketRow, now: i64) -> Result<()> {
+    let ctx = crate::sla::engine::load(tx, row.workspace_id).await?;
+    let pauses = store::sla::pauses(tx, row.workspace_id, row.id).await?;
+    crate::sla::engine::compute(&ctx, row, &pauses, now);
+    Ok(())
+}
+
 /// Applies a status change with its stamps, timeline entries and domain events.
 pub async fn apply_status(
     tx: &mut Tx,
@@ -654,6 +677,13 @@ pub async fn apply_status(
         row.resolved_at = None;
         row.closed_at = None;
     }
+    use crate::sla::engine::pauses_resolution;
+    match (pauses_resolution(from), pauses_resolution(to)) {
+        (false, true) => store::sla::start_pause(tx, row.workspace_id, row.id, now),
+        (true, false) => store::sla::end_pause(tx, row.workspace_id, row.id, now),
+        _ => {}
+    }
+    recompute_sla(tx, row, now).await?;
     save(tx, row).await?;
     record(
         tx,
@@ -968,6 +998,10 @@ pub async fn update(
         return Err(Error::Validation(errors));
     }
     if !changes.is_empty() {
+        // Priority, category and kind choose the policy: recompute the clocks.
+        if changes.contains_key("priority") || changes.contains_key("category_id") {
+            recompute_sla(&mut tx, &mut row, now_micros()).await?;
+        }
         save(&mut tx, &mut row).await?;
         if new_tags != old_tags {
             store::tickets::set_tags(&mut tx, ws, row.id, &new_tags).await?;

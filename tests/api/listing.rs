@@ -126,16 +126,19 @@ async fn every_filter(app: TestApp) {
         ["A"]
     );
     assert_eq!(ids(&admin, "last_message_at_after=2026-04-01").await, ["C"]);
-    // No SLA dates exist before the SLA engine sets them.
-    assert_eq!(ids(&admin, "sla_overdue=true").await, Vec::<String>::new());
-    assert_eq!(
-        ids(&admin, "sla_due_at_before=2030-01-01").await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        ids(&admin, "sla_due_at_after=2020-01-01").await,
-        Vec::<String>::new()
-    );
+    // Clocks run from the (imported) creation times with the built-in table: A (urgent, Jan)
+    // and B (low, Mar) are unanswered and overdue; C is resolved, so not overdue.
+    assert_eq!(ids(&admin, "sla_overdue=true").await, ["A", "B"]);
+    assert_eq!(ids(&admin, "sla_due_at_before=2026-02-01").await, ["A"]);
+    assert_eq!(ids(&admin, "sla_due_at_after=2026-02-01").await, ["B", "C"]);
+    let a_now = admin
+        .get(&format!("/api/tickets/{}", id(&a)))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(a_now["first_response_due_at"], "2026-01-10T11:00:00Z");
+    assert_eq!(a_now["resolution_due_at"], "2026-01-10T14:00:00Z");
+    assert_eq!(a_now["sla"]["first_response"]["status"], "breached");
     assert_eq!(
         ids(&admin, "status=new&priority=urgent&kind=billing").await,
         ["A"],
@@ -222,8 +225,10 @@ async fn every_sort(app: TestApp) {
         .await
         .expect(201);
     assert_eq!(order(&admin, "-last_message_at").await, ["X2", "Z", "Y"]);
-    // Without due dates every ticket ties on sla_due_at; ties break by id.
-    assert_eq!(order(&admin, "sla_due_at").await.len(), 3);
+    // X (low, Jan) is answered: its resolution clock runs (due Jan 4); Y (urgent, Feb) and Z
+    // (high, Mar) are due by first response.
+    assert_eq!(order(&admin, "sla_due_at").await, ["X2", "Y", "Z"]);
+    assert_eq!(order(&admin, "-sla_due_at").await, ["Z", "Y", "X2"]);
     admin
         .get("/api/tickets?sort=subject")
         .await

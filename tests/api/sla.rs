@@ -197,3 +197,129 @@ async fn business_hours(app: TestApp) {
     );
 }
 both!(business_hours_are_validated_and_stored, business_hours);
+
+async fn clocks(app: TestApp) {
+    let admin = app.admin().await;
+    admin
+        .put("/api/settings/business-hours", json!({"timezone": "America/New_York", "schedule": {"monday": {"start": "09:00", "end": "18:00"}, "tuesday": {"start": "09:00", "end": "18:00"}, "wednesday": {"start": "09:00", "end": "18:00"}, "thursday": {"start": "09:00", "end": "18:00"}, "friday": {"start": "09:00", "end": "18:00"}}}))
+        .await
+        .expect(200);
+    let policy = admin
+        .post("/api/tickets/sla-policies", json!({"name": "Office", "first_response_hours": 4, "resolution_hours": 16, "business_hours_only": true, "is_default": true, "priority_overrides": {"urgent": {"first_response_hours": 1, "resolution_hours": 4}}}))
+        .await
+        .expect(201)
+        .clone();
+    // Friday 16:00 in New York (21:00 UTC) + 4 business hours → Monday 11:00 (15:00 UTC).
+    let t = admin.create_ticket(json!({"subject": "Weekend", "description": "x", "requester_email": "w@example.com", "created_at": "2026-03-06T21:00:00Z"})).await;
+    assert_eq!(t["sla_policy_id"], policy["id"]);
+    assert_eq!(
+        t["first_response_due_at"], "2026-03-09T15:00:00Z",
+        "2 h Friday + 2 h Monday (EDT from March 8)"
+    );
+    assert_eq!(
+        t["resolution_due_at"], "2026-03-10T18:00:00Z",
+        "2 h Friday + 9 h Monday + 5 h Tuesday"
+    );
+    assert_eq!(
+        t["sla"]["first_response"]["status"], "breached",
+        "that Monday has passed"
+    );
+    // Raising the priority recomputes the clocks from the creation time.
+    let id = t["id"].as_str().expect("id");
+    let urgent = admin
+        .patch(&format!("/api/tickets/{id}"), json!({"priority": "urgent"}))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(urgent["first_response_due_at"], "2026-03-06T22:00:00Z");
+    assert_eq!(urgent["resolution_due_at"], "2026-03-09T15:00:00Z");
+    let overdue = admin
+        .get("/api/tickets?sla_overdue=true")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(overdue["pagination"]["total"], 1);
+    assert_eq!(
+        admin.get("/api/tickets/queue").await.expect(200)["sla_overdue"],
+        1
+    );
+
+    // A ticket created now on calendar time: answered, then pending, then open again.
+    admin
+        .delete(&format!(
+            "/api/tickets/sla-policies/{}",
+            policy["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(204);
+    let fresh = admin
+        .create_ticket(
+            json!({"subject": "Now", "description": "x", "requester_email": "n@example.com"}),
+        )
+        .await;
+    assert!(
+        fresh["sla_policy_id"].is_null(),
+        "no policy: the built-in table"
+    );
+    assert_eq!(fresh["sla"]["first_response"]["status"], "on_track");
+    let fid = fresh["id"].as_str().expect("id");
+    admin
+        .post(
+            &format!("/api/tickets/{fid}/comments"),
+            json!({"body": "On it"}),
+        )
+        .await
+        .expect(201);
+    let answered = admin
+        .get(&format!("/api/tickets/{fid}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(answered["sla"]["first_response"]["status"], "met");
+    let due_before = answered["resolution_due_at"]
+        .as_str()
+        .expect("due")
+        .to_owned();
+    let pending = admin
+        .put(
+            &format!("/api/tickets/{fid}/status"),
+            json!({"status": "pending"}),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(pending["sla"]["resolution"]["status"], "paused");
+    let listed = admin
+        .get("/api/tickets?sla_due_at_after=2000-01-01")
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        listed["tickets"]
+            .as_array()
+            .expect("t")
+            .iter()
+            .all(|t| t["id"] != fid),
+        "no clock runs while pending"
+    );
+    let reopened = admin
+        .put(
+            &format!("/api/tickets/{fid}/status"),
+            json!({"status": "open"}),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(reopened["sla"]["resolution"]["status"], "on_track");
+    assert!(
+        reopened["resolution_due_at"].as_str().expect("due") >= due_before.as_str(),
+        "the pause never brings the due date forward"
+    );
+    let resolved = admin
+        .post_empty(&format!("/api/tickets/{fid}/resolve"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(resolved["sla"]["resolution"]["status"], "met");
+}
+both!(clocks_follow_policies_business_hours_and_pauses, clocks);

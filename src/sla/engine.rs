@@ -1,0 +1,233 @@
+//! Applies SLA policies to tickets: which policy, when each clock is due and turns at risk,
+//! and how pauses (pending, resolved, closed) move the resolution clock.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::calendar::{Calendar, CalendarSpec};
+use super::clock::{self, Pause, Policy, Targets};
+use crate::error::Result;
+use crate::ids::WorkspaceId;
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Tx, micros, timestamp};
+use crate::tickets::status::{Channel, Priority, Status};
+
+/// What computing a workspace's clocks needs.
+pub struct SlaContext {
+    pub policies: Vec<Policy>,
+    /// The workspace's business hours.
+    pub business: Calendar,
+    /// Every hour counts (policies that are not business-hours-only, and the built-in table).
+    pub always: Calendar,
+}
+
+/// Loads the workspace's policies and calendars.
+pub async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<SlaContext> {
+    let policies = store::sla::list(tx, ws)
+        .await?
+        .iter()
+        .map(super::service::to_policy)
+        .collect();
+    let zone = store::workspaces::find(tx, ws)
+        .await?
+        .map_or_else(|| "UTC".to_owned(), |w| w.timezone);
+    let tz = jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let business = match store::sla::business_hours(tx, ws).await? {
+        Some(doc) => serde_json::from_str::<CalendarSpec>(&doc)
+            .ok()
+            .and_then(|spec| Calendar::parse(&spec).ok()),
+        None => None,
+    }
+    .unwrap_or_else(|| default_business(&zone));
+    Ok(SlaContext {
+        policies,
+        business,
+        always: Calendar::always(tz),
+    })
+}
+
+fn default_business(zone: &str) -> Calendar {
+    let day = serde_json::json!({"start": "09:00", "end": "17:00"});
+    let spec: Option<CalendarSpec> = serde_json::from_value(serde_json::json!({
+        "timezone": zone,
+        "schedule": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day}
+    }))
+    .ok();
+    spec.and_then(|s| Calendar::parse(&s).ok())
+        .unwrap_or_else(|| Calendar::always(jiff::tz::TimeZone::UTC))
+}
+
+/// Whether the resolution clock stands still in this status.
+#[must_use]
+pub fn pauses_resolution(status: Status) -> bool {
+    matches!(status, Status::Pending | Status::Resolved | Status::Closed)
+}
+
+fn share(d: SignedDuration, percent: u8) -> SignedDuration {
+    SignedDuration::from_secs(d.as_secs() * i64::from(percent) / 100)
+}
+
+/// Sets the policy, due dates, at-risk instants and `sla_due_at` of a ticket from its
+/// priority, category, channel, creation time and pauses.
+pub fn compute(ctx: &SlaContext, row: &mut TicketRow, pauses: &[(i64, Option<i64>)], now: i64) {
+    let priority = Priority::from_rank(row.priority);
+    let channel = Channel::parse(&row.channel).unwrap_or(Channel::Api);
+    let policy = clock::choose(
+        &ctx.policies,
+        priority,
+        row.category_id.map(|c| c.0),
+        channel,
+    );
+    let (targets, calendar, percent): (Targets, &Calendar, u8) = match policy {
+        Some(p) => (
+            p.targets(priority),
+            if p.business_hours_only {
+                &ctx.business
+            } else {
+                &ctx.always
+            },
+            p.at_risk_percent,
+        ),
+        None => (clock::default_targets(priority), &ctx.always, 25),
+    };
+    let start = timestamp(row.created_at);
+    let now_ts = timestamp(now);
+    let pauses: Vec<Pause> = pauses
+        .iter()
+        .map(|(from, to)| Pause {
+            from: timestamp(*from),
+            to: to.map(timestamp),
+        })
+        .collect();
+    let at = |t: Option<Timestamp>| t.map(micros);
+    row.sla_policy_id = policy.map(|p| p.id);
+    row.first_response_due_at = at(calendar.add(start, targets.first_response));
+    row.first_response_risk_at = at(calendar.add(
+        start,
+        targets.first_response - share(targets.first_response, percent),
+    ));
+    row.resolution_due_at = at(clock::due_at(
+        calendar,
+        start,
+        targets.resolution,
+        &pauses,
+        now_ts,
+    ));
+    row.resolution_risk_at = at(clock::due_at(
+        calendar,
+        start,
+        targets.resolution - share(targets.resolution, percent),
+        &pauses,
+        now_ts,
+    ));
+    refresh_due(row);
+}
+
+/// `sla_due_at`: the due date of the clock that runs next (first response until answered,
+/// then resolution unless it stands still).
+pub fn refresh_due(row: &mut TicketRow) {
+    let status = Status::parse(&row.status).unwrap_or(Status::Open);
+    row.sla_due_at = if row.first_response_at.is_none() {
+        row.first_response_due_at
+    } else if pauses_resolution(status) {
+        None
+    } else {
+        row.resolution_due_at
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{CustomerId, WorkspaceId};
+    use crate::store::customers::CustomerRow;
+
+    fn ticket(created: &str, priority: Priority) -> TicketRow {
+        let c = CustomerRow {
+            id: CustomerId::new(),
+            workspace_id: WorkspaceId::new(),
+            email: "a@b.co".into(),
+            name: "A".into(),
+            phone: None,
+            company: None,
+            notes: String::new(),
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let created = micros(created.parse::<Timestamp>().expect("ts"));
+        let mut row =
+            crate::tickets::service::new_row(&c, 1, "#1".into(), "s".into(), "d".into(), created);
+        row.priority = priority.rank();
+        row
+    }
+
+    fn ctx() -> SlaContext {
+        SlaContext {
+            policies: vec![],
+            business: default_business("UTC"),
+            always: Calendar::always(jiff::tz::TimeZone::UTC),
+        }
+    }
+
+    #[test]
+    fn without_policies_the_built_in_table_runs_on_calendar_time() {
+        let mut row = ticket("2026-03-06T16:00:00Z", Priority::Urgent);
+        let created = row.created_at;
+        compute(&ctx(), &mut row, &[], created);
+        let hours = |h: i64| Some(row.created_at + h * 3_600_000_000);
+        assert_eq!(row.first_response_due_at, hours(1));
+        assert_eq!(row.resolution_due_at, hours(4));
+        assert_eq!(
+            row.first_response_risk_at,
+            Some(row.created_at + 45 * 60_000_000),
+            "75 % of an hour"
+        );
+        assert_eq!(row.sla_due_at, row.first_response_due_at);
+        assert_eq!(row.sla_policy_id, None);
+    }
+
+    #[test]
+    fn a_business_hours_policy_skips_the_weekend_and_pauses_add_time() {
+        let mut c = ctx();
+        c.policies.push(Policy {
+            id: uuid::Uuid::from_u128(1),
+            position: 0,
+            is_default: true,
+            base: Targets::hours(4, 8),
+            overrides: vec![],
+            business_hours_only: true,
+            conditions: clock::Conditions::default(),
+            at_risk_percent: 25,
+        });
+        let mut row = ticket("2026-03-06T16:00:00Z", Priority::Medium); // Friday, 09–17 UTC
+        let created = row.created_at;
+        compute(&c, &mut row, &[], created);
+        let ts = |s: &str| Some(micros(s.parse::<Timestamp>().expect("ts")));
+        assert_eq!(
+            row.first_response_due_at,
+            ts("2026-03-09T12:00:00Z"),
+            "1 h Friday + 3 h Monday"
+        );
+        assert_eq!(row.resolution_due_at, ts("2026-03-09T16:00:00Z"));
+        assert_eq!(row.sla_policy_id, Some(uuid::Uuid::from_u128(1)));
+        // Answered, then pending Monday 10:00–12:00: resolution moves two working hours on.
+        row.first_response_at = ts("2026-03-09T09:30:00Z");
+        let pause = [(
+            micros("2026-03-09T10:00:00Z".parse::<Timestamp>().expect("ts")),
+            Some(micros(
+                "2026-03-09T12:00:00Z".parse::<Timestamp>().expect("ts"),
+            )),
+        )];
+        let created = row.created_at;
+        compute(&c, &mut row, &pause, created);
+        assert_eq!(row.resolution_due_at, ts("2026-03-10T10:00:00Z"));
+        assert_eq!(row.sla_due_at, row.resolution_due_at);
+        row.status = "pending".into();
+        let created = row.created_at;
+        compute(&c, &mut row, &pause, created);
+        assert_eq!(
+            row.sla_due_at, None,
+            "no clock runs while pending after the first response"
+        );
+    }
+}
