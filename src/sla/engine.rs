@@ -22,22 +22,30 @@ pub struct SlaContext {
 
 /// Loads the workspace's policies and calendars.
 pub async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<SlaContext> {
+    let zone = store::workspaces::find(tx, ws)
+        .await?
+        .map_or_else(|| "UTC".to_owned(), |w| w.timezone);
+    let hours = store::sla::business_hours(tx, ws).await?;
+    load_with(tx, ws, &zone, hours.as_deref()).await
+}
+
+/// Loads the policies; the zone and business-hours document were read already.
+pub async fn load_with(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    zone: &str,
+    business_hours: Option<&str>,
+) -> Result<SlaContext> {
     let policies = store::sla::list(tx, ws)
         .await?
         .iter()
         .map(super::service::to_policy)
         .collect();
-    let zone = store::workspaces::find(tx, ws)
-        .await?
-        .map_or_else(|| "UTC".to_owned(), |w| w.timezone);
-    let tz = jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let business = match store::sla::business_hours(tx, ws).await? {
-        Some(doc) => serde_json::from_str::<CalendarSpec>(&doc)
-            .ok()
-            .and_then(|spec| Calendar::parse(&spec).ok()),
-        None => None,
-    }
-    .unwrap_or_else(|| default_business(&zone));
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let business = business_hours
+        .and_then(|doc| serde_json::from_str::<CalendarSpec>(doc).ok())
+        .and_then(|spec| Calendar::parse(&spec).ok())
+        .unwrap_or_else(|| default_business(zone));
     Ok(SlaContext {
         policies,
         business,

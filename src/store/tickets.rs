@@ -200,6 +200,8 @@ pub enum RequesterKey<'a> {
 pub struct CreationContext {
     pub number_format: String,
     pub number_start: i64,
+    pub timezone: String,
+    pub business_hours: Option<String>,
     pub customer: Option<super::customers::CustomerRow>,
 }
 
@@ -207,6 +209,8 @@ pub struct CreationContext {
 struct CreationRow {
     ticket_number_format: String,
     ticket_number_start: i64,
+    timezone: String,
+    business_hours: Option<String>,
     c_id: Option<CustomerId>,
     c_email: Option<String>,
     c_name: Option<String>,
@@ -234,7 +238,12 @@ pub async fn creation_context(
         .columns([
             (Workspaces::Table, Workspaces::TicketNumberFormat),
             (Workspaces::Table, Workspaces::TicketNumberStart),
+            (Workspaces::Table, Workspaces::Timezone),
         ])
+        .expr_as(
+            Expr::col((Workspaces::Table, sea_query::Alias::new("business_hours"))),
+            "business_hours",
+        )
         .expr_as(c(Customers::Id), "c_id")
         .expr_as(c(Customers::Email), "c_email")
         .expr_as(c(Customers::Name), "c_name")
@@ -274,6 +283,8 @@ pub async fn creation_context(
     Ok(Some(CreationContext {
         number_format: r.ticket_number_format,
         number_start: r.ticket_number_start,
+        timezone: r.timezone,
+        business_hours: r.business_hours,
         customer,
     }))
 }

@@ -418,7 +418,13 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
         customer,
         format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
         number_start: context.number_start,
-        sla: crate::sla::engine::load(conn, ws).await?,
+        sla: crate::sla::engine::load_with(
+            conn,
+            ws,
+            &context.timezone,
+            context.business_hours.as_deref(),
+        )
+        .await?,
     })
 }
 
