@@ -81,6 +81,7 @@ impl App {
             store: self.store.clone(),
             registry: self.jobs.clone(),
             retry_base_seconds: self.config.retry_base_seconds,
+            sla_tick: Duration::from_secs(self.config.sla_tick_seconds),
         }
     }
 

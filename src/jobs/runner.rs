@@ -20,6 +20,8 @@ pub struct Runner {
     pub store: Store,
     pub registry: Registry,
     pub retry_base_seconds: u64,
+    /// How often the SLA scanner runs.
+    pub sla_tick: Duration,
 }
 
 impl Runner {
@@ -84,6 +86,8 @@ impl Runner {
     /// Polls for jobs until `shutdown` turns true; finishes the current batch before leaving.
     pub async fn run_forever(self, mut shutdown: watch::Receiver<bool>) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
+        let mut sla = tokio::time::interval(self.sla_tick.max(Duration::from_secs(1)));
+        sla.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -101,6 +105,11 @@ impl Runner {
             tokio::select! {
                 _ = shutdown.changed() => {}
                 _ = housekeeping.tick() => self.housekeeping().await,
+                _ = sla.tick() => {
+                    if let Err(e) = crate::sla::scan::run(&self.store, crate::clock::now_micros()).await {
+                        tracing::warn!("SLA scan failed, will retry on the next tick: {e}");
+                    }
+                }
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
         }

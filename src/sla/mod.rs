@@ -4,4 +4,5 @@
 pub mod calendar;
 pub mod clock;
 pub mod engine;
+pub mod scan;
 pub mod service;

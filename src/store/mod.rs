@@ -340,6 +340,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "sla",
                 include_str!("../../migrations/sqlite/0002_sla.sql"),
             ),
+            (
+                3,
+                "sla_notices",
+                include_str!("../../migrations/sqlite/0003_sla_notices.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -351,6 +356,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 2,
                 "sla",
                 include_str!("../../migrations/postgres/0002_sla.sql"),
+            ),
+            (
+                3,
+                "sla_notices",
+                include_str!("../../migrations/postgres/0003_sla_notices.sql"),
             ),
         ],
     };

@@ -270,3 +270,82 @@ pub fn end_pause(tx: &mut Tx, ws: WorkspaceId, ticket: crate::ids::TicketId, at:
         .to_owned();
     tx.defer(&q);
 }
+
+#[derive(Iden)]
+enum SlaNotices {
+    Table,
+    TicketId,
+    WorkspaceId,
+    Clock,
+    Kind,
+    DueAt,
+    CreatedAt,
+}
+
+/// Records that `clock` of a ticket turned `kind` (`at_risk`, `breached`) for the due date
+/// `due_at`. True only for the one caller that recorded it first, on any node.
+pub async fn insert_notice(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    ticket: crate::ids::TicketId,
+    clock: &str,
+    kind: &str,
+    due_at: i64,
+    now: i64,
+) -> Result<bool> {
+    let q = Query::insert()
+        .into_table(SlaNotices::Table)
+        .columns([
+            SlaNotices::TicketId,
+            SlaNotices::WorkspaceId,
+            SlaNotices::Clock,
+            SlaNotices::Kind,
+            SlaNotices::DueAt,
+            SlaNotices::CreatedAt,
+        ])
+        .values_panic([
+            ticket.into(),
+            ws.into(),
+            clock.into(),
+            kind.into(),
+            due_at.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            sea_query::OnConflict::columns([
+                SlaNotices::TicketId,
+                SlaNotices::Clock,
+                SlaNotices::Kind,
+                SlaNotices::DueAt,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .to_owned();
+    Ok(tx.execute(&q).await? == 1)
+}
+
+/// The condition "no `kind` notice exists yet for this clock at its current due date".
+pub fn no_notice(
+    clock: &'static str,
+    kind: &'static str,
+    due_col: super::tickets::Tickets,
+) -> sea_query::SimpleExpr {
+    use super::tickets::Tickets;
+    Expr::exists(
+        Query::select()
+            .expr(Expr::cust("1"))
+            .from(SlaNotices::Table)
+            .and_where(
+                Expr::col((SlaNotices::Table, SlaNotices::TicketId))
+                    .equals((Tickets::Table, Tickets::Id)),
+            )
+            .and_where(Expr::col((SlaNotices::Table, SlaNotices::Clock)).eq(clock))
+            .and_where(Expr::col((SlaNotices::Table, SlaNotices::Kind)).eq(kind))
+            .and_where(
+                Expr::col((SlaNotices::Table, SlaNotices::DueAt)).equals((Tickets::Table, due_col)),
+            )
+            .to_owned(),
+    )
+    .not()
+}

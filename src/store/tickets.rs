@@ -815,6 +815,68 @@ pub async fn queue_counts(
     })
 }
 
+/// Live tickets of every workspace with an SLA clock past its at-risk instant or due date
+/// that has no notice for it yet (the scanner's work list), oldest due first.
+pub async fn sla_candidates(tx: &mut Tx, now: i64, limit: u64) -> Result<Vec<TicketRow>> {
+    use super::sla::no_notice;
+    let unanswered = || {
+        Cond::all()
+            .add(col(Tickets::FirstResponseAt).is_null())
+            .add(col(Tickets::Status).is_in(["new", "open", "pending"]))
+    };
+    let running = || Cond::all().add(col(Tickets::Status).is_in(["new", "open"]));
+    let mut q = base_select();
+    q.and_where(col(Tickets::DeletedAt).is_null())
+        .cond_where(
+            Cond::any()
+                .add(
+                    unanswered()
+                        .add(col(Tickets::FirstResponseRiskAt).lte(now))
+                        .add(no_notice(
+                            "first_response",
+                            "at_risk",
+                            Tickets::FirstResponseDueAt,
+                        ))
+                        .add(no_notice(
+                            "first_response",
+                            "breached",
+                            Tickets::FirstResponseDueAt,
+                        )),
+                )
+                .add(
+                    unanswered()
+                        .add(col(Tickets::FirstResponseDueAt).lte(now))
+                        .add(no_notice(
+                            "first_response",
+                            "breached",
+                            Tickets::FirstResponseDueAt,
+                        )),
+                )
+                .add(
+                    running()
+                        .add(col(Tickets::ResolutionRiskAt).lte(now))
+                        .add(no_notice("resolution", "at_risk", Tickets::ResolutionDueAt))
+                        .add(no_notice(
+                            "resolution",
+                            "breached",
+                            Tickets::ResolutionDueAt,
+                        )),
+                )
+                .add(
+                    running()
+                        .add(col(Tickets::ResolutionDueAt).lte(now))
+                        .add(no_notice(
+                            "resolution",
+                            "breached",
+                            Tickets::ResolutionDueAt,
+                        )),
+                ),
+        )
+        .order_by((Tickets::Table, Tickets::SlaDueAt), Order::Asc)
+        .limit(limit);
+    tx.fetch_all(&q).await
+}
+
 /// Tickets of one customer, newest first.
 pub async fn of_customer(
     tx: &mut Tx,

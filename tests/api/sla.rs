@@ -323,3 +323,105 @@ async fn clocks(app: TestApp) {
     assert_eq!(resolved["sla"]["resolution"]["status"], "met");
 }
 both!(clocks_follow_policies_business_hours_and_pauses, clocks);
+
+async fn count_domain(app: &TestApp, ws: &str, kind: &str) -> usize {
+    let mut conn = app.app.store.read().await.expect("conn");
+    let ws: ferrodesk::ids::WorkspaceId = ws.parse().expect("ws");
+    ferrodesk::store::events::domain_events(&mut conn, ws, None, 100_000)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| e.event_type == kind)
+        .count()
+}
+
+async fn scanner(app: TestApp) {
+    let admin = app.admin().await;
+    let now = ferrodesk::clock::now_micros();
+    let two_days_ago = ferrodesk::clock::rfc3339(now - 48 * 3_600_000_000);
+    let old = admin.create_ticket(json!({"subject": "Old", "description": "x", "requester_email": "o@example.com", "created_at": two_days_ago})).await;
+    let fresh = admin.create_ticket(json!({"subject": "Fresh", "description": "x", "requester_email": "f@example.com", "priority": "urgent"})).await;
+    let ws = old["workspace_id"].as_str().expect("ws").to_owned();
+    let scan = |at: i64| {
+        let store = app.app.store.clone();
+        async move { ferrodesk::sla::scan::run(&store, at).await.expect("scan") }
+    };
+    assert_eq!(
+        scan(now).await,
+        2,
+        "both clocks of the imported ticket breached"
+    );
+    assert_eq!(scan(now).await, 0, "exactly once");
+    let events = admin
+        .get(&format!(
+            "/api/tickets/{}/events",
+            old["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(200)
+        .clone();
+    let breaches: Vec<&str> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event_type"] == "sla_breached")
+        .map(|e| e["metadata"]["breach_type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(breaches, ["first_response", "resolution"]);
+    // The urgent ticket: at risk after 45 minutes (25 % of an hour left), breached after 60.
+    let minutes = |m: i64| now + m * 60_000_000;
+    assert_eq!(scan(minutes(30)).await, 0);
+    assert_eq!(scan(minutes(50)).await, 1);
+    assert_eq!(scan(minutes(55)).await, 0);
+    assert_eq!(scan(minutes(61)).await, 1);
+    assert_eq!(count_domain(&app, &ws, "ticket.sla.at_risk").await, 1);
+    assert_eq!(count_domain(&app, &ws, "ticket.sla.breached").await, 3);
+    // An answered ticket's first-response clock never breaches; pending stops resolution.
+    let fid = fresh["id"].as_str().expect("id");
+    admin
+        .post(
+            &format!("/api/tickets/{fid}/comments"),
+            json!({"body": "hi"}),
+        )
+        .await
+        .expect(201);
+    admin
+        .put(
+            &format!("/api/tickets/{fid}/status"),
+            json!({"status": "pending"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        scan(minutes(60 * 24 * 7)).await,
+        0,
+        "nothing runs on the answered, pending ticket"
+    );
+}
+both!(the_scanner_fires_each_notice_once, scanner);
+
+async fn two_nodes(app: TestApp) {
+    let admin = app.admin().await;
+    let now = ferrodesk::clock::now_micros();
+    let mut ws = String::new();
+    for i in 0..30 {
+        let t = admin.create_ticket(json!({"subject": format!("Late {i}"), "description": "x", "requester_email": "late@example.com", "created_at": ferrodesk::clock::rfc3339(now - 100 * 3_600_000_000)})).await;
+        ws = t["workspace_id"].as_str().expect("ws").to_owned();
+    }
+    // A second node: its own connections to the same database.
+    let other = ferrodesk::store::Store::connect(&app.app.config.database_url())
+        .await
+        .expect("second node");
+    let (a, b) = tokio::join!(
+        ferrodesk::sla::scan::run(&app.app.store, now),
+        ferrodesk::sla::scan::run(&other, now)
+    );
+    assert_eq!(
+        a.expect("node a") + b.expect("node b"),
+        60,
+        "30 tickets × 2 clocks, fired once in total"
+    );
+    assert_eq!(count_domain(&app, &ws, "ticket.sla.breached").await, 60);
+    other.close().await;
+}
+both!(two_nodes_scanning_at_once_fire_each_breach_once, two_nodes);

@@ -1,0 +1,11 @@
+-- One row per SLA notice fired: a clock of a ticket turning at risk or breaching at a given
+-- due date. The primary key makes firing exactly once even when several nodes scan at once.
+CREATE TABLE sla_notices (
+    ticket_id uuid NOT NULL REFERENCES tickets(id),
+    workspace_id uuid NOT NULL REFERENCES workspaces(id),
+    clock TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (ticket_id, clock, kind, due_at)
+);
