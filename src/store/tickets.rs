@@ -782,13 +782,12 @@ pub struct QueueCounts {
 }
 
 /// Counts live tickets by status, and active ones (`new`, `open`, `pending`) by priority,
-/// group, assignment and SLA due date (overdue before `now`, at risk before `risk_until`).
+/// group, assignment and SLA state at `now`.
 pub async fn queue_counts(
     tx: &mut Tx,
     ws: WorkspaceId,
     me: UserId,
     now: i64,
-    risk_until: i64,
 ) -> Result<QueueCounts> {
     let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(["new", "open", "pending"]));
     Ok(QueueCounts {
@@ -804,12 +803,24 @@ pub async fn queue_counts(
         mine: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(me))).await?,
         sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now)))
             .await?,
+        // At risk: a running clock past its at-risk instant and not yet due.
         sla_at_risk: count_where(
             tx,
             ws,
-            active()
-                .add(Expr::col(Tickets::SlaDueAt).gte(now))
-                .add(Expr::col(Tickets::SlaDueAt).lt(risk_until)),
+            Cond::any()
+                .add(
+                    active()
+                        .add(Expr::col(Tickets::FirstResponseAt).is_null())
+                        .add(Expr::col(Tickets::FirstResponseRiskAt).lte(now))
+                        .add(Expr::col(Tickets::FirstResponseDueAt).gt(now)),
+                )
+                .add(
+                    Cond::all()
+                        .add(Expr::col(Tickets::Status).is_in(["new", "open"]))
+                        .add(Expr::col(Tickets::FirstResponseAt).is_not_null())
+                        .add(Expr::col(Tickets::ResolutionRiskAt).lte(now))
+                        .add(Expr::col(Tickets::ResolutionDueAt).gt(now)),
+                ),
         )
         .await?,
     })

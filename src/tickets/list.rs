@@ -431,15 +431,7 @@ pub struct QueueStats {
 pub async fn queue_stats(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
     let now = now_micros();
-    // At risk: due within the next hour and not yet overdue (the SLA engine refines this per policy).
-    let c = store::tickets::queue_counts(
-        tx,
-        actor.workspace_id,
-        actor.user_id,
-        now,
-        now + 3_600_000_000,
-    )
-    .await?;
+    let c = store::tickets::queue_counts(tx, actor.workspace_id, actor.user_id, now).await?;
     let mut by_status: BTreeMap<String, i64> = Status::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), 0))

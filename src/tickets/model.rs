@@ -105,6 +105,8 @@ pub struct SlaClock {
     pub status: &'static str,
     pub due_at: Option<String>,
     pub remaining_seconds: Option<i64>,
+    /// For a met clock: whether it was met before its due date.
+    pub met_in_time: Option<bool>,
 }
 
 /// Both SLA clocks.
@@ -176,13 +178,15 @@ fn clock(
             status: "none",
             due_at: None,
             remaining_seconds: None,
+            met_in_time: None,
         };
     };
     if let Some(done) = done_at {
         return SlaClock {
-            status: if done <= d { "met" } else { "breached" },
+            status: "met",
             due_at: Some(rfc3339(d)),
             remaining_seconds: None,
+            met_in_time: Some(done <= d),
         };
     }
     let remaining = (d - now).div_euclid(1_000_000);
@@ -199,6 +203,7 @@ fn clock(
         status,
         due_at: Some(rfc3339(d)),
         remaining_seconds: Some(remaining),
+        met_in_time: None,
     }
 }
 

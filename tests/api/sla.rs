@@ -276,6 +276,7 @@ async fn clocks(app: TestApp) {
         .expect(200)
         .clone();
     assert_eq!(answered["sla"]["first_response"]["status"], "met");
+    assert_eq!(answered["sla"]["first_response"]["met_in_time"], true);
     let due_before = answered["resolution_due_at"]
         .as_str()
         .expect("due")
@@ -372,6 +373,11 @@ async fn scanner(app: TestApp) {
     let minutes = |m: i64| now + m * 60_000_000;
     assert_eq!(scan(minutes(30)).await, 0);
     assert_eq!(scan(minutes(50)).await, 1);
+    assert_eq!(
+        admin.get("/api/tickets/queue").await.expect(200)["sla_overdue"],
+        1,
+        "the old ticket; the urgent one is not yet due"
+    );
     assert_eq!(scan(minutes(55)).await, 0);
     assert_eq!(scan(minutes(61)).await, 1);
     assert_eq!(count_domain(&app, &ws, "ticket.sla.at_risk").await, 1);
