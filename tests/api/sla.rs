@@ -322,6 +322,18 @@ async fn clocks(app: TestApp) {
         .expect(200)
         .clone();
     assert_eq!(resolved["sla"]["resolution"]["status"], "met");
+    // Urgent, created 50 minutes ago: 10 of its 60 minutes left, under 25 %: at risk.
+    let ago = ferrodesk::clock::rfc3339(ferrodesk::clock::now_micros() - 50 * 60_000_000);
+    let risky = admin.create_ticket(json!({"subject": "Risky", "description": "x", "requester_email": "r@example.com", "priority": "urgent", "created_at": ago})).await;
+    assert_eq!(risky["sla"]["first_response"]["status"], "at_risk");
+    let remaining = risky["sla"]["first_response"]["remaining_seconds"]
+        .as_i64()
+        .expect("remaining");
+    assert!((500..=600).contains(&remaining), "{remaining}");
+    assert_eq!(
+        admin.get("/api/tickets/queue").await.expect(200)["sla_at_risk"],
+        1
+    );
 }
 both!(clocks_follow_policies_business_hours_and_pauses, clocks);
 
