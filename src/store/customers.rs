@@ -53,6 +53,22 @@ pub async fn insert(tx: &mut Tx, c: &CustomerRow) -> Result<()> {
     insert_many(tx, std::slice::from_ref(c)).await
 }
 
+/// The values of a row in `COLUMNS` order.
+fn values(c: &CustomerRow) -> [sea_query::SimpleExpr; 10] {
+    [
+        c.id.into(),
+        c.workspace_id.into(),
+        c.email.clone().into(),
+        c.name.clone().into(),
+        c.phone.clone().into(),
+        c.company.clone().into(),
+        c.notes.clone().into(),
+        c.version.into(),
+        c.created_at.into(),
+        c.updated_at.into(),
+    ]
+}
+
 /// Inserts customers (one statement).
 pub async fn insert_many(tx: &mut Tx, rows: &[CustomerRow]) -> Result<()> {
     if rows.is_empty() {
@@ -61,18 +77,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CustomerRow]) -> Result<()> {
     let mut q = Query::insert();
     q.into_table(Customers::Table).columns(COLUMNS);
     for c in rows {
-        q.values_panic([
-            c.id.into(),
-            c.workspace_id.into(),
-            c.email.clone().into(),
-            c.name.clone().into(),
-            c.phone.clone().into(),
-            c.company.clone().into(),
-            c.notes.clone().into(),
-            c.version.into(),
-            c.created_at.into(),
-            c.updated_at.into(),
-        ]);
+        q.values_panic(values(c));
     }
     tx.execute(&q)
         .await
@@ -88,18 +93,7 @@ pub async fn insert_or_get(tx: &mut Tx, c: &CustomerRow) -> Result<CustomerRow> 
     let q = Query::insert()
         .into_table(Customers::Table)
         .columns(COLUMNS)
-        .values_panic([
-            c.id.into(),
-            c.workspace_id.into(),
-            c.email.clone().into(),
-            c.name.clone().into(),
-            c.phone.clone().into(),
-            c.company.clone().into(),
-            c.notes.clone().into(),
-            c.version.into(),
-            c.created_at.into(),
-            c.updated_at.into(),
-        ])
+        .values_panic(values(c))
         .on_conflict(
             sea_query::OnConflict::columns([Customers::WorkspaceId, Customers::Email])
                 .do_nothing()

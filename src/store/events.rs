@@ -22,6 +22,19 @@ enum TicketEvents {
     CreatedAt,
 }
 
+const EVENT_COLUMNS: [TicketEvents; 10] = [
+    TicketEvents::Id,
+    TicketEvents::WorkspaceId,
+    TicketEvents::TicketId,
+    TicketEvents::EventType,
+    TicketEvents::ActorType,
+    TicketEvents::ActorId,
+    TicketEvents::FromStatus,
+    TicketEvents::ToStatus,
+    TicketEvents::Metadata,
+    TicketEvents::CreatedAt,
+];
+
 #[derive(Iden)]
 enum DomainEvents {
     Table,
@@ -57,18 +70,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table(TicketEvents::Table).columns([
-        TicketEvents::Id,
-        TicketEvents::WorkspaceId,
-        TicketEvents::TicketId,
-        TicketEvents::EventType,
-        TicketEvents::ActorType,
-        TicketEvents::ActorId,
-        TicketEvents::FromStatus,
-        TicketEvents::ToStatus,
-        TicketEvents::Metadata,
-        TicketEvents::CreatedAt,
-    ]);
+    q.into_table(TicketEvents::Table).columns(EVENT_COLUMNS);
     for e in rows {
         q.values_panic([
             e.id.into(),
@@ -90,18 +92,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
 /// The timeline of a ticket, oldest first.
 pub async fn of_ticket(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<EventRow>> {
     let q = Query::select()
-        .columns([
-            TicketEvents::Id,
-            TicketEvents::WorkspaceId,
-            TicketEvents::TicketId,
-            TicketEvents::EventType,
-            TicketEvents::ActorType,
-            TicketEvents::ActorId,
-            TicketEvents::FromStatus,
-            TicketEvents::ToStatus,
-            TicketEvents::Metadata,
-            TicketEvents::CreatedAt,
-        ])
+        .columns(EVENT_COLUMNS)
         .from(TicketEvents::Table)
         .and_where(Expr::col(TicketEvents::WorkspaceId).eq(ws))
         .and_where(Expr::col(TicketEvents::TicketId).eq(ticket))
