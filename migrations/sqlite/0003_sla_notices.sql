@@ -9,3 +9,6 @@ CREATE TABLE sla_notices (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (ticket_id, clock, kind, due_at)
 );
+
+-- What happens to a ticket when one of its clocks turns at risk or breaches (JSON document).
+ALTER TABLE workspaces ADD COLUMN sla_escalation TEXT;

@@ -3,15 +3,91 @@
 //! `ticket.sla.breached`), also with several nodes scanning one database: the notice row's
 //! primary key decides which scan fires.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 
+use super::service::{EscalationAction, EscalationSettings, load_escalation};
 use crate::error::Result;
-use crate::store::{self, Store};
+use crate::ids::WorkspaceId;
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Store, Tx};
 use crate::tickets::service::{Author, publish, record, tags};
+use crate::tickets::status::Priority;
+
+/// Applies an escalation to a ticket as it was when the scan read it; a ticket changed since
+/// (its version moved on) is left alone, so one scan escalates a ticket at most once.
+async fn escalate(
+    tx: &mut Tx,
+    mut row: TicketRow,
+    action: &EscalationAction,
+    now: i64,
+) -> Result<()> {
+    let mut changes = serde_json::Map::new();
+    if action.raise_priority {
+        let from = Priority::from_rank(row.priority);
+        let to = match from {
+            Priority::Low => Priority::Medium,
+            Priority::Medium => Priority::High,
+            Priority::High | Priority::Urgent => Priority::Urgent,
+        };
+        if to != from {
+            changes.insert(
+                "priority".into(),
+                json!({"from": from.as_str(), "to": to.as_str()}),
+            );
+            row.priority = to.rank();
+        }
+    }
+    if let Some(user) = action.assign_to.filter(|u| row.assignee_id != Some(*u)) {
+        changes.insert(
+            "assignee_id".into(),
+            json!({"from": row.assignee_id, "to": user}),
+        );
+        row.assignee_id = Some(user);
+    }
+    let old_tags = tags(tx, &row).await?;
+    let mut new_tags = old_tags.clone();
+    if let Some(tag) = action.add_tag.as_ref().filter(|t| !old_tags.contains(t)) {
+        new_tags.push(tag.clone());
+        new_tags.sort();
+        changes.insert("tags".into(), json!({"from": old_tags, "to": new_tags}));
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    row.updated_at = now;
+    if !store::tickets::update(tx, &row).await? {
+        return Ok(());
+    }
+    row.version += 1;
+    if new_tags != old_tags {
+        store::tickets::set_tags(tx, row.workspace_id, row.id, &new_tags).await?;
+    }
+    record(
+        tx,
+        &row,
+        Author::SYSTEM,
+        "sla_escalated",
+        None,
+        None,
+        json!({"changes": changes}),
+    )
+    .await?;
+    publish(
+        tx,
+        &row,
+        &new_tags,
+        "ticket.updated",
+        json!({"changes": changes}),
+    )
+    .await
+}
 
 /// Scans once at `now` (microseconds); returns how many notices fired.
 pub async fn run(store: &Store, now: i64) -> Result<usize> {
     let mut fired = 0;
+    let mut settings: HashMap<WorkspaceId, EscalationSettings> = HashMap::new();
     // Bounded rounds of 200 tickets, each its own short transaction.
     for _ in 0..50 {
         let mut tx = store.begin().await?;
@@ -64,6 +140,21 @@ pub async fn run(store: &Store, now: i64) -> Result<usize> {
                 .await?;
                 let tags = tags(&mut tx, t).await?;
                 publish(&mut tx, t, &tags, &format!("ticket.sla.{kind}"), meta).await?;
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    settings.entry(t.workspace_id)
+                {
+                    slot.insert(load_escalation(&mut tx, t.workspace_id).await?);
+                }
+                if let Some(s) = settings.get(&t.workspace_id) {
+                    let action = if kind == "breached" {
+                        &s.on_breach
+                    } else {
+                        &s.on_at_risk
+                    };
+                    if *action != EscalationAction::default() {
+                        escalate(&mut tx, t.clone(), action, now).await?;
+                    }
+                }
                 tracing::info!(ticket.id = %t.id, workspace.id = %t.workspace_id, sla.clock = clock, "SLA {kind} on ticket {}", t.ticket_number);
                 round += 1;
             }

@@ -386,3 +386,87 @@ fn day_json(day: Option<&super::calendar::DaySpec>) -> serde_json::Value {
         Some(DaySpec::Many(v)) => serde_json::Value::Array(v.iter().map(one).collect()),
     }
 }
+
+/// What to do to a ticket when one of its clocks turns at risk or breaches.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationAction {
+    /// Raise the priority one step (low → medium → high → urgent); the clocks keep the
+    /// targets they had, so an escalation never re-breaches the ticket by itself.
+    #[serde(default)]
+    pub raise_priority: bool,
+    /// Assign the ticket to this user (an active admin, supervisor or agent).
+    #[serde(default)]
+    pub assign_to: Option<crate::ids::UserId>,
+    /// Add this tag.
+    #[serde(default)]
+    pub add_tag: Option<String>,
+}
+
+/// `GET/PUT /api/settings/sla-escalation`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSettings {
+    #[serde(default)]
+    pub on_at_risk: EscalationAction,
+    #[serde(default)]
+    pub on_breach: EscalationAction,
+}
+
+/// The workspace's escalation settings (nothing happens until an admin sets them).
+pub async fn escalation(app: &App, actor: &Actor) -> Result<EscalationSettings> {
+    actor.require(Permission::ReadSettings)?;
+    let mut conn = app.store.read().await?;
+    load_escalation(&mut conn, actor.workspace_id).await
+}
+
+/// Reads the settings for the scanner.
+pub async fn load_escalation(
+    tx: &mut store::Tx,
+    ws: crate::ids::WorkspaceId,
+) -> Result<EscalationSettings> {
+    Ok(store::sla::escalation(tx, ws)
+        .await?
+        .and_then(|doc| serde_json::from_str(&doc).ok())
+        .unwrap_or_default())
+}
+
+/// Validates and stores the escalation settings (admin).
+pub async fn set_escalation(
+    app: &App,
+    actor: &Actor,
+    mut settings: EscalationSettings,
+) -> Result<EscalationSettings> {
+    actor.require(Permission::ManageSettings)?;
+    let mut tx = app.store.begin().await?;
+    let mut errors = Vec::new();
+    for (name, action) in [
+        ("on_at_risk", &mut settings.on_at_risk),
+        ("on_breach", &mut settings.on_breach),
+    ] {
+        if let Some(tag) = &action.add_tag {
+            match validate::tag(tag) {
+                Ok(t) => action.add_tag = Some(t),
+                Err(e) => errors.push(FieldError::new(format!("{name}.add_tag"), e.message)),
+            }
+        }
+        if let Some(user) = action.assign_to {
+            let ok = store::users::find(&mut tx, actor.workspace_id, user)
+                .await?
+                .is_some_and(|u| u.active && u.role != "engineer");
+            if !ok {
+                errors.push(FieldError::new(
+                    format!("{name}.assign_to"),
+                    "must be an active admin, supervisor or agent of this workspace",
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let doc = serde_json::to_string(&settings).map_err(anyhow::Error::from)?;
+    store::sla::set_escalation(&mut tx, actor.workspace_id, &doc, now_micros()).await?;
+    tx.commit().await?;
+    Ok(settings)
+}

@@ -349,3 +349,32 @@ pub fn no_notice(
     )
     .not()
 }
+
+#[derive(Iden)]
+enum EscalationCol {
+    #[iden = "sla_escalation"]
+    SlaEscalation,
+}
+
+/// The workspace's SLA escalation document, if one is set.
+pub async fn escalation(tx: &mut Tx, ws: WorkspaceId) -> Result<Option<String>> {
+    let q = Query::select()
+        .column(EscalationCol::SlaEscalation)
+        .from(Workspaces::Table)
+        .and_where(Expr::col(Workspaces::Id).eq(ws))
+        .to_owned();
+    let row: Option<(Option<String>,)> = tx.fetch_optional(&q).await?;
+    Ok(row.and_then(|r| r.0))
+}
+
+/// Stores the workspace's SLA escalation document.
+pub async fn set_escalation(tx: &mut Tx, ws: WorkspaceId, doc: &str, now: i64) -> Result<()> {
+    let q = Query::update()
+        .table(Workspaces::Table)
+        .value(EscalationCol::SlaEscalation, doc)
+        .value(Workspaces::UpdatedAt, now)
+        .and_where(Expr::col(Workspaces::Id).eq(ws))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}

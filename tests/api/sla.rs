@@ -443,3 +443,75 @@ async fn two_nodes(app: TestApp) {
     other.close().await;
 }
 both!(two_nodes_scanning_at_once_fire_each_breach_once, two_nodes);
+
+async fn escalation(app: TestApp) {
+    let admin = app.admin().await;
+    let agent = admin.user(&app, "agent").await;
+    let engineer = admin.user(&app, "engineer").await;
+    assert_eq!(
+        admin.get("/api/settings/sla-escalation").await.expect(200)["on_breach"]["raise_priority"],
+        false,
+        "nothing until set"
+    );
+    admin
+        .put(
+            "/api/settings/sla-escalation",
+            json!({"on_breach": {"raise_priority": true, "assign_to": engineer.id()}}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .put("/api/settings/sla-escalation", json!({"on_breach": {"raise_priority": true, "assign_to": agent.id(), "add_tag": "SLA-Breached"}}))
+        .await
+        .expect(200);
+    agent
+        .put("/api/settings/sla-escalation", json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    let now = ferrodesk::clock::now_micros();
+    let old = admin
+        .create_ticket(json!({"subject": "Escalate me", "description": "x", "requester_email": "e@example.com", "created_at": ferrodesk::clock::rfc3339(now - 48 * 3_600_000_000)}))
+        .await;
+    let due = old["resolution_due_at"].clone();
+    assert_eq!(
+        ferrodesk::sla::scan::run(&app.app.store, now)
+            .await
+            .expect("scan"),
+        2
+    );
+    let after = admin
+        .get(&format!("/api/tickets/{}", old["id"].as_str().expect("id")))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(after["priority"], "high", "raised one step, once per scan");
+    assert_eq!(after["assignee_id"], agent.id().as_str());
+    assert_eq!(after["tags"], json!(["sla-breached"]));
+    assert_eq!(
+        after["resolution_due_at"], due,
+        "escalation keeps the clocks' targets"
+    );
+    assert_eq!(
+        ferrodesk::sla::scan::run(&app.app.store, now)
+            .await
+            .expect("scan"),
+        0,
+        "no new breach, no new escalation"
+    );
+    let events = admin
+        .get(&format!(
+            "/api/tickets/{}/events",
+            old["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(200)
+        .clone();
+    let escalations = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event_type"] == "sla_escalated")
+        .count();
+    assert_eq!(escalations, 1);
+}
+both!(breaches_escalate_by_the_workspace_settings, escalation);

@@ -83,6 +83,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             sla::delete_policy
         ))
         .routes(routes!(sla::get_business_hours, sla::put_business_hours))
+        .routes(routes!(sla::get_escalation, sla::put_escalation))
         .routes(routes!(workspaces::create_workspace))
         .routes(routes!(
             workspaces::get_settings,

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::http::etag;
 use crate::http::extract::{Auth, IfMatch, Json};
 use crate::sla::calendar::CalendarSpec;
-use crate::sla::service::{self, PolicyInput, PolicyView};
+use crate::sla::service::{self, EscalationSettings, PolicyInput, PolicyView};
 
 fn policy_response(status: StatusCode, p: PolicyView) -> Response {
     let v = p.version;
@@ -106,5 +106,27 @@ pub async fn put_business_hours(
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
         service::set_business_hours(&app, &actor, body).await?,
+    ))
+}
+
+/// What happens when a clock turns at risk or breaches (admin, supervisor).
+#[utoipa::path(get, path = "/api/settings/sla-escalation", tag = "sla", security(("bearer" = [])), responses((status = 200, body = EscalationSettings)))]
+pub async fn get_escalation(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+) -> Result<axum::Json<EscalationSettings>> {
+    Ok(axum::Json(service::escalation(&app, &actor).await?))
+}
+
+/// Sets the escalation: raise priority, assign, add a tag (admin).
+#[utoipa::path(put, path = "/api/settings/sla-escalation", tag = "sla", request_body = EscalationSettings, security(("bearer" = [])),
+    responses((status = 200, body = EscalationSettings), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn put_escalation(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Json(body): Json<EscalationSettings>,
+) -> Result<axum::Json<EscalationSettings>> {
+    Ok(axum::Json(
+        service::set_escalation(&app, &actor, body).await?,
     ))
 }
