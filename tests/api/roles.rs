@@ -201,6 +201,18 @@ async fn matrix(app: TestApp) {
             [200, 200, 403, 403],
         ),
         (
+            Method::GET,
+            "/api/settings/sla-escalation",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/settings/sla-escalation",
+            Some(json!({"on_breach": {"raise_priority": true}})),
+            [200, 403, 403, 403],
+        ),
+        (
             Method::PUT,
             "/api/settings/business-hours",
             Some(
