@@ -22,10 +22,9 @@ pub struct SlaContext {
 
 /// Loads the workspace's policies and calendars.
 pub async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<SlaContext> {
-    let zone = store::workspaces::find(tx, ws)
+    let (zone, hours) = store::sla::calendar_settings(tx, ws)
         .await?
-        .map_or_else(|| "UTC".to_owned(), |w| w.timezone);
-    let hours = store::sla::business_hours(tx, ws).await?;
+        .unwrap_or_else(|| ("UTC".to_owned(), None));
     load_with(tx, ws, &zone, hours.as_deref()).await
 }
 
@@ -53,14 +52,11 @@ pub async fn load_with(
     })
 }
 
+/// The calendar a workspace has until an admin sets its hours (see `service::default_hours`).
 fn default_business(zone: &str) -> Calendar {
-    let day = serde_json::json!({"start": "09:00", "end": "17:00"});
-    let spec: Option<CalendarSpec> = serde_json::from_value(serde_json::json!({
-        "timezone": zone,
-        "schedule": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day}
-    }))
-    .ok();
-    spec.and_then(|s| Calendar::parse(&s).ok())
+    serde_json::from_value::<CalendarSpec>(super::service::default_hours(zone))
+        .ok()
+        .and_then(|s| Calendar::parse(&s).ok())
         .unwrap_or_else(|| Calendar::always(jiff::tz::TimeZone::UTC))
 }
 

@@ -336,7 +336,7 @@ pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
 
 /// Monday to Friday, 09:00–17:00, in the workspace's zone: what a workspace has until an
 /// admin sets its hours.
-fn default_hours(timezone: &str) -> serde_json::Value {
+pub(crate) fn default_hours(timezone: &str) -> serde_json::Value {
     let day = serde_json::json!({"start": "09:00", "end": "17:00"});
     serde_json::json!({
         "timezone": timezone,
@@ -349,14 +349,12 @@ fn default_hours(timezone: &str) -> serde_json::Value {
 pub async fn business_hours(app: &App, actor: &Actor) -> Result<serde_json::Value> {
     actor.require(Permission::ReadSettings)?;
     let mut conn = app.store.read().await?;
-    match store::sla::business_hours(&mut conn, actor.workspace_id).await? {
+    let (zone, doc) = store::sla::calendar_settings(&mut conn, actor.workspace_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    match doc {
         Some(doc) => Ok(serde_json::from_str(&doc).map_err(anyhow::Error::from)?),
-        None => {
-            let ws = store::workspaces::find(&mut conn, actor.workspace_id)
-                .await?
-                .ok_or(Error::NotFound)?;
-            Ok(default_hours(&ws.timezone))
-        }
+        None => Ok(default_hours(&zone)),
     }
 }
 

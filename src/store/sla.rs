@@ -189,15 +189,18 @@ pub async fn delete(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<bool
     Ok(tx.execute(&q).await? == 1)
 }
 
-/// The workspace's business calendar document, if one is set.
-pub async fn business_hours(tx: &mut Tx, ws: WorkspaceId) -> Result<Option<String>> {
+/// The workspace's time zone and business calendar document (if one is set), in one read.
+pub async fn calendar_settings(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+) -> Result<Option<(String, Option<String>)>> {
     let q = Query::select()
+        .column(Workspaces::Timezone)
         .column(BusinessHoursCol::BusinessHours)
         .from(Workspaces::Table)
         .and_where(Expr::col(Workspaces::Id).eq(ws))
         .to_owned();
-    let row: Option<(Option<String>,)> = tx.fetch_optional(&q).await?;
-    Ok(row.and_then(|r| r.0))
+    tx.fetch_optional(&q).await
 }
 
 /// Stores the workspace's business calendar document.

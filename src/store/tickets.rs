@@ -54,6 +54,11 @@ pub enum Tickets {
     UpdatedAt,
 }
 
+/// Statuses of tickets still being worked on.
+const ACTIVE: [&str; 3] = ["new", "open", "pending"];
+/// Statuses in which the resolution clock runs.
+const RUNNING: [&str; 2] = ["new", "open"];
+
 #[derive(Iden)]
 pub enum TicketTags {
     Table,
@@ -669,7 +674,7 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
     if let Some(now) = f.sla_overdue_at {
         c = c
             .add(col(Tickets::SlaDueAt).lt(now))
-            .add(col(Tickets::Status).is_in(["new", "open", "pending"]));
+            .add(col(Tickets::Status).is_in(ACTIVE));
     }
     if let Some(terms) = &f.q {
         c = c.add(dialect::ticket_matches(backend, ws, terms, for_page));
@@ -789,7 +794,7 @@ pub async fn queue_counts(
     me: UserId,
     now: i64,
 ) -> Result<QueueCounts> {
-    let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(["new", "open", "pending"]));
+    let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(ACTIVE));
     Ok(QueueCounts {
         by_status: count_by(tx, ws, Tickets::Status, Cond::all()).await?,
         by_priority: count_by(tx, ws, Tickets::Priority, active()).await?,
@@ -816,7 +821,7 @@ pub async fn queue_counts(
                 )
                 .add(
                     Cond::all()
-                        .add(Expr::col(Tickets::Status).is_in(["new", "open"]))
+                        .add(Expr::col(Tickets::Status).is_in(RUNNING))
                         .add(Expr::col(Tickets::FirstResponseAt).is_not_null())
                         .add(Expr::col(Tickets::ResolutionRiskAt).lte(now))
                         .add(Expr::col(Tickets::ResolutionDueAt).gt(now)),
@@ -833,9 +838,9 @@ pub async fn sla_candidates(tx: &mut Tx, now: i64, limit: u64) -> Result<Vec<Tic
     let unanswered = || {
         Cond::all()
             .add(col(Tickets::FirstResponseAt).is_null())
-            .add(col(Tickets::Status).is_in(["new", "open", "pending"]))
+            .add(col(Tickets::Status).is_in(ACTIVE))
     };
-    let running = || Cond::all().add(col(Tickets::Status).is_in(["new", "open"]));
+    let running = || Cond::all().add(col(Tickets::Status).is_in(RUNNING));
     let mut q = base_select();
     q.and_where(col(Tickets::DeletedAt).is_null())
         .cond_where(

@@ -62,32 +62,6 @@ pub async fn insert(tx: &mut Tx, t: &TokenRow) -> Result<()> {
     Ok(())
 }
 
-/// The live token with this hash, if any.
-pub async fn find_by_hash(tx: &mut Tx, hash: &[u8], now: i64) -> Result<Option<TokenRow>> {
-    let q = Query::select()
-        .columns([
-            ApiTokens::Id,
-            ApiTokens::WorkspaceId,
-            ApiTokens::UserId,
-            ApiTokens::Kind,
-            ApiTokens::Name,
-            ApiTokens::TokenHash,
-            ApiTokens::ExpiresAt,
-            ApiTokens::RevokedAt,
-            ApiTokens::CreatedAt,
-        ])
-        .from(ApiTokens::Table)
-        .and_where(Expr::col(ApiTokens::TokenHash).eq(hash.to_vec()))
-        .and_where(Expr::col(ApiTokens::RevokedAt).is_null())
-        .cond_where(
-            sea_query::Cond::any()
-                .add(Expr::col(ApiTokens::ExpiresAt).is_null())
-                .add(Expr::col(ApiTokens::ExpiresAt).gt(now)),
-        )
-        .to_owned();
-    tx.fetch_optional(&q).await
-}
-
 /// A live token joined with its user: what authenticating a request needs, in one query.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenUser {

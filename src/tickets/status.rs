@@ -115,12 +115,6 @@ impl Status {
     pub fn is_reopen(self, to: Status) -> bool {
         to == Status::Open && matches!(self, Status::Resolved | Status::Closed)
     }
-
-    /// Statuses that count as work in progress (queues, least-busy assignment).
-    #[must_use]
-    pub fn is_active(self) -> bool {
-        matches!(self, Status::New | Status::Open | Status::Pending)
-    }
 }
 
 #[cfg(test)]

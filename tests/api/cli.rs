@@ -128,14 +128,17 @@ fn serve_prints_its_address_and_exits_cleanly_on_sigterm() {
         }
     }
     let addr = addr.expect("listening line");
-    let body = std::process::Command::new("curl")
-        .args(["-s", &format!("http://{addr}/healthz")])
-        .output();
-    if let Ok(out) = body
-        && out.status.success()
-    {
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"status\":\"ok\"}");
-    }
+    // A plain HTTP/1.1 request: the server really answers before it is told to stop.
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    )
+    .expect("write");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("{\"status\":\"ok\"}"), "{answer}");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
