@@ -22,4 +22,5 @@ pub mod sla;
 pub mod store;
 pub mod tickets;
 pub mod validate;
+pub mod workflow;
 pub mod workspace;

@@ -276,6 +276,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 author_name: name,
                 is_internal,
                 channel: row.channel.clone(),
+                merged_from_ticket_id: None,
                 version: 1,
                 created_at: id_time,
                 updated_at: id_time,

@@ -33,6 +33,11 @@ pub enum Permission {
     ImportTickets,
     /// Edit or delete another user's comment.
     ModerateComments,
+    ReadCategories,
+    /// Use canned responses and manage one's own personal ones.
+    UseCanned,
+    /// Manage shared canned responses and everyone's personal ones.
+    ManageCanned,
 }
 
 /// Whether `role` may do `perm`.
@@ -41,17 +46,22 @@ pub fn allows(role: Role, perm: Permission) -> bool {
     use Permission as P;
     use Role::{Admin, Agent, Supervisor};
     match perm {
-        P::ViewTickets | P::InternalNote | P::ViewCustomers | P::ReadUsers => true,
+        P::ViewTickets | P::InternalNote | P::ViewCustomers | P::ReadUsers | P::ReadCategories => {
+            true
+        }
         P::CreateTicket
         | P::PublicReply
         | P::ChangeStatus
         | P::Merge
         | P::Escalate
         | P::AssignSelf
+        | P::UseCanned
         | P::ManageCustomers => {
             matches!(role, Admin | Supervisor | Agent)
         }
-        P::AssignAny | P::ChangePriority | P::ReadSettings => matches!(role, Admin | Supervisor),
+        P::AssignAny | P::ChangePriority | P::ReadSettings | P::ManageCanned => {
+            matches!(role, Admin | Supervisor)
+        }
         P::ReadGroups => matches!(role, Admin | Supervisor | Agent),
         P::DeleteTicket
         | P::ManageUsers
@@ -130,6 +140,9 @@ mod tests {
             (P::ManageSettings, true, false, false, false),
             (P::ImportTickets, true, false, false, false),
             (P::ModerateComments, true, false, false, false),
+            (P::ReadCategories, true, true, true, true),
+            (P::UseCanned, true, true, true, false),
+            (P::ManageCanned, true, true, false, false),
         ];
         for (p, a, s, g, e) in rows {
             assert_eq!(

@@ -109,6 +109,9 @@ impl Runner {
                     if let Err(e) = crate::sla::scan::run(&self.store, crate::clock::now_micros()).await {
                         tracing::warn!("SLA scan failed, will retry on the next tick: {e}");
                     }
+                    if let Err(e) = crate::workflow::rules::scan::run(&self.store, crate::clock::now_micros()).await {
+                        tracing::warn!("Time rules scan failed, will retry on the next tick: {e}");
+                    }
                 }
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
             }

@@ -84,6 +84,22 @@ async fn escalate(
     .await
 }
 
+/// Runs the automation rules of `sla.at_risk` / `sla.breached` on the ticket, locked and read
+/// afresh so the rules see (and save over) its current state.
+async fn run_sla_rules(tx: &mut Tx, t: &TicketRow, kind: &str) -> Result<()> {
+    use crate::workflow::rules::model::Trigger;
+    let trigger = if kind == "breached" {
+        Trigger::SlaBreached
+    } else {
+        Trigger::SlaAtRisk
+    };
+    if let Some(mut row) = store::tickets::find(tx, t.workspace_id, t.id, true).await? {
+        let mut tags = tags(tx, &row).await?;
+        crate::workflow::rules::engine::run(tx, trigger, &mut row, &mut tags).await?;
+    }
+    Ok(())
+}
+
 /// Scans once at `now` (microseconds); returns how many notices fired.
 pub async fn run(store: &Store, now: i64) -> Result<usize> {
     let mut fired = 0;
@@ -155,6 +171,7 @@ pub async fn run(store: &Store, now: i64) -> Result<usize> {
                         escalate(&mut tx, t.clone(), action, now).await?;
                     }
                 }
+                run_sla_rules(&mut tx, t, kind).await?;
                 tracing::info!(ticket.id = %t.id, workspace.id = %t.workspace_id, sla.clock = clock, "SLA {kind} on ticket {}", t.ticket_number);
                 round += 1;
             }

@@ -19,6 +19,7 @@ pub enum Comments {
     AuthorName,
     IsInternal,
     Channel,
+    MergedFromTicketId,
     DeletedAt,
     Version,
     CreatedAt,
@@ -36,12 +37,14 @@ pub struct CommentRow {
     pub author_name: String,
     pub is_internal: bool,
     pub channel: String,
+    /// Set on comments that moved here when their ticket was merged into this one.
+    pub merged_from_ticket_id: Option<TicketId>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: [Comments; 12] = [
+const COLUMNS: [Comments; 13] = [
     Comments::Id,
     Comments::WorkspaceId,
     Comments::TicketId,
@@ -51,6 +54,7 @@ const COLUMNS: [Comments; 12] = [
     Comments::AuthorName,
     Comments::IsInternal,
     Comments::Channel,
+    Comments::MergedFromTicketId,
     Comments::Version,
     Comments::CreatedAt,
     Comments::UpdatedAt,
@@ -78,6 +82,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CommentRow]) -> Result<()> {
             c.author_name.clone().into(),
             c.is_internal.into(),
             c.channel.clone().into(),
+            sea_query::Value::from(c.merged_from_ticket_id.map(|t| t.0)).into(),
             c.version.into(),
             c.created_at.into(),
             c.updated_at.into(),
@@ -164,4 +169,25 @@ pub async fn count_public_by_agents(tx: &mut Tx, ws: WorkspaceId, ticket: Ticket
         .and_where(Expr::col(Comments::IsInternal).eq(false))
         .to_owned();
     tx.fetch_i64(&q).await
+}
+
+/// Moves the thread of merged tickets to the target, marking each comment with its origin.
+pub async fn move_to(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    from: TicketId,
+    to: TicketId,
+    now: i64,
+) -> Result<u64> {
+    let q = Query::update()
+        .table(Comments::Table)
+        .values([
+            (Comments::TicketId, to.into()),
+            (Comments::MergedFromTicketId, from.into()),
+            (Comments::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Comments::TicketId).eq(from))
+        .to_owned();
+    tx.execute(&q).await
 }

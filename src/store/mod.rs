@@ -2,6 +2,9 @@
 //! the few places that must differ are in `dialect.rs`. Store functions take a `Tx` and, for
 //! anything tenant-owned, a `WorkspaceId`.
 
+pub mod assignment;
+pub mod canned;
+pub mod categories;
 pub mod comments;
 pub mod customers;
 pub mod dialect;
@@ -9,10 +12,13 @@ pub mod events;
 pub mod groups;
 pub mod idempotency;
 pub mod jobs;
+pub mod notifications;
+pub mod rules;
 pub mod sla;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod watchers;
 pub mod workspaces;
 
 use std::borrow::Cow;
@@ -345,6 +351,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "sla_notices",
                 include_str!("../../migrations/sqlite/0003_sla_notices.sql"),
             ),
+            (
+                4,
+                "workflow",
+                include_str!("../../migrations/sqlite/0004_workflow.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -361,6 +372,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 3,
                 "sla_notices",
                 include_str!("../../migrations/postgres/0003_sla_notices.sql"),
+            ),
+            (
+                4,
+                "workflow",
+                include_str!("../../migrations/postgres/0004_workflow.sql"),
             ),
         ],
     };

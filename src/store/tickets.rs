@@ -48,6 +48,8 @@ pub enum Tickets {
     SatisfactionFeedback,
     FirstResponseRiskAt,
     ResolutionRiskAt,
+    LastAgentReplyAt,
+    CustomerRepliesSinceAgent,
     DeletedAt,
     Version,
     CreatedAt,
@@ -112,6 +114,10 @@ pub struct TicketRow {
     pub first_response_risk_at: Option<i64>,
     /// When the resolution clock turns at risk.
     pub resolution_risk_at: Option<i64>,
+    /// The last public reply by staff (time rules: `hours_since_last_agent_reply`).
+    pub last_agent_reply_at: Option<i64>,
+    /// Customer messages since that reply (time rules: `customer_replies_since_agent`).
+    pub customer_replies_since_agent: i64,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -119,7 +125,7 @@ pub struct TicketRow {
     pub requester_name: String,
 }
 
-const COLUMNS: [Tickets; 37] = [
+const COLUMNS: [Tickets; 39] = [
     Tickets::Id,
     Tickets::WorkspaceId,
     Tickets::Number,
@@ -153,6 +159,8 @@ const COLUMNS: [Tickets; 37] = [
     Tickets::SatisfactionFeedback,
     Tickets::FirstResponseRiskAt,
     Tickets::ResolutionRiskAt,
+    Tickets::LastAgentReplyAt,
+    Tickets::CustomerRepliesSinceAgent,
     Tickets::Version,
     Tickets::CreatedAt,
     Tickets::UpdatedAt,
@@ -161,6 +169,12 @@ const COLUMNS: [Tickets; 37] = [
 
 fn col(c: Tickets) -> Expr {
     Expr::col((Tickets::Table, c))
+}
+
+/// A select of every ticket column with the requester's email and name (no filters).
+#[must_use]
+pub fn select_all() -> SelectStatement {
+    base_select()
 }
 
 fn base_select() -> SelectStatement {
@@ -365,6 +379,8 @@ fn values_of(r: &TicketRow) -> Vec<SimpleExpr> {
         r.satisfaction_feedback.clone().into(),
         r.first_response_risk_at.into(),
         r.resolution_risk_at.into(),
+        r.last_agent_reply_at.into(),
+        r.customer_replies_since_agent.into(),
         r.version.into(),
         r.created_at.into(),
         r.updated_at.into(),

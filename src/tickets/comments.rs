@@ -47,6 +47,7 @@ pub async fn add(
         author_name: actor.name.clone(),
         is_internal,
         channel: "web".into(),
+        merged_from_ticket_id: None,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -60,6 +61,8 @@ pub async fn add(
         }
         row.unread_by_customer += 1;
         row.last_message_at = now;
+        row.last_agent_reply_at = Some(now);
+        row.customer_replies_since_agent = 0;
         save(&mut tx, &mut row).await?;
         if row.status == Status::New.as_str() {
             super::service::apply_status(&mut tx, &mut row, &tags, Status::Open, by).await?;
@@ -87,7 +90,23 @@ pub async fn add(
         json!({"comment": super::model::CommentView::from(&comment)}),
     )
     .await?;
+    if !is_internal {
+        crate::workflow::notify::to_requester(
+            &mut tx,
+            &row,
+            "agent_reply",
+            json!({"comment_id": comment.id}),
+        );
+    }
     reindex(&mut tx, &row).await?;
+    let mut tags = tags;
+    crate::workflow::rules::engine::run(
+        &mut tx,
+        crate::workflow::rules::model::Trigger::CommentAdded,
+        &mut row,
+        &mut tags,
+    )
+    .await?;
     tx.commit().await?;
     Ok(comment)
 }

@@ -302,6 +302,9 @@ pub struct CommentView {
     pub author_name: String,
     pub is_internal: bool,
     pub channel: String,
+    /// The ticket this comment came from when that ticket was merged into this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_from_ticket_id: Option<TicketId>,
     #[schema(value_type = Vec<Object>)]
     pub attachments: Vec<serde_json::Value>,
     pub version: i64,
@@ -340,6 +343,7 @@ impl From<&CommentRow> for CommentView {
             author_name: c.author_name.clone(),
             is_internal: c.is_internal,
             channel: c.channel.clone(),
+            merged_from_ticket_id: c.merged_from_ticket_id,
             attachments: Vec::new(),
             version: c.version,
             created_at: rfc3339(c.created_at),

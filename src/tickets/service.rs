@@ -15,6 +15,7 @@ use crate::store::events::{DomainEventRow, EventRow};
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Tx, dialect};
 use crate::validate;
+use crate::workflow::rules::model::Trigger;
 
 /// Who caused a change, for the timeline.
 #[derive(Debug, Clone, Copy)]
@@ -218,6 +219,8 @@ pub fn new_row(
         satisfaction_feedback: None,
         first_response_risk_at: None,
         resolution_risk_at: None,
+        last_agent_reply_at: None,
+        customer_replies_since_agent: 0,
         version: 1,
         created_at: created,
         updated_at: created,
@@ -258,7 +261,7 @@ fn custom_fields_json(
 }
 
 /// Checks that `user` may be an assignee: an active admin, supervisor or agent of `ws`.
-async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<()> {
+pub async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<()> {
     let u = store::users::find(tx, ws, user)
         .await?
         .ok_or_else(|| Error::field("assignee_id", "no such user in this workspace"))?;
@@ -271,7 +274,7 @@ async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<()
     Ok(())
 }
 
-async fn check_group(tx: &mut Tx, ws: WorkspaceId, g: crate::ids::GroupId) -> Result<()> {
+pub async fn check_group(tx: &mut Tx, ws: WorkspaceId, g: crate::ids::GroupId) -> Result<()> {
     store::groups::find(tx, ws, g)
         .await?
         .map(|_| ())
@@ -379,6 +382,9 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
     }
     if let Some(g) = input.group_id {
         check_group(conn, ws, g).await?;
+    }
+    if let Some(c) = input.category_id {
+        crate::workflow::categories::check_for_ticket(conn, ws, c).await?;
     }
     let email = match input.requester_id {
         Some(_) => None,
@@ -512,6 +518,7 @@ pub async fn create(
         author_name: customer.name.clone(),
         is_internal: false,
         channel: row.channel.clone(),
+        merged_from_ticket_id: None,
         version: 1,
         created_at: created,
         updated_at: created,
@@ -529,6 +536,7 @@ pub async fn create(
     .await?;
     publish(tx, &row, &tags, "ticket.created", json!({})).await?;
     if let Some(a) = row.assignee_id {
+        store::assignment::touch_assigned(tx, ws, a, now);
         record(
             tx,
             &row,
@@ -550,6 +558,8 @@ pub async fn create(
     }
     // The thread is only the description so far, which the document head already holds.
     dialect::index_ticket(tx, row.workspace_id, row.id, &document_head(&row), true).await?;
+    let mut tags = tags;
+    crate::workflow::rules::engine::run(tx, Trigger::TicketCreated, &mut row, &mut tags).await?;
     Ok((row, tags))
 }
 
@@ -727,6 +737,13 @@ pub async fn apply_status(
         Status::Closed => publish(tx, row, tags, "ticket.closed", json!({})).await?,
         _ => {}
     }
+    // Seed 001: the member is told when the status of their request changes.
+    crate::workflow::notify::to_requester(
+        tx,
+        row,
+        "status_changed",
+        json!({"from": from.as_str(), "to": to.as_str()}),
+    );
     Ok(true)
 }
 
@@ -750,12 +767,15 @@ pub async fn set_status(
         ));
     }
     apply_status(&mut tx, &mut row, &tags, to, Author::user(actor)).await?;
+    let mut tags = tags;
+    crate::workflow::rules::engine::run(&mut tx, Trigger::TicketUpdated, &mut row, &mut tags)
+        .await?;
     tx.commit().await?;
     Ok((row, tags))
 }
 
 /// Applies an assignment change (authorization already checked).
-async fn apply_assignee(
+pub async fn apply_assignee(
     tx: &mut Tx,
     row: &mut TicketRow,
     tags: &[String],
@@ -771,6 +791,9 @@ async fn apply_assignee(
     let from = row.assignee_id;
     row.assignee_id = to;
     save(tx, row).await?;
+    if let Some(u) = to {
+        store::assignment::touch_assigned(tx, row.workspace_id, u, row.updated_at);
+    }
     if let Some(u) = to {
         record(
             tx,
@@ -819,20 +842,62 @@ fn authorize_assignment(actor: &Actor, current: Option<UserId>, to: Option<UserI
     }
 }
 
-/// `POST /assign` (manual) and `POST /unassign`.
+/// Who a ticket goes to: a user (or nobody), or whoever a strategy picks in a group.
+#[derive(Debug, Clone, Copy)]
+pub enum AssignTo {
+    User(Option<UserId>),
+    Strategy(
+        crate::workflow::assignment::Strategy,
+        Option<crate::ids::GroupId>,
+    ),
+}
+
+/// `POST /assign` (manual or by strategy) and `POST /unassign`.
 pub async fn assign(
     app: &App,
     actor: &Actor,
     key: &str,
-    to: Option<UserId>,
+    target: AssignTo,
     if_match: Option<i64>,
 ) -> Result<(TicketRow, Vec<String>)> {
     let mut tx = app.store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     check_version(if_match, row.version)?;
-    authorize_assignment(actor, row.assignee_id, to)?;
-    let tags = tags(&mut tx, &row).await?;
+    let to = match target {
+        AssignTo::User(to) => {
+            authorize_assignment(actor, row.assignee_id, to)?;
+            to
+        }
+        AssignTo::Strategy(strategy, group) => {
+            actor.require(Permission::AssignAny).map_err(|_| {
+                Error::forbidden("only admins and supervisors may assign by strategy")
+            })?;
+            let group = group.or(row.group_id).ok_or_else(|| {
+                Error::field(
+                    "group_id",
+                    "the ticket has no group; give the group to choose an agent from",
+                )
+            })?;
+            check_group(&mut tx, actor.workspace_id, group).await?;
+            let chosen = crate::workflow::assignment::choose(
+                &mut tx,
+                actor.workspace_id,
+                group,
+                strategy,
+                now_micros(),
+            )
+            .await?
+            .ok_or_else(|| Error::conflict("no active, available agent in the group"))?;
+            Some(chosen)
+        }
+    };
+    let mut tags = tags(&mut tx, &row).await?;
+    let before = row.version;
     apply_assignee(&mut tx, &mut row, &tags, to, Author::user(actor)).await?;
+    if row.version != before {
+        crate::workflow::rules::engine::run(&mut tx, Trigger::TicketUpdated, &mut row, &mut tags)
+            .await?;
+    }
     tx.commit().await?;
     Ok((row, tags))
 }
@@ -848,6 +913,7 @@ pub async fn update(
     let mut tx = app.store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     check_version(if_match, row.version)?;
+    let version_before = row.version;
     let ws = actor.workspace_id;
     let old_tags = tags(&mut tx, &row).await?;
     let by = Author::user(actor);
@@ -927,6 +993,9 @@ pub async fn update(
             }
         }
         Patch::Value(c) => {
+            if row.category_id != Some(c) {
+                crate::workflow::categories::check_for_ticket(&mut tx, ws, c).await?;
+            }
             if change!("category_id", row.category_id, Some(c)) {
                 row.category_id = Some(c);
             }
@@ -1044,6 +1113,15 @@ pub async fn update(
     }
     if needs_reindex {
         reindex(&mut tx, &row).await?;
+    }
+    if row.version != version_before {
+        crate::workflow::rules::engine::run(
+            &mut tx,
+            Trigger::TicketUpdated,
+            &mut row,
+            &mut new_tags,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok((row, new_tags))

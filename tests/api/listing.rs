@@ -34,7 +34,13 @@ async fn every_filter(app: TestApp) {
         .await
         .expect(201)
         .clone();
-    let cat = uuid::Uuid::now_v7().to_string();
+    let cat = admin
+        .post("/api/tickets/categories", json!({"name": "Invoices"}))
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .expect("category id")
+        .to_owned();
     let a = admin
         .create_ticket(json!({"subject": "A", "description": "x", "requester_email": "a@one.example", "priority": "urgent", "kind": "billing", "channel": "email", "group_id": group["id"], "category_id": cat, "tags": ["vip"], "created_at": "2026-01-10T10:00:00Z"}))
         .await;

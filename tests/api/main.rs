@@ -12,3 +12,4 @@ mod sla;
 mod store;
 mod tenancy;
 mod tickets;
+mod workflow;

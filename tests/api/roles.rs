@@ -30,6 +30,33 @@ async fn matrix(app: TestApp) {
         .clone();
     let gid = group["id"].as_str().expect("g").to_owned();
     let cid = customer["id"].as_str().expect("c").to_owned();
+    let made = |r: &crate::common::Res| r.expect(201)["id"].as_str().expect("id").to_owned();
+    let cat = made(
+        &admin
+            .post("/api/tickets/categories", json!({"name": "Cat"}))
+            .await,
+    );
+    let cat2 = made(
+        &admin
+            .post("/api/tickets/categories", json!({"name": "Cat 2"}))
+            .await,
+    );
+    let canned = made(
+        &admin
+            .post(
+                "/api/tickets/canned-responses",
+                json!({"title": "Hello", "content": "Hi {{customer_name}}", "shared": true}),
+            )
+            .await,
+    );
+    let rule = made(
+        &admin
+            .post(
+                "/api/tickets/automation-rules",
+                json!({"name": "R", "trigger": "ticket.created", "conditions": {"all": [{"field": "subject", "op": "contains", "value": "zzz-never"}]}, "actions": [{"type": "add_tag", "value": "x"}]}),
+            )
+            .await,
+    );
 
     // (method, path template, body, expected status for [admin, supervisor, agent, engineer]).
     // `{t}` is a fresh ticket for every role, `{me}` the caller's id.
@@ -220,12 +247,160 @@ async fn matrix(app: TestApp) {
             ),
             [200, 403, 403, 403],
         ),
+        (
+            Method::GET,
+            "/api/tickets/categories",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/tickets/categories/{cat}",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/categories",
+            Some(json!({"name": "C-{role}"})),
+            [201, 403, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/tickets/categories/{cat}",
+            Some(json!({"description": "d"})),
+            [200, 403, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/tickets/categories/order",
+            Some(json!({"ids": ["{cat}"]})),
+            [200, 403, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/tickets/categories/{cat2}",
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/tickets/canned-responses",
+            None,
+            [200, 200, 200, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/canned-responses",
+            Some(json!({"title": "Shared {role}", "content": "Hi", "shared": true})),
+            [201, 201, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/canned-responses",
+            Some(json!({"title": "Mine {role}", "content": "Hi", "shared": false})),
+            [201, 201, 201, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/tickets/canned-responses/{canned}",
+            Some(json!({"title": "Hello again"})),
+            [200, 200, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/canned-responses/{canned}/use",
+            None,
+            [200, 200, 200, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/canned-responses/{canned}/render",
+            Some(json!({"ticket_id": "{t}"})),
+            [200, 200, 200, 403],
+        ),
+        (
+            Method::GET,
+            "/api/tickets/automation-rules",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/tickets/automation-rules/{rule}",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/automation-rules",
+            Some(
+                json!({"name": "R {role}", "trigger": "ticket.updated", "actions": [{"type": "add_tag", "value": "y"}], "active": false}),
+            ),
+            [201, 403, 403, 403],
+        ),
+        (
+            Method::PATCH,
+            "/api/tickets/automation-rules/{rule}",
+            Some(json!({"active": true})),
+            [200, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/tickets/{t}/watchers",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/{t}/watchers",
+            Some(json!({})),
+            [201, 201, 201, 201],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/{t}/watchers",
+            Some(json!({"user_id": "{admin}", "role": "cc"})),
+            [201, 201, 201, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/{t}/merge",
+            Some(json!({"source_ticket_ids": ["{t2}"]})),
+            [200, 200, 200, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/{t}/assign",
+            Some(json!({"strategy": "least_busy", "group_id": "{g}"})),
+            [409, 409, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/tickets/{t}/notifications",
+            None,
+            [200, 200, 200, 200],
+        ),
     ];
     let mut failures = Vec::new();
     for (method, template, body, expected) in &rows {
         for (i, user) in users.iter().enumerate() {
-            let ticket = if template.contains("{t}") {
+            let ticket = if template.contains("{t}")
+                || body.as_ref().is_some_and(|b| b.to_string().contains("{t}"))
+            {
                 admin.ticket("Matrix", "mx@example.com").await["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned()
+            } else {
+                String::new()
+            };
+            let second = if template.contains("{t2}")
+                || body
+                    .as_ref()
+                    .is_some_and(|b| b.to_string().contains("{t2}"))
+            {
+                admin.ticket("Duplicate", "mx@example.com").await["id"]
                     .as_str()
                     .expect("id")
                     .to_owned()
@@ -234,6 +409,11 @@ async fn matrix(app: TestApp) {
             };
             let fill = |s: &str| {
                 s.replace("{t}", &ticket)
+                    .replace("{t2}", &second)
+                    .replace("{cat}", &cat)
+                    .replace("{cat2}", &cat2)
+                    .replace("{canned}", &canned)
+                    .replace("{rule}", &rule)
                     .replace("{me}", &user.id())
                     .replace("{g}", &gid)
                     .replace("{c}", &cid)

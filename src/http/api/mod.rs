@@ -1,12 +1,16 @@
 //! JSON API handlers, one file per area, collected into one OpenAPI-described router.
 
 pub mod auth;
+pub mod canned;
+pub mod categories;
 pub mod comments;
 pub mod customers;
 pub mod groups;
+pub mod rules;
 pub mod sla;
 pub mod tickets;
 pub mod users;
+pub mod workflow;
 pub mod workspaces;
 
 use std::collections::HashMap;
@@ -48,6 +52,37 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::me))
         .routes(routes!(tickets::list_tickets, tickets::create_ticket))
         .routes(routes!(tickets::queue_stats))
+        .routes(routes!(
+            categories::list_categories,
+            categories::create_category
+        ))
+        .routes(routes!(categories::order_categories))
+        .routes(routes!(canned::list_canned, canned::create_canned))
+        .routes(routes!(
+            canned::get_canned,
+            canned::update_canned,
+            canned::patch_canned,
+            canned::delete_canned
+        ))
+        .routes(routes!(rules::list_rules, rules::create_rule))
+        .routes(routes!(
+            rules::get_rule,
+            rules::replace_rule,
+            rules::patch_rule,
+            rules::delete_rule
+        ))
+        .routes(routes!(workflow::list_watchers, workflow::add_watcher))
+        .routes(routes!(workflow::remove_watcher))
+        .routes(routes!(workflow::merge_tickets))
+        .routes(routes!(workflow::list_notifications))
+        .routes(routes!(canned::use_canned))
+        .routes(routes!(canned::render_canned))
+        .routes(routes!(
+            categories::get_category,
+            categories::update_category,
+            categories::patch_category,
+            categories::archive_category
+        ))
         .routes(routes!(
             tickets::get_ticket,
             tickets::update_ticket,

@@ -21,7 +21,7 @@ use crate::store::tickets::TicketRow;
 use crate::store::{self, Tx};
 use crate::tickets::list::{self as listing, PageSpec, QueueStats};
 use crate::tickets::model::{EventView, NewTicket, TicketPatch, TicketView};
-use crate::tickets::service;
+use crate::tickets::service::{self, AssignTo};
 use crate::tickets::status::Status;
 use crate::workspace::customers::CustomerView;
 use crate::workspace::users::UserView;
@@ -79,13 +79,26 @@ async fn side_load(
         );
     }
     if include.iter().any(|i| i == "category") {
-        // Categories arrive with the workflow capability; the key is present so clients can rely on it.
-        out.insert("categories".into(), json!([]));
+        let ids: Vec<_> = rows
+            .iter()
+            .filter_map(|r| r.category_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let cs = store::categories::many(tx, ws, &ids).await?;
+        out.insert(
+            "categories".into(),
+            json!(
+                cs.iter()
+                    .map(crate::workflow::categories::CategoryView::from)
+                    .collect::<Vec<_>>()
+            ),
+        );
     }
     Ok(out)
 }
 
-fn ticket_response(status: StatusCode, row: &TicketRow, tags: Vec<String>) -> Response {
+pub(crate) fn ticket_response(status: StatusCode, row: &TicketRow, tags: Vec<String>) -> Response {
     let view = TicketView::from_row(row, tags, now_micros());
     let mut res = (status, axum::Json(view)).into_response();
     res.headers_mut().insert(header::ETAG, etag(row.version));
@@ -400,15 +413,16 @@ lifecycle!(
 pub struct AssignRequest {
     /// A user id, or `me`.
     pub assignee_id: Option<String>,
-    /// `round_robin` or `least_busy` (arrives with automation).
-    pub strategy: Option<String>,
+    /// `round_robin` or `least_busy`: an agent of `group_id` (or of the ticket's group).
+    pub strategy: Option<crate::workflow::assignment::Strategy>,
     pub group_id: Option<crate::ids::GroupId>,
 }
 
-/// Assigns a ticket to a user (agents: only an unassigned ticket, to themselves).
+/// Assigns a ticket to a user (agents: only an unassigned ticket, to themselves) or, for
+/// admins and supervisors, to the agent a strategy picks in a group.
 #[utoipa::path(post, path = "/api/tickets/{id}/assign", tag = "tickets", request_body = AssignRequest, security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = TicketView), (status = 403, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = TicketView), (status = 403, body = crate::http::problem::Problem), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn assign_ticket(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
@@ -416,20 +430,31 @@ pub async fn assign_ticket(
     IfMatch(v): IfMatch,
     Json(body): Json<AssignRequest>,
 ) -> Result<Response> {
-    if body.strategy.is_some() || body.group_id.is_some() {
-        return Err(Error::field(
-            "strategy",
-            "automatic assignment strategies are not available yet; pass assignee_id",
-        ));
-    }
-    let to = match body.assignee_id.as_deref() {
-        Some("me") => actor.user_id,
-        Some(s) => s
-            .parse::<UserId>()
-            .map_err(|_| Error::field("assignee_id", "must be a user id or `me`"))?,
-        None => return Err(Error::field("assignee_id", "is required")),
+    let target = match (body.assignee_id.as_deref(), body.strategy) {
+        (Some(_), Some(_)) => {
+            return Err(Error::field(
+                "strategy",
+                "give either assignee_id or strategy, not both",
+            ));
+        }
+        (None, Some(s)) => AssignTo::Strategy(s, body.group_id),
+        (Some(_), None) if body.group_id.is_some() => {
+            return Err(Error::field("group_id", "only applies with a strategy"));
+        }
+        (Some("me"), None) => AssignTo::User(Some(actor.user_id)),
+        (Some(s), None) => {
+            AssignTo::User(Some(s.parse::<UserId>().map_err(|_| {
+                Error::field("assignee_id", "must be a user id or `me`")
+            })?))
+        }
+        (None, None) => {
+            return Err(Error::field(
+                "assignee_id",
+                "is required (or give a strategy)",
+            ));
+        }
     };
-    let (row, tags) = service::assign(&app, &actor, &id, Some(to), v).await?;
+    let (row, tags) = service::assign(&app, &actor, &id, target, v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 
@@ -455,7 +480,7 @@ pub async fn unassign_ticket(
     Path(id): Path<String>,
     IfMatch(v): IfMatch,
 ) -> Result<Response> {
-    let (row, tags) = service::assign(&app, &actor, &id, None, v).await?;
+    let (row, tags) = service::assign(&app, &actor, &id, AssignTo::User(None), v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 

@@ -1,0 +1,483 @@
+//! The shape of an automation rule (SPEC §5 Automation): trigger, conditions, actions, and
+//! how conditions are evaluated against a ticket.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::error::FieldError;
+use crate::ids::{CategoryId, GroupId, UserId};
+use crate::store::rules::{Pushdown, TimeColumn};
+use crate::store::tickets::TicketRow;
+use crate::tickets::status::{Channel, Kind, Priority, Status};
+use crate::workflow::assignment::Strategy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Trigger {
+    #[serde(rename = "ticket.created")]
+    TicketCreated,
+    #[serde(rename = "ticket.updated")]
+    TicketUpdated,
+    #[serde(rename = "comment.added")]
+    CommentAdded,
+    #[serde(rename = "sla.at_risk")]
+    SlaAtRisk,
+    #[serde(rename = "sla.breached")]
+    SlaBreached,
+    /// Evaluated by the scanner; fires once per ticket until its condition resets.
+    #[serde(rename = "time")]
+    Time,
+}
+
+impl Trigger {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::TicketCreated => "ticket.created",
+            Trigger::TicketUpdated => "ticket.updated",
+            Trigger::CommentAdded => "comment.added",
+            Trigger::SlaAtRisk => "sla.at_risk",
+            Trigger::SlaBreached => "sla.breached",
+            Trigger::Time => "time",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Subject,
+    Description,
+    Priority,
+    Status,
+    Kind,
+    Channel,
+    CategoryId,
+    GroupId,
+    AssigneeId,
+    Tags,
+    RequesterEmail,
+    RequesterDomain,
+    HoursSinceCreated,
+    HoursSinceLastAgentReply,
+    HoursSinceResolved,
+    CustomerRepliesSinceAgent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Eq,
+    Ne,
+    In,
+    NotIn,
+    Contains,
+    NotContains,
+    StartsWith,
+    EndsWith,
+    Gt,
+    Lt,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub field: Field,
+    pub op: Op,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub value: Value,
+}
+
+/// Every condition of `all` and at least one of `any` (when `any` is not empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Conditions {
+    #[serde(default)]
+    pub all: Vec<Condition>,
+    #[serde(default)]
+    pub any: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyChannel {
+    Email,
+    Wecom,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    Assign {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_id: Option<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strategy: Option<Strategy>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_id: Option<GroupId>,
+    },
+    SetPriority {
+        value: Priority,
+    },
+    SetCategory {
+        value: CategoryId,
+    },
+    SetGroup {
+        value: GroupId,
+    },
+    SetStatus {
+        value: Status,
+    },
+    AddTag {
+        value: String,
+    },
+    AddWatcher {
+        user_id: UserId,
+    },
+    ReplyWithCanned {
+        canned_response_id: uuid::Uuid,
+    },
+    Notify {
+        #[serde(default)]
+        user_ids: Vec<UserId>,
+        #[serde(default)]
+        group_ids: Vec<GroupId>,
+        #[serde(default = "email")]
+        channel: NotifyChannel,
+    },
+    Webhook {
+        url: String,
+    },
+}
+
+fn email() -> NotifyChannel {
+    NotifyChannel::Email
+}
+
+impl Action {
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Assign { .. } => "assign",
+            Action::SetPriority { .. } => "set_priority",
+            Action::SetCategory { .. } => "set_category",
+            Action::SetGroup { .. } => "set_group",
+            Action::SetStatus { .. } => "set_status",
+            Action::AddTag { .. } => "add_tag",
+            Action::AddWatcher { .. } => "add_watcher",
+            Action::ReplyWithCanned { .. } => "reply_with_canned",
+            Action::Notify { .. } => "notify",
+            Action::Webhook { .. } => "webhook",
+        }
+    }
+}
+
+/// What kind of value a field holds, which decides the operators it accepts.
+#[derive(Clone, Copy)]
+enum FieldType {
+    Text,
+    Priority,
+    /// A closed vocabulary: its parser (aliases allowed) and the accepted words.
+    Word(fn(&str) -> Option<&'static str>, fn() -> String),
+    Id,
+    Tags,
+    Number,
+}
+
+impl Field {
+    fn kind(self) -> FieldType {
+        match self {
+            Field::Subject
+            | Field::Description
+            | Field::RequesterEmail
+            | Field::RequesterDomain => FieldType::Text,
+            Field::Priority => FieldType::Priority,
+            Field::Status => {
+                FieldType::Word(|s| Status::parse(s).map(Status::as_str), Status::expected)
+            }
+            Field::Kind => FieldType::Word(|s| Kind::parse(s).map(Kind::as_str), Kind::expected),
+            Field::Channel => FieldType::Word(
+                |s| Channel::parse(s).map(Channel::as_str),
+                Channel::expected,
+            ),
+            Field::CategoryId | Field::GroupId | Field::AssigneeId => FieldType::Id,
+            Field::Tags => FieldType::Tags,
+            Field::HoursSinceCreated
+            | Field::HoursSinceLastAgentReply
+            | Field::HoursSinceResolved
+            | Field::CustomerRepliesSinceAgent => FieldType::Number,
+        }
+    }
+
+    /// Whether the field depends on the passing of time (a `time` rule needs one).
+    #[must_use]
+    pub fn is_time(self) -> bool {
+        matches!(self.kind(), FieldType::Number)
+    }
+}
+
+fn ops_for(t: FieldType) -> &'static [Op] {
+    use Op::*;
+    match t {
+        FieldType::Text => &[
+            Eq,
+            Ne,
+            In,
+            NotIn,
+            Contains,
+            NotContains,
+            StartsWith,
+            EndsWith,
+        ],
+        FieldType::Priority => &[Eq, Ne, In, NotIn, Gt, Lt],
+        FieldType::Word(..) | FieldType::Id => &[Eq, Ne, In, NotIn],
+        FieldType::Tags => &[Contains, NotContains, In, NotIn],
+        FieldType::Number => &[Eq, Ne, Gt, Lt],
+    }
+}
+
+fn op_name(op: Op) -> String {
+    serde_json::to_value(op)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Normalises and checks a condition's value for its field and operator.
+fn check_value(c: &mut Condition, path: &str) -> Result<(), FieldError> {
+    let t = c.field.kind();
+    if !ops_for(t).contains(&c.op) {
+        return Err(FieldError::new(
+            format!("{path}.op"),
+            format!(
+                "`{}` does not apply to this field; use one of: {}",
+                op_name(c.op),
+                ops_for(t)
+                    .iter()
+                    .map(|o| op_name(*o))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let vpath = format!("{path}.value");
+    let one = |v: &Value| -> Result<Value, FieldError> {
+        match (t, v) {
+            (FieldType::Number, Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
+                Ok(v.clone())
+            }
+            (FieldType::Number, _) => Err(FieldError::new(&vpath, "must be a number from 0")),
+            (FieldType::Id, Value::Null) => Ok(Value::Null),
+            (FieldType::Id, Value::String(s)) => s
+                .parse::<uuid::Uuid>()
+                .map(|u| Value::String(u.to_string()))
+                .map_err(|_| FieldError::new(&vpath, "must be an id (UUID) or null")),
+            (FieldType::Priority, Value::String(s)) => Priority::parse(s)
+                .map(|p| Value::String(p.as_str().into()))
+                .ok_or_else(|| {
+                    FieldError::new(&vpath, format!("must be one of: {}", Priority::expected()))
+                }),
+            (FieldType::Word(parse, expected), Value::String(s)) => parse(s)
+                .map(|w| Value::String(w.into()))
+                .ok_or_else(|| FieldError::new(&vpath, format!("must be one of: {}", expected()))),
+            (FieldType::Text | FieldType::Tags, Value::String(s))
+                if !s.is_empty() && s.chars().count() <= 500 =>
+            {
+                Ok(Value::String(s.clone()))
+            }
+            _ => Err(FieldError::new(&vpath, "must be a non-empty string")),
+        }
+    };
+    c.value = if matches!(c.op, Op::In | Op::NotIn) {
+        match &c.value {
+            Value::Array(items) if !items.is_empty() && items.len() <= 100 => {
+                Value::Array(items.iter().map(one).collect::<Result<Vec<_>, _>>()?)
+            }
+            _ => {
+                return Err(FieldError::new(&vpath, "must be a list of 1 to 100 values"));
+            }
+        }
+    } else {
+        one(&c.value)?
+    };
+    Ok(())
+}
+
+impl Conditions {
+    /// Checks and normalises every condition; errors name the path (`conditions.all[0].value`).
+    pub fn check(&mut self, errors: &mut Vec<FieldError>) {
+        for (list, name) in [(&mut self.all, "all"), (&mut self.any, "any")] {
+            if list.len() > 50 {
+                errors.push(FieldError::new(
+                    format!("conditions.{name}"),
+                    "at most 50 conditions",
+                ));
+            }
+            for (i, c) in list.iter_mut().enumerate() {
+                if let Err(e) = check_value(c, &format!("conditions.{name}[{i}]")) {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+
+    /// Whether any condition depends on the passing of time.
+    #[must_use]
+    pub fn has_time_condition(&self) -> bool {
+        self.all.iter().chain(&self.any).any(|c| c.field.is_time())
+    }
+
+    /// Whether the ticket satisfies the conditions at `now`.
+    #[must_use]
+    pub fn matches(&self, t: &TicketRow, tags: &[String], now: i64) -> bool {
+        self.all.iter().all(|c| c.matches(t, tags, now))
+            && (self.any.is_empty() || self.any.iter().any(|c| c.matches(t, tags, now)))
+    }
+
+    /// The `all` conditions the scanner can turn into SQL to narrow its candidates.
+    #[must_use]
+    pub fn pushdown(&self, now: i64) -> Vec<Pushdown> {
+        let hour = 3_600_000_000f64;
+        self.all
+            .iter()
+            .filter(|c| c.op == Op::Gt)
+            .filter_map(|c| {
+                let n = c.value.as_f64()?;
+                let before = |col| {
+                    // Truncation is fine: the SQL bound only narrows, Rust decides exactly.
+                    #[allow(clippy::cast_possible_truncation)]
+                    Some(Pushdown::Before(col, now - (n * hour) as i64))
+                };
+                match c.field {
+                    Field::HoursSinceCreated => before(TimeColumn::Created),
+                    Field::HoursSinceLastAgentReply => before(TimeColumn::LastAgentReply),
+                    Field::HoursSinceResolved => before(TimeColumn::Resolved),
+                    #[allow(clippy::cast_possible_truncation)]
+                    Field::CustomerRepliesSinceAgent => {
+                        Some(Pushdown::RepliesAbove(n.floor() as i64))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A field's value on a ticket.
+enum Fact {
+    Text(String),
+    Rank(i64),
+    Id(Option<String>),
+    Tags(Vec<String>),
+    Number(Option<f64>),
+}
+
+fn hours(since: Option<i64>, now: i64) -> Option<f64> {
+    // Microsecond counts fit an f64 exactly up to 2^53 µs (285 years).
+    #[allow(clippy::cast_precision_loss)]
+    since.map(|s| (now - s) as f64 / 3_600_000_000f64)
+}
+
+fn fact(f: Field, t: &TicketRow, tags: &[String], now: i64) -> Fact {
+    let id = |v: Option<uuid::Uuid>| Fact::Id(v.map(|u| u.to_string()));
+    match f {
+        Field::Subject => Fact::Text(t.subject.to_lowercase()),
+        Field::Description => Fact::Text(t.description.to_lowercase()),
+        Field::RequesterEmail => Fact::Text(t.requester_email.to_lowercase()),
+        Field::RequesterDomain => Fact::Text(
+            t.requester_email
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_lowercase())
+                .unwrap_or_default(),
+        ),
+        Field::Priority => Fact::Rank(t.priority),
+        Field::Status => Fact::Text(t.status.clone()),
+        Field::Kind => Fact::Text(t.kind.clone()),
+        Field::Channel => Fact::Text(t.channel.clone()),
+        Field::CategoryId => id(t.category_id.map(|c| c.0)),
+        Field::GroupId => id(t.group_id.map(|g| g.0)),
+        Field::AssigneeId => id(t.assignee_id.map(|a| a.0)),
+        Field::Tags => Fact::Tags(tags.iter().map(|s| s.to_lowercase()).collect()),
+        Field::HoursSinceCreated => Fact::Number(hours(Some(t.created_at), now)),
+        Field::HoursSinceLastAgentReply => Fact::Number(hours(t.last_agent_reply_at, now)),
+        Field::HoursSinceResolved => Fact::Number(hours(t.resolved_at, now)),
+        #[allow(clippy::cast_precision_loss)]
+        Field::CustomerRepliesSinceAgent => {
+            Fact::Number(Some(t.customer_replies_since_agent as f64))
+        }
+    }
+}
+
+fn rank_of(v: &Value) -> Option<i64> {
+    v.as_str().and_then(Priority::parse).map(Priority::rank)
+}
+
+impl Condition {
+    #[must_use]
+    pub fn matches(&self, t: &TicketRow, tags: &[String], now: i64) -> bool {
+        let values: Vec<&Value> = match &self.value {
+            Value::Array(a) => a.iter().collect(),
+            v => vec![v],
+        };
+        let text = |v: &Value| v.as_str().map(str::to_lowercase).unwrap_or_default();
+        match fact(self.field, t, tags, now) {
+            Fact::Text(s) => {
+                let any = |f: &dyn Fn(&str) -> bool| values.iter().any(|v| f(&text(v)));
+                match self.op {
+                    Op::Eq | Op::In => any(&|v| s == v),
+                    Op::Ne | Op::NotIn => !any(&|v| s == v),
+                    Op::Contains => any(&|v| s.contains(v)),
+                    Op::NotContains => !any(&|v| s.contains(v)),
+                    Op::StartsWith => any(&|v| s.starts_with(v)),
+                    Op::EndsWith => any(&|v| s.ends_with(v)),
+                    Op::Gt | Op::Lt => false,
+                }
+            }
+            Fact::Rank(r) => {
+                let ranks: Vec<i64> = values.iter().filter_map(|v| rank_of(v)).collect();
+                match self.op {
+                    Op::Eq | Op::In => ranks.contains(&r),
+                    Op::Ne | Op::NotIn => !ranks.contains(&r),
+                    Op::Gt => ranks.first().is_some_and(|x| r > *x),
+                    Op::Lt => ranks.first().is_some_and(|x| r < *x),
+                    _ => false,
+                }
+            }
+            Fact::Id(id) => {
+                let hit = values
+                    .iter()
+                    .any(|v| v.as_str().map(str::to_owned) == id.clone());
+                match self.op {
+                    Op::Eq | Op::In => hit,
+                    Op::Ne | Op::NotIn => !hit,
+                    _ => false,
+                }
+            }
+            Fact::Tags(have) => {
+                let hit = values.iter().any(|v| have.contains(&text(v)));
+                match self.op {
+                    Op::Contains | Op::In => hit,
+                    Op::NotContains | Op::NotIn => !hit,
+                    _ => false,
+                }
+            }
+            Fact::Number(n) => {
+                let Some(n) = n else {
+                    // A clock that never started (no agent reply yet, never resolved).
+                    return false;
+                };
+                let Some(x) = self.value.as_f64() else {
+                    return false;
+                };
+                match self.op {
+                    Op::Gt => n > x,
+                    Op::Lt => n < x,
+                    Op::Eq => (n - x).abs() < f64::EPSILON,
+                    Op::Ne => (n - x).abs() >= f64::EPSILON,
+                    _ => false,
+                }
+            }
+        }
+    }
+}
