@@ -1213,3 +1213,157 @@ both!(
     status_change_queues_a_notification_to_the_requester,
     status_notifications
 );
+
+async fn sla_rules(app: TestApp) {
+    let admin = app.admin().await;
+    let supervisor = admin.user(&app, "supervisor").await;
+    let agent = admin.user(&app, "agent").await;
+    let leads = group(&admin, "Leads", &[&supervisor]).await;
+    admin
+        .post(
+            "/api/tickets/automation-rules",
+            json!({"name": "Breach: escalate", "trigger": "sla.breached",
+                   "conditions": {"all": [{"field": "priority", "op": "lt", "value": "urgent"}]},
+                   "actions": [{"type": "set_priority", "value": "urgent"}, {"type": "assign", "agent_id": agent.id()},
+                               {"type": "notify", "group_ids": [leads], "channel": "email"}]}),
+        )
+        .await
+        .expect(201);
+    admin
+        .post(
+            "/api/tickets/automation-rules",
+            json!({"name": "At risk: tag", "trigger": "sla.at_risk",
+                   "actions": [{"type": "add_tag", "value": "at-risk"}]}),
+        )
+        .await
+        .expect(201);
+    let now = ferrodesk::clock::now_micros();
+    // Imported 30 h ago at medium priority (built-in 8 h / 24 h): both clocks breached.
+    let t = admin
+        .create_ticket(json!({"subject": "Late", "description": "x", "requester_email": "l@example.com", "created_at": ferrodesk::clock::rfc3339(now - 30 * 3_600_000_000)}))
+        .await;
+    let id = s(&t["id"]);
+    assert_eq!(
+        ferrodesk::sla::scan::run(&app.app.store, now)
+            .await
+            .expect("scan"),
+        2
+    );
+    let after = admin
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(after["priority"], "urgent");
+    assert_eq!(
+        after["resolution_due_at"], t["resolution_due_at"],
+        "escalation keeps the clocks' targets"
+    );
+    assert_eq!(after["assignee_id"], agent.id().as_str());
+    assert_eq!(
+        after["tags"],
+        json!([]),
+        "at-risk rules do not run on a breach"
+    );
+    // The rule ran for the first breach; on the second its condition (below urgent) failed.
+    let ev = events(&admin, &id).await;
+    let applied = of_type(&ev, "automation_applied");
+    assert_eq!(applied.len(), 3);
+    assert!(
+        applied
+            .iter()
+            .all(|e| e["metadata"]["trigger"] == "sla.breached")
+    );
+    let notes = admin
+        .get(&format!("/api/tickets/{id}/notifications"))
+        .await
+        .expect(200)
+        .clone();
+    let to_supervisor: Vec<&Value> = notes["notifications"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|n| n["recipient_id"] == supervisor.id().as_str())
+        .collect();
+    assert_eq!(
+        to_supervisor.len(),
+        1,
+        "the supervisor is told once: {notes}"
+    );
+    assert_eq!(to_supervisor[0]["template"], "rule_notice");
+    assert_eq!(to_supervisor[0]["status"], "pending");
+    // Queue stats count the ticket under its group when routed.
+    admin
+        .patch(&format!("/api/tickets/{id}"), json!({"group_id": leads}))
+        .await
+        .expect(200);
+    let q = admin.get("/api/tickets/queue").await.expect(200).clone();
+    assert_eq!(q["by_group"][leads.as_str()], 1, "{q}");
+}
+both!(sla_triggers_run_escalation_rules_once, sla_rules);
+
+async fn least_busy_concurrent(app: TestApp) {
+    let admin = app.admin().await;
+    let agents = [
+        admin.user(&app, "agent").await,
+        admin.user(&app, "agent").await,
+        admin.user(&app, "agent").await,
+    ];
+    let g = group(&admin, "Pool", &[&agents[0], &agents[1], &agents[2]]).await;
+    admin
+        .post(
+            "/api/tickets/automation-rules",
+            json!({"name": "Balance", "trigger": "ticket.created",
+                   "actions": [{"type": "set_group", "value": g}, {"type": "assign", "strategy": "least_busy"}]}),
+        )
+        .await
+        .expect(201);
+    // One agent starts with two tickets; twelve more arrive at once.
+    for i in 0..2 {
+        admin
+            .post(
+                "/api/tickets",
+                json!({"subject": format!("pre {i}"), "description": "d", "requester_email": "p@example.com"}),
+            )
+            .await
+            .expect(201);
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let admin = admin.clone();
+        set.spawn(async move {
+            admin
+                .post(
+                    "/api/tickets",
+                    json!({"subject": format!("burst {i}"), "description": "d", "requester_email": format!("b{i}@example.com")}),
+                )
+                .await
+                .expect(201)
+                .clone()
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        assert!(r.expect("task")["assignee_id"].is_string());
+    }
+    let q = admin.get("/api/tickets/queue").await.expect(200).clone();
+    assert_eq!(q["by_group"][g.as_str()], 14);
+    let mut loads = Vec::new();
+    for a in &agents {
+        let r = admin
+            .get(&format!("/api/tickets?assignee_id={}&limit=100", a.id()))
+            .await
+            .expect(200)
+            .clone();
+        loads.push(r["pagination"]["total"].as_i64().expect("total"));
+    }
+    loads.sort_unstable();
+    assert_eq!(loads.iter().sum::<i64>(), 14);
+    assert!(
+        loads[2] - loads[0] <= 1,
+        "least-busy under concurrent creates stays balanced: {loads:?}"
+    );
+}
+both!(
+    least_busy_stays_balanced_under_concurrent_creates,
+    least_busy_concurrent
+);

@@ -153,7 +153,9 @@ async fn save_changes(
     changes: Value,
     recompute_sla: bool,
 ) -> Result<()> {
-    if recompute_sla {
+    // Escalating a breach keeps the clocks' targets (as the built-in escalation does):
+    // recomputing them for the raised priority would breach the ticket again at once.
+    if recompute_sla && !matches!(rule.trigger, Trigger::SlaAtRisk | Trigger::SlaBreached) {
         tickets::recompute_sla(tx, row, now_micros()).await?;
     }
     tickets::save(tx, row).await?;

@@ -481,3 +481,186 @@ impl Condition {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Conditions, Pushdown, TimeColumn};
+    use crate::ids::{CustomerId, WorkspaceId};
+    use crate::store::customers::CustomerRow;
+    use crate::store::tickets::TicketRow;
+
+    const HOUR: i64 = 3_600_000_000;
+
+    fn ticket(now: i64) -> TicketRow {
+        let c = CustomerRow {
+            id: CustomerId::new(),
+            workspace_id: WorkspaceId::new(),
+            email: "Ann@Shop.Example".into(),
+            name: "Ann".into(),
+            phone: None,
+            company: None,
+            notes: String::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut t = crate::tickets::service::new_row(
+            &c,
+            1001,
+            "#1001".into(),
+            "Refund for order 42".into(),
+            "It broke".into(),
+            now - 50 * HOUR,
+        );
+        t.priority = crate::tickets::status::Priority::High.rank();
+        t
+    }
+
+    fn conditions(v: serde_json::Value) -> Conditions {
+        let mut c: Conditions = serde_json::from_value(v).expect("conditions parse");
+        let mut errors = Vec::new();
+        c.check(&mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        c
+    }
+
+    fn holds(v: serde_json::Value, t: &TicketRow, tags: &[&str], now: i64) -> bool {
+        let tags: Vec<String> = tags.iter().map(|s| (*s).to_owned()).collect();
+        conditions(json!({ "all": [v] })).matches(t, &tags, now)
+    }
+
+    #[test]
+    fn time_fields_need_their_clock_to_have_started() {
+        let now = 1_000_000 * HOUR;
+        let mut t = ticket(now);
+        let since_reply = |op: &str, n: f64| json!({"field": "hours_since_last_agent_reply", "op": op, "value": n});
+        assert!(
+            !holds(since_reply("gt", 0.0), &t, &[], now),
+            "never replied"
+        );
+        assert!(!holds(since_reply("lt", 100.0), &t, &[], now));
+        t.last_agent_reply_at = Some(now - 3 * HOUR);
+        assert!(holds(since_reply("gt", 2.5), &t, &[], now));
+        assert!(!holds(since_reply("gt", 3.5), &t, &[], now));
+        assert!(holds(since_reply("lt", 3.5), &t, &[], now));
+        assert!(holds(
+            json!({"field": "hours_since_created", "op": "gt", "value": 48}),
+            &t,
+            &[],
+            now
+        ));
+        assert!(!holds(
+            json!({"field": "hours_since_resolved", "op": "gt", "value": 0}),
+            &t,
+            &[],
+            now
+        ));
+        t.customer_replies_since_agent = 2;
+        assert!(holds(
+            json!({"field": "customer_replies_since_agent", "op": "gt", "value": 1}),
+            &t,
+            &[],
+            now
+        ));
+        assert!(!holds(
+            json!({"field": "customer_replies_since_agent", "op": "gt", "value": 2}),
+            &t,
+            &[],
+            now
+        ));
+    }
+
+    #[test]
+    fn text_priority_and_tag_operators() {
+        let now = 1_000_000 * HOUR;
+        let t = ticket(now);
+        let c = |f: &str, op: &str, v: serde_json::Value| json!({"field": f, "op": op, "value": v});
+        assert!(holds(
+            c("subject", "contains", json!("REFUND")),
+            &t,
+            &[],
+            now
+        ));
+        assert!(holds(
+            c("subject", "starts_with", json!("refund for")),
+            &t,
+            &[],
+            now
+        ));
+        assert!(holds(c("subject", "ends_with", json!("42")), &t, &[], now));
+        assert!(!holds(
+            c("subject", "not_contains", json!("refund")),
+            &t,
+            &[],
+            now
+        ));
+        assert!(holds(
+            c("requester_domain", "eq", json!("shop.example")),
+            &t,
+            &[],
+            now
+        ));
+        assert!(holds(
+            c(
+                "requester_email",
+                "in",
+                json!(["x@y.z", "ann@shop.example"])
+            ),
+            &t,
+            &[],
+            now
+        ));
+        assert!(
+            holds(c("priority", "gt", json!("normal")), &t, &[], now),
+            "aliases compare by rank"
+        );
+        assert!(!holds(c("priority", "lt", json!("high")), &t, &[], now));
+        assert!(holds(c("status", "eq", json!("new")), &t, &[], now));
+        assert!(
+            holds(c("assignee_id", "eq", json!(null)), &t, &[], now),
+            "unassigned"
+        );
+        assert!(holds(
+            c("tags", "contains", json!("VIP")),
+            &t,
+            &["vip"],
+            now
+        ));
+        assert!(holds(
+            c("tags", "not_contains", json!("vip")),
+            &t,
+            &["other"],
+            now
+        ));
+        assert!(holds(
+            c("tags", "in", json!(["a", "vip"])),
+            &t,
+            &["vip"],
+            now
+        ));
+        // `any` needs one; `all` needs every one.
+        let mixed = conditions(json!({
+            "all": [c("channel", "eq", json!("api"))],
+            "any": [c("kind", "eq", json!("billing")), c("subject", "contains", json!("order"))]
+        }));
+        assert!(mixed.matches(&t, &[], now));
+        let none = conditions(json!({"any": [c("kind", "eq", json!("billing"))]}));
+        assert!(!none.matches(&t, &[], now));
+    }
+
+    #[test]
+    fn time_conditions_narrow_the_scanner_in_sql() {
+        let now = 1_000_000 * HOUR;
+        let c = conditions(json!({"all": [
+            {"field": "hours_since_created", "op": "gt", "value": 72},
+            {"field": "hours_since_resolved", "op": "lt", "value": 5},
+            {"field": "customer_replies_since_agent", "op": "gt", "value": 2}
+        ]}));
+        let p = c.pushdown(now);
+        assert_eq!(p.len(), 2, "only `gt` bounds can be pushed down");
+        assert!(matches!(p[0], Pushdown::Before(TimeColumn::Created, at) if at == now - 72 * HOUR));
+        assert!(matches!(p[1], Pushdown::RepliesAbove(2)));
+    }
+}
