@@ -33,6 +33,8 @@ pub struct App {
     pub api_limiter: KeyedLimiter,
     /// Group commit of ticket creates (SQLite only).
     pub create_batcher: Option<crate::tickets::batch::Batcher>,
+    /// Attachment storage.
+    pub files: crate::files::Files,
 }
 
 /// Shared handle passed to handlers.
@@ -64,6 +66,8 @@ impl App {
             .with_middleware::<governor::middleware::StateInformationMiddleware>();
         let create_batcher = (store.backend() == crate::store::Backend::Sqlite)
             .then(|| crate::tickets::batch::Batcher::spawn(store.clone()));
+        let files = crate::files::Files::local(&config.data_dir.join("attachments"))
+            .context("could not open the attachments folder")?;
         Ok(Arc::new(App {
             config,
             store,
@@ -71,6 +75,7 @@ impl App {
             login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50),
             api_limiter,
             create_batcher,
+            files,
         }))
     }
 

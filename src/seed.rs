@@ -277,6 +277,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 is_internal,
                 channel: row.channel.clone(),
                 merged_from_ticket_id: None,
+                html_body: None,
                 version: 1,
                 created_at: id_time,
                 updated_at: id_time,

@@ -20,6 +20,7 @@ pub enum Comments {
     IsInternal,
     Channel,
     MergedFromTicketId,
+    HtmlBody,
     DeletedAt,
     Version,
     CreatedAt,
@@ -39,12 +40,14 @@ pub struct CommentRow {
     pub channel: String,
     /// Set on comments that moved here when their ticket was merged into this one.
     pub merged_from_ticket_id: Option<TicketId>,
+    /// Sanitized HTML of a message that arrived as HTML.
+    pub html_body: Option<String>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: [Comments; 13] = [
+const COLUMNS: [Comments; 14] = [
     Comments::Id,
     Comments::WorkspaceId,
     Comments::TicketId,
@@ -55,6 +58,7 @@ const COLUMNS: [Comments; 13] = [
     Comments::IsInternal,
     Comments::Channel,
     Comments::MergedFromTicketId,
+    Comments::HtmlBody,
     Comments::Version,
     Comments::CreatedAt,
     Comments::UpdatedAt,
@@ -83,6 +87,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CommentRow]) -> Result<()> {
             c.is_internal.into(),
             c.channel.clone().into(),
             sea_query::Value::from(c.merged_from_ticket_id.map(|t| t.0)).into(),
+            c.html_body.clone().into(),
             c.version.into(),
             c.created_at.into(),
             c.updated_at.into(),
@@ -190,4 +195,21 @@ pub async fn move_to(
         .and_where(Expr::col(Comments::TicketId).eq(from))
         .to_owned();
     tx.execute(&q).await
+}
+
+/// Sets the sanitized HTML of a comment that arrived as HTML.
+pub async fn set_html(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: CommentId,
+    html: Option<&str>,
+) -> Result<()> {
+    let q = Query::update()
+        .table(Comments::Table)
+        .value(Comments::HtmlBody, html)
+        .and_where(Expr::col(Comments::Id).eq(id))
+        .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod categories;
 pub mod comments;
 pub mod customers;
 pub mod dialect;
+pub mod email;
 pub mod events;
 pub mod groups;
 pub mod idempotency;
@@ -356,6 +357,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "workflow",
                 include_str!("../../migrations/sqlite/0004_workflow.sql"),
             ),
+            (
+                5,
+                "email",
+                include_str!("../../migrations/sqlite/0005_email.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -377,6 +383,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 4,
                 "workflow",
                 include_str!("../../migrations/postgres/0004_workflow.sql"),
+            ),
+            (
+                5,
+                "email",
+                include_str!("../../migrations/postgres/0005_email.sql"),
             ),
         ],
     };

@@ -48,6 +48,7 @@ pub async fn add(
         is_internal,
         channel: "web".into(),
         merged_from_ticket_id: None,
+        html_body: None,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -111,12 +112,36 @@ pub async fn add(
     Ok(comment)
 }
 
-/// The thread, oldest first (staff see internal notes).
-pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<CommentRow>> {
+/// The thread, oldest first (staff see internal notes), each comment with its attachments.
+pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::model::CommentView>> {
     actor.require(Permission::ViewTickets)?;
     let mut tx = app.store.read().await?;
     let row = load(&mut tx, actor.workspace_id, key, false).await?;
-    store::comments::list(&mut tx, actor.workspace_id, row.id, true).await
+    let rows = store::comments::list(&mut tx, actor.workspace_id, row.id, true).await?;
+    let ids: Vec<CommentId> = rows.iter().map(|c| c.id).collect();
+    let files = store::email::attachments_of(&mut tx, actor.workspace_id, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|c| {
+            let mut v = super::model::CommentView::from(c);
+            v.attachments = files
+                .iter()
+                .filter(|f| f.comment_id == Some(c.id))
+                .map(|f| {
+                    json!({
+                        "id": f.id,
+                        "file_name": f.file_name,
+                        "mime_type": f.mime_type,
+                        "file_size": f.file_size,
+                        "content_id": f.content_id,
+                        "inline": f.is_inline,
+                        "url": format!("/api/attachments/{}", f.id),
+                    })
+                })
+                .collect();
+            v
+        })
+        .collect())
 }
 
 async fn load_own(
@@ -190,4 +215,74 @@ pub async fn delete(app: &App, actor: &Actor, key: &str, id: CommentId) -> Resul
     .await?;
     reindex(&mut tx, &row).await?;
     tx.commit().await
+}
+
+/// Adds a customer's message (email, portal) to a locked ticket: a `pending` or `resolved`
+/// ticket opens again (resolved → `reopened`), the team's unread counter goes up, and the
+/// `comment.added` rules run. A `closed` ticket is the caller's to handle (a follow-up).
+pub async fn add_from_customer(
+    tx: &mut crate::store::Tx,
+    row: &mut crate::store::tickets::TicketRow,
+    customer: &crate::store::customers::CustomerRow,
+    body: String,
+    html: Option<String>,
+    channel: &str,
+    at: i64,
+) -> Result<CommentRow> {
+    let mut tags = tags(tx, row).await?;
+    let comment = CommentRow {
+        id: CommentId::new(),
+        workspace_id: row.workspace_id,
+        ticket_id: row.id,
+        body,
+        author_type: "customer".into(),
+        author_id: Some(customer.id.0),
+        author_name: customer.name.clone(),
+        is_internal: false,
+        channel: channel.into(),
+        merged_from_ticket_id: None,
+        html_body: html,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    store::comments::insert(tx, &comment).await?;
+    let by = Author {
+        kind: "customer",
+        id: Some(customer.id.0),
+    };
+    row.unread_by_agent += 1;
+    row.customer_replies_since_agent += 1;
+    row.last_message_at = row.last_message_at.max(at);
+    save(tx, row).await?;
+    if matches!(row.status.as_str(), "pending" | "resolved") {
+        super::service::apply_status(tx, row, &tags, Status::Open, by).await?;
+    }
+    record(
+        tx,
+        row,
+        by,
+        "comment_added",
+        None,
+        None,
+        json!({"comment_id": comment.id, "channel": channel}),
+    )
+    .await?;
+    publish(
+        tx,
+        row,
+        &tags,
+        "ticket.comment.added",
+        json!({"comment": super::model::CommentView::from(&comment)}),
+    )
+    .await?;
+    reindex(tx, row).await?;
+    crate::workflow::rules::engine::run(
+        tx,
+        crate::workflow::rules::model::Trigger::CommentAdded,
+        row,
+        &mut tags,
+    )
+    .await?;
+    Ok(comment)
 }

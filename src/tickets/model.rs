@@ -29,7 +29,7 @@ pub struct Links {
 }
 
 /// `POST /api/tickets` body.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicket {
     pub subject: String,
@@ -305,6 +305,9 @@ pub struct CommentView {
     /// The ticket this comment came from when that ticket was merged into this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merged_from_ticket_id: Option<TicketId>,
+    /// The sanitized HTML of a message that arrived as HTML (email).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html_body: Option<String>,
     #[schema(value_type = Vec<Object>)]
     pub attachments: Vec<serde_json::Value>,
     pub version: i64,
@@ -344,6 +347,7 @@ impl From<&CommentRow> for CommentView {
             is_internal: c.is_internal,
             channel: c.channel.clone(),
             merged_from_ticket_id: c.merged_from_ticket_id,
+            html_body: c.html_body.clone(),
             attachments: Vec::new(),
             version: c.version,
             created_at: rfc3339(c.created_at),

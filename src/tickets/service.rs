@@ -304,6 +304,17 @@ pub struct PreparedTicket {
 /// assignee and group checks).
 pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<PreparedTicket> {
     actor.require(Permission::CreateTicket)?;
+    prepare_with(conn, actor.workspace_id, Some(actor), input).await
+}
+
+/// Validates a new ticket for `ws`; `actor` is the staff user creating it, or `None` when it
+/// arrives by a channel (email, portal), which may not set staff-only fields.
+pub async fn prepare_with(
+    conn: &mut Tx,
+    ws: WorkspaceId,
+    actor: Option<&Actor>,
+    input: NewTicket,
+) -> Result<PreparedTicket> {
     let mut errors = Vec::new();
     let subject = validate::required_text("subject", &input.subject, 255)
         .map_err(|e| errors.push(e))
@@ -341,7 +352,7 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
         &mut errors,
     )
     .flatten();
-    let is_admin = actor.can(Permission::ImportTickets);
+    let is_admin = actor.is_some_and(|a| a.can(Permission::ImportTickets));
     if input.status.is_some() && !is_admin {
         errors.push(FieldError::new(
             "status",
@@ -371,8 +382,10 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
     let (Some(subject), Some(description), Some(tags)) = (subject, description, tags) else {
         return Err(Error::Validation(vec![]));
     };
-    let ws = actor.workspace_id;
     if let Some(a) = input.assignee_id {
+        let Some(actor) = actor else {
+            return Err(Error::field("assignee_id", "may only be set by staff"));
+        };
         if !actor.can(Permission::AssignAny) && a != actor.user_id {
             return Err(Error::forbidden(
                 "agents may only assign tickets to themselves",
@@ -440,7 +453,17 @@ pub async fn create(
     actor: &Actor,
     p: PreparedTicket,
 ) -> Result<(TicketRow, Vec<String>)> {
-    let ws = actor.workspace_id;
+    create_as(tx, actor.workspace_id, Some(Author::user(actor)), p).await
+}
+
+/// Creates a prepared ticket in `ws` on behalf of `by` (`None`: the requester, for tickets
+/// that arrive by a channel).
+pub async fn create_as(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    by: Option<Author>,
+    p: PreparedTicket,
+) -> Result<(TicketRow, Vec<String>)> {
     let PreparedTicket {
         input,
         subject,
@@ -519,15 +542,20 @@ pub async fn create(
         is_internal: false,
         channel: row.channel.clone(),
         merged_from_ticket_id: None,
+        html_body: None,
         version: 1,
         created_at: created,
         updated_at: created,
     };
     store::comments::insert(tx, &first).await?;
+    let by = by.unwrap_or(Author {
+        kind: "customer",
+        id: Some(customer.id.0),
+    });
     record(
         tx,
         &row,
-        Author::user(actor),
+        by,
         "created",
         None,
         Some(&row.status),
@@ -540,7 +568,7 @@ pub async fn create(
         record(
             tx,
             &row,
-            Author::user(actor),
+            by,
             "assigned",
             None,
             None,

@@ -40,6 +40,7 @@ fn system_note(t: &TicketRow, body: String, now: i64) -> CommentRow {
         is_internal: true,
         channel: "system".into(),
         merged_from_ticket_id: None,
+        html_body: None,
         version: 1,
         created_at: now,
         updated_at: now,

@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod email;
 mod errors;
 mod jobs;
 mod listing;

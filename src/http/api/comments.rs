@@ -13,8 +13,7 @@ use crate::tickets::comments;
 use crate::tickets::model::{CommentEdit, CommentView, NewComment};
 
 async fn list(app: &AppState, auth: Auth, id: &str) -> Result<axum::Json<serde_json::Value>> {
-    let rows = comments::list(app, &auth.0, id).await?;
-    let views: Vec<CommentView> = rows.iter().map(CommentView::from).collect();
+    let views = comments::list(app, &auth.0, id).await?;
     Ok(axum::Json(json!({ "comments": views })))
 }
 

@@ -5,6 +5,7 @@ pub mod canned;
 pub mod categories;
 pub mod comments;
 pub mod customers;
+pub mod email;
 pub mod groups;
 pub mod rules;
 pub mod sla;
@@ -119,6 +120,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(sla::get_business_hours, sla::put_business_hours))
         .routes(routes!(sla::get_escalation, sla::put_escalation))
+        .routes(routes!(email::inbound_email))
+        .routes(routes!(
+            email::get_email_settings,
+            email::put_email_settings
+        ))
+        .routes(routes!(email::download_attachment))
         .routes(routes!(workspaces::create_workspace))
         .routes(routes!(
             workspaces::get_settings,

@@ -384,6 +384,7 @@ async fn reply_with_canned(
         is_internal: false,
         channel: "system".into(),
         merged_from_ticket_id: None,
+        html_body: None,
         version: 1,
         created_at: now,
         updated_at: now,

@@ -1,0 +1,7 @@
+//! The email channel: parsing inbound mail, separating the visible reply, and turning
+//! messages into tickets and comments.
+
+pub mod inbound;
+pub mod parse;
+pub mod reply;
+pub mod settings;

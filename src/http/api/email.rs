@@ -1,0 +1,150 @@
+//! Email routes: inbound messages, email settings, attachment downloads.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::TryStreamExt;
+
+use super::Path;
+use crate::app::AppState;
+use crate::auth::Permission;
+use crate::email::inbound::{self, Outcome};
+use crate::email::parse::MAX_MESSAGE_BYTES;
+use crate::email::settings::{self, EmailSettings, EmailSettingsInput};
+use crate::error::{Code, Error, Result};
+use crate::http::extract::{Auth, Json};
+
+/// Receives one raw RFC 5322 message (`Content-Type: message/rfc822`), authorized by the
+/// workspace's inbound token. Answers 202 with what became of it.
+#[utoipa::path(post, path = "/api/integrations/email/inbound", tag = "email",
+    request_body(content = String, content_type = "message/rfc822", description = "the raw message"),
+    responses((status = 202, body = Outcome), (status = 401, body = crate::http::problem::Problem),
+              (status = 413, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn inbound_email(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, axum::Json<Outcome>)> {
+    let ws = settings::authorize_inbound(
+        &app,
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .await?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !(ct.starts_with("message/rfc822")
+        || ct.starts_with("text/plain")
+        || ct.starts_with("application/octet-stream"))
+    {
+        return Err(Error::Client(
+            Code::UnsupportedMediaType,
+            "send the raw message as message/rfc822".into(),
+        ));
+    }
+    let raw = axum::body::to_bytes(body, MAX_MESSAGE_BYTES)
+        .await
+        .map_err(|_| {
+            Error::Client(
+                Code::PayloadTooLarge,
+                format!(
+                    "messages are limited to {} MiB",
+                    MAX_MESSAGE_BYTES / 1024 / 1024
+                ),
+            )
+        })?;
+    let outcome = inbound::receive(&app, ws, &raw).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(outcome)))
+}
+
+/// Email settings (admin): support address, inbound token, IMAP poller.
+#[utoipa::path(get, path = "/api/settings/email", tag = "email", security(("bearer" = [])), responses((status = 200, body = EmailSettings)))]
+pub async fn get_email_settings(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+) -> Result<axum::Json<EmailSettings>> {
+    Ok(axum::Json(settings::get(&app, &actor).await?))
+}
+
+/// Changes the email settings (admin); `rotate_inbound_token: true` issues a new token.
+#[utoipa::path(put, path = "/api/settings/email", tag = "email", request_body = EmailSettingsInput, security(("bearer" = [])),
+    responses((status = 200, body = EmailSettings), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn put_email_settings(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Json(body): Json<EmailSettingsInput>,
+) -> Result<axum::Json<EmailSettings>> {
+    Ok(axum::Json(settings::put(&app, &actor, body).await?))
+}
+
+/// Downloads an attachment (staff; files of internal notes only to staff). Always served as
+/// a download, never rendered by the browser.
+#[utoipa::path(get, path = "/api/attachments/{id}", tag = "email", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 404, body = crate::http::problem::Problem)))]
+pub async fn download_attachment(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<uuid::Uuid>,
+) -> Result<Response> {
+    actor.require(Permission::ViewTickets)?;
+    let row = {
+        let mut conn = app.store.read().await?;
+        crate::store::email::find_attachment(&mut conn, actor.workspace_id, id)
+            .await?
+            .ok_or(Error::NotFound)?
+    };
+    let stream = app
+        .files
+        .get(&row.storage_key)
+        .await
+        .map_err(|e| Error::Internal(e.context("reading an attachment")))?
+        .map_err(std::io::Error::other);
+    let mut res = Body::from_stream(stream).into_response();
+    let h = res.headers_mut();
+    let mime = HeaderValue::from_str(&row.mime_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_TYPE, mime);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(row.file_size));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&content_disposition(&row.file_name))
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(res)
+}
+
+/// `attachment; filename="<ascii>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != '/' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(b) {
+            encoded.push(char::from(*b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
