@@ -35,6 +35,8 @@ pub struct App {
     pub create_batcher: Option<crate::tickets::batch::Batcher>,
     /// Attachment storage.
     pub files: crate::files::Files,
+    /// The SMTP client (none without `FERRODESK_SMTP_URL`: mail is kept, marked undeliverable).
+    pub mailer: Option<Arc<crate::email::outbound::Mailer>>,
 }
 
 /// Shared handle passed to handlers.
@@ -68,6 +70,13 @@ impl App {
             .then(|| crate::tickets::batch::Batcher::spawn(store.clone()));
         let files = crate::files::Files::local(&config.data_dir.join("attachments"))
             .context("could not open the attachments folder")?;
+        let mailer = match &config.smtp_url {
+            Some(u) => Some(Arc::new(
+                crate::email::outbound::Mailer::new(&u.0)
+                    .context("FERRODESK_SMTP_URL is not a valid smtp:// or smtps:// URL")?,
+            )),
+            None => None,
+        };
         Ok(Arc::new(App {
             config,
             store,
@@ -76,6 +85,7 @@ impl App {
             api_limiter,
             create_batcher,
             files,
+            mailer,
         }))
     }
 
@@ -87,6 +97,8 @@ impl App {
             registry: self.jobs.clone(),
             retry_base_seconds: self.config.retry_base_seconds,
             sla_tick: Duration::from_secs(self.config.sla_tick_seconds),
+            mailer: self.mailer.clone(),
+            public_url: self.config.public_url(),
         }
     }
 
@@ -99,7 +111,7 @@ impl App {
 /// The job handlers Ferrodesk ships. Later capabilities (mail, webhooks, SLA) add theirs here.
 #[must_use]
 pub fn default_jobs() -> Registry {
-    Registry::default()
+    Registry::default().with::<crate::email::outbound::DeliverNotification>()
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests and

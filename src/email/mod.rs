@@ -2,6 +2,7 @@
 //! messages into tickets and comments.
 
 pub mod inbound;
+pub mod outbound;
 pub mod parse;
 pub mod reply;
 pub mod settings;

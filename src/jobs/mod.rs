@@ -24,6 +24,10 @@ pub struct JobContext {
     pub workspace_id: Option<WorkspaceId>,
     pub job_id: JobId,
     pub attempt: i64,
+    /// The SMTP client, when `FERRODESK_SMTP_URL` is set.
+    pub mailer: Option<Arc<crate::email::outbound::Mailer>>,
+    /// `FERRODESK_PUBLIC_URL`, for links in messages.
+    pub public_url: String,
 }
 
 /// A job type: a serde payload with a stable name.

@@ -22,6 +22,8 @@ pub struct Runner {
     pub retry_base_seconds: u64,
     /// How often the SLA scanner runs.
     pub sla_tick: Duration,
+    pub mailer: Option<std::sync::Arc<crate::email::outbound::Mailer>>,
+    pub public_url: String,
 }
 
 impl Runner {
@@ -39,6 +41,8 @@ impl Runner {
                 workspace_id: job.workspace_id,
                 job_id: job.id,
                 attempt: job.attempts,
+                mailer: self.mailer.clone(),
+                public_url: self.public_url.clone(),
             };
             let outcome = match self.registry.get(&job.kind) {
                 Some(handler) => handler(job.payload.clone(), ctx).await,

@@ -21,6 +21,10 @@ pub enum Notifications {
     Status,
     CreatedAt,
     UpdatedAt,
+    CommentId,
+    MessageId,
+    LastError,
+    SentAt,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,9 +47,15 @@ pub struct NotificationRow {
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The reply this message carries (`agent_reply`, `watcher_update`).
+    pub comment_id: Option<crate::ids::CommentId>,
+    /// The Message-ID it was sent with.
+    pub message_id: Option<String>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
 }
 
-const COLUMNS: [Notifications; 12] = [
+const COLUMNS: [Notifications; 16] = [
     Notifications::Id,
     Notifications::WorkspaceId,
     Notifications::TicketId,
@@ -58,6 +68,10 @@ const COLUMNS: [Notifications; 12] = [
     Notifications::Status,
     Notifications::CreatedAt,
     Notifications::UpdatedAt,
+    Notifications::CommentId,
+    Notifications::MessageId,
+    Notifications::LastError,
+    Notifications::SentAt,
 ];
 
 /// Queues a notification with the transaction's other writes.
@@ -78,6 +92,10 @@ pub fn insert(tx: &mut Tx, n: &NotificationRow) {
             n.status.clone().into(),
             n.created_at.into(),
             n.updated_at.into(),
+            sea_query::Value::from(n.comment_id.map(|c| c.0)).into(),
+            n.message_id.clone().into(),
+            n.last_error.clone().into(),
+            n.sent_at.into(),
         ])
         .to_owned();
     tx.defer(&q);
@@ -96,6 +114,71 @@ pub async fn of_ticket(
         .and_where(Expr::col(Notifications::TicketId).eq(ticket))
         .order_by(Notifications::CreatedAt, Order::Asc)
         .order_by(Notifications::Id, Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
+pub async fn find(tx: &mut Tx, id: uuid::Uuid) -> Result<Option<NotificationRow>> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Notifications::Table)
+        .and_where(Expr::col(Notifications::Id).eq(id))
+        .to_owned();
+    tx.fetch_optional(&q).await
+}
+
+/// Records how delivery ended (`sent` or `undeliverable`).
+pub async fn set_outcome(
+    tx: &mut Tx,
+    id: uuid::Uuid,
+    status: &str,
+    error: Option<&str>,
+    message_id: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    let q = Query::update()
+        .table(Notifications::Table)
+        .value(Notifications::Status, status)
+        .value(Notifications::LastError, error)
+        .value(Notifications::MessageId, message_id)
+        .value(
+            Notifications::SentAt,
+            if status == "sent" { Some(now) } else { None },
+        )
+        .value(Notifications::UpdatedAt, now)
+        .and_where(Expr::col(Notifications::Id).eq(id))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// Records a temporary failure (the job retries).
+pub async fn set_error(tx: &mut Tx, id: uuid::Uuid, error: &str, now: i64) -> Result<()> {
+    let q = Query::update()
+        .table(Notifications::Table)
+        .value(Notifications::LastError, error)
+        .value(Notifications::UpdatedAt, now)
+        .and_where(Expr::col(Notifications::Id).eq(id))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// The mail that carries the given comments to the customer (delivery state per comment).
+pub async fn of_comments(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    comments: &[crate::ids::CommentId],
+) -> Result<Vec<NotificationRow>> {
+    if comments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Notifications::Table)
+        .and_where(Expr::col(Notifications::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Notifications::CommentId).is_in(comments.iter().map(|c| c.0)))
+        .and_where(Expr::col(Notifications::RecipientType).eq("customer"))
         .to_owned();
     tx.fetch_all(&q).await
 }

@@ -96,8 +96,12 @@ pub async fn add(
             &mut tx,
             &row,
             "agent_reply",
+            Some(comment.id),
             json!({"comment_id": comment.id}),
-        );
+        )
+        .await?;
+        crate::workflow::notify::to_watchers(&mut tx, &row, comment.id, Some(actor.user_id.0))
+            .await?;
     }
     reindex(&mut tx, &row).await?;
     let mut tags = tags;
@@ -120,6 +124,7 @@ pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::mode
     let rows = store::comments::list(&mut tx, actor.workspace_id, row.id, true).await?;
     let ids: Vec<CommentId> = rows.iter().map(|c| c.id).collect();
     let files = store::email::attachments_of(&mut tx, actor.workspace_id, &ids).await?;
+    let mail = store::notifications::of_comments(&mut tx, actor.workspace_id, &ids).await?;
     Ok(rows
         .iter()
         .map(|c| {
@@ -139,6 +144,15 @@ pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::mode
                     })
                 })
                 .collect();
+            v.delivery = mail.iter().find(|n| n.comment_id == Some(c.id)).map(|n| {
+                json!({
+                    "status": n.status,
+                    "to": n.address,
+                    "error": n.last_error,
+                    "message_id": n.message_id,
+                    "sent_at": n.sent_at.map(crate::clock::rfc3339),
+                })
+            });
             v
         })
         .collect())
@@ -276,6 +290,7 @@ pub async fn add_from_customer(
         json!({"comment": super::model::CommentView::from(&comment)}),
     )
     .await?;
+    crate::workflow::notify::to_watchers(tx, row, comment.id, None).await?;
     reindex(tx, row).await?;
     crate::workflow::rules::engine::run(
         tx,

@@ -308,6 +308,11 @@ pub struct CommentView {
     /// The sanitized HTML of a message that arrived as HTML (email).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub html_body: Option<String>,
+    /// For public replies: how the email to the customer went (`pending`, `sent`,
+    /// `undeliverable` with `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub delivery: Option<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     pub attachments: Vec<serde_json::Value>,
     pub version: i64,
@@ -348,6 +353,7 @@ impl From<&CommentRow> for CommentView {
             channel: c.channel.clone(),
             merged_from_ticket_id: c.merged_from_ticket_id,
             html_body: c.html_body.clone(),
+            delivery: None,
             attachments: Vec::new(),
             version: c.version,
             created_at: rfc3339(c.created_at),

@@ -548,6 +548,7 @@ pub async fn create_as(
         updated_at: created,
     };
     store::comments::insert(tx, &first).await?;
+    let from_channel = by.is_none();
     let by = by.unwrap_or(Author {
         kind: "customer",
         id: Some(customer.id.0),
@@ -586,6 +587,10 @@ pub async fn create_as(
     }
     // The thread is only the description so far, which the document head already holds.
     dialect::index_ticket(tx, row.workspace_id, row.id, &document_head(&row), true).await?;
+    if from_channel {
+        // The customer learns the ticket number and where to follow it.
+        crate::workflow::notify::to_requester(tx, &row, "ticket_created", None, json!({})).await?;
+    }
     let mut tags = tags;
     crate::workflow::rules::engine::run(tx, Trigger::TicketCreated, &mut row, &mut tags).await?;
     Ok((row, tags))
@@ -766,12 +771,25 @@ pub async fn apply_status(
         _ => {}
     }
     // Seed 001: the member is told when the status of their request changes.
+    // A reply already tells the customer a new ticket is being worked on, and customers
+    // know when they reopened a ticket themselves: neither needs a status message.
+    if (from == Status::New && to == Status::Open) || by.kind == "customer" {
+        return Ok(true);
+    }
+    // Resolving asks for a rating in the same message.
+    let template = if to == Status::Resolved {
+        "satisfaction_request"
+    } else {
+        "status_changed"
+    };
     crate::workflow::notify::to_requester(
         tx,
         row,
-        "status_changed",
+        template,
+        None,
         json!({"from": from.as_str(), "to": to.as_str()}),
-    );
+    )
+    .await?;
     Ok(true)
 }
 
@@ -821,6 +839,13 @@ pub async fn apply_assignee(
     save(tx, row).await?;
     if let Some(u) = to {
         store::assignment::touch_assigned(tx, row.workspace_id, u, row.updated_at);
+        // The new assignee hears about it unless they took the ticket themselves.
+        if by.id != Some(u.0)
+            && let Some(user) = store::users::find(tx, row.workspace_id, u).await?
+        {
+            crate::workflow::notify::to_user(tx, row, &user, "email", "assigned", None, json!({}))
+                .await?;
+        }
     }
     if let Some(u) = to {
         record(

@@ -4,6 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::clock::now_micros;
+use crate::error::Result;
+use crate::ids::CommentId;
 use crate::store::notifications::NotificationRow;
 use crate::store::tickets::TicketRow;
 use crate::store::users::UserRow;
@@ -38,12 +40,36 @@ fn row(
         status: "pending".into(),
         created_at: now,
         updated_at: now,
+        comment_id: None,
+        message_id: None,
+        last_error: None,
+        sent_at: None,
     }
 }
 
-/// Queues an email to the ticket's requester.
-pub fn to_requester(tx: &mut Tx, t: &TicketRow, template: &str, payload: Value) {
-    let n = row(
+/// Writes the notification and the job that delivers it.
+async fn queue(tx: &mut Tx, n: &NotificationRow) -> Result<()> {
+    store::notifications::insert(tx, n);
+    crate::jobs::enqueue(
+        tx,
+        Some(n.workspace_id),
+        &crate::email::outbound::DeliverNotification {
+            notification_id: n.id,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues an email to the ticket's requester; `comment` is the reply it carries.
+pub async fn to_requester(
+    tx: &mut Tx,
+    t: &TicketRow,
+    template: &str,
+    comment: Option<CommentId>,
+    payload: Value,
+) -> Result<()> {
+    let mut n = row(
         t,
         "customer",
         t.requester_id.0,
@@ -52,18 +78,55 @@ pub fn to_requester(tx: &mut Tx, t: &TicketRow, template: &str, payload: Value) 
         template,
         payload,
     );
-    store::notifications::insert(tx, &n);
+    n.comment_id = comment;
+    queue(tx, &n).await
 }
 
 /// Queues a notice to a staff user on `channel` (`email` or `wecom`).
-pub fn to_user(
+pub async fn to_user(
     tx: &mut Tx,
     t: &TicketRow,
     u: &UserRow,
     channel: &str,
     template: &str,
+    comment: Option<CommentId>,
     payload: Value,
-) {
-    let n = row(t, "user", u.id.0, &u.email, channel, template, payload);
-    store::notifications::insert(tx, &n);
+) -> Result<()> {
+    let mut n = row(t, "user", u.id.0, &u.email, channel, template, payload);
+    n.comment_id = comment;
+    queue(tx, &n).await
+}
+
+/// Tells the ticket's watchers (those who want email) about a new public message, except
+/// its author.
+pub async fn to_watchers(
+    tx: &mut Tx,
+    t: &TicketRow,
+    comment: CommentId,
+    author: Option<uuid::Uuid>,
+) -> Result<()> {
+    let watchers = store::watchers::list(tx, t.workspace_id, t.id).await?;
+    let ids: Vec<crate::ids::UserId> = watchers
+        .iter()
+        .filter(|w| w.notify_email && Some(w.user_id.0) != author)
+        .map(|w| w.user_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for u in store::users::many(tx, t.workspace_id, &ids).await? {
+        if u.active {
+            to_user(
+                tx,
+                t,
+                &u,
+                "email",
+                "watcher_update",
+                Some(comment),
+                json!({}),
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -53,6 +53,8 @@ pub struct Options {
     pub max_json_bytes: Option<usize>,
     pub retry_base_seconds: Option<u64>,
     pub registry: Option<Registry>,
+    /// `FERRODESK_SMTP_URL` (the shipped job handlers are registered with it).
+    pub smtp_url: Option<String>,
 }
 
 impl TestApp {
@@ -92,9 +94,13 @@ impl TestApp {
         if let Some(r) = opts.retry_base_seconds {
             config.retry_base_seconds = r;
         }
-        let app = App::new(config, opts.registry.unwrap_or_default())
-            .await
-            .expect("app starts");
+        let registry = match (&opts.smtp_url, opts.registry) {
+            (_, Some(r)) => r,
+            (Some(_), None) => ferrodesk::app::default_jobs(),
+            (None, None) => Registry::default(),
+        };
+        config.smtp_url = opts.smtp_url.clone().map(DatabaseUrl);
+        let app = App::new(config, registry).await.expect("app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -119,6 +125,17 @@ impl TestApp {
             server: Some(server),
             schema,
         })
+    }
+
+    /// Stops the server but keeps its database and data folder (a process that died; the next
+    /// one starts on the same data).
+    pub async fn halt(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            let _ = s.await;
+        }
     }
 
     /// Stops the server gracefully and waits for it.

@@ -8,6 +8,7 @@ mod email;
 mod errors;
 mod jobs;
 mod listing;
+mod mail_out;
 mod roles;
 mod sla;
 mod store;

@@ -1202,7 +1202,10 @@ async fn status_notifications(app: TestApp) {
         .clone();
     let list = n["notifications"].as_array().expect("list");
     assert_eq!(list.len(), 1, "an internal note notifies nobody: {n}");
-    assert_eq!(list[0]["template"], "status_changed");
+    assert_eq!(
+        list[0]["template"], "satisfaction_request",
+        "resolving asks for a rating"
+    );
     assert_eq!(list[0]["address"], "member@example.com");
     assert_eq!(list[0]["recipient_type"], "customer");
     assert_eq!(list[0]["status"], "pending");

@@ -324,8 +324,10 @@ async fn act(
                     u,
                     ch,
                     "rule_notice",
+                    None,
                     json!({"rule_id": rule.id, "rule_name": rule.name}),
-                );
+                )
+                .await?;
             }
             Ok(json!({"recipients": users.len(), "channel": ch}))
         }
@@ -416,8 +418,10 @@ async fn reply_with_canned(
         tx,
         row,
         "agent_reply",
+        Some(comment.id),
         json!({"comment_id": comment.id, "automated": true}),
-    );
+    )
+    .await?;
     tickets::reindex(tx, row).await?;
     Ok(json!({"comment_id": comment.id}))
 }
