@@ -188,3 +188,67 @@ pub async fn purge_done(tx: &mut Tx, before: i64) -> Result<u64> {
         .to_owned();
     tx.execute(&q).await
 }
+
+/// A workspace's jobs in a status, newest first (admin inspection).
+pub async fn list(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<JobDetail>> {
+    let mut q = Query::select();
+    q.columns([
+        Jobs::Id,
+        Jobs::Kind,
+        Jobs::Status,
+        Jobs::Attempts,
+        Jobs::MaxAttempts,
+        Jobs::RunAt,
+        Jobs::LastError,
+        Jobs::Payload,
+        Jobs::CreatedAt,
+        Jobs::UpdatedAt,
+    ])
+    .from(Jobs::Table)
+    .and_where(Expr::col(Jobs::WorkspaceId).eq(ws));
+    if let Some(s) = status {
+        q.and_where(Expr::col(Jobs::Status).eq(s));
+    }
+    q.order_by(Jobs::CreatedAt, sea_query::Order::Desc)
+        .order_by(Jobs::Id, sea_query::Order::Desc)
+        .limit(limit);
+    tx.fetch_all(&q).await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobDetail {
+    pub id: JobId,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: i64,
+    pub last_error: Option<String>,
+    pub payload: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Puts a failed job of the workspace back in the queue with a fresh set of attempts; false
+/// when there is no such failed job.
+pub async fn retry(tx: &mut Tx, ws: WorkspaceId, id: JobId, now: i64) -> Result<bool> {
+    let q = Query::update()
+        .table(Jobs::Table)
+        .values([
+            (Jobs::Status, "pending".into()),
+            (Jobs::Attempts, 0i64.into()),
+            (Jobs::RunAt, now.into()),
+            (Jobs::LockedUntil, Expr::val(None::<i64>)),
+            (Jobs::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(Jobs::Id).eq(id))
+        .and_where(Expr::col(Jobs::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Jobs::Status).eq("failed"))
+        .to_owned();
+    Ok(tx.execute(&q).await? == 1)
+}

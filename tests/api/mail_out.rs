@@ -257,6 +257,66 @@ async fn failures(backend: Backend) {
     let d = &c.last().expect("reply")["delivery"];
     assert_eq!(d["status"], "pending", "{d}");
     assert!(d["error"].as_str().expect("error").contains("451"), "{d}");
+    // The dead job is visible to admins and can be retried.
+    let failed = admin
+        .get("/api/admin/jobs?status=failed")
+        .await
+        .expect(200)
+        .clone();
+    let jobs = failed["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 1, "{failed}");
+    assert_eq!(jobs[0]["kind"], "deliver_notification");
+    assert_eq!(jobs[0]["attempts"], 8);
+    assert!(
+        jobs[0]["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("451")
+    );
+    let job = jobs[0]["id"].as_str().expect("id").to_owned();
+    let agent = admin.user(&app, "agent").await;
+    agent
+        .get("/api/admin/jobs")
+        .await
+        .expect_problem(403, "forbidden");
+    agent
+        .post_empty(&format!("/api/admin/jobs/{job}/retry"))
+        .await
+        .expect_problem(403, "forbidden");
+    admin
+        .get("/api/admin/jobs?status=exploded")
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .post_empty(&format!("/api/admin/jobs/{job}/retry"))
+        .await
+        .expect(202);
+    admin
+        .post_empty(&format!("/api/admin/jobs/{job}/retry"))
+        .await
+        .expect_problem(404, "not_found");
+    let pending = admin
+        .get("/api/admin/jobs?status=pending")
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        pending["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .any(|j| j["id"] == job.as_str())
+    );
+    app.run_pending_jobs().await;
+    let again = admin
+        .get("/api/admin/jobs?status=failed")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        again["jobs"][0]["attempts"], 8,
+        "retried with a fresh set of attempts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! JSON API handlers, one file per area, collected into one OpenAPI-described router.
 
+pub mod admin;
 pub mod auth;
 pub mod canned;
 pub mod categories;
@@ -120,6 +121,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(sla::get_business_hours, sla::put_business_hours))
         .routes(routes!(sla::get_escalation, sla::put_escalation))
+        .routes(routes!(admin::list_jobs))
+        .routes(routes!(admin::retry_job))
         .routes(routes!(email::inbound_email))
         .routes(routes!(
             email::get_email_settings,

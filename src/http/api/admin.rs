@@ -1,0 +1,93 @@
+//! `/api/admin/jobs`: background jobs of the workspace, and retrying dead ones (admin).
+
+use axum::extract::State;
+use serde_json::json;
+
+use super::{Params, Path, Query};
+use crate::app::AppState;
+use crate::auth::Permission;
+use crate::clock::{now_micros, rfc3339};
+use crate::error::{Error, FieldError, Result};
+use crate::http::extract::Auth;
+use crate::ids::JobId;
+
+fn status_param(q: &Params) -> Result<Option<String>> {
+    let mut errors = Vec::new();
+    for k in q.keys() {
+        if !["status", "limit"].contains(&k.as_str()) {
+            errors.push(FieldError::new(k, "unknown query parameter"));
+        }
+    }
+    let status = q.get("status").cloned();
+    if let Some(s) = &status
+        && !["pending", "running", "done", "failed"].contains(&s.as_str())
+    {
+        errors.push(FieldError::new(
+            "status",
+            "must be pending, running, done or failed",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(status)
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+/// The workspace's jobs, newest first; `?status=failed` lists the dead ones (admin).
+#[utoipa::path(get, path = "/api/admin/jobs", tag = "admin", security(("bearer" = [])),
+    params(("status" = Option<String>, Query), ("limit" = Option<u64>, Query)), responses((status = 200, description = "`{jobs}`")))]
+pub async fn list_jobs(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Query(q): Query,
+) -> Result<axum::Json<serde_json::Value>> {
+    actor.require(Permission::ManageSettings)?;
+    let status = status_param(&q)?;
+    let limit = match q.get("limit").map(|l| l.parse::<u64>()) {
+        None => 50,
+        Some(Ok(n)) if (1..=200).contains(&n) => n,
+        Some(_) => return Err(Error::field("limit", "must be from 1 to 200")),
+    };
+    let mut conn = app.store.read().await?;
+    let rows =
+        crate::store::jobs::list(&mut conn, actor.workspace_id, status.as_deref(), limit).await?;
+    let jobs: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|j| {
+            json!({
+                "id": j.id,
+                "kind": j.kind,
+                "status": j.status,
+                "attempts": j.attempts,
+                "max_attempts": j.max_attempts,
+                "run_at": rfc3339(j.run_at),
+                "last_error": j.last_error,
+                "payload": serde_json::from_str::<serde_json::Value>(&j.payload).unwrap_or_default(),
+                "created_at": rfc3339(j.created_at),
+                "updated_at": rfc3339(j.updated_at),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "jobs": jobs })))
+}
+
+/// Puts a failed job back in the queue with fresh attempts (admin); 404 unless it failed.
+#[utoipa::path(post, path = "/api/admin/jobs/{id}/retry", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 202, description = "`{id, status}`"), (status = 404, body = crate::http::problem::Problem)))]
+pub async fn retry_job(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    Path(id): Path<JobId>,
+) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>)> {
+    actor.require(Permission::ManageSettings)?;
+    let mut tx = app.store.begin().await?;
+    if !crate::store::jobs::retry(&mut tx, actor.workspace_id, id, now_micros()).await? {
+        return Err(Error::NotFound);
+    }
+    tx.commit().await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(json!({"id": id, "status": "pending"})),
+    ))
+}
