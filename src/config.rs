@@ -140,6 +140,9 @@ pub struct Config {
     /// Largest accepted JSON body in bytes.
     #[arg(long, env = "FERRODESK_MAX_JSON_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_json_bytes: usize,
+    /// Largest accepted attachment in bytes.
+    #[arg(long, env = "FERRODESK_MAX_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
+    pub max_attachment_bytes: usize,
     /// Run background jobs in this process (turn off on API-only nodes).
     #[arg(long, env = "FERRODESK_RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub run_jobs: bool,
@@ -182,6 +185,7 @@ impl Config {
             log: LogFormat::Text,
             api_rate_limit: 1200,
             max_json_bytes: 1024 * 1024,
+            max_attachment_bytes: 25 * 1024 * 1024,
             run_jobs: true,
         }
     }
@@ -197,6 +201,7 @@ impl Config {
             "FERRODESK_ADMIN_PASSWORD",
             "FERRODESK_PUBLIC_URL",
             "FERRODESK_SMTP_URL",
+            "FERRODESK_MAX_ATTACHMENT_BYTES",
             "FERRODESK_SLA_TICK_SECONDS",
             "FERRODESK_WEBHOOK_ALLOW_PRIVATE",
             "FERRODESK_RETRY_BASE_SECONDS",

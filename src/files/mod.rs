@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use crate::ids::WorkspaceId;
 
@@ -39,6 +39,14 @@ impl Files {
         Ok(())
     }
 
+    /// Starts writing a file chunk by chunk (uploads are streamed, never held whole).
+    pub async fn start(&self, key: &str) -> anyhow::Result<Upload> {
+        let upload = self.store.put_multipart(&Path::from(key)).await?;
+        Ok(Upload {
+            writer: WriteMultipart::new_with_chunk_size(upload, 1024 * 1024),
+        })
+    }
+
     /// Reads a file as a stream of chunks.
     pub async fn get(
         &self,
@@ -47,5 +55,30 @@ impl Files {
         impl futures_core::Stream<Item = Result<bytes::Bytes, object_store::Error>> + use<>,
     > {
         Ok(self.store.get(&Path::from(key)).await?.into_stream())
+    }
+}
+
+/// A file being written.
+pub struct Upload {
+    writer: WriteMultipart,
+}
+
+impl Upload {
+    /// Appends bytes, waiting while earlier parts are still being written.
+    pub async fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.writer.wait_for_capacity(4).await?;
+        self.writer.write(bytes);
+        Ok(())
+    }
+
+    /// Completes the file.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        self.writer.finish().await?;
+        Ok(())
+    }
+
+    /// Drops what was written.
+    pub async fn abort(self) {
+        let _ = self.writer.abort().await;
     }
 }

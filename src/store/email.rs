@@ -240,3 +240,41 @@ pub async fn set_settings(
     tx.execute(&q).await?;
     Ok(())
 }
+
+/// Links uploaded attachments to a comment; answers how many were still free to link.
+pub async fn link_attachments(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    ids: &[uuid::Uuid],
+    ticket: TicketId,
+    comment: CommentId,
+) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let q = Query::update()
+        .table(Attachments::Table)
+        .value(Attachments::TicketId, ticket)
+        .value(Attachments::CommentId, comment)
+        .and_where(Expr::col(Attachments::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Attachments::Id).is_in(ids.iter().copied()))
+        .and_where(Expr::col(Attachments::CommentId).is_null())
+        .to_owned();
+    tx.execute(&q).await
+}
+
+/// Points a merged ticket's attachments at the target (they follow their comments).
+pub async fn move_attachments(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    from: TicketId,
+    to: TicketId,
+) -> Result<u64> {
+    let q = Query::update()
+        .table(Attachments::Table)
+        .value(Attachments::TicketId, to)
+        .and_where(Expr::col(Attachments::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Attachments::TicketId).eq(from))
+        .to_owned();
+    tx.execute(&q).await
+}

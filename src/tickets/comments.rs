@@ -22,14 +22,14 @@ pub async fn add(
     body: &str,
     is_internal: bool,
     attachment_ids: &[uuid::Uuid],
-) -> Result<CommentRow> {
+) -> Result<super::model::CommentView> {
     actor.require(if is_internal {
         Permission::InternalNote
     } else {
         Permission::PublicReply
     })?;
-    if !attachment_ids.is_empty() {
-        return Err(Error::field("attachment_ids", "no such attachment"));
+    if attachment_ids.len() > 20 {
+        return Err(Error::field("attachment_ids", "at most 20 attachments"));
     }
     let body =
         validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
@@ -54,6 +54,17 @@ pub async fn add(
         updated_at: now,
     };
     store::comments::insert(&mut tx, &comment).await?;
+    let mut ids = attachment_ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    let linked =
+        store::email::link_attachments(&mut tx, row.workspace_id, &ids, row.id, comment.id).await?;
+    if linked != ids.len() as u64 {
+        return Err(Error::field(
+            "attachment_ids",
+            "each id must be an upload of this workspace that is not attached yet",
+        ));
+    }
     let by = Author::user(actor);
     if !is_internal {
         if row.first_response_at.is_none() {
@@ -112,8 +123,9 @@ pub async fn add(
         &mut tags,
     )
     .await?;
+    let files = store::email::attachments_of(&mut tx, row.workspace_id, &[comment.id]).await?;
     tx.commit().await?;
-    Ok(comment)
+    Ok(view(&comment, &files, &[]))
 }
 
 /// The thread, oldest first (staff see internal notes), each comment with its attachments.
@@ -125,37 +137,41 @@ pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::mode
     let ids: Vec<CommentId> = rows.iter().map(|c| c.id).collect();
     let files = store::email::attachments_of(&mut tx, actor.workspace_id, &ids).await?;
     let mail = store::notifications::of_comments(&mut tx, actor.workspace_id, &ids).await?;
-    Ok(rows
+    Ok(rows.iter().map(|c| view(c, &files, &mail)).collect())
+}
+
+/// A comment as the API shows it, with its attachments and its email delivery state.
+fn view(
+    c: &CommentRow,
+    files: &[crate::store::email::AttachmentRow],
+    mail: &[crate::store::notifications::NotificationRow],
+) -> super::model::CommentView {
+    let mut v = super::model::CommentView::from(c);
+    v.attachments = files
         .iter()
-        .map(|c| {
-            let mut v = super::model::CommentView::from(c);
-            v.attachments = files
-                .iter()
-                .filter(|f| f.comment_id == Some(c.id))
-                .map(|f| {
-                    json!({
-                        "id": f.id,
-                        "file_name": f.file_name,
-                        "mime_type": f.mime_type,
-                        "file_size": f.file_size,
-                        "content_id": f.content_id,
-                        "inline": f.is_inline,
-                        "url": format!("/api/attachments/{}", f.id),
-                    })
-                })
-                .collect();
-            v.delivery = mail.iter().find(|n| n.comment_id == Some(c.id)).map(|n| {
-                json!({
-                    "status": n.status,
-                    "to": n.address,
-                    "error": n.last_error,
-                    "message_id": n.message_id,
-                    "sent_at": n.sent_at.map(crate::clock::rfc3339),
-                })
-            });
-            v
+        .filter(|f| f.comment_id == Some(c.id))
+        .map(|f| {
+            json!({
+                "id": f.id,
+                "file_name": f.file_name,
+                "mime_type": f.mime_type,
+                "file_size": f.file_size,
+                "content_id": f.content_id,
+                "inline": f.is_inline,
+                "url": format!("/api/attachments/{}", f.id),
+            })
         })
-        .collect())
+        .collect();
+    v.delivery = mail.iter().find(|n| n.comment_id == Some(c.id)).map(|n| {
+        json!({
+            "status": n.status,
+            "to": n.address,
+            "error": n.last_error,
+            "message_id": n.message_id,
+            "sent_at": n.sent_at.map(crate::clock::rfc3339),
+        })
+    });
+    v
 }
 
 async fn load_own(

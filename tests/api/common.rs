@@ -55,6 +55,7 @@ pub struct Options {
     pub registry: Option<Registry>,
     /// `FERRODESK_SMTP_URL` (the shipped job handlers are registered with it).
     pub smtp_url: Option<String>,
+    pub max_attachment_bytes: Option<usize>,
 }
 
 impl TestApp {
@@ -90,6 +91,9 @@ impl TestApp {
         config.run_jobs = false;
         if let Some(m) = opts.max_json_bytes {
             config.max_json_bytes = m;
+        }
+        if let Some(m) = opts.max_attachment_bytes {
+            config.max_attachment_bytes = m;
         }
         if let Some(r) = opts.retry_base_seconds {
             config.retry_base_seconds = r;

@@ -573,3 +573,198 @@ async fn robustness(app: TestApp) {
     assert!(s < 500, "{s} {out}");
 }
 both!(malformed_mail_never_yields_a_server_error, robustness);
+
+async fn upload(
+    app: &TestApp,
+    who: &Client,
+    name: &str,
+    bytes: Vec<u8>,
+    claimed: &str,
+) -> (u16, Value) {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str(claimed)
+        .expect("mime");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let res = app
+        .http
+        .post(format!("{}/api/attachments", app.base))
+        .bearer_auth(who.token.as_deref().expect("token"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn uploads(backend: Backend) {
+    let Some(app) = TestApp::start_with(
+        backend,
+        crate::common::Options {
+            max_attachment_bytes: Some(2 * 1024 * 1024),
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    let engineer = admin.user(&app, "engineer").await;
+    // A PNG that claims to be text, with a path in its name: stored by content type, under a
+    // plain name; 1.5 MiB (over the JSON body limit, under the attachment limit).
+    let mut png = vec![
+        0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R',
+    ];
+    png.resize(1_500_000, 7);
+    let (s, a) = upload(
+        &app,
+        &admin,
+        "../../etc/passwd.png",
+        png.clone(),
+        "text/plain",
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["file_name"], "passwd.png");
+    assert_eq!(a["mime_type"], "image/png");
+    assert_eq!(a["file_size"], 1_500_000);
+    let (s, b) = upload(
+        &app,
+        &engineer,
+        "<img src=x onerror=alert(1)>.html",
+        b"just words".to_vec(),
+        "text/html",
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["mime_type"], "text/plain", "sniffed, not trusted");
+    // Too big → 413; nothing to upload → 422; not multipart → 415.
+    let (s, _) = upload(
+        &app,
+        &admin,
+        "big.bin",
+        vec![1u8; 2 * 1024 * 1024 + 1],
+        "application/octet-stream",
+    )
+    .await;
+    assert_eq!(s, 413);
+    let res = app
+        .http
+        .post(format!("{}/api/attachments", app.base))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .json(&json!({"file": "x"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 415);
+    let empty = reqwest::multipart::Form::new().text("other", "x");
+    let res = app
+        .http
+        .post(format!("{}/api/attachments", app.base))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .multipart(empty)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 422);
+    // Linked to a reply: listed on the comment, downloadable with safe headers.
+    let t = admin.ticket("Files", "f@example.com").await;
+    let tid = t["id"].as_str().expect("id");
+    let c = admin
+        .post(
+            &format!("/api/tickets/{tid}/comments"),
+            json!({"body": "see attached", "attachment_ids": [a["id"], b["id"]]}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let names: Vec<&str> = c["attachments"]
+        .as_array()
+        .expect("attachments")
+        .iter()
+        .map(|x| x["file_name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"passwd.png"));
+    let res = app
+        .http
+        .get(format!(
+            "{}/api/attachments/{}",
+            app.base,
+            a["id"].as_str().expect("id")
+        ))
+        .bearer_auth(engineer.token.as_deref().expect("token"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(res.status().as_u16(), 200);
+    let cd = res.headers()["content-disposition"]
+        .to_str()
+        .expect("cd")
+        .to_owned();
+    assert!(
+        cd.starts_with("attachment; filename=\"passwd.png\""),
+        "{cd}"
+    );
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.bytes().await.expect("bytes").len(), png.len());
+    let res = app
+        .http
+        .get(format!(
+            "{}/api/attachments/{}",
+            app.base,
+            b["id"].as_str().expect("id")
+        ))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .send()
+        .await
+        .expect("download");
+    let cd = res.headers()["content-disposition"]
+        .to_str()
+        .expect("cd")
+        .to_owned();
+    assert!(
+        !cd.contains('<') && cd.contains("filename*=UTF-8''%3Cimg%20src%3Dx"),
+        "{cd}"
+    );
+    // An attachment links once; unknown ids and other workspaces' files are refused.
+    admin
+        .post(
+            &format!("/api/tickets/{tid}/comments"),
+            json!({"body": "again", "attachment_ids": [a["id"]]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    admin
+        .post(
+            &format!("/api/tickets/{tid}/comments"),
+            json!({"body": "nope", "attachment_ids": [uuid::Uuid::now_v7()]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    let thread = admin
+        .get(&format!("/api/tickets/{tid}/comments"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        thread["comments"].as_array().expect("c").len(),
+        2,
+        "refused comments were not saved"
+    );
+    admin
+        .get(&format!("/api/attachments/{}", uuid::Uuid::now_v7()))
+        .await
+        .expect_problem(404, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_streamed_sniffed_and_linked_sqlite() {
+    uploads(Backend::Sqlite).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_streamed_sniffed_and_linked_postgres() {
+    uploads(Backend::Postgres).await;
+}

@@ -32,7 +32,7 @@ async fn create(
         &body.attachment_ids,
     )
     .await?;
-    Ok((StatusCode::CREATED, axum::Json(CommentView::from(&c))))
+    Ok((StatusCode::CREATED, axum::Json(c)))
 }
 
 macro_rules! thread_routes {

@@ -131,7 +131,7 @@ fn content_disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != '/' || c == ' ' {
+            if c.is_ascii_alphanumeric() || " .-_()+,".contains(c) {
                 c
             } else {
                 '_'
@@ -147,4 +147,127 @@ fn content_disposition(name: &str) -> String {
         }
     }
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// A file name safe to store and show: the last path segment, no control characters, at most
+/// 255 characters.
+fn clean_file_name(raw: Option<&str>) -> String {
+    let base = raw
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let name: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    let name = name.trim().trim_start_matches('.').to_owned();
+    if name.is_empty() { "file".into() } else { name }
+}
+
+/// The type of a file from its first bytes (never from what the client claims).
+fn sniff(head: &[u8]) -> String {
+    if let Some(t) = infer::get(head) {
+        return t.mime_type().to_owned();
+    }
+    if std::str::from_utf8(head).is_ok() || head.is_empty() {
+        "text/plain".into()
+    } else {
+        "application/octet-stream".into()
+    }
+}
+
+/// Uploads a file (multipart field `file`), streamed to storage; link it to a comment with
+/// `attachment_ids`. The type is sniffed from the content; files over the limit → 413.
+#[utoipa::path(post, path = "/api/attachments", tag = "email", security(("bearer" = [])),
+    request_body(content = String, content_type = "multipart/form-data", description = "field `file`"),
+    responses((status = 201, description = "`{id, file_name, mime_type, file_size, url}`"),
+              (status = 413, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn upload_attachment(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, axum::Json<serde_json::Value>)> {
+    actor.require(Permission::InternalNote)?;
+    let mut multipart = multipart.map_err(|_| {
+        Error::Client(
+            Code::UnsupportedMediaType,
+            "send the file as multipart/form-data with a `file` field".into(),
+        )
+    })?;
+    let limit = app.config.max_attachment_bytes;
+    let bad = |_| Error::bad_request("the multipart body could not be read");
+    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let file_name = clean_file_name(field.file_name());
+        let id = uuid::Uuid::now_v7();
+        let key = crate::files::Files::key(actor.workspace_id, id);
+        let mut upload = app
+            .files
+            .start(&key)
+            .await
+            .map_err(|e| Error::Internal(e.context("starting an upload")))?;
+        let mut head: Vec<u8> = Vec::new();
+        let mut size = 0usize;
+        loop {
+            let chunk = match field.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(_) => {
+                    upload.abort().await;
+                    return Err(Error::bad_request("the upload was interrupted"));
+                }
+            };
+            size += chunk.len();
+            if size > limit {
+                upload.abort().await;
+                return Err(Error::Client(
+                    Code::PayloadTooLarge,
+                    format!("attachments are limited to {limit} bytes"),
+                ));
+            }
+            if head.len() < 8192 {
+                head.extend_from_slice(&chunk[..chunk.len().min(8192 - head.len())]);
+            }
+            upload
+                .write(&chunk)
+                .await
+                .map_err(|e| Error::Internal(e.context("writing an upload")))?;
+        }
+        upload
+            .finish()
+            .await
+            .map_err(|e| Error::Internal(e.context("finishing an upload")))?;
+        let mime = sniff(&head);
+        let now = crate::clock::now_micros();
+        let mut tx = app.store.begin().await?;
+        crate::store::email::insert_attachment(
+            &mut tx,
+            &crate::store::email::AttachmentRow {
+                id,
+                workspace_id: actor.workspace_id,
+                ticket_id: None,
+                comment_id: None,
+                file_name: file_name.clone(),
+                mime_type: mime.clone(),
+                file_size: i64::try_from(size).unwrap_or(i64::MAX),
+                storage_key: key,
+                content_id: None,
+                is_inline: false,
+                uploaded_by: Some(actor.user_id.0),
+                created_at: now,
+            },
+        );
+        tx.commit().await?;
+        return Ok((
+            StatusCode::CREATED,
+            axum::Json(serde_json::json!({
+                "id": id, "file_name": file_name, "mime_type": mime, "file_size": size,
+                "url": format!("/api/attachments/{id}"),
+            })),
+        ));
+    }
+    Err(Error::field(
+        "file",
+        "is required (a multipart field named `file`)",
+    ))
 }

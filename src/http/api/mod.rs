@@ -129,6 +129,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
             email::put_email_settings
         ))
         .routes(routes!(email::download_attachment))
+        .merge(
+            // Uploads are streamed and limited by FERRODESK_MAX_ATTACHMENT_BYTES in the handler,
+            // not by the JSON body limit.
+            OpenApiRouter::new()
+                .routes(routes!(email::upload_attachment))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .routes(routes!(workspaces::create_workspace))
         .routes(routes!(
             workspaces::get_settings,
