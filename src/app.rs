@@ -126,7 +126,21 @@ pub async fn launch(
     let runner = app
         .config
         .run_jobs
-        .then(|| tokio::spawn(app.runner().run_forever(stop_rx)));
+        .then(|| tokio::spawn(app.runner().run_forever(stop_rx.clone())));
+    let poller = app.config.run_jobs.then(|| {
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut last = std::collections::HashMap::new();
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tick.tick() => crate::email::imap::poll_due(&app, &mut last).await,
+                }
+            }
+        })
+    });
     let router = crate::http::router(app.clone());
     println!("listening on http://{addr}");
     tracing::info!(%addr, backend = ?app.store.backend(), "Ferrodesk is ready");
@@ -142,6 +156,9 @@ pub async fn launch(
     let _ = stop_tx.send(true);
     if let Some(r) = runner {
         let _ = r.await;
+    }
+    if let Some(p) = poller {
+        let _ = p.await;
     }
     app.store.close().await;
     Ok(())

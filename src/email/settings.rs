@@ -43,6 +43,33 @@ pub struct EmailSettingsInput {
     pub rotate_inbound_token: bool,
 }
 
+/// Shown instead of the IMAP password: it is write-only.
+const HIDDEN: &str = "********";
+
+fn mask(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some(HIDDEN));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A URL sent back with the masked password keeps the stored one.
+fn unmask(new: &str, stored: Option<&str>) -> String {
+    match (
+        url::Url::parse(new),
+        stored.and_then(|s| url::Url::parse(s).ok()),
+    ) {
+        (Ok(mut u), Some(old)) if u.password() == Some(HIDDEN) => {
+            let _ = u.set_password(old.password());
+            u.to_string()
+        }
+        _ => new.to_owned(),
+    }
+}
+
 fn new_token() -> String {
     format!("fdin_{}", crate::auth::tokens::random_b64(32))
 }
@@ -65,7 +92,7 @@ async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<EmailSettings> {
     Ok(EmailSettings {
         support_address: s.support_address,
         inbound_token: token,
-        imap_url: s.imap_url,
+        imap_url: s.imap_url.as_deref().map(mask),
         imap_folder: s.imap_folder.unwrap_or_else(|| "INBOX".into()),
         poll_seconds: s.poll_seconds.unwrap_or(60),
     })
@@ -89,7 +116,7 @@ pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<
             .ok(),
     };
     if let Some(u) = &input.imap_url
-        && !(u.starts_with("imap://") || u.starts_with("imaps://"))
+        && !((u.starts_with("imap://") || u.starts_with("imaps://")) && url::Url::parse(u).is_ok())
     {
         errors.push(FieldError::new(
             "imap_url",
@@ -116,9 +143,16 @@ pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<
     let ws = actor.workspace_id;
     let mut tx = app.store.begin().await?;
     let current = load(&mut tx, ws).await?;
+    let (doc, _) = store::email::settings(&mut tx, ws).await?;
+    let previous: Stored = doc
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or_default();
     let stored = Stored {
         support_address,
-        imap_url: input.imap_url,
+        imap_url: input
+            .imap_url
+            .as_deref()
+            .map(|u| unmask(u, previous.imap_url.as_deref())),
         imap_folder: input.imap_folder,
         poll_seconds: input.poll_seconds,
     };

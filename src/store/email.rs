@@ -278,3 +278,14 @@ pub async fn move_attachments(
         .to_owned();
     tx.execute(&q).await
 }
+
+/// Workspaces whose email settings name an IMAP mailbox, with their settings document.
+pub async fn imap_workspaces(tx: &mut Tx) -> Result<Vec<(WorkspaceId, String)>> {
+    let q = Query::select()
+        .column(Workspaces::Id)
+        .column(Alias::new("email_settings"))
+        .from(Workspaces::Table)
+        .and_where(Expr::col(Alias::new("email_settings")).like("%\"imap_url\":\"%"))
+        .to_owned();
+    tx.fetch_all(&q).await
+}

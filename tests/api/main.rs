@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod email;
 mod errors;
+mod imap;
 mod jobs;
 mod listing;
 mod mail_out;

@@ -271,3 +271,22 @@ pub async fn upload_attachment(
         "is required (a multipart field named `file`)",
     ))
 }
+
+/// Polls the workspace's IMAP mailbox now (admin) and says what it found.
+#[utoipa::path(post, path = "/api/settings/email/poll", tag = "email", security(("bearer" = [])),
+    responses((status = 200, description = "`{fetched, created, appended, ignored}`"), (status = 503, body = crate::http::problem::Problem)))]
+pub async fn poll_imap(
+    State(app): State<AppState>,
+    Auth(actor, _): Auth,
+) -> Result<axum::Json<crate::email::imap::PollReport>> {
+    actor.require(Permission::ManageSettings)?;
+    crate::email::imap::poll(&app, actor.workspace_id)
+        .await
+        .map(axum::Json)
+        .map_err(|e| {
+            Error::Client(
+                Code::ServiceUnavailable,
+                format!("the IMAP poll failed: {e:#}"),
+            )
+        })
+}

@@ -128,6 +128,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             email::get_email_settings,
             email::put_email_settings
         ))
+        .routes(routes!(email::poll_imap))
         .routes(routes!(email::download_attachment))
         .merge(
             // Uploads are streamed and limited by FERRODESK_MAX_ATTACHMENT_BYTES in the handler,
