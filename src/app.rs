@@ -45,6 +45,7 @@ pub type AppState = Arc<App>;
 impl App {
     /// Connects, migrates and bootstraps the database, then builds the app.
     pub async fn new(config: Config, jobs: Registry) -> anyhow::Result<AppState> {
+        install_tls();
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await.context("database migration failed")?;
         if let Some(b) = crate::workspace::workspaces::bootstrap(
@@ -68,8 +69,12 @@ impl App {
             .with_middleware::<governor::middleware::StateInformationMiddleware>();
         let create_batcher = (store.backend() == crate::store::Backend::Sqlite)
             .then(|| crate::tickets::batch::Batcher::spawn(store.clone()));
-        let files = crate::files::Files::local(&config.data_dir.join("attachments"))
-            .context("could not open the attachments folder")?;
+        let files = match &config.attachment_store {
+            Some(url) => crate::files::Files::s3(&url.0)
+                .context("FERRODESK_ATTACHMENT_STORE is not a usable s3:// URL")?,
+            None => crate::files::Files::local(&config.data_dir.join("attachments"))
+                .context("could not open the attachments folder")?,
+        };
         let mailer = match &config.smtp_url {
             Some(u) => Some(Arc::new(
                 crate::email::outbound::Mailer::new(&u.0)
@@ -106,6 +111,12 @@ impl App {
     pub async fn run_pending_jobs(&self) -> crate::error::Result<usize> {
         self.runner().drain().await
     }
+}
+
+/// Installs the process's TLS crypto provider (ring) for every TLS client (S3, IMAP, SMTP);
+/// harmless when already installed.
+pub fn install_tls() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The job handlers Ferrodesk ships. Later capabilities (mail, webhooks, SLA) add theirs here.

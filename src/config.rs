@@ -140,6 +140,10 @@ pub struct Config {
     /// Largest accepted JSON body in bytes.
     #[arg(long, env = "FERRODESK_MAX_JSON_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_json_bytes: usize,
+    /// Where attachments are kept: the data folder by default, or an S3-compatible bucket
+    /// (`s3://bucket/prefix?endpoint=…&region=…`; credentials from `AWS_*` variables).
+    #[arg(long, env = "FERRODESK_ATTACHMENT_STORE", global = true)]
+    pub attachment_store: Option<DatabaseUrl>,
     /// Largest accepted attachment in bytes.
     #[arg(long, env = "FERRODESK_MAX_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
     pub max_attachment_bytes: usize,
@@ -186,6 +190,7 @@ impl Config {
             api_rate_limit: 1200,
             max_json_bytes: 1024 * 1024,
             max_attachment_bytes: 25 * 1024 * 1024,
+            attachment_store: None,
             run_jobs: true,
         }
     }
@@ -202,6 +207,7 @@ impl Config {
             "FERRODESK_PUBLIC_URL",
             "FERRODESK_SMTP_URL",
             "FERRODESK_MAX_ATTACHMENT_BYTES",
+            "FERRODESK_ATTACHMENT_STORE",
             "FERRODESK_SLA_TICK_SECONDS",
             "FERRODESK_WEBHOOK_ALLOW_PRIVATE",
             "FERRODESK_RETRY_BASE_SECONDS",

@@ -25,6 +25,39 @@ impl Files {
         })
     }
 
+    /// Files kept in an S3-compatible bucket: `s3://bucket[/prefix][?option=value…]`, where the
+    /// options are those of `object_store`'s S3 client (`endpoint`, `region`, `allow_http`,
+    /// `access_key_id`, `secret_access_key`, …); anything not given comes from the standard
+    /// `AWS_*` environment variables.
+    pub fn s3(url: &str) -> anyhow::Result<Self> {
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        let u = url::Url::parse(url)?;
+        anyhow::ensure!(
+            u.scheme() == "s3",
+            "the attachment store must be an s3:// URL"
+        );
+        let bucket = u
+            .host_str()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("the s3:// URL names no bucket"))?;
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (k, v) in u.query_pairs() {
+            let key: AmazonS3ConfigKey = k
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown S3 option `{k}`"))?;
+            b = b.with_config(key, v.into_owned());
+        }
+        let store: Arc<dyn ObjectStore> = Arc::new(b.build()?);
+        let prefix = u.path().trim_matches('/');
+        Ok(Files {
+            store: if prefix.is_empty() {
+                store
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            },
+        })
+    }
+
     /// The storage key of an attachment.
     #[must_use]
     pub fn key(ws: WorkspaceId, id: uuid::Uuid) -> String {
@@ -42,8 +75,9 @@ impl Files {
     /// Starts writing a file chunk by chunk (uploads are streamed, never held whole).
     pub async fn start(&self, key: &str) -> anyhow::Result<Upload> {
         let upload = self.store.put_multipart(&Path::from(key)).await?;
+        // Parts of 5 MiB, the smallest S3 accepts: memory per upload stays bounded by that.
         Ok(Upload {
-            writer: WriteMultipart::new_with_chunk_size(upload, 1024 * 1024),
+            writer: WriteMultipart::new(upload),
         })
     }
 

@@ -56,6 +56,8 @@ pub struct Options {
     /// `FERRODESK_SMTP_URL` (the shipped job handlers are registered with it).
     pub smtp_url: Option<String>,
     pub max_attachment_bytes: Option<usize>,
+    /// `FERRODESK_ATTACHMENT_STORE` (an `s3://` URL).
+    pub attachment_store: Option<String>,
 }
 
 impl TestApp {
@@ -92,6 +94,7 @@ impl TestApp {
         if let Some(m) = opts.max_json_bytes {
             config.max_json_bytes = m;
         }
+        config.attachment_store = opts.attachment_store.clone().map(DatabaseUrl);
         if let Some(m) = opts.max_attachment_bytes {
             config.max_attachment_bytes = m;
         }

@@ -768,3 +768,128 @@ async fn uploads_are_streamed_sniffed_and_linked_sqlite() {
 async fn uploads_are_streamed_sniffed_and_linked_postgres() {
     uploads(Backend::Postgres).await;
 }
+
+/// An S3-compatible server (moto, from PyPI) on a free port.
+struct S3Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl S3Server {
+    fn start() -> S3Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let child = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server (pip install 'moto[s3,server]') must be installed");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return S3Server { child, port };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("moto_server does not listen");
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn s3(backend: Backend) {
+    ferrodesk::app::install_tls();
+    let server = S3Server::start();
+    let endpoint = format!("http://127.0.0.1:{}", server.port);
+    // Create the bucket with a plain S3 call.
+    let res = reqwest::Client::new()
+        .put(format!("{endpoint}/ferrodesk-files"))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(res.status().is_success(), "{}", res.status());
+    let store = format!(
+        "s3://ferrodesk-files/attachments?endpoint={endpoint}&region=us-east-1&allow_http=true&access_key_id=test&secret_access_key=test"
+    );
+    let Some(app) = TestApp::start_with(
+        backend,
+        crate::common::Options {
+            attachment_store: Some(store),
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    let bytes: Vec<u8> = (0..12_000_000u32).map(|i| (i % 251) as u8).collect();
+    let (s, a) = upload(
+        &app,
+        &admin,
+        "big.bin",
+        bytes.clone(),
+        "application/octet-stream",
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    // The object is in the bucket under the prefix…
+    let key = format!("{endpoint}/ferrodesk-files?list-type=2&prefix=attachments/");
+    let listing = reqwest::Client::new()
+        .get(key)
+        .send()
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("xml");
+    assert!(
+        listing.contains(&a["id"].as_str().expect("id").replace('-', "")),
+        "{listing}"
+    );
+    // …and comes back whole.
+    let got = app
+        .http
+        .get(format!(
+            "{}/api/attachments/{}",
+            app.base,
+            a["id"].as_str().expect("id")
+        ))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(got.as_ref(), bytes.as_slice());
+    // Inbound mail stores its files there too.
+    let t = token(&admin).await;
+    let (status, out) = deliver(
+        &app,
+        &t,
+        &mail("s3@example.com", "Files", "s3-1@x", "", "with original"),
+    )
+    .await;
+    assert_eq!(
+        (status, out["action"].as_str()),
+        (202, Some("created")),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_live_in_an_s3_bucket_when_configured_sqlite() {
+    s3(Backend::Sqlite).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_live_in_an_s3_bucket_when_configured_postgres() {
+    s3(Backend::Postgres).await;
+}
