@@ -781,7 +781,7 @@ impl S3Server {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
-        let child = std::process::Command::new("moto_server")
+        let mut child = std::process::Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -793,6 +793,8 @@ impl S3Server {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("moto_server does not listen");
     }
 }
