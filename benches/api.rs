@@ -279,6 +279,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
 }
 
 fn main() {
+    ferrodesk::app::install_tls();
     let tickets: usize = std::env::var("FERRODESK_BENCH_TICKETS")
         .ok()
         .and_then(|v| v.parse().ok())
