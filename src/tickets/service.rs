@@ -298,6 +298,9 @@ pub struct PreparedTicket {
     format: NumberFormat,
     number_start: i64,
     sla: crate::sla::engine::SlaContext,
+    /// The workspace's `ticket.created` rules, read with the rest so the write transaction
+    /// (SQLite's single writer) only writes.
+    rules: Vec<crate::workflow::rules::engine::Rule>,
 }
 
 /// Validates a new ticket and reads what creating it needs (requester, workspace settings,
@@ -437,6 +440,7 @@ pub async fn prepare_with(
         customer,
         format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
         number_start: context.number_start,
+        rules: crate::workflow::rules::engine::load(conn, ws, Trigger::TicketCreated).await?,
         sla: crate::sla::engine::load_with(
             conn,
             ws,
@@ -477,6 +481,7 @@ pub async fn create_as(
         format,
         number_start,
         sla,
+        rules,
     } = p;
     let customer = match customer {
         Some(c) => c,
@@ -592,7 +597,9 @@ pub async fn create_as(
         crate::workflow::notify::to_requester(tx, &row, "ticket_created", None, json!({})).await?;
     }
     let mut tags = tags;
-    crate::workflow::rules::engine::run(tx, Trigger::TicketCreated, &mut row, &mut tags).await?;
+    if !rules.is_empty() {
+        crate::workflow::rules::engine::run_rules(tx, &rules, &mut row, &mut tags).await?;
+    }
     Ok((row, tags))
 }
 

@@ -53,14 +53,9 @@ impl Rule {
     }
 }
 
-/// Loads the workspace's active rules of `trigger` and runs them on the ticket.
-pub async fn run(
-    tx: &mut Tx,
-    trigger: Trigger,
-    row: &mut TicketRow,
-    tags: &mut Vec<String>,
-) -> Result<Vec<uuid::Uuid>> {
-    let rules: Vec<Rule> = store::rules::list(tx, row.workspace_id, Some(trigger.as_str()))
+/// The workspace's active rules of `trigger`, in evaluation order.
+pub async fn load(tx: &mut Tx, ws: crate::ids::WorkspaceId, trigger: Trigger) -> Result<Vec<Rule>> {
+    Ok(store::rules::list(tx, ws, Some(trigger.as_str()))
         .await?
         .iter()
         .filter_map(|r| {
@@ -70,7 +65,17 @@ pub async fn run(
             }
             parsed
         })
-        .collect();
+        .collect())
+}
+
+/// Loads the workspace's active rules of `trigger` and runs them on the ticket.
+pub async fn run(
+    tx: &mut Tx,
+    trigger: Trigger,
+    row: &mut TicketRow,
+    tags: &mut Vec<String>,
+) -> Result<Vec<uuid::Uuid>> {
+    let rules = load(tx, row.workspace_id, trigger).await?;
     run_rules(tx, &rules, row, tags).await
 }
 
