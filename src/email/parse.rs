@@ -293,7 +293,7 @@ mod tests {
 
     fn corpus(path: &str) -> Vec<u8> {
         let p = format!(
-            "{}/../shared/email-corpus/{path}",
+            "{}/tests/fixtures/email-corpus/{path}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))

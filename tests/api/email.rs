@@ -1,4 +1,4 @@
-//! The inbound email path over HTTP with the third-party corpus in `../shared/email-corpus`
+//! The inbound email path over HTTP with the third-party corpus in `tests/fixtures/email-corpus`
 //! (see its README for each file's case and expected result) and our own cases.
 
 use serde_json::{Value, json};
@@ -8,7 +8,7 @@ use crate::common::{Backend, Client, TestApp};
 
 fn corpus(path: &str) -> Vec<u8> {
     let p = format!(
-        "{}/../shared/email-corpus/{path}",
+        "{}/tests/fixtures/email-corpus/{path}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
