@@ -381,6 +381,25 @@ async fn matrix(app: TestApp) {
             None,
             [200, 200, 200, 200],
         ),
+        (
+            Method::GET,
+            "/api/settings/email",
+            None,
+            [200, 403, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/settings/email",
+            Some(json!({"poll_seconds": 60})),
+            [200, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/settings/email/poll",
+            None,
+            [503, 403, 403, 403],
+        ),
+        (Method::GET, "/api/admin/jobs", None, [200, 403, 403, 403]),
     ];
     let mut failures = Vec::new();
     for (method, template, body, expected) in &rows {
