@@ -895,3 +895,91 @@ async fn attachments_live_in_an_s3_bucket_when_configured_sqlite() {
 async fn attachments_live_in_an_s3_bucket_when_configured_postgres() {
     s3(Backend::Postgres).await;
 }
+
+async fn reply_time_rules(app: TestApp) {
+    let admin = app.admin().await;
+    let t = token(&admin).await;
+    admin
+        .post(
+            "/api/tickets/automation-rules",
+            json!({"name": "Customer keeps writing", "trigger": "time",
+                   "conditions": {"all": [{"field": "customer_replies_since_agent", "op": "gt", "value": 1}]},
+                   "actions": [{"type": "add_tag", "value": "needs-attention"}]}),
+        )
+        .await
+        .expect(201);
+    admin
+        .post(
+            "/api/tickets/automation-rules",
+            json!({"name": "Waiting on us", "trigger": "time",
+                   "conditions": {"all": [{"field": "hours_since_last_agent_reply", "op": "gt", "value": 2}, {"field": "status", "op": "eq", "value": "open"}]},
+                   "actions": [{"type": "set_priority", "value": "high"}]}),
+        )
+        .await
+        .expect(201);
+    let (_, first) = deliver(
+        &app,
+        &t,
+        &mail("kim@example.com", "Help", "t1@x", "", "one"),
+    )
+    .await;
+    let id = first["ticket_id"].as_str().expect("id").to_owned();
+    admin
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            json!({"body": "Looking into it"}),
+        )
+        .await
+        .expect(201);
+    let scan = |hours: i64| {
+        let store = app.app.store.clone();
+        async move {
+            ferrodesk::workflow::rules::scan::run(
+                &store,
+                ferrodesk::clock::now_micros() + hours * 3_600_000_000,
+            )
+            .await
+            .expect("scan")
+        }
+    };
+    assert_eq!(
+        scan(0).await,
+        0,
+        "an agent just replied; the customer has not written since"
+    );
+    for (n, mid) in [(1, "t2@x"), (2, "t3@x")] {
+        let (_, r) = deliver(
+            &app,
+            &t,
+            &mail(
+                "kim@example.com",
+                "Re: Help",
+                mid,
+                "In-Reply-To: <t1@x>\r\n",
+                &format!("more {n}"),
+            ),
+        )
+        .await;
+        assert_eq!(r["action"], "appended");
+    }
+    assert_eq!(scan(0).await, 1, "two customer replies since the agent's");
+    let tk = admin
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(tk["tags"], json!(["needs-attention"]));
+    assert_eq!(tk["priority"], "medium");
+    // Three hours later with no agent reply the second rule fires too.
+    assert_eq!(scan(3).await, 1);
+    let tk = admin
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(tk["priority"], "high");
+}
+both!(
+    time_rules_see_customer_replies_and_agent_silence,
+    reply_time_rules
+);
