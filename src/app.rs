@@ -104,6 +104,7 @@ impl App {
             sla_tick: Duration::from_secs(self.config.sla_tick_seconds),
             mailer: self.mailer.clone(),
             public_url: self.config.public_url(),
+            allow_private_webhooks: self.config.webhook_allow_private,
         }
     }
 
@@ -122,7 +123,9 @@ pub fn install_tls() {
 /// The job handlers Ferrodesk ships. Later capabilities (mail, webhooks, SLA) add theirs here.
 #[must_use]
 pub fn default_jobs() -> Registry {
-    Registry::default().with::<crate::email::outbound::DeliverNotification>()
+    Registry::default()
+        .with::<crate::email::outbound::DeliverNotification>()
+        .with::<crate::webhooks::DeliverWebhook>()
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests and

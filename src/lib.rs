@@ -24,5 +24,6 @@ pub mod sla;
 pub mod store;
 pub mod tickets;
 pub mod validate;
+pub mod webhooks;
 pub mod workflow;
 pub mod workspace;

@@ -28,6 +28,8 @@ pub struct JobContext {
     pub mailer: Option<Arc<crate::email::outbound::Mailer>>,
     /// `FERRODESK_PUBLIC_URL`, for links in messages.
     pub public_url: String,
+    /// `FERRODESK_WEBHOOK_ALLOW_PRIVATE`.
+    pub allow_private_webhooks: bool,
 }
 
 /// A job type: a serde payload with a stable name.

@@ -24,6 +24,7 @@ pub struct Runner {
     pub sla_tick: Duration,
     pub mailer: Option<std::sync::Arc<crate::email::outbound::Mailer>>,
     pub public_url: String,
+    pub allow_private_webhooks: bool,
 }
 
 impl Runner {
@@ -43,6 +44,7 @@ impl Runner {
                 attempt: job.attempts,
                 mailer: self.mailer.clone(),
                 public_url: self.public_url.clone(),
+                allow_private_webhooks: self.allow_private_webhooks,
             };
             let outcome = match self.registry.get(&job.kind) {
                 Some(handler) => handler(job.payload.clone(), ctx).await,

@@ -20,6 +20,7 @@ pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod watchers;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::borrow::Cow;
@@ -362,6 +363,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "email",
                 include_str!("../../migrations/sqlite/0005_email.sql"),
             ),
+            (
+                6,
+                "webhooks",
+                include_str!("../../migrations/sqlite/0006_webhooks.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -388,6 +394,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 5,
                 "email",
                 include_str!("../../migrations/postgres/0005_email.sql"),
+            ),
+            (
+                6,
+                "webhooks",
+                include_str!("../../migrations/postgres/0006_webhooks.sql"),
             ),
         ],
     };

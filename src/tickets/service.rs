@@ -76,10 +76,15 @@ pub async fn publish(
     extra: serde_json::Value,
 ) -> Result<()> {
     let now = now_micros();
+    let internal = extra["comment"]["is_internal"] == serde_json::Value::Bool(true);
     let mut data = json!({ "ticket": TicketView::from_row(t, tags.to_vec(), now) });
     if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
         obj.extend(more);
     }
+    let payload =
+        json!({ "event": event_type, "timestamp": crate::clock::rfc3339(now), "data": data })
+            .to_string();
+    crate::webhooks::fan_out(tx, t.workspace_id, event_type, t.id.0, &payload, internal).await?;
     store::events::publish(
         tx,
         &DomainEventRow {
@@ -87,7 +92,7 @@ pub async fn publish(
             workspace_id: t.workspace_id,
             event_type: event_type.to_owned(),
             subject_id: t.id.0,
-            payload: json!({ "event": event_type, "timestamp": crate::clock::rfc3339(now), "data": data }).to_string(),
+            payload,
             created_at: now,
         },
     )

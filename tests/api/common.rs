@@ -58,6 +58,8 @@ pub struct Options {
     pub max_attachment_bytes: Option<usize>,
     /// `FERRODESK_ATTACHMENT_STORE` (an `s3://` URL).
     pub attachment_store: Option<String>,
+    /// `FERRODESK_WEBHOOK_ALLOW_PRIVATE` (test receivers listen on 127.0.0.1).
+    pub webhook_allow_private: bool,
 }
 
 impl TestApp {
@@ -95,6 +97,7 @@ impl TestApp {
             config.max_json_bytes = m;
         }
         config.attachment_store = opts.attachment_store.clone().map(DatabaseUrl);
+        config.webhook_allow_private = opts.webhook_allow_private;
         if let Some(m) = opts.max_attachment_bytes {
             config.max_attachment_bytes = m;
         }

@@ -15,4 +15,5 @@ mod sla;
 mod store;
 mod tenancy;
 mod tickets;
+mod webhooks;
 mod workflow;

@@ -400,6 +400,13 @@ async fn matrix(app: TestApp) {
             [503, 403, 403, 403],
         ),
         (Method::GET, "/api/admin/jobs", None, [200, 403, 403, 403]),
+        (Method::GET, "/api/webhooks", None, [200, 200, 403, 403]),
+        (
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"url": "https://hooks.example.com/{role}", "events": ["ticket.created"]})),
+            [201, 403, 403, 403],
+        ),
     ];
     let mut failures = Vec::new();
     for (method, template, body, expected) in &rows {

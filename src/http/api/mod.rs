@@ -12,6 +12,7 @@ pub mod rules;
 pub mod sla;
 pub mod tickets;
 pub mod users;
+pub mod webhooks;
 pub mod workflow;
 pub mod workspaces;
 
@@ -121,6 +122,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(sla::get_business_hours, sla::put_business_hours))
         .routes(routes!(sla::get_escalation, sla::put_escalation))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(admin::list_jobs))
         .routes(routes!(admin::retry_job))
         .routes(routes!(email::inbound_email))

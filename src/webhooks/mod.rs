@@ -1,0 +1,546 @@
+//! Outgoing webhooks (SPEC §5 Webhooks): subscriptions per workspace; every domain event is
+//! fanned out to the matching subscriptions in the transaction that published it (outbox), and
+//! a `deliver_webhook` job per delivery POSTs it, signed, with retries and an SSRF guard.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::auth::{Actor, Permission};
+use crate::clock::{now_micros, rfc3339};
+use crate::error::{Error, FieldError, Result};
+use crate::ids::WorkspaceId;
+use crate::jobs::{Job, JobContext};
+use crate::store::webhooks::{DeliveryRow, WebhookRow};
+use crate::store::{self, Tx};
+
+/// The event catalog of SPEC §5, plus the rules engine's own.
+pub const EVENTS: [&str; 14] = [
+    "ticket.created",
+    "ticket.updated",
+    "ticket.status_changed",
+    "ticket.resolved",
+    "ticket.closed",
+    "ticket.reopened",
+    "ticket.comment.added",
+    "ticket.assigned",
+    "ticket.merged",
+    "ticket.escalated",
+    "ticket.sla.at_risk",
+    "ticket.sla.breached",
+    "ticket.satisfaction.received",
+    "automation.webhook",
+];
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: uuid::Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub include_internal: bool,
+    /// Only in the answer that created it (or rotated it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub version: i64,
+    pub created_at: String,
+}
+
+fn view(w: &WebhookRow, show_secret: bool) -> WebhookView {
+    WebhookView {
+        id: w.id,
+        url: w.url.clone(),
+        events: serde_json::from_str(&w.events).unwrap_or_default(),
+        active: w.active,
+        include_internal: w.include_internal,
+        secret: show_secret.then(|| w.secret.clone()),
+        version: w.version,
+        created_at: rfc3339(w.created_at),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    pub url: String,
+    pub events: Vec<String>,
+    /// Generated when absent; shown once.
+    pub secret: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub include_internal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Addresses a webhook may never reach unless `FERRODESK_WEBHOOK_ALLOW_PRIVATE=true`: private,
+/// loopback, link-local (cloud metadata), shared, multicast and unspecified ranges.
+#[must_use]
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || (a == 100 && (64..128).contains(&b))
+                || a == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+fn check_input(input: &WebhookInput, allow_private: bool) -> Result<(String, String)> {
+    let mut errors = Vec::new();
+    match url::Url::parse(&input.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            if !allow_private
+                && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = u.host()
+                && let Ok(ip) = u
+                    .host_str()
+                    .unwrap_or_default()
+                    .trim_matches(['[', ']'])
+                    .parse::<IpAddr>()
+                && is_private(ip)
+            {
+                errors.push(FieldError::new(
+                    "url",
+                    "private, loopback and link-local addresses are refused (FERRODESK_WEBHOOK_ALLOW_PRIVATE)",
+                ));
+            }
+        }
+        _ => errors.push(FieldError::new("url", "must be an http:// or https:// URL")),
+    }
+    if input.url.len() > 2000 {
+        errors.push(FieldError::new("url", "must be at most 2000 characters"));
+    }
+    if input.events.is_empty() {
+        errors.push(FieldError::new("events", "subscribe to at least one event"));
+    }
+    for e in &input.events {
+        if !EVENTS.contains(&e.as_str()) {
+            errors.push(FieldError::new(
+                "events",
+                format!(
+                    "unknown event `{}`; known: {}",
+                    e.chars().take(60).collect::<String>(),
+                    EVENTS.join(", ")
+                ),
+            ));
+        }
+    }
+    let secret = match &input.secret {
+        Some(s) if s.len() < 16 || s.len() > 200 => {
+            errors.push(FieldError::new("secret", "must be 16 to 200 characters"));
+            String::new()
+        }
+        Some(s) => s.clone(),
+        None => format!("whsec_{}", crate::auth::tokens::random_b64(32)),
+    };
+    if errors.is_empty() {
+        let mut events = input.events.clone();
+        events.sort();
+        events.dedup();
+        Ok((
+            serde_json::to_string(&events).unwrap_or_else(|_| "[]".into()),
+            secret,
+        ))
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+pub async fn create(app: &App, actor: &Actor, input: WebhookInput) -> Result<WebhookView> {
+    actor.require(Permission::ManageSettings)?;
+    let (events, secret) = check_input(&input, app.config.webhook_allow_private)?;
+    let now = now_micros();
+    let row = WebhookRow {
+        id: uuid::Uuid::now_v7(),
+        workspace_id: actor.workspace_id,
+        url: input.url,
+        events,
+        secret,
+        active: input.active,
+        include_internal: input.include_internal,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = app.store.begin().await?;
+    store::webhooks::insert(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(view(&row, true))
+}
+
+pub async fn list(app: &App, actor: &Actor) -> Result<Vec<WebhookView>> {
+    actor.require(Permission::ReadSettings)?;
+    let mut conn = app.store.read().await?;
+    Ok(store::webhooks::list(&mut conn, actor.workspace_id, false)
+        .await?
+        .iter()
+        .map(|w| view(w, false))
+        .collect())
+}
+
+pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<WebhookView> {
+    actor.require(Permission::ReadSettings)?;
+    let mut conn = app.store.read().await?;
+    store::webhooks::find(&mut conn, actor.workspace_id, id)
+        .await?
+        .map(|w| view(&w, false))
+        .ok_or(Error::NotFound)
+}
+
+/// Replaces a subscription; a new `secret` is shown in the answer.
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: uuid::Uuid,
+    input: WebhookInput,
+) -> Result<WebhookView> {
+    actor.require(Permission::ManageSettings)?;
+    let (events, secret) = check_input(&input, app.config.webhook_allow_private)?;
+    let mut tx = app.store.begin().await?;
+    let mut row = store::webhooks::find(&mut tx, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let rotated = input.secret.is_some();
+    row.url = input.url;
+    row.events = events;
+    if rotated {
+        row.secret = secret;
+    }
+    row.active = input.active;
+    row.include_internal = input.include_internal;
+    row.updated_at = now_micros();
+    if !store::webhooks::update(&mut tx, &row).await? {
+        return Err(Error::conflict("the webhook was changed by someone else"));
+    }
+    row.version += 1;
+    tx.commit().await?;
+    Ok(view(&row, rotated))
+}
+
+pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
+    actor.require(Permission::ManageSettings)?;
+    let mut tx = app.store.begin().await?;
+    if !store::webhooks::delete(&mut tx, actor.workspace_id, id).await? {
+        return Err(Error::NotFound);
+    }
+    tx.commit().await
+}
+
+/// A delivery as the log shows it.
+#[must_use]
+pub fn delivery_view(d: &DeliveryRow) -> Value {
+    json!({
+        "id": d.id,
+        "event": d.event_type,
+        "status": d.status,
+        "attempts": d.attempts,
+        "response_code": d.response_code,
+        "last_error": d.last_error,
+        "created_at": rfc3339(d.created_at),
+        "delivered_at": d.delivered_at.map(rfc3339),
+    })
+}
+
+pub async fn deliveries(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<Vec<Value>> {
+    actor.require(Permission::ReadSettings)?;
+    let mut conn = app.store.read().await?;
+    store::webhooks::find(&mut conn, actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(
+        store::webhooks::deliveries(&mut conn, actor.workspace_id, id, 100)
+            .await?
+            .iter()
+            .map(delivery_view)
+            .collect(),
+    )
+}
+
+/// Sends a delivery again, with the same delivery id.
+pub async fn redeliver(
+    app: &App,
+    actor: &Actor,
+    hook: uuid::Uuid,
+    delivery: uuid::Uuid,
+) -> Result<()> {
+    actor.require(Permission::ManageSettings)?;
+    let mut tx = app.store.begin().await?;
+    let d = store::webhooks::find_delivery(&mut tx, delivery)
+        .await?
+        .filter(|d| d.workspace_id == actor.workspace_id && d.webhook_id == hook)
+        .ok_or(Error::NotFound)?;
+    store::webhooks::reset(&mut tx, actor.workspace_id, d.id, now_micros()).await?;
+    crate::jobs::enqueue(
+        &mut tx,
+        Some(actor.workspace_id),
+        &DeliverWebhook { delivery_id: d.id },
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Writes a delivery (and its job) for every active subscription of the event, in the
+/// publishing transaction.
+pub async fn fan_out(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    event: &str,
+    subject: uuid::Uuid,
+    payload: &str,
+    internal: bool,
+) -> Result<()> {
+    let hooks = store::webhooks::list(tx, ws, true).await?;
+    let now = now_micros();
+    for h in hooks {
+        let events: Vec<String> = serde_json::from_str(&h.events).unwrap_or_default();
+        if !events.iter().any(|e| e == event) || (internal && !h.include_internal) {
+            continue;
+        }
+        let d = DeliveryRow {
+            id: uuid::Uuid::now_v7(),
+            workspace_id: ws,
+            webhook_id: h.id,
+            event_type: event.to_owned(),
+            subject_id: subject,
+            payload: payload.to_owned(),
+            status: "pending".into(),
+            attempts: 0,
+            response_code: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            delivered_at: None,
+        };
+        store::webhooks::insert_delivery(tx, &d);
+        crate::jobs::enqueue(tx, Some(ws), &DeliverWebhook { delivery_id: d.id }).await?;
+    }
+    Ok(())
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+#[must_use]
+pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(format!("{t}.{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={t},v1={hex}")
+}
+
+/// Delivers one webhook delivery.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeliverWebhook {
+    pub delivery_id: uuid::Uuid,
+}
+
+impl Job for DeliverWebhook {
+    const NAME: &'static str = "deliver_webhook";
+    const MAX_ATTEMPTS: i64 = 8;
+
+    async fn run(self, ctx: JobContext) -> anyhow::Result<()> {
+        let store = &ctx.store;
+        let mut conn = store.read().await?;
+        let Some(d) = store::webhooks::find_delivery(&mut conn, self.delivery_id).await? else {
+            return Ok(());
+        };
+        if d.status != "pending" {
+            return Ok(());
+        }
+        let Some(hook) = store::webhooks::find(&mut conn, d.workspace_id, d.webhook_id).await?
+        else {
+            return Ok(());
+        };
+        if store::webhooks::earlier_pending(&mut conn, &d).await? {
+            // Deliveries about one ticket go out in order: check again shortly, without
+            // spending an attempt.
+            drop(conn);
+            let mut tx = store.begin().await?;
+            crate::jobs::enqueue_at(
+                &mut tx,
+                Some(d.workspace_id),
+                &DeliverWebhook { delivery_id: d.id },
+                now_micros() + 2_000_000,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        drop(conn);
+        let last = ctx.attempt >= Self::MAX_ATTEMPTS;
+        let outcome = post(&hook, &d, ctx.allow_private_webhooks).await;
+        let mut tx = store.begin().await?;
+        let result = match outcome {
+            Ok(code) if (200..300).contains(&code) => {
+                store::webhooks::record_attempt(
+                    &mut tx,
+                    d.id,
+                    "delivered",
+                    Some(code),
+                    None,
+                    now_micros(),
+                )
+                .await?;
+                Ok(())
+            }
+            Ok(code) => {
+                let status = if last { "failed" } else { "pending" };
+                store::webhooks::record_attempt(
+                    &mut tx,
+                    d.id,
+                    status,
+                    Some(code),
+                    Some(&format!("the receiver answered {code}")),
+                    now_micros(),
+                )
+                .await?;
+                Err(anyhow::anyhow!("the receiver answered {code}"))
+            }
+            Err(Refused(why)) => {
+                // Never retried: the address is not allowed.
+                store::webhooks::record_attempt(
+                    &mut tx,
+                    d.id,
+                    "failed",
+                    None,
+                    Some(&why),
+                    now_micros(),
+                )
+                .await?;
+                Ok(())
+            }
+            Err(Transient(why)) => {
+                let status = if last { "failed" } else { "pending" };
+                store::webhooks::record_attempt(
+                    &mut tx,
+                    d.id,
+                    status,
+                    None,
+                    Some(&why),
+                    now_micros(),
+                )
+                .await?;
+                Err(anyhow::anyhow!(why))
+            }
+        };
+        tx.commit().await?;
+        result
+    }
+}
+
+enum PostError {
+    Refused(String),
+    Transient(String),
+}
+use PostError::{Refused, Transient};
+
+/// POSTs a delivery to an address checked after DNS resolution; no redirects; 10 s timeout.
+async fn post(hook: &WebhookRow, d: &DeliveryRow, allow_private: bool) -> Result<i64, PostError> {
+    let url = url::Url::parse(&hook.url).map_err(|e| Refused(format!("bad URL: {e}")))?;
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| Transient(format!("could not resolve {host}: {e}")))?
+        .collect();
+    let Some(addr) = addrs.first().copied() else {
+        return Err(Transient(format!("{host} has no address")));
+    };
+    if !allow_private && addrs.iter().any(|a| is_private(a.ip())) {
+        return Err(Refused(format!(
+            "{host} resolves to a private or loopback address; refused (FERRODESK_WEBHOOK_ALLOW_PRIVATE)"
+        )));
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .resolve(&host, addr)
+        .build()
+        .map_err(|e| Transient(e.to_string()))?;
+    let t = now_micros() / 1_000_000;
+    let res = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", "Ferrodesk-Webhooks/1")
+        .header("x-ferrodesk-event", &d.event_type)
+        .header("x-ferrodesk-delivery", d.id.to_string())
+        .header(
+            "x-ferrodesk-signature",
+            signature(&hook.secret, t, &d.payload),
+        )
+        .body(d.payload.clone())
+        .send()
+        .await
+        .map_err(|e| Transient(format!("request failed: {e}")))?;
+    Ok(i64::from(res.status().as_u16()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_private, signature};
+
+    #[test]
+    fn private_ranges_are_recognized() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!is_private(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[test]
+    fn signature_is_stripe_style() {
+        // HMAC-SHA256("secret", "1700000000.{}"), computed with Python's hmac module.
+        assert_eq!(
+            signature("secret", 1_700_000_000, "{}"),
+            "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+        );
+    }
+}
