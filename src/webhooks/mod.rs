@@ -191,6 +191,7 @@ pub async fn create(app: &App, actor: &Actor, input: WebhookInput) -> Result<Web
     let mut tx = app.store.begin().await?;
     store::webhooks::insert(&mut tx, &row).await?;
     tx.commit().await?;
+    forget(actor.workspace_id);
     Ok(view(&row, true))
 }
 
@@ -240,6 +241,7 @@ pub async fn update(
     }
     row.version += 1;
     tx.commit().await?;
+    forget(actor.workspace_id);
     Ok(view(&row, rotated))
 }
 
@@ -249,7 +251,9 @@ pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
     if !store::webhooks::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }
-    tx.commit().await
+    tx.commit().await?;
+    forget(actor.workspace_id);
+    Ok(())
 }
 
 /// A delivery as the log shows it.
@@ -305,6 +309,34 @@ pub async fn redeliver(
     tx.commit().await
 }
 
+/// Active subscriptions per workspace, kept in memory on SQLite: there the database belongs
+/// to one process and every write of a subscription goes through [`forget`], while reading
+/// them would cost every publishing transaction a trip to the single writer. PostgreSQL nodes
+/// share the database with other nodes and always read.
+static SQLITE_CACHE: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<WorkspaceId, std::sync::Arc<Vec<WebhookRow>>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn forget(ws: WorkspaceId) {
+    if let Ok(mut c) = SQLITE_CACHE.lock() {
+        c.remove(&ws);
+    }
+}
+
+async fn active(tx: &mut Tx, ws: WorkspaceId) -> Result<std::sync::Arc<Vec<WebhookRow>>> {
+    if tx.backend() == store::Backend::Postgres {
+        return Ok(std::sync::Arc::new(store::webhooks::list(tx, ws, true).await?));
+    }
+    if let Some(hit) = SQLITE_CACHE.lock().ok().and_then(|c| c.get(&ws).cloned()) {
+        return Ok(hit);
+    }
+    let hooks = std::sync::Arc::new(store::webhooks::list(tx, ws, true).await?);
+    if let Ok(mut c) = SQLITE_CACHE.lock() {
+        c.insert(ws, hooks.clone());
+    }
+    Ok(hooks)
+}
+
 /// Writes a delivery (and its job) for every active subscription of the event, in the
 /// publishing transaction.
 pub async fn fan_out(
@@ -315,9 +347,12 @@ pub async fn fan_out(
     payload: &str,
     internal: bool,
 ) -> Result<()> {
-    let hooks = store::webhooks::list(tx, ws, true).await?;
+    let hooks = active(tx, ws).await?;
+    if hooks.is_empty() {
+        return Ok(());
+    }
     let now = now_micros();
-    for h in hooks {
+    for h in hooks.iter() {
         let events: Vec<String> = serde_json::from_str(&h.events).unwrap_or_default();
         if !events.iter().any(|e| e == event) || (internal && !h.include_internal) {
             continue;
