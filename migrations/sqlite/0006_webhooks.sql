@@ -1,5 +1,5 @@
--- Webhook subscriptions and their deliveries (one row per event and subscription; its id is
--- the stable X-Ferrodesk-Delivery across retries).
+-- Webhook subscriptions and their deliveries (one row per event and subscription, or per rule
+-- action; its id is the stable X-Ferrodesk-Delivery across retries).
 CREATE TABLE webhooks (
     id BLOB PRIMARY KEY NOT NULL,
     workspace_id BLOB NOT NULL REFERENCES workspaces(id),
@@ -17,7 +17,9 @@ CREATE INDEX webhooks_workspace_idx ON webhooks (workspace_id);
 CREATE TABLE webhook_deliveries (
     id BLOB PRIMARY KEY NOT NULL,
     workspace_id BLOB NOT NULL REFERENCES workspaces(id),
-    webhook_id BLOB NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    webhook_id BLOB REFERENCES webhooks(id) ON DELETE CASCADE,
+    -- Set instead of webhook_id for a rule's `webhook` action (its own URL, unsigned).
+    target_url TEXT,
     event_type TEXT NOT NULL,
     subject_id BLOB NOT NULL,
     payload TEXT NOT NULL,

@@ -27,6 +27,7 @@ enum WebhookDeliveries {
     Id,
     WorkspaceId,
     WebhookId,
+    TargetUrl,
     EventType,
     SubjectId,
     Payload,
@@ -143,7 +144,9 @@ pub async fn delete(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<bool
 pub struct DeliveryRow {
     pub id: uuid::Uuid,
     pub workspace_id: WorkspaceId,
-    pub webhook_id: uuid::Uuid,
+    /// The subscription, or `None` for a rule's own URL (`target_url`).
+    pub webhook_id: Option<uuid::Uuid>,
+    pub target_url: Option<String>,
     pub event_type: String,
     pub subject_id: uuid::Uuid,
     pub payload: String,
@@ -157,10 +160,11 @@ pub struct DeliveryRow {
     pub delivered_at: Option<i64>,
 }
 
-const DELIVERY: [WebhookDeliveries; 13] = [
+const DELIVERY: [WebhookDeliveries; 14] = [
     WebhookDeliveries::Id,
     WebhookDeliveries::WorkspaceId,
     WebhookDeliveries::WebhookId,
+    WebhookDeliveries::TargetUrl,
     WebhookDeliveries::EventType,
     WebhookDeliveries::SubjectId,
     WebhookDeliveries::Payload,
@@ -182,6 +186,7 @@ pub fn insert_delivery(tx: &mut Tx, d: &DeliveryRow) {
             d.id.into(),
             d.workspace_id.into(),
             d.webhook_id.into(),
+            d.target_url.clone().into(),
             d.event_type.clone().into(),
             d.subject_id.into(),
             d.payload.clone().into(),

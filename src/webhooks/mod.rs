@@ -297,7 +297,7 @@ pub async fn redeliver(
     let mut tx = app.store.begin().await?;
     let d = store::webhooks::find_delivery(&mut tx, delivery)
         .await?
-        .filter(|d| d.workspace_id == actor.workspace_id && d.webhook_id == hook)
+        .filter(|d| d.workspace_id == actor.workspace_id && d.webhook_id == Some(hook))
         .ok_or(Error::NotFound)?;
     store::webhooks::reset(&mut tx, actor.workspace_id, d.id, now_micros()).await?;
     crate::jobs::enqueue(
@@ -325,7 +325,9 @@ fn forget(ws: WorkspaceId) {
 
 async fn active(tx: &mut Tx, ws: WorkspaceId) -> Result<std::sync::Arc<Vec<WebhookRow>>> {
     if tx.backend() == store::Backend::Postgres {
-        return Ok(std::sync::Arc::new(store::webhooks::list(tx, ws, true).await?));
+        return Ok(std::sync::Arc::new(
+            store::webhooks::list(tx, ws, true).await?,
+        ));
     }
     if let Some(hit) = SQLITE_CACHE.lock().ok().and_then(|c| c.get(&ws).cloned()) {
         return Ok(hit);
@@ -360,7 +362,8 @@ pub async fn fan_out(
         let d = DeliveryRow {
             id: uuid::Uuid::now_v7(),
             workspace_id: ws,
-            webhook_id: h.id,
+            webhook_id: Some(h.id),
+            target_url: None,
             event_type: event.to_owned(),
             subject_id: subject,
             payload: payload.to_owned(),
@@ -375,6 +378,36 @@ pub async fn fan_out(
         store::webhooks::insert_delivery(tx, &d);
         crate::jobs::enqueue(tx, Some(ws), &DeliverWebhook { delivery_id: d.id }).await?;
     }
+    Ok(())
+}
+
+/// Queues a delivery to a rule's own URL (the `webhook` action), in the rule's transaction.
+pub async fn queue_direct(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    subject: uuid::Uuid,
+    url: &str,
+    payload: &str,
+) -> Result<()> {
+    let now = now_micros();
+    let d = DeliveryRow {
+        id: uuid::Uuid::now_v7(),
+        workspace_id: ws,
+        webhook_id: None,
+        target_url: Some(url.to_owned()),
+        event_type: "automation.webhook".into(),
+        subject_id: subject,
+        payload: payload.to_owned(),
+        status: "pending".into(),
+        attempts: 0,
+        response_code: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        delivered_at: None,
+    };
+    store::webhooks::insert_delivery(tx, &d);
+    crate::jobs::enqueue(tx, Some(ws), &DeliverWebhook { delivery_id: d.id }).await?;
     Ok(())
 }
 
@@ -412,9 +445,14 @@ impl Job for DeliverWebhook {
         if d.status != "pending" {
             return Ok(());
         }
-        let Some(hook) = store::webhooks::find(&mut conn, d.workspace_id, d.webhook_id).await?
-        else {
-            return Ok(());
+        // A subscription's URL and secret, or a rule's own URL (unsigned).
+        let (url, secret) = match (d.webhook_id, &d.target_url) {
+            (Some(h), _) => match store::webhooks::find(&mut conn, d.workspace_id, h).await? {
+                Some(hook) => (hook.url, Some(hook.secret)),
+                None => return Ok(()),
+            },
+            (None, Some(u)) => (u.clone(), None),
+            (None, None) => return Ok(()),
         };
         if store::webhooks::earlier_pending(&mut conn, &d).await? {
             // Deliveries about one ticket go out in order: check again shortly, without
@@ -433,7 +471,7 @@ impl Job for DeliverWebhook {
         }
         drop(conn);
         let last = ctx.attempt >= Self::MAX_ATTEMPTS;
-        let outcome = post(&hook, &d, ctx.allow_private_webhooks).await;
+        let outcome = post(&url, secret.as_deref(), &d, ctx.allow_private_webhooks).await;
         let mut tx = store.begin().await?;
         let result = match outcome {
             Ok(code) if (200..300).contains(&code) => {
@@ -500,8 +538,13 @@ enum PostError {
 use PostError::{Refused, Transient};
 
 /// POSTs a delivery to an address checked after DNS resolution; no redirects; 10 s timeout.
-async fn post(hook: &WebhookRow, d: &DeliveryRow, allow_private: bool) -> Result<i64, PostError> {
-    let url = url::Url::parse(&hook.url).map_err(|e| Refused(format!("bad URL: {e}")))?;
+async fn post(
+    target: &str,
+    secret: Option<&str>,
+    d: &DeliveryRow,
+    allow_private: bool,
+) -> Result<i64, PostError> {
+    let url = url::Url::parse(target).map_err(|e| Refused(format!("bad URL: {e}")))?;
     let host = url
         .host_str()
         .unwrap_or_default()
@@ -527,16 +570,16 @@ async fn post(hook: &WebhookRow, d: &DeliveryRow, allow_private: bool) -> Result
         .build()
         .map_err(|e| Transient(e.to_string()))?;
     let t = now_micros() / 1_000_000;
-    let res = client
+    let mut req = client
         .post(url)
         .header("content-type", "application/json")
         .header("user-agent", "Ferrodesk-Webhooks/1")
         .header("x-ferrodesk-event", &d.event_type)
-        .header("x-ferrodesk-delivery", d.id.to_string())
-        .header(
-            "x-ferrodesk-signature",
-            signature(&hook.secret, t, &d.payload),
-        )
+        .header("x-ferrodesk-delivery", d.id.to_string());
+    if let Some(secret) = secret {
+        req = req.header("x-ferrodesk-signature", signature(secret, t, &d.payload));
+    }
+    let res = req
         .body(d.payload.clone())
         .send()
         .await

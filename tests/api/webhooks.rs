@@ -329,3 +329,39 @@ async fn private_addresses_are_refused_sqlite() {
 async fn private_addresses_are_refused_postgres() {
     ssrf(Backend::Postgres).await;
 }
+
+async fn rule_webhook(backend: Backend) {
+    let Some(app) = start(backend, true).await else {
+        return;
+    };
+    let (url, rx) = receiver().await;
+    let admin = app.admin().await;
+    admin
+        .post(
+            "/api/tickets/automation-rules",
+            json!({"name": "Tell the ERP", "trigger": "ticket.created",
+                   "conditions": {"all": [{"field": "subject", "op": "contains", "value": "order"}]},
+                   "actions": [{"type": "webhook", "url": url}]}),
+        )
+        .await
+        .expect(201);
+    let t = admin.ticket("Where is my order?", "o@example.com").await;
+    admin.ticket("Unrelated", "o@example.com").await;
+    wait_for(&app, &rx, 1).await;
+    let hits = rx.hits.lock().expect("lock").clone();
+    assert_eq!(hits.len(), 1, "only the matching ticket");
+    let (h, body) = &hits[0];
+    assert_eq!(h["x-ferrodesk-event"], "automation.webhook");
+    let v: Value = serde_json::from_str(body).expect("json");
+    assert_eq!(v["data"]["ticket"]["id"], t["id"]);
+    assert_eq!(v["data"]["rule_name"], "Tell the ERP");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_webhook_actions_post_to_their_url_sqlite() {
+    rule_webhook(Backend::Sqlite).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_webhook_actions_post_to_their_url_postgres() {
+    rule_webhook(Backend::Postgres).await;
+}

@@ -337,7 +337,20 @@ async fn act(
             Ok(json!({"recipients": users.len(), "channel": ch}))
         }
         Action::Webhook { url } => {
-            // Delivered by the webhook dispatcher with signing, retries and the SSRF guard.
+            // Delivered by the webhook job to the rule's URL (retries, SSRF guard); the event
+            // also reaches subscriptions to `automation.webhook`.
+            let now = now_micros();
+            let payload = json!({
+                "event": "automation.webhook",
+                "timestamp": crate::clock::rfc3339(now),
+                "data": {
+                    "ticket": crate::tickets::model::TicketView::from_row(row, tags.clone(), now),
+                    "rule_id": rule.id,
+                    "rule_name": rule.name,
+                },
+            })
+            .to_string();
+            crate::webhooks::queue_direct(tx, ws, row.id.0, url, &payload).await?;
             publish(
                 tx,
                 row,
