@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use async_imap::Client;
 use futures_util::TryStreamExt;
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::app::App;
@@ -123,15 +122,12 @@ where
 pub async fn poll(app: &App, ws: WorkspaceId) -> anyhow::Result<PollReport> {
     let settings = {
         let mut conn = app.store.read().await?;
-        store::email::settings(&mut conn, ws).await?.0
+        super::settings::stored(&mut conn, ws).await?.0
     };
-    let doc: Value = settings
-        .and_then(|d| serde_json::from_str(&d).ok())
-        .unwrap_or_default();
-    let Some(url) = doc["imap_url"].as_str() else {
+    let Some(url) = settings.imap_url.as_deref() else {
         anyhow::bail!("no imap_url is configured");
     };
-    let folder = doc["imap_folder"].as_str().unwrap_or("INBOX").to_owned();
+    let folder = settings.folder().to_owned();
     let t = target(url)?;
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(20),
@@ -177,10 +173,7 @@ pub async fn poll_due(app: &App, last: &mut HashMap<WorkspaceId, std::time::Inst
         }
     };
     for (ws, doc) in configured {
-        let every = serde_json::from_str::<Value>(&doc)
-            .ok()
-            .and_then(|v| v["poll_seconds"].as_u64())
-            .unwrap_or(60);
+        let every = super::settings::Stored::parse(Some(&doc)).poll_seconds();
         if last.get(&ws).is_some_and(|t| t.elapsed().as_secs() < every) {
             continue;
         }

@@ -65,20 +65,14 @@ fn subject_tokens(subject: &str) -> Vec<String> {
 
 /// The workspace's own addresses: mail from them never opens tickets.
 async fn own_addresses(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    if let Some(w) = store::workspaces::find(tx, ws).await?
-        && let Some(a) = w.support_email
-    {
-        out.push(a.to_lowercase());
-    }
-    let (doc, _) = store::email::settings(tx, ws).await?;
-    if let Some(a) = doc
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-        .and_then(|v| v["support_address"].as_str().map(str::to_lowercase))
-    {
-        out.push(a);
-    }
-    Ok(out)
+    let workspace = store::workspaces::find(tx, ws).await?;
+    let (settings, _) = super::settings::stored(tx, ws).await?;
+    Ok(workspace
+        .and_then(|w| w.support_email)
+        .into_iter()
+        .chain(settings.support_address)
+        .map(|a| a.to_lowercase())
+        .collect())
 }
 
 /// Finds the ticket a message continues, by its parents' Message-IDs, then by the subject.

@@ -244,11 +244,8 @@ async fn sender(
     let w = store::workspaces::find(tx, ws)
         .await?
         .ok_or_else(|| anyhow::anyhow!("workspace {ws} is gone"))?;
-    let (doc, _) = store::email::settings(tx, ws).await?;
-    let configured = doc
-        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
-        .and_then(|v| v["support_address"].as_str().map(str::to_owned));
-    let Some(address) = configured.or(w.support_email) else {
+    let (settings, _) = super::settings::stored(tx, ws).await?;
+    let Some(address) = settings.support_address.or(w.support_email) else {
         return Ok(None);
     };
     let mailbox = Mailbox::new(

@@ -11,13 +11,49 @@ use crate::ids::WorkspaceId;
 use crate::store::{self, Tx};
 use crate::validate;
 
-/// What is stored (the inbound token lives in its own indexed column).
+/// What is stored (the inbound token lives in its own indexed column). Inbound, outbound and
+/// the IMAP poller read the settings through this type.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Stored {
-    support_address: Option<String>,
-    imap_url: Option<String>,
-    imap_folder: Option<String>,
-    poll_seconds: Option<u64>,
+pub struct Stored {
+    pub support_address: Option<String>,
+    pub imap_url: Option<String>,
+    pub imap_folder: Option<String>,
+    pub poll_seconds: Option<u64>,
+}
+
+impl Stored {
+    /// Reads a stored document (absent or unreadable: nothing configured).
+    #[must_use]
+    pub fn parse(doc: Option<&str>) -> Self {
+        doc.and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default()
+    }
+
+    #[must_use]
+    pub fn folder(&self) -> &str {
+        self.imap_folder.as_deref().unwrap_or("INBOX")
+    }
+
+    #[must_use]
+    pub fn poll_seconds(&self) -> u64 {
+        self.poll_seconds.unwrap_or(60)
+    }
+}
+
+/// The workspace's email settings and inbound token.
+pub async fn stored(tx: &mut Tx, ws: WorkspaceId) -> Result<(Stored, Option<String>)> {
+    let (doc, token) = store::email::settings(tx, ws).await?;
+    Ok((Stored::parse(doc.as_deref()), token))
+}
+
+fn view(s: Stored, token: String) -> EmailSettings {
+    EmailSettings {
+        imap_url: s.imap_url.as_deref().map(mask),
+        imap_folder: s.folder().to_owned(),
+        poll_seconds: s.poll_seconds(),
+        support_address: s.support_address,
+        inbound_token: token,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -75,11 +111,8 @@ fn new_token() -> String {
 }
 
 /// Reads the settings, creating the inbound token on first use.
-async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<EmailSettings> {
-    let (doc, token) = store::email::settings(tx, ws).await?;
-    let s: Stored = doc
-        .and_then(|d| serde_json::from_str(&d).ok())
-        .unwrap_or_default();
+async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<(Stored, String)> {
+    let (s, token) = stored(tx, ws).await?;
     let token = match token {
         Some(t) => t,
         None => {
@@ -89,21 +122,15 @@ async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<EmailSettings> {
             t
         }
     };
-    Ok(EmailSettings {
-        support_address: s.support_address,
-        inbound_token: token,
-        imap_url: s.imap_url.as_deref().map(mask),
-        imap_folder: s.imap_folder.unwrap_or_else(|| "INBOX".into()),
-        poll_seconds: s.poll_seconds.unwrap_or(60),
-    })
+    Ok((s, token))
 }
 
 pub async fn get(app: &App, actor: &Actor) -> Result<EmailSettings> {
     actor.require(Permission::ManageSettings)?;
     let mut tx = app.store.begin().await?;
-    let s = load(&mut tx, actor.workspace_id).await?;
+    let (s, token) = load(&mut tx, actor.workspace_id).await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(view(s, token))
 }
 
 pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<EmailSettings> {
@@ -142,11 +169,7 @@ pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<
     }
     let ws = actor.workspace_id;
     let mut tx = app.store.begin().await?;
-    let current = load(&mut tx, ws).await?;
-    let (doc, _) = store::email::settings(&mut tx, ws).await?;
-    let previous: Stored = doc
-        .and_then(|d| serde_json::from_str(&d).ok())
-        .unwrap_or_default();
+    let (previous, token) = stored(&mut tx, ws).await?;
     let stored = Stored {
         support_address,
         imap_url: input
@@ -156,16 +179,14 @@ pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<
         imap_folder: input.imap_folder,
         poll_seconds: input.poll_seconds,
     };
-    let token = if input.rotate_inbound_token {
-        new_token()
-    } else {
-        current.inbound_token
+    let token = match token {
+        Some(t) if !input.rotate_inbound_token => t,
+        _ => new_token(),
     };
     let doc = serde_json::to_string(&stored).map_err(anyhow::Error::from)?;
     store::email::set_settings(&mut tx, ws, &doc, &token, now_micros()).await?;
-    let out = load(&mut tx, ws).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(view(stored, token))
 }
 
 /// The workspace an inbound token authorizes (401 when none).

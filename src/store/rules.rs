@@ -246,7 +246,7 @@ pub async fn time_candidates(
     after: Option<TicketId>,
     limit: u64,
 ) -> Result<Vec<TicketRow>> {
-    let mut q = super::tickets::select_all();
+    let mut q = super::tickets::base_select();
     let t = |c: Tickets| Expr::col((Tickets::Table, c));
     q.and_where(t(Tickets::WorkspaceId).eq(ws))
         .and_where(t(Tickets::DeletedAt).is_null());

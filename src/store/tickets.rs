@@ -173,11 +173,7 @@ fn col(c: Tickets) -> Expr {
 
 /// A select of every ticket column with the requester's email and name (no filters).
 #[must_use]
-pub fn select_all() -> SelectStatement {
-    base_select()
-}
-
-fn base_select() -> SelectStatement {
+pub fn base_select() -> SelectStatement {
     let mut q = Query::select();
     // Every column but `deleted_at` (the last).
     for c in &COLUMNS[..COLUMNS.len() - 1] {

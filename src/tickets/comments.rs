@@ -13,6 +13,31 @@ use crate::store::comments::CommentRow;
 use crate::store::{self};
 use crate::validate;
 
+/// Announces a new comment: the timeline entry (`event`, with `meta` and the comment id), the
+/// `ticket.comment.added` domain event and the refreshed search document. Every path that adds
+/// to a thread (staff, customers, rules) ends here.
+pub async fn announce(
+    tx: &mut store::Tx,
+    row: &crate::store::tickets::TicketRow,
+    tags: &[String],
+    by: Author,
+    comment: &CommentRow,
+    event: &str,
+    mut meta: serde_json::Value,
+) -> Result<()> {
+    meta["comment_id"] = json!(comment.id);
+    record(tx, row, by, event, None, None, meta).await?;
+    publish(
+        tx,
+        row,
+        tags,
+        "ticket.comment.added",
+        json!({"comment": super::model::CommentView::from(comment)}),
+    )
+    .await?;
+    reindex(tx, row).await
+}
+
 /// Adds a staff comment. A public reply stamps the first response, opens a `new` ticket
 /// and bumps the customer's unread counter; an internal note changes neither.
 pub async fn add(
@@ -80,28 +105,12 @@ pub async fn add(
             super::service::apply_status(&mut tx, &mut row, &tags, Status::Open, by).await?;
         }
     }
-    record(
-        &mut tx,
-        &row,
-        by,
-        if is_internal {
-            "internal_note_added"
-        } else {
-            "comment_added"
-        },
-        None,
-        None,
-        json!({"comment_id": comment.id}),
-    )
-    .await?;
-    publish(
-        &mut tx,
-        &row,
-        &tags,
-        "ticket.comment.added",
-        json!({"comment": super::model::CommentView::from(&comment)}),
-    )
-    .await?;
+    let event = if is_internal {
+        "internal_note_added"
+    } else {
+        "comment_added"
+    };
+    announce(&mut tx, &row, &tags, by, &comment, event, json!({})).await?;
     if !is_internal {
         crate::workflow::notify::to_requester(
             &mut tx,
@@ -114,7 +123,6 @@ pub async fn add(
         crate::workflow::notify::to_watchers(&mut tx, &row, comment.id, Some(actor.user_id.0))
             .await?;
     }
-    reindex(&mut tx, &row).await?;
     let mut tags = tags;
     crate::workflow::rules::engine::run(
         &mut tx,
@@ -288,26 +296,17 @@ pub async fn add_from_customer(
     if matches!(row.status.as_str(), "pending" | "resolved") {
         super::service::apply_status(tx, row, &tags, Status::Open, by).await?;
     }
-    record(
-        tx,
-        row,
-        by,
-        "comment_added",
-        None,
-        None,
-        json!({"comment_id": comment.id, "channel": channel}),
-    )
-    .await?;
-    publish(
+    announce(
         tx,
         row,
         &tags,
-        "ticket.comment.added",
-        json!({"comment": super::model::CommentView::from(&comment)}),
+        by,
+        &comment,
+        "comment_added",
+        json!({"channel": channel}),
     )
     .await?;
     crate::workflow::notify::to_watchers(tx, row, comment.id, None).await?;
-    reindex(tx, row).await?;
     crate::workflow::rules::engine::run(
         tx,
         crate::workflow::rules::model::Trigger::CommentAdded,

@@ -414,22 +414,14 @@ async fn reply_with_canned(
     row.unread_by_customer += 1;
     row.last_message_at = now;
     tickets::save(tx, row).await?;
-    record(
-        tx,
-        row,
-        rule.author(),
-        "comment_added",
-        None,
-        None,
-        json!({"comment_id": comment.id, "automated": true}),
-    )
-    .await?;
-    publish(
+    crate::tickets::comments::announce(
         tx,
         row,
         tags,
-        "ticket.comment.added",
-        json!({"comment": crate::tickets::model::CommentView::from(&comment)}),
+        rule.author(),
+        &comment,
+        "comment_added",
+        json!({"automated": true}),
     )
     .await?;
     notify::to_requester(
@@ -440,6 +432,5 @@ async fn reply_with_canned(
         json!({"comment_id": comment.id, "automated": true}),
     )
     .await?;
-    tickets::reindex(tx, row).await?;
     Ok(json!({"comment_id": comment.id}))
 }
