@@ -84,18 +84,35 @@ async fn escalate(
     .await
 }
 
+/// The workspace's rules of one SLA trigger, read once per scan.
+type RuleCache = HashMap<(WorkspaceId, bool), Vec<crate::workflow::rules::engine::Rule>>;
+
 /// Runs the automation rules of `sla.at_risk` / `sla.breached` on the ticket, locked and read
 /// afresh so the rules see (and save over) its current state.
-async fn run_sla_rules(tx: &mut Tx, t: &TicketRow, kind: &str) -> Result<()> {
+async fn run_sla_rules(
+    tx: &mut Tx,
+    t: &TicketRow,
+    kind: &str,
+    cache: &mut RuleCache,
+) -> Result<()> {
+    use crate::workflow::rules::engine;
     use crate::workflow::rules::model::Trigger;
-    let trigger = if kind == "breached" {
-        Trigger::SlaBreached
-    } else {
-        Trigger::SlaAtRisk
+    let breached = kind == "breached";
+    let key = (t.workspace_id, breached);
+    if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(key) {
+        let trigger = if breached {
+            Trigger::SlaBreached
+        } else {
+            Trigger::SlaAtRisk
+        };
+        slot.insert(engine::load(tx, t.workspace_id, trigger).await?);
+    }
+    let Some(rules) = cache.get(&key).filter(|r| !r.is_empty()) else {
+        return Ok(());
     };
     if let Some(mut row) = store::tickets::find(tx, t.workspace_id, t.id, true).await? {
         let mut tags = tags(tx, &row).await?;
-        crate::workflow::rules::engine::run(tx, trigger, &mut row, &mut tags).await?;
+        engine::run_rules(tx, rules, &mut row, &mut tags).await?;
     }
     Ok(())
 }
@@ -104,6 +121,7 @@ async fn run_sla_rules(tx: &mut Tx, t: &TicketRow, kind: &str) -> Result<()> {
 pub async fn run(store: &Store, now: i64) -> Result<usize> {
     let mut fired = 0;
     let mut settings: HashMap<WorkspaceId, EscalationSettings> = HashMap::new();
+    let mut rules = RuleCache::new();
     // Bounded rounds of 200 tickets, each its own short transaction.
     for _ in 0..50 {
         let mut tx = store.begin().await?;
@@ -171,7 +189,7 @@ pub async fn run(store: &Store, now: i64) -> Result<usize> {
                         escalate(&mut tx, t.clone(), action, now).await?;
                     }
                 }
-                run_sla_rules(&mut tx, t, kind).await?;
+                run_sla_rules(&mut tx, t, kind, &mut rules).await?;
                 tracing::info!(ticket.id = %t.id, workspace.id = %t.workspace_id, sla.clock = clock, "SLA {kind} on ticket {}", t.ticket_number);
                 round += 1;
             }
