@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::clock::now_micros;
 use crate::error::{Error, Result};
 use crate::ids::{CommentId, TicketId, WorkspaceId};
-use crate::store::email::AttachmentRow;
+use crate::store::attachments::AttachmentRow;
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Tx};
 use crate::tickets::model::NewTicket;
@@ -215,7 +215,7 @@ pub async fn receive(app: &App, ws: WorkspaceId, raw: &[u8]) -> Result<Outcome> 
         return Ok(Outcome::ignored("duplicate Message-ID: already received"));
     }
     for f in files {
-        store::email::insert_attachment(
+        store::attachments::insert_attachment(
             &mut tx,
             &AttachmentRow {
                 id: f.id,

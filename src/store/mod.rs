@@ -3,6 +3,7 @@
 //! anything tenant-owned, a `WorkspaceId`.
 
 pub mod assignment;
+pub mod attachments;
 pub mod canned;
 pub mod categories;
 pub mod comments;

@@ -83,7 +83,8 @@ pub async fn add(
     ids.sort();
     ids.dedup();
     let linked =
-        store::email::link_attachments(&mut tx, row.workspace_id, &ids, row.id, comment.id).await?;
+        store::attachments::link_attachments(&mut tx, row.workspace_id, &ids, row.id, comment.id)
+            .await?;
     if linked != ids.len() as u64 {
         return Err(Error::field(
             "attachment_ids",
@@ -131,7 +132,8 @@ pub async fn add(
         &mut tags,
     )
     .await?;
-    let files = store::email::attachments_of(&mut tx, row.workspace_id, &[comment.id]).await?;
+    let files =
+        store::attachments::attachments_of(&mut tx, row.workspace_id, &[comment.id]).await?;
     tx.commit().await?;
     Ok(view(&comment, &files, &[]))
 }
@@ -143,7 +145,7 @@ pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::mode
     let row = load(&mut tx, actor.workspace_id, key, false).await?;
     let rows = store::comments::list(&mut tx, actor.workspace_id, row.id, true).await?;
     let ids: Vec<CommentId> = rows.iter().map(|c| c.id).collect();
-    let files = store::email::attachments_of(&mut tx, actor.workspace_id, &ids).await?;
+    let files = store::attachments::attachments_of(&mut tx, actor.workspace_id, &ids).await?;
     let mail = store::notifications::of_comments(&mut tx, actor.workspace_id, &ids).await?;
     Ok(rows.iter().map(|c| view(c, &files, &mail)).collect())
 }
@@ -151,7 +153,7 @@ pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::mode
 /// A comment as the API shows it, with its attachments and its email delivery state.
 fn view(
     c: &CommentRow,
-    files: &[crate::store::email::AttachmentRow],
+    files: &[crate::store::attachments::AttachmentRow],
     mail: &[crate::store::notifications::NotificationRow],
 ) -> super::model::CommentView {
     let mut v = super::model::CommentView::from(c);

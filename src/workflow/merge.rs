@@ -139,7 +139,7 @@ pub async fn merge(
     for mut source in sources.clone() {
         let moved = store::comments::move_to(&mut tx, ws, source.id, target.id, now).await?;
         let watchers = store::watchers::move_to(&mut tx, ws, source.id, target.id).await?;
-        store::email::move_attachments(&mut tx, ws, source.id, target.id).await?;
+        store::attachments::move_attachments(&mut tx, ws, source.id, target.id).await?;
         store::comments::insert(
             &mut tx,
             &system_note(

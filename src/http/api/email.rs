@@ -94,7 +94,7 @@ pub async fn download_attachment(
     actor.require(Permission::ViewTickets)?;
     let row = {
         let mut conn = app.store.read().await?;
-        crate::store::email::find_attachment(&mut conn, actor.workspace_id, id)
+        crate::store::attachments::find_attachment(&mut conn, actor.workspace_id, id)
             .await?
             .ok_or(Error::NotFound)?
     };
@@ -239,9 +239,9 @@ pub async fn upload_attachment(
         let mime = sniff(&head);
         let now = crate::clock::now_micros();
         let mut tx = app.store.begin().await?;
-        crate::store::email::insert_attachment(
+        crate::store::attachments::insert_attachment(
             &mut tx,
-            &crate::store::email::AttachmentRow {
+            &crate::store::attachments::AttachmentRow {
                 id,
                 workspace_id: actor.workspace_id,
                 ticket_id: None,
