@@ -31,6 +31,8 @@ pub struct App {
     pub login_throttle: LoginThrottle,
     /// API request budgets per token or client address.
     pub api_limiter: KeyedLimiter,
+    /// Budgets of public writes (portal, chat, lookups) per client address.
+    pub public_limiter: KeyedLimiter,
     /// Group commit of ticket creates (SQLite only).
     pub create_batcher: Option<crate::tickets::batch::Batcher>,
     /// Attachment storage.
@@ -67,6 +69,11 @@ impl App {
             .unwrap_or(std::num::NonZeroU32::MIN);
         let api_limiter = governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))
             .with_middleware::<governor::middleware::StateInformationMiddleware>();
+        let public_per_minute = std::num::NonZeroU32::new(config.public_rate_limit.max(1))
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        let public_limiter =
+            governor::RateLimiter::keyed(governor::Quota::per_minute(public_per_minute))
+                .with_middleware::<governor::middleware::StateInformationMiddleware>();
         let create_batcher = (store.backend() == crate::store::Backend::Sqlite)
             .then(|| crate::tickets::batch::Batcher::spawn(store.clone()));
         let files = match &config.attachment_store {
@@ -88,6 +95,7 @@ impl App {
             jobs,
             login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50),
             api_limiter,
+            public_limiter,
             create_batcher,
             files,
             mailer,
@@ -126,6 +134,8 @@ pub fn default_jobs() -> Registry {
     Registry::default()
         .with::<crate::email::outbound::DeliverNotification>()
         .with::<crate::webhooks::DeliverWebhook>()
+        .with::<crate::integrations::escalation::Escalate>()
+        .with::<crate::integrations::crm::CrmSync>()
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests and

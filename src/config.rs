@@ -137,6 +137,14 @@ pub struct Config {
         global = true
     )]
     pub api_rate_limit: u32,
+    /// Public writes (portal submissions, replies, lookups, chat) per minute per address.
+    #[arg(
+        long,
+        env = "FERRODESK_PUBLIC_RATE_LIMIT",
+        default_value_t = 20,
+        global = true
+    )]
+    pub public_rate_limit: u32,
     /// Largest accepted JSON body in bytes.
     #[arg(long, env = "FERRODESK_MAX_JSON_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_json_bytes: usize,
@@ -188,6 +196,7 @@ impl Config {
             retry_base_seconds: 10,
             log: LogFormat::Text,
             api_rate_limit: 1200,
+            public_rate_limit: 20,
             max_json_bytes: 1024 * 1024,
             max_attachment_bytes: 25 * 1024 * 1024,
             attachment_store: None,
@@ -213,6 +222,7 @@ impl Config {
             "FERRODESK_RETRY_BASE_SECONDS",
             "FERRODESK_LOG",
             "FERRODESK_API_RATE_LIMIT",
+            "FERRODESK_PUBLIC_RATE_LIMIT",
             "FERRODESK_MAX_JSON_BYTES",
             "FERRODESK_RUN_JOBS",
             "FERRODESK_TEST_POSTGRES_URL",

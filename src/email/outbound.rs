@@ -78,11 +78,15 @@ fn render(
     let number = s(p, "ticket_number");
     let subject_line = s(p, "subject");
     let esc = text_to_html;
-    let footer = format!(
-        "{} · reply to this email to add to ticket {}",
-        esc(workspace),
-        esc(number)
-    );
+    let footer = if number.is_empty() {
+        esc(workspace)
+    } else {
+        format!(
+            "{} · reply to this email to add to ticket {}",
+            esc(workspace),
+            esc(number)
+        )
+    };
     let (subject, text, html, automatic) = match n.template.as_str() {
         "agent_reply" => {
             let body = comment_body.unwrap_or_default();
@@ -157,6 +161,48 @@ fn render(
             ),
             true,
         ),
+        "portal_access" => {
+            let links: Vec<&Value> = p["links"]
+                .as_array()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            let sign_in = s(p, "sign_in_url");
+            let text_list: String = links
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{} {} ({})\n  {}\n",
+                        s(l, "ticket_number"),
+                        s(l, "subject"),
+                        s(l, "status"),
+                        s(l, "url")
+                    )
+                })
+                .collect();
+            let html_list: String = links
+                .iter()
+                .map(|l| {
+                    format!(
+                        "<li><a href=\"{}\">{} {}</a> ({})</li>",
+                        esc(s(l, "url")),
+                        esc(s(l, "ticket_number")),
+                        esc(s(l, "subject")),
+                        esc(s(l, "status"))
+                    )
+                })
+                .collect();
+            (
+                format!("Your requests with {workspace}"),
+                format!(
+                    "Here are the links to your requests:\n\n{text_list}\nOr sign in to see them all (the link works once, for 30 minutes):\n{sign_in}\n\nIf you did not ask for this email, you can ignore it."
+                ),
+                format!(
+                    "<p>Here are the links to your requests:</p><ul>{html_list}</ul><p>Or <a href=\"{}\">sign in to see them all</a> (the link works once, for 30 minutes).</p><p>If you did not ask for this email, you can ignore it.</p>",
+                    esc(sign_in)
+                ),
+                true,
+            )
+        }
         _ => (
             format!("[{number}] {subject_line}"),
             format!(
@@ -270,10 +316,6 @@ impl Job for DeliverNotification {
         if n.status == "sent" || n.status == "undeliverable" {
             return Ok(());
         }
-        if n.channel != "email" {
-            // WeCom notices are delivered by the WeCom integration.
-            return Ok(());
-        }
         let finish = |status: &'static str, error: Option<String>, message_id: Option<String>| {
             let store = store.clone();
             let n = n.clone();
@@ -304,6 +346,32 @@ impl Job for DeliverNotification {
                 anyhow::Ok(())
             }
         };
+        if n.channel == "wecom" {
+            let workspace = store::workspaces::find(&mut conn, n.workspace_id)
+                .await?
+                .map(|w| w.name)
+                .unwrap_or_default();
+            let payload: Value = serde_json::from_str(&n.payload).unwrap_or_default();
+            let body = comment_text(&mut conn, &n).await?;
+            drop(conn);
+            let link = agent_link(&ctx.public_url, n.ticket_id);
+            let r = render(&n, &payload, body.as_deref(), &workspace, &link);
+            return crate::integrations::wecom::deliver(
+                &ctx,
+                &n,
+                &r.subject,
+                &format!("{}\n[{link}]({link})", r.text),
+            )
+            .await;
+        }
+        if n.address.ends_with(".invalid") {
+            return finish(
+                "undeliverable",
+                Some("the recipient has no email address (they wrote through WeCom, Thulium or a chat)".into()),
+                None,
+            )
+            .await;
+        }
         let Some(mailer) = ctx.mailer.clone() else {
             return finish(
                 "undeliverable",
@@ -322,14 +390,8 @@ impl Job for DeliverNotification {
             )
             .await;
         };
-        let payload: Value = serde_json::from_str(&n.payload).unwrap_or_default();
-        let comment_body = match (n.comment_id, n.ticket_id) {
-            (Some(c), Some(t)) => store::comments::find(&mut conn, n.workspace_id, t, c)
-                .await?
-                .filter(|c| !c.is_internal || n.recipient_type == "user")
-                .map(|c| c.body),
-            _ => None,
-        };
+        let mut payload: Value = serde_json::from_str(&n.payload).unwrap_or_default();
+        let comment_body = comment_text(&mut conn, &n).await?;
         if n.template == "agent_reply" && comment_body.is_none() {
             // The reply was deleted (or is an internal note): nothing may go out.
             return finish(
@@ -344,11 +406,11 @@ impl Job for DeliverNotification {
             None => Vec::new(),
         };
         drop(conn);
-        let portal = format!(
-            "{}/portal/{slug}/tickets/{}",
-            ctx.public_url.trim_end_matches('/'),
-            n.ticket_id.map(|t| t.to_string()).unwrap_or_default()
-        );
+        let portal = if n.recipient_type == "customer" {
+            customer_links(store, &ctx.public_url, &slug, &n, &mut payload).await?
+        } else {
+            agent_link(&ctx.public_url, n.ticket_id)
+        };
         let rendered = render(&n, &payload, comment_body.as_deref(), &workspace, &portal);
         // The Message-ID is derived from the notification, so a resend is the same message.
         let message_id = format!("{}@{}", n.id.simple(), domain_of(from.email.as_ref()));
@@ -375,6 +437,67 @@ impl Job for DeliverNotification {
             }
         }
     }
+}
+
+/// The body of the comment a notification carries (internal notes only to staff).
+async fn comment_text(conn: &mut store::Tx, n: &NotificationRow) -> anyhow::Result<Option<String>> {
+    Ok(match (n.comment_id, n.ticket_id) {
+        (Some(c), Some(t)) => store::comments::find(conn, n.workspace_id, t, c)
+            .await?
+            .filter(|c| !c.is_internal || n.recipient_type == "user")
+            .map(|c| c.body),
+        _ => None,
+    })
+}
+
+/// The agent console's page of a ticket.
+fn agent_link(public_url: &str, ticket: Option<crate::ids::TicketId>) -> String {
+    let base = public_url.trim_end_matches('/');
+    match ticket {
+        Some(t) => format!("{base}/tickets/{t}"),
+        None => format!("{base}/"),
+    }
+}
+
+/// A customer's links, each with a fresh access token (tokens are stored only as digests, so
+/// every message mints its own): the ticket's portal page, and for `portal_access` every
+/// recent request plus a one-time sign-in link (added to `payload`).
+async fn customer_links(
+    store: &store::Store,
+    public_url: &str,
+    slug: &str,
+    n: &NotificationRow,
+    payload: &mut Value,
+) -> anyhow::Result<String> {
+    let base = public_url.trim_end_matches('/');
+    let mut tx = store.begin().await?;
+    let mut link = format!("{base}/portal/{slug}");
+    if let Some(t) = n.ticket_id
+        && let Some(row) = store::tickets::find(&mut tx, n.workspace_id, t, false).await?
+    {
+        let token = crate::portal::mint_ticket_token(&mut tx, &row);
+        link = crate::portal::ticket_url(base, slug, row.id, &token);
+    }
+    if n.template == "portal_access"
+        && let Some(c) = n.recipient_id.map(crate::ids::CustomerId)
+    {
+        let rows = store::tickets::of_customer(&mut tx, n.workspace_id, c, 20, 0).await?;
+        let mut links = Vec::new();
+        for r in &rows {
+            let token = crate::portal::mint_ticket_token(&mut tx, r);
+            links.push(serde_json::json!({
+                "ticket_number": r.ticket_number,
+                "subject": r.subject,
+                "status": r.status,
+                "url": crate::portal::ticket_url(base, slug, r.id, &token),
+            }));
+        }
+        let magic = crate::portal::mint_magic_token(&mut tx, n.workspace_id, c);
+        payload["links"] = Value::Array(links);
+        payload["sign_in_url"] = Value::String(crate::portal::sign_in_url(base, slug, &magic));
+    }
+    tx.commit().await?;
+    Ok(link)
 }
 
 /// Shared handle.

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
 use crate::auth::Actor;
-use crate::error::{Code, Error, FieldError};
+use crate::error::{Code, Error};
 use crate::ids::TokenId;
 
 /// A JSON body whose every failure is a problem document.
@@ -78,28 +78,7 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(
     Ok((value, bytes))
 }
 
-/// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                // serde's message names the field for missing/unknown fields; strip position info.
-                let msg = inner.to_string();
-                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-                let field = match (field.as_str(), msg.strip_prefix("missing field `")) {
-                    ("body", Some(rest)) => rest.split('`').next().unwrap_or("body").to_owned(),
-                    _ => field,
-                };
-                Error::Validation(vec![FieldError::new(field, msg)])
-            }
-            _ => Error::bad_request(format!("the body is not valid JSON: {inner}")),
-        }
-    })
-}
+pub use crate::validate::parse_json;
 
 /// The authenticated staff user (401 otherwise).
 pub struct Auth(pub Actor, pub TokenId);

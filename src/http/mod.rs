@@ -82,6 +82,23 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    // Public writes (and lookups, which send mail) have their own, smaller budget per address.
+    let path = req.uri().path();
+    if path.starts_with("/api/public/")
+        && (req.method() != axum::http::Method::GET || path.ends_with("/lookup"))
+    {
+        if app.public_limiter.len() > 50_000 {
+            app.public_limiter.retain_recent();
+        }
+        if let Err(not_until) = app.public_limiter.check_key(&format!("ip:{ip}")) {
+            return too_many(wait_secs(&not_until), app.config.public_rate_limit);
+        }
+    }
     let key = match req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -89,14 +106,7 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
     {
         // The digest, never the token itself, is the key held in memory.
         Some(v) => format!("t:{}", hex_prefix(&crate::auth::tokens::digest(v))),
-        None => {
-            let ip = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_default();
-            format!("ip:{ip}")
-        }
+        None => format!("ip:{ip}"),
     };
     let limit = app.config.api_rate_limit;
     if app.api_limiter.len() > 50_000 {
@@ -114,19 +124,28 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
             h.insert("ratelimit-reset", HeaderValue::from(60u32));
             res
         }
-        Err(not_until) => {
-            let wait = not_until
-                .wait_time_from(governor::clock::DefaultClock::default().now())
-                .as_secs()
-                .max(1);
-            let mut res = crate::error::Error::RateLimited { retry_after: wait }.into_response();
-            let h = res.headers_mut();
-            h.insert("ratelimit-limit", HeaderValue::from(limit));
-            h.insert("ratelimit-remaining", HeaderValue::from(0u32));
-            h.insert("ratelimit-reset", HeaderValue::from(wait));
-            res
-        }
+        Err(not_until) => too_many(wait_secs(&not_until), limit),
     }
+}
+
+fn wait_secs(
+    not_until: &governor::NotUntil<
+        <governor::clock::DefaultClock as governor::clock::Clock>::Instant,
+    >,
+) -> u64 {
+    not_until
+        .wait_time_from(governor::clock::DefaultClock::default().now())
+        .as_secs()
+        .max(1)
+}
+
+fn too_many(wait: u64, limit: u32) -> Response {
+    let mut res = crate::error::Error::RateLimited { retry_after: wait }.into_response();
+    let h = res.headers_mut();
+    h.insert("ratelimit-limit", HeaderValue::from(limit));
+    h.insert("ratelimit-remaining", HeaderValue::from(0u32));
+    h.insert("ratelimit-reset", HeaderValue::from(wait));
+    res
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {

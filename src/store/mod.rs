@@ -13,6 +13,7 @@ pub mod email;
 pub mod events;
 pub mod groups;
 pub mod idempotency;
+pub mod integrations;
 pub mod jobs;
 pub mod notifications;
 pub mod rules;
@@ -369,6 +370,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "webhooks",
                 include_str!("../../migrations/sqlite/0006_webhooks.sql"),
             ),
+            (
+                7,
+                "integrations",
+                include_str!("../../migrations/sqlite/0007_integrations.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -400,6 +406,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 6,
                 "webhooks",
                 include_str!("../../migrations/postgres/0006_webhooks.sql"),
+            ),
+            (
+                7,
+                "integrations",
+                include_str!("../../migrations/postgres/0007_integrations.sql"),
             ),
         ],
     };

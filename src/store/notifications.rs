@@ -182,3 +182,22 @@ pub async fn of_comments(
         .to_owned();
     tx.fetch_all(&q).await
 }
+
+/// How many notifications with `template` went to a recipient since `since`.
+pub async fn count_recent(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    recipient: uuid::Uuid,
+    template: &str,
+    since: i64,
+) -> Result<i64> {
+    let q = Query::select()
+        .expr(Expr::col(Notifications::Id).count())
+        .from(Notifications::Table)
+        .and_where(Expr::col(Notifications::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Notifications::RecipientId).eq(recipient))
+        .and_where(Expr::col(Notifications::Template).eq(template))
+        .and_where(Expr::col(Notifications::CreatedAt).gte(since))
+        .to_owned();
+    tx.fetch_i64(&q).await
+}

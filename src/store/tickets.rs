@@ -923,3 +923,39 @@ pub async fn of_customer(
         .offset(offset);
     tx.fetch_all(&q).await
 }
+
+/// The customer's newest ticket from `channel` that is not closed (conversations from chat
+/// apps continue on it).
+pub async fn latest_open_of(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    customer: CustomerId,
+    channel: &str,
+) -> Result<Option<TicketRow>> {
+    let mut q = base_select();
+    q.and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::RequesterId).eq(customer))
+        .and_where(col(Tickets::Channel).eq(channel))
+        .and_where(col(Tickets::Status).ne("closed"))
+        .and_where(col(Tickets::MergedIntoId).is_null())
+        .and_where(col(Tickets::DeletedAt).is_null())
+        .order_by((Tickets::Table, Tickets::CreatedAt), Order::Desc)
+        .limit(1);
+    tx.fetch_optional(&q).await
+}
+
+/// One live ticket by id in whichever workspace holds it (public routes, where the access
+/// token decides), locked for update on PostgreSQL when `lock` is set.
+pub async fn find_any_workspace(
+    tx: &mut Tx,
+    id: TicketId,
+    lock: bool,
+) -> Result<Option<TicketRow>> {
+    let mut q = base_select();
+    q.and_where(col(Tickets::Id).eq(id))
+        .and_where(col(Tickets::DeletedAt).is_null());
+    if lock {
+        q.lock_with_tables(LockType::Update, [Tickets::Table]);
+    }
+    tx.fetch_optional(&q).await
+}

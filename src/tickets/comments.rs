@@ -318,3 +318,74 @@ pub async fn add_from_customer(
     .await?;
     Ok(comment)
 }
+
+/// A message written in another system (a Thulium agent's reply, a chat bot's answer, a
+/// Thulium note), added to a locked ticket as it happened there. `author_type` is `agent`,
+/// `ai`, `customer` (a transcript) or `system`. Nobody is emailed: the other system already delivered it. An agent's
+/// public message counts as the first response.
+pub async fn add_external(
+    tx: &mut crate::store::Tx,
+    row: &mut crate::store::tickets::TicketRow,
+    author_type: &str,
+    author_id: Option<uuid::Uuid>,
+    author_name: &str,
+    body: String,
+    is_internal: bool,
+    channel: &str,
+    at: i64,
+) -> Result<CommentRow> {
+    let tags = tags(tx, row).await?;
+    let comment = CommentRow {
+        id: CommentId::new(),
+        workspace_id: row.workspace_id,
+        ticket_id: row.id,
+        body,
+        author_type: author_type.into(),
+        author_id,
+        author_name: author_name.chars().take(255).collect(),
+        is_internal,
+        channel: channel.into(),
+        merged_from_ticket_id: None,
+        html_body: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    store::comments::insert(tx, &comment).await?;
+    if !is_internal {
+        if author_type == "agent" {
+            if row.first_response_at.is_none() {
+                row.first_response_at = Some(at);
+                crate::sla::engine::refresh_due(row);
+            }
+            row.last_agent_reply_at = Some(at);
+            row.customer_replies_since_agent = 0;
+        }
+        row.last_message_at = row.last_message_at.max(at);
+        save(tx, row).await?;
+    }
+    let by = Author {
+        kind: match author_type {
+            "ai" => "ai",
+            "customer" => "customer",
+            _ => "system",
+        },
+        id: author_id,
+    };
+    let event = if is_internal {
+        "internal_note_added"
+    } else {
+        "comment_added"
+    };
+    announce(
+        tx,
+        row,
+        &tags,
+        by,
+        &comment,
+        event,
+        json!({"channel": channel}),
+    )
+    .await?;
+    Ok(comment)
+}

@@ -85,6 +85,7 @@ pub async fn publish(
         json!({ "event": event_type, "timestamp": crate::clock::rfc3339(now), "data": data })
             .to_string();
     crate::webhooks::fan_out(tx, t.workspace_id, event_type, t.id.0, &payload, internal).await?;
+    crate::integrations::crm::on_event(tx, t, event_type).await?;
     store::events::publish(
         tx,
         &DomainEventRow {

@@ -2,8 +2,6 @@
 //! fanned out to the matching subscriptions in the transaction that published it (outbox), and
 //! a `deliver_webhook` job per delivery POSTs it, signed, with retries and an SSRF guard.
 
-use std::net::{IpAddr, SocketAddr};
-
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -81,57 +79,10 @@ fn yes() -> bool {
     true
 }
 
-/// Addresses a webhook may never reach unless `FERRODESK_WEBHOOK_ALLOW_PRIVATE=true`: private,
-/// loopback, link-local (cloud metadata), shared, multicast and unspecified ranges.
-#[must_use]
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || (a == 100 && (64..128).contains(&b))
-                || a == 0
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
-
 fn check_input(input: &WebhookInput, allow_private: bool) -> Result<(String, String)> {
     let mut errors = Vec::new();
-    match url::Url::parse(&input.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-            if !allow_private
-                && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = u.host()
-                && let Ok(ip) = u
-                    .host_str()
-                    .unwrap_or_default()
-                    .trim_matches(['[', ']'])
-                    .parse::<IpAddr>()
-                && is_private(ip)
-            {
-                errors.push(FieldError::new(
-                    "url",
-                    "private, loopback and link-local addresses are refused (FERRODESK_WEBHOOK_ALLOW_PRIVATE)",
-                ));
-            }
-        }
-        _ => errors.push(FieldError::new("url", "must be an http:// or https:// URL")),
+    if let Some(e) = crate::net::check_url("url", &input.url, allow_private) {
+        errors.push(e);
     }
     if input.url.len() > 2000 {
         errors.push(FieldError::new("url", "must be at most 2000 characters"));
@@ -531,11 +482,7 @@ impl Job for DeliverWebhook {
     }
 }
 
-enum PostError {
-    Refused(String),
-    Transient(String),
-}
-use PostError::{Refused, Transient};
+use crate::net::PostError::{Refused, Transient};
 
 /// POSTs a delivery to an address checked after DNS resolution; no redirects; 10 s timeout.
 async fn post(
@@ -543,32 +490,8 @@ async fn post(
     secret: Option<&str>,
     d: &DeliveryRow,
     allow_private: bool,
-) -> Result<i64, PostError> {
-    let url = url::Url::parse(target).map_err(|e| Refused(format!("bad URL: {e}")))?;
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| Transient(format!("could not resolve {host}: {e}")))?
-        .collect();
-    let Some(addr) = addrs.first().copied() else {
-        return Err(Transient(format!("{host} has no address")));
-    };
-    if !allow_private && addrs.iter().any(|a| is_private(a.ip())) {
-        return Err(Refused(format!(
-            "{host} resolves to a private or loopback address; refused (FERRODESK_WEBHOOK_ALLOW_PRIVATE)"
-        )));
-    }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(10))
-        .resolve(&host, addr)
-        .build()
-        .map_err(|e| Transient(e.to_string()))?;
+) -> Result<i64, crate::net::PostError> {
+    let (client, url) = crate::net::guarded_client(target, allow_private).await?;
     let t = now_micros() / 1_000_000;
     let mut req = client
         .post(url)
@@ -589,29 +512,7 @@ async fn post(
 
 #[cfg(test)]
 mod tests {
-    use super::{is_private, signature};
-
-    #[test]
-    fn private_ranges_are_recognized() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_private(ip.parse().expect("ip")), "{ip}");
-        }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
-            assert!(!is_private(ip.parse().expect("ip")), "{ip}");
-        }
-    }
+    use super::signature;
 
     #[test]
     fn signature_is_stripe_style() {

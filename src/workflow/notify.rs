@@ -97,8 +97,8 @@ pub async fn to_user(
     queue(tx, &n).await
 }
 
-/// Tells the ticket's watchers (those who want email) about a new public message, except
-/// its author.
+/// Tells the ticket's watchers about a new public message, except its author: by email to
+/// those who want email, through the WeCom robot to those who want WeCom.
 pub async fn to_watchers(
     tx: &mut Tx,
     t: &TicketRow,
@@ -106,27 +106,65 @@ pub async fn to_watchers(
     author: Option<uuid::Uuid>,
 ) -> Result<()> {
     let watchers = store::watchers::list(tx, t.workspace_id, t.id).await?;
-    let ids: Vec<crate::ids::UserId> = watchers
+    let wanted: Vec<_> = watchers
         .iter()
-        .filter(|w| w.notify_email && Some(w.user_id.0) != author)
-        .map(|w| w.user_id)
+        .filter(|w| (w.notify_email || w.notify_wecom) && Some(w.user_id.0) != author)
         .collect();
-    if ids.is_empty() {
+    if wanted.is_empty() {
         return Ok(());
     }
+    let ids: Vec<crate::ids::UserId> = wanted.iter().map(|w| w.user_id).collect();
     for u in store::users::many(tx, t.workspace_id, &ids).await? {
-        if u.active {
-            to_user(
-                tx,
-                t,
-                &u,
-                "email",
-                "watcher_update",
-                Some(comment),
-                json!({}),
-            )
-            .await?;
+        if !u.active {
+            continue;
+        }
+        let Some(w) = wanted.iter().find(|w| w.user_id == u.id) else {
+            continue;
+        };
+        for (on, channel) in [(w.notify_email, "email"), (w.notify_wecom, "wecom")] {
+            if on {
+                to_user(
+                    tx,
+                    t,
+                    &u,
+                    channel,
+                    "watcher_update",
+                    Some(comment),
+                    json!({}),
+                )
+                .await?;
+            }
         }
     }
     Ok(())
+}
+
+/// Queues an email to a customer that is about no single ticket (portal access links).
+pub async fn to_customer(
+    tx: &mut Tx,
+    ws: crate::ids::WorkspaceId,
+    c: &crate::store::customers::CustomerRow,
+    template: &str,
+    payload: Value,
+) -> Result<()> {
+    let now = now_micros();
+    let n = NotificationRow {
+        id: uuid::Uuid::now_v7(),
+        workspace_id: ws,
+        ticket_id: None,
+        recipient_type: "customer".into(),
+        recipient_id: Some(c.id.0),
+        address: c.email.clone(),
+        channel: "email".into(),
+        template: template.into(),
+        payload: payload.to_string(),
+        status: "pending".into(),
+        created_at: now,
+        updated_at: now,
+        comment_id: None,
+        message_id: None,
+        last_error: None,
+        sent_at: None,
+    };
+    queue(tx, &n).await
 }

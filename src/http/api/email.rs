@@ -98,6 +98,14 @@ pub async fn download_attachment(
             .await?
             .ok_or(Error::NotFound)?
     };
+    serve_file(&app, &row).await
+}
+
+/// Streams a stored attachment with safe download headers (never rendered inline).
+pub(crate) async fn serve_file(
+    app: &crate::app::App,
+    row: &crate::store::attachments::AttachmentRow,
+) -> Result<Response> {
     let stream = app
         .files
         .get(&row.storage_key)

@@ -8,6 +8,8 @@ pub mod comments;
 pub mod customers;
 pub mod email;
 pub mod groups;
+pub mod integrations;
+pub mod portal;
 pub mod rules;
 pub mod sla;
 pub mod tickets;
@@ -146,6 +148,30 @@ pub fn routes() -> OpenApiRouter<AppState> {
                 .routes(routes!(email::upload_attachment))
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .routes(routes!(portal::submit))
+        .routes(routes!(portal::lookup))
+        .routes(routes!(portal::magic_link))
+        .routes(routes!(portal::create_session, portal::delete_session))
+        .routes(routes!(portal::my_tickets))
+        .routes(routes!(portal::view))
+        .routes(routes!(portal::attachment))
+        .routes(routes!(portal::reply))
+        .routes(routes!(portal::satisfaction))
+        .routes(routes!(portal::from_chat))
+        .routes(routes!(portal::escalate))
+        .routes(routes!(portal::rotate_token))
+        .routes(routes!(integrations::thulium_webhook))
+        .routes(routes!(
+            integrations::wecom_verify,
+            integrations::wecom_message
+        ))
+        .routes(routes!(
+            integrations::get_settings,
+            integrations::put_settings
+        ))
+        .routes(routes!(integrations::escalate_ticket))
+        .routes(routes!(integrations::list_escalations))
+        .routes(routes!(integrations::cancel_escalation))
         .routes(routes!(workspaces::create_workspace))
         .routes(routes!(
             workspaces::get_settings,
