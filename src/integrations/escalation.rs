@@ -20,9 +20,6 @@ use crate::store::{self};
 use crate::tickets::model::Links;
 use crate::tickets::service::{self, Author};
 
-/// How long the safety-net job waits before its first try (the handler tries at once).
-const FIRST_RETRY_MICROS: i64 = 30_000_000;
-
 /// `rma` or `task` (404 for anything else).
 fn kind(k: &str) -> Result<&'static str> {
     match k {
@@ -136,13 +133,15 @@ pub async fn escalate(
         json!({"kind": kind, "escalation_id": e.id}),
     )
     .await?;
+    // The handler tries at once; the job is the safety net, due one backoff step later.
+    let first_retry = crate::jobs::backoff_micros(app.config.retry_base_seconds, 1, 0.0);
     crate::jobs::enqueue_at(
         &mut tx,
         Some(ws),
         &Escalate {
             escalation_id: e.id,
         },
-        now + FIRST_RETRY_MICROS,
+        now + first_retry,
     )
     .await?;
     tx.commit().await?;

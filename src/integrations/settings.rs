@@ -250,7 +250,7 @@ fn check(s: &Integrations, allow_private: bool) -> Vec<FieldError> {
 }
 
 pub async fn get(app: &App, actor: &Actor) -> Result<Value> {
-    actor.require(Permission::ManageSettings)?;
+    actor.require(Permission::ReadSettings)?;
     let mut conn = app.store.read().await?;
     let s = load(&mut conn, actor.workspace_id).await?;
     let slug = slug(&mut conn, actor.workspace_id).await?;

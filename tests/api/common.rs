@@ -50,6 +50,8 @@ pub struct TestApp {
 #[derive(Default, Clone)]
 pub struct Options {
     pub api_rate_limit: Option<u32>,
+    /// `FERRODESK_PUBLIC_RATE_LIMIT` (default here: high enough never to matter).
+    pub public_rate_limit: Option<u32>,
     pub max_json_bytes: Option<usize>,
     pub retry_base_seconds: Option<u64>,
     pub registry: Option<Registry>,
@@ -92,6 +94,7 @@ impl TestApp {
         config.admin_email = Some(ADMIN_EMAIL.into());
         config.admin_password = Some(Secret(ADMIN_PASSWORD.into()));
         config.api_rate_limit = opts.api_rate_limit.unwrap_or(1_000_000);
+        config.public_rate_limit = opts.public_rate_limit.unwrap_or(1_000_000);
         config.run_jobs = false;
         if let Some(m) = opts.max_json_bytes {
             config.max_json_bytes = m;
