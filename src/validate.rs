@@ -80,6 +80,29 @@ pub fn tags(list: &[String]) -> Result<Vec<String>, FieldError> {
     Ok(out)
 }
 
+/// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::error::Error> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                // serde's message names the field for missing/unknown fields; strip position info.
+                let msg = inner.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+                let field = match (field.as_str(), msg.strip_prefix("missing field `")) {
+                    ("body", Some(rest)) => rest.split('`').next().unwrap_or("body").to_owned(),
+                    _ => field,
+                };
+                crate::error::Error::Validation(vec![crate::error::FieldError::new(field, msg)])
+            }
+            _ => crate::error::Error::bad_request(format!("the body is not valid JSON: {inner}")),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,27 +143,4 @@ mod tests {
         );
         assert!(tags(&["two words".into()]).is_err());
     }
-}
-
-/// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).
-pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::error::Error> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                // serde's message names the field for missing/unknown fields; strip position info.
-                let msg = inner.to_string();
-                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-                let field = match (field.as_str(), msg.strip_prefix("missing field `")) {
-                    ("body", Some(rest)) => rest.split('`').next().unwrap_or("body").to_owned(),
-                    _ => field,
-                };
-                crate::error::Error::Validation(vec![crate::error::FieldError::new(field, msg)])
-            }
-            _ => crate::error::Error::bad_request(format!("the body is not valid JSON: {inner}")),
-        }
-    })
 }

@@ -144,7 +144,8 @@ async fn transcript(
             .as_deref()
             .and_then(parse_instant)
             .unwrap_or(now)
-            .min(now);
+            // Never before the ticket itself (threads read oldest first), never in the future.
+            .clamp(row.created_at, now.max(row.created_at));
         let customer = is_customer(&m.role).unwrap_or(true);
         let (kind, id, name) = if customer {
             (
@@ -158,13 +159,15 @@ async fn transcript(
         crate::tickets::comments::add_external(
             tx,
             row,
-            kind,
-            id,
-            &name,
-            m.content.trim().to_owned(),
-            false,
-            Channel::Chat.as_str(),
-            at,
+            crate::tickets::comments::External {
+                author_type: kind,
+                author_id: id,
+                author_name: &name,
+                body: m.content.trim().to_owned(),
+                is_internal: false,
+                channel: Channel::Chat.as_str(),
+                at,
+            },
         )
         .await?;
     }
@@ -383,13 +386,15 @@ pub async fn escalate(app: &App, bot_key: Option<&str>, input: Escalation) -> Re
     crate::tickets::comments::add_external(
         &mut tx,
         &mut row,
-        "ai",
-        None,
-        &bot,
-        note,
-        true,
-        Channel::Chat.as_str(),
-        now_micros(),
+        crate::tickets::comments::External {
+            author_type: "ai",
+            author_id: None,
+            author_name: &bot,
+            body: note,
+            is_internal: true,
+            channel: Channel::Chat.as_str(),
+            at: now_micros(),
+        },
     )
     .await?;
     if matches!(row.status.as_str(), "pending" | "resolved" | "closed") {

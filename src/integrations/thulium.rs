@@ -309,7 +309,8 @@ pub async fn receive(
             .as_deref()
             .and_then(parse_instant)
             .unwrap_or(now)
-            .min(now);
+            // Never before the ticket itself (threads read oldest first), never in the future.
+            .clamp(row.created_at, now.max(row.created_at));
         let comment = match m.direction.as_str() {
             "in" => {
                 if row.status == Status::Closed.as_str() {
@@ -320,13 +321,15 @@ pub async fn receive(
                     crate::tickets::comments::add_external(
                         &mut tx,
                         &mut row,
-                        "system",
-                        None,
-                        m.author.as_deref().unwrap_or("Thulium"),
-                        m.body.clone(),
-                        true,
-                        "thulium",
-                        at,
+                        crate::tickets::comments::External {
+                            author_type: "system",
+                            author_id: None,
+                            author_name: m.author.as_deref().unwrap_or("Thulium"),
+                            body: m.body.clone(),
+                            is_internal: true,
+                            channel: "thulium",
+                            at,
+                        },
                     )
                     .await?
                 } else {
@@ -349,13 +352,15 @@ pub async fn receive(
                 crate::tickets::comments::add_external(
                     &mut tx,
                     &mut row,
-                    "agent",
-                    None,
-                    m.author.as_deref().unwrap_or("Thulium agent"),
-                    m.body.clone(),
-                    direction == "note",
-                    "thulium",
-                    at,
+                    crate::tickets::comments::External {
+                        author_type: "agent",
+                        author_id: None,
+                        author_name: m.author.as_deref().unwrap_or("Thulium agent"),
+                        body: m.body.clone(),
+                        is_internal: direction == "note",
+                        channel: "thulium",
+                        at,
+                    },
                 )
                 .await?
             }

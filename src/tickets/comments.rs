@@ -319,6 +319,18 @@ pub async fn add_from_customer(
     Ok(comment)
 }
 
+/// A message from another system, as [`add_external`] records it.
+pub struct External<'a> {
+    /// `agent`, `ai`, `customer` (a transcript) or `system`.
+    pub author_type: &'a str,
+    pub author_id: Option<uuid::Uuid>,
+    pub author_name: &'a str,
+    pub body: String,
+    pub is_internal: bool,
+    pub channel: &'a str,
+    pub at: i64,
+}
+
 /// A message written in another system (a Thulium agent's reply, a chat bot's answer, a
 /// Thulium note), added to a locked ticket as it happened there. `author_type` is `agent`,
 /// `ai`, `customer` (a transcript) or `system`. Nobody is emailed: the other system already delivered it. An agent's
@@ -326,14 +338,17 @@ pub async fn add_from_customer(
 pub async fn add_external(
     tx: &mut crate::store::Tx,
     row: &mut crate::store::tickets::TicketRow,
-    author_type: &str,
-    author_id: Option<uuid::Uuid>,
-    author_name: &str,
-    body: String,
-    is_internal: bool,
-    channel: &str,
-    at: i64,
+    m: External<'_>,
 ) -> Result<CommentRow> {
+    let External {
+        author_type,
+        author_id,
+        author_name,
+        body,
+        is_internal,
+        channel,
+        at,
+    } = m;
     let tags = tags(tx, row).await?;
     let comment = CommentRow {
         id: CommentId::new(),

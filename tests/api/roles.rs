@@ -402,6 +402,37 @@ async fn matrix(app: TestApp) {
         (Method::GET, "/api/admin/jobs", None, [200, 403, 403, 403]),
         (Method::GET, "/api/webhooks", None, [200, 200, 403, 403]),
         (
+            Method::GET,
+            "/api/settings/integrations",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/settings/integrations",
+            Some(json!({"chat": {"bot_key": "bot-key-{role}"}})),
+            [200, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/tickets/{t}/portal-token/rotate",
+            None,
+            [200, 200, 200, 403],
+        ),
+        // No CSP endpoint is configured: staff who may escalate learn that (409).
+        (
+            Method::POST,
+            "/api/tickets/{t}/escalate/rma",
+            None,
+            [409, 409, 409, 403],
+        ),
+        (
+            Method::GET,
+            "/api/tickets/{t}/escalations",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
             Method::POST,
             "/api/webhooks",
             Some(json!({"url": "https://hooks.example.com/{role}", "events": ["ticket.created"]})),
