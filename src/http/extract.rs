@@ -170,3 +170,28 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         Ok(ClientAddr(addr))
     }
 }
+
+/// A raw body (signed webhooks, XML) whose failures are problem documents (413 over the JSON
+/// body limit, 400 when it cannot be read).
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| match e {
+                BytesRejection::FailedToBufferBody(inner)
+                    if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    Error::Client(
+                        Code::PayloadTooLarge,
+                        "the request body is larger than allowed".into(),
+                    )
+                }
+                _ => Error::bad_request("the request body could not be read"),
+            })
+    }
+}

@@ -145,13 +145,18 @@ pub async fn escalate(
     )
     .await?;
     tx.commit().await?;
-    // The first try happens now; a failure leaves it to the job.
-    let _ = attempt(
-        &app.store,
-        app.config.webhook_allow_private,
-        &app.config.public_url(),
-        e.id,
-        false,
+    // The first try happens now, for at most a few seconds so a slow endpoint never holds
+    // the agent up; a failure or a timeout leaves it to the job (the endpoint's
+    // Idempotency-Key makes a repeat harmless).
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        attempt(
+            &app.store,
+            app.config.webhook_allow_private,
+            &app.config.public_url(),
+            e.id,
+            false,
+        ),
     )
     .await;
     let mut conn = app.store.read().await?;

@@ -212,6 +212,22 @@ async fn oversized_bodies_answer_413() {
     let admin = app.admin().await;
     let r = admin.post("/api/tickets", json!({"subject": "big", "description": "x".repeat(10_000), "requester_email": "a@example.com"})).await;
     r.expect_problem(413, "payload_too_large");
+    // Raw bodies of inbound integrations too, before any signature is checked.
+    for path in [
+        "/api/integrations/thulium/ticket-webhook",
+        "/api/integrations/wecom/callback?msg_signature=a&timestamp=1&nonce=b",
+    ] {
+        let r = app
+            .anonymous()
+            .send(
+                reqwest::Method::POST,
+                path,
+                Some(json!({"pad": "x".repeat(10_000)})),
+                &[],
+            )
+            .await;
+        r.expect_problem(413, "payload_too_large");
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! Integration routes: the Thulium bridge, the WeCom callback, escalations to the CSP / TMS,
 //! and the integration settings.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +9,7 @@ use serde_json::{Value, json};
 use super::{Path, Query};
 use crate::app::AppState;
 use crate::error::{Error, Result};
-use crate::http::extract::{Auth, Json};
+use crate::http::extract::{Auth, Json, RawBody};
 use crate::integrations::escalation::{self, EscalateInput};
 use crate::integrations::{settings, thulium, wecom};
 
@@ -27,7 +26,7 @@ pub async fn thulium_webhook(
     State(app): State<AppState>,
     headers: HeaderMap,
     Query(params): Query,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response> {
     let outcome = thulium::receive(
         &app,
@@ -76,7 +75,7 @@ pub async fn wecom_verify(State(app): State<AppState>, Query(params): Query) -> 
 pub async fn wecom_message(
     State(app): State<AppState>,
     Query(params): Query,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response> {
     let text =
         std::str::from_utf8(&body).map_err(|_| Error::bad_request("the body is not UTF-8 XML"))?;
@@ -127,7 +126,7 @@ pub async fn escalate_ticket(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
     Path((id, kind)): Path<(String, String)>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response> {
     // The body is optional: an empty one means no note.
     let input: EscalateInput = if body.iter().all(u8::is_ascii_whitespace) {
