@@ -63,17 +63,7 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(
             "send the body as JSON with Content-Type: application/json".into(),
         ));
     }
-    let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(inner)
-            if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
-            Error::Client(
-                Code::PayloadTooLarge,
-                "the request body is larger than allowed".into(),
-            )
-        }
-        _ => Error::bad_request("the request body could not be read"),
-    })?;
+    let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
     let value = parse_json(&bytes)?;
     Ok((value, bytes))
 }
@@ -182,16 +172,21 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
         Bytes::from_request(req, state)
             .await
             .map(RawBody)
-            .map_err(|e| match e {
-                BytesRejection::FailedToBufferBody(inner)
-                    if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    Error::Client(
-                        Code::PayloadTooLarge,
-                        "the request body is larger than allowed".into(),
-                    )
-                }
-                _ => Error::bad_request("the request body could not be read"),
-            })
+            .map_err(body_error)
+    }
+}
+
+/// 413 over the body limit, 400 when the body cannot be read.
+fn body_error(e: BytesRejection) -> Error {
+    match e {
+        BytesRejection::FailedToBufferBody(inner)
+            if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            Error::Client(
+                Code::PayloadTooLarge,
+                "the request body is larger than allowed".into(),
+            )
+        }
+        _ => Error::bad_request("the request body could not be read"),
     }
 }

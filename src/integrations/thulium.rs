@@ -8,10 +8,8 @@
 //! `closed`, `archived` → `closed`. A mapped status that the lifecycle does not allow from
 //! the current one (e.g. `new` on an open ticket) is left alone and noted in the answer.
 
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::Sha256;
 
 use crate::app::App;
 use crate::clock::{now_micros, parse_instant};
@@ -121,16 +119,7 @@ pub fn signature_ok(secret: &str, body: &[u8], header: Option<&str>) -> bool {
     else {
         return false;
     };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = crate::webhooks::hmac_hex(secret, body);
     crate::auth::tokens::digests_match(expected.as_bytes(), hex.to_ascii_lowercase().as_bytes())
 }
 

@@ -365,16 +365,23 @@ pub async fn queue_direct(
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 #[must_use]
 pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    format!(
+        "t={t},v1={}",
+        hmac_hex(secret, format!("{t}.{body}").as_bytes())
+    )
+}
+
+/// Lowercase hex HMAC-SHA256 of `data` under `secret`.
+#[must_use]
+pub fn hmac_hex(secret: &str, data: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(format!("{t}.{body}").as_bytes());
-    let hex: String = mac
-        .finalize()
+    mac.update(data);
+    mac.finalize()
         .into_bytes()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("t={t},v1={hex}")
+        .collect()
 }
 
 /// Delivers one webhook delivery.

@@ -20,17 +20,40 @@ fn row(
     template: &str,
     mut payload: Value,
 ) -> NotificationRow {
-    let now = now_micros();
     if let Some(p) = payload.as_object_mut() {
         p.insert("ticket_id".into(), json!(t.id));
         p.insert("ticket_number".into(), json!(t.ticket_number));
         p.insert("subject".into(), json!(t.subject));
         p.insert("status".into(), json!(t.status));
     }
+    let mut n = blank(
+        t.workspace_id,
+        recipient_type,
+        recipient_id,
+        address,
+        channel,
+        template,
+        &payload,
+    );
+    n.ticket_id = Some(t.id);
+    n
+}
+
+/// A pending notification about no ticket in particular.
+fn blank(
+    ws: crate::ids::WorkspaceId,
+    recipient_type: &str,
+    recipient_id: uuid::Uuid,
+    address: &str,
+    channel: &str,
+    template: &str,
+    payload: &Value,
+) -> NotificationRow {
+    let now = now_micros();
     NotificationRow {
         id: uuid::Uuid::now_v7(),
-        workspace_id: t.workspace_id,
-        ticket_id: Some(t.id),
+        workspace_id: ws,
+        ticket_id: None,
         recipient_type: recipient_type.into(),
         recipient_id: Some(recipient_id),
         address: address.into(),
@@ -147,24 +170,8 @@ pub async fn to_customer(
     template: &str,
     payload: Value,
 ) -> Result<()> {
-    let now = now_micros();
-    let n = NotificationRow {
-        id: uuid::Uuid::now_v7(),
-        workspace_id: ws,
-        ticket_id: None,
-        recipient_type: "customer".into(),
-        recipient_id: Some(c.id.0),
-        address: c.email.clone(),
-        channel: "email".into(),
-        template: template.into(),
-        payload: payload.to_string(),
-        status: "pending".into(),
-        created_at: now,
-        updated_at: now,
-        comment_id: None,
-        message_id: None,
-        last_error: None,
-        sent_at: None,
-    };
+    let n = blank(
+        ws, "customer", c.id.0, &c.email, "email", template, &payload,
+    );
     queue(tx, &n).await
 }

@@ -549,6 +549,10 @@ async fn lookup(backend: Backend) {
         .await
         .expect(200);
     customer
+        .get(&format!("/api/public/tickets/{other}"))
+        .await
+        .expect_problem(404, "not_found");
+    customer
         .delete("/api/public/auth/session")
         .await
         .expect(204);
