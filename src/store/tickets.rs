@@ -543,6 +543,8 @@ pub struct TicketFilter {
     pub sla_due_before: Option<i64>,
     /// `Some(now)`: only tickets whose nearest SLA due date has passed and that are still active.
     pub sla_overdue_at: Option<i64>,
+    /// `Some(now)`: only tickets with a running SLA clock past its at-risk instant, not yet due.
+    pub sla_at_risk_at: Option<i64>,
     /// Full-text query, already reduced to safe terms.
     pub q: Option<Vec<String>>,
 }
@@ -688,10 +690,32 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
             .add(col(Tickets::SlaDueAt).lt(now))
             .add(col(Tickets::Status).is_in(ACTIVE));
     }
+    if let Some(now) = f.sla_at_risk_at {
+        c = c.add(at_risk(now));
+    }
     if let Some(terms) = &f.q {
         c = c.add(dialect::ticket_matches(backend, ws, terms, for_page));
     }
     c
+}
+
+/// At risk: a running clock past its at-risk instant and not yet due.
+fn at_risk(now: i64) -> Cond {
+    Cond::any()
+        .add(
+            Cond::all()
+                .add(col(Tickets::Status).is_in(ACTIVE))
+                .add(col(Tickets::FirstResponseAt).is_null())
+                .add(col(Tickets::FirstResponseRiskAt).lte(now))
+                .add(col(Tickets::FirstResponseDueAt).gt(now)),
+        )
+        .add(
+            Cond::all()
+                .add(col(Tickets::Status).is_in(RUNNING))
+                .add(col(Tickets::FirstResponseAt).is_not_null())
+                .add(col(Tickets::ResolutionRiskAt).lte(now))
+                .add(col(Tickets::ResolutionDueAt).gt(now)),
+        )
 }
 
 /// One page of tickets. `after` is the (sort key, id) of the last row of the previous page
@@ -820,26 +844,7 @@ pub async fn queue_counts(
         mine: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(me))).await?,
         sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now)))
             .await?,
-        // At risk: a running clock past its at-risk instant and not yet due.
-        sla_at_risk: count_where(
-            tx,
-            ws,
-            Cond::any()
-                .add(
-                    active()
-                        .add(Expr::col(Tickets::FirstResponseAt).is_null())
-                        .add(Expr::col(Tickets::FirstResponseRiskAt).lte(now))
-                        .add(Expr::col(Tickets::FirstResponseDueAt).gt(now)),
-                )
-                .add(
-                    Cond::all()
-                        .add(Expr::col(Tickets::Status).is_in(RUNNING))
-                        .add(Expr::col(Tickets::FirstResponseAt).is_not_null())
-                        .add(Expr::col(Tickets::ResolutionRiskAt).lte(now))
-                        .add(Expr::col(Tickets::ResolutionDueAt).gt(now)),
-                ),
-        )
-        .await?,
+        sla_at_risk: count_where(tx, ws, at_risk(now)).await?,
     })
 }
 

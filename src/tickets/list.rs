@@ -92,6 +92,7 @@ const KNOWN: &[&str] = &[
     "sla_due_at_after",
     "sla_due_at_before",
     "sla_overdue",
+    "sla_at_risk",
     "view",
     "q",
     "sort",
@@ -230,6 +231,11 @@ pub fn parse(params: &HashMap<String, String>, actor: &Actor) -> Result<ListRequ
         None | Some("false") => {}
         Some("true") => f.sla_overdue_at = Some(now_micros()),
         Some(_) => errors.push(FieldError::new("sla_overdue", "must be true or false")),
+    }
+    match params.get("sla_at_risk").map(String::as_str) {
+        None | Some("false") => {}
+        Some("true") => f.sla_at_risk_at = Some(now_micros()),
+        Some(_) => errors.push(FieldError::new("sla_at_risk", "must be true or false")),
     }
     if let Some(q) = params.get("q") {
         if q.chars().count() > 200 {

@@ -334,6 +334,14 @@ async fn clocks(app: TestApp) {
         admin.get("/api/tickets/queue").await.expect(200)["sla_at_risk"],
         1
     );
+    // The list filter behind the console's "SLA at risk" view agrees with the count.
+    let at_risk = admin
+        .get("/api/tickets?sla_at_risk=true")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(at_risk["pagination"]["total"], 1);
+    assert_eq!(at_risk["tickets"][0]["id"], risky["id"]);
 }
 both!(clocks_follow_policies_business_hours_and_pauses, clocks);
 

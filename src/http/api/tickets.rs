@@ -117,7 +117,7 @@ pub(crate) fn ticket_response(status: StatusCode, row: &TicketRow, tags: Vec<Str
         ("updated_at_after" = Option<String>, Query), ("updated_at_before" = Option<String>, Query),
         ("last_message_at_after" = Option<String>, Query), ("last_message_at_before" = Option<String>, Query),
         ("sla_due_at_after" = Option<String>, Query), ("sla_due_at_before" = Option<String>, Query),
-        ("sla_overdue" = Option<bool>, Query), ("view" = Option<String>, Query, description = "mine, unassigned or all"),
+        ("sla_overdue" = Option<bool>, Query), ("sla_at_risk" = Option<bool>, Query, description = "running clock past its at-risk instant, not yet due"), ("view" = Option<String>, Query, description = "mine, unassigned or all"),
         ("q" = Option<String>, Query, description = "full-text search"),
         ("sort" = Option<String>, Query, description = "created_at, updated_at, last_message_at, priority, sla_due_at; - prefix for descending"),
         ("page" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("cursor" = Option<String>, Query),
