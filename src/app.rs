@@ -39,6 +39,9 @@ pub struct App {
     pub files: crate::files::Files,
     /// The SMTP client (none without `FERRODESK_SMTP_URL`: mail is kept, marked undeliverable).
     pub mailer: Option<Arc<crate::email::outbound::Mailer>>,
+    /// Turns true when the server starts shutting down: long-lived answers (live-update
+    /// streams) end so in-flight requests can drain.
+    pub closing: watch::Sender<bool>,
 }
 
 /// Shared handle passed to handlers.
@@ -99,6 +102,7 @@ impl App {
             create_batcher,
             files,
             mailer,
+            closing: watch::channel(false).0,
         }))
     }
 
@@ -172,9 +176,13 @@ pub async fn launch(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("Shutting down: draining requests");
+    .with_graceful_shutdown({
+        let app = app.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("Shutting down: draining requests");
+            app.closing.send_replace(true);
+        }
     })
     .await?;
     let _ = stop_tx.send(true);

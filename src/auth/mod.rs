@@ -4,6 +4,7 @@
 pub mod password;
 pub mod roles;
 pub mod service;
+pub mod session;
 pub mod throttle;
 pub mod tokens;
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod extract;
 pub mod problem;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -25,6 +26,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api)
+        .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
@@ -79,7 +81,10 @@ async fn method_not_allowed() -> Response {
 /// Budgets `/api` requests per bearer token (or per address without one) and adds the
 /// `RateLimit-*` headers to every answer; over budget answers 429 with `Retry-After`.
 async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with("/api/") {
+    let path = req.uri().path();
+    // Portal forms are public writes too (submissions, replies, lookups).
+    let portal_write = path.starts_with("/portal/") && req.method() == axum::http::Method::POST;
+    if !path.starts_with("/api/") && !portal_write {
         return next.run(req).await;
     }
     let ip = req
@@ -88,9 +93,9 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
     // Public writes (and lookups, which send mail) have their own, smaller budget per address.
-    let path = req.uri().path();
-    if path.starts_with("/api/public/")
-        && (req.method() != axum::http::Method::GET || path.ends_with("/lookup"))
+    if portal_write
+        || (path.starts_with("/api/public/")
+            && (req.method() != axum::http::Method::GET || path.ends_with("/lookup")))
     {
         if app.public_limiter.len() > 50_000 {
             app.public_limiter.retain_recent();
@@ -98,6 +103,9 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
         if let Err(not_until) = app.public_limiter.check_key(&format!("ip:{ip}")) {
             return too_many(wait_secs(&not_until), app.config.public_rate_limit);
         }
+    }
+    if portal_write {
+        return next.run(req).await;
     }
     let key = match req
         .headers()

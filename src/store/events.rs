@@ -163,3 +163,29 @@ pub async fn domain_events(
         .limit(limit);
     tx.fetch_all(&q).await
 }
+
+/// Domain events of a workspace written at or after `since` (microseconds), oldest first.
+pub async fn domain_events_since(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    since: i64,
+    limit: u64,
+) -> Result<Vec<DomainEventRow>> {
+    let q = Query::select()
+        .columns([
+            DomainEvents::Id,
+            DomainEvents::WorkspaceId,
+            DomainEvents::EventType,
+            DomainEvents::SubjectId,
+            DomainEvents::Payload,
+            DomainEvents::CreatedAt,
+        ])
+        .from(DomainEvents::Table)
+        .and_where(Expr::col(DomainEvents::WorkspaceId).eq(ws))
+        .and_where(Expr::col(DomainEvents::CreatedAt).gte(since))
+        .order_by(DomainEvents::CreatedAt, Order::Asc)
+        .order_by(DomainEvents::Id, Order::Asc)
+        .limit(limit)
+        .to_owned();
+    tx.fetch_all(&q).await
+}

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod integrations;
 pub mod jobs;
 pub mod notifications;
+pub mod presence;
 pub mod rules;
 pub mod sla;
 pub mod tickets;
@@ -375,6 +376,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "integrations",
                 include_str!("../../migrations/sqlite/0007_integrations.sql"),
             ),
+            (
+                8,
+                "presence",
+                include_str!("../../migrations/sqlite/0008_presence.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -411,6 +417,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 7,
                 "integrations",
                 include_str!("../../migrations/postgres/0007_integrations.sql"),
+            ),
+            (
+                8,
+                "presence",
+                include_str!("../../migrations/postgres/0008_presence.sql"),
             ),
         ],
     };

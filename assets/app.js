@@ -1,0 +1,238 @@
+// Ferrodesk console and portal behaviour: keyboard shortcuts, live updates over SSE,
+// collision warnings, canned responses by picker or /shortcut. Everything degrades to plain
+// links and forms without it. No inline script anywhere (the CSP forbids it).
+(function () {
+  "use strict";
+
+  function typing(e) {
+    var t = e.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+
+  function announce(text) {
+    var live = document.getElementById("live");
+    if (live) { live.textContent = text; }
+  }
+
+  function csrf() {
+    var holder = document.querySelector("[data-csrf]");
+    if (holder) { return holder.getAttribute("data-csrf"); }
+    var input = document.querySelector("input[name=_csrf]");
+    return input ? input.value : "";
+  }
+
+  function post(url, fields) {
+    var body = new URLSearchParams(fields);
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf() },
+      body: body.toString()
+    });
+  }
+
+  // ---------------------------------------------------------------- inbox selection
+  var selected = -1;
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr[data-row]")); }
+  function select(i) {
+    var rs = rows();
+    if (!rs.length) { return; }
+    selected = Math.max(0, Math.min(rs.length - 1, i));
+    rs.forEach(function (r, j) { r.classList.toggle("selected", j === selected); r.setAttribute("aria-selected", j === selected ? "true" : "false"); });
+    var link = rs[selected].querySelector("a");
+    if (link) { link.focus({ preventScroll: false }); }
+  }
+
+  // ---------------------------------------------------------------- composer
+  function setMode(mode) {
+    var radio = document.querySelector("input[data-mode=" + mode + "]");
+    if (radio) { radio.checked = true; }
+    var form = document.getElementById("reply-form");
+    if (form) { form.classList.toggle("noting", mode === "note"); }
+    var body = document.getElementById("body");
+    if (body) { body.focus(); }
+  }
+
+  function insertCanned(text, replaceFrom) {
+    var body = document.getElementById("body");
+    if (!body) { return; }
+    var v = body.value;
+    var start = replaceFrom === undefined ? body.selectionStart : replaceFrom;
+    var end = body.selectionEnd;
+    body.value = v.slice(0, start) + text + v.slice(end);
+    var caret = start + text.length;
+    body.setSelectionRange(caret, caret);
+    body.focus();
+    announce("Canned response inserted");
+  }
+
+  function cannedUrl() {
+    var body = document.getElementById("body");
+    return body ? body.getAttribute("data-canned-url") : null;
+  }
+
+  function fetchCanned(query) {
+    var url = cannedUrl();
+    if (!url) { return Promise.resolve(null); }
+    return fetch(url + "?" + query, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    });
+  }
+
+  // "/shortcut" followed by a space or Enter at the caret becomes the canned response.
+  function onComposerKey(e) {
+    if (e.key !== " " && e.key !== "Enter" && e.key !== "Tab") { return; }
+    var body = e.target;
+    var upto = body.value.slice(0, body.selectionStart);
+    var m = /(^|\s)\/([A-Za-z0-9_-]{1,64})$/.exec(upto);
+    if (!m) { return; }
+    e.preventDefault();
+    var from = upto.length - m[2].length - 1;
+    fetchCanned("shortcut=" + encodeURIComponent(m[2])).then(function (text) {
+      if (text === null) {
+        insertCanned(e.key === "Enter" ? "\n" : " ");
+        announce("No canned response /" + m[2]);
+        return;
+      }
+      body.setSelectionRange(from, body.selectionStart);
+      insertCanned(text, from);
+    });
+  }
+
+  // ---------------------------------------------------------------- live updates
+  function liveInbox() {
+    if (!window.EventSource || !document.querySelector("[data-live=inbox]")) { return; }
+    var pending = null;
+    var es = new EventSource("/events");
+    es.addEventListener("ticket", function (ev) {
+      var d = {};
+      try { d = JSON.parse(ev.data); } catch (err) { return; }
+      if (d.type === "ticket.created") { announce("New ticket " + (d.ticket_number || "") + ": " + (d.subject || "")); }
+      if (pending) { return; }
+      pending = setTimeout(function () {
+        pending = null;
+        var tbody = document.getElementById("rows");
+        if (tbody && window.htmx) { window.htmx.trigger(tbody, "refresh"); }
+      }, 300);
+    });
+    window.addEventListener("beforeunload", function () { es.close(); });
+  }
+
+  function liveTicket() {
+    var holder = document.querySelector("[data-ticket]");
+    if (!holder) { return; }
+    var id = holder.getAttribute("data-ticket");
+    var banner = document.getElementById("collision");
+    var stale = document.getElementById("stale");
+    var submitting = false;
+    document.querySelectorAll("form").forEach(function (f) { f.addEventListener("submit", function () { submitting = true; }); });
+    if (window.EventSource) {
+      var es = new EventSource("/events?ticket=" + encodeURIComponent(id));
+      es.addEventListener("ticket", function (ev) {
+        var d = {};
+        try { d = JSON.parse(ev.data); } catch (err) { return; }
+        if (d.ticket_id === id && !submitting && stale) {
+          stale.hidden = false;
+          announce("This ticket was changed by someone else");
+        }
+      });
+      es.addEventListener("presence", function (ev) {
+        var list = [];
+        try { list = JSON.parse(ev.data); } catch (err) { return; }
+        if (!banner) { return; }
+        if (!list.length) { banner.hidden = true; banner.textContent = ""; return; }
+        banner.textContent = list.map(function (p) {
+          return p.name + (p.state === "replying" ? " is replying" : " is viewing");
+        }).join(" · ");
+        banner.classList.toggle("replying", list.some(function (p) { return p.state === "replying"; }));
+        banner.hidden = false;
+      });
+      window.addEventListener("beforeunload", function () { es.close(); });
+    }
+    var url = "/tickets/" + encodeURIComponent(id) + "/presence";
+    var state = "viewing";
+    var last = 0;
+    function beat(force) {
+      var now = Date.now();
+      if (!force && now - last < 10000) { return; }
+      last = now;
+      post(url, { state: state }).catch(function () {});
+    }
+    beat(true);
+    setInterval(function () { beat(true); }, 20000);
+    var body = document.getElementById("body");
+    if (body) {
+      body.addEventListener("input", function () {
+        var next = body.value.trim() ? "replying" : "viewing";
+        if (next !== state) { state = next; beat(true); } else { beat(false); }
+      });
+      body.addEventListener("keydown", onComposerKey);
+    }
+    var pick = document.querySelector("[data-canned-pick]");
+    if (pick) {
+      pick.addEventListener("change", function () {
+        if (!pick.value) { return; }
+        fetchCanned("id=" + encodeURIComponent(pick.value)).then(function (text) {
+          if (text !== null) { insertCanned(text); }
+          pick.value = "";
+        });
+      });
+    }
+    document.querySelectorAll("input[data-mode]").forEach(function (r) {
+      r.addEventListener("change", function () { setMode(r.getAttribute("data-mode")); });
+    });
+  }
+
+  // ---------------------------------------------------------------- keyboard
+  function onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) { return; }
+    if (typing(e)) {
+      if (e.key === "Escape") { e.target.blur(); }
+      return;
+    }
+    var help = document.getElementById("help");
+    switch (e.key) {
+      case "j": select(selected + 1); e.preventDefault(); break;
+      case "k": select(selected - 1); e.preventDefault(); break;
+      case "Enter": {
+        var rs = rows();
+        if (selected >= 0 && rs[selected]) { window.location.href = rs[selected].getAttribute("data-href"); e.preventDefault(); }
+        break;
+      }
+      case "r": if (document.getElementById("reply-form")) { setMode("reply"); e.preventDefault(); } break;
+      case "n": if (document.getElementById("reply-form")) { setMode("note"); e.preventDefault(); } break;
+      case "a": {
+        var take = document.getElementById("take-form");
+        if (take) { take.submit(); e.preventDefault(); }
+        break;
+      }
+      case "/": {
+        var q = document.getElementById("q");
+        if (q) { q.focus(); e.preventDefault(); }
+        break;
+      }
+      case "?": if (help && help.showModal) { help.showModal(); e.preventDefault(); } break;
+      default: break;
+    }
+  }
+
+  function init() {
+    document.addEventListener("keydown", onKey);
+    var helpButton = document.querySelector("[data-help]");
+    var help = document.getElementById("help");
+    if (helpButton && help && help.showModal) {
+      helpButton.addEventListener("click", function () { help.showModal(); });
+    }
+    rows().forEach(function (r, i) {
+      r.addEventListener("click", function (e) {
+        if (e.target.tagName === "INPUT" || e.target.tagName === "A") { return; }
+        select(i);
+      });
+    });
+    liveInbox();
+    liveTicket();
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+  document.addEventListener("htmx:afterSwap", function () { selected = -1; });
+})();

@@ -1,0 +1,273 @@
+//! The web UI: server-rendered askama pages with htmx, cookie sessions with CSRF protection,
+//! a strict Content-Security-Policy, assets embedded in the binary. `agent` is the console,
+//! `portal` the customers' pages, `sse` the live updates.
+
+pub mod agent;
+pub mod assets;
+pub mod portal;
+pub mod sse;
+
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::auth::session::{STAFF_COOKIE, cookie, csrf_ok, csrf_token};
+use crate::error::Error;
+
+/// Every page's security headers: scripts and styles only from this server, no framing, no
+/// referrer (portal links carry tokens), no caching of personal pages.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn secure_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// Renders a template as an HTML answer with the security headers.
+pub fn page(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut res = (status, html).into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            secure_headers(h);
+            res
+        }
+        Err(e) => {
+            tracing::error!("template failed: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be drawn",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// An error page (or, for htmx requests, an inline message) for a domain error.
+pub struct UiError(pub Error);
+
+impl From<Error> for UiError {
+    fn from(e: Error) -> Self {
+        UiError(e)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    message: String,
+}
+
+/// The status and a message for people.
+fn describe(e: &Error) -> (StatusCode, String) {
+    let (code, message) = match e {
+        Error::NotFound => (
+            404,
+            "This page does not exist, or you may not see it.".to_owned(),
+        ),
+        Error::Validation(errors) => (
+            422,
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Error::Client(code, detail) => (code.status(), detail.clone()),
+        Error::RateLimited { retry_after } => (
+            429,
+            format!("Too many requests; try again in {retry_after} s."),
+        ),
+        Error::Internal(err) => {
+            tracing::error!("Internal error: {err:#}");
+            (
+                500,
+                "Something went wrong on our side; it has been logged.".to_owned(),
+            )
+        }
+    };
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        message,
+    )
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, message) = describe(&self.0);
+        if status == StatusCode::UNAUTHORIZED {
+            return Redirect::to("/login").into_response();
+        }
+        page(
+            status,
+            &ErrorPage {
+                status: status.as_u16(),
+                message,
+            },
+        )
+    }
+}
+
+pub type UiResult = Result<Response, UiError>;
+
+/// The signed-in staff user of a page, with the session's CSRF token. Without a valid
+/// session: a redirect to the login page (htmx requests get `HX-Redirect`).
+pub struct Staff {
+    pub actor: Actor,
+    pub csrf: String,
+    /// The login token behind the session (sign-out revokes it).
+    pub token_id: crate::ids::TokenId,
+}
+
+pub enum NotSignedIn {
+    Page,
+    Htmx,
+}
+
+impl IntoResponse for NotSignedIn {
+    fn into_response(self) -> Response {
+        match self {
+            NotSignedIn::Page => Redirect::to("/login").into_response(),
+            NotSignedIn::Htmx => {
+                let mut res = StatusCode::UNAUTHORIZED.into_response();
+                res.headers_mut()
+                    .insert("hx-redirect", HeaderValue::from_static("/login"));
+                res
+            }
+        }
+    }
+}
+
+/// The staff session token of a request.
+#[must_use]
+pub fn session_of(headers: &HeaderMap) -> Option<String> {
+    let h = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookie(h, STAFF_COOKIE).map(str::to_owned)
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = NotSignedIn;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let rejection = if parts.headers.contains_key("hx-request") {
+            NotSignedIn::Htmx
+        } else {
+            NotSignedIn::Page
+        };
+        let Some(token) = session_of(&parts.headers) else {
+            return Err(rejection);
+        };
+        match crate::auth::service::authenticate(app, &token).await {
+            Ok((actor, token_id)) => Ok(Staff {
+                actor,
+                csrf: csrf_token(&token),
+                token_id,
+            }),
+            Err(_) => Err(rejection),
+        }
+    }
+}
+
+/// A form body from a signed-in staff user whose CSRF token (`_csrf` field or
+/// `X-CSRF-Token` header) matches the session; 403 otherwise.
+pub struct StaffForm<T> {
+    pub staff: Staff,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for StaffForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let staff = Staff::from_request_parts(&mut parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let session = session_of(&parts.headers).unwrap_or_default();
+        let header_token = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let req = Request::from_parts(parts, body);
+        let bytes = axum::body::Bytes::from_request(req, app)
+            .await
+            .map_err(|_| {
+                UiError(Error::bad_request("the form could not be read")).into_response()
+            })?;
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
+            UiError(Error::bad_request("the form could not be read")).into_response()
+        })?;
+        let presented = header_token
+            .or_else(|| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == "_csrf")
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_default();
+        if !csrf_ok(&session, &presented) {
+            return Err(UiError(Error::forbidden(
+                "the form has expired or did not come from this site; reload the page and try again",
+            ))
+            .into_response());
+        }
+        let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+            UiError(Error::bad_request(format!("the form is not complete: {e}"))).into_response()
+        })?;
+        Ok(StaffForm { staff, form })
+    }
+}
+
+/// Whether the request came from htmx (answer a fragment instead of a page).
+#[must_use]
+pub fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+/// A redirect that also works for htmx requests (`HX-Redirect`).
+#[must_use]
+pub fn go(headers: &HeaderMap, to: &str) -> Response {
+    if is_htmx(headers) {
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(to) {
+            res.headers_mut().insert("hx-redirect", v);
+        }
+        res
+    } else {
+        Redirect::to(to).into_response()
+    }
+}
+
+/// Builds the UI router.
+pub fn routes() -> axum::Router<AppState> {
+    agent::routes()
+        .merge(portal::routes())
+        .merge(sse::routes())
+        .merge(assets::routes())
+}

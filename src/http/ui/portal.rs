@@ -1,0 +1,560 @@
+//! The customer portal at `/portal/<workspace>`: submit a request, follow it with its link,
+//! reply, rate it once it is resolved, find one's requests by email, and sign in with an
+//! emailed link to list them. Plain forms that work without JavaScript, on any screen.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{UiError, UiResult, page};
+use crate::app::AppState;
+use crate::auth::session::{CUSTOMER_COOKIE, cookie, csrf_ok, csrf_token, set_cookie};
+use crate::error::Error;
+use crate::portal::{self, Credentials};
+use crate::store;
+
+struct Workspace {
+    name: String,
+    slug: String,
+    id: uuid::Uuid,
+}
+
+async fn workspace(app: &AppState, slug: &str) -> Result<Workspace, UiError> {
+    if slug.len() > 100 {
+        return Err(UiError(Error::NotFound));
+    }
+    let mut conn = app.store.read().await?;
+    let w = store::workspaces::find_by_slug(&mut conn, slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Workspace {
+        name: w.name,
+        slug: w.slug,
+        id: w.id.0,
+    })
+}
+
+fn customer_session(headers: &HeaderMap) -> Option<String> {
+    let h = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookie(h, CUSTOMER_COOKIE).map(str::to_owned)
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_owned()
+}
+
+// ------------------------------------------------------------------ submit
+
+#[derive(Template)]
+#[template(path = "portal/new.html")]
+struct NewPage {
+    ws_name: String,
+    slug: String,
+    categories: Vec<(String, String, bool)>,
+    error: Option<String>,
+    subject: String,
+    description: String,
+    email: String,
+    name: String,
+}
+
+async fn new_page(State(app): State<AppState>, Path(slug): Path<String>) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    let cats = categories(&app, &w).await?;
+    Ok(page(
+        StatusCode::OK,
+        &NewPage {
+            ws_name: w.name,
+            slug: w.slug,
+            categories: cats.into_iter().map(|(id, n)| (id, n, false)).collect(),
+            error: None,
+            subject: String::new(),
+            description: String::new(),
+            email: String::new(),
+            name: String::new(),
+        },
+    ))
+}
+
+async fn categories(app: &AppState, w: &Workspace) -> Result<Vec<(String, String)>, UiError> {
+    let mut conn = app.store.read().await?;
+    let rows = store::categories::list(&mut conn, crate::ids::WorkspaceId(w.id), false).await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| (c.id.to_string(), c.name))
+        .collect())
+}
+
+#[derive(Deserialize)]
+struct SubmitForm {
+    subject: String,
+    description: String,
+    requester_email: String,
+    #[serde(default)]
+    requester_name: Option<String>,
+    #[serde(default)]
+    category_id: Option<String>,
+    #[serde(default)]
+    website: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/submitted.html")]
+struct SubmittedPage {
+    ws_name: String,
+    slug: String,
+    number: String,
+    link: String,
+}
+
+async fn submit(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    axum::Form(f): axum::Form<SubmitForm>,
+) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    let category_id = match f.category_id.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            c.parse::<uuid::Uuid>()
+                .map(crate::ids::CategoryId)
+                .map_err(|_| Error::field("category_id", "choose a category from the list"))?,
+        ),
+        None => None,
+    };
+    let input = portal::Submission {
+        workspace_id: Some(w.id),
+        workspace: None,
+        subject: f.subject.clone(),
+        description: f.description.clone(),
+        requester_email: f.requester_email.clone(),
+        requester_name: f.requester_name.clone().filter(|n| !n.trim().is_empty()),
+        category_id,
+        kind: None,
+        website: f.website.clone(),
+    };
+    match portal::submit(&app, input, None).await {
+        Ok(portal::Submitted::Created(row, token) | portal::Submitted::Replayed(row, token)) => {
+            Ok(page(
+                StatusCode::CREATED,
+                &SubmittedPage {
+                    ws_name: w.name,
+                    link: portal::ticket_url("", &w.slug, row.id, &token),
+                    slug: w.slug,
+                    number: row.ticket_number.clone(),
+                },
+            ))
+        }
+        Ok(portal::Submitted::Ignored) => Ok(page(
+            StatusCode::OK,
+            &MessagePage {
+                ws_name: w.name,
+                slug: w.slug,
+                title: "Thank you".into(),
+                message: "We received your request.".into(),
+            },
+        )),
+        Err(Error::Validation(errors)) => {
+            let cats = categories(&app, &w).await?;
+            let chosen = f.category_id.clone().unwrap_or_default();
+            Ok(page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &NewPage {
+                    ws_name: w.name,
+                    slug: w.slug,
+                    categories: cats
+                        .into_iter()
+                        .map(|(id, n)| {
+                            let s = id == chosen;
+                            (id, n, s)
+                        })
+                        .collect(),
+                    error: Some(
+                        errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.field.replace('_', " "), e.message))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                    subject: f.subject,
+                    description: f.description,
+                    email: f.requester_email,
+                    name: f.requester_name.unwrap_or_default(),
+                },
+            ))
+        }
+        Err(e) => Err(UiError(e)),
+    }
+}
+
+// ------------------------------------------------------------------ a request
+
+pub struct PublicMessage {
+    pub author: String,
+    pub from_customer: bool,
+    pub body_html: String,
+    pub at: String,
+    pub files: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/ticket.html")]
+struct TicketPage {
+    ws_name: String,
+    slug: String,
+    id: String,
+    number: String,
+    subject: String,
+    status: String,
+    token: String,
+    csrf: String,
+    messages: Vec<PublicMessage>,
+    can_reply: bool,
+    can_rate: bool,
+    rating: i64,
+    feedback: String,
+    notice: Option<String>,
+}
+
+fn creds(headers: &HeaderMap, token: Option<&String>) -> Credentials {
+    Credentials {
+        access_token: token.filter(|t| !t.is_empty()).cloned(),
+        session: customer_session(headers),
+    }
+}
+
+async fn ticket_page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    let c = creds(&headers, q.get("token"));
+    let v = portal::view(&app, &id, &c).await?;
+    if v["workspace_id"].as_str() != Some(w.id.to_string().as_str()) {
+        return Err(UiError(Error::NotFound));
+    }
+    let token = c.access_token.clone().unwrap_or_default();
+    let messages = v["comments"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|m| PublicMessage {
+                    author: text(m, "author_name"),
+                    from_customer: m["author_type"] == "customer",
+                    body_html: text(m, "body_html"),
+                    at: super::agent::human(&text(m, "created_at")),
+                    files: m["attachments"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|f| {
+                                    (
+                                        format!("{}?token={token}", text(f, "url")),
+                                        text(f, "file_name"),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = text(&v, "status");
+    Ok(page(
+        StatusCode::OK,
+        &TicketPage {
+            ws_name: w.name,
+            slug: w.slug,
+            id: text(&v, "id"),
+            number: text(&v, "ticket_number"),
+            subject: text(&v, "subject"),
+            can_reply: status != "closed",
+            can_rate: v["can_rate"] == true,
+            rating: v["satisfaction"]["rating"].as_i64().unwrap_or(0),
+            feedback: v["satisfaction"]["feedback"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            status,
+            csrf: c.session.as_deref().map(csrf_token).unwrap_or_default(),
+            token,
+            messages,
+            notice: q.get("done").map(|d| match d.as_str() {
+                "rated" => "Thank you for your rating.".to_owned(),
+                _ => "Your message was added.".to_owned(),
+            }),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    _csrf: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    rating: Option<i64>,
+    #[serde(default)]
+    feedback: Option<String>,
+}
+
+/// A form post either carries the request's token, or comes with the customer's session
+/// cookie and that session's CSRF token.
+fn form_creds(headers: &HeaderMap, f: &ReplyForm) -> Result<Credentials, UiError> {
+    let token = f.token.clone().filter(|t| !t.is_empty());
+    if token.is_some() {
+        return Ok(Credentials {
+            access_token: token,
+            session: None,
+        });
+    }
+    let session = customer_session(headers)
+        .ok_or_else(|| UiError(Error::unauthorized("open the request from its link")))?;
+    if !csrf_ok(&session, f._csrf.as_deref().unwrap_or_default()) {
+        return Err(UiError(Error::forbidden(
+            "the form has expired; reload the page and try again",
+        )));
+    }
+    Ok(Credentials {
+        access_token: None,
+        session: Some(session),
+    })
+}
+
+fn back(slug: &str, id: &str, token: Option<&str>, done: &str) -> Response {
+    let t = token.map(|t| format!("token={t}&")).unwrap_or_default();
+    Redirect::to(&format!("/portal/{slug}/tickets/{id}?{t}done={done}")).into_response()
+}
+
+async fn reply(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    axum::Form(f): axum::Form<ReplyForm>,
+) -> UiResult {
+    let c = form_creds(&headers, &f)?;
+    let token = c.access_token.clone();
+    portal::reply(
+        &app,
+        &id,
+        c,
+        portal::Reply {
+            access_token: None,
+            body: f.body.clone().unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok(back(&slug, &id, token.as_deref(), "replied"))
+}
+
+async fn rate(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    axum::Form(f): axum::Form<ReplyForm>,
+) -> UiResult {
+    let c = form_creds(&headers, &f)?;
+    let token = c.access_token.clone();
+    portal::rate(
+        &app,
+        &id,
+        c,
+        portal::Rating {
+            access_token: None,
+            rating: f.rating.unwrap_or(0),
+            feedback: f.feedback.clone(),
+        },
+    )
+    .await?;
+    Ok(back(&slug, &id, token.as_deref(), "rated"))
+}
+
+// ------------------------------------------------------------------ find, sign in, list
+
+#[derive(Template)]
+#[template(path = "portal/message.html")]
+struct MessagePage {
+    ws_name: String,
+    slug: String,
+    title: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/find.html")]
+struct FindPage {
+    ws_name: String,
+    slug: String,
+}
+
+async fn find_page(State(app): State<AppState>, Path(slug): Path<String>) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    Ok(page(
+        StatusCode::OK,
+        &FindPage {
+            ws_name: w.name,
+            slug: w.slug,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct FindForm {
+    email: String,
+}
+
+async fn find(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    axum::Form(f): axum::Form<FindForm>,
+) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    portal::send_access(&app, Some(w.id), None, &f.email).await?;
+    Ok(page(
+        StatusCode::ACCEPTED,
+        &MessagePage {
+            ws_name: w.name,
+            slug: w.slug,
+            title: "Check your email".into(),
+            message: portal::ACCESS_MESSAGE.into(),
+        },
+    ))
+}
+
+async fn sign_in(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    let token = q.get("token").cloned().unwrap_or_default();
+    match portal::sign_in(&app, portal::SessionRequest { token }).await {
+        Ok(v) => {
+            let session = text(&v, "session_token");
+            let mut res = Redirect::to(&format!("/portal/{}/requests", w.slug)).into_response();
+            let secure = app.config.public_url().starts_with("https://");
+            if let Ok(h) = HeaderValue::from_str(&set_cookie(
+                CUSTOMER_COOKIE,
+                &session,
+                30 * 24 * 3600,
+                secure,
+            )) {
+                res.headers_mut().insert(header::SET_COOKIE, h);
+            }
+            Ok(res)
+        }
+        Err(_) => Ok(page(
+            StatusCode::UNAUTHORIZED,
+            &MessagePage {
+                ws_name: w.name,
+                slug: w.slug,
+                title: "This link has expired".into(),
+                message: "Sign-in links work once, for 30 minutes. Ask for a new one below.".into(),
+            },
+        )),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/requests.html")]
+struct RequestsPage {
+    ws_name: String,
+    slug: String,
+    customer: String,
+    rows: Vec<(String, String, String, String)>,
+    csrf: String,
+}
+
+async fn requests(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    let c = creds(&headers, None);
+    if c.session.is_none() {
+        return Ok(Redirect::to(&format!("/portal/{}/find", w.slug)).into_response());
+    }
+    let v = match portal::my_tickets(&app, &c, 1, 100).await {
+        Ok(v) => v,
+        Err(_) => return Ok(Redirect::to(&format!("/portal/{}/find", w.slug)).into_response()),
+    };
+    Ok(page(
+        StatusCode::OK,
+        &RequestsPage {
+            ws_name: w.name,
+            slug: w.slug,
+            customer: text(&v["customer"], "name"),
+            rows: v["tickets"]
+                .as_array()
+                .map(|ts| {
+                    ts.iter()
+                        .map(|t| {
+                            (
+                                text(t, "id"),
+                                text(t, "ticket_number"),
+                                text(t, "subject"),
+                                text(t, "status"),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            csrf: c.session.as_deref().map(csrf_token).unwrap_or_default(),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct SignOutForm {
+    #[serde(default)]
+    _csrf: Option<String>,
+}
+
+async fn sign_out(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    axum::Form(f): axum::Form<SignOutForm>,
+) -> UiResult {
+    if let Some(s) = customer_session(&headers)
+        && csrf_ok(&s, f._csrf.as_deref().unwrap_or_default())
+    {
+        let _ = portal::sign_out(
+            &app,
+            &Credentials {
+                access_token: None,
+                session: Some(s),
+            },
+        )
+        .await;
+    }
+    let mut res = Redirect::to(&format!("/portal/{slug}")).into_response();
+    if let Ok(h) = HeaderValue::from_str(&set_cookie(CUSTOMER_COOKIE, "", 0, false)) {
+        res.headers_mut().insert(header::SET_COOKIE, h);
+    }
+    Ok(res)
+}
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/portal/{slug}", get(new_page).post(submit))
+        .route("/portal/{slug}/find", get(find_page).post(find))
+        .route("/portal/{slug}/login", get(sign_in))
+        .route("/portal/{slug}/logout", post(sign_out))
+        .route("/portal/{slug}/requests", get(requests))
+        .route("/portal/{slug}/tickets/{id}", get(ticket_page))
+        .route("/portal/{slug}/tickets/{id}/reply", post(reply))
+        .route("/portal/{slug}/tickets/{id}/rate", post(rate))
+}

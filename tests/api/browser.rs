@@ -1,0 +1,552 @@
+//! The web UI end to end in real headless Chromium, driven over the W3C WebDriver protocol
+//! (Debian's `chromedriver`): an agent signs in, a customer submits a request in the portal,
+//! it appears in the agent's inbox live, the agent answers with a canned response typed as
+//! `/shortcut` and adds an internal note, a second agent's typing shows as a collision
+//! warning, the customer sees the reply but not the note, the agent resolves, the customer
+//! rates. Screenshots of the main pages are saved under `target/screenshots/`.
+//!
+//! The WebDriver client is the few calls this test needs, over the crate's own HTTP client
+//! (a WebDriver crate would add a second `http`, `time` and ICU stack to the build).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+}
+
+impl Driver {
+    /// Starts chromedriver; `None` outside CI when it is not installed.
+    async fn start() -> Option<Driver> {
+        ferrodesk::app::install_tls();
+        let exe = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(exe) = exe else {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but chromedriver is missing (apt-get install chromium chromium-driver)"
+            );
+            eprintln!("\n!!! SKIPPING browser test: install chromium and chromium-driver !!!\n");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new(exe)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        // Owned by the guard at once, so it is killed and reaped on every path.
+        let driver = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{}/status", driver.base)).send().await
+                && r.status().is_success()
+            {
+                return Some(driver);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not answer on {}", driver.base);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser window.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    app: String,
+}
+
+impl Browser {
+    async fn open(driver: &Driver, app: &str) -> Browser {
+        let http = reqwest::Client::new();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"]
+            }
+        }}});
+        let res: Value = http
+            .post(format!("{}/session", driver.base))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session json");
+        let id = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"))
+            .to_owned();
+        Browser {
+            http,
+            session: format!("{}/session/{id}", driver.base),
+            app: app.to_owned(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res: Value = req
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("json");
+        if res["value"]["error"].is_string() {
+            panic!("webdriver {path}: {}", res["value"]);
+        }
+        res["value"].clone()
+    }
+
+    async fn go(&self, path: &str) {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.app)
+        };
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]})),
+        )
+        .await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Polls a JavaScript condition until it is true (10 s at most).
+    async fn wait(&self, what: &str, script: &str) {
+        for _ in 0..100 {
+            if self.js(script).await == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "timed out waiting for {what}; page: {}",
+            self.js("return document.body.innerText").await
+        );
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            v.as_str().expect("png"),
+        )
+        .expect("base64");
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    async fn close(self) {
+        let _ = self.http.delete(&self.session).send().await;
+    }
+}
+
+async fn sign_in(b: &Browser, email: &str, password: &str) {
+    b.go("/login").await;
+    b.type_into("#email", email).await;
+    b.type_into("#password", password).await;
+    b.click("button[type=submit]").await;
+    b.wait(
+        "the inbox",
+        "return location.pathname === '/' && !!document.querySelector('table.tickets')",
+    )
+    .await;
+}
+
+async fn flow(backend: Backend) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    admin
+        .post("/api/tickets/canned-responses", json!({"title": "On it", "shortcut": "thanks", "shared": true,
+            "content": "Hi {{customer_name}}, thanks for the details. We are on it. — {{agent_name}}"}))
+        .await
+        .expect(201);
+    let second = admin.user(&app, "agent").await;
+    let second_email = second.user["email"].as_str().expect("email").to_owned();
+
+    // The agent signs in and watches all open work.
+    let agent = Browser::open(&driver, &app.base).await;
+    sign_in(&agent, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    agent.go("/?view=all").await;
+    agent
+        .wait(
+            "the live stream",
+            "return !!document.querySelector('[data-live=inbox]')",
+        )
+        .await;
+    agent.screenshot("inbox-empty").await;
+
+    // A customer submits a request in the portal; the subject carries an XSS payload.
+    let subject = "Printer <img src=x onerror=alert(1)> jams";
+    let customer = Browser::open(&driver, &app.base).await;
+    customer.go("/portal/default").await;
+    customer.screenshot("portal-new").await;
+    customer.type_into("#requester_name", "Pat Customer").await;
+    customer
+        .type_into("#requester_email", "pat@example.com")
+        .await;
+    customer.type_into("#subject", subject).await;
+    customer
+        .type_into("#description", "Paper jams on every page.")
+        .await;
+    customer.click("button[type=submit]").await;
+    customer
+        .wait(
+            "the confirmation",
+            "return !!document.getElementById('access-link')",
+        )
+        .await;
+    customer.screenshot("portal-submitted").await;
+    let link = customer
+        .js("return document.getElementById('access-link').href")
+        .await
+        .as_str()
+        .expect("link")
+        .to_owned();
+    assert!(link.contains("?token=fdp_"), "{link}");
+
+    // It appears in the agent's inbox without a reload, as text.
+    agent
+        .wait(
+            "the new ticket in the inbox",
+            &format!(
+                "return document.getElementById('rows').textContent.includes({})",
+                json!(subject)
+            ),
+        )
+        .await;
+    assert_eq!(
+        agent.js("return document.querySelector('#rows img')").await,
+        Value::Null,
+        "the payload must render as text"
+    );
+    agent.screenshot("inbox-live").await;
+
+    // Keyboard: j selects the first row, Enter opens it.
+    agent
+        .js("document.activeElement && document.activeElement.blur(); return true")
+        .await;
+    agent.keys("j").await;
+    agent.keys("\u{E007}").await;
+    agent
+        .wait(
+            "the ticket page",
+            "return !!document.getElementById('reply-form')",
+        )
+        .await;
+    let ticket_url = agent
+        .js("return location.pathname")
+        .await
+        .as_str()
+        .expect("path")
+        .to_owned();
+
+    // A second agent opens the same ticket and starts typing: the first sees it live.
+    let other = Browser::open(&driver, &app.base).await;
+    sign_in(&other, &second_email, "password-123").await;
+    other.go(&ticket_url).await;
+    other.type_into("#body", "Let me check").await;
+    agent
+        .wait("the collision warning", "var c = document.getElementById('collision'); return !c.hidden && c.textContent.includes('is replying')")
+        .await;
+    agent.screenshot("ticket-collision").await;
+    other.close().await;
+
+    // The canned response by /shortcut, with its variables filled.
+    agent.click("#body").await;
+    agent.keys("/thanks ").await;
+    agent
+        .wait(
+            "the canned response",
+            "return document.getElementById('body').value.includes('We are on it')",
+        )
+        .await;
+    let body = agent
+        .js("return document.getElementById('body').value")
+        .await;
+    assert!(
+        body.as_str()
+            .expect("body")
+            .starts_with("Hi Pat Customer, thanks"),
+        "{body}"
+    );
+    agent.click("#send").await;
+    agent
+        .wait(
+            "the reply in the thread",
+            "return document.querySelectorAll('.thread .msg.agent').length === 1",
+        )
+        .await;
+
+    // An internal note, shown apart.
+    agent.click("input[data-mode=note]").await;
+    agent
+        .type_into("#body", "Internal: check the fuser serial")
+        .await;
+    agent.click("#send").await;
+    agent
+        .wait(
+            "the note in the thread",
+            "return document.querySelectorAll('.thread .msg.note').length === 1",
+        )
+        .await;
+    assert_eq!(
+        agent
+            .js("return document.querySelector('.thread .msg.note .label').textContent")
+            .await,
+        "Internal note"
+    );
+    agent.screenshot("ticket").await;
+
+    // The customer sees the reply, not the note.
+    customer.go(&link).await;
+    let text = customer
+        .js("return document.body.innerText")
+        .await
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(text.contains("We are on it"), "{text}");
+    assert!(
+        !text.contains("fuser serial"),
+        "internal note leaked: {text}"
+    );
+    assert_eq!(
+        customer
+            .js("return document.querySelector('main img')")
+            .await,
+        Value::Null
+    );
+
+    // Resolved by the agent, rated by the customer.
+    agent.click("#resolve").await;
+    agent
+        .wait(
+            "resolved",
+            "return document.querySelector('.meta .pill').textContent === 'resolved'",
+        )
+        .await;
+    customer.go(&link).await;
+    customer.click("input[name=rating][value='5']").await;
+    customer.type_into("#feedback", "Fixed quickly").await;
+    customer.click("#rate").await;
+    customer
+        .wait(
+            "the thank-you",
+            "return document.body.innerText.includes('Thank you for your rating')",
+        )
+        .await;
+    customer.screenshot("portal-rated").await;
+    let id = ticket_url.trim_start_matches("/tickets/");
+    let t = admin
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(t["satisfaction"]["rating"], 5);
+    assert_eq!(t["status"], "resolved");
+
+    // `?` shows every shortcut.
+    agent
+        .js("document.activeElement && document.activeElement.blur(); return true")
+        .await;
+    agent.keys("?").await;
+    agent
+        .wait(
+            "the shortcut help",
+            "return document.getElementById('help').open === true",
+        )
+        .await;
+    agent.close().await;
+    customer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_and_portal_in_chromium_sqlite() {
+    flow(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_and_portal_in_chromium_postgres() {
+    flow(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_a_strict_policy_and_escape_everything() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    // Signed out: the console sends people to the login page.
+    let res = http
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .expect("inbox");
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()["location"], "/login");
+    let res = http
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .expect("login");
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    // Assets are served from the binary.
+    let js = http
+        .get(format!("{}/assets/htmx.min.js", app.base))
+        .send()
+        .await
+        .expect("htmx");
+    assert_eq!(js.status().as_u16(), 200);
+    assert!(js.text().await.expect("js").contains("htmx"));
+    // A state change without the session's CSRF token is refused.
+    let login = http
+        .post(format!("{}/login", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+                .expect("form"),
+        )
+        .send()
+        .await
+        .expect("login");
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    assert!(
+        login.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .contains("HttpOnly")
+    );
+    let t = app.admin().await.ticket("Csrf", "c@example.com").await;
+    let id = t["id"].as_str().expect("id");
+    let res = http
+        .post(format!("{}/tickets/{id}/reply", app.base))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("body=forged&_csrf=0000")
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(res.status().as_u16(), 403);
+    let comments = app
+        .admin()
+        .await
+        .get(&format!("/api/tickets/{id}/comments"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        comments["comments"].as_array().expect("list").len(),
+        1,
+        "the forged reply must not be saved"
+    );
+}
