@@ -131,7 +131,18 @@
       es.addEventListener("ticket", function (ev) {
         var d = {};
         try { d = JSON.parse(ev.data); } catch (err) { return; }
-        if (d.ticket_id === id && !submitting && stale) {
+        if (d.ticket_id !== id || submitting) { return; }
+        if (d.type === "ticket.comment.added" && window.htmx) {
+          // New messages join the thread in place; the composer keeps what was typed. The
+          // agent now sees the ticket as it is, so the forms carry its new version.
+          window.htmx.ajax("GET", "/tickets/" + encodeURIComponent(id) + "/thread", { target: "#thread", swap: "outerHTML" });
+          if (d.version) {
+            document.querySelectorAll("input[name=version]").forEach(function (v) { v.value = d.version; });
+          }
+          var pill = document.querySelector(".meta .pill");
+          if (pill && d.status) { pill.textContent = d.status; pill.className = "pill st-" + d.status; }
+          announce("New message on this ticket");
+        } else if (stale) {
           stale.hidden = false;
           announce("This ticket was changed by someone else");
         }
@@ -183,6 +194,30 @@
     });
   }
 
+  // ---------------------------------------------------------------- SLA countdown
+  function spanText(secs) {
+    var s = Math.abs(Math.round(secs));
+    if (s >= 86400) { return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h"; }
+    if (s >= 3600) { return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min"; }
+    return Math.max(1, Math.floor(s / 60)) + " min";
+  }
+  function countdown() {
+    document.querySelectorAll("[data-due]").forEach(function (b) {
+      var due = Date.parse(b.getAttribute("data-due"));
+      var left = b.querySelector(".left");
+      if (!due || !left || b.classList.contains("sla-paused")) { return; }
+      var secs = (due - Date.now()) / 1000;
+      if (secs < 0) {
+        b.classList.remove("sla-ok", "sla-risk");
+        b.classList.add("sla-breach");
+        left.textContent = "breached · " + spanText(secs) + " over";
+      } else {
+        var risk = b.classList.contains("sla-risk") ? "at risk · " : "";
+        left.textContent = risk + spanText(secs) + " left";
+      }
+    });
+  }
+
   // ---------------------------------------------------------------- keyboard
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) { return; }
@@ -231,6 +266,7 @@
     });
     liveInbox();
     liveTicket();
+    setInterval(countdown, 30000);
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }

@@ -268,6 +268,7 @@ pub async fn submit(
     app: &App,
     input: Submission,
     idempotency: Option<(String, Vec<u8>)>,
+    attachments: &[uuid::Uuid],
 ) -> Result<Submitted> {
     if input
         .website
@@ -306,6 +307,13 @@ pub async fn submit(
     drop(conn);
     let mut tx = app.store.begin().await?;
     let (row, _) = service::create_as(&mut tx, ws, None, prepared).await?;
+    if !attachments.is_empty() {
+        // The files go with the opening message.
+        let first = store::comments::list(&mut tx, ws, row.id, false).await?;
+        if let Some(c) = first.first() {
+            store::attachments::link_attachments(&mut tx, ws, attachments, row.id, c.id).await?;
+        }
+    }
     let token = mint_ticket_token(&mut tx, &row);
     if let Some((key, fingerprint)) = &idempotency {
         // Only the ticket id is kept with the key: tokens are never stored in the clear.
@@ -412,11 +420,18 @@ pub struct Reply {
 
 /// A customer's reply: reopens a `pending` or `resolved` request (SPEC §5 Lifecycle); a
 /// closed one takes no replies (409: submit a new request).
-pub async fn reply(
+pub async fn reply(app: &App, id: &str, creds: Credentials, input: Reply) -> Result<PublicComment> {
+    reply_with_files(app, id, creds, input, &[]).await
+}
+
+/// A reply with files the portal form uploaded (customer uploads only; never ids from the
+/// JSON API).
+pub async fn reply_with_files(
     app: &App,
     id: &str,
     mut creds: Credentials,
     input: Reply,
+    files: &[uuid::Uuid],
 ) -> Result<PublicComment> {
     if input.access_token.is_some() {
         creds.access_token = input.access_token;
@@ -448,8 +463,10 @@ pub async fn reply(
         now_micros(),
     )
     .await?;
+    store::attachments::link_attachments(&mut tx, row.workspace_id, files, row.id, c.id).await?;
+    let linked = store::attachments::attachments_of(&mut tx, row.workspace_id, &[c.id]).await?;
     tx.commit().await?;
-    Ok(public_comment(row.id, &c, &[]))
+    Ok(public_comment(row.id, &c, &linked))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -112,6 +112,7 @@ impl Browser {
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut req = self.http.request(method, format!("{}{path}", self.session));
+        let sent = body.as_ref().map(Value::to_string).unwrap_or_default();
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -123,7 +124,7 @@ impl Browser {
             .await
             .expect("json");
         if res["value"]["error"].is_string() {
-            panic!("webdriver {path}: {}", res["value"]);
+            panic!("webdriver {path} {sent}: {}", res["value"]["message"]);
         }
         res["value"].clone()
     }
@@ -201,8 +202,10 @@ impl Browser {
 
     /// Polls a JavaScript condition until it is true (10 s at most).
     async fn wait(&self, what: &str, script: &str) {
+        // A page in the middle of loading may lack the element yet: that is "not yet".
+        let guarded = format!("try {{ {script} }} catch (e) {{ return false; }}");
         for _ in 0..100 {
-            if self.js(script).await == Value::Bool(true) {
+            if self.js(&guarded).await == Value::Bool(true) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -283,6 +286,12 @@ async fn flow(backend: Backend) {
     customer
         .type_into("#description", "Paper jams on every page.")
         .await;
+    let upload = tempfile::tempdir().expect("dir");
+    let receipt = upload.path().join("receipt.txt");
+    std::fs::write(&receipt, "Receipt 4711: printer bought 2026-02-01").expect("file");
+    customer
+        .type_into("#files", receipt.to_str().expect("path"))
+        .await;
     customer.click("button[type=submit]").await;
     customer
         .wait(
@@ -334,6 +343,19 @@ async fn flow(backend: Backend) {
         .as_str()
         .expect("path")
         .to_owned();
+    // The customer's file is on the opening message and downloads with the agent's session.
+    assert_eq!(
+        agent
+            .js("return document.querySelector('.thread .files a').textContent")
+            .await,
+        "receipt.txt"
+    );
+    assert_eq!(
+        agent
+            .js("return fetch(document.querySelector('.thread .files a').href).then(r => r.text())")
+            .await,
+        "Receipt 4711: printer bought 2026-02-01"
+    );
 
     // A second agent opens the same ticket and starts typing: the first sees it live.
     let other = Browser::open(&driver, &app.base).await;
@@ -392,8 +414,32 @@ async fn flow(backend: Backend) {
     );
     agent.screenshot("ticket").await;
 
-    // The customer sees the reply, not the note.
+    // A customer message arrives on the open ticket without a reload.
+    agent.js("window.__stayed = true; return true").await;
     customer.go(&link).await;
+    customer.type_into("#body", "It still jams on page 2").await;
+    customer.click("#send").await;
+    customer
+        .wait(
+            "the customer's message",
+            "return document.body.innerText.includes('Your message was added')",
+        )
+        .await;
+    agent
+        .wait(
+            "the live thread",
+            "return document.getElementById('thread').textContent.includes('still jams') && window.__stayed === true",
+        )
+        .await;
+
+    // The customer sees the reply and their file, not the note.
+    customer.go(&link).await;
+    assert_eq!(
+        customer
+            .js("return fetch(document.querySelector('.thread .files a').href).then(r => r.status)")
+            .await,
+        200
+    );
     let text = customer
         .js("return document.body.innerText")
         .await
@@ -537,6 +583,42 @@ async fn pages_carry_a_strict_policy_and_escape_everything() {
         .await
         .expect("forged");
     assert_eq!(res.status().as_u16(), 403);
+    // A change from a page that was opened before someone else's edit is refused (412).
+    let page = http
+        .get(format!("{}/tickets/{id}", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("ticket page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf field")
+        .to_owned();
+    app.admin()
+        .await
+        .patch(&format!("/api/tickets/{id}"), json!({"priority": "high"}))
+        .await
+        .expect(200);
+    let res = http
+        .post(format!("{}/tickets/{id}/status", app.base))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}&version=1&status=pending"))
+        .send()
+        .await
+        .expect("stale");
+    assert_eq!(res.status().as_u16(), 412);
+    assert!(
+        res.text()
+            .await
+            .expect("html")
+            .contains("Someone changed this ticket")
+    );
     let comments = app
         .admin()
         .await

@@ -199,77 +199,17 @@ pub async fn upload_attachment(
             "send the file as multipart/form-data with a `file` field".into(),
         )
     })?;
-    let limit = app.config.max_attachment_bytes;
     let bad = |_| Error::bad_request("the multipart body could not be read");
-    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
         if field.name() != Some("file") {
             continue;
         }
-        let file_name = clean_file_name(field.file_name());
-        let id = uuid::Uuid::now_v7();
-        let key = crate::files::Files::key(actor.workspace_id, id);
-        let mut upload = app
-            .files
-            .start(&key)
-            .await
-            .map_err(|e| Error::Internal(e.context("starting an upload")))?;
-        let mut head: Vec<u8> = Vec::new();
-        let mut size = 0usize;
-        loop {
-            let chunk = match field.chunk().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(_) => {
-                    upload.abort().await;
-                    return Err(Error::bad_request("the upload was interrupted"));
-                }
-            };
-            size += chunk.len();
-            if size > limit {
-                upload.abort().await;
-                return Err(Error::Client(
-                    Code::PayloadTooLarge,
-                    format!("attachments are limited to {limit} bytes"),
-                ));
-            }
-            if head.len() < 8192 {
-                head.extend_from_slice(&chunk[..chunk.len().min(8192 - head.len())]);
-            }
-            upload
-                .write(&chunk)
-                .await
-                .map_err(|e| Error::Internal(e.context("writing an upload")))?;
-        }
-        upload
-            .finish()
-            .await
-            .map_err(|e| Error::Internal(e.context("finishing an upload")))?;
-        let mime = sniff(&head);
-        let now = crate::clock::now_micros();
-        let mut tx = app.store.begin().await?;
-        crate::store::attachments::insert_attachment(
-            &mut tx,
-            &crate::store::attachments::AttachmentRow {
-                id,
-                workspace_id: actor.workspace_id,
-                ticket_id: None,
-                comment_id: None,
-                file_name: file_name.clone(),
-                mime_type: mime.clone(),
-                file_size: i64::try_from(size).unwrap_or(i64::MAX),
-                storage_key: key,
-                content_id: None,
-                is_inline: false,
-                uploaded_by: Some(actor.user_id.0),
-                created_at: now,
-            },
-        );
-        tx.commit().await?;
+        let a = store_upload(&app, actor.workspace_id, Some(actor.user_id.0), field).await?;
         return Ok((
             StatusCode::CREATED,
             axum::Json(serde_json::json!({
-                "id": id, "file_name": file_name, "mime_type": mime, "file_size": size,
-                "url": format!("/api/attachments/{id}"),
+                "id": a.id, "file_name": a.file_name, "mime_type": a.mime_type, "file_size": a.file_size,
+                "url": format!("/api/attachments/{}", a.id),
             })),
         ));
     }
@@ -277,6 +217,74 @@ pub async fn upload_attachment(
         "file",
         "is required (a multipart field named `file`)",
     ))
+}
+
+/// Streams one multipart file field into the attachment store (limit, MIME sniffing) and
+/// records it, not yet linked to a comment.
+pub(crate) async fn store_upload(
+    app: &crate::app::App,
+    ws: crate::ids::WorkspaceId,
+    uploaded_by: Option<uuid::Uuid>,
+    mut field: axum::extract::multipart::Field<'_>,
+) -> Result<crate::store::attachments::AttachmentRow> {
+    let limit = app.config.max_attachment_bytes;
+    let file_name = clean_file_name(field.file_name());
+    let id = uuid::Uuid::now_v7();
+    let key = crate::files::Files::key(ws, id);
+    let mut upload = app
+        .files
+        .start(&key)
+        .await
+        .map_err(|e| Error::Internal(e.context("starting an upload")))?;
+    let mut head: Vec<u8> = Vec::new();
+    let mut size = 0usize;
+    loop {
+        let chunk = match field.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) => {
+                upload.abort().await;
+                return Err(Error::bad_request("the upload was interrupted"));
+            }
+        };
+        size += chunk.len();
+        if size > limit {
+            upload.abort().await;
+            return Err(Error::Client(
+                Code::PayloadTooLarge,
+                format!("attachments are limited to {limit} bytes"),
+            ));
+        }
+        if head.len() < 8192 {
+            head.extend_from_slice(&chunk[..chunk.len().min(8192 - head.len())]);
+        }
+        upload
+            .write(&chunk)
+            .await
+            .map_err(|e| Error::Internal(e.context("writing an upload")))?;
+    }
+    upload
+        .finish()
+        .await
+        .map_err(|e| Error::Internal(e.context("finishing an upload")))?;
+    let row = crate::store::attachments::AttachmentRow {
+        id,
+        workspace_id: ws,
+        ticket_id: None,
+        comment_id: None,
+        file_name,
+        mime_type: sniff(&head),
+        file_size: i64::try_from(size).unwrap_or(i64::MAX),
+        storage_key: key,
+        content_id: None,
+        is_inline: false,
+        uploaded_by,
+        created_at: crate::clock::now_micros(),
+    };
+    let mut tx = app.store.begin().await?;
+    crate::store::attachments::insert_attachment(&mut tx, &row);
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// Polls the workspace's IMAP mailbox now (admin) and says what it found.

@@ -65,7 +65,7 @@ pub async fn submit(
 ) -> Result<Response> {
     let fingerprint = crate::auth::tokens::digest(&String::from_utf8_lossy(&raw));
     let keyed = key.is_some();
-    match portal::submit(&app, body, key.map(|k| (k, fingerprint))).await? {
+    match portal::submit(&app, body, key.map(|k| (k, fingerprint)), &[]).await? {
         Submitted::Created(row, token) => {
             Ok(created_response(&row, &token, keyed.then_some(false)))
         }

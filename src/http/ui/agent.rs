@@ -650,7 +650,7 @@ fn message(c: &CommentView) -> Message {
             .iter()
             .filter_map(|a| {
                 Some((
-                    a["url"].as_str()?.to_owned(),
+                    format!("/attachments/{}", a["id"].as_str()?),
                     a["file_name"].as_str()?.to_owned(),
                 ))
             })
@@ -860,27 +860,64 @@ async fn ticket_page(
     Ok(page(StatusCode::OK, &page_data))
 }
 
-#[derive(Deserialize)]
-struct ReplyForm {
-    body: String,
-    #[serde(default)]
-    internal: Option<String>,
+#[derive(Template)]
+#[template(path = "agent/thread.html")]
+struct ThreadFragment {
+    messages: Vec<Message>,
 }
 
+/// The thread alone, for live refresh of an open ticket.
+async fn thread(State(app): State<AppState>, staff: Staff, Path(id): Path<String>) -> UiResult {
+    let comments = crate::tickets::comments::list(&app, &staff.actor, &id).await?;
+    Ok(page(
+        StatusCode::OK,
+        &ThreadFragment {
+            messages: comments.iter().map(message).collect(),
+        },
+    ))
+}
+
+/// A reply or an internal note, with files (multipart) or without.
 async fn reply(
     State(app): State<AppState>,
+    staff: Staff,
     headers: HeaderMap,
     Path(id): Path<String>,
-    f: StaffForm<ReplyForm>,
+    req: axum::extract::Request,
 ) -> UiResult {
-    let internal = f
-        .form
-        .internal
-        .as_deref()
+    let session = super::session_of(&headers).unwrap_or_default();
+    let actor = &staff.actor;
+    let form = super::read_form(
+        &app,
+        req,
+        actor.workspace_id,
+        Some(actor.user_id.0),
+        10,
+        |f| crate::auth::session::csrf_ok(&session, f.get("_csrf").map_or("", String::as_str)),
+    )
+    .await?;
+    let internal = form
+        .fields
+        .get("internal")
         .is_some_and(|v| v == "on" || v == "true" || v == "1");
-    let c = crate::tickets::comments::add(&app, &f.staff.actor, &id, &f.form.body, internal, &[])
-        .await?;
+    let body = form.fields.get("body").cloned().unwrap_or_default();
+    let c = crate::tickets::comments::add(&app, actor, &id, &body, internal, &form.files).await?;
     Ok(go(&headers, &format!("/tickets/{id}#c-{}", c.id)))
+}
+
+/// A file of the thread, for signed-in staff.
+async fn attachment(
+    State(app): State<AppState>,
+    staff: Staff,
+    Path(id): Path<uuid::Uuid>,
+) -> UiResult {
+    staff.actor.require(Permission::ViewTickets)?;
+    let mut conn = app.store.read().await?;
+    let row = store::attachments::find_attachment(&mut conn, staff.actor.workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    drop(conn);
+    Ok(crate::http::api::email::serve_file(&app, &row).await?)
 }
 
 #[derive(Deserialize)]
@@ -1075,7 +1112,12 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/logout", post(logout))
         .route("/tickets/bulk", post(bulk))
         .route("/tickets/{id}", get(ticket_page))
-        .route("/tickets/{id}/reply", post(reply))
+        .route(
+            "/tickets/{id}/reply",
+            post(reply).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/attachments/{id}", get(attachment))
+        .route("/tickets/{id}/thread", get(thread))
         .route("/tickets/{id}/status", post(set_status))
         .route("/tickets/{id}/priority", post(set_priority))
         .route("/tickets/{id}/assign", post(assign))
@@ -1083,4 +1125,114 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/tickets/{id}/escalate/{kind}", post(escalate))
         .route("/tickets/{id}/canned", get(canned))
         .route("/tickets/{id}/presence", post(presence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XSS: &str = "<img src=x onerror=alert(1)>\"'&";
+
+    fn row() -> Row {
+        Row {
+            id: "00000000-0000-0000-0000-000000000001".into(),
+            number: "#1001".into(),
+            subject: XSS.into(),
+            requester: XSS.into(),
+            status: "open".into(),
+            priority: "high".into(),
+            assignee: XSS.into(),
+            channel: "email".into(),
+            updated: "just now".into(),
+            badge: Badge {
+                class: "sla-ok",
+                label: "1 h left".into(),
+                title: XSS.into(),
+            },
+            unread: true,
+        }
+    }
+
+    #[test]
+    fn inbox_rows_escape_people_text() {
+        let html = RowsFragment { rows: vec![row()] }.render().expect("render");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&#60;img src=x onerror=alert(1)&#62;"),
+            "{html}"
+        );
+        assert!(!html.contains("\"'&\""));
+    }
+
+    #[test]
+    fn thread_messages_escape_text_bodies() {
+        let c = crate::store::comments::CommentRow {
+            id: crate::ids::CommentId::new(),
+            workspace_id: crate::ids::WorkspaceId(uuid::Uuid::now_v7()),
+            ticket_id: crate::ids::TicketId(uuid::Uuid::now_v7()),
+            body: format!("{XSS}\nsecond line"),
+            author_type: "customer".into(),
+            author_id: None,
+            author_name: XSS.into(),
+            is_internal: false,
+            channel: "portal".into(),
+            merged_from_ticket_id: None,
+            html_body: None,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let m = message(&CommentView::from(&c));
+        assert!(!m.body_html.contains("<img"), "{}", m.body_html);
+        assert!(
+            m.body_html.contains("<br>"),
+            "line breaks survive: {}",
+            m.body_html
+        );
+    }
+
+    #[test]
+    fn error_pages_escape_their_message() {
+        let html = super::super::ErrorPage {
+            status: 422,
+            message: XSS.into(),
+        }
+        .render()
+        .expect("render");
+        assert!(!html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn badges_describe_the_clock_that_runs() {
+        let c = SlaClock {
+            status: "at_risk",
+            due_at: Some("2026-01-01T00:00:00Z".into()),
+            remaining_seconds: Some(754),
+            met_in_time: None,
+        };
+        let b = clock_badge("First response", &c).expect("badge");
+        assert_eq!(
+            (b.class, b.label.as_str()),
+            ("sla-risk", "at risk · 12 min left")
+        );
+        let c = SlaClock {
+            status: "breached",
+            due_at: None,
+            remaining_seconds: Some(-5400),
+            met_in_time: None,
+        };
+        assert_eq!(
+            clock_badge("x", &c).expect("badge").label,
+            "breached · 1 h 30 min over"
+        );
+        let c = SlaClock {
+            status: "met",
+            due_at: None,
+            remaining_seconds: None,
+            met_in_time: Some(true),
+        };
+        assert!(clock_badge("x", &c).is_none());
+        assert_eq!(span(3 * 86_400 + 4 * 3600), "3 d 4 h");
+        assert_eq!(human("2026-11-23T18:34:14Z"), "2026-11-23 18:34 UTC");
+    }
 }

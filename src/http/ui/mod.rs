@@ -271,3 +271,93 @@ pub fn routes() -> axum::Router<AppState> {
         .merge(sse::routes())
         .merge(assets::routes())
 }
+
+/// A submitted form with its uploaded files (already stored, not yet linked).
+pub struct Submitted {
+    pub fields: std::collections::HashMap<String, String>,
+    pub files: Vec<uuid::Uuid>,
+}
+
+/// Reads a form: URL-encoded, or multipart with `files` fields streamed into the attachment
+/// store. `authorized` sees the text fields read so far and must accept them before the
+/// first file is stored (CSRF forms put `_csrf` first). At most `max_files` files.
+pub async fn read_form(
+    app: &AppState,
+    req: Request,
+    ws: crate::ids::WorkspaceId,
+    uploaded_by: Option<uuid::Uuid>,
+    max_files: usize,
+    authorized: impl Fn(&std::collections::HashMap<String, String>) -> bool,
+) -> Result<Submitted, UiError> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("multipart/form-data"));
+    let mut fields = std::collections::HashMap::new();
+    let mut files = Vec::new();
+    if !multipart {
+        let bytes = axum::body::Bytes::from_request(req, app)
+            .await
+            .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
+        fields.extend(pairs);
+        if !authorized(&fields) {
+            return Err(UiError(Error::forbidden(
+                "the form has expired or did not come from this site; reload the page and try again",
+            )));
+        }
+        return Ok(Submitted { fields, files });
+    }
+    let mut parts = axum::extract::Multipart::from_request(req, app)
+        .await
+        .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
+    let mut checked = false;
+    while let Some(field) = parts
+        .next_field()
+        .await
+        .map_err(|_| UiError(Error::bad_request("the form could not be read")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "files" {
+            if field.file_name().is_none_or(str::is_empty) {
+                continue;
+            }
+            if !checked {
+                if !authorized(&fields) {
+                    return Err(UiError(Error::forbidden(
+                        "the form has expired or did not come from this site; reload the page and try again",
+                    )));
+                }
+                checked = true;
+            }
+            if files.len() >= max_files {
+                return Err(UiError(Error::field(
+                    "files",
+                    format!("at most {max_files} files"),
+                )));
+            }
+            let row = crate::http::api::email::store_upload(app, ws, uploaded_by, field).await?;
+            files.push(row.id);
+        } else {
+            let text = field
+                .text()
+                .await
+                .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
+            if text.len() > 128 * 1024 {
+                return Err(UiError(Error::Client(
+                    crate::error::Code::PayloadTooLarge,
+                    format!("the field {name} is too long"),
+                )));
+            }
+            fields.insert(name, text);
+        }
+    }
+    if !checked && !authorized(&fields) {
+        return Err(UiError(Error::forbidden(
+            "the form has expired or did not come from this site; reload the page and try again",
+        )));
+    }
+    Ok(Submitted { fields, files })
+}

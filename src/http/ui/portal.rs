@@ -91,19 +91,6 @@ async fn categories(app: &AppState, w: &Workspace) -> Result<Vec<(String, String
         .collect())
 }
 
-#[derive(Deserialize)]
-struct SubmitForm {
-    subject: String,
-    description: String,
-    requester_email: String,
-    #[serde(default)]
-    requester_name: Option<String>,
-    #[serde(default)]
-    category_id: Option<String>,
-    #[serde(default)]
-    website: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "portal/submitted.html")]
 struct SubmittedPage {
@@ -113,32 +100,47 @@ struct SubmittedPage {
     link: String,
 }
 
+/// Customers may attach this many files to a request or a message.
+const PORTAL_FILES: usize = 5;
+
 async fn submit(
     State(app): State<AppState>,
     Path(slug): Path<String>,
-    axum::Form(f): axum::Form<SubmitForm>,
+    req: axum::extract::Request,
 ) -> UiResult {
     let w = workspace(&app, &slug).await?;
-    let category_id = match f.category_id.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(
+    let form = super::read_form(
+        &app,
+        req,
+        crate::ids::WorkspaceId(w.id),
+        None,
+        PORTAL_FILES,
+        |_| true,
+    )
+    .await?;
+    let field = |k: &str| form.fields.get(k).cloned().unwrap_or_default();
+    let category = field("category_id");
+    let category_id = match category.as_str() {
+        "" => None,
+        c => Some(
             c.parse::<uuid::Uuid>()
                 .map(crate::ids::CategoryId)
                 .map_err(|_| Error::field("category_id", "choose a category from the list"))?,
         ),
-        None => None,
     };
+    let name = field("requester_name");
     let input = portal::Submission {
         workspace_id: Some(w.id),
         workspace: None,
-        subject: f.subject.clone(),
-        description: f.description.clone(),
-        requester_email: f.requester_email.clone(),
-        requester_name: f.requester_name.clone().filter(|n| !n.trim().is_empty()),
+        subject: field("subject"),
+        description: field("description"),
+        requester_email: field("requester_email"),
+        requester_name: Some(name.clone()).filter(|n| !n.trim().is_empty()),
         category_id,
         kind: None,
-        website: f.website.clone(),
+        website: form.fields.get("website").cloned(),
     };
-    match portal::submit(&app, input, None).await {
+    match portal::submit(&app, input, None, &form.files).await {
         Ok(portal::Submitted::Created(row, token) | portal::Submitted::Replayed(row, token)) => {
             Ok(page(
                 StatusCode::CREATED,
@@ -161,7 +163,7 @@ async fn submit(
         )),
         Err(Error::Validation(errors)) => {
             let cats = categories(&app, &w).await?;
-            let chosen = f.category_id.clone().unwrap_or_default();
+            let chosen = category;
             Ok(page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &NewPage {
@@ -181,10 +183,10 @@ async fn submit(
                             .collect::<Vec<_>>()
                             .join("; "),
                     ),
-                    subject: f.subject,
-                    description: f.description,
-                    email: f.requester_email,
-                    name: f.requester_name.unwrap_or_default(),
+                    subject: field("subject"),
+                    description: field("description"),
+                    email: field("requester_email"),
+                    name,
                 },
             ))
         }
@@ -341,11 +343,36 @@ async fn reply(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path((slug, id)): Path<(String, String)>,
-    axum::Form(f): axum::Form<ReplyForm>,
+    req: axum::extract::Request,
 ) -> UiResult {
+    let w = workspace(&app, &slug).await?;
+    // A message's files are stored only for a form that proves access: the request's token,
+    // or the customer's session with its CSRF token.
+    let session = customer_session(&headers);
+    let form = super::read_form(
+        &app,
+        req,
+        crate::ids::WorkspaceId(w.id),
+        None,
+        PORTAL_FILES,
+        |f| {
+            f.get("token").is_some_and(|t| !t.is_empty())
+                || session
+                    .as_deref()
+                    .is_some_and(|s| csrf_ok(s, f.get("_csrf").map_or("", String::as_str)))
+        },
+    )
+    .await?;
+    let f = ReplyForm {
+        token: form.fields.get("token").cloned(),
+        _csrf: form.fields.get("_csrf").cloned(),
+        body: form.fields.get("body").cloned(),
+        rating: None,
+        feedback: None,
+    };
     let c = form_creds(&headers, &f)?;
     let token = c.access_token.clone();
-    portal::reply(
+    portal::reply_with_files(
         &app,
         &id,
         c,
@@ -353,6 +380,7 @@ async fn reply(
             access_token: None,
             body: f.body.clone().unwrap_or_default(),
         },
+        &form.files,
     )
     .await?;
     Ok(back(&slug, &id, token.as_deref(), "replied"))
@@ -549,12 +577,20 @@ async fn sign_out(
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/portal/{slug}", get(new_page).post(submit))
+        .route(
+            "/portal/{slug}",
+            get(new_page)
+                .post(submit)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/portal/{slug}/find", get(find_page).post(find))
         .route("/portal/{slug}/login", get(sign_in))
         .route("/portal/{slug}/logout", post(sign_out))
         .route("/portal/{slug}/requests", get(requests))
         .route("/portal/{slug}/tickets/{id}", get(ticket_page))
-        .route("/portal/{slug}/tickets/{id}/reply", post(reply))
+        .route(
+            "/portal/{slug}/tickets/{id}/reply",
+            post(reply).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/portal/{slug}/tickets/{id}/rate", post(rate))
 }

@@ -74,6 +74,7 @@ impl Poll {
                     "ticket_number": t["ticket_number"],
                     "subject": t["subject"],
                     "status": t["status"],
+                    "version": t["version"],
                 });
                 out.push(Event::default().event("ticket").data(data.to_string()));
             }
