@@ -230,6 +230,12 @@ impl Calendar {
         d.yesterday().unwrap_or(d)
     }
 
+    /// The calendar's time zone.
+    #[must_use]
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// The instant at which `business` seconds of working time have passed since `start`.
     /// `None` when the calendar has no working time within three years.
     #[must_use]

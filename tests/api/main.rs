@@ -18,5 +18,6 @@ mod sla;
 mod store;
 mod tenancy;
 mod tickets;
+mod ui_forms;
 mod webhooks;
 mod workflow;

@@ -208,6 +208,7 @@ pub struct Choice {
 struct InboxPage {
     me: String,
     csrf: String,
+    can_admin: bool,
     views: Vec<ViewTab>,
     rows: Vec<Row>,
     total: i64,
@@ -221,6 +222,10 @@ struct InboxPage {
     sorts: Vec<Choice>,
     categories: Vec<Choice>,
     agents: Vec<Choice>,
+    channels: Vec<Choice>,
+    tag: String,
+    created_from: String,
+    created_to: String,
     query: String,
 }
 
@@ -401,6 +406,7 @@ async fn inbox(
         &InboxPage {
             me: actor.name.clone(),
             csrf: staff.csrf.clone(),
+            can_admin: actor.can(Permission::ReadSettings),
             views,
             rows,
             total,
@@ -467,6 +473,24 @@ async fn inbox(
                 selected: agent_now == Some(u.id.to_string().as_str()),
             }))
             .collect(),
+            channels: choices(
+                &[
+                    ("", "Any channel"),
+                    ("email", "Email"),
+                    ("portal", "Portal"),
+                    ("chat", "Chat"),
+                    ("wecom", "WeCom"),
+                    ("thulium", "Thulium"),
+                    ("phone", "Phone"),
+                    ("api", "API"),
+                    ("web", "Web"),
+                    ("ai", "Bot"),
+                ],
+                q.get("channel").map(String::as_str),
+            ),
+            tag: q.get("tag").cloned().unwrap_or_default(),
+            created_from: q.get("created_at_after").cloned().unwrap_or_default(),
+            created_to: q.get("created_at_before").cloned().unwrap_or_default(),
             query: encode(&keep),
         },
     ))
@@ -611,6 +635,7 @@ pub struct Entry {
 struct TicketPage {
     me: String,
     csrf: String,
+    can_admin: bool,
     t: TicketView,
     priority: String,
     badge_first: Option<Badge>,
@@ -622,6 +647,8 @@ struct TicketPage {
     agents: Vec<Choice>,
     category: String,
     group: String,
+    category_choices: Vec<Choice>,
+    group_choices: Vec<Choice>,
     assignee: String,
     requester_other: Vec<(String, String, String, String)>,
     watchers: Vec<String>,
@@ -763,6 +790,7 @@ async fn ticket_page(
     let page_data = TicketPage {
         me: actor.name.clone(),
         csrf: staff.csrf.clone(),
+        can_admin: actor.can(Permission::ReadSettings),
         priority: prio.to_owned(),
         badge_first: clock_badge("First response", &t.sla.first_response),
         badge_resolution: clock_badge("Resolution", &t.sla.resolution),
@@ -801,6 +829,33 @@ async fn ticket_page(
             .category_id
             .and_then(|c| categories.iter().find(|x| x.id == c))
             .map_or_else(|| "—".to_owned(), |c| c.name.clone()),
+        category_choices: std::iter::once(Choice {
+            value: String::new(),
+            label: "—".into(),
+            selected: row.category_id.is_none(),
+        })
+        .chain(
+            categories
+                .iter()
+                .filter(|c| !c.archived || Some(c.id) == row.category_id)
+                .map(|c| Choice {
+                    value: c.id.to_string(),
+                    label: c.name.clone(),
+                    selected: Some(c.id) == row.category_id,
+                }),
+        )
+        .collect(),
+        group_choices: std::iter::once(Choice {
+            value: String::new(),
+            label: "—".into(),
+            selected: row.group_id.is_none(),
+        })
+        .chain(groups.iter().map(|g| Choice {
+            value: g.id.to_string(),
+            label: g.name.clone(),
+            selected: Some(g.id) == row.group_id,
+        }))
+        .collect(),
         group: row
             .group_id
             .and_then(|g| groups.iter().find(|x| x.id == g))
@@ -1043,6 +1098,74 @@ async fn merge(
     Ok(go(&headers, &format!("/tickets/{id}")))
 }
 
+#[derive(Deserialize)]
+struct FieldsForm {
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    category_id: String,
+    #[serde(default)]
+    group_id: String,
+    #[serde(default)]
+    tags: String,
+}
+
+/// Category, group and tags from the side panel (a stale version is refused).
+async fn set_fields(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: StaffForm<FieldsForm>,
+) -> UiResult {
+    let tags: Vec<String> = f
+        .form
+        .tags
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let or_null = |v: &str| {
+        if v.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::Value::String(v.to_owned())
+        }
+    };
+    let patch: crate::tickets::model::TicketPatch = serde_json::from_value(serde_json::json!({
+        "category_id": or_null(&f.form.category_id),
+        "group_id": or_null(&f.form.group_id),
+        "tags": tags,
+    }))
+    .map_err(|e| Error::field("fields", e.to_string()))?;
+    service::update(&app, &f.staff.actor, &id, patch, f.form.version)
+        .await
+        .map_err(stale)?;
+    Ok(go(&headers, &format!("/tickets/{id}")))
+}
+
+/// Follows the ticket (watcher, by email).
+async fn follow(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: StaffForm<Empty>,
+) -> UiResult {
+    crate::workflow::watchers::add(
+        &app,
+        &f.staff.actor,
+        &id,
+        crate::workflow::watchers::NewWatcher {
+            user_id: None,
+            role: None,
+            notify_email: Some(true),
+            notify_wecom: None,
+        },
+    )
+    .await?;
+    Ok(go(&headers, &format!("/tickets/{id}")))
+}
+
 /// A canned response rendered for the ticket, by id or by `/shortcut` (text for the reply box).
 async fn canned(
     State(app): State<AppState>,
@@ -1120,6 +1243,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/tickets/{id}/thread", get(thread))
         .route("/tickets/{id}/status", post(set_status))
         .route("/tickets/{id}/priority", post(set_priority))
+        .route("/tickets/{id}/fields", post(set_fields))
+        .route("/tickets/{id}/follow", post(follow))
         .route("/tickets/{id}/assign", post(assign))
         .route("/tickets/{id}/merge", post(merge))
         .route("/tickets/{id}/escalate/{kind}", post(escalate))

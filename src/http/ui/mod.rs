@@ -2,6 +2,7 @@
 //! a strict Content-Security-Policy, assets embedded in the binary. `agent` is the console,
 //! `portal` the customers' pages, `sse` the live updates.
 
+pub mod admin;
 pub mod agent;
 pub mod assets;
 pub mod portal;
@@ -267,6 +268,7 @@ pub fn go(headers: &HeaderMap, to: &str) -> Response {
 /// Builds the UI router.
 pub fn routes() -> axum::Router<AppState> {
     agent::routes()
+        .merge(admin::routes())
         .merge(portal::routes())
         .merge(sse::routes())
         .merge(assets::routes())

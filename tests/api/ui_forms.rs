@@ -1,0 +1,539 @@
+//! The console's forms over plain HTTP, as a browser without JavaScript sends them: the admin
+//! pages change what the API then reports, the side panel edits a ticket, the inbox filters
+//! narrow the list, and every form needs the session's CSRF token.
+
+use serde_json::{Value, json};
+
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Client, TestApp};
+
+struct Ui {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Ui {
+    async fn sign_in(app: &TestApp, email: &str, password: &str) -> Ui {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let res = http
+            .post(format!("{}/login", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                serde_urlencoded::to_string([("email", email), ("password", password)])
+                    .expect("form"),
+            )
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status().as_u16(), 303, "sign-in of {email}");
+        let cookie = res.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_owned();
+        let mut ui = Ui {
+            http,
+            base: app.base.clone(),
+            cookie,
+            csrf: String::new(),
+        };
+        let (_, html) = ui.get("/").await;
+        ui.csrf = html
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("csrf on the inbox")
+            .to_owned();
+        ui
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("get");
+        (res.status().as_u16(), res.text().await.expect("html"))
+    }
+
+    /// Posts a form (with the CSRF token); answers the status and the redirect target.
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&all).expect("form"))
+            .send()
+            .await
+            .expect("post");
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let body = res.text().await.unwrap_or_default();
+        (status, if status == 303 { location } else { body })
+    }
+
+    async fn ok(&self, path: &str, fields: &[(&str, &str)]) -> String {
+        let (status, to) = self.post(path, fields).await;
+        assert_eq!(status, 303, "POST {path} answered {status}: {to}");
+        to
+    }
+}
+
+fn items(v: &Value, key: &str) -> Vec<Value> {
+    v[key].as_array().cloned().unwrap_or_default()
+}
+
+async fn admin_pages(app: TestApp) {
+    let api = app.admin().await;
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for page in [
+        "categories",
+        "groups",
+        "users",
+        "sla",
+        "canned",
+        "rules",
+        "webhooks",
+        "settings",
+    ] {
+        let (status, html) = ui.get(&format!("/admin/{page}")).await;
+        assert_eq!(status, 200, "/admin/{page}: {html}");
+    }
+    // Without the CSRF token nothing changes.
+    let forged = ui
+        .http
+        .post(format!("{}/admin/categories", ui.base))
+        .header("cookie", &ui.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Forged")
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status().as_u16(), 403);
+
+    // Categories: create, rename with colour, order, archive.
+    ui.ok(
+        "/admin/categories",
+        &[("name", "Returns"), ("color", "#1f6feb")],
+    )
+    .await;
+    ui.ok("/admin/categories", &[("name", "Billing")]).await;
+    let cats = items(
+        api.get("/api/tickets/categories").await.expect(200),
+        "categories",
+    );
+    let names: Vec<&str> = cats.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["Returns", "Billing"]);
+    let billing = cats[1]["id"].as_str().expect("id").to_owned();
+    ui.ok(&format!("/admin/categories/{billing}"), &[("action", "up")])
+        .await;
+    let cats = items(
+        api.get("/api/tickets/categories").await.expect(200),
+        "categories",
+    );
+    assert_eq!(cats[0]["name"], "Billing");
+    ui.ok(
+        &format!("/admin/categories/{billing}"),
+        &[("name", "Invoices"), ("color", "#f80"), ("description", "")],
+    )
+    .await;
+    ui.ok(
+        &format!("/admin/categories/{billing}"),
+        &[("action", "archive")],
+    )
+    .await;
+    let cats = items(
+        api.get("/api/tickets/categories?include_archived=true")
+            .await
+            .expect(200),
+        "categories",
+    );
+    let inv = cats
+        .iter()
+        .find(|c| c["name"] == "Invoices")
+        .expect("renamed");
+    assert_eq!(inv["archived"], true);
+    assert_eq!(inv["color"], "#f80");
+    // A refused change is a readable page, not a 500.
+    let (status, html) = ui.post("/admin/categories", &[("name", "Returns")]).await;
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("already"), "{html}");
+
+    // Users and groups.
+    ui.ok(
+        "/admin/users",
+        &[
+            ("name", "Ana Agent"),
+            ("email", "ana@example.com"),
+            ("role", "agent"),
+            ("password", "password-123"),
+        ],
+    )
+    .await;
+    let users = items(api.get("/api/users").await.expect(200), "users");
+    let ana = users
+        .iter()
+        .find(|u| u["email"] == "ana@example.com")
+        .expect("ana")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ui.ok(
+        &format!("/admin/users/{ana}"),
+        &[("role", "supervisor"), ("active", "on")],
+    )
+    .await;
+    let u = api
+        .get(&format!("/api/users/{ana}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        (
+            u["role"].as_str(),
+            u["available"].as_bool(),
+            u["active"].as_bool()
+        ),
+        (Some("supervisor"), Some(false), Some(true))
+    );
+    ui.ok(
+        "/admin/groups",
+        &[
+            ("name", "Tier 2"),
+            ("description", "Hardware"),
+            ("member_ids", &ana),
+        ],
+    )
+    .await;
+    let groups = items(api.get("/api/groups").await.expect(200), "groups");
+    assert_eq!(groups[0]["member_ids"], json!([ana]));
+
+    // SLA: a policy with an override, business hours, and the due-date preview.
+    ui.ok(
+        "/admin/sla",
+        &[
+            ("name", "Gold"),
+            ("first_response_hours", "2"),
+            ("resolution_hours", "8"),
+            ("urgent_first", "0.5"),
+            ("urgent_resolution", "2"),
+            ("is_default", "on"),
+        ],
+    )
+    .await;
+    let policies = items(
+        api.get("/api/tickets/sla-policies").await.expect(200),
+        "policies",
+    );
+    assert_eq!(
+        policies[0]["priority_overrides"]["urgent"]["first_response_hours"],
+        0.5
+    );
+    let mut hours: Vec<(&str, &str)> =
+        vec![("timezone", "Europe/Warsaw"), ("holidays", "2026-12-25")];
+    for d in ["monday", "tuesday", "wednesday", "thursday", "friday"] {
+        hours.push((Box::leak(format!("{d}_start").into_boxed_str()), "09:00"));
+        hours.push((Box::leak(format!("{d}_end").into_boxed_str()), "17:00"));
+    }
+    ui.ok("/admin/sla/hours", &hours).await;
+    let bh = api
+        .get("/api/settings/business-hours")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(bh["timezone"], "Europe/Warsaw");
+    assert!(bh["schedule"]["saturday"].is_null());
+    // Friday 2026-12-18 16:00 Warsaw (15:00 UTC) + 2 business hours: one today, one on Monday.
+    let (_, html) = ui
+        .get("/admin/sla?preview_start=2026-12-18T15:00&preview_hours=2")
+        .await;
+    assert!(html.contains("Mon 2026-12-21 10:00 CET"), "{html}");
+
+    // Canned responses.
+    ui.ok(
+        "/admin/canned",
+        &[
+            ("title", "Thanks"),
+            ("shortcut", "ty"),
+            ("content", "Thanks {{customer_name}}!"),
+            ("shared", "on"),
+        ],
+    )
+    .await;
+    let canned = items(
+        api.get("/api/tickets/canned-responses").await.expect(200),
+        "canned_responses",
+    );
+    assert_eq!(canned[0]["shortcut"], "ty");
+    let (status, _) = ui
+        .post(
+            "/admin/canned",
+            &[("title", "Bad"), ("content", "{{nope}}")],
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    // The rule builder: conditions and actions from form rows.
+    ui.ok(
+        "/admin/rules",
+        &[
+            ("name", "VIP first"),
+            ("trigger", "ticket.created"),
+            ("match", "all"),
+            ("cond_field_0", "requester_domain"),
+            ("cond_op_0", "in"),
+            ("cond_value_0", "vip.example, big.example"),
+            ("cond_field_1", "subject"),
+            ("cond_op_1", "contains"),
+            ("cond_value_1", "outage"),
+            ("act_type_0", "set_priority"),
+            ("act_value_0", "urgent"),
+            ("act_type_1", "add_tag"),
+            ("act_value_1", "vip"),
+        ],
+    )
+    .await;
+    let rules = items(
+        api.get("/api/tickets/automation-rules").await.expect(200),
+        "rules",
+    );
+    assert_eq!(
+        rules[0]["conditions"]["all"][0]["value"],
+        json!(["vip.example", "big.example"])
+    );
+    assert_eq!(
+        rules[0]["actions"][1],
+        json!({"type": "add_tag", "value": "vip"})
+    );
+    let t = api.ticket("Total outage", "boss@vip.example").await;
+    assert_eq!(t["priority"], "urgent");
+    let rid = rules[0]["id"].as_str().expect("id").to_owned();
+    ui.ok(&format!("/admin/rules/{rid}"), &[("action", "toggle")])
+        .await;
+    assert_eq!(
+        api.get(&format!("/api/tickets/automation-rules/{rid}"))
+            .await
+            .expect(200)["active"],
+        false
+    );
+
+    // Webhooks: the secret once, the delivery log, redelivery.
+    let to = ui
+        .ok(
+            "/admin/webhooks",
+            &[
+                ("url", "https://hooks.example.com/fd"),
+                ("events", "ticket.created"),
+                ("events", "ticket.closed"),
+            ],
+        )
+        .await;
+    assert!(to.contains("secret=whsec_"), "{to}");
+    let (_, html) = ui.get(&to).await;
+    assert!(html.contains("whsec_"));
+    let hooks = items(api.get("/api/webhooks").await.expect(200), "webhooks");
+    assert_eq!(
+        hooks[0]["events"],
+        json!(["ticket.closed", "ticket.created"])
+    );
+    let hook = hooks[0]["id"].as_str().expect("id").to_owned();
+    api.ticket("Hooked", "h@example.com").await;
+    let (_, log) = ui.get(&format!("/admin/webhooks?log={hook}")).await;
+    assert!(log.contains("ticket.created"), "{log}");
+    let deliveries = items(
+        api.get(&format!("/api/webhooks/{hook}/deliveries"))
+            .await
+            .expect(200),
+        "deliveries",
+    );
+    let d = deliveries[0]["id"].as_str().expect("id").to_owned();
+    ui.ok(
+        &format!("/admin/webhooks/{hook}"),
+        &[("action", "redeliver"), ("delivery", &d)],
+    )
+    .await;
+
+    // Settings: workspace, email, integrations (secrets stay write-only).
+    ui.ok(
+        "/admin/settings/workspace",
+        &[
+            ("name", "Acme"),
+            ("ticket_number_format", "TK-{yyyy}-{n:05}"),
+            ("support_email", "help@acme.example"),
+            ("timezone", "Europe/Warsaw"),
+        ],
+    )
+    .await;
+    let ws = api.get("/api/settings/workspace").await.expect(200).clone();
+    assert_eq!(ws["ticket_number_format"], "TK-{yyyy}-{n:05}");
+    ui.ok(
+        "/admin/settings/email",
+        &[
+            ("support_address", "help@acme.example"),
+            ("poll_seconds", "120"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        api.get("/api/settings/email").await.expect(200)["poll_seconds"],
+        120
+    );
+    ui.ok(
+        "/admin/settings/integrations",
+        &[
+            ("crm.enabled", "on"),
+            ("crm.url", "https://api.hubapi.com"),
+            ("crm.api_key", "hubspot-secret-1"),
+            ("thulium.secret", ""),
+        ],
+    )
+    .await;
+    let integ = api
+        .get("/api/settings/integrations")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(integ["crm"]["api_key_set"], true);
+    // Saving again with the key left empty keeps it.
+    ui.ok(
+        "/admin/settings/integrations",
+        &[
+            ("crm.enabled", "on"),
+            ("crm.url", "https://api.hubapi.com"),
+            ("crm.api_key", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        api.get("/api/settings/integrations").await.expect(200)["crm"]["api_key_set"],
+        true
+    );
+    let (_, html) = ui.get("/admin/settings").await;
+    assert!(!html.contains("hubspot-secret-1"));
+
+    // Agents cannot change settings.
+    let agent: Client = api.user(&app, "agent").await;
+    let agent_email = agent.user["email"].as_str().expect("email").to_owned();
+    let agent_ui = Ui::sign_in(&app, &agent_email, "password-123").await;
+    let (status, _) = agent_ui
+        .post("/admin/categories", &[("name", "Nope")])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = agent_ui.get("/admin/settings").await;
+    assert_eq!(status, 403);
+}
+crate::both!(admin_pages_change_what_the_api_reports, admin_pages);
+
+async fn ticket_forms(app: TestApp) {
+    let api = app.admin().await;
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let cat = api
+        .post("/api/tickets/categories", json!({"name": "Hardware"}))
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let group = api
+        .post("/api/groups", json!({"name": "Field"}))
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let t = api.create_ticket(json!({"subject": "Inverter E042", "description": "x", "requester_email": "p@example.com", "channel": "phone"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    ui.ok(
+        &format!("/tickets/{id}/fields"),
+        &[
+            ("version", "1"),
+            ("category_id", &cat),
+            ("group_id", &group),
+            ("tags", "solar, e042"),
+        ],
+    )
+    .await;
+    let after = api
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(after["category_id"], cat.as_str());
+    assert_eq!(after["group_id"], group.as_str());
+    assert_eq!(after["tags"], json!(["e042", "solar"]));
+    ui.ok(&format!("/tickets/{id}/follow"), &[]).await;
+    let watchers = items(
+        api.get(&format!("/api/tickets/{id}/watchers"))
+            .await
+            .expect(200),
+        "watchers",
+    );
+    assert!(watchers.iter().any(|w| w["role"] == "watcher"));
+    ui.ok(&format!("/tickets/{id}/priority"), &[("priority", "high")])
+        .await;
+    ui.ok(&format!("/tickets/{id}/assign"), &[("assignee_id", "me")])
+        .await;
+    ui.ok(&format!("/tickets/{id}/status"), &[("status", "pending")])
+        .await;
+    let after = api
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        (after["priority"].as_str(), after["status"].as_str()),
+        (Some("high"), Some("pending"))
+    );
+    assert_eq!(after["assignee_id"], api.id().as_str());
+
+    // Inbox filters: channel, tag, dates, views.
+    api.ticket("Other", "o@example.com").await;
+    let (_, html) = ui.get("/?view=all&channel=phone").await;
+    assert!(
+        html.contains("Inverter E042") && !html.contains(">Other<"),
+        "channel filter"
+    );
+    let (_, html) = ui.get("/?view=all&tag=solar&status=pending").await;
+    assert!(html.contains("Inverter E042"));
+    let (_, html) = ui
+        .get("/?view=all&created_at_after=2000-01-01&created_at_before=2000-01-02")
+        .await;
+    assert!(html.contains("No tickets here."));
+    let (_, html) = ui.get(&format!("/?view=group:{group}")).await;
+    assert!(html.contains("Inverter E042"));
+    let (status, _) = ui.get("/?view=nonsense").await;
+    assert_eq!(status, 422);
+    // Bulk: two tickets closed at once.
+    let other = api.ticket("Bulk two", "b@example.com").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ui.ok(
+        "/tickets/bulk",
+        &[("ids", &id), ("ids", &other), ("action", "status:closed")],
+    )
+    .await;
+    for t in [&id, &other] {
+        assert_eq!(
+            api.get(&format!("/api/tickets/{t}")).await.expect(200)["status"],
+            "closed"
+        );
+    }
+}
+crate::both!(ticket_side_panel_and_inbox_forms_work, ticket_forms);
