@@ -1,7 +1,7 @@
 //! API benchmark: seeds a workspace with many tickets (100,000 by default) with
 //! `ferrodesk seed`, starts `ferrodesk serve` as its own process, then measures over real HTTP
 //! the create throughput and the p50/p99 latency of create, list (3 filters), get and
-//! full-text search, and the server's memory, on SQLite and (when FERRODESK_TEST_POSTGRES_URL
+//! full-text search, the console's inbox and ticket pages, and the server's memory, on SQLite and (when FERRODESK_TEST_POSTGRES_URL
 //! is set) PostgreSQL.
 //!
 //! Run: `cargo bench --bench api` (set FERRODESK_BENCH_TICKETS to change the size).
@@ -17,6 +17,7 @@ const CREATE_CLIENTS: usize = 8;
 const CREATES: usize = 4000;
 const READS: usize = 2000;
 const SEARCHES: usize = 500;
+const PAGES: usize = 1000;
 
 struct Stats {
     name: String,
@@ -253,6 +254,49 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
                     .send()
                     .await
                     .expect("search");
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+            })
+        })
+        .await,
+    );
+    // The console's pages, with the login token as the session cookie.
+    let c = ctx.clone();
+    rows.push(
+        timed("page: inbox (views, filters)", PAGES, 2, move |i| {
+            let c = c.clone();
+            Box::pin(async move {
+                let (http, base, token, _) = &*c;
+                let q = [
+                    "view=all",
+                    "view=unassigned",
+                    "view=at_risk",
+                    "view=all&priority=high&sort=sla_due_at",
+                ][i % 4];
+                let r = http
+                    .get(format!("{base}/?{q}"))
+                    .header("cookie", format!("fd_session={token}"))
+                    .send()
+                    .await
+                    .expect("inbox");
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+            })
+        })
+        .await,
+    );
+    let c = ctx.clone();
+    rows.push(
+        timed("page: ticket", PAGES, 2, move |i| {
+            let c = c.clone();
+            Box::pin(async move {
+                let (http, base, token, ids) = &*c;
+                let r = http
+                    .get(format!("{base}/tickets/{}", ids[i % ids.len()]))
+                    .header("cookie", format!("fd_session={token}"))
+                    .send()
+                    .await
+                    .expect("ticket page");
                 assert_eq!(r.status(), 200);
                 let _ = r.bytes().await;
             })

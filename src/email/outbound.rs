@@ -93,7 +93,10 @@ fn render(
             (
                 format!("Re: [{number}] {subject_line}"),
                 format!("{body}\n\n--\n{workspace} · ticket {number}\n{portal_link}"),
-                format!("<div>{}</div>", esc(body)),
+                format!(
+                    "<div>{}</div>",
+                    crate::tickets::model::markdown_to_html(body)
+                ),
                 false,
             )
         }

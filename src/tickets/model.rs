@@ -295,7 +295,8 @@ pub struct CommentView {
     pub id: CommentId,
     pub ticket_id: TicketId,
     pub body: String,
-    /// The body rendered as safe HTML (escaped text with line breaks).
+    /// The body rendered as safe HTML: Markdown for staff and bots, escaped text with line
+    /// breaks for customers.
     pub body_html: String,
     pub author_type: String,
     pub author_id: Option<uuid::Uuid>,
@@ -318,6 +319,28 @@ pub struct CommentView {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Renders a staff message written in Markdown as safe HTML: line breaks are kept (people
+/// type them on purpose), raw HTML is shown as text, and the result passes through ammonia.
+#[must_use]
+pub fn markdown_to_html(s: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, html};
+    let events = Parser::new_ext(
+        s,
+        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS,
+    )
+    .map(|e| match e {
+        Event::SoftBreak => Event::HardBreak,
+        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+        e => e,
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, events);
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(&out)
+        .to_string()
 }
 
 /// Escapes text for HTML and turns newlines into `<br>`.
@@ -345,7 +368,13 @@ impl From<&CommentRow> for CommentView {
             id: c.id,
             ticket_id: c.ticket_id,
             body: c.body.clone(),
-            body_html: text_to_html(&c.body),
+            // Staff write Markdown in the reply box; customers' messages are shown as the text
+            // they sent.
+            body_html: if c.author_type == "customer" {
+                text_to_html(&c.body)
+            } else {
+                markdown_to_html(&c.body)
+            },
             author_type: c.author_type.clone(),
             author_id: c.author_id,
             author_name: c.author_name.clone(),
@@ -400,6 +429,28 @@ mod tests {
         assert_eq!(
             text_to_html("<script>x</script>\n&\"'"),
             "&lt;script&gt;x&lt;/script&gt;<br>\n&amp;&quot;&#39;"
+        );
+    }
+}
+
+#[cfg(test)]
+mod markdown_tests {
+    use super::markdown_to_html;
+
+    #[test]
+    fn staff_markdown_renders_safely() {
+        let html = markdown_to_html(
+            "**Restart** it:\n1. unplug\n2. wait\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) and [docs](https://example.com)",
+        );
+        assert!(html.contains("<strong>Restart</strong>"), "{html}");
+        assert!(html.contains("<ol>"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("href=\"javascript"), "{html}");
+        assert!(html.contains("href=\"https://example.com\""), "{html}");
+        assert!(
+            markdown_to_html("line one\nline two").contains("<br"),
+            "soft breaks are kept"
         );
     }
 }

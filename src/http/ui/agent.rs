@@ -668,7 +668,7 @@ fn message(c: &CommentView) -> Message {
         author: c.author_name.clone(),
         author_type: c.author_type.clone(),
         internal: c.is_internal,
-        // Email HTML was sanitized with ammonia on arrival; other bodies are escaped text.
+        // Email HTML was sanitized with ammonia on arrival; staff bodies are sanitized Markdown, customer bodies escaped text.
         body_html: c.html_body.clone().unwrap_or_else(|| c.body_html.clone()),
         when: ago(&c.created_at),
         at: c.created_at.clone(),
