@@ -486,6 +486,19 @@ async fn flow(backend: Backend) {
     assert_eq!(t["satisfaction"]["rating"], 5);
     assert_eq!(t["status"], "resolved");
 
+    // The admin pages render for the screenshots (their behaviour is in ui_forms).
+    for page in ["categories", "sla", "rules", "webhooks", "settings"] {
+        agent.go(&format!("/admin/{page}")).await;
+        agent
+            .wait(
+                "the admin page",
+                "return !!document.querySelector('.admin-main h1')",
+            )
+            .await;
+        agent.screenshot(&format!("admin-{page}")).await;
+    }
+    agent.go(&ticket_url).await;
+
     // `?` shows every shortcut.
     agent
         .js("document.activeElement && document.activeElement.blur(); return true")

@@ -537,3 +537,37 @@ async fn ticket_forms(app: TestApp) {
     }
 }
 crate::both!(ticket_side_panel_and_inbox_forms_work, ticket_forms);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_forms_refuse_oversized_bodies() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let http = reqwest::Client::new();
+    // A plain form over the body limit.
+    let big = format!(
+        "subject=x&description={}&requester_email=a%40example.com",
+        "y".repeat(2 * 1024 * 1024)
+    );
+    let res = http
+        .post(format!("{}/portal/default", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status().as_u16(), 413);
+    // A multipart text field over its cap is refused without reading it whole.
+    let form = reqwest::multipart::Form::new()
+        .text("subject", "x")
+        .text("description", "z".repeat(300 * 1024))
+        .text("requester_email", "a@example.com");
+    let res = http
+        .post(format!("{}/portal/default", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status().as_u16(), 413);
+    let total =
+        app.admin().await.get("/api/tickets").await.expect(200)["pagination"]["total"].clone();
+    assert_eq!(total, 0, "nothing was created");
+}

@@ -625,12 +625,16 @@ async fn canned(
     )
 }
 
+fn canned_json(f: &Fields) -> Value {
+    json!({"title": field(f, "title"), "content": field(f, "content"), "shortcut": opt(f, "shortcut"), "shared": checked(f, "shared")})
+}
+
 async fn canned_create(
     State(app): State<AppState>,
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let v = json!({"title": field(&f.form, "title"), "content": field(&f.form, "content"), "shortcut": opt(&f.form, "shortcut"), "shared": checked(&f.form, "shared")});
+    let v = canned_json(&f.form);
     crate::workflow::canned::create(&app, &f.staff.actor, input(v)?).await?;
     done(&headers, "canned", "saved")
 }
@@ -645,7 +649,7 @@ async fn canned_update(
         crate::workflow::canned::delete(&app, &f.staff.actor, id).await?;
         return done(&headers, "canned", "deleted");
     }
-    let v = json!({"title": field(&f.form, "title"), "content": field(&f.form, "content"), "shortcut": opt(&f.form, "shortcut"), "shared": checked(&f.form, "shared")});
+    let v = canned_json(&f.form);
     crate::workflow::canned::update(&app, &f.staff.actor, id, input(v)?, None).await?;
     done(&headers, "canned", "saved")
 }

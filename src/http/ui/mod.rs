@@ -274,6 +274,10 @@ pub fn routes() -> axum::Router<AppState> {
         .merge(assets::routes())
 }
 
+/// Most text fields a multipart form may carry, and the largest one.
+const MAX_FIELDS: usize = 100;
+const MAX_FIELD_BYTES: usize = 128 * 1024;
+
 /// A submitted form with its uploaded files (already stored, not yet linked).
 pub struct Submitted {
     pub fields: std::collections::HashMap<String, String>,
@@ -299,9 +303,15 @@ pub async fn read_form(
     let mut fields = std::collections::HashMap::new();
     let mut files = Vec::new();
     if !multipart {
-        let bytes = axum::body::Bytes::from_request(req, app)
+        // Routes that take files lift the global body limit; a plain form keeps it.
+        let bytes = axum::body::to_bytes(req.into_body(), app.config.max_json_bytes)
             .await
-            .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
+            .map_err(|_| {
+                UiError(Error::Client(
+                    crate::error::Code::PayloadTooLarge,
+                    "the form is larger than allowed".into(),
+                ))
+            })?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
         fields.extend(pairs);
@@ -343,16 +353,28 @@ pub async fn read_form(
             let row = crate::http::api::email::store_upload(app, ws, uploaded_by, field).await?;
             files.push(row.id);
         } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
-            if text.len() > 128 * 1024 {
-                return Err(UiError(Error::Client(
-                    crate::error::Code::PayloadTooLarge,
-                    format!("the field {name} is too long"),
-                )));
+            if fields.len() >= MAX_FIELDS {
+                return Err(UiError(Error::bad_request("the form has too many fields")));
             }
+            // Text fields are read in chunks up to a cap, never whole into memory first.
+            let mut field = field;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|_| UiError(Error::bad_request("the form could not be read")))?
+            {
+                if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
+                    return Err(UiError(Error::Client(
+                        crate::error::Code::PayloadTooLarge,
+                        format!("the field {name} is too long"),
+                    )));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(bytes).map_err(|_| {
+                UiError(Error::bad_request(format!("the field {name} is not text")))
+            })?;
             fields.insert(name, text);
         }
     }
