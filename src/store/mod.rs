@@ -381,6 +381,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "presence",
                 include_str!("../../migrations/sqlite/0008_presence.sql"),
             ),
+            (
+                9,
+                "console_indexes",
+                include_str!("../../migrations/sqlite/0009_console_indexes.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -422,6 +427,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 8,
                 "presence",
                 include_str!("../../migrations/postgres/0008_presence.sql"),
+            ),
+            (
+                9,
+                "console_indexes",
+                include_str!("../../migrations/postgres/0009_console_indexes.sql"),
             ),
         ],
     };

@@ -699,9 +699,10 @@ fn filter_cond(ws: WorkspaceId, f: &TicketFilter, backend: super::Backend, for_p
     c
 }
 
-/// At risk: a running clock past its at-risk instant and not yet due.
+/// At risk: a running clock past its at-risk instant and not yet due. The running clock's due
+/// date is `sla_due_at`, so it is after `now` too: that bound lets the SLA index answer.
 fn at_risk(now: i64) -> Cond {
-    Cond::any()
+    let either = Cond::any()
         .add(
             Cond::all()
                 .add(col(Tickets::Status).is_in(ACTIVE))
@@ -715,7 +716,20 @@ fn at_risk(now: i64) -> Cond {
                 .add(col(Tickets::FirstResponseAt).is_not_null())
                 .add(col(Tickets::ResolutionRiskAt).lte(now))
                 .add(col(Tickets::ResolutionDueAt).gt(now)),
-        )
+        );
+    Cond::all().add(col(Tickets::SlaDueAt).gt(now)).add(either)
+}
+
+/// Active tickets assigned to `me`.
+pub async fn count_mine(tx: &mut Tx, ws: WorkspaceId, me: UserId) -> Result<i64> {
+    count_where(
+        tx,
+        ws,
+        Cond::all()
+            .add(Expr::col(Tickets::Status).is_in(ACTIVE))
+            .add(Expr::col(Tickets::AssigneeId).eq(me)),
+    )
+    .await
 }
 
 /// One page of tickets. `after` is the (sort key, id) of the last row of the previous page

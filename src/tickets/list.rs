@@ -432,6 +432,40 @@ pub struct QueueStats {
     pub total_active: i64,
 }
 
+/// How long the console may show the workspace's view counts before counting again.
+const COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+static COUNTS: std::sync::LazyLock<
+    std::sync::Mutex<
+        std::collections::HashMap<crate::ids::WorkspaceId, (std::time::Instant, QueueStats)>,
+    >,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The queue counts for the console's view tabs: the workspace-wide counts are at most ten
+/// seconds old (counting a large queue on every page view would cost more than the page),
+/// the caller's own count is exact. The API's `/api/tickets/queue` always counts afresh.
+pub async fn queue_stats_for_views(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {
+    actor.require(Permission::ViewTickets)?;
+    let ws = actor.workspace_id;
+    let hit = COUNTS.lock().ok().and_then(|c| {
+        c.get(&ws)
+            .filter(|(at, _)| at.elapsed() < COUNTS_TTL)
+            .map(|(_, s)| s.clone())
+    });
+    let mut stats = match hit {
+        Some(s) => s,
+        None => {
+            let s = queue_stats(tx, actor).await?;
+            if let Ok(mut c) = COUNTS.lock() {
+                c.insert(ws, (std::time::Instant::now(), s.clone()));
+            }
+            return Ok(s);
+        }
+    };
+    stats.mine = store::tickets::count_mine(tx, ws, actor.user_id).await?;
+    Ok(stats)
+}
+
 /// Counts of the workspace's queue; group, unassigned, mine and SLA counts are over active
 /// (`new`, `open`, `pending`) tickets.
 pub async fn queue_stats(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {

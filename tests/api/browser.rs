@@ -458,6 +458,29 @@ async fn flow(backend: Backend) {
         Value::Null
     );
 
+    // Keyboard on the ticket: `n` switches to an internal note, `r` back to a reply, `a`
+    // assigns the ticket to me.
+    agent
+        .js("document.activeElement && document.activeElement.blur(); return true")
+        .await;
+    agent.keys("n").await;
+    agent
+        .wait("note mode", "return document.querySelector('input[data-mode=note]').checked && document.activeElement.id === 'body'")
+        .await;
+    agent.js("document.activeElement.blur(); return true").await;
+    agent.keys("r").await;
+    agent
+        .wait(
+            "reply mode",
+            "return document.querySelector('input[data-mode=reply]').checked",
+        )
+        .await;
+    agent.js("document.activeElement.blur(); return true").await;
+    agent.keys("a").await;
+    agent
+        .wait("assigned to me", "return document.querySelector('.side').textContent.includes('Admin') && !document.querySelector('.side').textContent.includes('Unassigned')")
+        .await;
+
     // Resolved by the agent, rated by the customer.
     agent.click("#resolve").await;
     agent

@@ -287,11 +287,17 @@ async fn inbox(
         "mine" | "unassigned" | "all" => {
             params.insert("view".into(), view.clone());
         }
-        "at_risk" => {
-            params.insert("sla_at_risk".into(), "true".into());
-        }
-        "overdue" => {
-            params.insert("sla_overdue".into(), "true".into());
+        "at_risk" | "overdue" => {
+            let key = if view == "at_risk" {
+                "sla_at_risk"
+            } else {
+                "sla_overdue"
+            };
+            params.insert(key.into(), "true".into());
+            // Most urgent first, which the SLA index also answers fastest.
+            params
+                .entry("sort".into())
+                .or_insert_with(|| "sla_due_at".into());
         }
         g if g.starts_with("group:") => {
             params.insert("group_id".into(), g.trim_start_matches("group:").to_owned());
@@ -305,7 +311,7 @@ async fn inbox(
     let req = crate::tickets::list::parse(&params, actor)?;
     let mut conn = app.store.read().await?;
     let result = crate::tickets::list::run(&mut conn, actor, &req).await?;
-    let stats = crate::tickets::list::queue_stats(&mut conn, actor).await?;
+    let stats = crate::tickets::list::queue_stats_for_views(&mut conn, actor).await?;
     let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
         .await?
         .0;
@@ -742,7 +748,14 @@ async fn ticket_page(
     let actor = &staff.actor;
     let comments = crate::tickets::comments::list(&app, actor, &id).await?;
     let mut conn = app.store.read().await?;
-    let row = service::load(&mut conn, actor.workspace_id, &id, false).await?;
+    let mut row = service::load(&mut conn, actor.workspace_id, &id, false).await?;
+    // Opening the ticket reads it; the page then shows (and its forms carry) the version
+    // that write produced.
+    if row.unread_by_agent > 0 {
+        drop(conn);
+        row = service::mark_read(&app, actor, &id).await?.0;
+        conn = app.store.read().await?;
+    }
     let tags = service::tags(&mut conn, &row).await?;
     let events = store::events::of_ticket(&mut conn, actor.workspace_id, row.id).await?;
     let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
@@ -908,10 +921,6 @@ async fn ticket_page(
         can_status: actor.can(Permission::ChangeStatus),
         t,
     };
-    // Opening the ticket reads it.
-    if row.unread_by_agent > 0 {
-        let _ = service::mark_read(&app, actor, &id).await;
-    }
     Ok(page(StatusCode::OK, &page_data))
 }
 
