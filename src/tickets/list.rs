@@ -432,37 +432,66 @@ pub struct QueueStats {
     pub total_active: i64,
 }
 
-/// How long the console may show the workspace's view counts before counting again.
+/// How long the console's view counts stay fresh; older ones are still shown while a
+/// background task counts again (stale-while-revalidate), so no page waits for the count.
 const COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
-static COUNTS: std::sync::LazyLock<
-    std::sync::Mutex<
-        std::collections::HashMap<crate::ids::WorkspaceId, (std::time::Instant, QueueStats)>,
-    >,
-> = std::sync::LazyLock::new(Default::default);
+type CountCache =
+    std::collections::HashMap<crate::ids::WorkspaceId, (std::time::Instant, QueueStats, bool)>;
 
-/// The queue counts for the console's view tabs: the workspace-wide counts are at most ten
+static COUNTS: std::sync::LazyLock<std::sync::Mutex<CountCache>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The queue counts for the console's view tabs: the workspace-wide counts may be a few
 /// seconds old (counting a large queue on every page view would cost more than the page),
 /// the caller's own count is exact. The API's `/api/tickets/queue` always counts afresh.
-pub async fn queue_stats_for_views(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {
+pub async fn queue_stats_for_views(app: &crate::app::App, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
     let ws = actor.workspace_id;
-    let hit = COUNTS.lock().ok().and_then(|c| {
-        c.get(&ws)
-            .filter(|(at, _)| at.elapsed() < COUNTS_TTL)
-            .map(|(_, s)| s.clone())
-    });
-    let mut stats = match hit {
-        Some(s) => s,
-        None => {
-            let s = queue_stats(tx, actor).await?;
-            if let Ok(mut c) = COUNTS.lock() {
-                c.insert(ws, (std::time::Instant::now(), s.clone()));
+    let (cached, refresh) = match COUNTS.lock() {
+        Ok(mut c) => match c.get_mut(&ws) {
+            Some((at, s, refreshing)) => {
+                let stale = at.elapsed() >= COUNTS_TTL && !*refreshing;
+                if stale {
+                    *refreshing = true;
+                }
+                (Some(s.clone()), stale)
             }
-            return Ok(s);
-        }
+            None => (None, false),
+        },
+        Err(_) => (None, false),
     };
-    stats.mine = store::tickets::count_mine(tx, ws, actor.user_id).await?;
+    let mut conn = app.store.read().await?;
+    let Some(mut stats) = cached else {
+        let s = queue_stats(&mut conn, actor).await?;
+        if let Ok(mut c) = COUNTS.lock() {
+            c.insert(ws, (std::time::Instant::now(), s.clone(), false));
+        }
+        return Ok(s);
+    };
+    if refresh {
+        let store = app.store.clone();
+        let actor = actor.clone();
+        tokio::spawn(async move {
+            let fresh = match store.read().await {
+                Ok(mut conn) => queue_stats(&mut conn, &actor).await.ok(),
+                Err(_) => None,
+            };
+            if let Ok(mut c) = COUNTS.lock() {
+                match fresh {
+                    Some(s) => {
+                        c.insert(actor.workspace_id, (std::time::Instant::now(), s, false));
+                    }
+                    None => {
+                        if let Some(e) = c.get_mut(&actor.workspace_id) {
+                            e.2 = false;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    stats.mine = store::tickets::count_mine(&mut conn, ws, actor.user_id).await?;
     Ok(stats)
 }
 

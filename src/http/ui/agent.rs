@@ -311,7 +311,7 @@ async fn inbox(
     let req = crate::tickets::list::parse(&params, actor)?;
     let mut conn = app.store.read().await?;
     let result = crate::tickets::list::run(&mut conn, actor, &req).await?;
-    let stats = crate::tickets::list::queue_stats_for_views(&mut conn, actor).await?;
+    let stats = crate::tickets::list::queue_stats_for_views(&app, actor).await?;
     let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
         .await?
         .0;
