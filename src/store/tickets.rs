@@ -978,3 +978,16 @@ pub async fn find_any_workspace(
     }
     tx.fetch_optional(&q).await
 }
+
+/// Clears the team's unread counter. Reading is not an edit: the version and `updated_at`
+/// stay, so nobody's open form goes stale because someone else read the ticket.
+pub async fn clear_agent_unread(tx: &mut Tx, ws: WorkspaceId, id: TicketId) -> Result<()> {
+    let q = Query::update()
+        .table(Tickets::Table)
+        .value(Tickets::UnreadByAgent, 0i64)
+        .and_where(Expr::col(Tickets::Id).eq(id))
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}

@@ -1222,7 +1222,7 @@ pub async fn mark_read(app: &App, actor: &Actor, key: &str) -> Result<(TicketRow
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     if row.unread_by_agent != 0 {
         row.unread_by_agent = 0;
-        save(&mut tx, &mut row).await?;
+        store::tickets::clear_agent_unread(&mut tx, row.workspace_id, row.id).await?;
     }
     let tags = tags(&mut tx, &row).await?;
     tx.commit().await?;

@@ -128,6 +128,9 @@ async fn full_lifecycle(app: TestApp) {
         .expect(200)
         .clone();
     assert_eq!(read["unread_by_agent"], 0);
+    // Reading is not an edit: the version (and so every open form's If-Match) holds.
+    assert_eq!(read["version"], assigned["version"]);
+    assert_eq!(read["updated_at"], assigned["updated_at"]);
 
     // The timeline has every change, in order.
     let events = agent

@@ -749,8 +749,7 @@ async fn ticket_page(
     let comments = crate::tickets::comments::list(&app, actor, &id).await?;
     let mut conn = app.store.read().await?;
     let mut row = service::load(&mut conn, actor.workspace_id, &id, false).await?;
-    // Opening the ticket reads it; the page then shows (and its forms carry) the version
-    // that write produced.
+    // Opening the ticket reads it (a read is not an edit: the version stays).
     if row.unread_by_agent > 0 {
         drop(conn);
         row = service::mark_read(&app, actor, &id).await?.0;
