@@ -228,6 +228,15 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
+    async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     async fn close(self) {
         let _ = self.http.delete(&self.session).send().await;
     }
@@ -500,6 +509,17 @@ async fn flow(backend: Backend) {
         )
         .await;
     customer.screenshot("portal-rated").await;
+    // On a phone the portal is one column with nothing wider than the screen.
+    customer.resize(390, 844).await;
+    customer.go(&link).await;
+    assert_eq!(
+        customer
+            .js("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        true,
+        "the portal page must not scroll sideways on a phone"
+    );
+    customer.screenshot("portal-mobile").await;
     let id = ticket_url.trim_start_matches("/tickets/");
     let t = admin
         .get(&format!("/api/tickets/{id}"))

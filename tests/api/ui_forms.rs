@@ -148,11 +148,29 @@ async fn admin_pages(app: TestApp) {
         "categories",
     );
     assert_eq!(cats[0]["name"], "Billing");
+    let returns = cats
+        .iter()
+        .find(|c| c["name"] == "Returns")
+        .expect("returns")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     ui.ok(
         &format!("/admin/categories/{billing}"),
-        &[("name", "Invoices"), ("color", "#f80"), ("description", "")],
+        &[
+            ("name", "Invoices"),
+            ("color", "#f80"),
+            ("description", ""),
+            ("parent_id", &returns),
+        ],
     )
     .await;
+    assert_eq!(
+        api.get(&format!("/api/tickets/categories/{billing}"))
+            .await
+            .expect(200)["parent_id"],
+        returns.as_str()
+    );
     ui.ok(
         &format!("/admin/categories/{billing}"),
         &[("action", "archive")],

@@ -193,7 +193,7 @@ async fn category_update(
             .await?;
         }
         _ => {
-            let v = json!({"name": field(&f.form, "name"), "description": field(&f.form, "description"), "color": opt(&f.form, "color")});
+            let v = json!({"name": field(&f.form, "name"), "description": field(&f.form, "description"), "color": opt(&f.form, "color"), "parent_id": opt(&f.form, "parent_id")});
             crate::workflow::categories::update(&app, actor, id, input(v)?, None).await?;
         }
     }
