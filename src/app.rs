@@ -169,6 +169,15 @@ pub async fn launch(
             }
         })
     });
+    // The console's view counts, ready before the first inbox asks for them.
+    tokio::spawn({
+        let store = app.store.clone();
+        async move {
+            if let Err(e) = crate::tickets::list::warm_view_counts(&store).await {
+                tracing::warn!("Could not count the queues at start: {e}");
+            }
+        }
+    });
     let router = crate::http::router(app.clone());
     println!("listening on http://{addr}");
     tracing::info!(%addr, backend = ?app.store.backend(), "Ferrodesk is ready");

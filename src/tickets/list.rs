@@ -499,8 +499,31 @@ pub async fn queue_stats_for_views(app: &crate::app::App, actor: &Actor) -> Resu
 /// (`new`, `open`, `pending`) tickets.
 pub async fn queue_stats(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
+    counts_of(tx, actor.workspace_id, actor.user_id).await
+}
+
+/// Counts the console's view tabs of every workspace into the cache, so the first inbox
+/// after a start does not wait for them (run once in the background at launch).
+pub async fn warm_view_counts(store: &store::Store) -> Result<()> {
+    let mut conn = store.read().await?;
+    for w in store::workspaces::list(&mut conn).await? {
+        // Nobody's own count: the cached "mine" is replaced per request anyway.
+        let s = counts_of(&mut conn, w.id, crate::ids::UserId(uuid::Uuid::nil())).await?;
+        if let Ok(mut c) = COUNTS.lock() {
+            c.entry(w.id)
+                .or_insert((std::time::Instant::now(), s, false));
+        }
+    }
+    Ok(())
+}
+
+async fn counts_of(
+    tx: &mut Tx,
+    ws: crate::ids::WorkspaceId,
+    me: crate::ids::UserId,
+) -> Result<QueueStats> {
     let now = now_micros();
-    let c = store::tickets::queue_counts(tx, actor.workspace_id, actor.user_id, now).await?;
+    let c = store::tickets::queue_counts(tx, ws, me, now).await?;
     let mut by_status: BTreeMap<String, i64> = Status::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), 0))
