@@ -64,7 +64,6 @@ pub fn subject_of(body: &str) -> String {
 /// one; records the external id with it; commits. Answers the ticket and `appended` or
 /// `created`.
 pub async fn deliver_customer_message(
-    _app: &App,
     mut tx: Tx,
     ws: WorkspaceId,
     m: CustomerMessage<'_>,

@@ -38,6 +38,7 @@ impl ExternalId {
 
 #[derive(Debug, Deserialize)]
 pub struct Payload {
+    /// Thulium's event name (informational: the ticket's contents decide what happens).
     #[serde(default)]
     pub event: Option<String>,
     pub ticket: ThuliumTicket,
@@ -200,7 +201,6 @@ pub async fn receive(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let _ = payload.event;
     let now = now_micros();
     let mut tx = app.store.begin().await?;
     let existing = store::integrations::lookup(&mut tx, ws, "thulium", &thulium_id).await?;
@@ -285,12 +285,15 @@ pub async fn receive(
     let mut added = 0;
     let mut messages: Vec<&ThuliumMessage> = t.messages.iter().collect();
     messages.sort_by_key(|m| m.created_at.as_deref().and_then(parse_instant).unwrap_or(0));
+    // The messages this ticket already has, read once (a replay may carry hundreds).
+    let mut seen: std::collections::HashSet<String> =
+        store::integrations::refs_of_ticket(&mut tx, ws, row.id, "thulium_msg")
+            .await?
+            .into_iter()
+            .collect();
     for m in messages {
         let key = format!("{thulium_id}:{}", m.id.text());
-        if store::integrations::lookup(&mut tx, ws, "thulium_msg", &key)
-            .await?
-            .is_some()
-        {
+        if !seen.insert(key.clone()) {
             continue;
         }
         let at = m

@@ -297,7 +297,6 @@ pub async fn receive(app: &App, q: &CallbackQuery, body: &str) -> Result<Receive
     );
     let body: String = content.chars().take(64 * 1024).collect();
     let (ticket, action) = super::deliver_customer_message(
-        app,
         tx,
         ws,
         super::CustomerMessage {
