@@ -143,10 +143,19 @@ pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::mode
     actor.require(Permission::ViewTickets)?;
     let mut tx = app.store.read().await?;
     let row = load(&mut tx, actor.workspace_id, key, false).await?;
-    let rows = store::comments::list(&mut tx, actor.workspace_id, row.id, true).await?;
+    thread(&mut tx, &row).await
+}
+
+/// The whole thread of a loaded ticket (staff view), on the caller's connection.
+pub async fn thread(
+    tx: &mut store::Tx,
+    row: &crate::store::tickets::TicketRow,
+) -> Result<Vec<super::model::CommentView>> {
+    let ws = row.workspace_id;
+    let rows = store::comments::list(tx, ws, row.id, true).await?;
     let ids: Vec<CommentId> = rows.iter().map(|c| c.id).collect();
-    let files = store::attachments::attachments_of(&mut tx, actor.workspace_id, &ids).await?;
-    let mail = store::notifications::of_comments(&mut tx, actor.workspace_id, &ids).await?;
+    let files = store::attachments::attachments_of(tx, ws, &ids).await?;
+    let mail = store::notifications::of_comments(tx, ws, &ids).await?;
     Ok(rows.iter().map(|c| view(c, &files, &mail)).collect())
 }
 

@@ -18,21 +18,7 @@ use crate::app::AppState;
 use crate::auth::Permission;
 use crate::error::Error;
 
-type Fields = Vec<(String, String)>;
-
-fn field<'a>(f: &'a Fields, k: &str) -> &'a str {
-    f.iter()
-        .find(|(n, _)| n == k)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-fn all<'a>(f: &'a Fields, k: &str) -> Vec<&'a str> {
-    f.iter()
-        .filter(|(n, _)| n == k)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-        .collect()
-}
+use super::{Fields, all, field};
 
 fn opt(f: &Fields, k: &str) -> Value {
     match field(f, k).trim() {

@@ -502,33 +502,25 @@ async fn inbox(
     ))
 }
 
-#[derive(Deserialize)]
-struct BulkForm {
-    #[serde(default)]
-    ids: Vec<String>,
-    action: String,
-    #[serde(default)]
-    back: Option<String>,
-}
-
 /// Bulk actions on the selected rows: take, assign to someone, set status, set priority, tag,
 /// merge into the first selected.
-async fn bulk(State(app): State<AppState>, headers: HeaderMap, f: BulkForm2) -> UiResult {
-    let StaffForm { staff, form } = f.0;
+async fn bulk(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    f: StaffForm<super::Fields>,
+) -> UiResult {
+    let StaffForm { staff, form } = f;
     let actor = &staff.actor;
-    let ids: Vec<String> = form
-        .ids
+    let ids: Vec<String> = super::all(&form, "ids")
         .into_iter()
-        .filter(|i| !i.is_empty())
         .take(100)
+        .map(str::to_owned)
         .collect();
     if ids.is_empty() {
         return Err(UiError(Error::field("ids", "select at least one ticket")));
     }
-    let (verb, arg) = form
-        .action
-        .split_once(':')
-        .unwrap_or((form.action.as_str(), ""));
+    let action = super::field(&form, "action");
+    let (verb, arg) = action.split_once(':').unwrap_or((action, ""));
     match verb {
         "take" => {
             for id in &ids {
@@ -581,40 +573,10 @@ async fn bulk(State(app): State<AppState>, headers: HeaderMap, f: BulkForm2) -> 
         }
         _ => return Err(UiError(Error::field("action", "unknown action"))),
     }
-    let back = form
-        .back
+    let back = Some(super::field(&form, "back"))
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .unwrap_or_else(|| "/".into());
-    Ok(go(&headers, &back))
-}
-
-/// `StaffForm<BulkForm>` with repeated `ids` fields (serde_urlencoded reads them as a list).
-struct BulkForm2(StaffForm<BulkForm>);
-
-impl axum::extract::FromRequest<AppState> for BulkForm2 {
-    type Rejection = Response;
-
-    async fn from_request(
-        req: axum::extract::Request,
-        app: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let StaffForm { staff, form } =
-            StaffForm::<Vec<(String, String)>>::from_request(req, app).await?;
-        let ids = form
-            .iter()
-            .filter(|(k, _)| k == "ids")
-            .map(|(_, v)| v.clone())
-            .collect();
-        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        Ok(BulkForm2(StaffForm {
-            staff,
-            form: BulkForm {
-                ids,
-                action: get("action").unwrap_or_default(),
-                back: get("back"),
-            },
-        }))
-    }
+        .unwrap_or("/");
+    Ok(go(&headers, back))
 }
 
 // ------------------------------------------------------------------ ticket page
@@ -746,7 +708,7 @@ async fn ticket_page(
     Path(id): Path<String>,
 ) -> UiResult {
     let actor = &staff.actor;
-    let comments = crate::tickets::comments::list(&app, actor, &id).await?;
+    actor.require(Permission::ViewTickets)?;
     let mut conn = app.store.read().await?;
     let mut row = service::load(&mut conn, actor.workspace_id, &id, false).await?;
     // Opening the ticket reads it (a read is not an edit: the version stays).
@@ -755,6 +717,9 @@ async fn ticket_page(
         row = service::mark_read(&app, actor, &id).await?.0;
         conn = app.store.read().await?;
     }
+    // Everything the page shows, read on one connection.
+    let comments = crate::tickets::comments::thread(&mut conn, &row).await?;
+    let watchers = crate::workflow::watchers::views(&mut conn, &row).await?;
     let tags = service::tags(&mut conn, &row).await?;
     let events = store::events::of_ticket(&mut conn, actor.workspace_id, row.id).await?;
     let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
@@ -767,7 +732,6 @@ async fn ticket_page(
     let escalations =
         store::integrations::escalations_of(&mut conn, actor.workspace_id, row.id).await?;
     drop(conn);
-    let watchers = crate::workflow::watchers::list(&app, actor, &id).await?;
     let canned = if actor.can(Permission::UseCanned) {
         crate::workflow::canned::list(&app, actor, None, None).await?
     } else {

@@ -233,16 +233,41 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for StaffForm<T> {
             })
             .unwrap_or_default();
         if !csrf_ok(&session, &presented) {
-            return Err(UiError(Error::forbidden(
-                "the form has expired or did not come from this site; reload the page and try again",
-            ))
-            .into_response());
+            return Err(csrf_refused().into_response());
         }
         let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             UiError(Error::bad_request(format!("the form is not complete: {e}"))).into_response()
         })?;
         Ok(StaffForm { staff, form })
     }
+}
+
+/// A form's fields in order (repeated names allowed, such as checkbox lists).
+pub type Fields = Vec<(String, String)>;
+
+/// The first value of a field, or "".
+#[must_use]
+pub fn field<'a>(f: &'a Fields, k: &str) -> &'a str {
+    f.iter()
+        .find(|(n, _)| n == k)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Every non-empty value of a repeated field.
+#[must_use]
+pub fn all<'a>(f: &'a Fields, k: &str) -> Vec<&'a str> {
+    f.iter()
+        .filter(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The answer to a form without the session's CSRF token.
+fn csrf_refused() -> UiError {
+    UiError(Error::forbidden(
+        "the form has expired or did not come from this site; reload the page and try again",
+    ))
 }
 
 /// Whether the request came from htmx (answer a fragment instead of a page).
@@ -316,9 +341,7 @@ pub async fn read_form(
             .map_err(|_| UiError(Error::bad_request("the form could not be read")))?;
         fields.extend(pairs);
         if !authorized(&fields) {
-            return Err(UiError(Error::forbidden(
-                "the form has expired or did not come from this site; reload the page and try again",
-            )));
+            return Err(csrf_refused());
         }
         return Ok(Submitted { fields, files });
     }
@@ -338,9 +361,7 @@ pub async fn read_form(
             }
             if !checked {
                 if !authorized(&fields) {
-                    return Err(UiError(Error::forbidden(
-                        "the form has expired or did not come from this site; reload the page and try again",
-                    )));
+                    return Err(csrf_refused());
                 }
                 checked = true;
             }
@@ -379,9 +400,7 @@ pub async fn read_form(
         }
     }
     if !checked && !authorized(&fields) {
-        return Err(UiError(Error::forbidden(
-            "the form has expired or did not come from this site; reload the page and try again",
-        )));
+        return Err(csrf_refused());
     }
     Ok(Submitted { fields, files })
 }

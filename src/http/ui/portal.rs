@@ -298,13 +298,11 @@ async fn ticket_page(
 }
 
 #[derive(Deserialize)]
-struct ReplyForm {
+struct RateForm {
     #[serde(default)]
     token: Option<String>,
     #[serde(default)]
     _csrf: Option<String>,
-    #[serde(default)]
-    body: Option<String>,
     #[serde(default)]
     rating: Option<i64>,
     #[serde(default)]
@@ -313,17 +311,20 @@ struct ReplyForm {
 
 /// A form post either carries the request's token, or comes with the customer's session
 /// cookie and that session's CSRF token.
-fn form_creds(headers: &HeaderMap, f: &ReplyForm) -> Result<Credentials, UiError> {
-    let token = f.token.clone().filter(|t| !t.is_empty());
-    if token.is_some() {
+fn form_creds(
+    headers: &HeaderMap,
+    token: Option<&str>,
+    csrf: &str,
+) -> Result<Credentials, UiError> {
+    if let Some(t) = token.filter(|t| !t.is_empty()) {
         return Ok(Credentials {
-            access_token: token,
+            access_token: Some(t.to_owned()),
             session: None,
         });
     }
     let session = customer_session(headers)
         .ok_or_else(|| UiError(Error::unauthorized("open the request from its link")))?;
-    if !csrf_ok(&session, f._csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&session, csrf) {
         return Err(UiError(Error::forbidden(
             "the form has expired; reload the page and try again",
         )));
@@ -348,7 +349,12 @@ async fn reply(
     let w = workspace(&app, &slug).await?;
     // A message's files are stored only for a form that proves access: the request's token,
     // or the customer's session with its CSRF token.
-    let session = customer_session(&headers);
+    let fields = |f: &std::collections::HashMap<String, String>| {
+        (
+            f.get("token").cloned(),
+            f.get("_csrf").cloned().unwrap_or_default(),
+        )
+    };
     let form = super::read_form(
         &app,
         req,
@@ -356,21 +362,13 @@ async fn reply(
         None,
         PORTAL_FILES,
         |f| {
-            f.get("token").is_some_and(|t| !t.is_empty())
-                || session
-                    .as_deref()
-                    .is_some_and(|s| csrf_ok(s, f.get("_csrf").map_or("", String::as_str)))
+            let (token, csrf) = fields(f);
+            form_creds(&headers, token.as_deref(), &csrf).is_ok()
         },
     )
     .await?;
-    let f = ReplyForm {
-        token: form.fields.get("token").cloned(),
-        _csrf: form.fields.get("_csrf").cloned(),
-        body: form.fields.get("body").cloned(),
-        rating: None,
-        feedback: None,
-    };
-    let c = form_creds(&headers, &f)?;
+    let (token, csrf) = fields(&form.fields);
+    let c = form_creds(&headers, token.as_deref(), &csrf)?;
     let token = c.access_token.clone();
     portal::reply_with_files(
         &app,
@@ -378,7 +376,7 @@ async fn reply(
         c,
         portal::Reply {
             access_token: None,
-            body: f.body.clone().unwrap_or_default(),
+            body: form.fields.get("body").cloned().unwrap_or_default(),
         },
         &form.files,
     )
@@ -390,9 +388,13 @@ async fn rate(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path((slug, id)): Path<(String, String)>,
-    axum::Form(f): axum::Form<ReplyForm>,
+    axum::Form(f): axum::Form<RateForm>,
 ) -> UiResult {
-    let c = form_creds(&headers, &f)?;
+    let c = form_creds(
+        &headers,
+        f.token.as_deref(),
+        f._csrf.as_deref().unwrap_or_default(),
+    )?;
     let token = c.access_token.clone();
     portal::rate(
         &app,
