@@ -3,7 +3,7 @@
 //! set, never what it is.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::app::App;
 use crate::auth::{Actor, Permission};
@@ -122,35 +122,77 @@ fn set(v: Option<&String>) -> bool {
 }
 
 /// What admins see: every non-secret field, and `*_set` flags for secrets.
-fn view(s: &Integrations, public_url: &str, slug: &str) -> Value {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntegrationsView {
+    pub thulium: ThuliumView,
+    pub wecom: WecomView,
+    pub rma: EndpointView,
+    pub task: EndpointView,
+    pub crm: EndpointView,
+    pub chat: ChatView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThuliumView {
+    pub enabled: bool,
+    pub secret_set: bool,
+    /// The URL to give Thulium.
+    pub webhook_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WecomView {
+    pub enabled: bool,
+    pub corp_id: Option<String>,
+    pub token_set: bool,
+    pub encoding_aes_key_set: bool,
+    pub robot_webhook_set: bool,
+    /// The callback URL to give WeCom.
+    pub callback_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointView {
+    pub enabled: bool,
+    pub url: Option<String>,
+    pub api_key_set: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatView {
+    pub bot_key_set: bool,
+}
+
+fn view(s: &Integrations, public_url: &str, slug: &str) -> IntegrationsView {
     let base = public_url.trim_end_matches('/');
-    let endpoint = |e: Option<&Endpoint>| match e {
-        Some(e) => {
-            json!({"enabled": e.enabled, "url": e.url, "api_key_set": set(e.api_key.as_ref())})
-        }
-        None => json!({"enabled": false, "url": null, "api_key_set": false}),
+    let endpoint = |e: Option<&Endpoint>| EndpointView {
+        enabled: e.is_some_and(|e| e.enabled),
+        url: e.and_then(|e| e.url.clone()),
+        api_key_set: set(e.and_then(|e| e.api_key.as_ref())),
     };
     let thulium = s.thulium.clone().unwrap_or_default();
     let wecom = s.wecom.clone().unwrap_or_default();
-    json!({
-        "thulium": {
-            "enabled": s.thulium.is_some() && thulium.enabled,
-            "secret_set": set(thulium.secret.as_ref()),
-            "webhook_url": format!("{base}/api/integrations/thulium/ticket-webhook?workspace={slug}"),
+    IntegrationsView {
+        thulium: ThuliumView {
+            enabled: s.thulium.is_some() && thulium.enabled,
+            secret_set: set(thulium.secret.as_ref()),
+            webhook_url: format!("{base}/api/integrations/thulium/ticket-webhook?workspace={slug}"),
         },
-        "wecom": {
-            "enabled": s.wecom.is_some() && wecom.enabled,
-            "corp_id": wecom.corp_id,
-            "token_set": set(wecom.token.as_ref()),
-            "encoding_aes_key_set": set(wecom.encoding_aes_key.as_ref()),
-            "robot_webhook_set": set(wecom.robot_webhook_url.as_ref()),
-            "callback_url": format!("{base}/api/integrations/wecom/callback?workspace={slug}"),
+        wecom: WecomView {
+            enabled: s.wecom.is_some() && wecom.enabled,
+            corp_id: wecom.corp_id,
+            token_set: set(wecom.token.as_ref()),
+            encoding_aes_key_set: set(wecom.encoding_aes_key.as_ref()),
+            robot_webhook_set: set(wecom.robot_webhook_url.as_ref()),
+            callback_url: format!("{base}/api/integrations/wecom/callback?workspace={slug}"),
         },
-        "rma": endpoint(s.rma.as_ref()),
-        "task": endpoint(s.task.as_ref()),
-        "crm": endpoint(s.crm.as_ref()),
-        "chat": {"bot_key_set": set(s.chat.as_ref().and_then(|c| c.bot_key.as_ref()))},
-    })
+        rma: endpoint(s.rma.as_ref()),
+        task: endpoint(s.task.as_ref()),
+        crm: endpoint(s.crm.as_ref()),
+        chat: ChatView {
+            bot_key_set: set(s.chat.as_ref().and_then(|c| c.bot_key.as_ref())),
+        },
+    }
 }
 
 /// Merges `patch` into `base`: objects field by field, `null` clears, anything else replaces.
@@ -249,7 +291,7 @@ fn check(s: &Integrations, allow_private: bool) -> Vec<FieldError> {
     errors
 }
 
-pub async fn get(app: &App, actor: &Actor) -> Result<Value> {
+pub async fn get(app: &App, actor: &Actor) -> Result<IntegrationsView> {
     actor.require(Permission::ReadSettings)?;
     let mut conn = app.store.read().await?;
     let s = load(&mut conn, actor.workspace_id).await?;
@@ -265,7 +307,7 @@ async fn slug(tx: &mut Tx, ws: WorkspaceId) -> Result<String> {
 }
 
 /// Applies a partial document: sections and fields left out keep their values, `null` clears.
-pub async fn put(app: &App, actor: &Actor, patch: Value) -> Result<Value> {
+pub async fn put(app: &App, actor: &Actor, patch: Value) -> Result<IntegrationsView> {
     actor.require(Permission::ManageSettings)?;
     if !patch.is_object() {
         return Err(Error::bad_request("send a JSON object of sections"));

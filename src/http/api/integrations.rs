@@ -98,7 +98,7 @@ pub async fn wecom_message(
 pub async fn get_settings(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<settings::IntegrationsView>> {
     Ok(axum::Json(settings::get(&app, &actor).await?))
 }
 
@@ -111,7 +111,7 @@ pub async fn put_settings(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
     Json(body): Json<Value>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<settings::IntegrationsView>> {
     Ok(axum::Json(settings::put(&app, &actor, body).await?))
 }
 

@@ -917,56 +917,13 @@ struct Settings {
     csrf: String,
     ws: crate::workspace::workspaces::WorkspaceSettings,
     email: crate::email::settings::EmailSettings,
-    i: Integ,
-}
-
-/// The integration settings as the form shows them (no secret, only whether one is set).
-pub struct Integ {
-    pub thulium_enabled: bool,
-    pub thulium_secret_set: bool,
-    pub thulium_url: String,
-    pub wecom_enabled: bool,
-    pub wecom_corp: String,
-    pub wecom_token_set: bool,
-    pub wecom_key_set: bool,
-    pub wecom_robot_set: bool,
-    pub wecom_url: String,
-    /// (key, label, enabled, url, api key set)
-    pub endpoints: Vec<(&'static str, &'static str, bool, String, bool)>,
-    pub bot_key_set: bool,
-}
-
-fn integ(v: &Value) -> Integ {
-    let b = |x: &Value| x.as_bool().unwrap_or(false);
-    let t = |x: &Value| x.as_str().unwrap_or_default().to_owned();
-    Integ {
-        thulium_enabled: b(&v["thulium"]["enabled"]),
-        thulium_secret_set: b(&v["thulium"]["secret_set"]),
-        thulium_url: t(&v["thulium"]["webhook_url"]),
-        wecom_enabled: b(&v["wecom"]["enabled"]),
-        wecom_corp: t(&v["wecom"]["corp_id"]),
-        wecom_token_set: b(&v["wecom"]["token_set"]),
-        wecom_key_set: b(&v["wecom"]["encoding_aes_key_set"]),
-        wecom_robot_set: b(&v["wecom"]["robot_webhook_set"]),
-        wecom_url: t(&v["wecom"]["callback_url"]),
-        endpoints: [
-            ("rma", "CSP (RMA cases)"),
-            ("task", "TMS (on-site tasks)"),
-            ("crm", "CRM note sync (HubSpot API)"),
-        ]
-        .into_iter()
-        .map(|(k, l)| {
-            (
-                k,
-                l,
-                b(&v[k]["enabled"]),
-                t(&v[k]["url"]),
-                b(&v[k]["api_key_set"]),
-            )
-        })
-        .collect(),
-        bot_key_set: b(&v["chat"]["bot_key_set"]),
-    }
+    i: crate::integrations::settings::IntegrationsView,
+    /// The three outbound endpoints as (field prefix, label, settings).
+    endpoints: Vec<(
+        &'static str,
+        &'static str,
+        crate::integrations::settings::EndpointView,
+    )>,
 }
 
 async fn settings(
@@ -989,7 +946,16 @@ async fn settings(
             csrf: staff.csrf.clone(),
             ws,
             email,
-            i: integ(&integrations),
+            endpoints: vec![
+                ("rma", "CSP (RMA cases)", integrations.rma.clone()),
+                ("task", "TMS (on-site tasks)", integrations.task.clone()),
+                (
+                    "crm",
+                    "CRM note sync (HubSpot API)",
+                    integrations.crm.clone(),
+                ),
+            ],
+            i: integrations,
         },
     )
 }
