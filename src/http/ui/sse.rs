@@ -35,7 +35,6 @@ struct Poll {
     seen: VecDeque<crate::ids::EventId>,
     presence: Option<String>,
     closing: tokio::sync::watch::Receiver<bool>,
-    first: bool,
     /// The first poll only learns what already happened (within the look-back window):
     /// a page opened right after a change must not hear about it as news.
     primed: bool,
@@ -108,15 +107,14 @@ fn stream(mut poll: Poll) -> impl Stream<Item = Result<Event, Infallible>> {
                 _ = poll.closing.changed() => return,
                 _ = tick.tick() => {}
             }
-            if poll.first {
-                poll.first = false;
-                if tx
+            // Before the first poll: tell the page the stream is live.
+            if !poll.primed
+                && tx
                     .send(Event::default().event("ready").data("{}"))
                     .await
                     .is_err()
-                {
-                    return;
-                }
+            {
+                return;
             }
             for e in poll.next_events().await {
                 if tx.send(e).await.is_err() {
@@ -158,7 +156,6 @@ async fn events(
         cursor: now_micros(),
         seen: VecDeque::new(),
         presence: None,
-        first: true,
         primed: false,
     };
     Sse::new(stream(poll))
