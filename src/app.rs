@@ -9,8 +9,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
+use crate::ctx::Ctx;
 use crate::jobs::Registry;
 use crate::jobs::runner::Runner;
 use crate::store::Store;
@@ -19,33 +19,43 @@ use crate::store::Store;
 pub type KeyedLimiter =
     governor::DefaultKeyedRateLimiter<String, governor::middleware::StateInformationMiddleware>;
 
-/// Everything a request or job may need. One per process; shared as `AppState`.
+/// The server: the services' context plus what only the HTTP edge needs. One per process;
+/// shared as `AppState`. It dereferences to its [`Ctx`], so a handler passes `&app` (or
+/// `&app.store`) straight to a service.
 pub struct App {
+    /// What services and jobs use: database, files, mail, links, outbound policy.
+    pub ctx: Arc<Ctx>,
     /// Settings the process started with.
     pub config: Config,
-    /// The database (SQLite or PostgreSQL).
-    pub store: Store,
-    /// Job handlers by name.
+    /// Job handlers by name, and the periodic scans.
     pub jobs: Registry,
-    /// Failed-login counters per account and address.
-    pub login_throttle: LoginThrottle,
     /// API request budgets per token or client address.
     pub api_limiter: KeyedLimiter,
     /// Budgets of public writes (portal, chat, lookups) per client address.
     pub public_limiter: KeyedLimiter,
     /// Group commit of ticket creates (SQLite only).
     pub create_batcher: Option<crate::tickets::batch::Batcher>,
-    /// Attachment storage.
-    pub files: crate::files::Files,
-    /// The SMTP client (none without `FERRODESK_SMTP_URL`: mail is kept, marked undeliverable).
-    pub mailer: Option<Arc<crate::email::outbound::Mailer>>,
     /// Turns true when the server starts shutting down: long-lived answers (live-update
     /// streams) end so in-flight requests can drain.
     pub closing: watch::Sender<bool>,
 }
 
+impl std::ops::Deref for App {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.ctx
+    }
+}
+
 /// Shared handle passed to handlers.
 pub type AppState = Arc<App>;
+
+fn keyed_limiter(per_minute: u32) -> KeyedLimiter {
+    let per_minute =
+        std::num::NonZeroU32::new(per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))
+        .with_middleware::<governor::middleware::StateInformationMiddleware>()
+}
 
 impl App {
     /// Connects, migrates and bootstraps the database, then builds the app.
@@ -68,40 +78,16 @@ impl App {
                 None => println!("created first admin {}", b.admin_email),
             }
         }
-        let per_minute = std::num::NonZeroU32::new(config.api_rate_limit.max(1))
-            .unwrap_or(std::num::NonZeroU32::MIN);
-        let api_limiter = governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))
-            .with_middleware::<governor::middleware::StateInformationMiddleware>();
-        let public_per_minute = std::num::NonZeroU32::new(config.public_rate_limit.max(1))
-            .unwrap_or(std::num::NonZeroU32::MIN);
-        let public_limiter =
-            governor::RateLimiter::keyed(governor::Quota::per_minute(public_per_minute))
-                .with_middleware::<governor::middleware::StateInformationMiddleware>();
         let create_batcher = (store.backend() == crate::store::Backend::Sqlite)
             .then(|| crate::tickets::batch::Batcher::spawn(store.clone()));
-        let files = match &config.attachment_store {
-            Some(url) => crate::files::Files::s3(&url.0)
-                .context("FERRODESK_ATTACHMENT_STORE is not a usable s3:// URL")?,
-            None => crate::files::Files::local(&config.data_dir.join("attachments"))
-                .context("could not open the attachments folder")?,
-        };
-        let mailer = match &config.smtp_url {
-            Some(u) => Some(Arc::new(
-                crate::email::outbound::Mailer::new(&u.0)
-                    .context("FERRODESK_SMTP_URL is not a valid smtp:// or smtps:// URL")?,
-            )),
-            None => None,
-        };
+        let ctx = Arc::new(Ctx::new(&config, store)?);
         Ok(Arc::new(App {
+            ctx,
+            api_limiter: keyed_limiter(config.api_rate_limit),
+            public_limiter: keyed_limiter(config.public_rate_limit),
             config,
-            store,
             jobs,
-            login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50),
-            api_limiter,
-            public_limiter,
             create_batcher,
-            files,
-            mailer,
             closing: watch::channel(false).0,
         }))
     }
@@ -110,13 +96,9 @@ impl App {
     #[must_use]
     pub fn runner(&self) -> Runner {
         Runner {
-            store: self.store.clone(),
+            ctx: self.ctx.clone(),
             registry: self.jobs.clone(),
-            retry_base_seconds: self.config.retry_base_seconds,
-            sla_tick: Duration::from_secs(self.config.sla_tick_seconds),
-            mailer: self.mailer.clone(),
-            public_url: self.config.public_url(),
-            allow_private_webhooks: self.config.webhook_allow_private,
+            scan_every: Duration::from_secs(self.config.sla_tick_seconds),
         }
     }
 
@@ -132,7 +114,7 @@ pub fn install_tls() {
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The job handlers Ferrodesk ships. Later capabilities (mail, webhooks, SLA) add theirs here.
+/// The job handlers and periodic scans Ferrodesk ships.
 #[must_use]
 pub fn default_jobs() -> Registry {
     Registry::default()
@@ -140,6 +122,16 @@ pub fn default_jobs() -> Registry {
         .with::<crate::webhooks::DeliverWebhook>()
         .with::<crate::integrations::escalation::Escalate>()
         .with::<crate::integrations::crm::CrmSync>()
+        .every("SLA scan", |store, now| {
+            Box::pin(async move { crate::sla::scan::run(&store, now).await.map(drop) })
+        })
+        .every("time rules scan", |store, now| {
+            Box::pin(async move {
+                crate::workflow::rules::scan::run(&store, now)
+                    .await
+                    .map(drop)
+            })
+        })
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests and
@@ -164,7 +156,7 @@ pub async fn launch(
             loop {
                 tokio::select! {
                     _ = stop.changed() => return,
-                    _ = tick.tick() => crate::email::imap::poll_due(&app, &mut last).await,
+                    _ = tick.tick() => crate::email::imap::poll_due(&app.ctx, &mut last).await,
                 }
             }
         })

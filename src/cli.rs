@@ -177,7 +177,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
             };
             let actor = crate::seed::workspace_admin(&app, &workspace).await?;
             let u = crate::workspace::users::create(
-                &app,
+                &app.store,
                 &actor,
                 crate::workspace::users::NewUser {
                     email,
@@ -212,7 +212,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
             };
             let owner = crate::seed::owner(&app).await?;
             let (ws, admin) = crate::workspace::workspaces::create(
-                &app,
+                &app.store,
                 &owner,
                 crate::workspace::workspaces::NewWorkspace {
                     name,

@@ -15,7 +15,7 @@ pub fn now_micros() -> i64 {
 /// Renders stored microseconds as RFC 3339 UTC with second precision (`2026-01-15T10:30:00Z`).
 #[must_use]
 pub fn rfc3339(us: i64) -> String {
-    let t = crate::store::timestamp(us);
+    let t = jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 

@@ -21,20 +21,34 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// Database URL whose password is redacted in `Debug`.
+/// A URL that may carry credentials (database, SMTP, S3): its `Debug` shows
+/// `scheme://***@host/…`, and the full text is reached only through [`SecretUrl::expose`].
 #[derive(Clone)]
-pub struct DatabaseUrl(pub String);
+pub struct SecretUrl(String);
 
-impl std::fmt::Debug for DatabaseUrl {
+impl SecretUrl {
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        SecretUrl(url.into())
+    }
+
+    /// The URL with its credentials, for the one client that connects with it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&redact_url(&self.0))
     }
 }
 
-impl std::str::FromStr for DatabaseUrl {
+impl std::str::FromStr for SecretUrl {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(DatabaseUrl(s.to_owned()))
+        Ok(SecretUrl(s.to_owned()))
     }
 }
 
@@ -76,7 +90,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data-dir>/ferrodesk.db`.
     #[arg(long, env = "FERRODESK_DATABASE_URL", global = true)]
-    pub database_url: Option<DatabaseUrl>,
+    pub database_url: Option<SecretUrl>,
     /// Email of the first admin, created on an empty database.
     #[arg(
         id = "first_admin_email",
@@ -101,7 +115,7 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Outbound SMTP server (`smtp://host:port`, `smtps://user:pass@host`).
     #[arg(long, env = "FERRODESK_SMTP_URL", global = true)]
-    pub smtp_url: Option<DatabaseUrl>,
+    pub smtp_url: Option<SecretUrl>,
     /// SLA scan interval in seconds.
     #[arg(
         long,
@@ -151,7 +165,7 @@ pub struct Config {
     /// Where attachments are kept: the data folder by default, or an S3-compatible bucket
     /// (`s3://bucket/prefix?endpoint=…&region=…`; credentials from `AWS_*` variables).
     #[arg(long, env = "FERRODESK_ATTACHMENT_STORE", global = true)]
-    pub attachment_store: Option<DatabaseUrl>,
+    pub attachment_store: Option<SecretUrl>,
     /// Largest accepted attachment in bytes.
     #[arg(long, env = "FERRODESK_MAX_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
     pub max_attachment_bytes: usize,
@@ -165,7 +179,7 @@ impl Config {
     #[must_use]
     pub fn database_url(&self) -> String {
         match &self.database_url {
-            Some(u) => u.0.clone(),
+            Some(u) => u.expose().to_owned(),
             None => format!("sqlite://{}", self.data_dir.join("ferrodesk.db").display()),
         }
     }

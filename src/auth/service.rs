@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use super::{Actor, password, tokens};
-use crate::app::App;
 use crate::clock::now_micros;
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::{TokenId, UserId, WorkspaceId};
 use crate::store::tokens::TokenRow;
@@ -51,22 +51,22 @@ async fn issue(
 
 /// Checks email and password; throttles failures per account and address.
 pub async fn login(
-    app: &App,
+    ctx: &Ctx,
     email: &str,
     password: &str,
     addr: &str,
 ) -> Result<(UserRow, IssuedToken)> {
     let now = Instant::now();
-    if let Some(wait) = app.login_throttle.check(email, addr, now) {
+    if let Some(wait) = ctx.login_throttle.check(email, addr, now) {
         return Err(Error::RateLimited { retry_after: wait });
     }
     let email_key = email.trim().to_lowercase();
     if email_key.contains('\0') || email_key.len() > 254 {
-        app.login_throttle.fail(email, addr, now);
+        ctx.login_throttle.fail(email, addr, now);
         return Err(Error::unauthorized("the email or password is wrong"));
     }
     let user = {
-        let mut tx = app.store.read().await?;
+        let mut tx = ctx.store.read().await?;
         store::users::find_by_email(&mut tx, &email_key).await?
     };
     let hash = user
@@ -76,8 +76,8 @@ pub async fn login(
     let ok = password::verify(password.to_owned(), hash).await;
     match user {
         Some(u) if ok && u.active => {
-            app.login_throttle.succeed(email);
-            let mut tx = app.store.begin().await?;
+            ctx.login_throttle.succeed(email);
+            let mut tx = ctx.store.begin().await?;
             let issued = issue(
                 &mut tx,
                 u.workspace_id,
@@ -92,7 +92,7 @@ pub async fn login(
             Ok((u, issued))
         }
         _ => {
-            app.login_throttle.fail(email, addr, now);
+            ctx.login_throttle.fail(email, addr, now);
             tracing::info!("Failed login attempt");
             Err(Error::unauthorized("the email or password is wrong"))
         }
@@ -100,10 +100,10 @@ pub async fn login(
 }
 
 /// Issues a personal API token for the actor.
-pub async fn create_personal_token(app: &App, actor: &Actor, name: &str) -> Result<IssuedToken> {
+pub async fn create_personal_token(ctx: &Ctx, actor: &Actor, name: &str) -> Result<IssuedToken> {
     let name = crate::validate::required_text("name", name, 100)
         .map_err(|e| Error::Validation(vec![e]))?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let issued = issue(
         &mut tx,
         actor.workspace_id,
@@ -118,8 +118,8 @@ pub async fn create_personal_token(app: &App, actor: &Actor, name: &str) -> Resu
 }
 
 /// Revokes one of the actor's own tokens.
-pub async fn revoke_token(app: &App, actor: &Actor, id: TokenId) -> Result<()> {
-    let mut tx = app.store.begin().await?;
+pub async fn revoke_token(ctx: &Ctx, actor: &Actor, id: TokenId) -> Result<()> {
+    let mut tx = ctx.store.begin().await?;
     if !store::tokens::revoke(&mut tx, actor.workspace_id, actor.user_id, id, now_micros()).await? {
         return Err(Error::NotFound);
     }
@@ -127,13 +127,13 @@ pub async fn revoke_token(app: &App, actor: &Actor, id: TokenId) -> Result<()> {
 }
 
 /// Resolves a bearer token to the active user behind it.
-pub async fn authenticate(app: &App, token: &str) -> Result<(Actor, TokenId)> {
+pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<(Actor, TokenId)> {
     let unauthorized = || Error::unauthorized("the bearer token is missing, expired or revoked");
     if !token.starts_with(tokens::PREFIX) || token.len() > 128 {
         return Err(unauthorized());
     }
     let digest = tokens::digest(token);
-    let mut tx = app.store.read().await?;
+    let mut tx = ctx.store.read().await?;
     let row = store::tokens::find_with_user(&mut tx, &digest, now_micros())
         .await?
         .ok_or_else(unauthorized)?;

@@ -10,7 +10,7 @@ use async_imap::Client;
 use futures_util::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::app::App;
+use crate::ctx::Ctx;
 use crate::error::Error;
 use crate::ids::WorkspaceId;
 use crate::store;
@@ -59,7 +59,7 @@ pub struct PollReport {
 }
 
 async fn run<T>(
-    app: &App,
+    ctx: &Ctx,
     ws: WorkspaceId,
     stream: T,
     t: &Target,
@@ -95,7 +95,7 @@ where
                 .unwrap_or_default()
         };
         report.fetched += 1;
-        match crate::email::inbound::receive(app, ws, &raw).await {
+        match crate::email::inbound::receive(ctx, ws, &raw).await {
             Ok(o) => match o.action {
                 "created" => report.created += 1,
                 "appended" => report.appended += 1,
@@ -119,9 +119,9 @@ where
 }
 
 /// Polls one workspace's mailbox now.
-pub async fn poll(app: &App, ws: WorkspaceId) -> anyhow::Result<PollReport> {
+pub async fn poll(ctx: &Ctx, ws: WorkspaceId) -> anyhow::Result<PollReport> {
     let settings = {
-        let mut conn = app.store.read().await?;
+        let mut conn = ctx.store.read().await?;
         super::settings::stored(&mut conn, ws).await?.0
     };
     let Some(url) = settings.imap_url.as_deref() else {
@@ -144,9 +144,9 @@ pub async fn poll(app: &App, ws: WorkspaceId) -> anyhow::Result<PollReport> {
             let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(name, tcp)
                 .await?;
-            run(app, ws, tls, &t, &folder).await
+            run(ctx, ws, tls, &t, &folder).await
         } else {
-            run(app, ws, tcp, &t, &folder).await
+            run(ctx, ws, tcp, &t, &folder).await
         }
     };
     tokio::time::timeout(std::time::Duration::from_secs(300), work).await?
@@ -159,9 +159,9 @@ fn rustls_roots() -> tokio_rustls::rustls::RootCertStore {
 }
 
 /// Polls every workspace whose poll is due; `last` remembers when each was polled.
-pub async fn poll_due(app: &App, last: &mut HashMap<WorkspaceId, std::time::Instant>) {
+pub async fn poll_due(ctx: &Ctx, last: &mut HashMap<WorkspaceId, std::time::Instant>) {
     let configured = {
-        let Ok(mut conn) = app.store.read().await else {
+        let Ok(mut conn) = ctx.store.read().await else {
             return;
         };
         match store::email::imap_workspaces(&mut conn).await {
@@ -178,7 +178,7 @@ pub async fn poll_due(app: &App, last: &mut HashMap<WorkspaceId, std::time::Inst
             continue;
         }
         last.insert(ws, std::time::Instant::now());
-        match poll(app, ws).await {
+        match poll(ctx, ws).await {
             Ok(r) if r.fetched > 0 => {
                 tracing::info!(workspace.id = %ws, "IMAP poll: {} fetched, {} created, {} appended, {} ignored", r.fetched, r.created, r.appended, r.ignored);
             }

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::parse::{Inbound, Part, parse};
-use crate::app::App;
 use crate::clock::now_micros;
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::{CommentId, TicketId, WorkspaceId};
 use crate::store::attachments::AttachmentRow;
@@ -98,7 +98,7 @@ struct Stored {
 }
 
 /// Processes one raw message for workspace `ws`.
-pub async fn receive(app: &App, ws: WorkspaceId, raw: &[u8]) -> Result<Outcome> {
+pub async fn receive(ctx: &Ctx, ws: WorkspaceId, raw: &[u8]) -> Result<Outcome> {
     let Some(mail) = parse(raw) else {
         return Err(Error::field(
             "body",
@@ -116,7 +116,7 @@ pub async fn receive(app: &App, ws: WorkspaceId, raw: &[u8]) -> Result<Outcome> 
         .clone()
         .unwrap_or_else(|| format!("sha256-{:x}@ferrodesk.invalid", Sha256::digest(raw)));
     {
-        let mut conn = app.store.read().await?;
+        let mut conn = ctx.store.read().await?;
         if own_addresses(&mut conn, ws).await?.contains(&from) {
             return Ok(Outcome::ignored(
                 "sent from this workspace's own address (loop protection)",
@@ -146,14 +146,14 @@ pub async fn receive(app: &App, ws: WorkspaceId, raw: &[u8]) -> Result<Outcome> 
     for part in std::iter::once(original).chain(mail.parts.iter().cloned()) {
         let id = uuid::Uuid::now_v7();
         let key = crate::files::Files::key(ws, id);
-        app.files
+        ctx.files
             .put(&key, part.bytes.clone())
             .await
             .map_err(|e| Error::Internal(e.context("storing an email attachment")))?;
         files.push(Stored { id, part, key });
     }
     let now = now_micros();
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let customer =
         tickets::find_or_create_customer(&mut tx, ws, None, Some(&from), mail.from_name.as_deref())
             .await?;

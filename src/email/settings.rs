@@ -3,12 +3,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::WorkspaceId;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::validate;
 
 /// What is stored (the inbound token lives in its own indexed column). Inbound, outbound and
@@ -125,15 +124,15 @@ async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<(Stored, String)> {
     Ok((s, token))
 }
 
-pub async fn get(app: &App, actor: &Actor) -> Result<EmailSettings> {
+pub async fn get(store: &Store, actor: &Actor) -> Result<EmailSettings> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let (s, token) = load(&mut tx, actor.workspace_id).await?;
     tx.commit().await?;
     Ok(view(s, token))
 }
 
-pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<EmailSettings> {
+pub async fn put(store: &Store, actor: &Actor, input: EmailSettingsInput) -> Result<EmailSettings> {
     actor.require(Permission::ManageSettings)?;
     let mut errors = Vec::new();
     let support_address = match input.support_address.as_deref().map(str::trim) {
@@ -168,7 +167,7 @@ pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<
         return Err(Error::Validation(errors));
     }
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let (previous, token) = stored(&mut tx, ws).await?;
     let stored = Stored {
         support_address,
@@ -190,7 +189,7 @@ pub async fn put(app: &App, actor: &Actor, input: EmailSettingsInput) -> Result<
 }
 
 /// The workspace an inbound token authorizes (401 when none).
-pub async fn authorize_inbound(app: &App, bearer: Option<&str>) -> Result<WorkspaceId> {
+pub async fn authorize_inbound(store: &Store, bearer: Option<&str>) -> Result<WorkspaceId> {
     let token = bearer
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
@@ -198,7 +197,7 @@ pub async fn authorize_inbound(app: &App, bearer: Option<&str>) -> Result<Worksp
         .ok_or_else(|| {
             Error::unauthorized("an inbound token is required (Authorization: Bearer fdin_…)")
         })?;
-    let mut conn = app.store.read().await?;
+    let mut conn = store.read().await?;
     store::email::workspace_by_inbound_token(&mut conn, token)
         .await?
         .ok_or_else(|| Error::unauthorized("unknown inbound token"))

@@ -14,12 +14,11 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::App;
 use crate::clock::{now_micros, parse_instant};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{TicketId, WorkspaceId};
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::tickets::model::NewTicket;
 use crate::tickets::service::{self, Author};
 use crate::tickets::status::{Channel, Priority, Status};
@@ -238,14 +237,18 @@ async fn open(
 }
 
 /// `POST /api/public/tickets/from-chat`.
-pub async fn from_chat(app: &App, bot_key: Option<&str>, input: FromChat) -> Result<ChatOutcome> {
+pub async fn from_chat(
+    store: &Store,
+    bot_key: Option<&str>,
+    input: FromChat,
+) -> Result<ChatOutcome> {
     let mut errors = Vec::new();
     check_conversation(&input.conversation_id, &mut errors);
     check_history(&input.chat_history, "chat_history", &mut errors);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let ws =
         crate::portal::workspace(&mut tx, input.workspace_id, input.workspace.as_deref()).await?;
     bot_allowed(&mut tx, ws, bot_key).await?;
@@ -284,7 +287,11 @@ pub async fn from_chat(app: &App, bot_key: Option<&str>, input: FromChat) -> Res
 }
 
 /// `POST /api/public/tickets/escalate`.
-pub async fn escalate(app: &App, bot_key: Option<&str>, input: Escalation) -> Result<ChatOutcome> {
+pub async fn escalate(
+    store: &Store,
+    bot_key: Option<&str>,
+    input: Escalation,
+) -> Result<ChatOutcome> {
     let mut errors = Vec::new();
     check_conversation(&input.conversation_id, &mut errors);
     let reason: String = input
@@ -322,7 +329,7 @@ pub async fn escalate(app: &App, bot_key: Option<&str>, input: Escalation) -> Re
         "{bot} handed this conversation to the team: {reason}\n\nContext:\n{}",
         serde_json::to_string_pretty(&context).unwrap_or_default()
     );
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let ws =
         crate::portal::workspace(&mut tx, input.workspace_id, input.workspace.as_deref()).await?;
     bot_allowed(&mut tx, ws, bot_key).await?;

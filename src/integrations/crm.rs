@@ -45,34 +45,30 @@ pub async fn on_event(tx: &mut Tx, t: &TicketRow, event: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether note sync is on, remembered per workspace on SQLite (one process owns that
-/// database; settings writes call [`forget`]); PostgreSQL nodes read it each time.
+/// Whether note sync is on, remembered per workspace in the store's memory on SQLite (one
+/// process owns that database; settings writes call [`forget`]); PostgreSQL nodes read it
+/// each time.
+#[derive(Clone, Copy)]
+struct SyncOn(bool);
+
 async fn enabled(tx: &mut Tx, ws: WorkspaceId) -> Result<bool> {
-    if tx.backend() == store::Backend::Sqlite
-        && let Some(hit) = CACHE.lock().ok().and_then(|c| c.get(&ws).copied())
-    {
+    let sqlite = tx.backend() == store::Backend::Sqlite;
+    if sqlite && let Some(SyncOn(hit)) = tx.memo().get::<SyncOn>(ws) {
         return Ok(hit);
     }
     let on = super::settings::load(tx, ws)
         .await?
         .crm_endpoint()
         .is_some();
-    if tx.backend() == store::Backend::Sqlite
-        && let Ok(mut c) = CACHE.lock()
-    {
-        c.insert(ws, on);
+    if sqlite {
+        tx.memo().put(ws, SyncOn(on));
     }
     Ok(on)
 }
 
-static CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<WorkspaceId, bool>>> =
-    std::sync::LazyLock::new(Default::default);
-
 /// Drops the remembered switch after the settings change.
-pub fn forget(ws: WorkspaceId) {
-    if let Ok(mut c) = CACHE.lock() {
-        c.remove(&ws);
-    }
+pub fn forget(store: &store::Store, ws: WorkspaceId) {
+    store.memo().forget::<SyncOn>(ws);
 }
 
 /// Creates or updates the CRM note of a ticket.

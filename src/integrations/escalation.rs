@@ -10,9 +10,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
+use crate::ctx::Ctx;
 use crate::error::{Error, OnConstraint, Result};
 use crate::jobs::{Job, JobContext};
 use crate::store::integrations::EscalationRow;
@@ -64,7 +64,7 @@ pub fn view(e: &EscalationRow) -> Value {
 /// Requests an escalation and tries the endpoint once. Answers the escalation and whether it
 /// went through (`sent`) or waits for a retry (`queued`).
 pub async fn escalate(
-    app: &App,
+    ctx: &Ctx,
     actor: &Actor,
     key: &str,
     kind_word: &str,
@@ -80,7 +80,7 @@ pub async fn escalate(
         Some(n) => Some(n.to_owned()),
     };
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let settings = super::settings::load(&mut tx, ws).await?;
     if settings.escalation_endpoint(kind).is_none() {
         return Err(Error::conflict(format!(
@@ -134,7 +134,7 @@ pub async fn escalate(
     )
     .await?;
     // The handler tries at once; the job is the safety net, due one backoff step later.
-    let first_retry = crate::jobs::backoff_micros(app.config.retry_base_seconds, 1, 0.0);
+    let first_retry = crate::jobs::backoff_micros(ctx.retry_base_seconds, 1, 0.0);
     crate::jobs::enqueue_at(
         &mut tx,
         Some(ws),
@@ -151,34 +151,34 @@ pub async fn escalate(
     let _ = tokio::time::timeout(
         std::time::Duration::from_secs(5),
         attempt(
-            &app.store,
-            app.config.webhook_allow_private,
-            &app.config.public_url(),
+            &ctx.store,
+            ctx.allow_private_webhooks,
+            &ctx.public_url,
             e.id,
             false,
         ),
     )
     .await;
-    let mut conn = app.store.read().await?;
+    let mut conn = ctx.store.read().await?;
     store::integrations::find_escalation(&mut conn, ws, e.id)
         .await?
         .ok_or(Error::NotFound)
 }
 
 /// A ticket's escalations.
-pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<EscalationRow>> {
+pub async fn list(ctx: &Ctx, actor: &Actor, key: &str) -> Result<Vec<EscalationRow>> {
     actor.require(Permission::ViewTickets)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = ctx.store.read().await?;
     let row = service::load(&mut conn, actor.workspace_id, key, false).await?;
     store::integrations::escalations_of(&mut conn, actor.workspace_id, row.id).await
 }
 
 /// Cancels an escalation (the case was closed elsewhere or opened by mistake): its id leaves
 /// the ticket's links and the kind may be escalated again.
-pub async fn cancel(app: &App, actor: &Actor, key: &str, id: uuid::Uuid) -> Result<EscalationRow> {
+pub async fn cancel(ctx: &Ctx, actor: &Actor, key: &str, id: uuid::Uuid) -> Result<EscalationRow> {
     actor.require(Permission::Escalate)?;
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let mut row = service::load(&mut tx, ws, key, true).await?;
     let e = store::integrations::find_escalation(&mut tx, ws, id)
         .await?

@@ -11,23 +11,22 @@ pub mod settings;
 pub mod thulium;
 pub mod wecom;
 
-use crate::app::App;
 use crate::clock::now_micros;
 use crate::error::{Error, Result};
 use crate::ids::{TicketId, WorkspaceId};
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::tickets::model::NewTicket;
 use crate::tickets::service;
 use crate::tickets::status::Channel;
 
 /// The workspace an inbound integration request names with `?workspace=<slug>` (default:
 /// the first workspace, `default`). Unknown → 404.
-pub async fn workspace_by_slug(app: &App, slug: Option<&str>) -> Result<WorkspaceId> {
+pub async fn workspace_by_slug(store: &Store, slug: Option<&str>) -> Result<WorkspaceId> {
     let slug = slug.unwrap_or("default");
     if slug.len() > 100 || slug.contains('\0') {
         return Err(Error::NotFound);
     }
-    let mut conn = app.store.read().await?;
+    let mut conn = store.read().await?;
     store::workspaces::find_by_slug(&mut conn, slug)
         .await?
         .map(|w| w.id)

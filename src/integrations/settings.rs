@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
+use crate::ctx::Ctx;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::WorkspaceId;
 use crate::store::{self, Tx};
@@ -291,12 +291,12 @@ fn check(s: &Integrations, allow_private: bool) -> Vec<FieldError> {
     errors
 }
 
-pub async fn get(app: &App, actor: &Actor) -> Result<IntegrationsView> {
+pub async fn get(ctx: &Ctx, actor: &Actor) -> Result<IntegrationsView> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = ctx.store.read().await?;
     let s = load(&mut conn, actor.workspace_id).await?;
     let slug = slug(&mut conn, actor.workspace_id).await?;
-    Ok(view(&s, &app.config.public_url(), &slug))
+    Ok(view(&s, &ctx.public_url, &slug))
 }
 
 async fn slug(tx: &mut Tx, ws: WorkspaceId) -> Result<String> {
@@ -307,19 +307,19 @@ async fn slug(tx: &mut Tx, ws: WorkspaceId) -> Result<String> {
 }
 
 /// Applies a partial document: sections and fields left out keep their values, `null` clears.
-pub async fn put(app: &App, actor: &Actor, patch: Value) -> Result<IntegrationsView> {
+pub async fn put(ctx: &Ctx, actor: &Actor, patch: Value) -> Result<IntegrationsView> {
     actor.require(Permission::ManageSettings)?;
     if !patch.is_object() {
         return Err(Error::bad_request("send a JSON object of sections"));
     }
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let current = load(&mut tx, ws).await?;
     let mut doc = serde_json::to_value(&current).map_err(anyhow::Error::from)?;
     merge(&mut doc, patch);
     let next: Integrations = serde_json::from_value(doc)
         .map_err(|e| Error::Validation(vec![FieldError::new("body", format!("{e}"))]))?;
-    let errors = check(&next, app.config.webhook_allow_private);
+    let errors = check(&next, ctx.allow_private_webhooks);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -327,8 +327,8 @@ pub async fn put(app: &App, actor: &Actor, patch: Value) -> Result<IntegrationsV
     store::integrations::set_settings(&mut tx, ws, &text, now_micros()).await?;
     let slug = slug(&mut tx, ws).await?;
     tx.commit().await?;
-    super::crm::forget(ws);
-    Ok(view(&next, &app.config.public_url(), &slug))
+    super::crm::forget(&ctx.store, ws);
+    Ok(view(&next, &ctx.public_url, &slug))
 }
 
 #[cfg(test)]

@@ -11,10 +11,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::App;
 use crate::clock::{now_micros, parse_instant};
 use crate::error::{Error, FieldError, Result};
-use crate::store;
+use crate::store::{self, Store};
 use crate::tickets::model::NewTicket;
 use crate::tickets::service::{self, Author};
 use crate::tickets::status::{Channel, Priority, Status};
@@ -126,13 +125,13 @@ pub fn signature_ok(secret: &str, body: &[u8], header: Option<&str>) -> bool {
 
 /// Handles one signed request.
 pub async fn receive(
-    app: &App,
+    store: &Store,
     workspace: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<Outcome> {
-    let ws = super::workspace_by_slug(app, workspace).await?;
-    let mut conn = app.store.read().await?;
+    let ws = super::workspace_by_slug(store, workspace).await?;
+    let mut conn = store.read().await?;
     let settings = super::settings::load(&mut conn, ws).await?;
     drop(conn);
     let secret = settings
@@ -202,7 +201,7 @@ pub async fn receive(
         return Err(Error::Validation(errors));
     }
     let now = now_micros();
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let existing = store::integrations::lookup(&mut tx, ws, "thulium", &thulium_id).await?;
     let mut notes = Vec::new();
     let (mut row, action) = match existing {

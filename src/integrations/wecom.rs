@@ -17,11 +17,10 @@ use serde::Deserialize;
 use sha1::{Digest, Sha1};
 
 use super::settings::Wecom;
-use crate::app::App;
 use crate::clock::now_micros;
 use crate::error::{Code, Error, Result};
 use crate::ids::WorkspaceId;
-use crate::store;
+use crate::store::{self, Store};
 use crate::tickets::status::Channel;
 
 type Enc = cbc::Encryptor<aes::Aes256>;
@@ -172,9 +171,9 @@ fn bad_signature() -> Error {
     Error::unauthorized("the msg_signature does not match")
 }
 
-async fn configured(app: &App, q: &CallbackQuery) -> Result<(WorkspaceId, Crypto)> {
-    let ws = super::workspace_by_slug(app, q.workspace.as_deref()).await?;
-    let mut conn = app.store.read().await?;
+async fn configured(store: &Store, q: &CallbackQuery) -> Result<(WorkspaceId, Crypto)> {
+    let ws = super::workspace_by_slug(store, q.workspace.as_deref()).await?;
+    let mut conn = store.read().await?;
     let s = super::settings::load(&mut conn, ws).await?;
     let crypto = s
         .wecom
@@ -197,8 +196,8 @@ fn params(q: &CallbackQuery) -> Result<(&str, &str, &str)> {
 }
 
 /// URL verification: answers the decrypted `echostr`.
-pub async fn verify_url(app: &App, q: &CallbackQuery) -> Result<String> {
-    let (_, crypto) = configured(app, q).await?;
+pub async fn verify_url(store: &Store, q: &CallbackQuery) -> Result<String> {
+    let (_, crypto) = configured(store, q).await?;
     let (sig, ts, nonce) = params(q)?;
     let echo = q
         .echostr
@@ -222,8 +221,8 @@ pub struct Received {
 /// A message: checks the signature, the time window and the nonce, decrypts, and turns text
 /// into a ticket or a comment on the sender's open WeCom ticket. The same `MsgId` twice is
 /// one comment.
-pub async fn receive(app: &App, q: &CallbackQuery, body: &str) -> Result<Received> {
-    let (ws, crypto) = configured(app, q).await?;
+pub async fn receive(store: &Store, q: &CallbackQuery, body: &str) -> Result<Received> {
+    let (ws, crypto) = configured(store, q).await?;
     let (sig, ts, nonce) = params(q)?;
     let envelope: Envelope = quick_xml::de::from_str(body)
         .map_err(|_| Error::bad_request("the body is not a WeCom XML envelope with <Encrypt>"))?;
@@ -244,7 +243,7 @@ pub async fn receive(app: &App, q: &CallbackQuery, body: &str) -> Result<Receive
         .map_err(|why| Error::bad_request(why.to_owned()))?;
     let msg: Message = quick_xml::de::from_str(&xml)
         .map_err(|_| Error::bad_request("the decrypted message is not WeCom XML"))?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     store::integrations::prune(&mut tx, "wecom_nonce", now - 2 * WINDOW_SECONDS * 1_000_000)
         .await?;
     if !store::integrations::remember(

@@ -13,23 +13,26 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::ids::{JobId, WorkspaceId};
 use crate::store::{self, Tx};
 
-/// What a job handler gets besides its payload.
+/// What a job handler gets besides its payload: the services' context (it dereferences to
+/// [`Ctx`], so `ctx.store` and `ctx.mailer` read as in a service) and which job this is.
 #[derive(Clone)]
 pub struct JobContext {
-    pub store: store::Store,
+    pub ctx: Arc<Ctx>,
     pub workspace_id: Option<WorkspaceId>,
     pub job_id: JobId,
     pub attempt: i64,
-    /// The SMTP client, when `FERRODESK_SMTP_URL` is set.
-    pub mailer: Option<Arc<crate::email::outbound::Mailer>>,
-    /// `FERRODESK_PUBLIC_URL`, for links in messages.
-    pub public_url: String,
-    /// `FERRODESK_WEBHOOK_ALLOW_PRIVATE`.
-    pub allow_private_webhooks: bool,
+}
+
+impl std::ops::Deref for JobContext {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.ctx
+    }
 }
 
 /// A job type: a serde payload with a stable name.
@@ -44,11 +47,15 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
 
 type BoxFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 type Handler = Arc<dyn Fn(String, JobContext) -> BoxFuture + Send + Sync>;
+/// The future of one periodic scan.
+pub type ScanFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+type Scan = Arc<dyn Fn(store::Store, i64) -> ScanFuture + Send + Sync>;
 
-/// Handlers by job name.
+/// Handlers by job name, and the periodic scans every runner does on its tick.
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<&'static str, Handler>,
+    scans: Vec<(&'static str, Scan)>,
 }
 
 impl Registry {
@@ -67,8 +74,24 @@ impl Registry {
         self
     }
 
+    /// Registers a periodic scan: `scan(store, now)` runs on every tick of the runner
+    /// (`FERRODESK_SLA_TICK_SECONDS`). A scan must be safe to run on several nodes at once.
+    #[must_use]
+    pub fn every(
+        mut self,
+        name: &'static str,
+        scan: impl Fn(store::Store, i64) -> ScanFuture + Send + Sync + 'static,
+    ) -> Self {
+        self.scans.push((name, Arc::new(scan)));
+        self
+    }
+
     pub(crate) fn get(&self, name: &str) -> Option<&Handler> {
         self.handlers.get(name)
+    }
+
+    pub(crate) fn scans(&self) -> impl Iterator<Item = (&'static str, &Scan)> {
+        self.scans.iter().map(|(n, s)| (*n, s))
     }
 }
 

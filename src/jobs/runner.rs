@@ -8,8 +8,10 @@ use tokio::sync::watch;
 
 use super::{JobContext, Registry, backoff_micros};
 use crate::clock::now_micros;
+use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::store::{self, Store};
+use crate::store;
+use std::sync::Arc;
 
 /// How long a claimed job is leased before another worker may take it over.
 const LEASE_SECONDS: i64 = 300;
@@ -17,47 +19,41 @@ const LEASE_SECONDS: i64 = 300;
 /// The job runner of one process.
 #[derive(Clone)]
 pub struct Runner {
-    pub store: Store,
+    /// The services' context the jobs run in.
+    pub ctx: Arc<Ctx>,
     pub registry: Registry,
-    pub retry_base_seconds: u64,
-    /// How often the SLA scanner runs.
-    pub sla_tick: Duration,
-    pub mailer: Option<std::sync::Arc<crate::email::outbound::Mailer>>,
-    pub public_url: String,
-    pub allow_private_webhooks: bool,
+    /// How often the registry's periodic scans run (`FERRODESK_SLA_TICK_SECONDS`).
+    pub scan_every: Duration,
 }
 
 impl Runner {
     /// Claims and runs one batch of due jobs; returns how many ran.
     pub async fn run_batch(&self, limit: i64) -> Result<usize> {
         let now = now_micros();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.ctx.store.begin().await?;
         let claimed =
             store::jobs::claim(&mut tx, now, now + LEASE_SECONDS * 1_000_000, limit).await?;
         tx.commit().await?;
         let n = claimed.len();
         for job in claimed {
             let ctx = JobContext {
-                store: self.store.clone(),
+                ctx: self.ctx.clone(),
                 workspace_id: job.workspace_id,
                 job_id: job.id,
                 attempt: job.attempts,
-                mailer: self.mailer.clone(),
-                public_url: self.public_url.clone(),
-                allow_private_webhooks: self.allow_private_webhooks,
             };
             let outcome = match self.registry.get(&job.kind) {
                 Some(handler) => handler(job.payload.clone(), ctx).await,
                 None => Err(anyhow::anyhow!("no handler for job kind {}", job.kind)),
             };
             let now = now_micros();
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.ctx.store.begin().await?;
             match outcome {
                 Ok(()) => store::jobs::finish(&mut tx, job.id, now).await?,
                 Err(e) => {
                     let retry_at = (job.attempts < job.max_attempts).then(|| {
                         now + backoff_micros(
-                            self.retry_base_seconds,
+                            self.ctx.retry_base_seconds,
                             job.attempts,
                             rand::random::<f64>(),
                         )
@@ -92,8 +88,8 @@ impl Runner {
     /// Polls for jobs until `shutdown` turns true; finishes the current batch before leaving.
     pub async fn run_forever(self, mut shutdown: watch::Receiver<bool>) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
-        let mut sla = tokio::time::interval(self.sla_tick.max(Duration::from_secs(1)));
-        sla.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut scans = tokio::time::interval(self.scan_every.max(Duration::from_secs(1)));
+        scans.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -111,15 +107,17 @@ impl Runner {
             tokio::select! {
                 _ = shutdown.changed() => {}
                 _ = housekeeping.tick() => self.housekeeping().await,
-                _ = sla.tick() => {
-                    if let Err(e) = crate::sla::scan::run(&self.store, crate::clock::now_micros()).await {
-                        tracing::warn!("SLA scan failed, will retry on the next tick: {e}");
-                    }
-                    if let Err(e) = crate::workflow::rules::scan::run(&self.store, crate::clock::now_micros()).await {
-                        tracing::warn!("Time rules scan failed, will retry on the next tick: {e}");
-                    }
-                }
+                _ = scans.tick() => self.scan().await,
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    /// Runs every registered periodic scan once; a failed scan is tried again next tick.
+    async fn scan(&self) {
+        for (name, scan) in self.registry.scans() {
+            if let Err(e) = scan(self.ctx.store.clone(), now_micros()).await {
+                tracing::warn!("{name} failed, will retry on the next tick: {e}");
             }
         }
     }
@@ -128,11 +126,11 @@ impl Runner {
         let now = now_micros();
         let day = 24 * 3600 * 1_000_000;
         let result: Result<()> = async {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.ctx.store.begin().await?;
             store::idempotency::purge(&mut tx, now - day).await?;
             store::jobs::purge_done(&mut tx, now - 7 * day).await?;
             tx.commit().await?;
-            self.store.optimize().await
+            self.ctx.store.optimize().await
         }
         .await;
         if let Err(e) = result {

@@ -8,11 +8,10 @@ use utoipa::ToSchema;
 
 use super::calendar::{Calendar, CalendarSpec};
 use super::clock::{Conditions, Policy, Targets};
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Code, Error, FieldError, Result};
-use crate::store::{self, sla::SlaPolicyRow};
+use crate::store::{self, Store, sla::SlaPolicyRow};
 use crate::tickets::status::{Channel, Priority};
 use crate::validate;
 
@@ -243,9 +242,9 @@ fn apply(input: &PolicyInput, row: &mut SlaPolicyRow) -> Result<()> {
 }
 
 /// Policies of the workspace in evaluation order.
-pub async fn list(app: &App, actor: &Actor) -> Result<Vec<PolicyView>> {
+pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<PolicyView>> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = store.read().await?;
     Ok(store::sla::list(&mut conn, actor.workspace_id)
         .await?
         .iter()
@@ -253,9 +252,9 @@ pub async fn list(app: &App, actor: &Actor) -> Result<Vec<PolicyView>> {
         .collect())
 }
 
-pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<PolicyView> {
+pub async fn get(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<PolicyView> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = store.read().await?;
     store::sla::find(&mut conn, actor.workspace_id, id)
         .await?
         .map(|r| PolicyView::from_row(&r))
@@ -263,7 +262,7 @@ pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<PolicyView>
 }
 
 /// Creates a policy; a new default replaces the old one.
-pub async fn create(app: &App, actor: &Actor, input: &PolicyInput) -> Result<PolicyView> {
+pub async fn create(store: &Store, actor: &Actor, input: &PolicyInput) -> Result<PolicyView> {
     actor.require(Permission::ManageSettings)?;
     let now = now_micros();
     let mut row = SlaPolicyRow {
@@ -283,7 +282,7 @@ pub async fn create(app: &App, actor: &Actor, input: &PolicyInput) -> Result<Pol
         updated_at: now,
     };
     apply(input, &mut row)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     if row.is_default {
         store::sla::clear_default(&mut tx, actor.workspace_id, row.id, now).await?;
     }
@@ -294,14 +293,14 @@ pub async fn create(app: &App, actor: &Actor, input: &PolicyInput) -> Result<Pol
 
 /// Replaces a policy.
 pub async fn update(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     id: uuid::Uuid,
     input: &PolicyInput,
     if_match: Option<i64>,
 ) -> Result<PolicyView> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut row = store::sla::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -325,9 +324,9 @@ pub async fn update(
 }
 
 /// Deletes a policy; tickets keep their due dates until their clocks are next recomputed.
-pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
+pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     if !store::sla::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }
@@ -346,9 +345,9 @@ pub(crate) fn default_hours(timezone: &str) -> serde_json::Value {
 }
 
 /// The workspace's business hours document (the default when none is set).
-pub async fn business_hours(app: &App, actor: &Actor) -> Result<serde_json::Value> {
+pub async fn business_hours(store: &Store, actor: &Actor) -> Result<serde_json::Value> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = store.read().await?;
     let (zone, doc) = store::sla::calendar_settings(&mut conn, actor.workspace_id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -360,14 +359,14 @@ pub async fn business_hours(app: &App, actor: &Actor) -> Result<serde_json::Valu
 
 /// Validates and stores the workspace's business hours.
 pub async fn set_business_hours(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     spec: CalendarSpec,
 ) -> Result<serde_json::Value> {
     actor.require(Permission::ManageSettings)?;
     Calendar::parse(&spec).map_err(Error::Validation)?;
     let doc = serde_json::json!({"timezone": spec.timezone, "schedule": spec.schedule.iter().map(|(k, v)| (k.clone(), day_json(v.as_ref()))).collect::<serde_json::Map<_, _>>(), "holidays": spec.holidays});
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     store::sla::set_business_hours(&mut tx, actor.workspace_id, &doc.to_string(), now_micros())
         .await?;
     tx.commit().await?;
@@ -412,9 +411,9 @@ pub struct EscalationSettings {
 }
 
 /// The workspace's escalation settings (nothing happens until an admin sets them).
-pub async fn escalation(app: &App, actor: &Actor) -> Result<EscalationSettings> {
+pub async fn escalation(store: &Store, actor: &Actor) -> Result<EscalationSettings> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = store.read().await?;
     load_escalation(&mut conn, actor.workspace_id).await
 }
 
@@ -431,12 +430,12 @@ pub async fn load_escalation(
 
 /// Validates and stores the escalation settings (admin).
 pub async fn set_escalation(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     mut settings: EscalationSettings,
 ) -> Result<EscalationSettings> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut errors = Vec::new();
     for (name, action) in [
         ("on_at_risk", &mut settings.on_at_risk),

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod idempotency;
 pub mod integrations;
 pub mod jobs;
+pub mod memo;
 pub mod notifications;
 pub mod presence;
 pub mod rules;
@@ -65,6 +66,7 @@ enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    memo: std::sync::Arc<memo::Memo>,
 }
 
 /// A connection in use: a plain pooled connection (reads) or a write transaction.
@@ -90,6 +92,8 @@ pub struct Tx {
     begin_pending: bool,
     /// SQLite: a transaction is open on the connection (sent `BEGIN`, no `COMMIT` yet).
     open: bool,
+    /// The store's in-process memory, reachable from code that holds only a transaction.
+    memo: std::sync::Arc<memo::Memo>,
 }
 
 /// A row type readable from both backends.
@@ -119,14 +123,21 @@ macro_rules! run {
 }
 
 impl Tx {
-    fn new(conn: Conn) -> Self {
+    fn new(conn: Conn, memo: &std::sync::Arc<memo::Memo>) -> Self {
         let begin = matches!(conn, Conn::SqliteTx(_));
         Tx {
             conn,
             pending: Vec::new(),
             begin_pending: begin,
             open: false,
+            memo: memo.clone(),
         }
+    }
+
+    /// The in-process memory of the store this connection came from.
+    #[must_use]
+    pub fn memo(&self) -> &memo::Memo {
+        &self.memo
     }
 
     /// Which backend this connection belongs to.
@@ -462,6 +473,7 @@ impl Store {
                 .context("could not connect to PostgreSQL")?;
             return Ok(Store {
                 pools: Pools::Postgres(pool),
+                memo: std::sync::Arc::default(),
             });
         }
         let path = url
@@ -499,6 +511,7 @@ impl Store {
             .context("could not open the SQLite database")?;
         Ok(Store {
             pools: Pools::Sqlite { read, write },
+            memo: std::sync::Arc::default(),
         })
     }
 
@@ -508,6 +521,12 @@ impl Store {
             Pools::Sqlite { .. } => Backend::Sqlite,
             Pools::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The store's in-process memory (see [`memo`]).
+    #[must_use]
+    pub fn memo(&self) -> &memo::Memo {
+        &self.memo
     }
 
     /// Applies pending migrations (idempotent).
@@ -524,16 +543,20 @@ impl Store {
     /// so a transaction that reads before it writes can never fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => Tx::new(Conn::SqliteTx(write.acquire().await?)),
-            Pools::Postgres(pool) => Tx::new(Conn::PgTx(pool.begin().await?)),
+            Pools::Sqlite { write, .. } => {
+                Tx::new(Conn::SqliteTx(write.acquire().await?), &self.memo)
+            }
+            Pools::Postgres(pool) => Tx::new(Conn::PgTx(pool.begin().await?), &self.memo),
         })
     }
 
     /// A connection for reads outside a transaction.
     pub async fn read(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { read, .. } => Tx::new(Conn::SqliteConn(read.acquire().await?)),
-            Pools::Postgres(pool) => Tx::new(Conn::PgConn(pool.acquire().await?)),
+            Pools::Sqlite { read, .. } => {
+                Tx::new(Conn::SqliteConn(read.acquire().await?), &self.memo)
+            }
+            Pools::Postgres(pool) => Tx::new(Conn::PgConn(pool.acquire().await?), &self.memo),
         })
     }
 

@@ -4,13 +4,12 @@ use serde_json::json;
 
 use super::service::{Author, load, publish, record, reindex, save, tags};
 use super::status::Status;
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
 use crate::error::{Error, Result};
 use crate::ids::CommentId;
 use crate::store::comments::CommentRow;
-use crate::store::{self};
+use crate::store::{self, Store};
 use crate::validate;
 
 /// Announces a new comment: the timeline entry (`event`, with `meta` and the comment id), the
@@ -41,7 +40,7 @@ pub async fn announce(
 /// Adds a staff comment. A public reply stamps the first response, opens a `new` ticket
 /// and bumps the customer's unread counter; an internal note changes neither.
 pub async fn add(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     key: &str,
     body: &str,
@@ -58,7 +57,7 @@ pub async fn add(
     }
     let body =
         validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     let tags = tags(&mut tx, &row).await?;
     let now = now_micros();
@@ -139,9 +138,13 @@ pub async fn add(
 }
 
 /// The thread, oldest first (staff see internal notes), each comment with its attachments.
-pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<super::model::CommentView>> {
+pub async fn list(
+    store: &Store,
+    actor: &Actor,
+    key: &str,
+) -> Result<Vec<super::model::CommentView>> {
     actor.require(Permission::ViewTickets)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let row = load(&mut tx, actor.workspace_id, key, false).await?;
     thread(&mut tx, &row).await
 }
@@ -169,27 +172,22 @@ fn view(
     v.attachments = files
         .iter()
         .filter(|f| f.comment_id == Some(c.id))
-        .map(|f| {
-            json!({
-                "id": f.id,
-                "file_name": f.file_name,
-                "mime_type": f.mime_type,
-                "file_size": f.file_size,
-                "content_id": f.content_id,
-                "inline": f.is_inline,
-                "url": format!("/api/attachments/{}", f.id),
-            })
+        .map(|f| super::model::StaffAttachmentView {
+            file: super::model::AttachmentView::staff(f),
+            content_id: f.content_id.clone(),
+            inline: f.is_inline,
         })
         .collect();
-    v.delivery = mail.iter().find(|n| n.comment_id == Some(c.id)).map(|n| {
-        json!({
-            "status": n.status,
-            "to": n.address,
-            "error": n.last_error,
-            "message_id": n.message_id,
-            "sent_at": n.sent_at.map(crate::clock::rfc3339),
-        })
-    });
+    v.delivery =
+        mail.iter()
+            .find(|n| n.comment_id == Some(c.id))
+            .map(|n| super::model::DeliveryView {
+                status: n.status.clone(),
+                to: n.address.clone(),
+                error: n.last_error.clone(),
+                message_id: n.message_id.clone(),
+                sent_at: n.sent_at.map(crate::clock::rfc3339),
+            });
     v
 }
 
@@ -214,7 +212,7 @@ async fn load_own(
 
 /// Edits a comment; the old body is kept in the timeline.
 pub async fn edit(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     key: &str,
     id: CommentId,
@@ -222,7 +220,7 @@ pub async fn edit(
 ) -> Result<CommentRow> {
     let body =
         validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let (row, mut c) = load_own(&mut tx, actor, key, id).await?;
     if c.body != body {
         let old = std::mem::replace(&mut c.body, body);
@@ -248,8 +246,8 @@ pub async fn edit(
 }
 
 /// Deletes a comment; its body is kept in the timeline.
-pub async fn delete(app: &App, actor: &Actor, key: &str, id: CommentId) -> Result<()> {
-    let mut tx = app.store.begin().await?;
+pub async fn delete(store: &Store, actor: &Actor, key: &str, id: CommentId) -> Result<()> {
+    let mut tx = store.begin().await?;
     let (row, c) = load_own(&mut tx, actor, key, id).await?;
     store::comments::soft_delete(&mut tx, actor.workspace_id, c.id, now_micros()).await?;
     record(

@@ -436,58 +436,65 @@ pub struct QueueStats {
 /// background task counts again (stale-while-revalidate), so no page waits for the count.
 const COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
-type CountCache =
-    std::collections::HashMap<crate::ids::WorkspaceId, (std::time::Instant, QueueStats, bool)>;
+/// The console's cached view counts of one workspace, in the store's memory.
+struct ViewCounts {
+    at: std::time::Instant,
+    stats: QueueStats,
+    /// A background recount is under way.
+    refreshing: bool,
+}
 
-static COUNTS: std::sync::LazyLock<std::sync::Mutex<CountCache>> =
-    std::sync::LazyLock::new(Default::default);
+impl ViewCounts {
+    fn fresh(stats: QueueStats) -> Self {
+        ViewCounts {
+            at: std::time::Instant::now(),
+            stats,
+            refreshing: false,
+        }
+    }
+}
 
 /// The queue counts for the console's view tabs: the workspace-wide counts may be a few
 /// seconds old (counting a large queue on every page view would cost more than the page),
 /// the caller's own count is exact. The API's `/api/tickets/queue` always counts afresh.
-pub async fn queue_stats_for_views(app: &crate::app::App, actor: &Actor) -> Result<QueueStats> {
+pub async fn queue_stats_for_views(store: &store::Store, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
     let ws = actor.workspace_id;
-    let (cached, refresh) = match COUNTS.lock() {
-        Ok(mut c) => match c.get_mut(&ws) {
-            Some((at, s, refreshing)) => {
-                let stale = at.elapsed() >= COUNTS_TTL && !*refreshing;
+    let (cached, refresh) = store
+        .memo()
+        .update::<ViewCounts, _>(ws, |entry| match entry {
+            Some(e) => {
+                let stale = e.at.elapsed() >= COUNTS_TTL && !e.refreshing;
                 if stale {
-                    *refreshing = true;
+                    e.refreshing = true;
                 }
-                (Some(s.clone()), stale)
+                (Some(e.stats.clone()), stale)
             }
             None => (None, false),
-        },
-        Err(_) => (None, false),
-    };
-    let mut conn = app.store.read().await?;
+        });
+    let mut conn = store.read().await?;
     let Some(mut stats) = cached else {
         let s = queue_stats(&mut conn, actor).await?;
-        if let Ok(mut c) = COUNTS.lock() {
-            c.insert(ws, (std::time::Instant::now(), s.clone(), false));
-        }
+        store.memo().put(ws, ViewCounts::fresh(s.clone()));
         return Ok(s);
     };
     if refresh {
-        let store = app.store.clone();
+        let store = store.clone();
         let actor = actor.clone();
         tokio::spawn(async move {
             let fresh = match store.read().await {
                 Ok(mut conn) => queue_stats(&mut conn, &actor).await.ok(),
                 Err(_) => None,
             };
-            if let Ok(mut c) = COUNTS.lock() {
-                match fresh {
-                    Some(s) => {
-                        c.insert(actor.workspace_id, (std::time::Instant::now(), s, false));
-                    }
-                    None => {
-                        if let Some(e) = c.get_mut(&actor.workspace_id) {
-                            e.2 = false;
+            match fresh {
+                Some(s) => store.memo().put(actor.workspace_id, ViewCounts::fresh(s)),
+                None => store
+                    .memo()
+                    .update::<ViewCounts, _>(actor.workspace_id, |e| {
+                        if let Some(e) = e {
+                            e.refreshing = false;
                         }
-                    }
-                }
+                    }),
             }
         });
     }
@@ -509,9 +516,9 @@ pub async fn warm_view_counts(store: &store::Store) -> Result<()> {
     for w in store::workspaces::list(&mut conn).await? {
         // Nobody's own count: the cached "mine" is replaced per request anyway.
         let s = counts_of(&mut conn, w.id, crate::ids::UserId(uuid::Uuid::nil())).await?;
-        if let Ok(mut c) = COUNTS.lock() {
-            c.entry(w.id)
-                .or_insert((std::time::Instant::now(), s, false));
+        // A count a request already made is at least as fresh: keep it.
+        if store.memo().update::<ViewCounts, _>(w.id, |e| e.is_none()) {
+            store.memo().put(w.id, ViewCounts::fresh(s));
         }
     }
     Ok(())

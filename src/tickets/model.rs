@@ -312,13 +312,70 @@ pub struct CommentView {
     /// For public replies: how the email to the customer went (`pending`, `sent`,
     /// `undeliverable` with `error`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub delivery: Option<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub attachments: Vec<serde_json::Value>,
+    pub delivery: Option<DeliveryView>,
+    pub attachments: Vec<StaffAttachmentView>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How the email of a public reply went.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    /// `pending`, `sent` or `undeliverable`.
+    pub status: String,
+    pub to: String,
+    pub error: Option<String>,
+    pub message_id: Option<String>,
+    pub sent_at: Option<String>,
+}
+
+/// An attachment as the API shows it; the download `url` is the staff route or, in the
+/// portal, the route under the customer's ticket.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AttachmentView {
+    pub id: uuid::Uuid,
+    pub file_name: String,
+    pub mime_type: String,
+    pub file_size: i64,
+    pub url: String,
+}
+
+impl AttachmentView {
+    /// The staff view, downloaded from `/api/attachments/{id}`.
+    #[must_use]
+    pub fn staff(a: &crate::store::attachments::AttachmentRow) -> Self {
+        Self::at(a, format!("/api/attachments/{}", a.id))
+    }
+
+    /// The customer's view, downloaded under their ticket.
+    #[must_use]
+    pub fn public(ticket: TicketId, a: &crate::store::attachments::AttachmentRow) -> Self {
+        Self::at(
+            a,
+            format!("/api/public/tickets/{ticket}/attachments/{}", a.id),
+        )
+    }
+
+    fn at(a: &crate::store::attachments::AttachmentRow, url: String) -> Self {
+        AttachmentView {
+            id: a.id,
+            file_name: a.file_name.clone(),
+            mime_type: a.mime_type.clone(),
+            file_size: a.file_size,
+            url,
+        }
+    }
+}
+
+/// An attachment of a message as staff see it: with its `content_id` and whether it is an
+/// inline image of an HTML email.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StaffAttachmentView {
+    #[serde(flatten)]
+    pub file: AttachmentView,
+    pub content_id: Option<String>,
+    pub inline: bool,
 }
 
 /// Renders a staff message written in Markdown as safe HTML: line breaks are kept (people

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
+use crate::ctx::Ctx;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::WorkspaceId;
 use crate::jobs::{Job, JobContext};
@@ -123,9 +123,9 @@ fn check_input(input: &WebhookInput, allow_private: bool) -> Result<(String, Str
     }
 }
 
-pub async fn create(app: &App, actor: &Actor, input: WebhookInput) -> Result<WebhookView> {
+pub async fn create(ctx: &Ctx, actor: &Actor, input: WebhookInput) -> Result<WebhookView> {
     actor.require(Permission::ManageSettings)?;
-    let (events, secret) = check_input(&input, app.config.webhook_allow_private)?;
+    let (events, secret) = check_input(&input, ctx.allow_private_webhooks)?;
     let now = now_micros();
     let row = WebhookRow {
         id: uuid::Uuid::now_v7(),
@@ -139,16 +139,16 @@ pub async fn create(app: &App, actor: &Actor, input: WebhookInput) -> Result<Web
         created_at: now,
         updated_at: now,
     };
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     store::webhooks::insert(&mut tx, &row).await?;
     tx.commit().await?;
-    forget(actor.workspace_id);
+    ctx.store.memo().forget::<ActiveHooks>(actor.workspace_id);
     Ok(view(&row, true))
 }
 
-pub async fn list(app: &App, actor: &Actor) -> Result<Vec<WebhookView>> {
+pub async fn list(ctx: &Ctx, actor: &Actor) -> Result<Vec<WebhookView>> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = ctx.store.read().await?;
     Ok(store::webhooks::list(&mut conn, actor.workspace_id, false)
         .await?
         .iter()
@@ -156,9 +156,9 @@ pub async fn list(app: &App, actor: &Actor) -> Result<Vec<WebhookView>> {
         .collect())
 }
 
-pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<WebhookView> {
+pub async fn get(ctx: &Ctx, actor: &Actor, id: uuid::Uuid) -> Result<WebhookView> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = ctx.store.read().await?;
     store::webhooks::find(&mut conn, actor.workspace_id, id)
         .await?
         .map(|w| view(&w, false))
@@ -167,14 +167,14 @@ pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<WebhookView
 
 /// Replaces a subscription; a new `secret` is shown in the answer.
 pub async fn update(
-    app: &App,
+    ctx: &Ctx,
     actor: &Actor,
     id: uuid::Uuid,
     input: WebhookInput,
 ) -> Result<WebhookView> {
     actor.require(Permission::ManageSettings)?;
-    let (events, secret) = check_input(&input, app.config.webhook_allow_private)?;
-    let mut tx = app.store.begin().await?;
+    let (events, secret) = check_input(&input, ctx.allow_private_webhooks)?;
+    let mut tx = ctx.store.begin().await?;
     let mut row = store::webhooks::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -192,18 +192,18 @@ pub async fn update(
     }
     row.version += 1;
     tx.commit().await?;
-    forget(actor.workspace_id);
+    ctx.store.memo().forget::<ActiveHooks>(actor.workspace_id);
     Ok(view(&row, rotated))
 }
 
-pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
+pub async fn delete(ctx: &Ctx, actor: &Actor, id: uuid::Uuid) -> Result<()> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     if !store::webhooks::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }
     tx.commit().await?;
-    forget(actor.workspace_id);
+    ctx.store.memo().forget::<ActiveHooks>(actor.workspace_id);
     Ok(())
 }
 
@@ -222,9 +222,9 @@ pub fn delivery_view(d: &DeliveryRow) -> Value {
     })
 }
 
-pub async fn deliveries(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<Vec<Value>> {
+pub async fn deliveries(ctx: &Ctx, actor: &Actor, id: uuid::Uuid) -> Result<Vec<Value>> {
     actor.require(Permission::ReadSettings)?;
-    let mut conn = app.store.read().await?;
+    let mut conn = ctx.store.read().await?;
     store::webhooks::find(&mut conn, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -239,13 +239,13 @@ pub async fn deliveries(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<Vec<
 
 /// Sends a delivery again, with the same delivery id.
 pub async fn redeliver(
-    app: &App,
+    ctx: &Ctx,
     actor: &Actor,
     hook: uuid::Uuid,
     delivery: uuid::Uuid,
 ) -> Result<()> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let d = store::webhooks::find_delivery(&mut tx, delivery)
         .await?
         .filter(|d| d.workspace_id == actor.workspace_id && d.webhook_id == Some(hook))
@@ -260,19 +260,12 @@ pub async fn redeliver(
     tx.commit().await
 }
 
-/// Active subscriptions per workspace, kept in memory on SQLite: there the database belongs
-/// to one process and every write of a subscription goes through [`forget`], while reading
-/// them would cost every publishing transaction a trip to the single writer. PostgreSQL nodes
-/// share the database with other nodes and always read.
-static SQLITE_CACHE: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<WorkspaceId, std::sync::Arc<Vec<WebhookRow>>>>,
-> = std::sync::LazyLock::new(Default::default);
-
-fn forget(ws: WorkspaceId) {
-    if let Ok(mut c) = SQLITE_CACHE.lock() {
-        c.remove(&ws);
-    }
-}
+/// Active subscriptions per workspace, kept in the store's memory on SQLite: there the
+/// database belongs to one process and every write of a subscription forgets them, while
+/// reading them would cost every publishing transaction a trip to the single writer.
+/// PostgreSQL nodes share the database with other nodes and always read.
+#[derive(Clone)]
+struct ActiveHooks(std::sync::Arc<Vec<WebhookRow>>);
 
 async fn active(tx: &mut Tx, ws: WorkspaceId) -> Result<std::sync::Arc<Vec<WebhookRow>>> {
     if tx.backend() == store::Backend::Postgres {
@@ -280,13 +273,11 @@ async fn active(tx: &mut Tx, ws: WorkspaceId) -> Result<std::sync::Arc<Vec<Webho
             store::webhooks::list(tx, ws, true).await?,
         ));
     }
-    if let Some(hit) = SQLITE_CACHE.lock().ok().and_then(|c| c.get(&ws).cloned()) {
+    if let Some(ActiveHooks(hit)) = tx.memo().get::<ActiveHooks>(ws) {
         return Ok(hit);
     }
     let hooks = std::sync::Arc::new(store::webhooks::list(tx, ws, true).await?);
-    if let Ok(mut c) = SQLITE_CACHE.lock() {
-        c.insert(ws, hooks.clone());
-    }
+    tx.memo().put(ws, ActiveHooks(hooks.clone()));
     Ok(hooks)
 }
 

@@ -6,14 +6,13 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{CategoryId, UserId, WorkspaceId};
 use crate::store::canned::{CannedFilter, CannedRow};
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::tickets::model::Patch;
 use crate::validate;
 
@@ -232,13 +231,13 @@ async fn check_category(tx: &mut Tx, ws: WorkspaceId, c: Option<CategoryId>) -> 
 }
 
 pub async fn list(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     category_id: Option<CategoryId>,
     shortcut: Option<String>,
 ) -> Result<Vec<CannedView>> {
     actor.require(Permission::UseCanned)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let filter = CannedFilter {
         visible_to: (!actor.can(Permission::ManageCanned)).then_some(actor.user_id),
         category_id,
@@ -256,12 +255,12 @@ async fn load(tx: &mut Tx, actor: &Actor, id: uuid::Uuid) -> Result<CannedRow> {
     }
 }
 
-pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<CannedView> {
-    let mut tx = app.store.read().await?;
+pub async fn get(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<CannedView> {
+    let mut tx = store.read().await?;
     Ok(CannedView::from(&load(&mut tx, actor, id).await?))
 }
 
-pub async fn create(app: &App, actor: &Actor, input: NewCanned) -> Result<CannedView> {
+pub async fn create(store: &Store, actor: &Actor, input: NewCanned) -> Result<CannedView> {
     actor.require(Permission::UseCanned)?;
     let shared = input
         .shared
@@ -290,7 +289,7 @@ pub async fn create(app: &App, actor: &Actor, input: NewCanned) -> Result<Canned
     let (Some(title), Some(content), true) = (title, content, errors.is_empty()) else {
         return Err(Error::Validation(errors));
     };
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     check_category(&mut tx, actor.workspace_id, input.category_id).await?;
     let now = now_micros();
     let row = CannedRow {
@@ -313,13 +312,13 @@ pub async fn create(app: &App, actor: &Actor, input: NewCanned) -> Result<Canned
 }
 
 pub async fn update(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     id: uuid::Uuid,
     patch: CannedPatch,
     if_match: Option<i64>,
 ) -> Result<CannedView> {
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut row = load(&mut tx, actor, id).await?;
     may_manage(actor, &row)?;
     crate::tickets::service::check_version(if_match, row.version)?;
@@ -376,8 +375,8 @@ pub async fn update(
     Ok(CannedView::from(&row))
 }
 
-pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
-    let mut tx = app.store.begin().await?;
+pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> {
+    let mut tx = store.begin().await?;
     let row = load(&mut tx, actor, id).await?;
     may_manage(actor, &row)?;
     store::canned::delete(&mut tx, actor.workspace_id, id).await?;
@@ -385,8 +384,8 @@ pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
 }
 
 /// `POST …/:id/use`: counts one use.
-pub async fn count_use(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<CannedView> {
-    let mut tx = app.store.begin().await?;
+pub async fn count_use(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<CannedView> {
+    let mut tx = store.begin().await?;
     let mut row = load(&mut tx, actor, id).await?;
     row.usage_count = store::canned::count_use(&mut tx, actor.workspace_id, id)
         .await?
@@ -410,8 +409,13 @@ pub fn fill(c: &CannedRow, t: &TicketRow, agent_name: &str, agent_email: &str) -
 }
 
 /// `POST …/:id/render {"ticket_id"}`: the content with the ticket's and caller's values.
-pub async fn render_for(app: &App, actor: &Actor, id: uuid::Uuid, ticket: &str) -> Result<String> {
-    let mut tx = app.store.read().await?;
+pub async fn render_for(
+    store: &Store,
+    actor: &Actor,
+    id: uuid::Uuid,
+    ticket: &str,
+) -> Result<String> {
+    let mut tx = store.read().await?;
     let c = load(&mut tx, actor, id).await?;
     let t = crate::tickets::service::load(&mut tx, actor.workspace_id, ticket, false)
         .await

@@ -3,13 +3,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{CategoryId, WorkspaceId};
 use crate::store::categories::CategoryRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::tickets::model::Patch;
 use crate::validate;
 
@@ -139,23 +138,27 @@ async fn check_parent(
     Ok(())
 }
 
-pub async fn list(app: &App, actor: &Actor, include_archived: bool) -> Result<Vec<CategoryView>> {
+pub async fn list(
+    store: &Store,
+    actor: &Actor,
+    include_archived: bool,
+) -> Result<Vec<CategoryView>> {
     actor.require(Permission::ReadCategories)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let rows = store::categories::list(&mut tx, actor.workspace_id, include_archived).await?;
     Ok(rows.iter().map(CategoryView::from).collect())
 }
 
-pub async fn get(app: &App, actor: &Actor, id: CategoryId) -> Result<CategoryView> {
+pub async fn get(store: &Store, actor: &Actor, id: CategoryId) -> Result<CategoryView> {
     actor.require(Permission::ReadCategories)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     store::categories::find(&mut tx, actor.workspace_id, id)
         .await?
         .map(|c| CategoryView::from(&c))
         .ok_or(Error::NotFound)
 }
 
-pub async fn create(app: &App, actor: &Actor, input: NewCategory) -> Result<CategoryView> {
+pub async fn create(store: &Store, actor: &Actor, input: NewCategory) -> Result<CategoryView> {
     actor.require(Permission::ManageSettings)?;
     let mut errors = Vec::new();
     let n = name(&input.name).map_err(|e| errors.push(e)).ok();
@@ -181,7 +184,7 @@ pub async fn create(app: &App, actor: &Actor, input: NewCategory) -> Result<Cate
         return Err(Error::Validation(errors));
     };
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     if let Some(p) = input.parent_id {
         check_parent(&mut tx, ws, None, p).await?;
     }
@@ -209,7 +212,7 @@ pub async fn create(app: &App, actor: &Actor, input: NewCategory) -> Result<Cate
 }
 
 pub async fn update(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     id: CategoryId,
     patch: CategoryPatch,
@@ -217,7 +220,7 @@ pub async fn update(
 ) -> Result<CategoryView> {
     actor.require(Permission::ManageSettings)?;
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut row = store::categories::find(&mut tx, ws, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -273,9 +276,9 @@ pub async fn update(
 }
 
 /// `DELETE`: archives. Tickets keep the category; it leaves pickers and default lists.
-pub async fn archive(app: &App, actor: &Actor, id: CategoryId) -> Result<()> {
+pub async fn archive(store: &Store, actor: &Actor, id: CategoryId) -> Result<()> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut row = store::categories::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -292,14 +295,18 @@ pub async fn archive(app: &App, actor: &Actor, id: CategoryId) -> Result<()> {
 
 /// `PUT …/order {"ids"}`: the listed categories take positions 0, 1, 2…; the others follow in
 /// their previous order.
-pub async fn reorder(app: &App, actor: &Actor, order: CategoryOrder) -> Result<Vec<CategoryView>> {
+pub async fn reorder(
+    store: &Store,
+    actor: &Actor,
+    order: CategoryOrder,
+) -> Result<Vec<CategoryView>> {
     actor.require(Permission::ManageSettings)?;
     let ws = actor.workspace_id;
     let mut seen = std::collections::HashSet::new();
     if order.ids.iter().any(|i| !seen.insert(*i)) {
         return Err(Error::field("ids", "an id is listed twice"));
     }
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let all = store::categories::list(&mut tx, ws, true).await?;
     if let Some(missing) = order.ids.iter().find(|i| !all.iter().any(|c| c.id == **i)) {
         return Err(Error::field(

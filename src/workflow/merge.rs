@@ -7,14 +7,13 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{CommentId, TicketId};
 use crate::store::comments::CommentRow;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::tickets::service::{Author, apply_status, load, publish, record, reindex, save, tags};
 use crate::tickets::status::Status;
 
@@ -64,7 +63,7 @@ async fn lock_all(tx: &mut Tx, actor: &Actor, ids: &[TicketId]) -> Result<Vec<Ti
 
 /// `POST /api/tickets/:id/merge`.
 pub async fn merge(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     key: &str,
     req: MergeRequest,
@@ -77,7 +76,7 @@ pub async fn merge(
         ));
     }
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let target_id = load(&mut tx, ws, key, false).await?.id;
     // Resolve every source first and report every unknown one at once.
     let mut source_ids = Vec::new();

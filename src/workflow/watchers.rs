@@ -6,13 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::store::watchers::WatcherRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::tickets::service::{Author, load, record};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -83,9 +82,9 @@ pub async fn views(tx: &mut Tx, t: &crate::store::tickets::TicketRow) -> Result<
     Ok(out)
 }
 
-pub async fn list(app: &App, actor: &Actor, key: &str) -> Result<Vec<WatcherView>> {
+pub async fn list(store: &Store, actor: &Actor, key: &str) -> Result<Vec<WatcherView>> {
     actor.require(Permission::ViewTickets)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let t = load(&mut tx, actor.workspace_id, key, false).await?;
     views(&mut tx, &t).await
 }
@@ -102,7 +101,12 @@ fn authorize(actor: &Actor, user: UserId) -> Result<()> {
     Ok(())
 }
 
-pub async fn add(app: &App, actor: &Actor, key: &str, input: NewWatcher) -> Result<WatcherView> {
+pub async fn add(
+    store: &Store,
+    actor: &Actor,
+    key: &str,
+    input: NewWatcher,
+) -> Result<WatcherView> {
     let user = match input.user_id.as_deref() {
         None | Some("me") => actor.user_id,
         Some(s) => s
@@ -111,7 +115,7 @@ pub async fn add(app: &App, actor: &Actor, key: &str, input: NewWatcher) -> Resu
     };
     authorize(actor, user)?;
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let t = load(&mut tx, ws, key, true).await?;
     let u = store::users::find(&mut tx, ws, user)
         .await?
@@ -150,10 +154,10 @@ pub async fn add(app: &App, actor: &Actor, key: &str, input: NewWatcher) -> Resu
         .ok_or(Error::NotFound)
 }
 
-pub async fn remove(app: &App, actor: &Actor, key: &str, user: UserId) -> Result<()> {
+pub async fn remove(store: &Store, actor: &Actor, key: &str, user: UserId) -> Result<()> {
     authorize(actor, user)?;
     let ws = actor.workspace_id;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let t = load(&mut tx, ws, key, true).await?;
     if !store::watchers::delete(&mut tx, ws, t.id, user).await? {
         return Err(Error::NotFound);

@@ -3,13 +3,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Code, Error, FieldError, Result};
 use crate::ids::CustomerId;
 use crate::store::customers::CustomerRow;
-use crate::store::{self};
+use crate::store::{self, Store};
 use crate::validate;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -75,7 +74,7 @@ fn opt(
     .filter(|s| !s.is_empty())
 }
 
-pub async fn create(app: &App, actor: &Actor, input: NewCustomer) -> Result<CustomerRow> {
+pub async fn create(store: &Store, actor: &Actor, input: NewCustomer) -> Result<CustomerRow> {
     actor.require(Permission::ManageCustomers)?;
     let mut errors = Vec::new();
     let email = validate::email("email", &input.email)
@@ -101,21 +100,21 @@ pub async fn create(app: &App, actor: &Actor, input: NewCustomer) -> Result<Cust
         created_at: now,
         updated_at: now,
     };
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     store::customers::insert(&mut tx, &c).await?;
     tx.commit().await?;
     Ok(c)
 }
 
 pub async fn update(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     id: CustomerId,
     patch: CustomerPatch,
     if_match: Option<i64>,
 ) -> Result<CustomerRow> {
     actor.require(Permission::ManageCustomers)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut c = store::customers::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -159,23 +158,23 @@ pub async fn update(
     Ok(c)
 }
 
-pub async fn get(app: &App, actor: &Actor, id: CustomerId) -> Result<CustomerRow> {
+pub async fn get(store: &Store, actor: &Actor, id: CustomerId) -> Result<CustomerRow> {
     actor.require(Permission::ViewCustomers)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     store::customers::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)
 }
 
 pub async fn list(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     q: Option<&str>,
     limit: u64,
     offset: u64,
 ) -> Result<(Vec<CustomerRow>, i64)> {
     actor.require(Permission::ViewCustomers)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     store::customers::list(
         &mut tx,
         actor.workspace_id,

@@ -3,13 +3,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{GroupId, UserId};
 use crate::store::groups::GroupRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::validate;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -69,13 +68,13 @@ async fn check_members(tx: &mut Tx, actor: &Actor, ids: &[UserId]) -> Result<Vec
     Ok(ids)
 }
 
-pub async fn create(app: &App, actor: &Actor, input: NewGroup) -> Result<GroupView> {
+pub async fn create(store: &Store, actor: &Actor, input: NewGroup) -> Result<GroupView> {
     actor.require(Permission::ManageGroups)?;
     let name = validate::required_text("name", &input.name, 100)
         .map_err(|e| Error::Validation(vec![e]))?;
     let description = validate::bounded("description", &input.description, 2000)
         .map_err(|e| Error::Validation(vec![e]))?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let members = check_members(&mut tx, actor, &input.member_ids).await?;
     let now = now_micros();
     let g = GroupRow {
@@ -96,9 +95,14 @@ pub async fn create(app: &App, actor: &Actor, input: NewGroup) -> Result<GroupVi
     ))
 }
 
-pub async fn update(app: &App, actor: &Actor, id: GroupId, patch: GroupPatch) -> Result<GroupView> {
+pub async fn update(
+    store: &Store,
+    actor: &Actor,
+    id: GroupId,
+    patch: GroupPatch,
+) -> Result<GroupView> {
     actor.require(Permission::ManageGroups)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut g = store::groups::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -123,9 +127,9 @@ pub async fn update(app: &App, actor: &Actor, id: GroupId, patch: GroupPatch) ->
     Ok(view(&g, &members))
 }
 
-pub async fn get(app: &App, actor: &Actor, id: GroupId) -> Result<GroupView> {
+pub async fn get(store: &Store, actor: &Actor, id: GroupId) -> Result<GroupView> {
     actor.require(Permission::ReadGroups)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let g = store::groups::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -133,9 +137,9 @@ pub async fn get(app: &App, actor: &Actor, id: GroupId) -> Result<GroupView> {
     Ok(view(&g, &members))
 }
 
-pub async fn list(app: &App, actor: &Actor) -> Result<Vec<GroupView>> {
+pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<GroupView>> {
     actor.require(Permission::ReadGroups)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let rows = store::groups::list(&mut tx, actor.workspace_id).await?;
     let members = store::groups::members(&mut tx, actor.workspace_id, None).await?;
     Ok(rows.iter().map(|g| view(g, &members)).collect())

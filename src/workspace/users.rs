@@ -4,13 +4,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission, password};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{GroupId, UserId};
 use crate::store::users::UserRow;
-use crate::store::{self};
+use crate::store::{self, Store};
 use crate::tickets::status::Role;
 use crate::validate;
 
@@ -68,7 +67,7 @@ pub struct UserPatch {
 }
 
 /// Creates a user in the actor's workspace (admin).
-pub async fn create(app: &App, actor: &Actor, input: NewUser) -> Result<UserRow> {
+pub async fn create(store: &Store, actor: &Actor, input: NewUser) -> Result<UserRow> {
     actor.require(Permission::ManageUsers)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let email = validate::email("email", &input.email)
@@ -102,7 +101,7 @@ pub async fn create(app: &App, actor: &Actor, input: NewUser) -> Result<UserRow>
         created_at: now,
         updated_at: now,
     };
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     store::users::insert(&mut tx, &user).await?;
     tx.commit().await?;
     Ok(user)
@@ -111,7 +110,7 @@ pub async fn create(app: &App, actor: &Actor, input: NewUser) -> Result<UserRow>
 /// Updates a user. Admins may change anything (but not demote or deactivate themselves);
 /// any user may change their own `available`, `name` and `password`.
 pub async fn update(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     id: UserId,
     patch: UserPatch,
@@ -127,7 +126,7 @@ pub async fn update(
             "only admins may change other users"
         }));
     }
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut u = store::users::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -195,9 +194,9 @@ pub async fn update(
 }
 
 /// One user of the workspace with their groups.
-pub async fn get(app: &App, actor: &Actor, id: UserId) -> Result<UserView> {
+pub async fn get(store: &Store, actor: &Actor, id: UserId) -> Result<UserView> {
     actor.require(Permission::ReadUsers)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let u = store::users::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -207,13 +206,13 @@ pub async fn get(app: &App, actor: &Actor, id: UserId) -> Result<UserView> {
 
 /// A page of users with their groups.
 pub async fn list(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     limit: u64,
     offset: u64,
 ) -> Result<(Vec<UserView>, i64)> {
     actor.require(Permission::ReadUsers)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     let (rows, total) = store::users::list(&mut tx, actor.workspace_id, limit, offset).await?;
     let members = store::groups::members(&mut tx, actor.workspace_id, None).await?;
     let views = rows

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::auth::{Actor, Permission, password};
 use crate::clock::now_micros;
 use crate::error::{Code, Error, FieldError, Result};
@@ -145,7 +144,7 @@ pub async fn create_with_admin(
 
 /// `POST /api/workspaces` (owner only).
 pub async fn create(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     input: NewWorkspace,
 ) -> Result<(WorkspaceRow, UserRow)> {
@@ -174,7 +173,7 @@ pub async fn create(
         }
         None => "Admin".into(),
     };
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let slug = slugify(&name);
     if store::workspaces::find_by_slug(&mut tx, &slug)
         .await?
@@ -191,8 +190,8 @@ pub async fn create(
 }
 
 /// Reads the actor's workspace.
-pub async fn get(app: &App, actor: &Actor) -> Result<WorkspaceRow> {
-    let mut tx = app.store.read().await?;
+pub async fn get(store: &Store, actor: &Actor) -> Result<WorkspaceRow> {
+    let mut tx = store.read().await?;
     store::workspaces::find(&mut tx, actor.workspace_id)
         .await?
         .ok_or(Error::NotFound)
@@ -200,13 +199,13 @@ pub async fn get(app: &App, actor: &Actor) -> Result<WorkspaceRow> {
 
 /// `PUT /api/settings/workspace` (admin).
 pub async fn update_settings(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     patch: SettingsPatch,
     if_match: Option<i64>,
 ) -> Result<WorkspaceRow> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut w = store::workspaces::find(&mut tx, actor.workspace_id)
         .await?
         .ok_or(Error::NotFound)?;

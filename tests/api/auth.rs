@@ -146,8 +146,8 @@ async fn api_answers_carry_rate_limit_headers_and_429_past_the_budget() {
 async fn no_secret_reaches_the_log_or_debug_output() {
     let mut config = ferrodesk::config::Config::for_data_dir(std::env::temp_dir());
     config.admin_password = Some(ferrodesk::config::Secret("hunter2-secret".into()));
-    config.database_url = Some(ferrodesk::config::DatabaseUrl(
-        "postgres://u:pw-secret@db/x".into(),
+    config.database_url = Some(ferrodesk::config::SecretUrl::new(
+        "postgres://u:pw-secret@db/x",
     ));
     let dbg = format!("{config:?}");
     assert!(

@@ -2,7 +2,7 @@
 //! or a fresh PostgreSQL schema, and a small HTTP client.
 
 use ferrodesk::app::{App, AppState};
-use ferrodesk::config::{Config, DatabaseUrl, Secret};
+use ferrodesk::config::{Config, Secret, SecretUrl};
 use ferrodesk::jobs::Registry;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -86,7 +86,7 @@ impl TestApp {
                 .expect("create schema");
             admin.close().await;
             let sep = if base.contains('?') { '&' } else { '?' };
-            config.database_url = Some(DatabaseUrl(format!(
+            config.database_url = Some(SecretUrl::new(format!(
                 "{base}{sep}options=-c%20search_path%3D{name}"
             )));
             schema = Some((base, name));
@@ -99,7 +99,7 @@ impl TestApp {
         if let Some(m) = opts.max_json_bytes {
             config.max_json_bytes = m;
         }
-        config.attachment_store = opts.attachment_store.clone().map(DatabaseUrl);
+        config.attachment_store = opts.attachment_store.clone().map(SecretUrl::new);
         config.webhook_allow_private = opts.webhook_allow_private;
         if let Some(m) = opts.max_attachment_bytes {
             config.max_attachment_bytes = m;
@@ -112,7 +112,7 @@ impl TestApp {
             (Some(_), None) => ferrodesk::app::default_jobs(),
             (None, None) => Registry::default(),
         };
-        config.smtp_url = opts.smtp_url.clone().map(DatabaseUrl);
+        config.smtp_url = opts.smtp_url.clone().map(SecretUrl::new);
         let app = App::new(config, registry).await.expect("app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -384,7 +384,7 @@ async fn crash(backend: Backend) {
     app.halt().await;
     assert!(sink.messages().is_empty());
     // The next process on the same database sends it, once.
-    config.smtp_url = Some(ferrodesk::config::DatabaseUrl(sink.url()));
+    config.smtp_url = Some(ferrodesk::config::SecretUrl::new(sink.url()));
     let restarted = App::new(config, ferrodesk::app::default_jobs())
         .await
         .expect("restart");

@@ -109,8 +109,8 @@ pub struct Me {
 /// The caller and their workspace.
 #[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Me)))]
 pub async fn me(State(app): State<AppState>, Auth(actor, _): Auth) -> Result<axum::Json<Me>> {
-    let user = crate::workspace::users::get(&app, &actor, actor.user_id).await?;
-    let ws = crate::workspace::workspaces::get(&app, &actor).await?;
+    let user = crate::workspace::users::get(&app.store, &actor, actor.user_id).await?;
+    let ws = crate::workspace::workspaces::get(&app.store, &actor).await?;
     Ok(axum::Json(Me {
         user,
         workspace_id: ws.id,

@@ -51,7 +51,7 @@ pub async fn list_canned(
         .get("shortcut")
         .map(|s| s.trim_start_matches('/').to_owned());
     Ok(axum::Json(
-        json!({"canned_responses": canned::list(&app, &actor, category, shortcut).await?}),
+        json!({"canned_responses": canned::list(&app.store, &actor, category, shortcut).await?}),
     ))
 }
 
@@ -66,7 +66,7 @@ pub async fn create_canned(
 ) -> Result<Response> {
     Ok(canned_response(
         StatusCode::CREATED,
-        canned::create(&app, &actor, body).await?,
+        canned::create(&app.store, &actor, body).await?,
     ))
 }
 
@@ -80,7 +80,7 @@ pub async fn get_canned(
 ) -> Result<Response> {
     Ok(canned_response(
         StatusCode::OK,
-        canned::get(&app, &actor, id).await?,
+        canned::get(&app.store, &actor, id).await?,
     ))
 }
 
@@ -96,7 +96,7 @@ pub async fn update_canned(
 ) -> Result<Response> {
     Ok(canned_response(
         StatusCode::OK,
-        canned::update(&app, &actor, id, body, v).await?,
+        canned::update(&app.store, &actor, id, body, v).await?,
     ))
 }
 
@@ -120,7 +120,7 @@ pub async fn delete_canned(
     Auth(actor, _): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<StatusCode> {
-    canned::delete(&app, &actor, id).await?;
+    canned::delete(&app.store, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,7 +134,7 @@ pub async fn use_canned(
 ) -> Result<Response> {
     Ok(canned_response(
         StatusCode::OK,
-        canned::count_use(&app, &actor, id).await?,
+        canned::count_use(&app.store, &actor, id).await?,
     ))
 }
 
@@ -147,6 +147,6 @@ pub async fn render_canned(
     Path(id): Path<uuid::Uuid>,
     Json(body): Json<RenderRequest>,
 ) -> Result<axum::Json<serde_json::Value>> {
-    let content = canned::render_for(&app, &actor, id, &body.ticket_id).await?;
+    let content = canned::render_for(&app.store, &actor, id, &body.ticket_id).await?;
     Ok(axum::Json(json!({"content": content})))
 }

@@ -30,7 +30,7 @@ pub async fn list_categories(
 ) -> Result<axum::Json<serde_json::Value>> {
     let archived = flag(&q, "include_archived")?;
     Ok(axum::Json(
-        json!({"categories": categories::list(&app, &actor, archived).await?}),
+        json!({"categories": categories::list(&app.store, &actor, archived).await?}),
     ))
 }
 
@@ -55,7 +55,7 @@ pub async fn create_category(
 ) -> Result<Response> {
     Ok(category_response(
         StatusCode::CREATED,
-        categories::create(&app, &actor, body).await?,
+        categories::create(&app.store, &actor, body).await?,
     ))
 }
 
@@ -69,7 +69,7 @@ pub async fn get_category(
 ) -> Result<Response> {
     Ok(category_response(
         StatusCode::OK,
-        categories::get(&app, &actor, id).await?,
+        categories::get(&app.store, &actor, id).await?,
     ))
 }
 
@@ -85,7 +85,7 @@ pub async fn update_category(
 ) -> Result<Response> {
     Ok(category_response(
         StatusCode::OK,
-        categories::update(&app, &actor, id, body, v).await?,
+        categories::update(&app.store, &actor, id, body, v).await?,
     ))
 }
 
@@ -109,7 +109,7 @@ pub async fn archive_category(
     Auth(actor, _): Auth,
     Path(id): Path<CategoryId>,
 ) -> Result<StatusCode> {
-    categories::archive(&app, &actor, id).await?;
+    categories::archive(&app.store, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,6 +122,6 @@ pub async fn order_categories(
     Json(body): Json<CategoryOrder>,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
-        json!({"categories": categories::reorder(&app, &actor, body).await?}),
+        json!({"categories": categories::reorder(&app.store, &actor, body).await?}),
     ))
 }

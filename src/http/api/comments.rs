@@ -13,7 +13,7 @@ use crate::tickets::comments;
 use crate::tickets::model::{CommentEdit, CommentView, NewComment};
 
 async fn list(app: &AppState, auth: Auth, id: &str) -> Result<axum::Json<serde_json::Value>> {
-    let views = comments::list(app, &auth.0, id).await?;
+    let views = comments::list(&app.store, &auth.0, id).await?;
     Ok(axum::Json(json!({ "comments": views })))
 }
 
@@ -24,7 +24,7 @@ async fn create(
     body: NewComment,
 ) -> Result<(StatusCode, axum::Json<CommentView>)> {
     let c = comments::add(
-        app,
+        &app.store,
         &auth.0,
         id,
         &body.body,
@@ -70,7 +70,7 @@ pub async fn update_comment(
     Path((id, cid)): Path<(String, CommentId)>,
     Json(body): Json<CommentEdit>,
 ) -> Result<axum::Json<CommentView>> {
-    let c = comments::edit(&app, &actor, &id, cid, &body.body).await?;
+    let c = comments::edit(&app.store, &actor, &id, cid, &body.body).await?;
     Ok(axum::Json(CommentView::from(&c)))
 }
 
@@ -82,6 +82,6 @@ pub async fn delete_comment(
     Auth(actor, _): Auth,
     Path((id, cid)): Path<(String, CommentId)>,
 ) -> Result<StatusCode> {
-    comments::delete(&app, &actor, &id, cid).await?;
+    comments::delete(&app.store, &actor, &id, cid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -33,7 +33,7 @@ pub async fn list_customers(
 ) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
     let (rows, total) = customers::list(
-        &app,
+        &app.store,
         &actor,
         p.get("q").map(String::as_str),
         limit,
@@ -53,7 +53,7 @@ pub async fn create_customer(
     Auth(actor, _): Auth,
     Json(body): Json<NewCustomer>,
 ) -> Result<Response> {
-    let c = customers::create(&app, &actor, body).await?;
+    let c = customers::create(&app.store, &actor, body).await?;
     Ok(customer_response(StatusCode::CREATED, &c))
 }
 
@@ -65,7 +65,7 @@ pub async fn get_customer(
     Auth(actor, _): Auth,
     Path(id): Path<CustomerId>,
 ) -> Result<Response> {
-    let c = customers::get(&app, &actor, id).await?;
+    let c = customers::get(&app.store, &actor, id).await?;
     Ok(customer_response(StatusCode::OK, &c))
 }
 
@@ -79,7 +79,7 @@ pub async fn update_customer(
     IfMatch(v): IfMatch,
     Json(body): Json<CustomerPatch>,
 ) -> Result<Response> {
-    let c = customers::update(&app, &actor, id, body, v).await?;
+    let c = customers::update(&app.store, &actor, id, body, v).await?;
     Ok(customer_response(StatusCode::OK, &c))
 }
 
@@ -94,7 +94,7 @@ pub async fn customer_tickets(
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
-    let c = customers::get(&app, &actor, id).await?;
+    let c = customers::get(&app.store, &actor, id).await?;
     let mut tx = app.store.read().await?;
     let rows =
         store::tickets::of_customer(&mut tx, actor.workspace_id, c.id, limit, (page - 1) * limit)

@@ -27,7 +27,7 @@ pub async fn inbound_email(
     body: Body,
 ) -> Result<(StatusCode, axum::Json<Outcome>)> {
     let ws = settings::authorize_inbound(
-        &app,
+        &app.store,
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
@@ -68,7 +68,7 @@ pub async fn get_email_settings(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
 ) -> Result<axum::Json<EmailSettings>> {
-    Ok(axum::Json(settings::get(&app, &actor).await?))
+    Ok(axum::Json(settings::get(&app.store, &actor).await?))
 }
 
 /// Changes the email settings (admin); `rotate_inbound_token: true` issues a new token.
@@ -79,7 +79,7 @@ pub async fn put_email_settings(
     Auth(actor, _): Auth,
     Json(body): Json<EmailSettingsInput>,
 ) -> Result<axum::Json<EmailSettings>> {
-    Ok(axum::Json(settings::put(&app, &actor, body).await?))
+    Ok(axum::Json(settings::put(&app.store, &actor, body).await?))
 }
 
 /// Downloads an attachment (staff; files of internal notes only to staff). Always served as
@@ -185,13 +185,16 @@ fn sniff(head: &[u8]) -> String {
 /// `attachment_ids`. The type is sniffed from the content; files over the limit → 413.
 #[utoipa::path(post, path = "/api/attachments", tag = "email", security(("bearer" = [])),
     request_body(content = String, content_type = "multipart/form-data", description = "field `file`"),
-    responses((status = 201, description = "`{id, file_name, mime_type, file_size, url}`"),
+    responses((status = 201, body = crate::tickets::model::AttachmentView),
               (status = 413, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn upload_attachment(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, axum::Json<serde_json::Value>)> {
+) -> Result<(
+    StatusCode,
+    axum::Json<crate::tickets::model::AttachmentView>,
+)> {
     actor.require(Permission::InternalNote)?;
     let mut multipart = multipart.map_err(|_| {
         Error::Client(
@@ -207,10 +210,7 @@ pub async fn upload_attachment(
         let a = store_upload(&app, actor.workspace_id, Some(actor.user_id.0), field).await?;
         return Ok((
             StatusCode::CREATED,
-            axum::Json(serde_json::json!({
-                "id": a.id, "file_name": a.file_name, "mime_type": a.mime_type, "file_size": a.file_size,
-                "url": format!("/api/attachments/{}", a.id),
-            })),
+            axum::Json(crate::tickets::model::AttachmentView::staff(&a)),
         ));
     }
     Err(Error::field(

@@ -18,7 +18,7 @@ pub async fn list_groups(
     Auth(actor, _): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
-        json!({"groups": groups::list(&app, &actor).await?}),
+        json!({"groups": groups::list(&app.store, &actor).await?}),
     ))
 }
 
@@ -32,7 +32,7 @@ pub async fn create_group(
 ) -> Result<(StatusCode, axum::Json<GroupView>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(groups::create(&app, &actor, body).await?),
+        axum::Json(groups::create(&app.store, &actor, body).await?),
     ))
 }
 
@@ -44,7 +44,7 @@ pub async fn get_group(
     Auth(actor, _): Auth,
     Path(id): Path<GroupId>,
 ) -> Result<axum::Json<GroupView>> {
-    Ok(axum::Json(groups::get(&app, &actor, id).await?))
+    Ok(axum::Json(groups::get(&app.store, &actor, id).await?))
 }
 
 /// Updates a group and optionally replaces its members (admin).
@@ -56,5 +56,7 @@ pub async fn update_group(
     Path(id): Path<GroupId>,
     Json(body): Json<GroupPatch>,
 ) -> Result<axum::Json<GroupView>> {
-    Ok(axum::Json(groups::update(&app, &actor, id, body).await?))
+    Ok(axum::Json(
+        groups::update(&app.store, &actor, id, body).await?,
+    ))
 }

@@ -29,7 +29,7 @@ pub async fn thulium_webhook(
     RawBody(body): RawBody,
 ) -> Result<Response> {
     let outcome = thulium::receive(
-        &app,
+        &app.store,
         params.get("workspace").map(String::as_str),
         headers
             .get("x-thulium-signature")
@@ -61,7 +61,7 @@ fn callback_query(params: &super::Params) -> wecom::CallbackQuery {
            ("nonce" = String, Query), ("echostr" = String, Query)),
     responses((status = 200, description = "the decrypted echostr"), (status = 401, body = crate::http::problem::Problem)))]
 pub async fn wecom_verify(State(app): State<AppState>, Query(params): Query) -> Result<Response> {
-    let echo = wecom::verify_url(&app, &callback_query(&params)).await?;
+    let echo = wecom::verify_url(&app.store, &callback_query(&params)).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], echo).into_response())
 }
 
@@ -79,7 +79,7 @@ pub async fn wecom_message(
 ) -> Result<Response> {
     let text =
         std::str::from_utf8(&body).map_err(|_| Error::bad_request("the body is not UTF-8 XML"))?;
-    let received = wecom::receive(&app, &callback_query(&params), text).await?;
+    let received = wecom::receive(&app.store, &callback_query(&params), text).await?;
     let mut res = StatusCode::OK.into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(received.action) {
         res.headers_mut().insert("x-ferrodesk-action", v);

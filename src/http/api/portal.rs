@@ -35,13 +35,26 @@ fn credentials(headers: &HeaderMap, params: &super::Params) -> Credentials {
     }
 }
 
+/// A new request and its access token, under both the seed's name (`accessToken`) and the
+/// API's convention (`access_token`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Created<'a> {
+    ticket: portal::PublicTicket,
+    #[serde(rename = "accessToken")]
+    access_token_seed: &'a str,
+    access_token: &'a str,
+}
+
 fn created_response(
     row: &crate::store::tickets::TicketRow,
     token: &str,
     replay: Option<bool>,
 ) -> Response {
-    let body =
-        json!({"ticket": portal::public_ticket(row), "accessToken": token, "access_token": token});
+    let body = Created {
+        ticket: portal::public_ticket(row),
+        access_token_seed: token,
+        access_token: token,
+    };
     let mut res = (StatusCode::CREATED, axum::Json(body)).into_response();
     if let Some(hit) = replay {
         res.headers_mut().insert(
@@ -56,7 +69,7 @@ fn created_response(
 /// must stay empty: when it is filled the answer is 202 and nothing is created.
 #[utoipa::path(post, path = "/api/public/tickets", tag = "portal", request_body = Submission,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "`{ticket, accessToken}`"), (status = 422, body = crate::http::problem::Problem),
+    responses((status = 201, body = Created), (status = 422, body = crate::http::problem::Problem),
               (status = 429, body = crate::http::problem::Problem)))]
 pub async fn submit(
     State(app): State<AppState>,
@@ -140,11 +153,11 @@ pub async fn magic_link(
 
 /// Exchanges a one-time sign-in token for a customer session (`Authorization: Bearer fdc_…`).
 #[utoipa::path(post, path = "/api/public/auth/session", tag = "portal", request_body = SessionRequest,
-    responses((status = 201, description = "`{session_token, expires_at, customer}`"), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 201, body = portal::SignedIn), (status = 401, body = crate::http::problem::Problem)))]
 pub async fn create_session(
     State(app): State<AppState>,
     Json(body): Json<SessionRequest>,
-) -> Result<(StatusCode, axum::Json<Value>)> {
+) -> Result<(StatusCode, axum::Json<portal::SignedIn>)> {
     Ok((
         StatusCode::CREATED,
         axum::Json(portal::sign_in(&app, body).await?),
@@ -162,12 +175,12 @@ pub async fn delete_session(State(app): State<AppState>, headers: HeaderMap) -> 
 /// The signed-in customer's requests.
 #[utoipa::path(get, path = "/api/public/me/tickets", tag = "portal",
     params(("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
-    responses((status = 200, description = "`{customer, tickets}`"), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = portal::MyTickets), (status = 401, body = crate::http::problem::Problem)))]
 pub async fn my_tickets(
     State(app): State<AppState>,
     headers: HeaderMap,
     Query(params): Query,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<portal::MyTickets>> {
     let (page, limit) = super::page_params(&params)?;
     Ok(axum::Json(
         portal::my_tickets(&app, &credentials(&headers, &params), page, limit).await?,
@@ -177,14 +190,14 @@ pub async fn my_tickets(
 /// A request with its public thread (`?token=`, `X-Access-Token` or a customer session).
 #[utoipa::path(get, path = "/api/public/tickets/{id}", tag = "portal",
     params(("id" = String, Path), ("token" = Option<String>, Query)),
-    responses((status = 200, description = "public fields and `comments`"), (status = 401, body = crate::http::problem::Problem),
+    responses((status = 200, body = portal::PublicTicket), (status = 401, body = crate::http::problem::Problem),
               (status = 404, body = crate::http::problem::Problem)))]
 pub async fn view(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(params): Query,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<portal::PublicTicket>> {
     Ok(axum::Json(
         portal::view(&app, &id, &credentials(&headers, &params)).await?,
     ))
@@ -225,7 +238,7 @@ pub async fn reply(
 /// Rates a resolved or closed request from 1 to 5 (409 before); a new rating replaces the old.
 #[utoipa::path(post, path = "/api/public/tickets/{id}/satisfaction", tag = "portal", request_body = Rating,
     params(("id" = String, Path)),
-    responses((status = 200, description = "`{ticket_id, satisfaction}`"), (status = 409, body = crate::http::problem::Problem),
+    responses((status = 200, body = portal::Rated), (status = 409, body = crate::http::problem::Problem),
               (status = 422, body = crate::http::problem::Problem)))]
 pub async fn satisfaction(
     State(app): State<AppState>,
@@ -233,7 +246,7 @@ pub async fn satisfaction(
     Path(id): Path<String>,
     Query(params): Query,
     Json(body): Json<Rating>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<portal::Rated>> {
     Ok(axum::Json(
         portal::rate(&app, &id, credentials(&headers, &params), body).await?,
     ))
@@ -263,7 +276,7 @@ fn chat_response(o: chat::ChatOutcome) -> Response {
 /// A chat a bot could not finish becomes a ticket (channel `chat`) with the chat history as
 /// its opening thread.
 #[utoipa::path(post, path = "/api/public/tickets/from-chat", tag = "portal", request_body = FromChat,
-    responses((status = 201, description = "`{ticket, accessToken}`"), (status = 409, body = crate::http::problem::Problem),
+    responses((status = 201, body = Created), (status = 409, body = crate::http::problem::Problem),
               (status = 422, body = crate::http::problem::Problem)))]
 pub async fn from_chat(
     State(app): State<AppState>,
@@ -271,7 +284,7 @@ pub async fn from_chat(
     Json(body): Json<FromChat>,
 ) -> Result<Response> {
     Ok(chat_response(
-        chat::from_chat(&app, bot_key(&headers).as_deref(), body).await?,
+        chat::from_chat(&app.store, bot_key(&headers).as_deref(), body).await?,
     ))
 }
 
@@ -285,18 +298,18 @@ pub async fn escalate(
     Json(body): Json<Escalation>,
 ) -> Result<Response> {
     Ok(chat_response(
-        chat::escalate(&app, bot_key(&headers).as_deref(), body).await?,
+        chat::escalate(&app.store, bot_key(&headers).as_deref(), body).await?,
     ))
 }
 
 /// Revokes the request's portal links and issues a new one (agents).
 #[utoipa::path(post, path = "/api/tickets/{id}/portal-token/rotate", tag = "portal", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "`{access_token, url, revoked}`"), (status = 404, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = portal::Rotated), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn rotate_token(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
     Path(id): Path<String>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<portal::Rotated>> {
     Ok(axum::Json(portal::rotate(&app, &actor, &id).await?))
 }

@@ -27,7 +27,7 @@ pub async fn list_rules(
     Auth(actor, _): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
-        json!({"rules": service::list(&app, &actor).await?}),
+        json!({"rules": service::list(&app.store, &actor).await?}),
     ))
 }
 
@@ -42,7 +42,7 @@ pub async fn create_rule(
 ) -> Result<Response> {
     Ok(rule_response(
         StatusCode::CREATED,
-        service::create(&app, &actor, body).await?,
+        service::create(&app.store, &actor, body).await?,
     ))
 }
 
@@ -56,7 +56,7 @@ pub async fn get_rule(
 ) -> Result<Response> {
     Ok(rule_response(
         StatusCode::OK,
-        service::get(&app, &actor, id).await?,
+        service::get(&app.store, &actor, id).await?,
     ))
 }
 
@@ -80,7 +80,7 @@ pub async fn replace_rule(
     };
     Ok(rule_response(
         StatusCode::OK,
-        service::update(&app, &actor, id, patch, v).await?,
+        service::update(&app.store, &actor, id, patch, v).await?,
     ))
 }
 
@@ -96,7 +96,7 @@ pub async fn patch_rule(
 ) -> Result<Response> {
     Ok(rule_response(
         StatusCode::OK,
-        service::update(&app, &actor, id, body, v).await?,
+        service::update(&app.store, &actor, id, body, v).await?,
     ))
 }
 
@@ -107,6 +107,6 @@ pub async fn delete_rule(
     Auth(actor, _): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<StatusCode> {
-    service::delete(&app, &actor, id).await?;
+    service::delete(&app.store, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

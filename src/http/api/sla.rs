@@ -27,7 +27,7 @@ pub async fn list_policies(
     Auth(actor, _): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
-        json!({"policies": service::list(&app, &actor).await?}),
+        json!({"policies": service::list(&app.store, &actor).await?}),
     ))
 }
 
@@ -41,7 +41,7 @@ pub async fn create_policy(
 ) -> Result<Response> {
     Ok(policy_response(
         StatusCode::CREATED,
-        service::create(&app, &actor, &body).await?,
+        service::create(&app.store, &actor, &body).await?,
     ))
 }
 
@@ -55,7 +55,7 @@ pub async fn get_policy(
 ) -> Result<Response> {
     Ok(policy_response(
         StatusCode::OK,
-        service::get(&app, &actor, id).await?,
+        service::get(&app.store, &actor, id).await?,
     ))
 }
 
@@ -71,7 +71,7 @@ pub async fn update_policy(
 ) -> Result<Response> {
     Ok(policy_response(
         StatusCode::OK,
-        service::update(&app, &actor, id, &body, v).await?,
+        service::update(&app.store, &actor, id, &body, v).await?,
     ))
 }
 
@@ -82,7 +82,7 @@ pub async fn delete_policy(
     Auth(actor, _): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<StatusCode> {
-    service::delete(&app, &actor, id).await?;
+    service::delete(&app.store, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -92,7 +92,9 @@ pub async fn get_business_hours(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
-    Ok(axum::Json(service::business_hours(&app, &actor).await?))
+    Ok(axum::Json(
+        service::business_hours(&app.store, &actor).await?,
+    ))
 }
 
 /// Sets the workspace's business hours (admin). A day holds `{"start","end"}`, a list of
@@ -105,7 +107,7 @@ pub async fn put_business_hours(
     Json(body): Json<CalendarSpec>,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
-        service::set_business_hours(&app, &actor, body).await?,
+        service::set_business_hours(&app.store, &actor, body).await?,
     ))
 }
 
@@ -115,7 +117,7 @@ pub async fn get_escalation(
     State(app): State<AppState>,
     Auth(actor, _): Auth,
 ) -> Result<axum::Json<EscalationSettings>> {
-    Ok(axum::Json(service::escalation(&app, &actor).await?))
+    Ok(axum::Json(service::escalation(&app.store, &actor).await?))
 }
 
 /// Sets the escalation: raise priority, assign, add a tag (admin).
@@ -127,6 +129,6 @@ pub async fn put_escalation(
     Json(body): Json<EscalationSettings>,
 ) -> Result<axum::Json<EscalationSettings>> {
     Ok(axum::Json(
-        service::set_escalation(&app, &actor, body).await?,
+        service::set_escalation(&app.store, &actor, body).await?,
     ))
 }

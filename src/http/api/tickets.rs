@@ -327,7 +327,7 @@ pub async fn update_ticket(
     IfMatch(v): IfMatch,
     Json(patch): Json<TicketPatch>,
 ) -> Result<Response> {
-    let (row, tags) = service::update(&app, &actor, &id, patch, v).await?;
+    let (row, tags) = service::update(&app.store, &actor, &id, patch, v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 
@@ -352,7 +352,7 @@ pub async fn delete_ticket(
     Auth(actor, _): Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    service::delete(&app, &actor, &id).await?;
+    service::delete(&app.store, &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -373,7 +373,7 @@ pub async fn set_status(
     IfMatch(v): IfMatch,
     Json(body): Json<StatusChange>,
 ) -> Result<Response> {
-    let (row, tags) = service::set_status(&app, &actor, &id, body.status, v).await?;
+    let (row, tags) = service::set_status(&app.store, &actor, &id, body.status, v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 
@@ -384,7 +384,7 @@ macro_rules! lifecycle {
             params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
             responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem)))]
         pub async fn $name(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch) -> Result<Response> {
-            let (row, tags) = service::set_status(&app, &actor, &id, $status, v).await?;
+            let (row, tags) = service::set_status(&app.store, &actor, &id, $status, v).await?;
             Ok(ticket_response(StatusCode::OK, &row, tags))
         }
     };
@@ -454,7 +454,7 @@ pub async fn assign_ticket(
             ));
         }
     };
-    let (row, tags) = service::assign(&app, &actor, &id, target, v).await?;
+    let (row, tags) = service::assign(&app.store, &actor, &id, target, v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 
@@ -480,7 +480,7 @@ pub async fn unassign_ticket(
     Path(id): Path<String>,
     IfMatch(v): IfMatch,
 ) -> Result<Response> {
-    let (row, tags) = service::assign(&app, &actor, &id, AssignTo::User(None), v).await?;
+    let (row, tags) = service::assign(&app.store, &actor, &id, AssignTo::User(None), v).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 
@@ -492,7 +492,7 @@ pub async fn mark_read(
     Auth(actor, _): Auth,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let (row, tags) = service::mark_read(&app, &actor, &id).await?;
+    let (row, tags) = service::mark_read(&app.store, &actor, &id).await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 

@@ -29,7 +29,7 @@ pub async fn list_users(
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
-    let (rows, total) = users::list(&app, &actor, limit, (page - 1) * limit).await?;
+    let (rows, total) = users::list(&app.store, &actor, limit, (page - 1) * limit).await?;
     Ok(axum::Json(
         json!({"users": rows, "pagination": pagination(page, limit, total)}),
     ))
@@ -43,7 +43,7 @@ pub async fn create_user(
     Auth(actor, _): Auth,
     Json(body): Json<NewUser>,
 ) -> Result<Response> {
-    let u = users::create(&app, &actor, body).await?;
+    let u = users::create(&app.store, &actor, body).await?;
     Ok(user_response(
         StatusCode::CREATED,
         UserView::new(&u, vec![]),
@@ -60,7 +60,7 @@ pub async fn get_user(
 ) -> Result<Response> {
     Ok(user_response(
         StatusCode::OK,
-        users::get(&app, &actor, id).await?,
+        users::get(&app.store, &actor, id).await?,
     ))
 }
 
@@ -74,7 +74,7 @@ pub async fn update_user(
     IfMatch(v): IfMatch,
     Json(body): Json<UserPatch>,
 ) -> Result<Response> {
-    let u = users::update(&app, &actor, id, body, v).await?;
-    let view = users::get(&app, &actor, u.id).await?;
+    let u = users::update(&app.store, &actor, id, body, v).await?;
+    let view = users::get(&app.store, &actor, u.id).await?;
     Ok(user_response(StatusCode::OK, view))
 }

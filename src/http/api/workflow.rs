@@ -24,7 +24,7 @@ pub async fn list_watchers(
     Path(id): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
-        json!({"watchers": watchers::list(&app, &actor, &id).await?}),
+        json!({"watchers": watchers::list(&app.store, &actor, &id).await?}),
     ))
 }
 
@@ -40,7 +40,7 @@ pub async fn add_watcher(
 ) -> Result<(StatusCode, axum::Json<WatcherView>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(watchers::add(&app, &actor, &id, body).await?),
+        axum::Json(watchers::add(&app.store, &actor, &id, body).await?),
     ))
 }
 
@@ -52,7 +52,7 @@ pub async fn remove_watcher(
     Auth(actor, _): Auth,
     Path((id, user)): Path<(String, UserId)>,
 ) -> Result<StatusCode> {
-    watchers::remove(&app, &actor, &id, user).await?;
+    watchers::remove(&app.store, &actor, &id, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -67,7 +67,7 @@ pub async fn merge_tickets(
     Path(id): Path<String>,
     Json(body): Json<MergeRequest>,
 ) -> Result<Response> {
-    let (row, tags) = merge::merge(&app, &actor, &id, body).await?;
+    let (row, tags) = merge::merge(&app.store, &actor, &id, body).await?;
     Ok(super::tickets::ticket_response(StatusCode::OK, &row, tags))
 }
 

@@ -22,7 +22,7 @@ pub async fn create_workspace(
     Auth(actor, _): Auth,
     Json(body): Json<NewWorkspace>,
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>)> {
-    let (ws, admin) = workspaces::create(&app, &actor, body).await?;
+    let (ws, admin) = workspaces::create(&app.store, &actor, body).await?;
     let admin = crate::workspace::users::UserView::new(&admin, vec![]);
     Ok((
         StatusCode::CREATED,
@@ -40,7 +40,9 @@ fn settings_response(w: &crate::store::workspaces::WorkspaceRow) -> Response {
 #[utoipa::path(get, path = "/api/settings/workspace", tag = "workspaces", security(("bearer" = [])), responses((status = 200, body = WorkspaceSettings)))]
 pub async fn get_settings(State(app): State<AppState>, Auth(actor, _): Auth) -> Result<Response> {
     actor.require(Permission::ReadSettings)?;
-    Ok(settings_response(&workspaces::get(&app, &actor).await?))
+    Ok(settings_response(
+        &workspaces::get(&app.store, &actor).await?,
+    ))
 }
 
 /// Changes the workspace settings: ticket number format, support email, time zone (admin).
@@ -53,6 +55,6 @@ pub async fn update_settings(
     Json(body): Json<SettingsPatch>,
 ) -> Result<Response> {
     Ok(settings_response(
-        &workspaces::update_settings(&app, &actor, body, v).await?,
+        &workspaces::update_settings(&app.store, &actor, body, v).await?,
     ))
 }

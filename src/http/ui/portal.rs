@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{UiError, UiResult, page};
 use crate::app::AppState;
@@ -43,10 +42,6 @@ async fn workspace(app: &AppState, slug: &str) -> Result<Workspace, UiError> {
 fn customer_session(headers: &HeaderMap) -> Option<String> {
     let h = headers.get(header::COOKIE)?.to_str().ok()?;
     cookie(h, CUSTOMER_COOKIE).map(str::to_owned)
-}
-
-fn text(v: &Value, k: &str) -> String {
-    v[k].as_str().unwrap_or_default().to_owned()
 }
 
 // ------------------------------------------------------------------ submit
@@ -239,52 +234,39 @@ async fn ticket_page(
     let w = workspace(&app, &slug).await?;
     let c = creds(&headers, q.get("token"));
     let v = portal::view(&app, &id, &c).await?;
-    if v["workspace_id"].as_str() != Some(w.id.to_string().as_str()) {
+    if v.workspace_id.0 != w.id {
         return Err(UiError(Error::NotFound));
     }
     let token = c.access_token.clone().unwrap_or_default();
-    let messages = v["comments"]
-        .as_array()
-        .map(|cs| {
-            cs.iter()
-                .map(|m| PublicMessage {
-                    author: text(m, "author_name"),
-                    from_customer: m["author_type"] == "customer",
-                    body_html: text(m, "body_html"),
-                    at: super::agent::human(&text(m, "created_at")),
-                    files: m["attachments"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|f| {
-                                    (
-                                        format!("{}?token={token}", text(f, "url")),
-                                        text(f, "file_name"),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect()
+    let messages = v
+        .comments
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| PublicMessage {
+            from_customer: m.author_type == "customer",
+            at: super::agent::human(&m.created_at),
+            files: m
+                .attachments
+                .into_iter()
+                .map(|f| (format!("{}?token={token}", f.url), f.file_name))
+                .collect(),
+            author: m.author_name,
+            body_html: m.body_html,
         })
-        .unwrap_or_default();
-    let status = text(&v, "status");
+        .collect();
+    let status = v.status;
     Ok(page(
         StatusCode::OK,
         &TicketPage {
             ws_name: w.name,
             slug: w.slug,
-            id: text(&v, "id"),
-            number: text(&v, "ticket_number"),
-            subject: text(&v, "subject"),
+            id: v.id.to_string(),
+            number: v.ticket_number,
+            subject: v.subject,
             can_reply: status != "closed",
-            can_rate: v["can_rate"] == true,
-            rating: v["satisfaction"]["rating"].as_i64().unwrap_or(0),
-            feedback: v["satisfaction"]["feedback"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            can_rate: v.can_rate,
+            rating: v.satisfaction.rating.unwrap_or(0),
+            feedback: v.satisfaction.feedback.unwrap_or_default(),
             status,
             csrf: c.session.as_deref().map(csrf_token).unwrap_or_default(),
             token,
@@ -471,7 +453,7 @@ async fn sign_in(
     let token = q.get("token").cloned().unwrap_or_default();
     match portal::sign_in(&app, portal::SessionRequest { token }).await {
         Ok(v) => {
-            let session = text(&v, "session_token");
+            let session = v.session_token;
             let mut res = Redirect::to(&format!("/portal/{}/requests", w.slug)).into_response();
             let secure = app.config.public_url().starts_with("https://");
             if let Ok(h) = HeaderValue::from_str(&set_cookie(
@@ -525,22 +507,12 @@ async fn requests(
         &RequestsPage {
             ws_name: w.name,
             slug: w.slug,
-            customer: text(&v["customer"], "name"),
-            rows: v["tickets"]
-                .as_array()
-                .map(|ts| {
-                    ts.iter()
-                        .map(|t| {
-                            (
-                                text(t, "id"),
-                                text(t, "ticket_number"),
-                                text(t, "subject"),
-                                text(t, "status"),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            customer: v.customer.name,
+            rows: v
+                .tickets
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.ticket_number, t.subject, t.status))
+                .collect(),
             csrf: c.session.as_deref().map(csrf_token).unwrap_or_default(),
         },
     ))

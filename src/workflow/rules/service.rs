@@ -5,12 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{Action, Conditions, Trigger};
-use crate::app::App;
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, FieldError, Result};
 use crate::store::rules::RuleRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Store, Tx};
 use crate::tickets::status::Role;
 use crate::validate;
 
@@ -258,9 +257,9 @@ fn json(v: &impl Serialize) -> Result<String> {
     Ok(serde_json::to_string(v).map_err(anyhow::Error::from)?)
 }
 
-pub async fn list(app: &App, actor: &Actor) -> Result<Vec<RuleView>> {
+pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<RuleView>> {
     actor.require(Permission::ReadSettings)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     store::rules::list(&mut tx, actor.workspace_id, None)
         .await?
         .iter()
@@ -268,9 +267,9 @@ pub async fn list(app: &App, actor: &Actor) -> Result<Vec<RuleView>> {
         .collect()
 }
 
-pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<RuleView> {
+pub async fn get(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<RuleView> {
     actor.require(Permission::ReadSettings)?;
-    let mut tx = app.store.read().await?;
+    let mut tx = store.read().await?;
     view(
         &store::rules::find(&mut tx, actor.workspace_id, id)
             .await?
@@ -278,10 +277,10 @@ pub async fn get(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<RuleView> {
     )
 }
 
-pub async fn create(app: &App, actor: &Actor, mut input: RuleInput) -> Result<RuleView> {
+pub async fn create(store: &Store, actor: &Actor, mut input: RuleInput) -> Result<RuleView> {
     actor.require(Permission::ManageSettings)?;
     let pos = input.position.map(position).transpose()?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let name = check(
         &mut tx,
         actor,
@@ -316,7 +315,7 @@ pub async fn create(app: &App, actor: &Actor, mut input: RuleInput) -> Result<Ru
 
 /// `PUT` replaces the rule; `PATCH` changes the fields given. Both are validated whole.
 pub async fn update(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     id: uuid::Uuid,
     patch: RulePatch,
@@ -324,7 +323,7 @@ pub async fn update(
 ) -> Result<RuleView> {
     actor.require(Permission::ManageSettings)?;
     let pos = patch.position.map(position).transpose()?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     let mut row = store::rules::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -357,9 +356,9 @@ pub async fn update(
     view(&row)
 }
 
-pub async fn delete(app: &App, actor: &Actor, id: uuid::Uuid) -> Result<()> {
+pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> {
     actor.require(Permission::ManageSettings)?;
-    let mut tx = app.store.begin().await?;
+    let mut tx = store.begin().await?;
     if !store::rules::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }

@@ -1,0 +1,123 @@
+//! Admin: categories (colour, parent, order, archive and restore).
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::http::ui::{Staff, StaffForm, UiResult};
+
+#[allow(unused_imports)]
+use super::*;
+use crate::http::ui::{Fields, field};
+
+pub struct Cat {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub color: String,
+    pub parent: String,
+    pub archived: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/categories.html")]
+pub(super) struct Categories {
+    csrf: String,
+    cats: Vec<Cat>,
+}
+
+pub(super) async fn categories(
+    State(app): State<AppState>,
+    staff: Staff,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> UiResult {
+    let list = crate::workflow::categories::list(&app.store, &staff.actor, true).await?;
+    let name = |id: Option<crate::ids::CategoryId>| {
+        id.and_then(|i| list.iter().find(|c| c.id == i))
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    };
+    let cats = list
+        .iter()
+        .map(|c| Cat {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            color: c.color.clone().unwrap_or_default(),
+            parent: name(c.parent_id),
+            archived: c.archived,
+        })
+        .collect();
+    render(
+        &staff,
+        "categories",
+        &q,
+        &Categories {
+            csrf: staff.csrf.clone(),
+            cats,
+        },
+    )
+}
+
+pub(super) async fn category_create(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    f: StaffForm<Fields>,
+) -> UiResult {
+    let v = json!({"name": field(&f.form, "name"), "description": field(&f.form, "description"), "color": opt(&f.form, "color"), "parent_id": opt(&f.form, "parent_id")});
+    crate::workflow::categories::create(&app.store, &f.staff.actor, input(v)?).await?;
+    done(&headers, "categories", "saved")
+}
+
+pub(super) async fn category_update(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<crate::ids::CategoryId>,
+    f: StaffForm<Fields>,
+) -> UiResult {
+    let actor = &f.staff.actor;
+    match field(&f.form, "action") {
+        "archive" => crate::workflow::categories::archive(&app.store, actor, id).await?,
+        "restore" => {
+            crate::workflow::categories::update(
+                &app.store,
+                actor,
+                id,
+                input(json!({"archived": false}))?,
+                None,
+            )
+            .await?;
+        }
+        dir @ ("up" | "down") => {
+            let list = crate::workflow::categories::list(&app.store, actor, false).await?;
+            let mut ids: Vec<crate::ids::CategoryId> = list.iter().map(|c| c.id).collect();
+            if let Some(i) = ids.iter().position(|c| *c == id) {
+                let j = if dir == "up" {
+                    i.checked_sub(1)
+                } else {
+                    (i + 1 < ids.len()).then_some(i + 1)
+                };
+                if let Some(j) = j {
+                    ids.swap(i, j);
+                }
+            }
+            crate::workflow::categories::reorder(
+                &app.store,
+                actor,
+                crate::workflow::categories::CategoryOrder { ids },
+            )
+            .await?;
+        }
+        _ => {
+            let v = json!({"name": field(&f.form, "name"), "description": field(&f.form, "description"), "color": opt(&f.form, "color"), "parent_id": opt(&f.form, "parent_id")});
+            crate::workflow::categories::update(&app.store, actor, id, input(v)?, None).await?;
+        }
+    }
+    done(&headers, "categories", "saved")
+}
+
+// ------------------------------------------------------------------ groups and users

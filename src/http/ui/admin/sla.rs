@@ -1,0 +1,246 @@
+//! Admin: SLA policies with per-priority targets, business hours with a due-date preview.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::http::ui::{Staff, StaffForm, UiResult};
+
+#[allow(unused_imports)]
+use super::*;
+use crate::http::ui::{Fields, field};
+
+pub struct Policy {
+    pub id: String,
+    pub name: String,
+    pub first: String,
+    pub resolution: String,
+    pub business: bool,
+    pub default: bool,
+    pub risk: i64,
+    pub overrides: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/sla.html")]
+pub(super) struct Sla {
+    csrf: String,
+    policies: Vec<Policy>,
+    timezone: String,
+    days: Vec<(String, String, String)>,
+    holidays: String,
+    preview_start: String,
+    preview_hours: String,
+    preview: Option<String>,
+}
+
+pub(super) const WEEK: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+pub(super) const PRIORITIES: [&str; 4] = ["urgent", "high", "medium", "low"];
+
+pub(super) async fn sla(
+    State(app): State<AppState>,
+    staff: Staff,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> UiResult {
+    let list = crate::sla::service::list(&app.store, &staff.actor).await?;
+    let hours = crate::sla::service::business_hours(&app.store, &staff.actor).await?;
+    let preview = match (q.get("preview_start"), q.get("preview_hours")) {
+        (Some(s), Some(h)) if !s.is_empty() && !h.is_empty() => Some(preview_due(&hours, s, h)),
+        _ => None,
+    };
+    let day = |d: &Value| -> (String, String) {
+        let first = if d.is_array() { &d[0] } else { d };
+        (
+            first["start"].as_str().unwrap_or_default().to_owned(),
+            first["end"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let fmt = |h: f64| format!("{h}");
+    let body = Sla {
+        csrf: staff.csrf.clone(),
+        policies: list
+            .iter()
+            .map(|p| Policy {
+                id: p.id.to_string(),
+                name: p.name.clone(),
+                first: fmt(p.first_response_hours),
+                resolution: fmt(p.resolution_hours),
+                business: p.business_hours_only,
+                default: p.is_default,
+                risk: p.at_risk_percent,
+                overrides: PRIORITIES
+                    .iter()
+                    .map(|k| {
+                        let o = p.priority_overrides.get(*k);
+                        (
+                            (*k).to_owned(),
+                            o.map(|o| fmt(o.first_response_hours)).unwrap_or_default(),
+                            o.map(|o| fmt(o.resolution_hours)).unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect(),
+        timezone: hours["timezone"].as_str().unwrap_or("UTC").to_owned(),
+        days: WEEK
+            .iter()
+            .map(|d| {
+                let (s, e) = day(&hours["schedule"][*d]);
+                ((*d).to_owned(), s, e)
+            })
+            .collect(),
+        holidays: hours["holidays"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        preview_start: q.get("preview_start").cloned().unwrap_or_default(),
+        preview_hours: q.get("preview_hours").cloned().unwrap_or_default(),
+        preview,
+    };
+    render(&staff, "sla", &q, &body)
+}
+
+/// When `hours` of business time after `start` ends under the saved calendar.
+pub(super) fn preview_due(hours: &Value, start: &str, h: &str) -> String {
+    let Ok(spec) = serde_json::from_value::<crate::sla::calendar::CalendarSpec>(hours.clone())
+    else {
+        return "the business hours could not be read".into();
+    };
+    let Ok(cal) = crate::sla::calendar::Calendar::parse(&spec) else {
+        return "the business hours are not valid".into();
+    };
+    // A datetime-local field sends `YYYY-MM-DDTHH:MM` (read as UTC); full timestamps work too.
+    let full = if start.len() == 16 {
+        format!("{start}:00Z")
+    } else {
+        start.to_owned()
+    };
+    let Some(t) = crate::clock::parse_instant(&full) else {
+        return "the start must be a date and time".into();
+    };
+    let Ok(h) = h.trim().parse::<f64>() else {
+        return "the hours must be a number".into();
+    };
+    if !(0.0..=10_000.0).contains(&h) {
+        return "the hours must be from 0 to 10000".into();
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "bounded above")]
+    let secs = (h * 3600.0).round() as i64;
+    match cal.add(
+        crate::store::timestamp(t),
+        jiff::SignedDuration::from_secs(secs),
+    ) {
+        Some(due) => format!(
+            "{h} business hours after {start} UTC end at {} ({})",
+            due.to_zoned(cal.time_zone().clone())
+                .strftime("%a %Y-%m-%d %H:%M %Z"),
+            crate::clock::rfc3339(crate::store::micros(due))
+        ),
+        None => "no working time within three years".into(),
+    }
+}
+
+pub(super) fn policy_json(f: &Fields) -> Value {
+    let num = |k: &str| {
+        field(f, k)
+            .trim()
+            .parse::<f64>()
+            .map_or(Value::Null, |n| json!(n))
+    };
+    let mut overrides = serde_json::Map::new();
+    for p in PRIORITIES {
+        let (a, b) = (num(&format!("{p}_first")), num(&format!("{p}_resolution")));
+        if !a.is_null() && !b.is_null() {
+            overrides.insert(
+                p.into(),
+                json!({"first_response_hours": a, "resolution_hours": b}),
+            );
+        }
+    }
+    json!({
+        "name": field(f, "name"),
+        "first_response_hours": num("first_response_hours"),
+        "resolution_hours": num("resolution_hours"),
+        "priority_overrides": overrides,
+        "business_hours_only": checked(f, "business_hours_only"),
+        "is_default": checked(f, "is_default"),
+        "at_risk_percent": field(f, "at_risk_percent").trim().parse::<i64>().ok(),
+    })
+}
+
+pub(super) async fn sla_create(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    f: StaffForm<Fields>,
+) -> UiResult {
+    let p: crate::sla::service::PolicyInput = input(policy_json(&f.form))?;
+    crate::sla::service::create(&app.store, &f.staff.actor, &p).await?;
+    done(&headers, "sla", "saved")
+}
+
+pub(super) async fn sla_update(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<uuid::Uuid>,
+    f: StaffForm<Fields>,
+) -> UiResult {
+    if field(&f.form, "action") == "delete" {
+        crate::sla::service::delete(&app.store, &f.staff.actor, id).await?;
+        return done(&headers, "sla", "deleted");
+    }
+    let p: crate::sla::service::PolicyInput = input(policy_json(&f.form))?;
+    crate::sla::service::update(&app.store, &f.staff.actor, id, &p, None).await?;
+    done(&headers, "sla", "saved")
+}
+
+pub(super) async fn hours_save(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    f: StaffForm<Fields>,
+) -> UiResult {
+    let mut schedule = serde_json::Map::new();
+    for d in WEEK {
+        let (s, e) = (
+            field(&f.form, &format!("{d}_start")),
+            field(&f.form, &format!("{d}_end")),
+        );
+        schedule.insert(
+            d.into(),
+            if s.is_empty() || e.is_empty() {
+                Value::Null
+            } else {
+                json!({"start": s, "end": e})
+            },
+        );
+    }
+    let holidays: Vec<&str> = field(&f.form, "holidays")
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let spec = input(
+        json!({"timezone": field(&f.form, "timezone"), "schedule": schedule, "holidays": holidays}),
+    )?;
+    crate::sla::service::set_business_hours(&app.store, &f.staff.actor, spec).await?;
+    done(&headers, "sla", "saved")
+}
+
+// ------------------------------------------------------------------ canned responses

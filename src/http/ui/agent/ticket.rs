@@ -1,0 +1,342 @@
+//! The ticket page: thread, timeline, side panel, and the live thread fragment.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+#[allow(unused_imports)]
+use super::*;
+use crate::app::AppState;
+use crate::auth::Permission;
+use crate::clock::now_micros;
+use crate::http::ui::{Staff, UiResult, page};
+use crate::store;
+use crate::tickets::model::{CommentView, TicketView};
+use crate::tickets::service::{self};
+use crate::tickets::status::{Priority, Status};
+
+pub struct Message {
+    pub id: String,
+    pub author: String,
+    pub author_type: String,
+    pub internal: bool,
+    pub body_html: String,
+    pub when: String,
+    pub at: String,
+    pub attachments: Vec<(String, String)>,
+    pub delivery: String,
+}
+
+pub struct Entry {
+    pub when: String,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent/ticket.html")]
+pub(super) struct TicketPage {
+    me: String,
+    csrf: String,
+    can_admin: bool,
+    t: TicketView,
+    priority: String,
+    badge_first: Option<Badge>,
+    badge_resolution: Option<Badge>,
+    messages: Vec<Message>,
+    timeline: Vec<Entry>,
+    statuses: Vec<Choice>,
+    priorities: Vec<Choice>,
+    agents: Vec<Choice>,
+    category: String,
+    group: String,
+    category_choices: Vec<Choice>,
+    group_choices: Vec<Choice>,
+    assignee: String,
+    requester_other: Vec<(String, String, String, String)>,
+    watchers: Vec<String>,
+    links: Vec<(String, String)>,
+    escalations: Vec<(String, String, String)>,
+    canned: Vec<(String, String, String)>,
+    can_public: bool,
+    can_escalate: bool,
+    can_priority: bool,
+    can_assign_any: bool,
+    can_status: bool,
+}
+
+pub(super) fn message(c: &CommentView) -> Message {
+    Message {
+        id: c.id.to_string(),
+        author: c.author_name.clone(),
+        author_type: c.author_type.clone(),
+        internal: c.is_internal,
+        // Email HTML was sanitized with ammonia on arrival; staff bodies are sanitized Markdown, customer bodies escaped text.
+        body_html: c.html_body.clone().unwrap_or_else(|| c.body_html.clone()),
+        when: ago(&c.created_at),
+        at: c.created_at.clone(),
+        attachments: c
+            .attachments
+            .iter()
+            .map(|a| {
+                (
+                    format!("/attachments/{}", a.file.id),
+                    a.file.file_name.clone(),
+                )
+            })
+            .collect(),
+        delivery: c
+            .delivery
+            .as_ref()
+            .map(|d| format!("email {}", d.status))
+            .unwrap_or_default(),
+    }
+}
+
+pub(super) fn describe_event(e: &crate::tickets::model::EventView) -> String {
+    let m = &e.metadata;
+    let who = match e.actor_type.as_str() {
+        "customer" => "Customer",
+        "system" => "System",
+        "ai" => "Bot",
+        _ => "Agent",
+    };
+    match e.event_type.as_str() {
+        "status_changed" | "reopened" => format!(
+            "{who}: status {} → {}",
+            e.from_status.clone().unwrap_or_default(),
+            e.to_status.clone().unwrap_or_default()
+        ),
+        "created" => format!(
+            "{who} created the ticket ({})",
+            m["channel"].as_str().unwrap_or("")
+        ),
+        other => {
+            let detail: Vec<String> = m
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter(|(k, _)| !k.ends_with("_id") || *k == "external_id")
+                        .filter_map(|(k, v)| match v {
+                            serde_json::Value::String(s) => Some(format!("{k}: {s}")),
+                            serde_json::Value::Number(n) => Some(format!("{k}: {n}")),
+                            _ => None,
+                        })
+                        .take(4)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let what = other.replace('_', " ");
+            if detail.is_empty() {
+                format!("{who}: {what}")
+            } else {
+                format!("{who}: {what} ({})", detail.join(", "))
+            }
+        }
+    }
+}
+
+pub(super) async fn ticket_page(
+    State(app): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> UiResult {
+    let actor = &staff.actor;
+    actor.require(Permission::ViewTickets)?;
+    let mut conn = app.store.read().await?;
+    let mut row = service::load(&mut conn, actor.workspace_id, &id, false).await?;
+    // Opening the ticket reads it (a read is not an edit: the version stays).
+    if row.unread_by_agent > 0 {
+        drop(conn);
+        row = service::mark_read(&app.store, actor, &id).await?.0;
+        conn = app.store.read().await?;
+    }
+    // Everything the page shows, read on one connection.
+    let comments = crate::tickets::comments::thread(&mut conn, &row).await?;
+    let watchers = crate::workflow::watchers::views(&mut conn, &row).await?;
+    let tags = service::tags(&mut conn, &row).await?;
+    let events = store::events::of_ticket(&mut conn, actor.workspace_id, row.id).await?;
+    let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
+        .await?
+        .0;
+    let groups = store::groups::list(&mut conn, actor.workspace_id).await?;
+    let categories = store::categories::list(&mut conn, actor.workspace_id, true).await?;
+    let others =
+        store::tickets::of_customer(&mut conn, actor.workspace_id, row.requester_id, 6, 0).await?;
+    let escalations =
+        store::integrations::escalations_of(&mut conn, actor.workspace_id, row.id).await?;
+    drop(conn);
+    let canned = if actor.can(Permission::UseCanned) {
+        crate::workflow::canned::list(&app.store, actor, None, None).await?
+    } else {
+        vec![]
+    };
+    let now = now_micros();
+    let t = TicketView::from_row(&row, tags, now);
+    let prio = Priority::from_rank(row.priority).as_str();
+    let allowed: Vec<(&str, &str)> = Status::ALL
+        .iter()
+        .filter(|s| {
+            s.as_str() == row.status
+                || Status::parse(&row.status).is_some_and(|c| c.can_become(**s))
+        })
+        .map(|s| (s.as_str(), s.as_str()))
+        .collect();
+    let links: crate::tickets::model::Links = serde_json::from_str(&row.links).unwrap_or_default();
+    let link_list: Vec<(String, String)> = [
+        ("Order", links.order_id),
+        ("Site", links.site_id),
+        ("Asset", links.asset_id),
+        ("RMA case", links.rma_case_id),
+        ("On-site task", links.task_id),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+    .collect();
+    let name_of = |id: Option<crate::ids::UserId>| {
+        id.and_then(|id| users.iter().find(|u| u.id == id))
+            .map(|u| u.name.clone())
+    };
+    let page_data = TicketPage {
+        me: actor.name.clone(),
+        csrf: staff.csrf.clone(),
+        can_admin: actor.can(Permission::ReadSettings),
+        priority: prio.to_owned(),
+        badge_first: clock_badge("First response", &t.sla.first_response),
+        badge_resolution: clock_badge("Resolution", &t.sla.resolution),
+        messages: comments.iter().map(message).collect(),
+        timeline: events
+            .iter()
+            .rev()
+            .map(|e| {
+                let v = crate::tickets::model::EventView::from(e);
+                Entry {
+                    when: ago(&v.created_at),
+                    text: describe_event(&v),
+                }
+            })
+            .collect(),
+        statuses: choices(&allowed, Some(row.status.as_str())),
+        priorities: choices(
+            &[
+                ("urgent", "Urgent"),
+                ("high", "High"),
+                ("medium", "Medium"),
+                ("low", "Low"),
+            ],
+            Some(prio),
+        ),
+        agents: users
+            .iter()
+            .filter(|u| u.active && u.role != "engineer")
+            .map(|u| Choice {
+                value: u.id.to_string(),
+                label: u.name.clone(),
+                selected: Some(u.id) == row.assignee_id,
+            })
+            .collect(),
+        category: row
+            .category_id
+            .and_then(|c| categories.iter().find(|x| x.id == c))
+            .map_or_else(|| "—".to_owned(), |c| c.name.clone()),
+        category_choices: std::iter::once(Choice {
+            value: String::new(),
+            label: "—".into(),
+            selected: row.category_id.is_none(),
+        })
+        .chain(
+            categories
+                .iter()
+                .filter(|c| !c.archived || Some(c.id) == row.category_id)
+                .map(|c| Choice {
+                    value: c.id.to_string(),
+                    label: c.name.clone(),
+                    selected: Some(c.id) == row.category_id,
+                }),
+        )
+        .collect(),
+        group_choices: std::iter::once(Choice {
+            value: String::new(),
+            label: "—".into(),
+            selected: row.group_id.is_none(),
+        })
+        .chain(groups.iter().map(|g| Choice {
+            value: g.id.to_string(),
+            label: g.name.clone(),
+            selected: Some(g.id) == row.group_id,
+        }))
+        .collect(),
+        group: row
+            .group_id
+            .and_then(|g| groups.iter().find(|x| x.id == g))
+            .map_or_else(|| "—".to_owned(), |g| g.name.clone()),
+        assignee: name_of(row.assignee_id).unwrap_or_else(|| "Unassigned".to_owned()),
+        requester_other: others
+            .iter()
+            .filter(|o| o.id != row.id)
+            .map(|o| {
+                (
+                    o.id.to_string(),
+                    o.ticket_number.clone(),
+                    o.subject.clone(),
+                    o.status.clone(),
+                )
+            })
+            .collect(),
+        watchers: watchers
+            .iter()
+            .map(|w| format!("{} ({})", w.name, w.role))
+            .collect(),
+        links: link_list,
+        escalations: escalations
+            .iter()
+            .map(|e| {
+                (
+                    e.kind.to_uppercase(),
+                    e.status.clone(),
+                    e.external_id
+                        .clone()
+                        .or_else(|| e.last_error.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+        canned: canned
+            .iter()
+            .map(|c| {
+                (
+                    c.id.to_string(),
+                    c.title.clone(),
+                    c.shortcut.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        can_public: actor.can(Permission::PublicReply),
+        can_escalate: actor.can(Permission::Escalate),
+        can_priority: actor.can(Permission::ChangePriority),
+        can_assign_any: actor.can(Permission::AssignAny),
+        can_status: actor.can(Permission::ChangeStatus),
+        t,
+    };
+    Ok(page(StatusCode::OK, &page_data))
+}
+
+#[derive(Template)]
+#[template(path = "agent/thread.html")]
+pub(super) struct ThreadFragment {
+    messages: Vec<Message>,
+}
+
+/// The thread alone, for live refresh of an open ticket.
+pub(super) async fn thread(
+    State(app): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> UiResult {
+    let comments = crate::tickets::comments::list(&app.store, &staff.actor, &id).await?;
+    Ok(page(
+        StatusCode::OK,
+        &ThreadFragment {
+            messages: comments.iter().map(message).collect(),
+        },
+    ))
+}

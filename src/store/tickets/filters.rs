@@ -1,0 +1,366 @@
+//! The ticket list: filters, sorts, pages and counts, and the queue's counts.
+
+use sea_query::{Asterisk, Cond, Expr, ExprTrait, Order, Query, SimpleExpr};
+
+#[allow(unused_imports)]
+use super::*;
+use crate::error::Result;
+use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};
+use crate::store::customers::Customers;
+use crate::store::{Tx, dialect};
+
+/// Who is assigned: any, nobody, or one of these users.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    #[default]
+    Any,
+    Nobody,
+    OneOf(Vec<UserId>, bool),
+}
+
+/// Filters of `GET /api/tickets`, already parsed and validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFilter {
+    pub statuses: Vec<String>,
+    pub priorities: Vec<i64>,
+    pub kinds: Vec<String>,
+    pub channels: Vec<String>,
+    pub category_ids: Vec<CategoryId>,
+    pub group_ids: Vec<GroupId>,
+    pub assignee: AssigneeFilter,
+    pub requester_ids: Vec<CustomerId>,
+    pub requester_emails: Vec<String>,
+    pub tags: Vec<String>,
+    pub created_after: Option<i64>,
+    pub created_before: Option<i64>,
+    pub updated_after: Option<i64>,
+    pub updated_before: Option<i64>,
+    pub last_message_after: Option<i64>,
+    pub last_message_before: Option<i64>,
+    pub sla_due_after: Option<i64>,
+    pub sla_due_before: Option<i64>,
+    /// `Some(now)`: only tickets whose nearest SLA due date has passed and that are still active.
+    pub sla_overdue_at: Option<i64>,
+    /// `Some(now)`: only tickets with a running SLA clock past its at-risk instant, not yet due.
+    pub sla_at_risk_at: Option<i64>,
+    /// Full-text query, already reduced to safe terms.
+    pub q: Option<Vec<String>>,
+}
+
+impl TicketFilter {
+    /// The search terms when `q` is the only filter.
+    #[must_use]
+    pub fn search_only(&self) -> Option<&[String]> {
+        let terms = self.q.as_deref()?;
+        (TicketFilter {
+            q: None,
+            ..self.clone()
+        } == TicketFilter::default())
+        .then_some(terms)
+    }
+}
+
+/// A sortable column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    CreatedAt,
+    UpdatedAt,
+    LastMessageAt,
+    Priority,
+    SlaDueAt,
+}
+
+impl SortField {
+    fn expr(self) -> SimpleExpr {
+        match self {
+            SortField::CreatedAt => col(Tickets::CreatedAt),
+            SortField::UpdatedAt => col(Tickets::UpdatedAt),
+            SortField::LastMessageAt => col(Tickets::LastMessageAt),
+            SortField::Priority => col(Tickets::Priority),
+            // Tickets without a due date sort after every dated one.
+            SortField::SlaDueAt => Expr::col((Tickets::Table, Tickets::SlaDueAt)).if_null(i64::MAX),
+        }
+    }
+
+    /// The sort key of a row, as stored in cursors.
+    #[must_use]
+    pub fn key(self, r: &TicketRow) -> i64 {
+        match self {
+            SortField::CreatedAt => r.created_at,
+            SortField::UpdatedAt => r.updated_at,
+            SortField::LastMessageAt => r.last_message_at,
+            SortField::Priority => r.priority,
+            SortField::SlaDueAt => r.sla_due_at.unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// Sort column and direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub field: SortField,
+    pub desc: bool,
+}
+
+pub(super) fn filter_cond(
+    ws: WorkspaceId,
+    f: &TicketFilter,
+    backend: super::super::Backend,
+    for_page: bool,
+) -> Cond {
+    let mut c = Cond::all()
+        .add(col(Tickets::WorkspaceId).eq(ws))
+        .add(col(Tickets::DeletedAt).is_null());
+    if !f.statuses.is_empty() {
+        c = c.add(col(Tickets::Status).is_in(f.statuses.clone()));
+    }
+    if !f.priorities.is_empty() {
+        c = c.add(col(Tickets::Priority).is_in(f.priorities.clone()));
+    }
+    if !f.kinds.is_empty() {
+        c = c.add(col(Tickets::Kind).is_in(f.kinds.clone()));
+    }
+    if !f.channels.is_empty() {
+        c = c.add(col(Tickets::Channel).is_in(f.channels.clone()));
+    }
+    if !f.category_ids.is_empty() {
+        c = c.add(col(Tickets::CategoryId).is_in(f.category_ids.iter().map(|i| i.0)));
+    }
+    if !f.group_ids.is_empty() {
+        c = c.add(col(Tickets::GroupId).is_in(f.group_ids.iter().map(|i| i.0)));
+    }
+    match &f.assignee {
+        AssigneeFilter::Any => {}
+        AssigneeFilter::Nobody => c = c.add(col(Tickets::AssigneeId).is_null()),
+        AssigneeFilter::OneOf(ids, or_nobody) => {
+            let inside = col(Tickets::AssigneeId).is_in(ids.iter().map(|i| i.0));
+            c = c.add(if *or_nobody {
+                Cond::any()
+                    .add(inside)
+                    .add(col(Tickets::AssigneeId).is_null())
+            } else {
+                Cond::all().add(inside)
+            });
+        }
+    }
+    if !f.requester_ids.is_empty() {
+        c = c.add(col(Tickets::RequesterId).is_in(f.requester_ids.iter().map(|i| i.0)));
+    }
+    if !f.requester_emails.is_empty() {
+        c = c.add(
+            col(Tickets::RequesterId).in_subquery(
+                Query::select()
+                    .column(Customers::Id)
+                    .from(Customers::Table)
+                    .and_where(Expr::col(Customers::WorkspaceId).eq(ws))
+                    .and_where(Expr::col(Customers::Email).is_in(f.requester_emails.clone()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if !f.tags.is_empty() {
+        c = c.add(
+            col(Tickets::Id).in_subquery(
+                Query::select()
+                    .column(TicketTags::TicketId)
+                    .from(TicketTags::Table)
+                    .and_where(Expr::col(TicketTags::WorkspaceId).eq(ws))
+                    .and_where(Expr::col(TicketTags::Tag).is_in(f.tags.clone()))
+                    .to_owned(),
+            ),
+        );
+    }
+    let ranges = [
+        (Tickets::CreatedAt, f.created_after, f.created_before),
+        (Tickets::UpdatedAt, f.updated_after, f.updated_before),
+        (
+            Tickets::LastMessageAt,
+            f.last_message_after,
+            f.last_message_before,
+        ),
+        (Tickets::SlaDueAt, f.sla_due_after, f.sla_due_before),
+    ];
+    for (column, after, before) in ranges {
+        if let Some(a) = after {
+            c = c.add(col(column).gte(a));
+        }
+        if let Some(b) = before {
+            c = c.add(col(column).lt(b));
+        }
+    }
+    if let Some(now) = f.sla_overdue_at {
+        c = c
+            .add(col(Tickets::SlaDueAt).lt(now))
+            .add(col(Tickets::Status).is_in(ACTIVE));
+    }
+    if let Some(now) = f.sla_at_risk_at {
+        c = c.add(at_risk(now));
+    }
+    if let Some(terms) = &f.q {
+        c = c.add(dialect::ticket_matches(backend, ws, terms, for_page));
+    }
+    c
+}
+
+/// At risk: a running clock past its at-risk instant and not yet due. The running clock's due
+/// date is `sla_due_at`, so it is after `now` too: that bound lets the SLA index answer.
+pub(super) fn at_risk(now: i64) -> Cond {
+    let either = Cond::any()
+        .add(
+            Cond::all()
+                .add(col(Tickets::Status).is_in(ACTIVE))
+                .add(col(Tickets::FirstResponseAt).is_null())
+                .add(col(Tickets::FirstResponseRiskAt).lte(now))
+                .add(col(Tickets::FirstResponseDueAt).gt(now)),
+        )
+        .add(
+            Cond::all()
+                .add(col(Tickets::Status).is_in(RUNNING))
+                .add(col(Tickets::FirstResponseAt).is_not_null())
+                .add(col(Tickets::ResolutionRiskAt).lte(now))
+                .add(col(Tickets::ResolutionDueAt).gt(now)),
+        );
+    Cond::all().add(col(Tickets::SlaDueAt).gt(now)).add(either)
+}
+
+/// Active tickets assigned to `me`.
+pub async fn count_mine(tx: &mut Tx, ws: WorkspaceId, me: UserId) -> Result<i64> {
+    count_where(
+        tx,
+        ws,
+        Cond::all()
+            .add(Expr::col(Tickets::Status).is_in(ACTIVE))
+            .add(Expr::col(Tickets::AssigneeId).eq(me)),
+    )
+    .await
+}
+
+/// One page of tickets. `after` is the (sort key, id) of the last row of the previous page
+/// for cursor pagination; `offset` is used otherwise.
+///
+/// The page is chosen by ids first (a narrow query that the sort and filter indexes can answer
+/// without reading rows), then only those rows are read in full ("deferred join").
+pub async fn list(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    f: &TicketFilter,
+    sort: Sort,
+    after: Option<(i64, TicketId)>,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<TicketRow>> {
+    let order = if sort.desc { Order::Desc } else { Order::Asc };
+    let mut ids = Query::select();
+    ids.column((Tickets::Table, Tickets::Id))
+        .from(Tickets::Table)
+        .cond_where(filter_cond(ws, f, tx.backend(), true));
+    if let Some((key, id)) = after {
+        let k = sort.field.expr();
+        let (beyond, tie) = if sort.desc {
+            (k.clone().lt(key), col(Tickets::Id).lt(id))
+        } else {
+            (k.clone().gt(key), col(Tickets::Id).gt(id))
+        };
+        ids.cond_where(
+            Cond::any()
+                .add(beyond)
+                .add(Cond::all().add(k.eq(key)).add(tie)),
+        );
+    } else {
+        ids.offset(offset);
+    }
+    ids.order_by_expr(sort.field.expr(), order.clone())
+        .order_by((Tickets::Table, Tickets::Id), order.clone())
+        .limit(limit);
+    let mut q = base_select();
+    q.and_where(col(Tickets::Id).in_subquery(ids))
+        .order_by_expr(sort.field.expr(), order.clone())
+        .order_by((Tickets::Table, Tickets::Id), order);
+    tx.fetch_all(&q).await
+}
+
+/// How many tickets match the filter.
+pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
+    if let Some(terms) = f.search_only()
+        && let Some(n) = dialect::count_matches(tx, ws, terms).await?
+    {
+        return Ok(n);
+    }
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Tickets::Table)
+        .cond_where(filter_cond(ws, f, tx.backend(), false))
+        .to_owned();
+    tx.fetch_i64(&q).await
+}
+
+pub(super) async fn count_by<K>(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    column: Tickets,
+    extra: Cond,
+) -> Result<Vec<(K, i64)>>
+where
+    (K, i64): super::super::Row,
+{
+    let q = Query::select()
+        .expr_as(Expr::col(column), "k")
+        .expr_as(Expr::col(Asterisk).count(), "n")
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Tickets::DeletedAt).is_null())
+        .cond_where(extra)
+        .group_by_col(column)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
+pub(super) async fn count_where(tx: &mut Tx, ws: WorkspaceId, cond: Cond) -> Result<i64> {
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Tickets::DeletedAt).is_null())
+        .cond_where(cond)
+        .to_owned();
+    tx.fetch_i64(&q).await
+}
+
+/// Raw queue counts of a workspace (see `tickets::list::queue_stats`).
+pub struct QueueCounts {
+    pub by_status: Vec<(String, i64)>,
+    /// Active tickets by priority rank.
+    pub by_priority: Vec<(i64, i64)>,
+    /// Active tickets by group.
+    pub by_group: Vec<(Option<GroupId>, i64)>,
+    pub unassigned: i64,
+    pub mine: i64,
+    pub sla_overdue: i64,
+    pub sla_at_risk: i64,
+}
+
+/// Counts live tickets by status, and active ones (`new`, `open`, `pending`) by priority,
+/// group, assignment and SLA state at `now`.
+pub async fn queue_counts(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    me: UserId,
+    now: i64,
+) -> Result<QueueCounts> {
+    let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(ACTIVE));
+    Ok(QueueCounts {
+        by_status: count_by(tx, ws, Tickets::Status, Cond::all()).await?,
+        by_priority: count_by(tx, ws, Tickets::Priority, active()).await?,
+        by_group: count_by(tx, ws, Tickets::GroupId, active()).await?,
+        unassigned: count_where(
+            tx,
+            ws,
+            active().add(Expr::col(Tickets::AssigneeId).is_null()),
+        )
+        .await?,
+        mine: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(me))).await?,
+        sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now)))
+            .await?,
+        sla_at_risk: count_where(tx, ws, at_risk(now)).await?,
+    })
+}

@@ -1,0 +1,212 @@
+//! Tickets and their tags: insert, find, list with filters, sort and both pagination styles,
+//! update, counters and queue statistics.
+
+mod filters;
+mod reads;
+mod writes;
+
+use sea_query::{Expr, ExprTrait, Iden, Query, SelectStatement, SimpleExpr};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::customers::Customers;
+use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};
+#[allow(unused_imports)]
+pub use filters::*;
+#[allow(unused_imports)]
+pub use reads::*;
+#[allow(unused_imports)]
+pub use writes::*;
+
+#[derive(Iden, Clone, Copy)]
+pub enum Tickets {
+    Table,
+    Id,
+    WorkspaceId,
+    Number,
+    TicketNumber,
+    Subject,
+    Description,
+    Status,
+    Priority,
+    Kind,
+    Channel,
+    CategoryId,
+    GroupId,
+    RequesterId,
+    AssigneeId,
+    CustomFields,
+    ExternalRef,
+    Links,
+    SlaPolicyId,
+    FirstResponseDueAt,
+    ResolutionDueAt,
+    SlaDueAt,
+    FirstResponseAt,
+    ResolvedAt,
+    ClosedAt,
+    UnreadByAgent,
+    UnreadByCustomer,
+    LastMessageAt,
+    MergedIntoId,
+    FollowUpOfId,
+    SatisfactionRating,
+    SatisfactionFeedback,
+    FirstResponseRiskAt,
+    ResolutionRiskAt,
+    LastAgentReplyAt,
+    CustomerRepliesSinceAgent,
+    DeletedAt,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Statuses of tickets still being worked on.
+const ACTIVE: [&str; 3] = ["new", "open", "pending"];
+
+/// Statuses in which the resolution clock runs.
+const RUNNING: [&str; 2] = ["new", "open"];
+
+#[derive(Iden)]
+pub enum TicketTags {
+    Table,
+    TicketId,
+    WorkspaceId,
+    Tag,
+}
+
+#[derive(Iden)]
+enum TicketCounters {
+    Table,
+    WorkspaceId,
+    LastNumber,
+}
+
+/// The stored ticket plus its requester's email and name (joined).
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct TicketRow {
+    pub id: TicketId,
+    pub workspace_id: WorkspaceId,
+    pub number: i64,
+    pub ticket_number: String,
+    pub subject: String,
+    pub description: String,
+    pub status: String,
+    pub priority: i64,
+    pub kind: String,
+    pub channel: String,
+    pub category_id: Option<CategoryId>,
+    pub group_id: Option<GroupId>,
+    pub requester_id: CustomerId,
+    pub assignee_id: Option<UserId>,
+    pub custom_fields: String,
+    pub external_ref: Option<String>,
+    pub links: String,
+    pub sla_policy_id: Option<Uuid>,
+    pub first_response_due_at: Option<i64>,
+    pub resolution_due_at: Option<i64>,
+    pub sla_due_at: Option<i64>,
+    pub first_response_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub unread_by_agent: i64,
+    pub unread_by_customer: i64,
+    pub last_message_at: i64,
+    pub merged_into_id: Option<TicketId>,
+    pub follow_up_of_id: Option<TicketId>,
+    pub satisfaction_rating: Option<i64>,
+    pub satisfaction_feedback: Option<String>,
+    /// When the first-response clock turns at risk (set with its due date).
+    pub first_response_risk_at: Option<i64>,
+    /// When the resolution clock turns at risk.
+    pub resolution_risk_at: Option<i64>,
+    /// The last public reply by staff (time rules: `hours_since_last_agent_reply`).
+    pub last_agent_reply_at: Option<i64>,
+    /// Customer messages since that reply (time rules: `customer_replies_since_agent`).
+    pub customer_replies_since_agent: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub requester_email: String,
+    pub requester_name: String,
+}
+
+const COLUMNS: [Tickets; 39] = [
+    Tickets::Id,
+    Tickets::WorkspaceId,
+    Tickets::Number,
+    Tickets::TicketNumber,
+    Tickets::Subject,
+    Tickets::Description,
+    Tickets::Status,
+    Tickets::Priority,
+    Tickets::Kind,
+    Tickets::Channel,
+    Tickets::CategoryId,
+    Tickets::GroupId,
+    Tickets::RequesterId,
+    Tickets::AssigneeId,
+    Tickets::CustomFields,
+    Tickets::ExternalRef,
+    Tickets::Links,
+    Tickets::SlaPolicyId,
+    Tickets::FirstResponseDueAt,
+    Tickets::ResolutionDueAt,
+    Tickets::SlaDueAt,
+    Tickets::FirstResponseAt,
+    Tickets::ResolvedAt,
+    Tickets::ClosedAt,
+    Tickets::UnreadByAgent,
+    Tickets::UnreadByCustomer,
+    Tickets::LastMessageAt,
+    Tickets::MergedIntoId,
+    Tickets::FollowUpOfId,
+    Tickets::SatisfactionRating,
+    Tickets::SatisfactionFeedback,
+    Tickets::FirstResponseRiskAt,
+    Tickets::ResolutionRiskAt,
+    Tickets::LastAgentReplyAt,
+    Tickets::CustomerRepliesSinceAgent,
+    Tickets::Version,
+    Tickets::CreatedAt,
+    Tickets::UpdatedAt,
+    Tickets::DeletedAt,
+];
+
+fn col(c: Tickets) -> Expr {
+    Expr::col((Tickets::Table, c))
+}
+
+/// A select of every ticket column with the requester's email and name (no filters).
+#[must_use]
+pub fn base_select() -> SelectStatement {
+    let mut q = Query::select();
+    // Every column but `deleted_at` (the last).
+    for c in &COLUMNS[..COLUMNS.len() - 1] {
+        q.column((Tickets::Table, *c));
+    }
+    q.expr_as(
+        Expr::col((Customers::Table, Customers::Email)),
+        "requester_email",
+    )
+    .expr_as(
+        Expr::col((Customers::Table, Customers::Name)),
+        "requester_name",
+    )
+    .from(Tickets::Table)
+    .inner_join(
+        Customers::Table,
+        Expr::col((Customers::Table, Customers::Id)).equals((Tickets::Table, Tickets::RequesterId)),
+    );
+    q
+}
+
+fn opt_uuid<T: Into<Uuid>>(v: Option<T>) -> SimpleExpr {
+    Expr::val(v.map(Into::into))
+}
+
+macro_rules! uuid_from {
+    ($($t:ty),*) => {$( impl From<$t> for Uuid { fn from(v: $t) -> Uuid { v.0 } } )*};
+}
+uuid_from!(TicketId, UserId, GroupId, CategoryId, CustomerId);

@@ -1,0 +1,183 @@
+//! Ticket reads by key: by id or number, tags, the SLA scan's candidates, a customer's
+//! tickets, tickets across workspaces (inbound mail).
+
+use sea_query::{Cond, Expr, ExprTrait, LockType, Order, Query};
+
+#[allow(unused_imports)]
+use super::*;
+use crate::error::Result;
+use crate::ids::{CustomerId, TicketId, WorkspaceId};
+use crate::store::Tx;
+
+/// One live ticket of the workspace, locked for update on PostgreSQL when `lock` is set.
+pub async fn find(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TicketId,
+    lock: bool,
+) -> Result<Option<TicketRow>> {
+    let mut q = base_select();
+    q.and_where(col(Tickets::Id).eq(id))
+        .and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::DeletedAt).is_null());
+    if lock {
+        q.lock_with_tables(LockType::Update, [Tickets::Table]);
+    }
+    tx.fetch_optional(&q).await
+}
+
+/// One live ticket by its rendered number (`#1001`, `TK-2026-00042`) or bare sequence number.
+pub async fn find_by_number(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    number: &str,
+) -> Result<Option<TicketRow>> {
+    let mut q = base_select();
+    let cond = match number.trim_start_matches('#').parse::<i64>() {
+        Ok(n) => Cond::any()
+            .add(col(Tickets::TicketNumber).eq(number))
+            .add(col(Tickets::Number).eq(n)),
+        Err(_) => Cond::any().add(col(Tickets::TicketNumber).eq(number)),
+    };
+    q.cond_where(cond)
+        .and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::DeletedAt).is_null())
+        .limit(1);
+    tx.fetch_optional(&q).await
+}
+
+/// Tags of the given tickets, as (ticket, tag) pairs sorted by tag.
+pub async fn tags_of(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    ids: &[TicketId],
+) -> Result<Vec<(TicketId, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = Query::select()
+        .columns([TicketTags::TicketId, TicketTags::Tag])
+        .from(TicketTags::Table)
+        .and_where(Expr::col(TicketTags::WorkspaceId).eq(ws))
+        .and_where(Expr::col(TicketTags::TicketId).is_in(ids.iter().map(|i| i.0)))
+        .order_by(TicketTags::Tag, Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
+/// Live tickets of every workspace with an SLA clock past its at-risk instant or due date
+/// that has no notice for it yet (the scanner's work list), oldest due first.
+pub async fn sla_candidates(tx: &mut Tx, now: i64, limit: u64) -> Result<Vec<TicketRow>> {
+    use crate::store::sla::no_notice;
+    let unanswered = || {
+        Cond::all()
+            .add(col(Tickets::FirstResponseAt).is_null())
+            .add(col(Tickets::Status).is_in(ACTIVE))
+    };
+    let running = || Cond::all().add(col(Tickets::Status).is_in(RUNNING));
+    let mut q = base_select();
+    q.and_where(col(Tickets::DeletedAt).is_null())
+        .cond_where(
+            Cond::any()
+                .add(
+                    unanswered()
+                        .add(col(Tickets::FirstResponseRiskAt).lte(now))
+                        .add(no_notice(
+                            "first_response",
+                            "at_risk",
+                            Tickets::FirstResponseDueAt,
+                        ))
+                        .add(no_notice(
+                            "first_response",
+                            "breached",
+                            Tickets::FirstResponseDueAt,
+                        )),
+                )
+                .add(
+                    unanswered()
+                        .add(col(Tickets::FirstResponseDueAt).lte(now))
+                        .add(no_notice(
+                            "first_response",
+                            "breached",
+                            Tickets::FirstResponseDueAt,
+                        )),
+                )
+                .add(
+                    running()
+                        .add(col(Tickets::ResolutionRiskAt).lte(now))
+                        .add(no_notice("resolution", "at_risk", Tickets::ResolutionDueAt))
+                        .add(no_notice(
+                            "resolution",
+                            "breached",
+                            Tickets::ResolutionDueAt,
+                        )),
+                )
+                .add(
+                    running()
+                        .add(col(Tickets::ResolutionDueAt).lte(now))
+                        .add(no_notice(
+                            "resolution",
+                            "breached",
+                            Tickets::ResolutionDueAt,
+                        )),
+                ),
+        )
+        .order_by((Tickets::Table, Tickets::SlaDueAt), Order::Asc)
+        .limit(limit);
+    tx.fetch_all(&q).await
+}
+
+/// Tickets of one customer, newest first.
+pub async fn of_customer(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    customer: CustomerId,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<TicketRow>> {
+    let mut q = base_select();
+    q.and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::RequesterId).eq(customer))
+        .and_where(col(Tickets::DeletedAt).is_null())
+        .order_by((Tickets::Table, Tickets::CreatedAt), Order::Desc)
+        .order_by((Tickets::Table, Tickets::Id), Order::Desc)
+        .limit(limit)
+        .offset(offset);
+    tx.fetch_all(&q).await
+}
+
+/// The customer's newest ticket from `channel` that is not closed (conversations from chat
+/// apps continue on it).
+pub async fn latest_open_of(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    customer: CustomerId,
+    channel: &str,
+) -> Result<Option<TicketRow>> {
+    let mut q = base_select();
+    q.and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::RequesterId).eq(customer))
+        .and_where(col(Tickets::Channel).eq(channel))
+        .and_where(col(Tickets::Status).ne("closed"))
+        .and_where(col(Tickets::MergedIntoId).is_null())
+        .and_where(col(Tickets::DeletedAt).is_null())
+        .order_by((Tickets::Table, Tickets::CreatedAt), Order::Desc)
+        .limit(1);
+    tx.fetch_optional(&q).await
+}
+
+/// One live ticket by id in whichever workspace holds it (public routes, where the access
+/// token decides), locked for update on PostgreSQL when `lock` is set.
+pub async fn find_any_workspace(
+    tx: &mut Tx,
+    id: TicketId,
+    lock: bool,
+) -> Result<Option<TicketRow>> {
+    let mut q = base_select();
+    q.and_where(col(Tickets::Id).eq(id))
+        .and_where(col(Tickets::DeletedAt).is_null());
+    if lock {
+        q.lock_with_tables(LockType::Update, [Tickets::Table]);
+    }
+    tx.fetch_optional(&q).await
+}

@@ -1,0 +1,275 @@
+//! Ticket writes: what a create reads first (requester, numbering, SLA settings in one
+//! query), numbers, inserts, the optimistic update, soft delete, tags, read markers.
+
+use sea_query::{Cond, Expr, ExprTrait, Query, SimpleExpr};
+
+#[allow(unused_imports)]
+use super::*;
+use crate::error::Result;
+use crate::ids::{CustomerId, TicketId, WorkspaceId};
+use crate::store::Tx;
+use crate::store::customers::Customers;
+
+/// How a new ticket names its requester.
+pub enum RequesterKey<'a> {
+    Id(CustomerId),
+    Email(&'a str),
+}
+
+/// What creating a ticket reads: the workspace's number format and start, and the requester
+/// if it exists.
+pub struct CreationContext {
+    pub number_format: String,
+    pub number_start: i64,
+    pub timezone: String,
+    pub business_hours: Option<String>,
+    pub customer: Option<super::super::customers::CustomerRow>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CreationRow {
+    ticket_number_format: String,
+    ticket_number_start: i64,
+    timezone: String,
+    business_hours: Option<String>,
+    c_id: Option<CustomerId>,
+    c_email: Option<String>,
+    c_name: Option<String>,
+    c_phone: Option<String>,
+    c_company: Option<String>,
+    c_notes: Option<String>,
+    c_version: Option<i64>,
+    c_created_at: Option<i64>,
+    c_updated_at: Option<i64>,
+}
+
+/// Reads the creation context in one query (one trip to the database per create).
+pub async fn creation_context(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    requester: RequesterKey<'_>,
+) -> Result<Option<CreationContext>> {
+    use crate::store::workspaces::Workspaces;
+    let c = |col: Customers| Expr::col((Customers::Table, col));
+    let matches = match requester {
+        RequesterKey::Id(id) => c(Customers::Id).eq(id),
+        RequesterKey::Email(e) => c(Customers::Email).eq(e),
+    };
+    let q = Query::select()
+        .columns([
+            (Workspaces::Table, Workspaces::TicketNumberFormat),
+            (Workspaces::Table, Workspaces::TicketNumberStart),
+            (Workspaces::Table, Workspaces::Timezone),
+        ])
+        .expr_as(
+            Expr::col((Workspaces::Table, sea_query::Alias::new("business_hours"))),
+            "business_hours",
+        )
+        .expr_as(c(Customers::Id), "c_id")
+        .expr_as(c(Customers::Email), "c_email")
+        .expr_as(c(Customers::Name), "c_name")
+        .expr_as(c(Customers::Phone), "c_phone")
+        .expr_as(c(Customers::Company), "c_company")
+        .expr_as(c(Customers::Notes), "c_notes")
+        .expr_as(c(Customers::Version), "c_version")
+        .expr_as(c(Customers::CreatedAt), "c_created_at")
+        .expr_as(c(Customers::UpdatedAt), "c_updated_at")
+        .from(Workspaces::Table)
+        .left_join(
+            Customers::Table,
+            Cond::all()
+                .add(c(Customers::WorkspaceId).equals((Workspaces::Table, Workspaces::Id)))
+                .add(matches),
+        )
+        .and_where(Expr::col((Workspaces::Table, Workspaces::Id)).eq(ws))
+        .to_owned();
+    let Some(r) = tx.fetch_optional::<CreationRow>(&q).await? else {
+        return Ok(None);
+    };
+    let customer = match (r.c_id, r.c_email) {
+        (Some(id), Some(email)) => Some(super::super::customers::CustomerRow {
+            id,
+            workspace_id: ws,
+            email,
+            name: r.c_name.unwrap_or_default(),
+            phone: r.c_phone,
+            company: r.c_company,
+            notes: r.c_notes.unwrap_or_default(),
+            version: r.c_version.unwrap_or(1),
+            created_at: r.c_created_at.unwrap_or_default(),
+            updated_at: r.c_updated_at.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(Some(CreationContext {
+        number_format: r.ticket_number_format,
+        number_start: r.ticket_number_start,
+        timezone: r.timezone,
+        business_hours: r.business_hours,
+        customer,
+    }))
+}
+
+/// Reserves the next `count` gap-free numbers of a workspace and returns the first. Runs
+/// inside the creating transaction: the counter row is locked until commit, and a rollback
+/// gives the numbers back.
+pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i64) -> Result<i64> {
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(TicketCounters::Table)
+        .columns([TicketCounters::WorkspaceId, TicketCounters::LastNumber])
+        .values_panic([ws.into(), Expr::val(start + count - 1)])
+        .on_conflict(
+            sea_query::OnConflict::column(TicketCounters::WorkspaceId)
+                .value(
+                    TicketCounters::LastNumber,
+                    Expr::col((TicketCounters::Table, TicketCounters::LastNumber)).add(count),
+                )
+                .to_owned(),
+        )
+        .returning_col(TicketCounters::LastNumber);
+    Ok(tx.fetch_i64(&upsert).await? - count + 1)
+}
+
+/// Inserts ticket rows (`requester_email`/`name` live on the customer and are ignored).
+pub async fn insert_many(tx: &mut Tx, rows: &[TicketRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table(Tickets::Table).columns(COLUMNS);
+    for row in rows {
+        q.values_panic(values_of(row));
+    }
+    // Numbers come from the locked counter, so the insert cannot conflict: it may wait.
+    tx.defer(&q);
+    Ok(())
+}
+
+pub(super) fn values_of(r: &TicketRow) -> Vec<SimpleExpr> {
+    vec![
+        r.id.into(),
+        r.workspace_id.into(),
+        r.number.into(),
+        r.ticket_number.clone().into(),
+        r.subject.clone().into(),
+        r.description.clone().into(),
+        r.status.clone().into(),
+        r.priority.into(),
+        r.kind.clone().into(),
+        r.channel.clone().into(),
+        opt_uuid(r.category_id),
+        opt_uuid(r.group_id),
+        r.requester_id.into(),
+        opt_uuid(r.assignee_id),
+        r.custom_fields.clone().into(),
+        r.external_ref.clone().into(),
+        r.links.clone().into(),
+        Expr::val(r.sla_policy_id),
+        r.first_response_due_at.into(),
+        r.resolution_due_at.into(),
+        r.sla_due_at.into(),
+        r.first_response_at.into(),
+        r.resolved_at.into(),
+        r.closed_at.into(),
+        r.unread_by_agent.into(),
+        r.unread_by_customer.into(),
+        r.last_message_at.into(),
+        opt_uuid(r.merged_into_id),
+        opt_uuid(r.follow_up_of_id),
+        r.satisfaction_rating.into(),
+        r.satisfaction_feedback.clone().into(),
+        r.first_response_risk_at.into(),
+        r.resolution_risk_at.into(),
+        r.last_agent_reply_at.into(),
+        r.customer_replies_since_agent.into(),
+        r.version.into(),
+        r.created_at.into(),
+        r.updated_at.into(),
+        Expr::val(None::<i64>),
+    ]
+}
+
+/// Writes every mutable column of `row` and bumps its version. Returns false when the row
+/// changed since it was read (its version moved on).
+pub async fn update(tx: &mut Tx, row: &TicketRow) -> Result<bool> {
+    let values = values_of(row);
+    let mut q = Query::update();
+    q.table(Tickets::Table);
+    // Skip id, workspace, number and ticket_number (never change) and deleted_at; set version+1.
+    for (c, v) in COLUMNS.iter().zip(values).skip(4).take(COLUMNS.len() - 8) {
+        q.value(*c, v);
+    }
+    q.value(Tickets::Version, Expr::col(Tickets::Version).add(1))
+        .value(Tickets::UpdatedAt, row.updated_at)
+        .and_where(Expr::col(Tickets::Id).eq(row.id))
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(row.workspace_id))
+        .and_where(Expr::col(Tickets::Version).eq(row.version));
+    Ok(tx.execute(&q).await? == 1)
+}
+
+/// Marks a ticket deleted (it disappears from every read).
+pub async fn soft_delete(tx: &mut Tx, ws: WorkspaceId, id: TicketId, now: i64) -> Result<bool> {
+    let q = Query::update()
+        .table(Tickets::Table)
+        .value(Tickets::DeletedAt, now)
+        .value(Tickets::UpdatedAt, now)
+        .value(Tickets::Version, Expr::col(Tickets::Version).add(1))
+        .and_where(Expr::col(Tickets::Id).eq(id))
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Tickets::DeletedAt).is_null())
+        .to_owned();
+    Ok(tx.execute(&q).await? == 1)
+}
+
+/// Replaces a ticket's tags.
+pub async fn set_tags(tx: &mut Tx, ws: WorkspaceId, id: TicketId, tags: &[String]) -> Result<()> {
+    let del = Query::delete()
+        .from_table(TicketTags::Table)
+        .and_where(Expr::col(TicketTags::TicketId).eq(id))
+        .and_where(Expr::col(TicketTags::WorkspaceId).eq(ws))
+        .to_owned();
+    tx.execute(&del).await?;
+    add_tags(tx, ws, id, tags).await
+}
+
+/// Adds tags to a ticket that has none (a new ticket).
+pub async fn add_tags(tx: &mut Tx, ws: WorkspaceId, id: TicketId, tags: &[String]) -> Result<()> {
+    let pairs: Vec<(TicketId, String)> = tags.iter().map(|t| (id, t.clone())).collect();
+    add_tags_many(tx, ws, &pairs).await
+}
+
+/// Adds (ticket, tag) pairs.
+pub async fn add_tags_many(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    pairs: &[(TicketId, String)],
+) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let mut ins = Query::insert();
+    ins.into_table(TicketTags::Table).columns([
+        TicketTags::TicketId,
+        TicketTags::WorkspaceId,
+        TicketTags::Tag,
+    ]);
+    for (id, t) in pairs {
+        ins.values_panic([(*id).into(), ws.into(), t.clone().into()]);
+    }
+    tx.defer(&ins);
+    Ok(())
+}
+
+/// Clears the team's unread counter. Reading is not an edit: the version and `updated_at`
+/// stay, so nobody's open form goes stale because someone else read the ticket.
+pub async fn clear_agent_unread(tx: &mut Tx, ws: WorkspaceId, id: TicketId) -> Result<()> {
+    let q = Query::update()
+        .table(Tickets::Table)
+        .value(Tickets::UnreadByAgent, 0i64)
+        .and_where(Expr::col(Tickets::Id).eq(id))
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}

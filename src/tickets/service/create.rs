@@ -1,0 +1,520 @@
+//! Creating a ticket: validate and read on a read connection (`prepare`), then write the
+//! row, its first message, its events and its rules in the caller's transaction (`create`).
+
+use serde_json::json;
+
+use super::{Author, check_assignee, check_group, document_head, publish, record};
+use crate::auth::{Actor, Permission};
+use crate::clock::now_micros;
+use crate::error::{Error, FieldError, Result};
+use crate::ids::{CustomerId, TicketId, WorkspaceId};
+use crate::store::customers::CustomerRow;
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Tx, dialect};
+use crate::tickets::model::{Links, NewTicket, TicketView};
+use crate::tickets::numbering::NumberFormat;
+use crate::tickets::status::{Channel, Kind, Priority, Status};
+use crate::validate;
+use crate::workflow::rules::model::Trigger;
+
+/// Finds the requester by id, or by email (creating the customer when new).
+pub async fn find_or_create_customer(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: Option<CustomerId>,
+    email: Option<&str>,
+    name: Option<&str>,
+) -> Result<CustomerRow> {
+    if let Some(id) = id {
+        return store::customers::find(tx, ws, id)
+            .await?
+            .ok_or_else(|| Error::field("requester_id", "no such customer"));
+    }
+    let email = validate::email("requester_email", email.unwrap_or_default())
+        .map_err(|e| Error::Validation(vec![e]))?;
+    if let Some(c) = store::customers::find_by_email(tx, ws, &email).await? {
+        return Ok(c);
+    }
+    let now = now_micros();
+    let name = match name {
+        Some(n) => {
+            validate::bounded("requester_name", n, 255).map_err(|e| Error::Validation(vec![e]))?
+        }
+        None => String::new(),
+    };
+    let name = if name.is_empty() {
+        email.split('@').next().unwrap_or_default().to_owned()
+    } else {
+        name
+    };
+    let c = CustomerRow {
+        id: CustomerId::new(),
+        workspace_id: ws,
+        email,
+        name,
+        phone: None,
+        company: None,
+        notes: String::new(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store::customers::insert_or_get(tx, &c).await
+}
+
+/// Keeps a valid value, or records its error and gives `None` (to report every field at once).
+fn keep<T>(r: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+/// A new ticket row with the defaults of SPEC §5 (status `new`, priority `medium`, kind
+/// `support`, no assignee or SLA yet); callers set what differs.
+#[must_use]
+pub fn new_row(
+    requester: &CustomerRow,
+    number: i64,
+    ticket_number: String,
+    subject: String,
+    description: String,
+    created: i64,
+) -> TicketRow {
+    TicketRow {
+        id: TicketId::new(),
+        workspace_id: requester.workspace_id,
+        number,
+        ticket_number,
+        subject,
+        description,
+        status: Status::New.as_str().to_owned(),
+        priority: Priority::Medium.rank(),
+        kind: Kind::Support.as_str().to_owned(),
+        channel: Channel::Api.as_str().to_owned(),
+        category_id: None,
+        group_id: None,
+        requester_id: requester.id,
+        assignee_id: None,
+        custom_fields: "{}".into(),
+        external_ref: None,
+        links: "{}".into(),
+        sla_policy_id: None,
+        first_response_due_at: None,
+        resolution_due_at: None,
+        sla_due_at: None,
+        first_response_at: None,
+        resolved_at: None,
+        closed_at: None,
+        unread_by_agent: 0,
+        unread_by_customer: 0,
+        last_message_at: created,
+        merged_into_id: None,
+        follow_up_of_id: None,
+        satisfaction_rating: None,
+        satisfaction_feedback: None,
+        first_response_risk_at: None,
+        resolution_risk_at: None,
+        last_agent_reply_at: None,
+        customer_replies_since_agent: 0,
+        version: 1,
+        created_at: created,
+        updated_at: created,
+        requester_email: requester.email.clone(),
+        requester_name: requester.name.clone(),
+    }
+}
+
+pub(crate) fn links_json(l: &Links) -> Result<String, FieldError> {
+    for (k, v) in [
+        ("order_id", &l.order_id),
+        ("site_id", &l.site_id),
+        ("asset_id", &l.asset_id),
+        ("rma_case_id", &l.rma_case_id),
+        ("task_id", &l.task_id),
+    ] {
+        if v.as_ref().is_some_and(|s| s.chars().count() > 255) {
+            return Err(FieldError::new(
+                format!("links.{k}"),
+                "must be at most 255 characters",
+            ));
+        }
+    }
+    Ok(serde_json::to_string(l).unwrap_or_else(|_| "{}".into()))
+}
+
+pub(crate) fn custom_fields_json(
+    m: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, FieldError> {
+    let s = serde_json::Value::Object(m.clone()).to_string();
+    if s.len() > 16 * 1024 {
+        return Err(FieldError::new(
+            "custom_fields",
+            "must be at most 16 KiB of JSON",
+        ));
+    }
+    Ok(s)
+}
+
+/// A validated new ticket with everything read that the write needs: built on a read
+/// connection so the write transaction (SQLite's single writer) only writes.
+pub struct PreparedTicket {
+    input: NewTicket,
+    subject: String,
+    description: String,
+    tags: Vec<String>,
+    custom: Option<String>,
+    links: Option<String>,
+    external_ref: Option<String>,
+    created_at: Option<i64>,
+    /// The requester when known; `None` means create it from `input.requester_email`.
+    customer: Option<CustomerRow>,
+    format: NumberFormat,
+    number_start: i64,
+    sla: crate::sla::engine::SlaContext,
+    /// The workspace's `ticket.created` rules, read with the rest so the write transaction
+    /// (SQLite's single writer) only writes.
+    rules: Vec<crate::workflow::rules::engine::Rule>,
+}
+
+/// Validates a new ticket and reads what creating it needs (requester, workspace settings,
+/// assignee and group checks).
+pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<PreparedTicket> {
+    actor.require(Permission::CreateTicket)?;
+    prepare_with(conn, actor.workspace_id, Some(actor), input).await
+}
+
+/// Validates a new ticket for `ws`; `actor` is the staff user creating it, or `None` when it
+/// arrives by a channel (email, portal), which may not set staff-only fields.
+pub async fn prepare_with(
+    conn: &mut Tx,
+    ws: WorkspaceId,
+    actor: Option<&Actor>,
+    input: NewTicket,
+) -> Result<PreparedTicket> {
+    let mut errors = Vec::new();
+    let subject = validate::required_text("subject", &input.subject, 255)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let description = validate::required_text("description", &input.description, 64 * 1024)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if input.requester_email.is_none() && input.requester_id.is_none() {
+        errors.push(FieldError::new(
+            "requester_email",
+            "requester_email or requester_id is required",
+        ));
+    }
+    let tags = keep(validate::tags(&input.tags), &mut errors);
+    let custom = keep(
+        input
+            .custom_fields
+            .as_ref()
+            .map(custom_fields_json)
+            .transpose(),
+        &mut errors,
+    )
+    .flatten();
+    let links = keep(
+        input.links.as_ref().map(links_json).transpose(),
+        &mut errors,
+    )
+    .flatten();
+    let external_ref = keep(
+        input
+            .external_ref
+            .as_deref()
+            .map(|s| validate::bounded("external_ref", s, 255))
+            .transpose(),
+        &mut errors,
+    )
+    .flatten();
+    let is_admin = actor.is_some_and(|a| a.can(Permission::ImportTickets));
+    if input.status.is_some() && !is_admin {
+        errors.push(FieldError::new(
+            "status",
+            "only admins may set the status of a new ticket (imports)",
+        ));
+    }
+    let created_at = match &input.created_at {
+        Some(_) if !is_admin => {
+            errors.push(FieldError::new(
+                "created_at",
+                "only admins may set created_at (imports)",
+            ));
+            None
+        }
+        Some(s) => crate::clock::parse_instant(s).or_else(|| {
+            errors.push(FieldError::new(
+                "created_at",
+                "must be an RFC 3339 timestamp",
+            ));
+            None
+        }),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (Some(subject), Some(description), Some(tags)) = (subject, description, tags) else {
+        return Err(Error::Validation(vec![]));
+    };
+    if let Some(a) = input.assignee_id {
+        let Some(actor) = actor else {
+            return Err(Error::field("assignee_id", "may only be set by staff"));
+        };
+        if !actor.can(Permission::AssignAny) && a != actor.user_id {
+            return Err(Error::forbidden(
+                "agents may only assign tickets to themselves",
+            ));
+        }
+        check_assignee(conn, ws, a).await?;
+    }
+    if let Some(g) = input.group_id {
+        check_group(conn, ws, g).await?;
+    }
+    if let Some(c) = input.category_id {
+        crate::workflow::categories::check_for_ticket(conn, ws, c).await?;
+    }
+    let email = match input.requester_id {
+        Some(_) => None,
+        None => {
+            let email = validate::email(
+                "requester_email",
+                input.requester_email.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| Error::Validation(vec![e]))?;
+            if let Some(n) = &input.requester_name {
+                validate::bounded("requester_name", n, 255)
+                    .map_err(|e| Error::Validation(vec![e]))?;
+            }
+            Some(email)
+        }
+    };
+    let key = match (input.requester_id, email.as_deref()) {
+        (Some(id), _) => store::tickets::RequesterKey::Id(id),
+        (None, e) => store::tickets::RequesterKey::Email(e.unwrap_or_default()),
+    };
+    let context = store::tickets::creation_context(conn, ws, key)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if input.requester_id.is_some() && context.customer.is_none() {
+        return Err(Error::field("requester_id", "no such customer"));
+    }
+    let customer = context.customer;
+    Ok(PreparedTicket {
+        input,
+        subject,
+        description,
+        tags,
+        custom,
+        links,
+        external_ref,
+        created_at,
+        customer,
+        format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
+        number_start: context.number_start,
+        rules: crate::workflow::rules::engine::load(conn, ws, Trigger::TicketCreated).await?,
+        sla: crate::sla::engine::load_with(
+            conn,
+            ws,
+            &context.timezone,
+            context.business_hours.as_deref(),
+        )
+        .await?,
+    })
+}
+
+/// Creates a prepared ticket in `tx`; the description becomes the first comment.
+pub async fn create(
+    tx: &mut Tx,
+    actor: &Actor,
+    p: PreparedTicket,
+) -> Result<(TicketRow, Vec<String>)> {
+    create_as(tx, actor.workspace_id, Some(Author::user(actor)), p).await
+}
+
+/// Creates a prepared ticket in `ws` on behalf of `by` (`None`: the requester, for tickets
+/// that arrive by a channel).
+pub async fn create_as(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    by: Option<Author>,
+    p: PreparedTicket,
+) -> Result<(TicketRow, Vec<String>)> {
+    let PreparedTicket {
+        input,
+        subject,
+        description,
+        tags,
+        custom,
+        links,
+        external_ref,
+        created_at,
+        customer,
+        format,
+        number_start,
+        sla,
+        rules,
+    } = p;
+    let customer = match customer {
+        Some(c) => c,
+        None => {
+            find_or_create_customer(
+                tx,
+                ws,
+                None,
+                input.requester_email.as_deref(),
+                input.requester_name.as_deref(),
+            )
+            .await?
+        }
+    };
+    let number = store::tickets::reserve_numbers(tx, ws, number_start, 1).await?;
+    let now = now_micros();
+    let created = created_at.unwrap_or(now);
+    let civil = store::timestamp(created).to_zoned(jiff::tz::TimeZone::UTC);
+    let status = input.status.unwrap_or(Status::New);
+    let mut row = new_row(
+        &customer,
+        number,
+        format.render(number, civil.year(), civil.month()),
+        subject,
+        description.clone(),
+        created,
+    );
+    row.status = status.as_str().to_owned();
+    row.priority = input.priority.unwrap_or(Priority::Medium).rank();
+    row.kind = input.kind.unwrap_or(Kind::Support).as_str().to_owned();
+    row.channel = input.channel.unwrap_or(Channel::Api).as_str().to_owned();
+    row.category_id = input.category_id;
+    row.group_id = input.group_id;
+    row.assignee_id = input.assignee_id;
+    row.custom_fields = custom.unwrap_or_else(|| "{}".into());
+    row.external_ref = external_ref;
+    row.links = links.unwrap_or_else(|| "{}".into());
+    row.resolved_at = (status == Status::Resolved).then_some(created);
+    row.closed_at = (status == Status::Closed).then_some(created);
+    // The description is a message from the customer nobody on the team has read yet.
+    row.unread_by_agent = 1;
+    row.updated_at = now;
+    // An import that arrives pending, resolved or closed starts with its resolution clock stopped.
+    let pauses: Vec<(i64, Option<i64>)> = if crate::sla::engine::pauses_resolution(status) {
+        vec![(created, None)]
+    } else {
+        vec![]
+    };
+    crate::sla::engine::compute(&sla, &mut row, &pauses, now);
+    store::tickets::insert_many(tx, std::slice::from_ref(&row)).await?;
+    if let Some((from, _)) = pauses.first() {
+        store::sla::start_pause(tx, ws, row.id, *from);
+    }
+    store::tickets::add_tags(tx, ws, row.id, &tags).await?;
+    let first = crate::store::comments::CommentRow {
+        id: crate::ids::CommentId::new(),
+        workspace_id: ws,
+        ticket_id: row.id,
+        body: description,
+        author_type: "customer".into(),
+        author_id: Some(customer.id.0),
+        author_name: customer.name.clone(),
+        is_internal: false,
+        channel: row.channel.clone(),
+        merged_from_ticket_id: None,
+        html_body: None,
+        version: 1,
+        created_at: created,
+        updated_at: created,
+    };
+    store::comments::insert(tx, &first).await?;
+    let from_channel = by.is_none();
+    let by = by.unwrap_or(Author {
+        kind: "customer",
+        id: Some(customer.id.0),
+    });
+    record(
+        tx,
+        &row,
+        by,
+        "created",
+        None,
+        Some(&row.status),
+        json!({"channel": row.channel}),
+    )
+    .await?;
+    publish(tx, &row, &tags, "ticket.created", json!({})).await?;
+    if let Some(a) = row.assignee_id {
+        store::assignment::touch_assigned(tx, ws, a, now);
+        record(
+            tx,
+            &row,
+            by,
+            "assigned",
+            None,
+            None,
+            json!({"assignee_id": a}),
+        )
+        .await?;
+        publish(
+            tx,
+            &row,
+            &tags,
+            "ticket.assigned",
+            json!({"assignee_id": a}),
+        )
+        .await?;
+    }
+    // The thread is only the description so far, which the document head already holds.
+    dialect::index_ticket(tx, row.workspace_id, row.id, &document_head(&row), true).await?;
+    if from_channel {
+        // The customer learns the ticket number and where to follow it.
+        crate::workflow::notify::to_requester(tx, &row, "ticket_created", None, json!({})).await?;
+    }
+    let mut tags = tags;
+    if !rules.is_empty() {
+        crate::workflow::rules::engine::run_rules(tx, &rules, &mut row, &mut tags).await?;
+    }
+    Ok((row, tags))
+}
+
+/// An `Idempotency-Key` to record with a create.
+pub struct IdempotencySave {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: Vec<u8>,
+}
+
+/// What creating a ticket with an optional idempotency key came to.
+pub enum Created {
+    New(Box<TicketRow>, Vec<String>),
+    /// A concurrent request with the same key committed first: nothing was created here.
+    KeyTaken,
+}
+
+/// Creates a prepared ticket and records its idempotency key with the answer it gets.
+pub async fn create_with_key(
+    tx: &mut Tx,
+    actor: &Actor,
+    p: PreparedTicket,
+    idempotency: Option<&IdempotencySave>,
+) -> Result<Created> {
+    let (row, tags) = create(tx, actor, p).await?;
+    if let Some(i) = idempotency {
+        let view = TicketView::from_row(&row, tags.clone(), now_micros());
+        let body = serde_json::to_string(&view).map_err(anyhow::Error::from)?;
+        let location = format!("/api/tickets/{}", row.id);
+        if !store::idempotency::save(
+            tx,
+            actor.workspace_id,
+            &i.scope,
+            &i.key,
+            &i.fingerprint,
+            201,
+            &body,
+            Some(&location),
+            now_micros(),
+        )
+        .await?
+        {
+            return Ok(Created::KeyTaken);
+        }
+    }
+    Ok(Created::New(Box::new(row), tags))
+}

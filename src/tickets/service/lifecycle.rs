@@ -1,0 +1,176 @@
+//! Moving a ticket through its lifecycle (SPEC §5 statuses): status changes with their
+//! stamps, SLA pauses, events and customer notices; soft delete; marking read.
+
+use serde_json::json;
+
+use super::{Author, check_version, load, publish, recompute_sla, record, save, tags};
+use crate::auth::{Actor, Permission};
+use crate::clock::now_micros;
+use crate::error::{Code, Error, Result};
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Store, Tx, dialect};
+use crate::tickets::status::Status;
+use crate::workflow::rules::model::Trigger;
+
+/// Applies a status change with its stamps, timeline entries and domain events.
+pub async fn apply_status(
+    tx: &mut Tx,
+    row: &mut TicketRow,
+    tags: &[String],
+    to: Status,
+    by: Author,
+) -> Result<bool> {
+    let from = Status::parse(&row.status).unwrap_or(Status::Open);
+    if from == to {
+        return Ok(false);
+    }
+    if !from.can_become(to) {
+        return Err(Error::Client(
+            Code::InvalidTransition,
+            format!("a {from} ticket cannot become {to}"),
+        ));
+    }
+    let now = now_micros();
+    row.status = to.as_str().to_owned();
+    match to {
+        Status::Resolved => row.resolved_at = Some(now),
+        Status::Closed => row.closed_at = Some(now),
+        _ => {}
+    }
+    if from.is_reopen(to) {
+        row.resolved_at = None;
+        row.closed_at = None;
+    }
+    use crate::sla::engine::pauses_resolution;
+    match (pauses_resolution(from), pauses_resolution(to)) {
+        (false, true) => store::sla::start_pause(tx, row.workspace_id, row.id, now),
+        (true, false) => store::sla::end_pause(tx, row.workspace_id, row.id, now),
+        _ => {}
+    }
+    recompute_sla(tx, row, now).await?;
+    save(tx, row).await?;
+    record(
+        tx,
+        row,
+        by,
+        "status_changed",
+        Some(from.as_str()),
+        Some(to.as_str()),
+        json!({}),
+    )
+    .await?;
+    publish(
+        tx,
+        row,
+        tags,
+        "ticket.status_changed",
+        json!({"from": from.as_str(), "to": to.as_str()}),
+    )
+    .await?;
+    if from.is_reopen(to) {
+        record(
+            tx,
+            row,
+            by,
+            "reopened",
+            Some(from.as_str()),
+            Some(to.as_str()),
+            json!({}),
+        )
+        .await?;
+        publish(tx, row, tags, "ticket.reopened", json!({})).await?;
+    }
+    match to {
+        Status::Resolved => publish(tx, row, tags, "ticket.resolved", json!({})).await?,
+        Status::Closed => publish(tx, row, tags, "ticket.closed", json!({})).await?,
+        _ => {}
+    }
+    // Seed 001: the member is told when the status of their request changes.
+    // A reply already tells the customer a new ticket is being worked on, and customers
+    // know when they reopened a ticket themselves: neither needs a status message.
+    if (from == Status::New && to == Status::Open) || by.kind == "customer" {
+        return Ok(true);
+    }
+    // Resolving asks for a rating in the same message.
+    let template = if to == Status::Resolved {
+        "satisfaction_request"
+    } else {
+        "status_changed"
+    };
+    crate::workflow::notify::to_requester(
+        tx,
+        row,
+        template,
+        None,
+        json!({"from": from.as_str(), "to": to.as_str()}),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// `PUT /status`, `/resolve`, `/close`, `/reopen`.
+pub async fn set_status(
+    store: &Store,
+    actor: &Actor,
+    key: &str,
+    to: Status,
+    if_match: Option<i64>,
+) -> Result<(TicketRow, Vec<String>)> {
+    actor.require(Permission::ChangeStatus)?;
+    let mut tx = store.begin().await?;
+    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
+    check_version(if_match, row.version)?;
+    let tags = tags(&mut tx, &row).await?;
+    if row.status == to.as_str() {
+        return Err(Error::Client(
+            Code::InvalidTransition,
+            format!("the ticket is already {to}"),
+        ));
+    }
+    apply_status(&mut tx, &mut row, &tags, to, Author::user(actor)).await?;
+    let mut tags = tags;
+    crate::workflow::rules::engine::run(&mut tx, Trigger::TicketUpdated, &mut row, &mut tags)
+        .await?;
+    tx.commit().await?;
+    Ok((row, tags))
+}
+
+/// `DELETE /api/tickets/:id` (admin): soft delete.
+pub async fn delete(store: &Store, actor: &Actor, key: &str) -> Result<()> {
+    actor.require(Permission::DeleteTicket)?;
+    let mut tx = store.begin().await?;
+    let row = load(&mut tx, actor.workspace_id, key, true).await?;
+    let tags = tags(&mut tx, &row).await?;
+    store::tickets::soft_delete(&mut tx, actor.workspace_id, row.id, now_micros()).await?;
+    dialect::unindex_ticket(&mut tx, row.id).await?;
+    record(
+        &mut tx,
+        &row,
+        Author::user(actor),
+        "deleted",
+        None,
+        None,
+        json!({}),
+    )
+    .await?;
+    publish(&mut tx, &row, &tags, "ticket.deleted", json!({})).await?;
+    tx.commit().await
+}
+
+/// `POST /mark-read`: clears the staff side's unread counter.
+pub async fn mark_read(
+    store: &Store,
+    actor: &Actor,
+    key: &str,
+) -> Result<(TicketRow, Vec<String>)> {
+    actor.require(Permission::ViewTickets)?;
+    let mut tx = store.begin().await?;
+    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
+    if row.unread_by_agent != 0 {
+        row.unread_by_agent = 0;
+        store::tickets::clear_agent_unread(&mut tx, row.workspace_id, row.id).await?;
+    }
+    let tags = tags(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok((row, tags))
+}

@@ -1,0 +1,82 @@
+//! Ticket use cases: validate → store → record events, all in one transaction. Each
+//! operation has its file; this module holds the steps they share (load, version check,
+//! save) and names them all, so callers write `service::create`, `service::update`.
+
+mod assign;
+mod create;
+mod lifecycle;
+mod timeline;
+mod update;
+
+pub(crate) use assign::authorize_assignment;
+pub use assign::{AssignTo, apply_assignee, assign, check_assignee, check_group};
+pub use create::{
+    Created, IdempotencySave, PreparedTicket, create, create_as, create_with_key,
+    find_or_create_customer, new_row, prepare, prepare_with,
+};
+pub(crate) use create::{custom_fields_json, links_json};
+pub use lifecycle::{apply_status, delete, mark_read, set_status};
+pub use timeline::{Author, document_head, publish, record, reindex};
+pub use update::update;
+
+use crate::clock::now_micros;
+use crate::error::{Code, Error, Result};
+use crate::ids::{TicketId, WorkspaceId};
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Tx};
+
+/// Loads a live ticket by id or number (404 when absent or in another workspace).
+pub async fn load(tx: &mut Tx, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
+    // No ticket number contains NUL, and PostgreSQL text cannot hold one: answer 404 early.
+    if key.contains('\0') || key.len() > 100 {
+        return Err(Error::NotFound);
+    }
+    let found = match key.parse::<TicketId>() {
+        Ok(id) => store::tickets::find(tx, ws, id, lock).await?,
+        Err(_) => match store::tickets::find_by_number(tx, ws, key).await? {
+            Some(t) if lock => store::tickets::find(tx, ws, t.id, true).await?,
+            other => other,
+        },
+    };
+    found.ok_or(Error::NotFound)
+}
+
+/// The tags of one ticket.
+pub async fn tags(tx: &mut Tx, t: &TicketRow) -> Result<Vec<String>> {
+    Ok(store::tickets::tags_of(tx, t.workspace_id, &[t.id])
+        .await?
+        .into_iter()
+        .map(|(_, tag)| tag)
+        .collect())
+}
+
+/// Fails with 412 when the caller's `If-Match` version is stale.
+pub fn check_version(if_match: Option<i64>, version: i64) -> Result<()> {
+    match if_match {
+        Some(v) if v != version => Err(Error::Client(
+            Code::PreconditionFailed,
+            format!("the ticket is at version {version}, not {v}; reload and retry"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Saves a changed row; a concurrent writer that got in first answers 409.
+pub async fn save(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
+    row.updated_at = now_micros();
+    if !store::tickets::update(tx, row).await? {
+        return Err(Error::conflict(
+            "the ticket was changed by someone else; reload and retry",
+        ));
+    }
+    row.version += 1;
+    Ok(())
+}
+
+/// Recomputes a ticket's SLA clocks from its current fields and pauses.
+pub async fn recompute_sla(tx: &mut Tx, row: &mut TicketRow, now: i64) -> Result<()> {
+    let ctx = crate::sla::engine::load(tx, row.workspace_id).await?;
+    let pauses = store::sla::pauses(tx, row.workspace_id, row.id).await?;
+    crate::sla::engine::compute(&ctx, row, &pauses, now);
+    Ok(())
+}

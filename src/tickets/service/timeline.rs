@@ -1,0 +1,126 @@
+//! The timeline and the outbox: who changed what (`record`), the domain events that
+//! webhooks, integrations and the live console read (`publish`), and the search document.
+
+use serde_json::json;
+
+use crate::auth::Actor;
+use crate::clock::now_micros;
+use crate::error::Result;
+use crate::ids::EventId;
+use crate::store::events::{DomainEventRow, EventRow};
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Tx, dialect};
+use crate::tickets::model::TicketView;
+
+/// Who caused a change, for the timeline.
+#[derive(Debug, Clone, Copy)]
+pub struct Author {
+    pub kind: &'static str,
+    pub id: Option<uuid::Uuid>,
+}
+
+impl Author {
+    #[must_use]
+    pub fn user(a: &Actor) -> Self {
+        Author {
+            kind: "agent",
+            id: Some(a.user_id.0),
+        }
+    }
+    pub const SYSTEM: Author = Author {
+        kind: "system",
+        id: None,
+    };
+}
+
+/// Writes a timeline entry.
+pub async fn record(
+    tx: &mut Tx,
+    t: &TicketRow,
+    by: Author,
+    event_type: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    metadata: serde_json::Value,
+) -> Result<()> {
+    store::events::insert(
+        tx,
+        &EventRow {
+            id: EventId::new(),
+            workspace_id: t.workspace_id,
+            ticket_id: t.id,
+            event_type: event_type.to_owned(),
+            actor_type: by.kind.to_owned(),
+            actor_id: by.id,
+            from_status: from.map(str::to_owned),
+            to_status: to.map(str::to_owned),
+            metadata: metadata.to_string(),
+            created_at: now_micros(),
+        },
+    )
+    .await
+}
+
+/// Writes a domain event of the catalog (SPEC §5 Webhooks) to the outbox, in the same
+/// transaction as the change. `data` carries the ticket as it is after the change.
+pub async fn publish(
+    tx: &mut Tx,
+    t: &TicketRow,
+    tags: &[String],
+    event_type: &str,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let now = now_micros();
+    let internal = extra["comment"]["is_internal"] == serde_json::Value::Bool(true);
+    let mut data = json!({ "ticket": TicketView::from_row(t, tags.to_vec(), now) });
+    if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    let payload =
+        json!({ "event": event_type, "timestamp": crate::clock::rfc3339(now), "data": data })
+            .to_string();
+    crate::webhooks::fan_out(tx, t.workspace_id, event_type, t.id.0, &payload, internal).await?;
+    crate::integrations::crm::on_event(tx, t, event_type).await?;
+    store::events::publish(
+        tx,
+        &DomainEventRow {
+            id: EventId::new(),
+            workspace_id: t.workspace_id,
+            event_type: event_type.to_owned(),
+            subject_id: t.id.0,
+            payload,
+            created_at: now,
+        },
+    )
+    .await
+}
+
+pub fn document_head(t: &TicketRow) -> String {
+    // The email also goes in as its parts: PostgreSQL's parser keeps an address as one word,
+    // and a search for the domain should find it on both backends.
+    let parts = t.requester_email.replace(['@', '.'], " ");
+    format!(
+        "{} {} {} {} {} {} {}",
+        t.ticket_number,
+        t.number,
+        t.subject,
+        t.description,
+        t.requester_email,
+        parts,
+        t.requester_name
+    )
+}
+
+/// Rebuilds the search document of a ticket from its fields and thread.
+pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
+    let comments = store::comments::list(tx, t.workspace_id, t.id, true).await?;
+    let mut doc = document_head(t);
+    for c in comments {
+        if doc.len() > 512 * 1024 {
+            break;
+        }
+        doc.push('\n');
+        doc.push_str(&c.body);
+    }
+    dialect::index_ticket(tx, t.workspace_id, t.id, &doc, false).await
+}
