@@ -128,7 +128,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
             .await?
             .0
             .into_iter()
-            .filter(|u| u.role != "engineer" && u.active)
+            .filter(|u| crate::tickets::status::Role::word_can_be_assignee(&u.role) && u.active)
             .map(|u| u.id)
             .collect();
         let workspace = store::workspaces::find(&mut tx, ws)

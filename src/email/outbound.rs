@@ -8,8 +8,6 @@
 //! notification: `sent`, or `undeliverable` (no SMTP configured, no support address, a
 //! permanent 5xx) with the reason; temporary failures are retried with backoff.
 
-use std::sync::Arc;
-
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -502,6 +500,3 @@ async fn customer_links(
     tx.commit().await?;
     Ok(link)
 }
-
-/// Shared handle.
-pub type SharedMailer = Option<Arc<Mailer>>;

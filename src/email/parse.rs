@@ -29,7 +29,14 @@ pub struct Inbound {
     pub from_email: Option<String>,
     pub from_name: Option<String>,
     pub subject: String,
-    /// The whole text body.
+    /// The whole text body (the unit tests check its decoding; `visible` is made from it).
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "kept for the decoding tests; the app uses `visible`"
+        )
+    )]
     pub text: String,
     /// What the sender wrote, without quoted history and signature.
     pub visible: String,

@@ -13,7 +13,6 @@ use serde::de::DeserializeOwned;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::error::{Code, Error};
-use crate::ids::TokenId;
 
 /// A JSON body whose every failure is a problem document.
 pub struct Json<T>(pub T);
@@ -71,7 +70,7 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(
 pub use crate::validate::parse_json;
 
 /// The authenticated staff user (401 otherwise).
-pub struct Auth(pub Actor, pub TokenId);
+pub struct Auth(pub Actor);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
@@ -81,19 +80,19 @@ impl FromRequestParts<AppState> for Auth {
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(a) = parts.extensions.get::<AuthCache>() {
-            return Ok(Auth(a.0.clone(), a.1));
+            return Ok(Auth(a.0.clone()));
         }
         let token = bearer(parts)
             .ok_or_else(|| Error::unauthorized("send Authorization: Bearer <token>"))?;
-        let (actor, id) = crate::auth::service::authenticate(app, token).await?;
-        parts.extensions.insert(AuthCache(actor.clone(), id));
-        Ok(Auth(actor, id))
+        let (actor, _) = crate::auth::service::authenticate(app, token).await?;
+        parts.extensions.insert(AuthCache(actor.clone()));
+        Ok(Auth(actor))
     }
 }
 
 /// The resolved actor, cached on the request so the middleware and the handler share one lookup.
 #[derive(Clone)]
-pub struct AuthCache(pub Actor, pub TokenId);
+pub struct AuthCache(pub Actor);
 
 /// The bearer token of a request, if any.
 #[must_use]

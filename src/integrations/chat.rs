@@ -434,7 +434,7 @@ pub async fn escalate(
         &mut tx,
         &row,
         &tags,
-        "ticket.updated",
+        crate::tickets::events::DomainEvent::TicketUpdated,
         json!({"changes": {"bot_escalated": true}}),
     )
     .await?;

@@ -20,12 +20,13 @@ use crate::ids::{TicketId, WorkspaceId};
 use crate::jobs::{Job, JobContext};
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Tx};
+use crate::tickets::events::DomainEvent;
 
 /// Queues a sync when the workspace syncs notes and the event is one that changes them.
-pub async fn on_event(tx: &mut Tx, t: &TicketRow, event: &str) -> Result<()> {
+pub async fn on_event(tx: &mut Tx, t: &TicketRow, event: DomainEvent) -> Result<()> {
     if !matches!(
         event,
-        "ticket.created" | "ticket.resolved" | "ticket.closed"
+        DomainEvent::TicketCreated | DomainEvent::TicketResolved | DomainEvent::TicketClosed
     ) {
         return Ok(());
     }
@@ -38,7 +39,7 @@ pub async fn on_event(tx: &mut Tx, t: &TicketRow, event: &str) -> Result<()> {
         &CrmSync {
             workspace_id: t.workspace_id,
             ticket_id: t.id,
-            create: event == "ticket.created",
+            create: event == DomainEvent::TicketCreated,
         },
     )
     .await?;

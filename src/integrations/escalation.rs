@@ -403,7 +403,7 @@ async fn attempt(
                 &mut tx,
                 &row,
                 &tags,
-                "ticket.escalated",
+                crate::tickets::events::DomainEvent::TicketEscalated,
                 json!({"escalation": meta}),
             )
             .await?;

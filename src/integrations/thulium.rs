@@ -35,11 +35,10 @@ impl ExternalId {
     }
 }
 
+/// A Thulium webhook body. Its `event` name is accepted and ignored: the ticket's contents
+/// decide what happens.
 #[derive(Debug, Deserialize)]
 pub struct Payload {
-    /// Thulium's event name (informational: the ticket's contents decide what happens).
-    #[serde(default)]
-    pub event: Option<String>,
     pub ticket: ThuliumTicket,
 }
 

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-#[allow(unused_imports)]
 use super::*;
 use crate::auth::tokens::digest;
 use crate::clock::{now_micros, rfc3339};

@@ -20,11 +20,8 @@ use crate::ids::{CustomerId, TicketId, WorkspaceId};
 use crate::store::integrations::PortalTokenRow;
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Tx};
-#[allow(unused_imports)]
 pub use access::*;
-#[allow(unused_imports)]
 pub use submit::*;
-#[allow(unused_imports)]
 pub use thread::*;
 
 const TICKET_PREFIX: &str = "fdp_";

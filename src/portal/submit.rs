@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-#[allow(unused_imports)]
 use super::*;
 use crate::clock::now_micros;
 use crate::ctx::Ctx;

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-#[allow(unused_imports)]
 use super::*;
 use crate::clock::{now_micros, rfc3339};
 use crate::ctx::Ctx;
@@ -280,7 +279,7 @@ pub async fn rate(ctx: &Ctx, id: &str, mut creds: Credentials, input: Rating) ->
         &mut tx,
         &row,
         &tags,
-        "ticket.satisfaction.received",
+        crate::tickets::events::DomainEvent::TicketSatisfactionReceived,
         json!({"satisfaction": meta}),
     )
     .await?;

@@ -78,7 +78,7 @@ async fn escalate(
         tx,
         &row,
         &new_tags,
-        "ticket.updated",
+        crate::tickets::events::DomainEvent::TicketUpdated,
         json!({"changes": changes}),
     )
     .await
@@ -173,7 +173,18 @@ pub async fn run(store: &Store, now: i64) -> Result<usize> {
                 )
                 .await?;
                 let tags = tags(&mut tx, t).await?;
-                publish(&mut tx, t, &tags, &format!("ticket.sla.{kind}"), meta).await?;
+                publish(
+                    &mut tx,
+                    t,
+                    &tags,
+                    if kind == "breached" {
+                        crate::tickets::events::DomainEvent::TicketSlaBreached
+                    } else {
+                        crate::tickets::events::DomainEvent::TicketSlaAtRisk
+                    },
+                    meta,
+                )
+                .await?;
                 if let std::collections::hash_map::Entry::Vacant(slot) =
                     settings.entry(t.workspace_id)
                 {

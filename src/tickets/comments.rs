@@ -30,7 +30,7 @@ pub async fn announce(
         tx,
         row,
         tags,
-        "ticket.comment.added",
+        crate::tickets::events::DomainEvent::TicketCommentAdded,
         json!({"comment": super::model::CommentView::from(comment)}),
     )
     .await?;

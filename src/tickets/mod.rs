@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod comments;
+pub mod events;
 pub mod list;
 pub mod model;
 pub mod numbering;

@@ -10,6 +10,10 @@ macro_rules! word_enum {
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),* }
 
+        #[allow(
+            dead_code,
+            reason = "the same vocabulary API is made for every enum; not every enum uses all of it"
+        )]
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
@@ -28,6 +32,14 @@ macro_rules! word_enum {
                     $($word $(| $alias)* => Some($name::$variant),)*
                     _ => None,
                 }
+            }
+
+            /// The word as people read it in a list (`Urgent`, `In progress`).
+            #[must_use]
+            pub fn label(self) -> String {
+                let w = self.as_str().replace('_', " ");
+                let mut c = w.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
             }
 
             /// The accepted words, for error messages.
@@ -95,6 +107,21 @@ impl Priority {
     }
 }
 
+impl Role {
+    /// Whether a user with this role may be a ticket's assignee: engineers work escalated
+    /// cases through notes and are never assignees (SPEC §4).
+    #[must_use]
+    pub fn can_be_assignee(self) -> bool {
+        self != Role::Engineer
+    }
+
+    /// [`Role::can_be_assignee`] for a stored role word; an unknown word cannot.
+    #[must_use]
+    pub fn word_can_be_assignee(word: &str) -> bool {
+        Role::parse(word).is_some_and(Role::can_be_assignee)
+    }
+}
+
 impl Status {
     /// Whether a ticket in `self` may move to `to` (SPEC §5 Lifecycle).
     #[must_use]
@@ -121,6 +148,18 @@ impl Status {
 mod tests {
     use super::Status::{self, Closed, New, Open, Pending, Resolved};
     use super::*;
+
+    #[test]
+    fn only_engineers_cannot_be_assignees_and_labels_read_well() {
+        for r in Role::ALL {
+            assert_eq!(r.can_be_assignee(), *r != Role::Engineer, "{r}");
+        }
+        assert!(!Role::word_can_be_assignee("engineer"));
+        assert!(Role::word_can_be_assignee("agent"));
+        assert!(!Role::word_can_be_assignee("owner"));
+        assert_eq!(Priority::Urgent.label(), "Urgent");
+        assert_eq!(Status::Pending.label(), "Pending");
+    }
 
     #[test]
     fn lifecycle_allows_exactly_the_spec_transitions() {

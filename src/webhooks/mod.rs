@@ -16,24 +16,7 @@ use crate::ids::WorkspaceId;
 use crate::jobs::{Job, JobContext};
 use crate::store::webhooks::{DeliveryRow, WebhookRow};
 use crate::store::{self, Tx};
-
-/// The event catalog of SPEC §5, plus the rules engine's own.
-pub const EVENTS: [&str; 14] = [
-    "ticket.created",
-    "ticket.updated",
-    "ticket.status_changed",
-    "ticket.resolved",
-    "ticket.closed",
-    "ticket.reopened",
-    "ticket.comment.added",
-    "ticket.assigned",
-    "ticket.merged",
-    "ticket.escalated",
-    "ticket.sla.at_risk",
-    "ticket.sla.breached",
-    "ticket.satisfaction.received",
-    "automation.webhook",
-];
+use crate::tickets::events::DomainEvent;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookView {
@@ -91,13 +74,16 @@ fn check_input(input: &WebhookInput, allow_private: bool) -> Result<(String, Str
         errors.push(FieldError::new("events", "subscribe to at least one event"));
     }
     for e in &input.events {
-        if !EVENTS.contains(&e.as_str()) {
+        if !DomainEvent::parse(e).is_some_and(DomainEvent::subscribable) {
             errors.push(FieldError::new(
                 "events",
                 format!(
                     "unknown event `{}`; known: {}",
                     e.chars().take(60).collect::<String>(),
-                    EVENTS.join(", ")
+                    DomainEvent::catalog()
+                        .map(DomainEvent::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -286,7 +272,7 @@ async fn active(tx: &mut Tx, ws: WorkspaceId) -> Result<std::sync::Arc<Vec<Webho
 pub async fn fan_out(
     tx: &mut Tx,
     ws: WorkspaceId,
-    event: &str,
+    event: DomainEvent,
     subject: uuid::Uuid,
     payload: &str,
     internal: bool,
@@ -298,7 +284,7 @@ pub async fn fan_out(
     let now = now_micros();
     for h in hooks.iter() {
         let events: Vec<String> = serde_json::from_str(&h.events).unwrap_or_default();
-        if !events.iter().any(|e| e == event) || (internal && !h.include_internal) {
+        if !events.iter().any(|e| e == event.name()) || (internal && !h.include_internal) {
             continue;
         }
         let d = DeliveryRow {
@@ -306,7 +292,7 @@ pub async fn fan_out(
             workspace_id: ws,
             webhook_id: Some(h.id),
             target_url: None,
-            event_type: event.to_owned(),
+            event_type: event.name().to_owned(),
             subject_id: subject,
             payload: payload.to_owned(),
             status: "pending".into(),
@@ -337,7 +323,7 @@ pub async fn queue_direct(
         workspace_id: ws,
         webhook_id: None,
         target_url: Some(url.to_owned()),
-        event_type: "automation.webhook".into(),
+        event_type: DomainEvent::AutomationWebhook.name().to_owned(),
         subject_id: subject,
         payload: payload.to_owned(),
         status: "pending".into(),

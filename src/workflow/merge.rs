@@ -203,7 +203,7 @@ pub async fn merge(
         &mut tx,
         &target,
         &target_tags,
-        "ticket.merged",
+        crate::tickets::events::DomainEvent::TicketMerged,
         json!({"source_ticket_ids": ids}),
     )
     .await?;

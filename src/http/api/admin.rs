@@ -39,7 +39,7 @@ fn status_param(q: &Params) -> Result<Option<String>> {
     params(("status" = Option<String>, Query), ("limit" = Option<u64>, Query)), responses((status = 200, description = "`{jobs}`")))]
 pub async fn list_jobs(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Query(q): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     actor.require(Permission::ManageSettings)?;
@@ -77,7 +77,7 @@ pub async fn list_jobs(
     responses((status = 202, description = "`{id, status}`"), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn retry_job(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<JobId>,
 ) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>)> {
     actor.require(Permission::ManageSettings)?;

@@ -71,7 +71,7 @@ pub struct TokenCreated {
     responses((status = 201, body = TokenCreated)))]
 pub async fn create_token(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<NewToken>,
 ) -> Result<(StatusCode, axum::Json<TokenCreated>)> {
     let issued = crate::auth::service::create_personal_token(&app, &actor, &body.name).await?;
@@ -90,7 +90,7 @@ pub async fn create_token(
     responses((status = 204), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn delete_token(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<TokenId>,
 ) -> Result<StatusCode> {
     crate::auth::service::revoke_token(&app, &actor, id).await?;
@@ -108,7 +108,7 @@ pub struct Me {
 
 /// The caller and their workspace.
 #[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Me)))]
-pub async fn me(State(app): State<AppState>, Auth(actor, _): Auth) -> Result<axum::Json<Me>> {
+pub async fn me(State(app): State<AppState>, Auth(actor): Auth) -> Result<axum::Json<Me>> {
     let user = crate::workspace::users::get(&app.store, &actor, actor.user_id).await?;
     let ws = crate::workspace::workspaces::get(&app.store, &actor).await?;
     Ok(axum::Json(Me {

@@ -27,7 +27,7 @@ fn canned_response(status: StatusCode, c: CannedView) -> Response {
     responses((status = 200, description = "`{canned_responses}`")))]
 pub async fn list_canned(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Query(q): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     let mut errors = Vec::new();
@@ -61,7 +61,7 @@ pub async fn list_canned(
     responses((status = 201, body = CannedView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn create_canned(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<NewCanned>,
 ) -> Result<Response> {
     Ok(canned_response(
@@ -75,7 +75,7 @@ pub async fn create_canned(
     responses((status = 200, body = CannedView), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn get_canned(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<Response> {
     Ok(canned_response(
@@ -89,7 +89,7 @@ pub async fn get_canned(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = CannedView)))]
 pub async fn update_canned(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
     IfMatch(v): IfMatch,
     Json(body): Json<CannedPatch>,
@@ -117,7 +117,7 @@ pub async fn patch_canned(
 #[utoipa::path(delete, path = "/api/tickets/canned-responses/{id}", tag = "canned", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 204)))]
 pub async fn delete_canned(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<StatusCode> {
     canned::delete(&app.store, &actor, id).await?;
@@ -129,7 +129,7 @@ pub async fn delete_canned(
     responses((status = 200, body = CannedView)))]
 pub async fn use_canned(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<Response> {
     Ok(canned_response(
@@ -143,7 +143,7 @@ pub async fn use_canned(
     params(("id" = String, Path)), responses((status = 200, description = "`{content}`")))]
 pub async fn render_canned(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
     Json(body): Json<RenderRequest>,
 ) -> Result<axum::Json<serde_json::Value>> {

@@ -25,7 +25,7 @@ fn category_response(status: StatusCode, c: CategoryView) -> Response {
     params(("include_archived" = Option<bool>, Query)), responses((status = 200, description = "`{categories}`")))]
 pub async fn list_categories(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Query(q): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     let archived = flag(&q, "include_archived")?;
@@ -50,7 +50,7 @@ fn flag(q: &Params, name: &str) -> Result<bool> {
     responses((status = 201, body = CategoryView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn create_category(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<NewCategory>,
 ) -> Result<Response> {
     Ok(category_response(
@@ -64,7 +64,7 @@ pub async fn create_category(
     responses((status = 200, body = CategoryView), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn get_category(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<CategoryId>,
 ) -> Result<Response> {
     Ok(category_response(
@@ -78,7 +78,7 @@ pub async fn get_category(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = CategoryView)))]
 pub async fn update_category(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<CategoryId>,
     IfMatch(v): IfMatch,
     Json(body): Json<CategoryPatch>,
@@ -106,7 +106,7 @@ pub async fn patch_category(
 #[utoipa::path(delete, path = "/api/tickets/categories/{id}", tag = "categories", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 204)))]
 pub async fn archive_category(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<CategoryId>,
 ) -> Result<StatusCode> {
     categories::archive(&app.store, &actor, id).await?;
@@ -118,7 +118,7 @@ pub async fn archive_category(
     responses((status = 200, description = "`{categories}` in the new order, archived included")))]
 pub async fn order_categories(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<CategoryOrder>,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(

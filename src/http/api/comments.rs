@@ -66,7 +66,7 @@ thread_routes!(
     params(("id" = String, Path), ("comment_id" = String, Path)), responses((status = 200, body = CommentView)))]
 pub async fn update_comment(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path((id, cid)): Path<(String, CommentId)>,
     Json(body): Json<CommentEdit>,
 ) -> Result<axum::Json<CommentView>> {
@@ -79,7 +79,7 @@ pub async fn update_comment(
     params(("id" = String, Path), ("comment_id" = String, Path)), responses((status = 204)))]
 pub async fn delete_comment(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path((id, cid)): Path<(String, CommentId)>,
 ) -> Result<StatusCode> {
     comments::delete(&app.store, &actor, &id, cid).await?;

@@ -28,7 +28,7 @@ fn customer_response(status: StatusCode, c: &store::customers::CustomerRow) -> R
     responses((status = 200, description = "`{customers, pagination}`")))]
 pub async fn list_customers(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
@@ -50,7 +50,7 @@ pub async fn list_customers(
     responses((status = 201, body = CustomerView), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn create_customer(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<NewCustomer>,
 ) -> Result<Response> {
     let c = customers::create(&app.store, &actor, body).await?;
@@ -62,7 +62,7 @@ pub async fn create_customer(
     responses((status = 200, body = CustomerView), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn get_customer(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<CustomerId>,
 ) -> Result<Response> {
     let c = customers::get(&app.store, &actor, id).await?;
@@ -74,7 +74,7 @@ pub async fn get_customer(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = CustomerView)))]
 pub async fn update_customer(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<CustomerId>,
     IfMatch(v): IfMatch,
     Json(body): Json<CustomerPatch>,
@@ -89,7 +89,7 @@ pub async fn update_customer(
     responses((status = 200, description = "`{tickets}`")))]
 pub async fn customer_tickets(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<CustomerId>,
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {

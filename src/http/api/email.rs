@@ -66,7 +66,7 @@ pub async fn inbound_email(
 #[utoipa::path(get, path = "/api/settings/email", tag = "email", security(("bearer" = [])), responses((status = 200, body = EmailSettings)))]
 pub async fn get_email_settings(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<EmailSettings>> {
     Ok(axum::Json(settings::get(&app.store, &actor).await?))
 }
@@ -76,7 +76,7 @@ pub async fn get_email_settings(
     responses((status = 200, body = EmailSettings), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn put_email_settings(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<EmailSettingsInput>,
 ) -> Result<axum::Json<EmailSettings>> {
     Ok(axum::Json(settings::put(&app.store, &actor, body).await?))
@@ -88,7 +88,7 @@ pub async fn put_email_settings(
     responses((status = 200, description = "the file"), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn download_attachment(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<Response> {
     actor.require(Permission::ViewTickets)?;
@@ -189,7 +189,7 @@ fn sniff(head: &[u8]) -> String {
               (status = 413, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn upload_attachment(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(
     StatusCode,
@@ -292,7 +292,7 @@ pub(crate) async fn store_upload(
     responses((status = 200, description = "`{fetched, created, appended, ignored}`"), (status = 503, body = crate::http::problem::Problem)))]
 pub async fn poll_imap(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<crate::email::imap::PollReport>> {
     actor.require(Permission::ManageSettings)?;
     crate::email::imap::poll(&app, actor.workspace_id)

@@ -15,7 +15,7 @@ use crate::workspace::groups::{self, GroupPatch, GroupView, NewGroup};
 #[utoipa::path(get, path = "/api/groups", tag = "groups", security(("bearer" = [])), responses((status = 200, description = "`{groups}`")))]
 pub async fn list_groups(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
         json!({"groups": groups::list(&app.store, &actor).await?}),
@@ -27,7 +27,7 @@ pub async fn list_groups(
     responses((status = 201, body = GroupView), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn create_group(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<NewGroup>,
 ) -> Result<(StatusCode, axum::Json<GroupView>)> {
     Ok((
@@ -41,7 +41,7 @@ pub async fn create_group(
     responses((status = 200, body = GroupView)))]
 pub async fn get_group(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<GroupId>,
 ) -> Result<axum::Json<GroupView>> {
     Ok(axum::Json(groups::get(&app.store, &actor, id).await?))
@@ -52,7 +52,7 @@ pub async fn get_group(
     params(("id" = String, Path)), responses((status = 200, body = GroupView)))]
 pub async fn update_group(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<GroupId>,
     Json(body): Json<GroupPatch>,
 ) -> Result<axum::Json<GroupView>> {

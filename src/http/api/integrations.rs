@@ -97,7 +97,7 @@ pub async fn wecom_message(
     responses((status = 200, description = "thulium, wecom, rma, task, crm, chat"), (status = 403, body = crate::http::problem::Problem)))]
 pub async fn get_settings(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<settings::IntegrationsView>> {
     Ok(axum::Json(settings::get(&app, &actor).await?))
 }
@@ -109,7 +109,7 @@ pub async fn get_settings(
     responses((status = 200, description = "the settings as GET shows them"), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn put_settings(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<Value>,
 ) -> Result<axum::Json<settings::IntegrationsView>> {
     Ok(axum::Json(settings::put(&app, &actor, body).await?))
@@ -124,7 +124,7 @@ pub async fn put_settings(
               (status = 409, body = crate::http::problem::Problem)))]
 pub async fn escalate_ticket(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path((id, kind)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> Result<Response> {
@@ -148,7 +148,7 @@ pub async fn escalate_ticket(
     params(("id" = String, Path)), responses((status = 200, description = "`{escalations}`")))]
 pub async fn list_escalations(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>> {
     let list = escalation::list(&app, &actor, &id).await?;
@@ -163,7 +163,7 @@ pub async fn list_escalations(
     responses((status = 200, description = "the cancelled escalation"), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn cancel_escalation(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path((id, eid)): Path<(String, uuid::Uuid)>,
 ) -> Result<axum::Json<Value>> {
     let e = escalation::cancel(&app, &actor, &id, eid).await?;

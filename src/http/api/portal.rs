@@ -308,7 +308,7 @@ pub async fn escalate(
     responses((status = 200, body = portal::Rotated), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn rotate_token(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<axum::Json<portal::Rotated>> {
     Ok(axum::Json(portal::rotate(&app, &actor, &id).await?))

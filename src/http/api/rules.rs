@@ -24,7 +24,7 @@ fn rule_response(status: StatusCode, r: RuleView) -> Response {
     responses((status = 200, description = "`{rules}`")))]
 pub async fn list_rules(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
         json!({"rules": service::list(&app.store, &actor).await?}),
@@ -37,7 +37,7 @@ pub async fn list_rules(
     responses((status = 201, body = RuleView), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn create_rule(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<RuleInput>,
 ) -> Result<Response> {
     Ok(rule_response(
@@ -51,7 +51,7 @@ pub async fn create_rule(
     responses((status = 200, body = RuleView), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn get_rule(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<Response> {
     Ok(rule_response(
@@ -65,7 +65,7 @@ pub async fn get_rule(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = RuleView)))]
 pub async fn replace_rule(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
     IfMatch(v): IfMatch,
     Json(body): Json<RuleInput>,
@@ -89,7 +89,7 @@ pub async fn replace_rule(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = RuleView)))]
 pub async fn patch_rule(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
     IfMatch(v): IfMatch,
     Json(body): Json<RulePatch>,
@@ -104,7 +104,7 @@ pub async fn patch_rule(
 #[utoipa::path(delete, path = "/api/tickets/automation-rules/{id}", tag = "automation", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 204)))]
 pub async fn delete_rule(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<StatusCode> {
     service::delete(&app.store, &actor, id).await?;

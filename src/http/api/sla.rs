@@ -24,7 +24,7 @@ fn policy_response(status: StatusCode, p: PolicyView) -> Response {
 #[utoipa::path(get, path = "/api/tickets/sla-policies", tag = "sla", security(("bearer" = [])), responses((status = 200, description = "`{policies}`")))]
 pub async fn list_policies(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
         json!({"policies": service::list(&app.store, &actor).await?}),
@@ -36,7 +36,7 @@ pub async fn list_policies(
     responses((status = 201, body = PolicyView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn create_policy(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<PolicyInput>,
 ) -> Result<Response> {
     Ok(policy_response(
@@ -50,7 +50,7 @@ pub async fn create_policy(
     responses((status = 200, body = PolicyView), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn get_policy(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<Response> {
     Ok(policy_response(
@@ -64,7 +64,7 @@ pub async fn get_policy(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = PolicyView)))]
 pub async fn update_policy(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
     IfMatch(v): IfMatch,
     Json(body): Json<PolicyInput>,
@@ -79,7 +79,7 @@ pub async fn update_policy(
 #[utoipa::path(delete, path = "/api/tickets/sla-policies/{id}", tag = "sla", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 204)))]
 pub async fn delete_policy(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<StatusCode> {
     service::delete(&app.store, &actor, id).await?;
@@ -90,7 +90,7 @@ pub async fn delete_policy(
 #[utoipa::path(get, path = "/api/settings/business-hours", tag = "sla", security(("bearer" = [])), responses((status = 200, description = "`{timezone, schedule, holidays}`")))]
 pub async fn get_business_hours(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
         service::business_hours(&app.store, &actor).await?,
@@ -103,7 +103,7 @@ pub async fn get_business_hours(
     responses((status = 200, description = "the stored hours"), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn put_business_hours(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<CalendarSpec>,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
@@ -115,7 +115,7 @@ pub async fn put_business_hours(
 #[utoipa::path(get, path = "/api/settings/sla-escalation", tag = "sla", security(("bearer" = [])), responses((status = 200, body = EscalationSettings)))]
 pub async fn get_escalation(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<EscalationSettings>> {
     Ok(axum::Json(service::escalation(&app.store, &actor).await?))
 }
@@ -125,7 +125,7 @@ pub async fn get_escalation(
     responses((status = 200, body = EscalationSettings), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn put_escalation(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<EscalationSettings>,
 ) -> Result<axum::Json<EscalationSettings>> {
     Ok(axum::Json(

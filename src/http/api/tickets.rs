@@ -127,7 +127,7 @@ pub(crate) fn ticket_response(status: StatusCode, row: &TicketRow, tags: Vec<Str
     responses((status = 200, description = "`{tickets, pagination}` plus side-loaded arrays"), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn list_tickets(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Query(params): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     let req = listing::parse(&params, &actor)?;
@@ -203,7 +203,7 @@ async fn replay(
     responses((status = 201, body = TicketView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn create_ticket(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     IdempotencyKey(key): IdempotencyKey,
     JsonWithBytes(body, raw): JsonWithBytes<NewTicket>,
 ) -> Result<Response> {
@@ -264,7 +264,7 @@ pub async fn create_ticket(
 #[utoipa::path(get, path = "/api/tickets/queue", tag = "tickets", security(("bearer" = [])), responses((status = 200, body = QueueStats)))]
 pub async fn queue_stats(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<QueueStats>> {
     let mut tx = app.store.read().await?;
     Ok(axum::Json(listing::queue_stats(&mut tx, &actor).await?))
@@ -276,7 +276,7 @@ pub async fn queue_stats(
     responses((status = 200, body = TicketView), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn get_ticket(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
     Query(params): Query,
 ) -> Result<Response> {
@@ -322,7 +322,7 @@ pub async fn get_ticket(
     responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem), (status = 412, body = crate::http::problem::Problem)))]
 pub async fn update_ticket(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
     IfMatch(v): IfMatch,
     Json(patch): Json<TicketPatch>,
@@ -349,7 +349,7 @@ pub async fn replace_ticket(
     responses((status = 204), (status = 403, body = crate::http::problem::Problem)))]
 pub async fn delete_ticket(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     service::delete(&app.store, &actor, &id).await?;
@@ -368,7 +368,7 @@ pub struct StatusChange {
     responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn set_status(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
     IfMatch(v): IfMatch,
     Json(body): Json<StatusChange>,
@@ -383,7 +383,7 @@ macro_rules! lifecycle {
         #[utoipa::path(post, path = $path, tag = "tickets", security(("bearer" = [])),
             params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
             responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem)))]
-        pub async fn $name(State(app): State<AppState>, Auth(actor, _): Auth, Path(id): Path<String>, IfMatch(v): IfMatch) -> Result<Response> {
+        pub async fn $name(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, IfMatch(v): IfMatch) -> Result<Response> {
             let (row, tags) = service::set_status(&app.store, &actor, &id, $status, v).await?;
             Ok(ticket_response(StatusCode::OK, &row, tags))
         }
@@ -425,7 +425,7 @@ pub struct AssignRequest {
     responses((status = 200, body = TicketView), (status = 403, body = crate::http::problem::Problem), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn assign_ticket(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
     IfMatch(v): IfMatch,
     Json(body): Json<AssignRequest>,
@@ -476,7 +476,7 @@ pub async fn assign_ticket_put(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = TicketView)))]
 pub async fn unassign_ticket(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
     IfMatch(v): IfMatch,
 ) -> Result<Response> {
@@ -489,7 +489,7 @@ pub async fn unassign_ticket(
     params(("id" = String, Path)), responses((status = 200, body = TicketView)))]
 pub async fn mark_read(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<Response> {
     let (row, tags) = service::mark_read(&app.store, &actor, &id).await?;
@@ -501,7 +501,7 @@ pub async fn mark_read(
     params(("id" = String, Path)), responses((status = 200, description = "`{events: [...]}`")))]
 pub async fn list_events(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>> {
     actor.require(crate::auth::Permission::ViewTickets)?;

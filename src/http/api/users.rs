@@ -25,7 +25,7 @@ fn user_response(status: StatusCode, u: UserView) -> Response {
     params(("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)), responses((status = 200, description = "`{users, pagination}`")))]
 pub async fn list_users(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     let (page, limit) = page_params(&p)?;
@@ -40,7 +40,7 @@ pub async fn list_users(
     responses((status = 201, body = UserView), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn create_user(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<NewUser>,
 ) -> Result<Response> {
     let u = users::create(&app.store, &actor, body).await?;
@@ -55,7 +55,7 @@ pub async fn create_user(
     responses((status = 200, body = UserView)))]
 pub async fn get_user(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<UserId>,
 ) -> Result<Response> {
     Ok(user_response(
@@ -69,7 +69,7 @@ pub async fn get_user(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = UserView)))]
 pub async fn update_user(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<UserId>,
     IfMatch(v): IfMatch,
     Json(body): Json<UserPatch>,

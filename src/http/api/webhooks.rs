@@ -14,7 +14,7 @@ use crate::webhooks::{self, WebhookInput, WebhookView};
 #[utoipa::path(get, path = "/api/webhooks", tag = "webhooks", security(("bearer" = [])), responses((status = 200, description = "`{webhooks}`")))]
 pub async fn list_webhooks(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
         json!({"webhooks": webhooks::list(&app, &actor).await?}),
@@ -27,7 +27,7 @@ pub async fn list_webhooks(
     responses((status = 201, body = WebhookView), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn create_webhook(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<WebhookInput>,
 ) -> Result<(StatusCode, axum::Json<WebhookView>)> {
     Ok((
@@ -41,7 +41,7 @@ pub async fn create_webhook(
     responses((status = 200, body = WebhookView), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn get_webhook(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<axum::Json<WebhookView>> {
     Ok(axum::Json(webhooks::get(&app, &actor, id).await?))
@@ -52,7 +52,7 @@ pub async fn get_webhook(
     params(("id" = String, Path)), responses((status = 200, body = WebhookView)))]
 pub async fn update_webhook(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
     Json(body): Json<WebhookInput>,
 ) -> Result<axum::Json<WebhookView>> {
@@ -63,7 +63,7 @@ pub async fn update_webhook(
 #[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 204)))]
 pub async fn delete_webhook(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<StatusCode> {
     webhooks::delete(&app, &actor, id).await?;
@@ -75,7 +75,7 @@ pub async fn delete_webhook(
     responses((status = 200, description = "`{deliveries}`")))]
 pub async fn list_deliveries(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<uuid::Uuid>,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
@@ -88,7 +88,7 @@ pub async fn list_deliveries(
     params(("id" = String, Path), ("delivery_id" = String, Path)), responses((status = 202, description = "queued")))]
 pub async fn redeliver(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path((id, delivery)): Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>)> {
     webhooks::redeliver(&app, &actor, id, delivery).await?;

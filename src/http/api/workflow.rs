@@ -20,7 +20,7 @@ use crate::workflow::watchers::{self, NewWatcher, WatcherView};
     responses((status = 200, description = "`{watchers}`")))]
 pub async fn list_watchers(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
@@ -34,7 +34,7 @@ pub async fn list_watchers(
     params(("id" = String, Path)), responses((status = 201, body = WatcherView), (status = 403, body = crate::http::problem::Problem)))]
 pub async fn add_watcher(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
     Json(body): Json<NewWatcher>,
 ) -> Result<(StatusCode, axum::Json<WatcherView>)> {
@@ -49,7 +49,7 @@ pub async fn add_watcher(
     params(("id" = String, Path), ("user_id" = String, Path)), responses((status = 204), (status = 404, body = crate::http::problem::Problem)))]
 pub async fn remove_watcher(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path((id, user)): Path<(String, UserId)>,
 ) -> Result<StatusCode> {
     watchers::remove(&app.store, &actor, &id, user).await?;
@@ -63,7 +63,7 @@ pub async fn remove_watcher(
     responses((status = 200, body = crate::tickets::model::TicketView), (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn merge_tickets(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
     Json(body): Json<MergeRequest>,
 ) -> Result<Response> {
@@ -77,7 +77,7 @@ pub async fn merge_tickets(
     responses((status = 200, description = "`{notifications}`")))]
 pub async fn list_notifications(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>> {
     actor.require(Permission::ViewTickets)?;

@@ -19,7 +19,7 @@ use crate::workspace::workspaces::{
     responses((status = 201, description = "`{workspace, admin}`"), (status = 403, body = crate::http::problem::Problem)))]
 pub async fn create_workspace(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     Json(body): Json<NewWorkspace>,
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>)> {
     let (ws, admin) = workspaces::create(&app.store, &actor, body).await?;
@@ -38,7 +38,7 @@ fn settings_response(w: &crate::store::workspaces::WorkspaceRow) -> Response {
 
 /// The workspace settings (admin, supervisor).
 #[utoipa::path(get, path = "/api/settings/workspace", tag = "workspaces", security(("bearer" = [])), responses((status = 200, body = WorkspaceSettings)))]
-pub async fn get_settings(State(app): State<AppState>, Auth(actor, _): Auth) -> Result<Response> {
+pub async fn get_settings(State(app): State<AppState>, Auth(actor): Auth) -> Result<Response> {
     actor.require(Permission::ReadSettings)?;
     Ok(settings_response(
         &workspaces::get(&app.store, &actor).await?,
@@ -50,7 +50,7 @@ pub async fn get_settings(State(app): State<AppState>, Auth(actor, _): Auth) -> 
     params(("If-Match" = Option<String>, Header)), responses((status = 200, body = WorkspaceSettings)))]
 pub async fn update_settings(
     State(app): State<AppState>,
-    Auth(actor, _): Auth,
+    Auth(actor): Auth,
     IfMatch(v): IfMatch,
     Json(body): Json<SettingsPatch>,
 ) -> Result<Response> {

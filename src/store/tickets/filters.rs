@@ -2,7 +2,6 @@
 
 use sea_query::{Asterisk, Cond, Expr, ExprTrait, Order, Query, SimpleExpr};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::error::Result;
 use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};

@@ -11,11 +11,8 @@ use uuid::Uuid;
 
 use super::customers::Customers;
 use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};
-#[allow(unused_imports)]
 pub use filters::*;
-#[allow(unused_imports)]
 pub use reads::*;
-#[allow(unused_imports)]
 pub use writes::*;
 
 #[derive(Iden, Clone, Copy)]

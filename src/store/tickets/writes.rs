@@ -3,7 +3,6 @@
 
 use sea_query::{Cond, Expr, ExprTrait, Query, SimpleExpr};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::error::Result;
 use crate::ids::{CustomerId, TicketId, WorkspaceId};

@@ -21,7 +21,7 @@ pub async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Resul
     if !u.active {
         return Err(Error::field("assignee_id", "the user is deactivated"));
     }
-    if Role::parse(&u.role) == Some(Role::Engineer) {
+    if !Role::word_can_be_assignee(&u.role) {
         return Err(Error::field("assignee_id", "engineers cannot be assignees"));
     }
     Ok(())
@@ -76,7 +76,7 @@ pub async fn apply_assignee(
             tx,
             row,
             tags,
-            "ticket.assigned",
+            crate::tickets::events::DomainEvent::TicketAssigned,
             json!({"assignee_id": u, "previous_assignee_id": from}),
         )
         .await?;
@@ -86,7 +86,7 @@ pub async fn apply_assignee(
             tx,
             row,
             tags,
-            "ticket.updated",
+            crate::tickets::events::DomainEvent::TicketUpdated,
             json!({"changes": {"assignee_id": {"from": from, "to": null}}}),
         )
         .await?;

@@ -439,7 +439,14 @@ pub async fn create_as(
         json!({"channel": row.channel}),
     )
     .await?;
-    publish(tx, &row, &tags, "ticket.created", json!({})).await?;
+    publish(
+        tx,
+        &row,
+        &tags,
+        crate::tickets::events::DomainEvent::TicketCreated,
+        json!({}),
+    )
+    .await?;
     if let Some(a) = row.assignee_id {
         store::assignment::touch_assigned(tx, ws, a, now);
         record(
@@ -456,7 +463,7 @@ pub async fn create_as(
             tx,
             &row,
             &tags,
-            "ticket.assigned",
+            crate::tickets::events::DomainEvent::TicketAssigned,
             json!({"assignee_id": a}),
         )
         .await?;

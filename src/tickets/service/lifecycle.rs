@@ -63,7 +63,7 @@ pub async fn apply_status(
         tx,
         row,
         tags,
-        "ticket.status_changed",
+        crate::tickets::events::DomainEvent::TicketStatusChanged,
         json!({"from": from.as_str(), "to": to.as_str()}),
     )
     .await?;
@@ -78,11 +78,36 @@ pub async fn apply_status(
             json!({}),
         )
         .await?;
-        publish(tx, row, tags, "ticket.reopened", json!({})).await?;
+        publish(
+            tx,
+            row,
+            tags,
+            crate::tickets::events::DomainEvent::TicketReopened,
+            json!({}),
+        )
+        .await?;
     }
     match to {
-        Status::Resolved => publish(tx, row, tags, "ticket.resolved", json!({})).await?,
-        Status::Closed => publish(tx, row, tags, "ticket.closed", json!({})).await?,
+        Status::Resolved => {
+            publish(
+                tx,
+                row,
+                tags,
+                crate::tickets::events::DomainEvent::TicketResolved,
+                json!({}),
+            )
+            .await?
+        }
+        Status::Closed => {
+            publish(
+                tx,
+                row,
+                tags,
+                crate::tickets::events::DomainEvent::TicketClosed,
+                json!({}),
+            )
+            .await?
+        }
         _ => {}
     }
     // Seed 001: the member is told when the status of their request changes.
@@ -153,7 +178,14 @@ pub async fn delete(store: &Store, actor: &Actor, key: &str) -> Result<()> {
         json!({}),
     )
     .await?;
-    publish(&mut tx, &row, &tags, "ticket.deleted", json!({})).await?;
+    publish(
+        &mut tx,
+        &row,
+        &tags,
+        crate::tickets::events::DomainEvent::TicketDeleted,
+        json!({}),
+    )
+    .await?;
     tx.commit().await
 }
 

@@ -10,6 +10,7 @@ use crate::ids::EventId;
 use crate::store::events::{DomainEventRow, EventRow};
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Tx, dialect};
+use crate::tickets::events::DomainEvent;
 use crate::tickets::model::TicketView;
 
 /// Who caused a change, for the timeline.
@@ -67,7 +68,7 @@ pub async fn publish(
     tx: &mut Tx,
     t: &TicketRow,
     tags: &[String],
-    event_type: &str,
+    event: DomainEvent,
     extra: serde_json::Value,
 ) -> Result<()> {
     let now = now_micros();
@@ -76,17 +77,16 @@ pub async fn publish(
     if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
         obj.extend(more);
     }
-    let payload =
-        json!({ "event": event_type, "timestamp": crate::clock::rfc3339(now), "data": data })
-            .to_string();
-    crate::webhooks::fan_out(tx, t.workspace_id, event_type, t.id.0, &payload, internal).await?;
-    crate::integrations::crm::on_event(tx, t, event_type).await?;
+    let payload = json!({ "event": event, "timestamp": crate::clock::rfc3339(now), "data": data })
+        .to_string();
+    crate::webhooks::fan_out(tx, t.workspace_id, event, t.id.0, &payload, internal).await?;
+    crate::integrations::crm::on_event(tx, t, event).await?;
     store::events::publish(
         tx,
         &DomainEventRow {
             id: EventId::new(),
             workspace_id: t.workspace_id,
-            event_type: event_type.to_owned(),
+            event_type: event.name().to_owned(),
             subject_id: t.id.0,
             payload,
             created_at: now,

@@ -210,7 +210,7 @@ pub async fn update(
             &mut tx,
             &row,
             &new_tags,
-            "ticket.updated",
+            crate::tickets::events::DomainEvent::TicketUpdated,
             json!({"changes": changes}),
         )
         .await?;

@@ -174,7 +174,14 @@ async fn save_changes(
         json!({"changes": changes}),
     )
     .await?;
-    publish(tx, row, tags, "ticket.updated", json!({"changes": changes})).await
+    publish(
+        tx,
+        row,
+        tags,
+        crate::tickets::events::DomainEvent::TicketUpdated,
+        json!({"changes": changes}),
+    )
+    .await
 }
 
 async fn act(
@@ -341,7 +348,7 @@ async fn act(
             // also reaches subscriptions to `automation.webhook`.
             let now = now_micros();
             let payload = json!({
-                "event": "automation.webhook",
+                "event": crate::tickets::events::DomainEvent::AutomationWebhook,
                 "timestamp": crate::clock::rfc3339(now),
                 "data": {
                     "ticket": crate::tickets::model::TicketView::from_row(row, tags.clone(), now),
@@ -355,7 +362,7 @@ async fn act(
                 tx,
                 row,
                 tags,
-                "automation.webhook",
+                crate::tickets::events::DomainEvent::AutomationWebhook,
                 json!({"url": url, "rule_id": rule.id, "rule_name": rule.name}),
             )
             .await?;

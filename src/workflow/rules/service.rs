@@ -98,9 +98,9 @@ async fn check_actions(
                         "give either agent_id or strategy",
                     )),
                     (Some(u), None) => {
-                        let ok = store::users::find(tx, ws, *u).await?.is_some_and(|u| {
-                            u.active && Role::parse(&u.role) != Some(Role::Engineer)
-                        });
+                        let ok = store::users::find(tx, ws, *u)
+                            .await?
+                            .is_some_and(|u| u.active && Role::word_can_be_assignee(&u.role));
                         if !ok {
                             errors.push(FieldError::new(
                                 at("agent_id"),

@@ -25,19 +25,12 @@ use crate::app::AppState;
 use crate::error::Error;
 
 use super::{Fields, field};
-#[allow(unused_imports)]
 use canned::*;
-#[allow(unused_imports)]
 use categories::*;
-#[allow(unused_imports)]
 use people::*;
-#[allow(unused_imports)]
 use rules::*;
-#[allow(unused_imports)]
 use settings::*;
-#[allow(unused_imports)]
 use sla::*;
-#[allow(unused_imports)]
 use webhooks::*;
 
 fn opt(f: &Fields, k: &str) -> Value {

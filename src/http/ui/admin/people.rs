@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::http::ui::{Staff, StaffForm, UiError, UiResult};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::http::ui::{Fields, all, field};
 

@@ -11,7 +11,6 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::http::ui::{Staff, StaffForm, UiError, UiResult};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::http::ui::{Fields, field};
 

@@ -12,7 +12,6 @@ use crate::auth::Permission;
 use crate::error::Error;
 use crate::http::ui::{Staff, StaffForm, UiError, UiResult};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::http::ui::{Fields, field};
 

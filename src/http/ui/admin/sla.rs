@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::http::ui::{Staff, StaffForm, UiResult};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::http::ui::{Fields, field};
 
@@ -48,7 +47,13 @@ pub(super) const WEEK: [&str; 7] = [
     "sunday",
 ];
 
-pub(super) const PRIORITIES: [&str; 4] = ["urgent", "high", "medium", "low"];
+/// The priorities, most urgent first.
+fn priorities() -> impl Iterator<Item = &'static str> {
+    crate::tickets::status::Priority::ALL
+        .iter()
+        .rev()
+        .map(|p| p.as_str())
+}
 
 pub(super) async fn sla(
     State(app): State<AppState>,
@@ -81,12 +86,11 @@ pub(super) async fn sla(
                 business: p.business_hours_only,
                 default: p.is_default,
                 risk: p.at_risk_percent,
-                overrides: PRIORITIES
-                    .iter()
+                overrides: priorities()
                     .map(|k| {
-                        let o = p.priority_overrides.get(*k);
+                        let o = p.priority_overrides.get(k);
                         (
-                            (*k).to_owned(),
+                            k.to_owned(),
                             o.map(|o| fmt(o.first_response_hours)).unwrap_or_default(),
                             o.map(|o| fmt(o.resolution_hours)).unwrap_or_default(),
                         )
@@ -166,7 +170,7 @@ pub(super) fn policy_json(f: &Fields) -> Value {
             .map_or(Value::Null, |n| json!(n))
     };
     let mut overrides = serde_json::Map::new();
-    for p in PRIORITIES {
+    for p in priorities() {
         let (a, b) = (num(&format!("{p}_first")), num(&format!("{p}_resolution")));
         if !a.is_null() && !b.is_null() {
             overrides.insert(

@@ -11,7 +11,6 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::http::ui::{Staff, StaffForm, UiError, UiResult, go};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::http::ui::{Fields, all, field};
 
@@ -70,7 +69,9 @@ pub(super) async fn webhooks(
                 active: h.active,
             })
             .collect(),
-        events: crate::webhooks::EVENTS.to_vec(),
+        events: crate::tickets::events::DomainEvent::catalog()
+            .map(crate::tickets::events::DomainEvent::name)
+            .collect(),
         secret: q.get("secret").cloned(),
         log_for: log_for.map(|l| l.to_string()),
         deliveries: deliveries

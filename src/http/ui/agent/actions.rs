@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-#[allow(unused_imports)]
 use super::*;
 use crate::app::AppState;
 use crate::auth::Permission;

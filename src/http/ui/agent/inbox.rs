@@ -6,7 +6,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
-#[allow(unused_imports)]
 use super::*;
 use crate::app::AppState;
 use crate::auth::Permission;
@@ -101,6 +100,22 @@ pub(super) fn choices(all: &[(&str, &str)], current: Option<&str>) -> Vec<Choice
             value: (*v).to_owned(),
             label: (*l).to_owned(),
             selected: current == Some(*v),
+        })
+        .collect()
+}
+
+/// A select's choices: `none` (the empty value) first, then the words of a vocabulary.
+fn word_choices<'a>(
+    none: &str,
+    words: impl Iterator<Item = (&'a str, String)>,
+    current: Option<&str>,
+) -> Vec<Choice> {
+    std::iter::once((String::new(), none.to_owned()))
+        .chain(words.map(|(w, l)| (w.to_owned(), l)))
+        .map(|(value, label)| Choice {
+            selected: current == Some(value.as_str()),
+            value,
+            label,
         })
         .collect()
 }
@@ -264,25 +279,14 @@ pub(super) async fn inbox(
             prev: (page_no > 1).then(|| link(page_no - 1)),
             next: (page_no < pages).then(|| link(page_no + 1)),
             q: q.get("q").cloned().unwrap_or_default(),
-            statuses: choices(
-                &[
-                    ("", "Open work"),
-                    ("new", "New"),
-                    ("open", "Open"),
-                    ("pending", "Pending"),
-                    ("resolved", "Resolved"),
-                    ("closed", "Closed"),
-                ],
+            statuses: word_choices(
+                "Open work",
+                Status::ALL.iter().map(|s| (s.as_str(), s.label())),
                 status_now,
             ),
-            priorities: choices(
-                &[
-                    ("", "Any priority"),
-                    ("urgent", "Urgent"),
-                    ("high", "High"),
-                    ("medium", "Medium"),
-                    ("low", "Low"),
-                ],
+            priorities: word_choices(
+                "Any priority",
+                Priority::ALL.iter().rev().map(|p| (p.as_str(), p.label())),
                 prio_now,
             ),
             sorts: choices(

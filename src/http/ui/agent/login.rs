@@ -6,8 +6,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-#[allow(unused_imports)]
-use super::*;
 use crate::app::AppState;
 use crate::auth::session::{STAFF_COOKIE, set_cookie};
 use crate::http::extract::ClientAddr;

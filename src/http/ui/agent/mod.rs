@@ -12,13 +12,9 @@ use axum::routing::{get, post};
 use crate::app::AppState;
 use crate::clock::now_micros;
 use crate::tickets::model::{SlaClock, TicketView};
-#[allow(unused_imports)]
 use actions::*;
-#[allow(unused_imports)]
 use inbox::*;
-#[allow(unused_imports)]
 use login::*;
-#[allow(unused_imports)]
 use ticket::*;
 
 // ------------------------------------------------------------------ formatting helpers

@@ -4,7 +4,6 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-#[allow(unused_imports)]
 use super::*;
 use crate::app::AppState;
 use crate::auth::Permission;
@@ -62,6 +61,10 @@ pub(super) struct TicketPage {
     can_priority: bool,
     can_assign_any: bool,
     can_status: bool,
+    /// The lifecycle buttons, from `Status::can_become`.
+    can_resolve: bool,
+    can_close: bool,
+    can_reopen: bool,
 }
 
 pub(super) fn message(c: &CommentView) -> Message {
@@ -173,12 +176,11 @@ pub(super) async fn ticket_page(
     let now = now_micros();
     let t = TicketView::from_row(&row, tags, now);
     let prio = Priority::from_rank(row.priority).as_str();
+    let current = Status::parse(&row.status);
+    let can_become = |to: Status| current.is_some_and(|c| c.can_become(to));
     let allowed: Vec<(&str, &str)> = Status::ALL
         .iter()
-        .filter(|s| {
-            s.as_str() == row.status
-                || Status::parse(&row.status).is_some_and(|c| c.can_become(**s))
-        })
+        .filter(|s| s.as_str() == row.status || can_become(**s))
         .map(|s| (s.as_str(), s.as_str()))
         .collect();
     let links: crate::tickets::model::Links = serde_json::from_str(&row.links).unwrap_or_default();
@@ -216,18 +218,18 @@ pub(super) async fn ticket_page(
             })
             .collect(),
         statuses: choices(&allowed, Some(row.status.as_str())),
-        priorities: choices(
-            &[
-                ("urgent", "Urgent"),
-                ("high", "High"),
-                ("medium", "Medium"),
-                ("low", "Low"),
-            ],
-            Some(prio),
-        ),
+        priorities: Priority::ALL
+            .iter()
+            .rev()
+            .map(|p| Choice {
+                value: p.as_str().to_owned(),
+                label: p.label(),
+                selected: p.as_str() == prio,
+            })
+            .collect(),
         agents: users
             .iter()
-            .filter(|u| u.active && u.role != "engineer")
+            .filter(|u| u.active && crate::tickets::status::Role::word_can_be_assignee(&u.role))
             .map(|u| Choice {
                 value: u.id.to_string(),
                 label: u.name.clone(),
@@ -315,6 +317,9 @@ pub(super) async fn ticket_page(
         can_priority: actor.can(Permission::ChangePriority),
         can_assign_any: actor.can(Permission::AssignAny),
         can_status: actor.can(Permission::ChangeStatus),
+        can_resolve: can_become(Status::Resolved),
+        can_close: can_become(Status::Closed),
+        can_reopen: current.is_some_and(|c| c.is_reopen(Status::Open)),
         t,
     };
     Ok(page(StatusCode::OK, &page_data))
