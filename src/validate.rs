@@ -103,6 +103,30 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, cra
     })
 }
 
+/// Page size when a list's `limit` is not given.
+pub const DEFAULT_LIMIT: u64 = 20;
+
+/// A list's `limit`: a whole number from 1 to 100; [`DEFAULT_LIMIT`] when absent.
+pub fn page_limit(v: Option<&str>) -> Result<u64, FieldError> {
+    match v.map(str::parse::<u64>) {
+        None => Ok(DEFAULT_LIMIT),
+        Some(Ok(n)) if (1..=100).contains(&n) => Ok(n),
+        Some(_) => Err(FieldError::new(
+            "limit",
+            "must be a whole number from 1 to 100",
+        )),
+    }
+}
+
+/// A list's `page`: a whole number from 1 to `max`; 1 when absent.
+pub fn page_number(v: Option<&str>, max: u64) -> Result<u64, FieldError> {
+    match v.map(str::parse::<u64>) {
+        None => Ok(1),
+        Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(FieldError::new("page", "must be a whole number from 1")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

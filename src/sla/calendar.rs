@@ -36,7 +36,8 @@ pub struct Calendar {
 /// time at all, or holidays for years).
 const SEARCH_DAYS: i32 = 3 * 366;
 
-const DAYS: [&str; 7] = [
+/// The weekdays as business-hours documents name them, Monday first.
+pub const DAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",

@@ -267,63 +267,32 @@ async fn active(tx: &mut Tx, ws: WorkspaceId) -> Result<std::sync::Arc<Vec<Webho
     Ok(hooks)
 }
 
-/// Writes a delivery (and its job) for every active subscription of the event, in the
-/// publishing transaction.
-pub async fn fan_out(
+/// Where a delivery goes: a subscription, or a rule's own URL.
+enum Target<'a> {
+    Hook(uuid::Uuid),
+    Url(&'a str),
+}
+
+/// Writes one pending delivery and its job in the caller's transaction.
+async fn queue(
     tx: &mut Tx,
     ws: WorkspaceId,
+    target: Target<'_>,
     event: DomainEvent,
     subject: uuid::Uuid,
     payload: &str,
-    internal: bool,
-) -> Result<()> {
-    let hooks = active(tx, ws).await?;
-    if hooks.is_empty() {
-        return Ok(());
-    }
-    let now = now_micros();
-    for h in hooks.iter() {
-        let events: Vec<String> = serde_json::from_str(&h.events).unwrap_or_default();
-        if !events.iter().any(|e| e == event.name()) || (internal && !h.include_internal) {
-            continue;
-        }
-        let d = DeliveryRow {
-            id: uuid::Uuid::now_v7(),
-            workspace_id: ws,
-            webhook_id: Some(h.id),
-            target_url: None,
-            event_type: event.name().to_owned(),
-            subject_id: subject,
-            payload: payload.to_owned(),
-            status: "pending".into(),
-            attempts: 0,
-            response_code: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            delivered_at: None,
-        };
-        store::webhooks::insert_delivery(tx, &d);
-        crate::jobs::enqueue(tx, Some(ws), &DeliverWebhook { delivery_id: d.id }).await?;
-    }
-    Ok(())
-}
-
-/// Queues a delivery to a rule's own URL (the `webhook` action), in the rule's transaction.
-pub async fn queue_direct(
-    tx: &mut Tx,
-    ws: WorkspaceId,
-    subject: uuid::Uuid,
-    url: &str,
-    payload: &str,
 ) -> Result<()> {
     let now = now_micros();
+    let (webhook_id, target_url) = match target {
+        Target::Hook(id) => (Some(id), None),
+        Target::Url(u) => (None, Some(u.to_owned())),
+    };
     let d = DeliveryRow {
         id: uuid::Uuid::now_v7(),
         workspace_id: ws,
-        webhook_id: None,
-        target_url: Some(url.to_owned()),
-        event_type: DomainEvent::AutomationWebhook.name().to_owned(),
+        webhook_id,
+        target_url,
+        event_type: event.name().to_owned(),
         subject_id: subject,
         payload: payload.to_owned(),
         status: "pending".into(),
@@ -337,6 +306,39 @@ pub async fn queue_direct(
     store::webhooks::insert_delivery(tx, &d);
     crate::jobs::enqueue(tx, Some(ws), &DeliverWebhook { delivery_id: d.id }).await?;
     Ok(())
+}
+
+/// Writes a delivery (and its job) for every active subscription of the event, in the
+/// publishing transaction.
+pub async fn fan_out(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    event: DomainEvent,
+    subject: uuid::Uuid,
+    payload: &str,
+    internal: bool,
+) -> Result<()> {
+    let hooks = active(tx, ws).await?;
+    for h in hooks.iter() {
+        let events: Vec<String> = serde_json::from_str(&h.events).unwrap_or_default();
+        if !events.iter().any(|e| e == event.name()) || (internal && !h.include_internal) {
+            continue;
+        }
+        queue(tx, ws, Target::Hook(h.id), event, subject, payload).await?;
+    }
+    Ok(())
+}
+
+/// Queues a delivery to a rule's own URL (the `webhook` action), in the rule's transaction.
+pub async fn queue_direct(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    subject: uuid::Uuid,
+    url: &str,
+    payload: &str,
+) -> Result<()> {
+    let event = DomainEvent::AutomationWebhook;
+    queue(tx, ws, Target::Url(url), event, subject, payload).await
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.

@@ -198,30 +198,13 @@ pub type Params = HashMap<String, String>;
 
 /// Parses `page` and `limit` for simple offset lists.
 pub fn page_params(p: &Params) -> Result<(u64, u64), Error> {
-    let mut errors = Vec::new();
-    let page = match p.get("page").map(|v| v.parse::<u64>()) {
-        None => 1,
-        Some(Ok(n)) if n >= 1 => n,
-        Some(_) => {
-            errors.push(FieldError::new("page", "must be a whole number from 1"));
-            1
-        }
-    };
-    let limit = match p.get("limit").map(|v| v.parse::<u64>()) {
-        None => 20,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError::new(
-                "limit",
-                "must be a whole number from 1 to 100",
-            ));
-            20
-        }
-    };
-    if errors.is_empty() {
-        Ok((page, limit))
-    } else {
-        Err(Error::Validation(errors))
+    let page = crate::validate::page_number(p.get("page").map(String::as_str), u64::MAX);
+    let limit = crate::validate::page_limit(p.get("limit").map(String::as_str));
+    match (page, limit) {
+        (Ok(page), Ok(limit)) => Ok((page, limit)),
+        (page, limit) => Err(Error::Validation(
+            [page.err(), limit.err()].into_iter().flatten().collect(),
+        )),
     }
 }
 

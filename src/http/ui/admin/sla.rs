@@ -37,15 +37,7 @@ pub(super) struct Sla {
     preview: Option<String>,
 }
 
-pub(super) const WEEK: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+use crate::sla::calendar::DAYS as WEEK;
 
 /// The priorities, most urgent first.
 fn priorities() -> impl Iterator<Item = &'static str> {
