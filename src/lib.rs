@@ -17,6 +17,7 @@ pub mod ctx;
 pub(crate) mod email;
 pub mod error;
 pub(crate) mod files;
+pub(crate) mod html;
 pub(crate) mod http;
 pub mod ids;
 pub(crate) mod integrations;

@@ -142,3 +142,46 @@ fn each_rule_catches_a_violation_and_spares_comments() {
     let found = violations(fine.iter().map(|(r, t)| ((*r).to_owned(), *t)));
     assert!(found.is_empty(), "{found:?}");
 }
+
+/// `|safe` turns off escaping: it is allowed only on message bodies, which are
+/// `SanitizedHtml` (made by ammonia or by escaping), and on the admin page's section, which is
+/// the output of another askama template. A new `|safe` must be added here with its reason.
+#[test]
+fn templates_mark_only_sanitized_html_safe() {
+    const ALLOWED: [(&str, &str); 3] = [
+        ("agent/thread.html", "m.body_html|safe"),
+        ("portal/ticket.html", "m.body_html|safe"),
+        ("admin/page.html", "body|safe"),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut paths = Vec::new();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read templates") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    walk(&root, &mut paths);
+    let mut found = Vec::new();
+    for p in &paths {
+        let rel = p
+            .strip_prefix(&root)
+            .expect("prefix")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(p).expect("read");
+        for (i, _) in text.match_indices("|safe") {
+            let start = text[..i].rfind(['{', ' ']).map_or(0, |s| s + 1);
+            let expr = text[start..i + 5].trim().to_owned();
+            if !ALLOWED.contains(&(rel.as_str(), expr.as_str())) {
+                found.push(format!("{rel}: {expr}"));
+            }
+        }
+    }
+    assert!(paths.len() > 10, "too few templates found");
+    assert!(found.is_empty(), "unexpected |safe in templates: {found:?}");
+}

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::now_micros;
+use crate::html::text_to_html;
 use crate::jobs::{Job, JobContext};
 use crate::store::notifications::NotificationRow;
 use crate::store::{self};
-use crate::tickets::model::text_to_html;
 
 /// The SMTP client of the process.
 pub struct Mailer {
@@ -93,7 +93,7 @@ fn render(
                 format!("{body}\n\n--\n{workspace} · ticket {number}\n{portal_link}"),
                 format!(
                     "<div>{}</div>",
-                    crate::tickets::model::markdown_to_html(body)
+                    crate::html::SanitizedHtml::from_markdown(body).into_string()
                 ),
                 false,
             )

@@ -226,7 +226,7 @@ pub fn parse(raw: &[u8]) -> Option<Inbound> {
     let html = m
         .body_html(0)
         .filter(|_| m.html_body_count() > 0)
-        .map(|h| ammonia::clean(&h));
+        .map(|h| crate::html::SanitizedHtml::clean(&h).into_string());
     let mut parts = Vec::new();
     for (i, p) in m.attachments().enumerate() {
         let (bytes, default_name, mime) = match &p.body {

@@ -83,7 +83,7 @@ pub struct CrmSync {
 }
 
 fn note_body(t: &TicketRow, url: &str) -> String {
-    let esc = crate::tickets::model::text_to_html;
+    let esc = crate::html::text_to_html;
     format!(
         "<p><strong>Support ticket {}</strong>: {}</p><p>Status: {}</p><p><a href=\"{}\">{}</a></p>",
         esc(&t.ticket_number),

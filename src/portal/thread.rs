@@ -8,6 +8,7 @@ use super::*;
 use crate::clock::{now_micros, rfc3339};
 use crate::ctx::Ctx;
 use crate::error::{Error, FieldError, Result};
+use crate::html::SanitizedHtml;
 use crate::ids::{TicketId, WorkspaceId};
 use crate::store::comments::CommentRow;
 use crate::store::tickets::TicketRow;
@@ -21,7 +22,8 @@ use crate::tickets::status::{Channel, Status};
 pub struct PublicComment {
     pub id: crate::ids::CommentId,
     pub body: String,
-    pub body_html: String,
+    #[schema(value_type = String)]
+    pub body_html: SanitizedHtml,
     /// `customer`, `agent`, `ai` or `system`.
     pub author_type: String,
     /// The author's display name (never an agent's email).
@@ -77,8 +79,8 @@ pub(super) fn public_comment(
         body: c.body.clone(),
         body_html: c
             .html_body
-            .clone()
-            .unwrap_or_else(|| crate::tickets::model::text_to_html(&c.body)),
+            .as_deref()
+            .map_or_else(|| SanitizedHtml::from_text(&c.body), SanitizedHtml::clean),
         author_type: c.author_type.clone(),
         author_name: c.author_name.clone(),
         attachments: files

@@ -1,5 +1,6 @@
 //! What the API says about tickets, comments and events: input bodies and views.
 
+use crate::html::SanitizedHtml;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -297,7 +298,8 @@ pub struct CommentView {
     pub body: String,
     /// The body rendered as safe HTML: Markdown for staff and bots, escaped text with line
     /// breaks for customers.
-    pub body_html: String,
+    #[schema(value_type = String)]
+    pub body_html: SanitizedHtml,
     pub author_type: String,
     pub author_id: Option<uuid::Uuid>,
     pub author_name: String,
@@ -378,47 +380,6 @@ pub struct StaffAttachmentView {
     pub inline: bool,
 }
 
-/// Renders a staff message written in Markdown as safe HTML: line breaks are kept (people
-/// type them on purpose), raw HTML is shown as text, and the result passes through ammonia.
-#[must_use]
-pub fn markdown_to_html(s: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser, html};
-    let events = Parser::new_ext(
-        s,
-        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS,
-    )
-    .map(|e| match e {
-        Event::SoftBreak => Event::HardBreak,
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        e => e,
-    });
-    let mut out = String::new();
-    html::push_html(&mut out, events);
-    ammonia::Builder::default()
-        .link_rel(Some("noopener noreferrer nofollow"))
-        .clean(&out)
-        .to_string()
-}
-
-/// Escapes text for HTML and turns newlines into `<br>`.
-#[must_use]
-pub fn text_to_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push_str("<br>\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 impl From<&CommentRow> for CommentView {
     fn from(c: &CommentRow) -> Self {
         CommentView {
@@ -428,9 +389,9 @@ impl From<&CommentRow> for CommentView {
             // Staff write Markdown in the reply box; customers' messages are shown as the text
             // they sent.
             body_html: if c.author_type == "customer" {
-                text_to_html(&c.body)
+                SanitizedHtml::from_text(&c.body)
             } else {
-                markdown_to_html(&c.body)
+                SanitizedHtml::from_markdown(&c.body)
             },
             author_type: c.author_type.clone(),
             author_id: c.author_id,
@@ -474,40 +435,5 @@ impl From<&EventRow> for EventView {
             metadata: serde_json::from_str(&e.metadata).unwrap_or_else(|_| serde_json::json!({})),
             created_at: rfc3339(e.created_at),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::text_to_html;
-
-    #[test]
-    fn comment_html_escapes_markup() {
-        assert_eq!(
-            text_to_html("<script>x</script>\n&\"'"),
-            "&lt;script&gt;x&lt;/script&gt;<br>\n&amp;&quot;&#39;"
-        );
-    }
-}
-
-#[cfg(test)]
-mod markdown_tests {
-    use super::markdown_to_html;
-
-    #[test]
-    fn staff_markdown_renders_safely() {
-        let html = markdown_to_html(
-            "**Restart** it:\n1. unplug\n2. wait\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) and [docs](https://example.com)",
-        );
-        assert!(html.contains("<strong>Restart</strong>"), "{html}");
-        assert!(html.contains("<ol>"), "{html}");
-        assert!(!html.contains("<script"), "{html}");
-        assert!(html.contains("&lt;script&gt;"), "{html}");
-        assert!(!html.contains("href=\"javascript"), "{html}");
-        assert!(html.contains("href=\"https://example.com\""), "{html}");
-        assert!(
-            markdown_to_html("line one\nline two").contains("<br"),
-            "soft breaks are kept"
-        );
     }
 }

@@ -194,7 +194,7 @@ async fn submit(
 pub struct PublicMessage {
     pub author: String,
     pub from_customer: bool,
-    pub body_html: String,
+    pub body_html: crate::html::SanitizedHtml,
     pub at: String,
     pub files: Vec<(String, String)>,
 }

@@ -176,9 +176,9 @@ mod tests {
             updated_at: 0,
         };
         let m = message(&CommentView::from(&c));
-        assert!(!m.body_html.contains("<img"), "{}", m.body_html);
+        assert!(!m.body_html.as_ref().contains("<img"), "{}", m.body_html);
         assert!(
-            m.body_html.contains("<br>"),
+            m.body_html.as_ref().contains("<br>"),
             "line breaks survive: {}",
             m.body_html
         );

@@ -8,6 +8,7 @@ use super::*;
 use crate::app::AppState;
 use crate::auth::Permission;
 use crate::clock::now_micros;
+use crate::html::SanitizedHtml;
 use crate::http::ui::{Staff, UiResult, page};
 use crate::store;
 use crate::tickets::model::{CommentView, TicketView};
@@ -19,7 +20,7 @@ pub struct Message {
     pub author: String,
     pub author_type: String,
     pub internal: bool,
-    pub body_html: String,
+    pub body_html: SanitizedHtml,
     pub when: String,
     pub at: String,
     pub attachments: Vec<(String, String)>,
@@ -74,7 +75,10 @@ pub(super) fn message(c: &CommentView) -> Message {
         author_type: c.author_type.clone(),
         internal: c.is_internal,
         // Email HTML was sanitized with ammonia on arrival; staff bodies are sanitized Markdown, customer bodies escaped text.
-        body_html: c.html_body.clone().unwrap_or_else(|| c.body_html.clone()),
+        body_html: c
+            .html_body
+            .as_deref()
+            .map_or_else(|| c.body_html.clone(), SanitizedHtml::clean),
         when: ago(&c.created_at),
         at: c.created_at.clone(),
         attachments: c
