@@ -33,8 +33,6 @@ pub struct App {
     pub api_limiter: KeyedLimiter,
     /// Budgets of public writes (portal, chat, lookups) per client address.
     pub public_limiter: KeyedLimiter,
-    /// Group commit of ticket creates (SQLite only).
-    pub create_batcher: Option<crate::tickets::batch::Batcher>,
     /// Turns true when the server starts shutting down: long-lived answers (live-update
     /// streams) end so in-flight requests can drain.
     pub closing: watch::Sender<bool>,
@@ -78,8 +76,6 @@ impl App {
                 None => println!("created first admin {}", b.admin_email),
             }
         }
-        let create_batcher = (store.backend() == crate::store::Backend::Sqlite)
-            .then(|| crate::tickets::batch::Batcher::spawn(store.clone()));
         let ctx = Arc::new(Ctx::new(&config, store)?);
         Ok(Arc::new(App {
             ctx,
@@ -87,7 +83,6 @@ impl App {
             public_limiter: keyed_limiter(config.public_rate_limit),
             config,
             jobs,
-            create_batcher,
             closing: watch::channel(false).0,
         }))
     }

@@ -11,6 +11,7 @@ pub mod customers;
 pub mod dialect;
 pub mod email;
 pub mod events;
+mod group;
 pub mod groups;
 pub mod idempotency;
 pub mod integrations;
@@ -67,7 +68,11 @@ enum Pools {
 pub struct Store {
     pools: Pools,
     memo: std::sync::Arc<memo::Memo>,
+    /// SQLite: the group-commit writer of [`Store::write_grouped`].
+    group: Option<group::GroupWriter>,
 }
+
+pub use group::{Keep, Work};
 
 /// A connection in use: a plain pooled connection (reads) or a write transaction.
 ///
@@ -474,6 +479,7 @@ impl Store {
             return Ok(Store {
                 pools: Pools::Postgres(pool),
                 memo: std::sync::Arc::default(),
+                group: None,
             });
         }
         let path = url
@@ -509,10 +515,13 @@ impl Store {
             .connect_with(opts)
             .await
             .context("could not open the SQLite database")?;
-        Ok(Store {
+        let mut store = Store {
             pools: Pools::Sqlite { read, write },
             memo: std::sync::Arc::default(),
-        })
+            group: None,
+        };
+        store.group = Some(group::GroupWriter::spawn(store.clone()));
+        Ok(store)
     }
 
     #[must_use]

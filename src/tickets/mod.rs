@@ -1,6 +1,5 @@
 //! Tickets: lifecycle, numbering, threads, events, assignment and queue statistics.
 
-pub mod batch;
 pub mod comments;
 pub mod events;
 pub mod list;

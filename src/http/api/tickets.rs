@@ -223,18 +223,7 @@ pub async fn create_ticket(
         key: k.clone(),
         fingerprint: fingerprint.clone(),
     });
-    let created = match &app.create_batcher {
-        Some(batcher) => batcher.create(actor.clone(), prepared, idempotency).await?,
-        None => {
-            let mut tx = app.store.begin().await?;
-            let created =
-                service::create_with_key(&mut tx, &actor, prepared, idempotency.as_ref()).await?;
-            if let service::Created::New(..) = created {
-                tx.commit().await?;
-            }
-            created
-        }
-    };
+    let created = service::submit(&app.store, &actor, prepared, idempotency).await?;
     let (row, tags) = match created {
         service::Created::New(row, tags) => (*row, tags),
         service::Created::KeyTaken => {

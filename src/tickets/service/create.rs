@@ -10,7 +10,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
 use crate::store::customers::CustomerRow;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx, dialect};
+use crate::store::{self, Keep, Store, Tx, dialect};
 use crate::tickets::model::{Links, NewTicket, TicketView};
 use crate::tickets::numbering::NumberFormat;
 use crate::tickets::status::{Channel, Kind, Priority, Status};
@@ -493,6 +493,29 @@ pub enum Created {
     New(Box<TicketRow>, Vec<String>),
     /// A concurrent request with the same key committed first: nothing was created here.
     KeyTaken,
+}
+
+/// Creates a prepared ticket in a write of its own (group-committed with others that arrive
+/// together on SQLite) and records its idempotency key with the answer it gets.
+pub async fn submit(
+    store: &Store,
+    actor: &Actor,
+    p: PreparedTicket,
+    idempotency: Option<IdempotencySave>,
+) -> Result<Created> {
+    let actor = actor.clone();
+    store
+        .write_grouped(Box::new(move |tx| {
+            Box::pin(async move {
+                Ok(
+                    match create_with_key(tx, &actor, p, idempotency.as_ref()).await? {
+                        c @ Created::New(..) => Keep::Commit(c),
+                        Created::KeyTaken => Keep::Discard(Created::KeyTaken),
+                    },
+                )
+            })
+        }))
+        .await
 }
 
 /// Creates a prepared ticket and records its idempotency key with the answer it gets.

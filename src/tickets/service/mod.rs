@@ -11,8 +11,8 @@ mod update;
 pub(crate) use assign::authorize_assignment;
 pub use assign::{AssignTo, apply_assignee, assign, check_assignee, check_group};
 pub use create::{
-    Created, IdempotencySave, PreparedTicket, create_as, create_with_key, find_or_create_customer,
-    new_row, prepare, prepare_with,
+    Created, IdempotencySave, create_as, find_or_create_customer, new_row, prepare, prepare_with,
+    submit,
 };
 pub(crate) use create::{custom_fields_json, links_json};
 pub use lifecycle::{apply_status, delete, mark_read, set_status};

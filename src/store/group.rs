@@ -1,0 +1,187 @@
+//! Group commit on SQLite. SQLite has one writer, and every commit writes each page it
+//! touched to the WAL: writes that arrive together run in one transaction, each inside its
+//! own savepoint (so one failing write does not affect the others), which shares the index
+//! and table pages between them and halves the trips to SQLite's thread. The ticket create
+//! path uses it through [`Store::write_grouped`]; PostgreSQL runs such writes concurrently,
+//! each in its own transaction.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Store, Tx};
+use crate::error::{Code, Error, Result};
+
+/// What a grouped write came to.
+pub enum Keep<T> {
+    /// Keep the write and answer `T` once it is committed.
+    Commit(T),
+    /// Undo the write (its savepoint, or the whole transaction when alone) and answer `T`.
+    Discard(T),
+}
+
+/// A write to run in a transaction it may share.
+pub type Work<T> = Box<
+    dyn for<'a> FnOnce(&'a mut Tx) -> Pin<Box<dyn Future<Output = Result<Keep<T>>> + Send + 'a>>
+        + Send,
+>;
+
+/// A queued write with its type erased: `run` reports whether to keep it, `settle` answers
+/// the caller once the batch's outcome is known.
+struct Request {
+    run: Work<()>,
+    settle: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+/// Most writes in one transaction.
+const MAX_BATCH: usize = 32;
+
+/// Savepoint names, so no statement text is ever built from data.
+const SAVEPOINTS: [(&str, &str, &str); MAX_BATCH] = {
+    macro_rules! sp {
+        ($($n:literal),*) => {
+            [$((concat!("SAVEPOINT c", $n), concat!("RELEASE c", $n), concat!("ROLLBACK TO c", $n))),*]
+        };
+    }
+    sp!(
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+        25, 26, 27, 28, 29, 30, 31
+    )
+};
+
+/// Handle to the batching writer task of one SQLite store.
+#[derive(Clone)]
+pub(super) struct GroupWriter {
+    queue: mpsc::Sender<Request>,
+}
+
+impl GroupWriter {
+    /// Starts the writer task on the current runtime with `store` (a clone without a group
+    /// writer of its own); the task ends when the last handle is gone.
+    pub(super) fn spawn(store: Store) -> Self {
+        let (queue, rx) = mpsc::channel(1024);
+        tokio::spawn(run(store, rx));
+        GroupWriter { queue }
+    }
+}
+
+fn unavailable() -> Error {
+    Error::Client(
+        Code::ServiceUnavailable,
+        "the writer is shutting down".into(),
+    )
+}
+
+impl Store {
+    /// Runs `work` in a write transaction and commits it. On SQLite, writes that arrive
+    /// together share one transaction, each in its own savepoint; elsewhere each has its own.
+    pub async fn write_grouped<T: Send + 'static>(&self, work: Work<T>) -> Result<T> {
+        let Some(group) = &self.group else {
+            let mut tx = self.begin().await?;
+            return match work(&mut tx).await? {
+                Keep::Commit(v) => {
+                    tx.commit().await?;
+                    Ok(v)
+                }
+                Keep::Discard(v) => Ok(v),
+            };
+        };
+        let (reply, answer) = oneshot::channel::<Result<T>>();
+        let slot: Arc<Mutex<Option<Result<T>>>> = Arc::default();
+        let filled = slot.clone();
+        let run: Work<()> = Box::new(move |tx| {
+            Box::pin(async move {
+                let (keep, value) = match work(tx).await {
+                    Ok(Keep::Commit(v)) => (Ok(Keep::Commit(())), Ok(v)),
+                    Ok(Keep::Discard(v)) => (Ok(Keep::Discard(())), Ok(v)),
+                    Err(e) => (Ok(Keep::Discard(())), Err(e)),
+                };
+                if let Ok(mut s) = filled.lock() {
+                    *s = Some(value);
+                }
+                keep
+            })
+        });
+        let settle = Box::new(move |committed: Result<()>| {
+            let value = slot.lock().ok().and_then(|mut s| s.take());
+            let _ = reply.send(match (committed, value) {
+                (Ok(()), Some(v)) => v,
+                (Ok(()), None) => Err(Error::Internal(anyhow::anyhow!(
+                    "write skipped in a failed batch"
+                ))),
+                (Err(e), _) => Err(e),
+            });
+        });
+        group
+            .queue
+            .send(Request { run, settle })
+            .await
+            .map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        write_batch(&store, batch).await;
+    }
+}
+
+/// A copy of an error for every request of a failed batch.
+fn copy(e: &Error) -> Error {
+    match e {
+        Error::Client(code, detail) => Error::Client(*code, detail.clone()),
+        other => Error::Internal(anyhow::anyhow!("{other}")),
+    }
+}
+
+async fn write_batch(store: &Store, batch: Vec<Request>) {
+    let mut tx = match store.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            for r in batch {
+                (r.settle)(Err(copy(&e)));
+            }
+            return;
+        }
+    };
+    let mut settles = Vec::with_capacity(batch.len());
+    let mut failed: Option<Error> = None;
+    for (i, r) in batch.into_iter().enumerate() {
+        settles.push(r.settle);
+        if failed.is_some() {
+            continue;
+        }
+        let (savepoint, release, rollback) = SAVEPOINTS[i];
+        tx.defer_raw(savepoint);
+        if let Ok(Keep::Commit(())) = (r.run)(&mut tx).await {
+            tx.defer_raw(release);
+            continue;
+        }
+        // Undo this write only; the others in the batch stay.
+        let undone = async {
+            tx.execute_raw(rollback).await?;
+            tx.execute_raw(release).await
+        }
+        .await;
+        if let Err(e) = undone {
+            failed = Some(e);
+        }
+    }
+    let committed = match failed {
+        Some(e) => Err(e),
+        None => tx.commit().await,
+    };
+    for settle in settles {
+        settle(committed.as_ref().map(|()| ()).map_err(copy));
+    }
+}
