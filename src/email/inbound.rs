@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::ids::{CommentId, TicketId, WorkspaceId};
 use crate::store::attachments::AttachmentRow;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Conn, Tx};
 use crate::tickets::model::NewTicket;
 use crate::tickets::service::{self as tickets, Author, record};
 use crate::tickets::status::Channel;
@@ -64,7 +64,7 @@ fn subject_tokens(subject: &str) -> Vec<String> {
 }
 
 /// The workspace's own addresses: mail from them never opens tickets.
-async fn own_addresses(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<String>> {
+async fn own_addresses(tx: &mut Conn, ws: WorkspaceId) -> Result<Vec<String>> {
     let workspace = store::workspaces::find(tx, ws).await?;
     let (settings, _) = super::settings::stored(tx, ws).await?;
     Ok(workspace

@@ -285,7 +285,7 @@ fn build(
 
 /// The From of a workspace's mail: its support address, with its name.
 async fn sender(
-    tx: &mut store::Tx,
+    tx: &mut store::Conn,
     ws: crate::ids::WorkspaceId,
 ) -> anyhow::Result<Option<(Mailbox, String, String)>> {
     let w = store::workspaces::find(tx, ws)
@@ -441,7 +441,10 @@ impl Job for DeliverNotification {
 }
 
 /// The body of the comment a notification carries (internal notes only to staff).
-async fn comment_text(conn: &mut store::Tx, n: &NotificationRow) -> anyhow::Result<Option<String>> {
+async fn comment_text(
+    conn: &mut store::Conn,
+    n: &NotificationRow,
+) -> anyhow::Result<Option<String>> {
     Ok(match (n.comment_id, n.ticket_id) {
         (Some(c), Some(t)) => store::comments::find(conn, n.workspace_id, t, c)
             .await?

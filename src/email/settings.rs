@@ -7,7 +7,7 @@ use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::WorkspaceId;
-use crate::store::{self, Store, Tx};
+use crate::store::{self, Conn, Store, Tx};
 use crate::validate;
 
 /// What is stored (the inbound token lives in its own indexed column). Inbound, outbound and
@@ -40,7 +40,7 @@ impl Stored {
 }
 
 /// The workspace's email settings and inbound token.
-pub async fn stored(tx: &mut Tx, ws: WorkspaceId) -> Result<(Stored, Option<String>)> {
+pub async fn stored(tx: &mut Conn, ws: WorkspaceId) -> Result<(Stored, Option<String>)> {
     let (doc, token) = store::email::settings(tx, ws).await?;
     Ok((Stored::parse(doc.as_deref()), token))
 }

@@ -10,7 +10,7 @@ use crate::clock::now_micros;
 use crate::ctx::Ctx;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::WorkspaceId;
-use crate::store::{self, Tx};
+use crate::store::{self, Conn};
 
 /// The stored document. Every section is optional; a missing section is "not configured".
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ impl Integrations {
 }
 
 /// The workspace's integration settings.
-pub async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<Integrations> {
+pub async fn load(tx: &mut Conn, ws: WorkspaceId) -> Result<Integrations> {
     Ok(Integrations::parse(
         store::integrations::settings(tx, ws).await?.as_deref(),
     ))
@@ -299,7 +299,7 @@ pub async fn get(ctx: &Ctx, actor: &Actor) -> Result<IntegrationsView> {
     Ok(view(&s, &ctx.public_url, &slug))
 }
 
-async fn slug(tx: &mut Tx, ws: WorkspaceId) -> Result<String> {
+async fn slug(tx: &mut Conn, ws: WorkspaceId) -> Result<String> {
     Ok(store::workspaces::find(tx, ws)
         .await?
         .map(|w| w.slug)

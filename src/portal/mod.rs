@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
 use crate::store::integrations::PortalTokenRow;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Conn, Tx};
 pub use access::*;
 pub use submit::*;
 pub use thread::*;
@@ -107,7 +107,7 @@ impl Credentials {
 }
 
 /// The customer behind a session token, when it is live.
-async fn session_customer(tx: &mut Tx, token: &str) -> Result<Option<PortalTokenRow>> {
+async fn session_customer(tx: &mut Conn, token: &str) -> Result<Option<PortalTokenRow>> {
     if !token.starts_with(SESSION_PREFIX) || token.len() > 200 {
         return Ok(None);
     }
@@ -121,7 +121,7 @@ async fn session_customer(tx: &mut Tx, token: &str) -> Result<Option<PortalToken
 
 /// The ticket a request may see: 401 without any credential, 404 for a wrong, foreign or
 /// revoked one (the same answer as for a ticket that does not exist).
-async fn authorize(tx: &mut Tx, id: &str, creds: &Credentials, lock: bool) -> Result<TicketRow> {
+async fn authorize(tx: &mut Conn, id: &str, creds: &Credentials, lock: bool) -> Result<TicketRow> {
     if creds.is_empty() {
         return Err(Error::unauthorized(
             "an access token is required (?token=, X-Access-Token or access_token)",

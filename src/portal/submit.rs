@@ -9,7 +9,7 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::{TicketId, WorkspaceId};
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Conn};
 use crate::tickets::model::NewTicket;
 use crate::tickets::service::{self};
 use crate::tickets::status::Channel;
@@ -33,7 +33,7 @@ pub struct Submission {
 
 /// Resolves the workspace a public request names (404 when unknown).
 pub async fn workspace(
-    tx: &mut Tx,
+    tx: &mut Conn,
     id: Option<uuid::Uuid>,
     slug: Option<&str>,
 ) -> Result<WorkspaceId> {

@@ -8,7 +8,7 @@ use super::clock::{self, Pause, Policy, Targets};
 use crate::error::Result;
 use crate::ids::WorkspaceId;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx, micros, timestamp};
+use crate::store::{self, Conn, Tx, micros, timestamp};
 use crate::tickets::status::{Channel, Priority, Status};
 
 /// What computing a workspace's clocks needs.
@@ -30,7 +30,7 @@ pub async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<SlaContext> {
 
 /// Loads the policies; the zone and business-hours document were read already.
 pub async fn load_with(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     zone: &str,
     business_hours: Option<&str>,

@@ -419,7 +419,7 @@ pub async fn escalation(store: &Store, actor: &Actor) -> Result<EscalationSettin
 
 /// Reads the settings for the scanner.
 pub async fn load_escalation(
-    tx: &mut store::Tx,
+    tx: &mut store::Conn,
     ws: crate::ids::WorkspaceId,
 ) -> Result<EscalationSettings> {
     Ok(store::sla::escalation(tx, ws)

@@ -3,7 +3,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{CommentId, TicketId, WorkspaceId};
 
@@ -79,7 +79,7 @@ pub fn insert_attachment(tx: &mut Tx, a: &AttachmentRow) {
 
 /// Attachments of the given comments.
 pub async fn attachments_of(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     comments: &[CommentId],
 ) -> Result<Vec<AttachmentRow>> {
@@ -98,7 +98,7 @@ pub async fn attachments_of(
 }
 
 pub async fn find_attachment(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     id: uuid::Uuid,
 ) -> Result<Option<AttachmentRow>> {

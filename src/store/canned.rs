@@ -2,7 +2,7 @@
 
 use sea_query::{Cond, Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::{CategoryId, UserId, WorkspaceId};
 
@@ -142,7 +142,7 @@ pub async fn update(tx: &mut Tx, c: &CannedRow) -> Result<bool> {
     Ok(tx.execute(&q).await.on_constraint(SHORTCUT_KEY, dup)? == 1)
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<CannedRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<CannedRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(CannedResponses::Table)
@@ -163,7 +163,7 @@ pub struct CannedFilter {
 }
 
 /// Canned responses by title.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, f: &CannedFilter) -> Result<Vec<CannedRow>> {
+pub async fn list(tx: &mut Conn, ws: WorkspaceId, f: &CannedFilter) -> Result<Vec<CannedRow>> {
     let mut q = Query::select();
     q.columns(COLUMNS)
         .from(CannedResponses::Table)

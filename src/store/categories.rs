@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Func, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::{CategoryId, WorkspaceId};
 
@@ -125,7 +125,7 @@ pub async fn update(tx: &mut Tx, c: &CategoryRow) -> Result<bool> {
     Ok(tx.execute(&q).await.on_constraint(NAME_KEY, dup)? == 1)
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: CategoryId) -> Result<Option<CategoryRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: CategoryId) -> Result<Option<CategoryRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Categories::Table)
@@ -136,7 +136,7 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: CategoryId) -> Result<Option
 }
 
 /// The workspace's categories in display order; archived ones only when asked for.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, archived: bool) -> Result<Vec<CategoryRow>> {
+pub async fn list(tx: &mut Conn, ws: WorkspaceId, archived: bool) -> Result<Vec<CategoryRow>> {
     let mut q = Query::select();
     q.columns(COLUMNS)
         .from(Categories::Table)
@@ -150,7 +150,7 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId, archived: bool) -> Result<Vec<Ca
 }
 
 /// Categories by id (archived included: a ticket keeps its archived category).
-pub async fn many(tx: &mut Tx, ws: WorkspaceId, ids: &[CategoryId]) -> Result<Vec<CategoryRow>> {
+pub async fn many(tx: &mut Conn, ws: WorkspaceId, ids: &[CategoryId]) -> Result<Vec<CategoryRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -3,7 +3,7 @@
 use sea_query::{Asterisk, Expr, ExprTrait, Iden, Order, Query};
 use serde::Serialize;
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{CommentId, TicketId, WorkspaceId};
 
@@ -99,7 +99,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[CommentRow]) -> Result<()> {
 
 /// The thread of a ticket, oldest first; internal notes only when `internal` is set.
 pub async fn list(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ticket: TicketId,
     internal: bool,
@@ -119,7 +119,7 @@ pub async fn list(
 }
 
 pub async fn find(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ticket: TicketId,
     id: CommentId,

@@ -3,7 +3,7 @@
 use sea_query::{Asterisk, Cond, Expr, ExprTrait, Iden, Order, Query};
 use serde::Serialize;
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::{CustomerId, WorkspaceId};
 
@@ -131,7 +131,7 @@ pub async fn update(tx: &mut Tx, c: &CustomerRow) -> Result<bool> {
         == 1)
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: CustomerId) -> Result<Option<CustomerRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: CustomerId) -> Result<Option<CustomerRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Customers::Table)
@@ -182,7 +182,7 @@ fn search_cond(ws: WorkspaceId, q: Option<&str>) -> Cond {
 
 /// Customers of the workspace, newest first, optionally matching `q` in email or name.
 pub async fn list(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     q: Option<&str>,
     limit: u64,
@@ -207,7 +207,7 @@ pub async fn list(
 }
 
 /// Customers by id (for side-loading).
-pub async fn many(tx: &mut Tx, ws: WorkspaceId, ids: &[CustomerId]) -> Result<Vec<CustomerRow>> {
+pub async fn many(tx: &mut Conn, ws: WorkspaceId, ids: &[CustomerId]) -> Result<Vec<CustomerRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -3,7 +3,7 @@
 
 use sea_query::{Expr, ExprTrait, SimpleExpr};
 
-use super::{Backend, Conn, Tx};
+use super::{Backend, Conn, Link, Tx};
 use crate::error::Result;
 use crate::ids::{TicketId, WorkspaceId};
 
@@ -83,7 +83,11 @@ pub fn ticket_matches(
 
 /// How many tickets of `ws` match `terms`, answered by the search index alone where the
 /// backend can (SQLite: deleted tickets are never in the index); `None` where it cannot.
-pub async fn count_matches(tx: &mut Tx, ws: WorkspaceId, terms: &[String]) -> Result<Option<i64>> {
+pub async fn count_matches(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    terms: &[String],
+) -> Result<Option<i64>> {
     use sea_query::{Alias, Query};
     if tx.backend() != Backend::Sqlite {
         return Ok(None);
@@ -167,8 +171,8 @@ pub async fn index_many(tx: &mut Tx, ws: WorkspaceId, docs: &[(TicketId, String)
         }
         return Ok(());
     }
-    match tx.conn().await? {
-        Conn::PgTx(t) => {
+    match tx.link().await? {
+        Link::PgTx(t) => {
             let ids: Vec<uuid::Uuid> = docs.iter().map(|d| d.0.0).collect();
             let texts: Vec<&str> = docs.iter().map(|d| d.1.as_str()).collect();
             sqlx::query("UPDATE tickets SET search = to_tsvector('simple', d.doc) FROM UNNEST($1::uuid[], $2::text[]) AS d(id, doc) WHERE tickets.id = d.id")
@@ -184,7 +188,7 @@ pub async fn index_many(tx: &mut Tx, ws: WorkspaceId, docs: &[(TicketId, String)
 
 /// Drops a deleted ticket from the SQLite index (PostgreSQL keeps the vector on the row).
 pub async fn unindex_ticket(tx: &mut Tx, id: TicketId) -> Result<()> {
-    if let Conn::SqliteTx(t) = tx.conn().await? {
+    if let Link::SqliteTx(t) = tx.link().await? {
         sqlx::query(
             "DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)",
         )

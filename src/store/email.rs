@@ -3,8 +3,8 @@
 
 use sea_query::{Alias, Expr, ExprTrait, Iden, OnConflict, Order, Query};
 
-use super::Tx;
 use super::workspaces::Workspaces;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{CommentId, TicketId, WorkspaceId};
 
@@ -58,7 +58,7 @@ pub async fn remember_message(
 
 /// The ticket and comment a Message-ID belongs to.
 pub async fn find_message(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     message_ids: &[String],
 ) -> Result<Option<(String, TicketId, Option<CommentId>)>> {
@@ -83,7 +83,7 @@ pub async fn find_message(
 }
 
 /// The Message-IDs of a ticket's thread, oldest first (for `References`).
-pub async fn thread_ids(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<String>> {
+pub async fn thread_ids(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<String>> {
     let q = Query::select()
         .column(EmailMessages::MessageId)
         .from(EmailMessages::Table)
@@ -96,7 +96,7 @@ pub async fn thread_ids(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Resul
 }
 
 /// The workspace an inbound token belongs to.
-pub async fn workspace_by_inbound_token(tx: &mut Tx, token: &str) -> Result<Option<WorkspaceId>> {
+pub async fn workspace_by_inbound_token(tx: &mut Conn, token: &str) -> Result<Option<WorkspaceId>> {
     let q = Query::select()
         .column(Workspaces::Id)
         .from(Workspaces::Table)
@@ -106,7 +106,7 @@ pub async fn workspace_by_inbound_token(tx: &mut Tx, token: &str) -> Result<Opti
 }
 
 /// The workspace's email settings document and inbound token.
-pub async fn settings(tx: &mut Tx, ws: WorkspaceId) -> Result<(Option<String>, Option<String>)> {
+pub async fn settings(tx: &mut Conn, ws: WorkspaceId) -> Result<(Option<String>, Option<String>)> {
     let q = Query::select()
         .column(Alias::new("email_settings"))
         .column(Alias::new("inbound_token"))
@@ -138,7 +138,7 @@ pub async fn set_settings(
 }
 
 /// Workspaces whose email settings name an IMAP mailbox, with their settings document.
-pub async fn imap_workspaces(tx: &mut Tx) -> Result<Vec<(WorkspaceId, String)>> {
+pub async fn imap_workspaces(tx: &mut Conn) -> Result<Vec<(WorkspaceId, String)>> {
     let q = Query::select()
         .column(Workspaces::Id)
         .column(Alias::new("email_settings"))

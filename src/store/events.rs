@@ -3,7 +3,7 @@
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 use serde::Serialize;
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{EventId, TicketId, WorkspaceId};
 
@@ -90,7 +90,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
 }
 
 /// The timeline of a ticket, oldest first.
-pub async fn of_ticket(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<EventRow>> {
+pub async fn of_ticket(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<EventRow>> {
     let q = Query::select()
         .columns(EVENT_COLUMNS)
         .from(TicketEvents::Table)
@@ -139,7 +139,7 @@ pub async fn publish(tx: &mut Tx, e: &DomainEventRow) -> Result<()> {
 
 /// Domain events of a workspace in the order they were written, after `after` (an event id).
 pub async fn domain_events(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     subject: Option<uuid::Uuid>,
     limit: u64,
@@ -166,7 +166,7 @@ pub async fn domain_events(
 
 /// Domain events of a workspace written at or after `since` (microseconds), oldest first.
 pub async fn domain_events_since(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     since: i64,
     limit: u64,

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::{GroupId, UserId, WorkspaceId};
 
@@ -103,7 +103,7 @@ pub async fn update(tx: &mut Tx, g: &GroupRow) -> Result<bool> {
         == 1)
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: GroupId) -> Result<Option<GroupRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: GroupId) -> Result<Option<GroupRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Groups::Table)
@@ -113,7 +113,7 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: GroupId) -> Result<Option<Gr
     tx.fetch_optional(&q).await
 }
 
-pub async fn list(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<GroupRow>> {
+pub async fn list(tx: &mut Conn, ws: WorkspaceId) -> Result<Vec<GroupRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Groups::Table)
@@ -125,7 +125,7 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<GroupRow>> {
 
 /// (group, user) membership pairs of the workspace, optionally for some groups only.
 pub async fn members(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     groups: Option<&[GroupId]>,
 ) -> Result<Vec<(GroupId, UserId)>> {
@@ -170,7 +170,7 @@ pub async fn set_members(
 }
 
 /// Groups one user belongs to.
-pub async fn of_user(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<Vec<GroupId>> {
+pub async fn of_user(tx: &mut Conn, ws: WorkspaceId, user: UserId) -> Result<Vec<GroupId>> {
     let q = Query::select()
         .column(GroupMembers::GroupId)
         .from(GroupMembers::Table)

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::WorkspaceId;
 
@@ -29,7 +29,7 @@ pub struct SavedResponse {
 
 /// The stored answer for this key, if it is younger than `since`.
 pub async fn find(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     scope: &str,
     key: &str,

@@ -3,8 +3,8 @@
 
 use sea_query::{Alias, Expr, ExprTrait, Iden, OnConflict, Order, Query};
 
-use super::Tx;
 use super::workspaces::Workspaces;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{CommentId, CustomerId, TicketId, WorkspaceId};
 
@@ -70,7 +70,7 @@ pub fn insert_token(tx: &mut Tx, t: &PortalTokenRow) {
 
 /// The live (not revoked) access-token digests of a ticket.
 pub async fn ticket_tokens(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ticket: TicketId,
 ) -> Result<Vec<PortalTokenRow>> {
@@ -86,7 +86,7 @@ pub async fn ticket_tokens(
 }
 
 /// A customer credential (`magic` or `session`) by digest.
-pub async fn find_token(tx: &mut Tx, hash: &[u8], kind: &str) -> Result<Option<PortalTokenRow>> {
+pub async fn find_token(tx: &mut Conn, hash: &[u8], kind: &str) -> Result<Option<PortalTokenRow>> {
     let q = Query::select()
         .columns(TOKEN)
         .from(PortalTokens::Table)
@@ -216,7 +216,7 @@ pub async fn lookup(
 
 /// The external ids of `system` recorded for a ticket, oldest first (a CRM note's id).
 pub async fn refs_of_ticket(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ticket: TicketId,
     system: &str,
@@ -319,7 +319,7 @@ pub async fn insert_escalation(tx: &mut Tx, e: &EscalationRow) -> Result<()> {
 }
 
 pub async fn find_escalation(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     id: uuid::Uuid,
 ) -> Result<Option<EscalationRow>> {
@@ -334,7 +334,7 @@ pub async fn find_escalation(
 
 /// A ticket's escalations, oldest first.
 pub async fn escalations_of(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ticket: TicketId,
 ) -> Result<Vec<EscalationRow>> {
@@ -378,7 +378,7 @@ pub async fn update_escalation(
 }
 
 /// The workspace's integration settings document.
-pub async fn settings(tx: &mut Tx, ws: WorkspaceId) -> Result<Option<String>> {
+pub async fn settings(tx: &mut Conn, ws: WorkspaceId) -> Result<Option<String>> {
     let q = Query::select()
         .column(Alias::new("integration_settings"))
         .from(Workspaces::Table)
@@ -402,7 +402,7 @@ pub async fn set_settings(tx: &mut Tx, ws: WorkspaceId, doc: &str, now: i64) -> 
 }
 
 /// An escalation by id alone (jobs carry only the id).
-pub async fn find_escalation_any(tx: &mut Tx, id: uuid::Uuid) -> Result<Option<EscalationRow>> {
+pub async fn find_escalation_any(tx: &mut Conn, id: uuid::Uuid) -> Result<Option<EscalationRow>> {
     let q = Query::select()
         .columns(ESCALATION)
         .from(Escalations::Table)

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
-use super::{Backend, Tx, dialect};
+use super::{Backend, Conn, Tx, dialect};
 use crate::error::Result;
 use crate::ids::{JobId, WorkspaceId};
 
@@ -93,7 +93,7 @@ pub async fn insert(
 /// Claims up to `limit` due jobs (also ones whose lease ran out: their worker died).
 pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
     let sql = dialect::claim_jobs_sql(tx.backend());
-    tx.conn().await?;
+    tx.link().await?;
     Ok(match tx.backend() {
         Backend::Sqlite => {
             sqlx::query_as(sql)
@@ -161,7 +161,7 @@ pub async fn fail(
 }
 
 /// Every job of a kind (inspection).
-pub async fn of_kind(tx: &mut Tx, kind: &str) -> Result<Vec<JobRow>> {
+pub async fn of_kind(tx: &mut Conn, kind: &str) -> Result<Vec<JobRow>> {
     let q = Query::select()
         .columns([
             Jobs::Id,
@@ -191,7 +191,7 @@ pub async fn purge_done(tx: &mut Tx, before: i64) -> Result<u64> {
 
 /// A workspace's jobs in a status, newest first (admin inspection).
 pub async fn list(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     status: Option<&str>,
     limit: u64,

@@ -80,7 +80,7 @@ pub use group::{Keep, Work};
 /// IMMEDIATE` travels with the transaction's first statement and `COMMIT` with its queued
 /// writes, so a typical change costs two trips to SQLite's worker thread instead of five. A
 /// transaction dropped without commit closes its connection, which rolls it back.
-pub enum Conn {
+pub enum Link {
     SqliteConn(PoolConnection<Sqlite>),
     SqliteTx(PoolConnection<Sqlite>),
     PgConn(PoolConnection<Postgres>),
@@ -89,9 +89,10 @@ pub enum Conn {
     Done,
 }
 
-/// A connection plus the statements deferred on it (see [`Tx::defer`]).
-pub struct Tx {
-    conn: Conn,
+/// A connection plus the statements deferred on it (see [`Tx::defer`]): on its own, a
+/// connection for reads ([`Store::read`]); inside a [`Tx`], a write transaction.
+pub struct Conn {
+    link: Link,
     pending: Vec<(String, sea_query::Values)>,
     /// SQLite: `BEGIN IMMEDIATE` is still to be sent with the next statement.
     begin_pending: bool,
@@ -127,11 +128,11 @@ macro_rules! run {
     }};
 }
 
-impl Tx {
-    fn new(conn: Conn, memo: &std::sync::Arc<memo::Memo>) -> Self {
-        let begin = matches!(conn, Conn::SqliteTx(_));
-        Tx {
-            conn,
+impl Conn {
+    fn new(link: Link, memo: &std::sync::Arc<memo::Memo>) -> Self {
+        let begin = matches!(link, Link::SqliteTx(_));
+        Conn {
+            link,
             pending: Vec::new(),
             begin_pending: begin,
             open: false,
@@ -148,24 +149,24 @@ impl Tx {
     /// Which backend this connection belongs to.
     #[must_use]
     pub fn backend(&self) -> Backend {
-        match self.conn {
-            Conn::SqliteConn(_) | Conn::SqliteTx(_) => Backend::Sqlite,
-            Conn::PgConn(_) | Conn::PgTx(_) | Conn::Done => Backend::Postgres,
+        match self.link {
+            Link::SqliteConn(_) | Link::SqliteTx(_) => Backend::Sqlite,
+            Link::PgConn(_) | Link::PgTx(_) | Link::Done => Backend::Postgres,
         }
     }
 
     fn sqlite(&mut self) -> Result<&mut sqlx::SqliteConnection> {
-        match &mut self.conn {
-            Conn::SqliteConn(c) | Conn::SqliteTx(c) => Ok(&mut **c),
-            Conn::PgConn(_) | Conn::PgTx(_) | Conn::Done => Err(backend_changed()),
+        match &mut self.link {
+            Link::SqliteConn(c) | Link::SqliteTx(c) => Ok(&mut **c),
+            Link::PgConn(_) | Link::PgTx(_) | Link::Done => Err(backend_changed()),
         }
     }
 
     fn pg(&mut self) -> Result<&mut sqlx::PgConnection> {
-        match &mut self.conn {
-            Conn::PgConn(c) => Ok(&mut **c),
-            Conn::PgTx(t) => Ok(&mut **t),
-            Conn::SqliteConn(_) | Conn::SqliteTx(_) | Conn::Done => Err(backend_changed()),
+        match &mut self.link {
+            Link::PgConn(c) => Ok(&mut **c),
+            Link::PgTx(t) => Ok(&mut **t),
+            Link::SqliteConn(_) | Link::SqliteTx(_) | Link::Done => Err(backend_changed()),
         }
     }
 
@@ -195,42 +196,6 @@ impl Tx {
         (sql, sea_query_sqlx::SqlxValues(values))
     }
 
-    /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
-    /// cannot conflict). Queued writes run, in order, before the next read or write on this
-    /// connection or at commit; on SQLite they travel in the same command as that next
-    /// statement. An error surfaces at that point and fails the transaction.
-    pub fn defer(&mut self, q: &impl SqlxBinder) {
-        let (sql, values) = match self.backend() {
-            Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
-            Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
-        };
-        self.pending.push((sql, values.0));
-    }
-
-    /// Queues a fixed statement of our own making (`SAVEPOINT c3`); never user input.
-    pub fn defer_raw(&mut self, sql: &'static str) {
-        self.pending
-            .push((sql.to_owned(), sea_query::Values(Vec::new())));
-    }
-
-    /// Runs the queued writes, then a fixed statement of our own making.
-    pub async fn execute_raw(&mut self, sql: &'static str) -> Result<()> {
-        self.conn().await?;
-        match &mut self.conn {
-            Conn::SqliteConn(c) | Conn::SqliteTx(c) => {
-                sqlx::query(sql).execute(&mut **c).await?;
-            }
-            Conn::PgConn(c) => {
-                sqlx::query(sql).execute(&mut **c).await?;
-            }
-            Conn::PgTx(t) => {
-                sqlx::query(sql).execute(&mut **t).await?;
-            }
-            Conn::Done => return Err(backend_changed()),
-        }
-        Ok(())
-    }
-
     /// Runs the queued writes now.
     async fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
@@ -252,7 +217,7 @@ impl Tx {
     }
 
     /// The underlying connection, after running queued writes (for dialect-specific SQL).
-    pub async fn conn(&mut self) -> Result<&mut Conn> {
+    pub(crate) async fn link(&mut self) -> Result<&mut Link> {
         self.flush().await?;
         if self.begin_pending {
             sqlx::query("BEGIN IMMEDIATE")
@@ -261,21 +226,7 @@ impl Tx {
             self.begin_pending = false;
             self.open = true;
         }
-        Ok(&mut self.conn)
-    }
-
-    /// Runs a statement, returning the number of rows it affected.
-    pub async fn execute(&mut self, q: &impl SqlxBinder) -> Result<u64> {
-        // SQLite reports a row count for every statement of a command (`BEGIN` repeats the
-        // last one) and they add up: run what is queued apart so the count is this one's.
-        self.conn().await?;
-        run!(self, q, |c, sql, args| Ok(sqlx::query_with(
-            AssertSqlSafe(sql),
-            args
-        )
-        .execute(c)
-        .await?
-        .rows_affected()))
+        Ok(&mut self.link)
     }
 
     /// Fetches all rows of a query.
@@ -313,11 +264,80 @@ impl Tx {
         let row: (i64,) = self.fetch_one(q).await?;
         Ok(row.0)
     }
+}
+
+/// A write transaction: a [`Conn`] whose writes commit together (or not at all, when it is
+/// dropped uncommitted). Reads go through the connection it dereferences to.
+pub struct Tx(Conn);
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+impl Tx {
+    /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
+    /// cannot conflict). Queued writes run, in order, before the next read or write on this
+    /// connection or at commit; on SQLite they travel in the same command as that next
+    /// statement. An error surfaces at that point and fails the transaction.
+    pub fn defer(&mut self, q: &impl SqlxBinder) {
+        let (sql, values) = match self.backend() {
+            Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
+            Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
+        };
+        self.pending.push((sql, values.0));
+    }
+
+    /// Queues a fixed statement of our own making (`SAVEPOINT c3`); never user input.
+    pub fn defer_raw(&mut self, sql: &'static str) {
+        self.pending
+            .push((sql.to_owned(), sea_query::Values(Vec::new())));
+    }
+
+    /// Runs the queued writes, then a fixed statement of our own making.
+    pub async fn execute_raw(&mut self, sql: &'static str) -> Result<()> {
+        self.link().await?;
+        match &mut self.link {
+            Link::SqliteConn(c) | Link::SqliteTx(c) => {
+                sqlx::query(sql).execute(&mut **c).await?;
+            }
+            Link::PgConn(c) => {
+                sqlx::query(sql).execute(&mut **c).await?;
+            }
+            Link::PgTx(t) => {
+                sqlx::query(sql).execute(&mut **t).await?;
+            }
+            Link::Done => return Err(backend_changed()),
+        }
+        Ok(())
+    }
+
+    /// Runs a statement, returning the number of rows it affected.
+    pub async fn execute(&mut self, q: &impl SqlxBinder) -> Result<u64> {
+        // SQLite reports a row count for every statement of a command (`BEGIN` repeats the
+        // last one) and they add up: run what is queued apart so the count is this one's.
+        self.link().await?;
+        run!(self, q, |c, sql, args| Ok(sqlx::query_with(
+            AssertSqlSafe(sql),
+            args
+        )
+        .execute(c)
+        .await?
+        .rows_affected()))
+    }
 
     /// Runs queued writes and commits a transaction; a plain connection just runs the writes.
     pub async fn commit(mut self) -> Result<()> {
-        match self.conn {
-            Conn::SqliteTx(_) => {
+        match self.link {
+            Link::SqliteTx(_) => {
                 if self.begin_pending && self.pending.is_empty() {
                     // Nothing was read or written: there is no transaction to commit.
                     self.begin_pending = false;
@@ -330,24 +350,24 @@ impl Tx {
                     .await?;
                 self.open = false;
             }
-            Conn::PgTx(_) => {
+            Link::PgTx(_) => {
                 self.flush().await?;
-                if let Conn::PgTx(t) = std::mem::replace(&mut self.conn, Conn::Done) {
+                if let Link::PgTx(t) = std::mem::replace(&mut self.link, Link::Done) {
                     t.commit().await?;
                 }
             }
-            Conn::SqliteConn(_) | Conn::PgConn(_) | Conn::Done => self.flush().await?,
+            Link::SqliteConn(_) | Link::PgConn(_) | Link::Done => self.flush().await?,
         }
         Ok(())
     }
 }
 
-impl Drop for Tx {
+impl Drop for Conn {
     fn drop(&mut self) {
         // An SQLite transaction left open (an error, an early return) must not go back to the
         // pool: closing the connection rolls it back.
         if self.open
-            && let Conn::SqliteTx(c) = &mut self.conn
+            && let Link::SqliteTx(c) = &mut self.link
         {
             c.close_on_drop();
         }
@@ -552,20 +572,21 @@ impl Store {
     /// so a transaction that reads before it writes can never fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => {
-                Tx::new(Conn::SqliteTx(write.acquire().await?), &self.memo)
-            }
-            Pools::Postgres(pool) => Tx::new(Conn::PgTx(pool.begin().await?), &self.memo),
+            Pools::Sqlite { write, .. } => Tx(Conn::new(
+                Link::SqliteTx(write.acquire().await?),
+                &self.memo,
+            )),
+            Pools::Postgres(pool) => Tx(Conn::new(Link::PgTx(pool.begin().await?), &self.memo)),
         })
     }
 
     /// A connection for reads outside a transaction.
-    pub async fn read(&self) -> Result<Tx> {
+    pub async fn read(&self) -> Result<Conn> {
         Ok(match &self.pools {
             Pools::Sqlite { read, .. } => {
-                Tx::new(Conn::SqliteConn(read.acquire().await?), &self.memo)
+                Conn::new(Link::SqliteConn(read.acquire().await?), &self.memo)
             }
-            Pools::Postgres(pool) => Tx::new(Conn::PgConn(pool.acquire().await?), &self.memo),
+            Pools::Postgres(pool) => Conn::new(Link::PgConn(pool.acquire().await?), &self.memo),
         })
     }
 

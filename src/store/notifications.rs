@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{TicketId, WorkspaceId};
 
@@ -103,7 +103,7 @@ pub fn insert(tx: &mut Tx, n: &NotificationRow) {
 
 /// The notifications of a ticket, oldest first.
 pub async fn of_ticket(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ticket: TicketId,
 ) -> Result<Vec<NotificationRow>> {
@@ -118,7 +118,7 @@ pub async fn of_ticket(
     tx.fetch_all(&q).await
 }
 
-pub async fn find(tx: &mut Tx, id: uuid::Uuid) -> Result<Option<NotificationRow>> {
+pub async fn find(tx: &mut Conn, id: uuid::Uuid) -> Result<Option<NotificationRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Notifications::Table)
@@ -166,7 +166,7 @@ pub async fn set_error(tx: &mut Tx, id: uuid::Uuid, error: &str, now: i64) -> Re
 
 /// The mail that carries the given comments to the customer (delivery state per comment).
 pub async fn of_comments(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     comments: &[crate::ids::CommentId],
 ) -> Result<Vec<NotificationRow>> {

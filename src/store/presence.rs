@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, OnConflict, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{TicketId, UserId, WorkspaceId};
 
@@ -61,7 +61,7 @@ pub async fn touch(
 
 /// Other users present on the ticket since `since`: (name, state), replying first.
 pub async fn others(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ticket: TicketId,
     me: UserId,

@@ -2,8 +2,8 @@
 
 use sea_query::{Cond, Expr, ExprTrait, Iden, OnConflict, Order, Query};
 
-use super::Tx;
 use super::tickets::{TicketRow, Tickets};
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{TicketId, WorkspaceId};
 
@@ -108,7 +108,7 @@ pub async fn update(tx: &mut Tx, r: &RuleRow) -> Result<bool> {
     Ok(tx.execute(&q).await? == 1)
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<RuleRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<RuleRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(AutomationRules::Table)
@@ -119,7 +119,7 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option
 }
 
 /// The workspace's rules in evaluation order; only active ones of one trigger when given.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, trigger: Option<&str>) -> Result<Vec<RuleRow>> {
+pub async fn list(tx: &mut Conn, ws: WorkspaceId, trigger: Option<&str>) -> Result<Vec<RuleRow>> {
     let mut q = Query::select();
     q.columns(COLUMNS)
         .from(AutomationRules::Table)
@@ -135,7 +135,7 @@ pub async fn list(tx: &mut Tx, ws: WorkspaceId, trigger: Option<&str>) -> Result
 }
 
 /// Active time rules of every workspace (the scanner's work list).
-pub async fn active_time_rules(tx: &mut Tx) -> Result<Vec<RuleRow>> {
+pub async fn active_time_rules(tx: &mut Conn) -> Result<Vec<RuleRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(AutomationRules::Table)
@@ -238,7 +238,7 @@ pub enum TimeColumn {
 /// One page of live, unclosed tickets of the workspace, after `after` by id, that the rule
 /// has (`fired`) or has not yet fired on, narrowed by the pushed-down time conditions.
 pub async fn time_candidates(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     rule: uuid::Uuid,
     fired: bool,

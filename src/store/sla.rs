@@ -2,8 +2,8 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
 use super::workspaces::Workspaces;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::WorkspaceId;
 
@@ -158,7 +158,7 @@ pub async fn clear_default(
     Ok(())
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<SlaPolicyRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<SlaPolicyRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(SlaPolicies::Table)
@@ -169,7 +169,7 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option
 }
 
 /// The workspace's policies in evaluation order.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<SlaPolicyRow>> {
+pub async fn list(tx: &mut Conn, ws: WorkspaceId) -> Result<Vec<SlaPolicyRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(SlaPolicies::Table)
@@ -191,7 +191,7 @@ pub async fn delete(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<bool
 
 /// The workspace's time zone and business calendar document (if one is set), in one read.
 pub async fn calendar_settings(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
 ) -> Result<Option<(String, Option<String>)>> {
     let q = Query::select()
@@ -360,7 +360,7 @@ enum EscalationCol {
 }
 
 /// The workspace's SLA escalation document, if one is set.
-pub async fn escalation(tx: &mut Tx, ws: WorkspaceId) -> Result<Option<String>> {
+pub async fn escalation(tx: &mut Conn, ws: WorkspaceId) -> Result<Option<String>> {
     let q = Query::select()
         .column(EscalationCol::SlaEscalation)
         .from(Workspaces::Table)

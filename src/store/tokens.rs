@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{TokenId, UserId, WorkspaceId};
 
@@ -77,7 +77,7 @@ pub struct TokenUser {
 }
 
 /// The live token with this hash and its user, if any.
-pub async fn find_with_user(tx: &mut Tx, hash: &[u8], now: i64) -> Result<Option<TokenUser>> {
+pub async fn find_with_user(tx: &mut Conn, hash: &[u8], now: i64) -> Result<Option<TokenUser>> {
     use super::users::Users;
     let q = Query::select()
         .expr_as(Expr::col((ApiTokens::Table, ApiTokens::Id)), "token_id")

@@ -2,7 +2,7 @@
 
 use sea_query::{Asterisk, Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::{UserId, WorkspaceId};
 
@@ -101,7 +101,7 @@ pub async fn update(tx: &mut Tx, u: &UserRow) -> Result<bool> {
     })? == 1)
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: UserId) -> Result<Option<UserRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: UserId) -> Result<Option<UserRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Users::Table)
@@ -112,7 +112,7 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: UserId) -> Result<Option<Use
 }
 
 /// Looks a user up by email across workspaces (login). Emails are unique per instance.
-pub async fn find_by_email(tx: &mut Tx, email: &str) -> Result<Option<UserRow>> {
+pub async fn find_by_email(tx: &mut Conn, email: &str) -> Result<Option<UserRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Users::Table)
@@ -123,7 +123,7 @@ pub async fn find_by_email(tx: &mut Tx, email: &str) -> Result<Option<UserRow>> 
 
 /// Users of a workspace, oldest first.
 pub async fn list(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     limit: u64,
     offset: u64,
@@ -147,7 +147,7 @@ pub async fn list(
 }
 
 /// Users by id within a workspace (side-loading, membership checks).
-pub async fn many(tx: &mut Tx, ws: WorkspaceId, ids: &[UserId]) -> Result<Vec<UserRow>> {
+pub async fn many(tx: &mut Conn, ws: WorkspaceId, ids: &[UserId]) -> Result<Vec<UserRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

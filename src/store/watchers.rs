@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, OnConflict, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{TicketId, UserId, WorkspaceId};
 
@@ -73,7 +73,7 @@ pub async fn upsert(tx: &mut Tx, w: &WatcherRow, replace: bool) -> Result<()> {
 }
 
 /// The subscriptions of a ticket, oldest first.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<WatcherRow>> {
+pub async fn list(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<WatcherRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(TicketWatchers::Table)

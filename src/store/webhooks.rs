@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::WorkspaceId;
 
@@ -108,7 +108,7 @@ pub async fn update(tx: &mut Tx, w: &WebhookRow) -> Result<bool> {
     Ok(tx.execute(&q).await? == 1)
 }
 
-pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<WebhookRow>> {
+pub async fn find(tx: &mut Conn, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option<WebhookRow>> {
     let q = Query::select()
         .columns(HOOK)
         .from(Webhooks::Table)
@@ -119,7 +119,7 @@ pub async fn find(tx: &mut Tx, ws: WorkspaceId, id: uuid::Uuid) -> Result<Option
 }
 
 /// The workspace's subscriptions; only active ones when asked.
-pub async fn list(tx: &mut Tx, ws: WorkspaceId, active_only: bool) -> Result<Vec<WebhookRow>> {
+pub async fn list(tx: &mut Conn, ws: WorkspaceId, active_only: bool) -> Result<Vec<WebhookRow>> {
     let mut q = Query::select();
     q.columns(HOOK)
         .from(Webhooks::Table)
@@ -202,7 +202,7 @@ pub fn insert_delivery(tx: &mut Tx, d: &DeliveryRow) {
     tx.defer(&q);
 }
 
-pub async fn find_delivery(tx: &mut Tx, id: uuid::Uuid) -> Result<Option<DeliveryRow>> {
+pub async fn find_delivery(tx: &mut Conn, id: uuid::Uuid) -> Result<Option<DeliveryRow>> {
     let q = Query::select()
         .columns(DELIVERY)
         .from(WebhookDeliveries::Table)
@@ -213,7 +213,7 @@ pub async fn find_delivery(tx: &mut Tx, id: uuid::Uuid) -> Result<Option<Deliver
 
 /// A subscription's deliveries, newest first.
 pub async fn deliveries(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     webhook: uuid::Uuid,
     limit: u64,
@@ -232,7 +232,7 @@ pub async fn deliveries(
 
 /// Whether an earlier delivery about the same ticket to the same subscription is still
 /// pending (deliveries per ticket go out in order).
-pub async fn earlier_pending(tx: &mut Tx, d: &DeliveryRow) -> Result<bool> {
+pub async fn earlier_pending(tx: &mut Conn, d: &DeliveryRow) -> Result<bool> {
     let q = Query::select()
         .expr(Expr::col(WebhookDeliveries::Id).count())
         .from(WebhookDeliveries::Table)

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::Tx;
+use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::WorkspaceId;
 
@@ -94,7 +94,7 @@ pub async fn update(tx: &mut Tx, w: &WorkspaceRow) -> Result<bool> {
     Ok(tx.execute(&q).await? == 1)
 }
 
-pub async fn find(tx: &mut Tx, id: WorkspaceId) -> Result<Option<WorkspaceRow>> {
+pub async fn find(tx: &mut Conn, id: WorkspaceId) -> Result<Option<WorkspaceRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Workspaces::Table)
@@ -103,7 +103,7 @@ pub async fn find(tx: &mut Tx, id: WorkspaceId) -> Result<Option<WorkspaceRow>> 
     tx.fetch_optional(&q).await
 }
 
-pub async fn find_by_slug(tx: &mut Tx, slug: &str) -> Result<Option<WorkspaceRow>> {
+pub async fn find_by_slug(tx: &mut Conn, slug: &str) -> Result<Option<WorkspaceRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Workspaces::Table)
@@ -112,7 +112,7 @@ pub async fn find_by_slug(tx: &mut Tx, slug: &str) -> Result<Option<WorkspaceRow
     tx.fetch_optional(&q).await
 }
 
-pub async fn list(tx: &mut Tx) -> Result<Vec<WorkspaceRow>> {
+pub async fn list(tx: &mut Conn) -> Result<Vec<WorkspaceRow>> {
     let q = Query::select()
         .columns(COLUMNS)
         .from(Workspaces::Table)

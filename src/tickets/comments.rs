@@ -151,7 +151,7 @@ pub async fn list(
 
 /// The whole thread of a loaded ticket (staff view), on the caller's connection.
 pub async fn thread(
-    tx: &mut store::Tx,
+    tx: &mut store::Conn,
     row: &crate::store::tickets::TicketRow,
 ) -> Result<Vec<super::model::CommentView>> {
     let ws = row.workspace_id;

@@ -12,7 +12,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{CategoryId, UserId, WorkspaceId};
 use crate::store::canned::{CannedFilter, CannedRow};
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Store, Tx};
+use crate::store::{self, Conn, Store, Tx};
 use crate::tickets::model::Patch;
 use crate::validate;
 
@@ -247,7 +247,7 @@ pub async fn list(
     Ok(rows.iter().map(CannedView::from).collect())
 }
 
-async fn load(tx: &mut Tx, actor: &Actor, id: uuid::Uuid) -> Result<CannedRow> {
+async fn load(tx: &mut Conn, actor: &Actor, id: uuid::Uuid) -> Result<CannedRow> {
     actor.require(Permission::UseCanned)?;
     match store::canned::find(tx, actor.workspace_id, id).await? {
         Some(c) if visible(actor, &c) => Ok(c),

@@ -8,7 +8,7 @@ use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{CategoryId, WorkspaceId};
 use crate::store::categories::CategoryRow;
-use crate::store::{self, Store, Tx};
+use crate::store::{self, Conn, Store, Tx};
 use crate::tickets::model::Patch;
 use crate::validate;
 
@@ -329,7 +329,7 @@ pub async fn reorder(
 
 /// Checks a category given to a ticket: it must exist in the workspace and, when newly set,
 /// not be archived.
-pub async fn check_for_ticket(tx: &mut Tx, ws: WorkspaceId, id: CategoryId) -> Result<()> {
+pub async fn check_for_ticket(tx: &mut Conn, ws: WorkspaceId, id: CategoryId) -> Result<()> {
     match store::categories::find(tx, ws, id).await? {
         None => Err(Error::field(
             "category_id",

@@ -11,7 +11,7 @@ use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::store::watchers::WatcherRow;
-use crate::store::{self, Store, Tx};
+use crate::store::{self, Conn, Store};
 use crate::tickets::service::{Author, load, record};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -44,7 +44,10 @@ pub struct NewWatcher {
 }
 
 /// The subscriptions of a ticket, the assignee first.
-pub async fn views(tx: &mut Tx, t: &crate::store::tickets::TicketRow) -> Result<Vec<WatcherView>> {
+pub async fn views(
+    tx: &mut Conn,
+    t: &crate::store::tickets::TicketRow,
+) -> Result<Vec<WatcherView>> {
     let ws = t.workspace_id;
     let rows = store::watchers::list(tx, ws, t.id).await?;
     let mut ids: Vec<UserId> = rows.iter().map(|w| w.user_id).collect();

@@ -18,7 +18,7 @@ use crate::http::etag;
 use crate::http::extract::{Auth, IdempotencyKey, IfMatch, Json, JsonWithBytes};
 use crate::ids::UserId;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Conn};
 use crate::tickets::list::{self as listing, PageSpec, QueueStats};
 use crate::tickets::model::{EventView, NewTicket, TicketPatch, TicketView};
 use crate::tickets::service::{self, AssignTo};
@@ -28,7 +28,7 @@ use crate::workspace::users::UserView;
 
 /// Side-loaded records for `?include=`.
 async fn side_load(
-    tx: &mut Tx,
+    tx: &mut Conn,
     actor: &Actor,
     rows: &[TicketRow],
     include: &[String],
@@ -158,7 +158,7 @@ fn hash(bytes: &[u8]) -> Vec<u8> {
 /// The stored answer for an idempotency key: a replay (`Idempotency-Lookup: hit`), a 409 when
 /// the body differs, or `None` when the key is new.
 async fn replay(
-    conn: &mut Tx,
+    conn: &mut Conn,
     actor: &Actor,
     scope: &str,
     key: &str,

@@ -6,7 +6,7 @@ use super::*;
 use crate::error::Result;
 use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};
 use crate::store::customers::Customers;
-use crate::store::{Tx, dialect};
+use crate::store::{Conn, dialect};
 
 /// Who is assigned: any, nobody, or one of these users.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -223,7 +223,7 @@ pub(super) fn at_risk(now: i64) -> Cond {
 }
 
 /// Active tickets assigned to `me`.
-pub async fn count_mine(tx: &mut Tx, ws: WorkspaceId, me: UserId) -> Result<i64> {
+pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<i64> {
     count_where(
         tx,
         ws,
@@ -240,7 +240,7 @@ pub async fn count_mine(tx: &mut Tx, ws: WorkspaceId, me: UserId) -> Result<i64>
 /// The page is chosen by ids first (a narrow query that the sort and filter indexes can answer
 /// without reading rows), then only those rows are read in full ("deferred join").
 pub async fn list(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     f: &TicketFilter,
     sort: Sort,
@@ -279,7 +279,7 @@ pub async fn list(
 }
 
 /// How many tickets match the filter.
-pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
+pub async fn count(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
     if let Some(terms) = f.search_only()
         && let Some(n) = dialect::count_matches(tx, ws, terms).await?
     {
@@ -294,7 +294,7 @@ pub async fn count(tx: &mut Tx, ws: WorkspaceId, f: &TicketFilter) -> Result<i64
 }
 
 pub(super) async fn count_by<K>(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     column: Tickets,
     extra: Cond,
@@ -314,7 +314,7 @@ where
     tx.fetch_all(&q).await
 }
 
-pub(super) async fn count_where(tx: &mut Tx, ws: WorkspaceId, cond: Cond) -> Result<i64> {
+pub(super) async fn count_where(tx: &mut Conn, ws: WorkspaceId, cond: Cond) -> Result<i64> {
     let q = Query::select()
         .expr(Expr::col(Asterisk).count())
         .from(Tickets::Table)
@@ -341,7 +341,7 @@ pub struct QueueCounts {
 /// Counts live tickets by status, and active ones (`new`, `open`, `pending`) by priority,
 /// group, assignment and SLA state at `now`.
 pub async fn queue_counts(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     me: UserId,
     now: i64,

@@ -6,11 +6,11 @@ use sea_query::{Cond, Expr, ExprTrait, LockType, Order, Query};
 use super::*;
 use crate::error::Result;
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
-use crate::store::Tx;
+use crate::store::{Conn, Tx};
 
 /// One live ticket of the workspace, locked for update on PostgreSQL when `lock` is set.
 pub async fn find(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     id: TicketId,
     lock: bool,
@@ -27,7 +27,7 @@ pub async fn find(
 
 /// One live ticket by its rendered number (`#1001`, `TK-2026-00042`) or bare sequence number.
 pub async fn find_by_number(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     number: &str,
 ) -> Result<Option<TicketRow>> {
@@ -47,7 +47,7 @@ pub async fn find_by_number(
 
 /// Tags of the given tickets, as (ticket, tag) pairs sorted by tag.
 pub async fn tags_of(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     ids: &[TicketId],
 ) -> Result<Vec<(TicketId, String)>> {
@@ -128,7 +128,7 @@ pub async fn sla_candidates(tx: &mut Tx, now: i64, limit: u64) -> Result<Vec<Tic
 
 /// Tickets of one customer, newest first.
 pub async fn of_customer(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     customer: CustomerId,
     limit: u64,
@@ -168,7 +168,7 @@ pub async fn latest_open_of(
 /// One live ticket by id in whichever workspace holds it (public routes, where the access
 /// token decides), locked for update on PostgreSQL when `lock` is set.
 pub async fn find_any_workspace(
-    tx: &mut Tx,
+    tx: &mut Conn,
     id: TicketId,
     lock: bool,
 ) -> Result<Option<TicketRow>> {

@@ -6,8 +6,8 @@ use sea_query::{Cond, Expr, ExprTrait, Query, SimpleExpr};
 use super::*;
 use crate::error::Result;
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
-use crate::store::Tx;
 use crate::store::customers::Customers;
+use crate::store::{Conn, Tx};
 
 /// How a new ticket names its requester.
 pub enum RequesterKey<'a> {
@@ -44,7 +44,7 @@ pub(super) struct CreationRow {
 
 /// Reads the creation context in one query (one trip to the database per create).
 pub async fn creation_context(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: WorkspaceId,
     requester: RequesterKey<'_>,
 ) -> Result<Option<CreationContext>> {

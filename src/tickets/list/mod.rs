@@ -17,7 +17,7 @@ use crate::clock::now_micros;
 use crate::error::Result;
 use crate::ids::TicketId;
 use crate::store::tickets::{Sort, SortField, TicketFilter, TicketRow};
-use crate::store::{self, Tx};
+use crate::store::{self, Conn};
 
 /// How a page is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub struct TicketPage {
 }
 
 /// Runs a parsed list request.
-pub async fn run(tx: &mut Tx, actor: &Actor, req: &ListRequest) -> Result<TicketPage> {
+pub async fn run(tx: &mut Conn, actor: &Actor, req: &ListRequest) -> Result<TicketPage> {
     actor.require(Permission::ViewTickets)?;
     let ws = actor.workspace_id;
     let (rows, total, next_cursor) = match &req.page {
@@ -214,7 +214,7 @@ pub async fn queue_stats_for_views(store: &store::Store, actor: &Actor) -> Resul
 
 /// Counts of the workspace's queue; group, unassigned, mine and SLA counts are over active
 /// (`new`, `open`, `pending`) tickets.
-pub async fn queue_stats(tx: &mut Tx, actor: &Actor) -> Result<QueueStats> {
+pub async fn queue_stats(tx: &mut Conn, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
     counts_of(tx, actor.workspace_id, actor.user_id).await
 }
@@ -235,7 +235,7 @@ pub async fn warm_view_counts(store: &store::Store) -> Result<()> {
 }
 
 async fn counts_of(
-    tx: &mut Tx,
+    tx: &mut Conn,
     ws: crate::ids::WorkspaceId,
     me: crate::ids::UserId,
 ) -> Result<QueueStats> {

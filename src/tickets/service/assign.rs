@@ -9,12 +9,12 @@ use crate::clock::now_micros;
 use crate::error::{Error, Result};
 use crate::ids::{UserId, WorkspaceId};
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Store, Tx};
+use crate::store::{self, Conn, Store, Tx};
 use crate::tickets::status::Role;
 use crate::workflow::rules::model::Trigger;
 
 /// Checks that `user` may be an assignee: an active admin, supervisor or agent of `ws`.
-pub async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Result<()> {
+pub async fn check_assignee(tx: &mut Conn, ws: WorkspaceId, user: UserId) -> Result<()> {
     let u = store::users::find(tx, ws, user)
         .await?
         .ok_or_else(|| Error::field("assignee_id", "no such user in this workspace"))?;
@@ -27,7 +27,7 @@ pub async fn check_assignee(tx: &mut Tx, ws: WorkspaceId, user: UserId) -> Resul
     Ok(())
 }
 
-pub async fn check_group(tx: &mut Tx, ws: WorkspaceId, g: crate::ids::GroupId) -> Result<()> {
+pub async fn check_group(tx: &mut Conn, ws: WorkspaceId, g: crate::ids::GroupId) -> Result<()> {
     store::groups::find(tx, ws, g)
         .await?
         .map(|_| ())

@@ -10,7 +10,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
 use crate::store::customers::CustomerRow;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Keep, Store, Tx, dialect};
+use crate::store::{self, Conn, Keep, Store, Tx, dialect};
 use crate::tickets::model::{Links, NewTicket, TicketView};
 use crate::tickets::numbering::NumberFormat;
 use crate::tickets::status::{Channel, Kind, Priority, Status};
@@ -176,7 +176,7 @@ pub struct PreparedTicket {
 
 /// Validates a new ticket and reads what creating it needs (requester, workspace settings,
 /// assignee and group checks).
-pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<PreparedTicket> {
+pub async fn prepare(conn: &mut Conn, actor: &Actor, input: NewTicket) -> Result<PreparedTicket> {
     actor.require(Permission::CreateTicket)?;
     prepare_with(conn, actor.workspace_id, Some(actor), input).await
 }
@@ -184,7 +184,7 @@ pub async fn prepare(conn: &mut Tx, actor: &Actor, input: NewTicket) -> Result<P
 /// Validates a new ticket for `ws`; `actor` is the staff user creating it, or `None` when it
 /// arrives by a channel (email, portal), which may not set staff-only fields.
 pub async fn prepare_with(
-    conn: &mut Tx,
+    conn: &mut Conn,
     ws: WorkspaceId,
     actor: Option<&Actor>,
     input: NewTicket,

@@ -23,10 +23,10 @@ use crate::clock::now_micros;
 use crate::error::{Code, Error, Result};
 use crate::ids::{TicketId, WorkspaceId};
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Conn, Tx};
 
 /// Loads a live ticket by id or number (404 when absent or in another workspace).
-pub async fn load(tx: &mut Tx, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
+pub async fn load(tx: &mut Conn, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
     // No ticket number contains NUL, and PostgreSQL text cannot hold one: answer 404 early.
     if key.contains('\0') || key.len() > 100 {
         return Err(Error::NotFound);
@@ -42,7 +42,7 @@ pub async fn load(tx: &mut Tx, ws: WorkspaceId, key: &str, lock: bool) -> Result
 }
 
 /// The tags of one ticket.
-pub async fn tags(tx: &mut Tx, t: &TicketRow) -> Result<Vec<String>> {
+pub async fn tags(tx: &mut Conn, t: &TicketRow) -> Result<Vec<String>> {
     Ok(store::tickets::tags_of(tx, t.workspace_id, &[t.id])
         .await?
         .into_iter()

@@ -17,7 +17,7 @@ use crate::store::comments::CommentRow;
 use crate::store::rules::RuleRow;
 use crate::store::tickets::TicketRow;
 use crate::store::watchers::WatcherRow;
-use crate::store::{self, Tx};
+use crate::store::{self, Conn, Tx};
 use crate::tickets::service::{self as tickets, Author, publish, record};
 use crate::tickets::status::Priority;
 use crate::workflow::{assignment, notify};
@@ -54,7 +54,11 @@ impl Rule {
 }
 
 /// The workspace's active rules of `trigger`, in evaluation order.
-pub async fn load(tx: &mut Tx, ws: crate::ids::WorkspaceId, trigger: Trigger) -> Result<Vec<Rule>> {
+pub async fn load(
+    tx: &mut Conn,
+    ws: crate::ids::WorkspaceId,
+    trigger: Trigger,
+) -> Result<Vec<Rule>> {
     Ok(store::rules::list(tx, ws, Some(trigger.as_str()))
         .await?
         .iter()
