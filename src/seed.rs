@@ -81,7 +81,7 @@ pub async fn workspace_admin(app: &App, slug: &str) -> anyhow::Result<Actor> {
     let (users, _) = store::users::list(&mut tx, ws.id, 1000, 0).await?;
     let admin = users
         .into_iter()
-        .find(|u| u.role == "admin" && u.active)
+        .find(|u| u.role == crate::tickets::status::Role::Admin && u.active)
         .ok_or_else(|| anyhow::anyhow!("workspace {slug} has no active admin"))?;
     Ok(Actor {
         user_id: admin.id,
@@ -128,7 +128,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
             .await?
             .0
             .into_iter()
-            .filter(|u| crate::tickets::status::Role::word_can_be_assignee(&u.role) && u.active)
+            .filter(|u| u.role.can_be_assignee() && u.active)
             .map(|u| u.id)
             .collect();
         let workspace = store::workspaces::find(&mut tx, ws)
@@ -236,7 +236,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 description.clone(),
                 created,
             );
-            row.status = status.as_str().to_owned();
+            row.status = status;
             row.priority = [
                 Priority::Low,
                 Priority::Medium,
@@ -244,18 +244,15 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 Priority::Medium,
                 Priority::High,
                 Priority::Urgent,
-            ][rng.random_range(0..6)]
-            .rank();
+            ][rng.random_range(0..6)];
             row.kind = [
                 Kind::Support,
                 Kind::Support,
                 Kind::Technical,
                 Kind::Billing,
                 Kind::Warranty,
-            ][rng.random_range(0..5)]
-            .as_str()
-            .to_owned();
-            row.channel = channel.as_str().to_owned();
+            ][rng.random_range(0..5)];
+            row.channel = channel;
             row.assignee_id = if status == Status::New || agents.is_empty() {
                 None
             } else {
@@ -275,7 +272,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 author_id: Some(author),
                 author_name: name,
                 is_internal,
-                channel: row.channel.clone(),
+                channel: row.channel.as_str().to_owned(),
                 merged_from_ticket_id: None,
                 html_body: None,
                 version: 1,
@@ -360,7 +357,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
                 actor_type: "system".into(),
                 actor_id: None,
                 from_status: None,
-                to_status: Some(row.status.clone()),
+                to_status: Some(row.status.as_str().to_owned()),
                 metadata: r#"{"seeded":true}"#.into(),
                 created_at: created,
             });

@@ -167,7 +167,7 @@ pub async fn receive(ctx: &Ctx, ws: WorkspaceId, raw: &[u8]) -> Result<Outcome> 
         mail.visible.clone()
     };
     let (action, ticket, comment) = match existing {
-        Some(mut t) if t.status != "closed" => {
+        Some(mut t) if t.status != crate::tickets::status::Status::Closed => {
             let c = crate::tickets::comments::add_from_customer(
                 &mut tx,
                 &mut t,

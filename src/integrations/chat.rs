@@ -372,9 +372,9 @@ pub async fn escalate(
         store::tickets::add_tags(&mut tx, ws, row.id, &["bot_escalated".to_owned()]).await?;
         tags.push("bot_escalated".into());
     }
-    if row.priority < Priority::High.rank() {
-        let from = Priority::from_rank(row.priority);
-        row.priority = Priority::High.rank();
+    if row.priority.rank() < Priority::High.rank() {
+        let from = row.priority;
+        row.priority = Priority::High;
         service::save(&mut tx, &mut row).await?;
         service::record(
             &mut tx,

@@ -88,7 +88,7 @@ fn note_body(t: &TicketRow, url: &str) -> String {
         "<p><strong>Support ticket {}</strong>: {}</p><p>Status: {}</p><p><a href=\"{}\">{}</a></p>",
         esc(&t.ticket_number),
         esc(&t.subject),
-        esc(&t.status),
+        esc(t.status.as_str()),
         esc(url),
         esc(url)
     )

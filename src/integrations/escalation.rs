@@ -341,7 +341,7 @@ async fn attempt(
                     "number": row.ticket_number,
                     "subject": row.subject,
                     "status": row.status,
-                    "priority": crate::tickets::status::Priority::from_rank(row.priority).as_str(),
+                    "priority": row.priority.as_str(),
                     "kind": row.kind,
                     "channel": row.channel,
                     "created_at": rfc3339(row.created_at),

@@ -303,7 +303,7 @@ pub async fn receive(
             .clamp(row.created_at, now.max(row.created_at));
         let comment = match m.direction.as_str() {
             "in" => {
-                if row.status == Status::Closed.as_str() {
+                if row.status == Status::Closed {
                     notes.push(format!(
                         "message {} arrived on a closed ticket; kept as a note",
                         m.id.text()
@@ -370,10 +370,10 @@ pub async fn receive(
     let tags = service::tags(&mut tx, &row).await?;
     if let Some(p) = priority
         && action == "updated"
-        && p.rank() != row.priority
+        && p != row.priority
     {
         let from = row.priority;
-        row.priority = p.rank();
+        row.priority = p;
         service::save(&mut tx, &mut row).await?;
         service::record(
             &mut tx,
@@ -382,14 +382,14 @@ pub async fn receive(
             "priority_changed",
             None,
             None,
-            json!({"from": Priority::from_rank(from).as_str(), "to": p.as_str(), "source": "thulium"}),
+            json!({"from": from.as_str(), "to": p.as_str(), "source": "thulium"}),
         )
         .await?;
     }
     if let Some(s) = status
-        && s.as_str() != row.status
+        && s != row.status
     {
-        let current = Status::parse(&row.status);
+        let current = Some(row.status);
         if current.is_some_and(|c| c.can_become(s)) {
             service::apply_status(&mut tx, &mut row, &tags, s, Author::SYSTEM).await?;
         } else {
@@ -406,7 +406,7 @@ pub async fn receive(
         ticket_id: row.id,
         ticket_number: row.ticket_number.clone(),
         messages_added: added,
-        status: row.status.clone(),
+        status: row.status.as_str().to_owned(),
         notes,
     })
 }

@@ -101,8 +101,8 @@ pub fn public_ticket(t: &TicketRow) -> PublicTicket {
         ticket_number: t.ticket_number.clone(),
         subject: t.subject.clone(),
         description: t.description.clone(),
-        status: t.status.clone(),
-        channel: t.channel.clone(),
+        status: t.status.as_str().to_owned(),
+        channel: t.channel.as_str().to_owned(),
         requester_name: t.requester_name.clone(),
         satisfaction: Satisfaction {
             rating: t.satisfaction_rating,
@@ -187,7 +187,7 @@ pub async fn reply_with_files(
         .map_err(|e| Error::Validation(vec![e]))?;
     let mut tx = ctx.store.begin().await?;
     let mut row = authorize(&mut tx, id, &creds, true).await?;
-    if row.status == Status::Closed.as_str() {
+    if row.status == Status::Closed {
         return Err(Error::conflict(
             "this request is closed; submit a new one and mention its number",
         ));

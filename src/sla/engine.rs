@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ids::WorkspaceId;
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Conn, Tx, micros, timestamp};
-use crate::tickets::status::{Channel, Priority, Status};
+use crate::tickets::status::Status;
 
 /// What computing a workspace's clocks needs.
 pub struct SlaContext {
@@ -73,8 +73,8 @@ fn share(d: SignedDuration, percent: u8) -> SignedDuration {
 /// Sets the policy, due dates, at-risk instants and `sla_due_at` of a ticket from its
 /// priority, category, channel, creation time and pauses.
 pub fn compute(ctx: &SlaContext, row: &mut TicketRow, pauses: &[(i64, Option<i64>)], now: i64) {
-    let priority = Priority::from_rank(row.priority);
-    let channel = Channel::parse(&row.channel).unwrap_or(Channel::Api);
+    let priority = row.priority;
+    let channel = row.channel;
     let policy = clock::choose(
         &ctx.policies,
         priority,
@@ -129,7 +129,7 @@ pub fn compute(ctx: &SlaContext, row: &mut TicketRow, pauses: &[(i64, Option<i64
 /// `sla_due_at`: the due date of the clock that runs next (first response until answered,
 /// then resolution unless it stands still).
 pub fn refresh_due(row: &mut TicketRow) {
-    let status = Status::parse(&row.status).unwrap_or(Status::Open);
+    let status = row.status;
     row.sla_due_at = if row.first_response_at.is_none() {
         row.first_response_due_at
     } else if pauses_resolution(status) {
@@ -144,6 +144,7 @@ mod tests {
     use super::*;
     use crate::ids::{CustomerId, WorkspaceId};
     use crate::store::customers::CustomerRow;
+    use crate::tickets::status::Priority;
 
     fn ticket(created: &str, priority: Priority) -> TicketRow {
         let c = CustomerRow {
@@ -161,7 +162,7 @@ mod tests {
         let created = micros(created.parse::<Timestamp>().expect("ts"));
         let mut row =
             crate::tickets::service::new_row(&c, 1, "#1".into(), "s".into(), "d".into(), created);
-        row.priority = priority.rank();
+        row.priority = priority;
         row
     }
 
@@ -226,7 +227,7 @@ mod tests {
         compute(&c, &mut row, &pause, created);
         assert_eq!(row.resolution_due_at, ts("2026-03-10T10:00:00Z"));
         assert_eq!(row.sla_due_at, row.resolution_due_at);
-        row.status = "pending".into();
+        row.status = crate::tickets::status::Status::Pending;
         let created = row.created_at;
         compute(&c, &mut row, &pause, created);
         assert_eq!(

@@ -25,7 +25,7 @@ async fn escalate(
 ) -> Result<()> {
     let mut changes = serde_json::Map::new();
     if action.raise_priority {
-        let from = Priority::from_rank(row.priority);
+        let from = row.priority;
         let to = match from {
             Priority::Low => Priority::Medium,
             Priority::Medium => Priority::High,
@@ -36,7 +36,7 @@ async fn escalate(
                 "priority".into(),
                 json!({"from": from.as_str(), "to": to.as_str()}),
             );
-            row.priority = to.rank();
+            row.priority = to;
         }
     }
     if let Some(user) = action.assign_to.filter(|u| row.assignee_id != Some(*u)) {

@@ -450,9 +450,7 @@ pub async fn set_escalation(
         if let Some(user) = action.assign_to {
             let ok = store::users::find(&mut tx, actor.workspace_id, user)
                 .await?
-                .is_some_and(|u| {
-                    u.active && crate::tickets::status::Role::word_can_be_assignee(&u.role)
-                });
+                .is_some_and(|u| u.active && u.role.can_be_assignee());
             if !ok {
                 errors.push(FieldError::new(
                     format!("{name}.assign_to"),

@@ -5,6 +5,7 @@ use sea_query::{Expr, ExprTrait, Iden, Query};
 use super::{Conn, Tx};
 use crate::error::Result;
 use crate::ids::{TokenId, UserId, WorkspaceId};
+use crate::tickets::status::Role;
 
 #[derive(Iden, Clone, Copy)]
 pub enum ApiTokens {
@@ -71,7 +72,8 @@ pub struct TokenUser {
     pub user_id: UserId,
     pub email: String,
     pub name: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub active: bool,
     pub is_owner: bool,
 }

@@ -5,6 +5,7 @@ use sea_query::{Asterisk, Expr, ExprTrait, Iden, Order, Query};
 use super::{Conn, Tx};
 use crate::error::{Error, OnConstraint, Result};
 use crate::ids::{UserId, WorkspaceId};
+use crate::tickets::status::Role;
 
 #[derive(Iden, Clone, Copy)]
 pub enum Users {
@@ -29,7 +30,8 @@ pub struct UserRow {
     pub workspace_id: WorkspaceId,
     pub email: String,
     pub name: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: Option<String>,
     pub active: bool,
     pub available: bool,
@@ -63,7 +65,7 @@ pub async fn insert(tx: &mut Tx, u: &UserRow) -> Result<()> {
             u.workspace_id.into(),
             u.email.clone().into(),
             u.name.clone().into(),
-            u.role.clone().into(),
+            u.role.as_str().into(),
             u.password_hash.clone().into(),
             u.active.into(),
             u.available.into(),
@@ -85,7 +87,7 @@ pub async fn update(tx: &mut Tx, u: &UserRow) -> Result<bool> {
         .values([
             (Users::Email, u.email.clone().into()),
             (Users::Name, u.name.clone().into()),
-            (Users::Role, u.role.clone().into()),
+            (Users::Role, u.role.as_str().into()),
             (Users::PasswordHash, u.password_hash.clone().into()),
             (Users::Active, u.active.into()),
             (Users::Available, u.available.into()),

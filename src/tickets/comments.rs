@@ -101,7 +101,7 @@ pub async fn add(
         row.last_agent_reply_at = Some(now);
         row.customer_replies_since_agent = 0;
         save(&mut tx, &mut row).await?;
-        if row.status == Status::New.as_str() {
+        if row.status == Status::New {
             super::service::apply_status(&mut tx, &mut row, &tags, Status::Open, by).await?;
         }
     }

@@ -212,17 +212,17 @@ impl TicketView {
     /// Builds the view of a stored ticket with its tags.
     #[must_use]
     pub fn from_row(r: &TicketRow, tags: Vec<String>, now: i64) -> Self {
-        let paused = r.status == "pending";
+        let paused = r.status == Status::Pending;
         TicketView {
             id: r.id,
             workspace_id: r.workspace_id,
             ticket_number: r.ticket_number.clone(),
             subject: r.subject.clone(),
             description: r.description.clone(),
-            status: r.status.clone(),
-            priority: Priority::from_rank(r.priority),
-            kind: r.kind.clone(),
-            channel: r.channel.clone(),
+            status: r.status.as_str().to_owned(),
+            priority: r.priority,
+            kind: r.kind.as_str().to_owned(),
+            channel: r.channel.as_str().to_owned(),
             category_id: r.category_id,
             group_id: r.group_id,
             tags,

@@ -49,6 +49,15 @@ macro_rules! word_enum {
             }
         }
 
+        /// Stored rows carry the word; a word this version does not know is an error, never a
+        /// silent default.
+        impl TryFrom<String> for $name {
+            type Error = UnknownWord;
+            fn try_from(s: String) -> Result<Self, UnknownWord> {
+                $name::parse(&s).ok_or_else(|| UnknownWord { what: stringify!($name), word: s })
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
         }
@@ -61,6 +70,21 @@ macro_rules! word_enum {
         }
     };
 }
+
+/// A stored word that is not in the vocabulary (data from a newer version, or damage).
+#[derive(Debug)]
+pub struct UnknownWord {
+    what: &'static str,
+    word: String,
+}
+
+impl std::fmt::Display for UnknownWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown {} `{}` in the database", self.what, self.word)
+    }
+}
+
+impl std::error::Error for UnknownWord {}
 
 word_enum!(
     /// Where a ticket is in its life.
@@ -95,6 +119,20 @@ impl Priority {
         }
     }
 
+    /// The priority of a stored rank; an unknown rank is an error.
+    pub fn try_from_rank(rank: i64) -> Result<Self, UnknownWord> {
+        match rank {
+            1 => Ok(Priority::Low),
+            2 => Ok(Priority::Medium),
+            3 => Ok(Priority::High),
+            4 => Ok(Priority::Urgent),
+            _ => Err(UnknownWord {
+                what: "Priority rank",
+                word: rank.to_string(),
+            }),
+        }
+    }
+
     /// The inverse of [`Priority::rank`].
     #[must_use]
     pub fn from_rank(rank: i64) -> Self {
@@ -107,18 +145,19 @@ impl Priority {
     }
 }
 
+impl TryFrom<i64> for Priority {
+    type Error = UnknownWord;
+    fn try_from(rank: i64) -> Result<Self, UnknownWord> {
+        Priority::try_from_rank(rank)
+    }
+}
+
 impl Role {
     /// Whether a user with this role may be a ticket's assignee: engineers work escalated
     /// cases through notes and are never assignees (SPEC §4).
     #[must_use]
     pub fn can_be_assignee(self) -> bool {
         self != Role::Engineer
-    }
-
-    /// [`Role::can_be_assignee`] for a stored role word; an unknown word cannot.
-    #[must_use]
-    pub fn word_can_be_assignee(word: &str) -> bool {
-        Role::parse(word).is_some_and(Role::can_be_assignee)
     }
 }
 
@@ -154,9 +193,9 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(r.can_be_assignee(), *r != Role::Engineer, "{r}");
         }
-        assert!(!Role::word_can_be_assignee("engineer"));
-        assert!(Role::word_can_be_assignee("agent"));
-        assert!(!Role::word_can_be_assignee("owner"));
+        assert!(Role::try_from("owner".to_owned()).is_err());
+        assert_eq!(Priority::try_from(3).ok(), Some(Priority::High));
+        assert!(Priority::try_from(9).is_err());
         assert_eq!(Priority::Urgent.label(), "Urgent");
         assert_eq!(Status::Pending.label(), "Pending");
     }

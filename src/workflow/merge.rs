@@ -119,7 +119,7 @@ pub async fn merge(
             target.ticket_number
         )));
     }
-    if target.status == Status::Closed.as_str() {
+    if target.status == Status::Closed {
         return Err(Error::conflict(format!(
             "{} is closed; reopen it or merge into an open ticket",
             target.ticket_number
@@ -153,7 +153,7 @@ pub async fn merge(
         .await?;
         source.merged_into_id = Some(target.id);
         let source_tags = tags(&mut tx, &source).await?;
-        if source.status == Status::Closed.as_str() {
+        if source.status == Status::Closed {
             save(&mut tx, &mut source).await?;
         } else {
             // Saves the merge link together with the status change.

@@ -34,7 +34,7 @@ impl UserView {
             id: u.id,
             email: u.email.clone(),
             name: u.name.clone(),
-            role: u.role.clone(),
+            role: u.role.as_str().to_owned(),
             active: u.active,
             available: u.available,
             group_ids,
@@ -92,7 +92,7 @@ pub async fn create(store: &Store, actor: &Actor, input: NewUser) -> Result<User
         workspace_id: actor.workspace_id,
         email,
         name,
-        role: input.role.as_str().into(),
+        role: input.role,
         password_hash: Some(hash),
         active: true,
         available: true,
@@ -156,7 +156,7 @@ pub async fn update(
                 "you cannot remove your own admin role",
             ));
         }
-        u.role = r.as_str().into();
+        u.role = r;
     }
     if let Some(a) = patch.active {
         if is_self && !a {

@@ -129,7 +129,7 @@ pub async fn create_with_admin(
         workspace_id: ws.id,
         email: email.to_owned(),
         name: admin_name.to_owned(),
-        role: Role::Admin.as_str().into(),
+        role: Role::Admin,
         password_hash: Some(password_hash),
         active: true,
         available: true,

@@ -140,6 +140,23 @@ impl TestApp {
         })
     }
 
+    /// Runs one SQL statement on the server's database behind its back (to plant data that
+    /// the API would refuse).
+    pub async fn raw_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = self.app.config.database_url();
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::query(sql).execute(&mut c).await.expect("raw sql");
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect");
+            sqlx::query(sql).execute(&mut c).await.expect("raw sql");
+        }
+    }
+
     /// Stops the server but keeps its database and data folder (a process that died; the next
     /// one starts on the same data).
     pub async fn halt(&mut self) {

@@ -85,3 +85,24 @@ async fn deferred(app: TestApp) {
     assert_eq!(count("probe_c").await, 0);
 }
 both!(deferred_writes_are_transactional, deferred);
+
+async fn unknown_words(app: TestApp) {
+    // A stored word the vocabulary does not know (data from a newer version, or damage) is an
+    // error, never silently read as another status.
+    let admin = app.admin().await;
+    let t = admin.ticket("Planted", "p@example.com").await;
+    let number = t["ticket_number"].as_str().expect("number").to_owned();
+    let id = t["id"].as_str().expect("id").to_owned();
+    admin.get(&format!("/api/tickets/{id}")).await.expect(200);
+    app.raw_sql(&format!(
+        "UPDATE tickets SET status = 'bogus' WHERE ticket_number = '{number}'"
+    ))
+    .await;
+    let res = admin.get(&format!("/api/tickets/{id}")).await;
+    assert_eq!(res.status.as_u16(), 500, "{}", res.body);
+    assert_ne!(res.body["status"], "open");
+}
+both!(
+    an_unknown_stored_status_is_an_error_not_a_default,
+    unknown_words
+);

@@ -88,7 +88,7 @@ impl SortField {
             SortField::CreatedAt => r.created_at,
             SortField::UpdatedAt => r.updated_at,
             SortField::LastMessageAt => r.last_message_at,
-            SortField::Priority => r.priority,
+            SortField::Priority => r.priority.rank(),
             SortField::SlaDueAt => r.sla_due_at.unwrap_or(i64::MAX),
         }
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::customers::Customers;
 use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};
+use crate::tickets::status::{Channel, Kind, Priority, Status};
 pub use filters::*;
 pub use reads::*;
 pub use writes::*;
@@ -89,10 +90,14 @@ pub struct TicketRow {
     pub ticket_number: String,
     pub subject: String,
     pub description: String,
-    pub status: String,
-    pub priority: i64,
-    pub kind: String,
-    pub channel: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    #[sqlx(try_from = "i64")]
+    pub priority: Priority,
+    #[sqlx(try_from = "String")]
+    pub kind: Kind,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
     pub category_id: Option<CategoryId>,
     pub group_id: Option<GroupId>,
     pub requester_id: CustomerId,

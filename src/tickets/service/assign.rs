@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::ids::{UserId, WorkspaceId};
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Conn, Store, Tx};
-use crate::tickets::status::Role;
 use crate::workflow::rules::model::Trigger;
 
 /// Checks that `user` may be an assignee: an active admin, supervisor or agent of `ws`.
@@ -21,7 +20,7 @@ pub async fn check_assignee(tx: &mut Conn, ws: WorkspaceId, user: UserId) -> Res
     if !u.active {
         return Err(Error::field("assignee_id", "the user is deactivated"));
     }
-    if !Role::word_can_be_assignee(&u.role) {
+    if !u.role.can_be_assignee() {
         return Err(Error::field("assignee_id", "engineers cannot be assignees"));
     }
     Ok(())

@@ -85,10 +85,10 @@ pub fn new_row(
         ticket_number,
         subject,
         description,
-        status: Status::New.as_str().to_owned(),
-        priority: Priority::Medium.rank(),
-        kind: Kind::Support.as_str().to_owned(),
-        channel: Channel::Api.as_str().to_owned(),
+        status: Status::New,
+        priority: Priority::Medium,
+        kind: Kind::Support,
+        channel: Channel::Api,
         category_id: None,
         group_id: None,
         requester_id: requester.id,
@@ -380,10 +380,10 @@ pub async fn create_as(
         description.clone(),
         created,
     );
-    row.status = status.as_str().to_owned();
-    row.priority = input.priority.unwrap_or(Priority::Medium).rank();
-    row.kind = input.kind.unwrap_or(Kind::Support).as_str().to_owned();
-    row.channel = input.channel.unwrap_or(Channel::Api).as_str().to_owned();
+    row.status = status;
+    row.priority = input.priority.unwrap_or(Priority::Medium);
+    row.kind = input.kind.unwrap_or(Kind::Support);
+    row.channel = input.channel.unwrap_or(Channel::Api);
     row.category_id = input.category_id;
     row.group_id = input.group_id;
     row.assignee_id = input.assignee_id;
@@ -416,7 +416,7 @@ pub async fn create_as(
         author_id: Some(customer.id.0),
         author_name: customer.name.clone(),
         is_internal: false,
-        channel: row.channel.clone(),
+        channel: row.channel.as_str().to_owned(),
         merged_from_ticket_id: None,
         html_body: None,
         version: 1,
@@ -435,7 +435,7 @@ pub async fn create_as(
         by,
         "created",
         None,
-        Some(&row.status),
+        Some(row.status.as_str()),
         json!({"channel": row.channel}),
     )
     .await?;

@@ -20,7 +20,7 @@ pub async fn apply_status(
     to: Status,
     by: Author,
 ) -> Result<bool> {
-    let from = Status::parse(&row.status).unwrap_or(Status::Open);
+    let from = row.status;
     if from == to {
         return Ok(false);
     }
@@ -31,7 +31,7 @@ pub async fn apply_status(
         ));
     }
     let now = now_micros();
-    row.status = to.as_str().to_owned();
+    row.status = to;
     match to {
         Status::Resolved => row.resolved_at = Some(now),
         Status::Closed => row.closed_at = Some(now),
@@ -146,7 +146,7 @@ pub async fn set_status(
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     check_version(if_match, row.version)?;
     let tags = tags(&mut tx, &row).await?;
-    if row.status == to.as_str() {
+    if row.status == to {
         return Err(Error::Client(
             Code::InvalidTransition,
             format!("the ticket is already {to}"),

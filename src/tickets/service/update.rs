@@ -13,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Store};
 use crate::tickets::model::{Links, Patch, TicketPatch};
-use crate::tickets::status::Priority;
 use crate::validate;
 use crate::workflow::rules::model::Trigger;
 
@@ -81,20 +80,16 @@ pub async fn update(
         }
     }
     if let Some(p) = patch.priority
-        && Priority::from_rank(row.priority) != p
+        && row.priority != p
     {
         actor.require(Permission::ChangePriority)?;
-        change!(
-            "priority",
-            Priority::from_rank(row.priority).as_str(),
-            p.as_str()
-        );
-        row.priority = p.rank();
+        change!("priority", row.priority.as_str(), p.as_str());
+        row.priority = p;
     }
     if let Some(k) = patch.kind
-        && change!("kind", &row.kind, k.as_str())
+        && change!("kind", row.kind.as_str(), k.as_str())
     {
-        row.kind = k.as_str().to_owned();
+        row.kind = k;
     }
     match patch.category_id {
         Patch::Absent => {}

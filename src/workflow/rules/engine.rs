@@ -19,7 +19,6 @@ use crate::store::tickets::TicketRow;
 use crate::store::watchers::WatcherRow;
 use crate::store::{self, Conn, Tx};
 use crate::tickets::service::{self as tickets, Author, publish, record};
-use crate::tickets::status::Priority;
 use crate::workflow::{assignment, notify};
 
 /// A stored rule, parsed.
@@ -199,11 +198,11 @@ async fn act(
     let by = rule.author();
     match action {
         Action::SetPriority { value } => {
-            let from = Priority::from_rank(row.priority);
+            let from = row.priority;
             if from == *value {
                 return Ok(json!("unchanged"));
             }
-            row.priority = value.rank();
+            row.priority = *value;
             let changes = json!({"priority": {"from": from.as_str(), "to": value.as_str()}});
             save_changes(tx, rule, row, tags, changes, true).await?;
             Ok(json!("changed"))

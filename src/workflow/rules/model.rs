@@ -391,10 +391,10 @@ fn fact(f: Field, t: &TicketRow, tags: &[String], now: i64) -> Fact {
                 .map(|(_, d)| d.to_lowercase())
                 .unwrap_or_default(),
         ),
-        Field::Priority => Fact::Rank(t.priority),
-        Field::Status => Fact::Text(t.status.clone()),
-        Field::Kind => Fact::Text(t.kind.clone()),
-        Field::Channel => Fact::Text(t.channel.clone()),
+        Field::Priority => Fact::Rank(t.priority.rank()),
+        Field::Status => Fact::Text(t.status.as_str().to_owned()),
+        Field::Kind => Fact::Text(t.kind.as_str().to_owned()),
+        Field::Channel => Fact::Text(t.channel.as_str().to_owned()),
         Field::CategoryId => id(t.category_id.map(|c| c.0)),
         Field::GroupId => id(t.group_id.map(|g| g.0)),
         Field::AssigneeId => id(t.assignee_id.map(|a| a.0)),
@@ -514,7 +514,7 @@ mod tests {
             "It broke".into(),
             now - 50 * HOUR,
         );
-        t.priority = crate::tickets::status::Priority::High.rank();
+        t.priority = crate::tickets::status::Priority::High;
         t
     }
 

@@ -85,7 +85,9 @@ async fn fire_one(
         return Ok(false);
     };
     let mut tags = tickets::tags(&mut tx, &row).await?;
-    if row.status == "closed" || !rule.conditions.matches(&row, &tags, now) {
+    if row.status == crate::tickets::status::Status::Closed
+        || !rule.conditions.matches(&row, &tags, now)
+    {
         return Ok(false);
     }
     if !store::rules::insert_firing(&mut tx, row.workspace_id, rule.id, row.id, now).await? {
@@ -122,7 +124,8 @@ async fn reset(store: &Store, ws: WorkspaceId, rule: &Rule, now: i64) -> Result<
                     .filter(|(id, _)| *id == t.id)
                     .map(|(_, tag)| tag.clone())
                     .collect();
-                t.status == "closed" || !rule.conditions.matches(t, &mine, now)
+                t.status == crate::tickets::status::Status::Closed
+                    || !rule.conditions.matches(t, &mine, now)
             })
             .map(|t| t.id)
             .collect();

@@ -10,7 +10,6 @@ use crate::clock::{now_micros, rfc3339};
 use crate::error::{Error, FieldError, Result};
 use crate::store::rules::RuleRow;
 use crate::store::{self, Store, Tx};
-use crate::tickets::status::Role;
 use crate::validate;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -100,7 +99,7 @@ async fn check_actions(
                     (Some(u), None) => {
                         let ok = store::users::find(tx, ws, *u)
                             .await?
-                            .is_some_and(|u| u.active && Role::word_can_be_assignee(&u.role));
+                            .is_some_and(|u| u.active && u.role.can_be_assignee());
                         if !ok {
                             errors.push(FieldError::new(
                                 at("agent_id"),

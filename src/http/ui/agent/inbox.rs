@@ -195,10 +195,10 @@ pub(super) async fn inbox(
                 } else {
                     r.requester_name.clone()
                 },
-                status: r.status.clone(),
-                priority: Priority::from_rank(r.priority).as_str().to_owned(),
+                status: r.status.as_str().to_owned(),
+                priority: r.priority.as_str().to_owned(),
                 assignee: name_of(r.assignee_id),
-                channel: r.channel.clone(),
+                channel: r.channel.as_str().to_owned(),
                 updated: ago(&v.last_message_at),
                 badge: badge(&v),
                 unread: r.unread_by_agent > 0,

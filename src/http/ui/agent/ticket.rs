@@ -179,12 +179,12 @@ pub(super) async fn ticket_page(
     };
     let now = now_micros();
     let t = TicketView::from_row(&row, tags, now);
-    let prio = Priority::from_rank(row.priority).as_str();
-    let current = Status::parse(&row.status);
+    let prio = row.priority.as_str();
+    let current = Some(row.status);
     let can_become = |to: Status| current.is_some_and(|c| c.can_become(to));
     let allowed: Vec<(&str, &str)> = Status::ALL
         .iter()
-        .filter(|s| s.as_str() == row.status || can_become(**s))
+        .filter(|s| **s == row.status || can_become(**s))
         .map(|s| (s.as_str(), s.as_str()))
         .collect();
     let links: crate::tickets::model::Links = serde_json::from_str(&row.links).unwrap_or_default();
@@ -233,7 +233,7 @@ pub(super) async fn ticket_page(
             .collect(),
         agents: users
             .iter()
-            .filter(|u| u.active && crate::tickets::status::Role::word_can_be_assignee(&u.role))
+            .filter(|u| u.active && u.role.can_be_assignee())
             .map(|u| Choice {
                 value: u.id.to_string(),
                 label: u.name.clone(),
@@ -284,7 +284,7 @@ pub(super) async fn ticket_page(
                     o.id.to_string(),
                     o.ticket_number.clone(),
                     o.subject.clone(),
-                    o.status.clone(),
+                    o.status.as_str().to_owned(),
                 )
             })
             .collect(),
