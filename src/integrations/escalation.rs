@@ -45,20 +45,38 @@ pub struct EscalateInput {
 }
 
 /// An escalation as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct EscalationView {
+    pub id: uuid::Uuid,
+    pub ticket_id: crate::ids::TicketId,
+    /// `rma` or `task`.
+    pub kind: String,
+    /// `pending`, `sent`, `failed` or `cancelled`.
+    pub status: String,
+    /// The case or task id the other system gave.
+    pub external_id: Option<String>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub note: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An escalation as the API shows it.
 #[must_use]
-pub fn view(e: &EscalationRow) -> Value {
-    json!({
-        "id": e.id,
-        "ticket_id": e.ticket_id,
-        "kind": e.kind,
-        "status": e.status,
-        "external_id": e.external_id,
-        "attempts": e.attempts,
-        "last_error": e.last_error,
-        "note": e.note,
-        "created_at": rfc3339(e.created_at),
-        "updated_at": rfc3339(e.updated_at),
-    })
+pub fn view(e: &EscalationRow) -> EscalationView {
+    EscalationView {
+        id: e.id,
+        ticket_id: e.ticket_id,
+        kind: e.kind.clone(),
+        status: e.status.clone(),
+        external_id: e.external_id.clone(),
+        attempts: e.attempts,
+        last_error: e.last_error.clone(),
+        note: e.note.clone(),
+        created_at: rfc3339(e.created_at),
+        updated_at: rfc3339(e.updated_at),
+    }
 }
 
 /// Requests an escalation and tries the endpoint once. Answers the escalation and whether it

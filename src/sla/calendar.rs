@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
 
@@ -49,7 +49,7 @@ pub const DAYS: [&str; 7] = [
 
 /// The JSON shape of SPEC §5: `{"timezone","schedule":{"monday":{"start","end"},…},"holidays":[…]}`.
 /// A day may also hold a list of intervals, or `null` for a day off.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarSpec {
     pub timezone: String,
@@ -60,7 +60,7 @@ pub struct CalendarSpec {
 }
 
 /// One day's hours: one interval or several.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum DaySpec {
     One(IntervalSpec),
@@ -68,7 +68,7 @@ pub enum DaySpec {
 }
 
 /// `{"start":"09:00","end":"18:00"}`; `"24:00"` ends at midnight.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntervalSpec {
     pub start: String,

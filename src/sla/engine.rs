@@ -54,10 +54,8 @@ pub async fn load_with(
 
 /// The calendar a workspace has until an admin sets its hours (see `service::default_hours`).
 fn default_business(zone: &str) -> Calendar {
-    serde_json::from_value::<CalendarSpec>(super::service::default_hours(zone))
-        .ok()
-        .and_then(|s| Calendar::parse(&s).ok())
-        .unwrap_or_else(|| Calendar::always(jiff::tz::TimeZone::UTC))
+    Calendar::parse(&super::service::default_hours(zone))
+        .unwrap_or_else(|_| Calendar::always(jiff::tz::TimeZone::UTC))
 }
 
 /// Whether the resolution clock stands still in this status.

@@ -335,17 +335,27 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
 
 /// Monday to Friday, 09:00–17:00, in the workspace's zone: what a workspace has until an
 /// admin sets its hours.
-pub(crate) fn default_hours(timezone: &str) -> serde_json::Value {
-    let day = serde_json::json!({"start": "09:00", "end": "17:00"});
-    serde_json::json!({
-        "timezone": timezone,
-        "schedule": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": null, "sunday": null},
-        "holidays": []
-    })
+pub(crate) fn default_hours(timezone: &str) -> CalendarSpec {
+    use super::calendar::{DAYS, DaySpec, IntervalSpec};
+    let day = || {
+        Some(DaySpec::One(IntervalSpec {
+            start: "09:00".into(),
+            end: "17:00".into(),
+        }))
+    };
+    CalendarSpec {
+        timezone: timezone.to_owned(),
+        schedule: DAYS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((*d).to_owned(), if i < 5 { day() } else { None }))
+            .collect(),
+        holidays: Vec::new(),
+    }
 }
 
 /// The workspace's business hours document (the default when none is set).
-pub async fn business_hours(store: &Store, actor: &Actor) -> Result<serde_json::Value> {
+pub async fn business_hours(store: &Store, actor: &Actor) -> Result<CalendarSpec> {
     actor.require(Permission::ReadSettings)?;
     let mut conn = store.read().await?;
     let (zone, doc) = store::sla::calendar_settings(&mut conn, actor.workspace_id)
@@ -362,26 +372,14 @@ pub async fn set_business_hours(
     store: &Store,
     actor: &Actor,
     spec: CalendarSpec,
-) -> Result<serde_json::Value> {
+) -> Result<CalendarSpec> {
     actor.require(Permission::ManageSettings)?;
     Calendar::parse(&spec).map_err(Error::Validation)?;
-    let doc = serde_json::json!({"timezone": spec.timezone, "schedule": spec.schedule.iter().map(|(k, v)| (k.clone(), day_json(v.as_ref()))).collect::<serde_json::Map<_, _>>(), "holidays": spec.holidays});
+    let doc = serde_json::to_string(&spec).map_err(anyhow::Error::from)?;
     let mut tx = store.begin().await?;
-    store::sla::set_business_hours(&mut tx, actor.workspace_id, &doc.to_string(), now_micros())
-        .await?;
+    store::sla::set_business_hours(&mut tx, actor.workspace_id, &doc, now_micros()).await?;
     tx.commit().await?;
-    Ok(doc)
-}
-
-fn day_json(day: Option<&super::calendar::DaySpec>) -> serde_json::Value {
-    use super::calendar::DaySpec;
-    let one =
-        |i: &super::calendar::IntervalSpec| serde_json::json!({"start": i.start, "end": i.end});
-    match day {
-        None => serde_json::Value::Null,
-        Some(DaySpec::One(i)) => one(i),
-        Some(DaySpec::Many(v)) => serde_json::Value::Array(v.iter().map(one).collect()),
-    }
+    Ok(spec)
 }
 
 /// What to do to a ticket when one of its clocks turns at risk or breaches.

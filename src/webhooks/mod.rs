@@ -4,7 +4,6 @@
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sha2::Sha256;
 use utoipa::ToSchema;
 
@@ -194,21 +193,35 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: uuid::Uuid) -> Result<()> {
 }
 
 /// A delivery as the log shows it.
-#[must_use]
-pub fn delivery_view(d: &DeliveryRow) -> Value {
-    json!({
-        "id": d.id,
-        "event": d.event_type,
-        "status": d.status,
-        "attempts": d.attempts,
-        "response_code": d.response_code,
-        "last_error": d.last_error,
-        "created_at": rfc3339(d.created_at),
-        "delivered_at": d.delivered_at.map(rfc3339),
-    })
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryLogView {
+    pub id: uuid::Uuid,
+    pub event: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub response_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
 }
 
-pub async fn deliveries(ctx: &Ctx, actor: &Actor, id: uuid::Uuid) -> Result<Vec<Value>> {
+/// A delivery as the log shows it.
+#[must_use]
+pub fn delivery_view(d: &DeliveryRow) -> DeliveryLogView {
+    DeliveryLogView {
+        id: d.id,
+        event: d.event_type.clone(),
+        status: d.status.clone(),
+        attempts: d.attempts,
+        response_code: d.response_code,
+        last_error: d.last_error.clone(),
+        created_at: rfc3339(d.created_at),
+        delivered_at: d.delivered_at.map(rfc3339),
+    }
+}
+
+pub async fn deliveries(ctx: &Ctx, actor: &Actor, id: uuid::Uuid) -> Result<Vec<DeliveryLogView>> {
     actor.require(Permission::ReadSettings)?;
     let mut conn = ctx.store.read().await?;
     store::webhooks::find(&mut conn, actor.workspace_id, id)

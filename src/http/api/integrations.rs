@@ -160,12 +160,12 @@ pub async fn list_escalations(
 /// Cancels an escalation; the kind may then be escalated again.
 #[utoipa::path(post, path = "/api/tickets/{id}/escalations/{escalation_id}/cancel", tag = "integrations", security(("bearer" = [])),
     params(("id" = String, Path), ("escalation_id" = String, Path)),
-    responses((status = 200, description = "the cancelled escalation"), (status = 409, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = escalation::EscalationView), (status = 409, body = crate::http::problem::Problem)))]
 pub async fn cancel_escalation(
     State(app): State<AppState>,
     Auth(actor): Auth,
     Path((id, eid)): Path<(String, uuid::Uuid)>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<escalation::EscalationView>> {
     let e = escalation::cancel(&app, &actor, &id, eid).await?;
     Ok(axum::Json(escalation::view(&e)))
 }

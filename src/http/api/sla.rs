@@ -91,7 +91,7 @@ pub async fn delete_policy(
 pub async fn get_business_hours(
     State(app): State<AppState>,
     Auth(actor): Auth,
-) -> Result<axum::Json<serde_json::Value>> {
+) -> Result<axum::Json<CalendarSpec>> {
     Ok(axum::Json(
         service::business_hours(&app.store, &actor).await?,
     ))
@@ -105,7 +105,7 @@ pub async fn put_business_hours(
     State(app): State<AppState>,
     Auth(actor): Auth,
     Json(body): Json<CalendarSpec>,
-) -> Result<axum::Json<serde_json::Value>> {
+) -> Result<axum::Json<CalendarSpec>> {
     Ok(axum::Json(
         service::set_business_hours(&app.store, &actor, body).await?,
     ))

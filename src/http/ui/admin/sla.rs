@@ -58,12 +58,14 @@ pub(super) async fn sla(
         (Some(s), Some(h)) if !s.is_empty() && !h.is_empty() => Some(preview_due(&hours, s, h)),
         _ => None,
     };
-    let day = |d: &Value| -> (String, String) {
-        let first = if d.is_array() { &d[0] } else { d };
-        (
-            first["start"].as_str().unwrap_or_default().to_owned(),
-            first["end"].as_str().unwrap_or_default().to_owned(),
-        )
+    let day = |d: &str| -> (String, String) {
+        use crate::sla::calendar::DaySpec;
+        let first = match hours.schedule.get(d) {
+            Some(Some(DaySpec::One(i))) => Some(i),
+            Some(Some(DaySpec::Many(v))) => v.first(),
+            _ => None,
+        };
+        first.map_or_else(Default::default, |i| (i.start.clone(), i.end.clone()))
     };
     let fmt = |h: f64| format!("{h}");
     let body = Sla {
@@ -90,23 +92,15 @@ pub(super) async fn sla(
                     .collect(),
             })
             .collect(),
-        timezone: hours["timezone"].as_str().unwrap_or("UTC").to_owned(),
+        timezone: hours.timezone.clone(),
         days: WEEK
             .iter()
             .map(|d| {
-                let (s, e) = day(&hours["schedule"][*d]);
+                let (s, e) = day(d);
                 ((*d).to_owned(), s, e)
             })
             .collect(),
-        holidays: hours["holidays"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default(),
+        holidays: hours.holidays.join(", "),
         preview_start: q.get("preview_start").cloned().unwrap_or_default(),
         preview_hours: q.get("preview_hours").cloned().unwrap_or_default(),
         preview,
@@ -115,12 +109,12 @@ pub(super) async fn sla(
 }
 
 /// When `hours` of business time after `start` ends under the saved calendar.
-pub(super) fn preview_due(hours: &Value, start: &str, h: &str) -> String {
-    let Ok(spec) = serde_json::from_value::<crate::sla::calendar::CalendarSpec>(hours.clone())
-    else {
-        return "the business hours could not be read".into();
-    };
-    let Ok(cal) = crate::sla::calendar::Calendar::parse(&spec) else {
+pub(super) fn preview_due(
+    hours: &crate::sla::calendar::CalendarSpec,
+    start: &str,
+    h: &str,
+) -> String {
+    let Ok(cal) = crate::sla::calendar::Calendar::parse(hours) else {
         return "the business hours are not valid".into();
     };
     // A datetime-local field sends `YYYY-MM-DDTHH:MM` (read as UTC); full timestamps work too.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::Error;
@@ -53,11 +53,6 @@ pub(super) async fn webhooks(
         Some(id) => crate::webhooks::deliveries(&app, &staff.actor, id).await?,
         None => vec![],
     };
-    let s = |v: &Value, k: &str| match &v[k] {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
     let body = Hooks {
         csrf: staff.csrf.clone(),
         hooks: list
@@ -77,13 +72,13 @@ pub(super) async fn webhooks(
         deliveries: deliveries
             .iter()
             .map(|d| Delivery {
-                id: s(d, "id"),
-                event: s(d, "event"),
-                status: s(d, "status"),
-                attempts: s(d, "attempts"),
-                code: s(d, "response_code"),
-                error: s(d, "last_error"),
-                at: s(d, "created_at"),
+                id: d.id.to_string(),
+                event: d.event.clone(),
+                status: d.status.clone(),
+                attempts: d.attempts.to_string(),
+                code: d.response_code.map(|c| c.to_string()).unwrap_or_default(),
+                error: d.last_error.clone().unwrap_or_default(),
+                at: d.created_at.clone(),
             })
             .collect(),
     };
