@@ -10,6 +10,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use crate::ids::WorkspaceId;
 
+mod upload;
+
+pub use upload::{NewUpload, upload};
+
 /// Where attachment bytes live.
 #[derive(Clone)]
 pub struct Files {

@@ -156,31 +156,6 @@ fn content_disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// A file name safe to store and show: the last path segment, no control characters, at most
-/// 255 characters.
-fn clean_file_name(raw: Option<&str>) -> String {
-    let base = raw
-        .unwrap_or_default()
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default();
-    let name: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
-    let name = name.trim().trim_start_matches('.').to_owned();
-    if name.is_empty() { "file".into() } else { name }
-}
-
-/// The type of a file from its first bytes (never from what the client claims).
-fn sniff(head: &[u8]) -> String {
-    if let Some(t) = infer::get(head) {
-        return t.mime_type().to_owned();
-    }
-    if std::str::from_utf8(head).is_ok() || head.is_empty() {
-        "text/plain".into()
-    } else {
-        "application/octet-stream".into()
-    }
-}
-
 /// Uploads a file (multipart field `file`), streamed to storage; link it to a comment with
 /// `attachment_ids`. The type is sniffed from the content; files over the limit → 413.
 #[utoipa::path(post, path = "/api/attachments", tag = "email", security(("bearer" = [])),
@@ -207,7 +182,14 @@ pub async fn upload_attachment(
         if field.name() != Some("file") {
             continue;
         }
-        let a = store_upload(&app, actor.workspace_id, Some(actor.user_id.0), field).await?;
+        let name = field.file_name().map(str::to_owned);
+        let upload = crate::files::NewUpload {
+            workspace_id: actor.workspace_id,
+            uploaded_by: Some(actor.user_id.0),
+            file_name: name.as_deref(),
+            limit: app.config.max_attachment_bytes,
+        };
+        let a = crate::files::upload(&app.files, &app.store, upload, field).await?;
         return Ok((
             StatusCode::CREATED,
             axum::Json(crate::tickets::model::AttachmentView::staff(&a)),
@@ -217,74 +199,6 @@ pub async fn upload_attachment(
         "file",
         "is required (a multipart field named `file`)",
     ))
-}
-
-/// Streams one multipart file field into the attachment store (limit, MIME sniffing) and
-/// records it, not yet linked to a comment.
-pub(crate) async fn store_upload(
-    app: &crate::app::App,
-    ws: crate::ids::WorkspaceId,
-    uploaded_by: Option<uuid::Uuid>,
-    mut field: axum::extract::multipart::Field<'_>,
-) -> Result<crate::store::attachments::AttachmentRow> {
-    let limit = app.config.max_attachment_bytes;
-    let file_name = clean_file_name(field.file_name());
-    let id = uuid::Uuid::now_v7();
-    let key = crate::files::Files::key(ws, id);
-    let mut upload = app
-        .files
-        .start(&key)
-        .await
-        .map_err(|e| Error::Internal(e.context("starting an upload")))?;
-    let mut head: Vec<u8> = Vec::new();
-    let mut size = 0usize;
-    loop {
-        let chunk = match field.chunk().await {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(_) => {
-                upload.abort().await;
-                return Err(Error::bad_request("the upload was interrupted"));
-            }
-        };
-        size += chunk.len();
-        if size > limit {
-            upload.abort().await;
-            return Err(Error::Client(
-                Code::PayloadTooLarge,
-                format!("attachments are limited to {limit} bytes"),
-            ));
-        }
-        if head.len() < 8192 {
-            head.extend_from_slice(&chunk[..chunk.len().min(8192 - head.len())]);
-        }
-        upload
-            .write(&chunk)
-            .await
-            .map_err(|e| Error::Internal(e.context("writing an upload")))?;
-    }
-    upload
-        .finish()
-        .await
-        .map_err(|e| Error::Internal(e.context("finishing an upload")))?;
-    let row = crate::store::attachments::AttachmentRow {
-        id,
-        workspace_id: ws,
-        ticket_id: None,
-        comment_id: None,
-        file_name,
-        mime_type: sniff(&head),
-        file_size: i64::try_from(size).unwrap_or(i64::MAX),
-        storage_key: key,
-        content_id: None,
-        is_inline: false,
-        uploaded_by,
-        created_at: crate::clock::now_micros(),
-    };
-    let mut tx = app.store.begin().await?;
-    crate::store::attachments::insert_attachment(&mut tx, &row);
-    tx.commit().await?;
-    Ok(row)
 }
 
 /// Polls the workspace's IMAP mailbox now (admin) and says what it found.

@@ -371,7 +371,14 @@ pub async fn read_form(
                     format!("at most {max_files} files"),
                 )));
             }
-            let row = crate::http::api::email::store_upload(app, ws, uploaded_by, field).await?;
+            let name = field.file_name().map(str::to_owned);
+            let upload = crate::files::NewUpload {
+                workspace_id: ws,
+                uploaded_by,
+                file_name: name.as_deref(),
+                limit: app.config.max_attachment_bytes,
+            };
+            let row = crate::files::upload(&app.files, &app.store, upload, field).await?;
             files.push(row.id);
         } else {
             if fields.len() >= MAX_FIELDS {
