@@ -103,6 +103,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, cra
     })
 }
 
+/// A message's body from another system (chat, Thulium): not blank, at most 64 KiB.
+pub fn message_body(field: String, body: &str) -> Result<(), FieldError> {
+    if body.trim().is_empty() || body.len() > 64 * 1024 {
+        return Err(FieldError::new(field, "must be 1 byte to 64 KiB"));
+    }
+    Ok(())
+}
+
 /// Page size when a list's `limit` is not given.
 pub const DEFAULT_LIMIT: u64 = 20;
 

@@ -88,11 +88,8 @@ fn check_history(history: &[ChatMessage], field: &str, errors: &mut Vec<FieldErr
                 "must be user, customer, bot, assistant or ai",
             ));
         }
-        if m.content.trim().is_empty() || m.content.len() > 64 * 1024 {
-            errors.push(FieldError::new(
-                format!("{field}[{i}].content"),
-                "must be 1 byte to 64 KiB",
-            ));
+        if let Err(e) = crate::validate::message_body(format!("{field}[{i}].content"), &m.content) {
+            errors.push(e);
         }
     }
 }

@@ -33,6 +33,21 @@ pub async fn workspace_by_slug(store: &Store, slug: Option<&str>) -> Result<Work
         .ok_or(Error::NotFound)
 }
 
+/// Opens a ticket that arrived from another system (as the customer, with no staff-only
+/// fields) and remembers the other system's id for it, so a replay finds it.
+async fn open_ticket(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    input: NewTicket,
+    (system, external_id): (&str, &str),
+    now: i64,
+) -> Result<crate::store::tickets::TicketRow> {
+    let prepared = service::prepare_with(tx, ws, None, input).await?;
+    let (row, _) = service::create_as(tx, ws, None, prepared).await?;
+    store::integrations::remember(tx, ws, system, external_id, Some(row.id), None, now).await?;
+    Ok(row)
+}
+
 /// A message from a customer in a chat app.
 pub struct CustomerMessage<'a> {
     pub email: &'a str,
@@ -98,30 +113,14 @@ pub async fn deliver_customer_message(
         tx.commit().await?;
         return Ok((row.id, "appended"));
     }
-    let prepared = service::prepare_with(
-        &mut tx,
-        ws,
-        None,
-        NewTicket {
-            subject: subject_of(m.body),
-            description: m.body.to_owned(),
-            requester_id: Some(customer.id),
-            channel: Some(m.channel),
-            ..NewTicket::default()
-        },
-    )
-    .await?;
-    let (row, _) = service::create_as(&mut tx, ws, None, prepared).await?;
-    store::integrations::remember(
-        &mut tx,
-        ws,
-        m.system,
-        m.external_id,
-        Some(row.id),
-        None,
-        now,
-    )
-    .await?;
+    let input = NewTicket {
+        subject: subject_of(m.body),
+        description: m.body.to_owned(),
+        requester_id: Some(customer.id),
+        channel: Some(m.channel),
+        ..NewTicket::default()
+    };
+    let row = open_ticket(&mut tx, ws, input, (m.system, m.external_id), now).await?;
     tx.commit().await?;
     Ok((row.id, "created"))
 }

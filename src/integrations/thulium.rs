@@ -13,7 +13,9 @@ use serde_json::json;
 
 use crate::clock::{now_micros, parse_instant};
 use crate::error::{Error, FieldError, Result};
-use crate::store::{self, Store};
+use crate::ids::WorkspaceId;
+use crate::store::tickets::TicketRow;
+use crate::store::{self, Store, Tx};
 use crate::tickets::model::NewTicket;
 use crate::tickets::service::{self, Author};
 use crate::tickets::status::{Channel, Priority, Status};
@@ -146,6 +148,39 @@ pub async fn receive(
     let payload: Payload = crate::validate::parse_json(body)?;
     let t = payload.ticket;
     let thulium_id = t.id.text();
+    let (status, priority) = check(&t, &thulium_id)?;
+    let now = now_micros();
+    let mut tx = store.begin().await?;
+    let existing = store::integrations::lookup(&mut tx, ws, "thulium", &thulium_id).await?;
+    let mut notes = Vec::new();
+    let (mut row, action) = match existing {
+        Some(id) => (
+            store::tickets::find(&mut tx, ws, id, true)
+                .await?
+                .ok_or(Error::NotFound)?,
+            "updated",
+        ),
+        None => (
+            open(&mut tx, ws, &t, &thulium_id, priority, now).await?,
+            "created",
+        ),
+    };
+    let added = add_messages(&mut tx, &mut row, &t, &thulium_id, now, &mut notes).await?;
+    let priority = priority.filter(|_| action == "updated");
+    apply_fields(&mut tx, &mut row, priority, status, &mut notes).await?;
+    tx.commit().await?;
+    Ok(Outcome {
+        action,
+        ticket_id: row.id,
+        ticket_number: row.ticket_number.clone(),
+        messages_added: added,
+        status: row.status.as_str().to_owned(),
+        notes,
+    })
+}
+
+/// Checks the payload; every problem is reported at once. Answers its status and priority.
+fn check(t: &ThuliumTicket, thulium_id: &str) -> Result<(Option<Status>, Option<Priority>)> {
     let mut errors = Vec::new();
     if thulium_id.is_empty() || thulium_id.len() > 100 {
         errors.push(FieldError::new("ticket.id", "must be 1 to 100 characters"));
@@ -189,103 +224,87 @@ pub async fn receive(
                 "must be in, out or note",
             ));
         }
-        if m.body.trim().is_empty() || m.body.len() > 64 * 1024 {
-            errors.push(FieldError::new(
-                format!("ticket.messages[{i}].body"),
-                "must be 1 byte to 64 KiB",
-            ));
+        if let Err(e) = crate::validate::message_body(format!("ticket.messages[{i}].body"), &m.body)
+        {
+            errors.push(e);
         }
     }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
+    if errors.is_empty() {
+        Ok((status, priority))
+    } else {
+        Err(Error::Validation(errors))
     }
-    let now = now_micros();
-    let mut tx = store.begin().await?;
-    let existing = store::integrations::lookup(&mut tx, ws, "thulium", &thulium_id).await?;
-    let mut notes = Vec::new();
-    let (mut row, action) = match existing {
-        Some(id) => (
-            store::tickets::find(&mut tx, ws, id, true)
-                .await?
-                .ok_or(Error::NotFound)?,
-            "updated",
-        ),
+}
+
+/// Opens the ticket of a Thulium ticket seen for the first time: the requester from its
+/// customer (a placeholder address when it has none), the first customer message as the
+/// description.
+async fn open(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    t: &ThuliumTicket,
+    thulium_id: &str,
+    priority: Option<Priority>,
+    now: i64,
+) -> Result<TicketRow> {
+    let customer = t.customer.as_ref();
+    let email = match customer.and_then(|c| c.email.clone()) {
+        Some(e) => e,
         None => {
-            let customer = t.customer.as_ref();
-            let email = match customer.and_then(|c| c.email.clone()) {
-                Some(e) => e,
-                None => {
-                    let who = customer
-                        .and_then(|c| c.id.as_ref())
-                        .map_or_else(|| format!("ticket-{thulium_id}"), ExternalId::text);
-                    format!(
-                        "thulium-{}@thulium.invalid",
-                        who.chars()
-                            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                            .take(60)
-                            .collect::<String>()
-                    )
-                }
-            };
-            // The first customer message opens the thread; without one, the subject does.
-            let first = t.messages.iter().find(|m| m.direction == "in");
-            let subject = t
-                .subject
-                .clone()
-                .filter(|s| !s.trim().is_empty())
-                .unwrap_or_else(|| {
-                    super::subject_of(first.map_or("Thulium ticket", |m| m.body.as_str()))
-                });
-            let description = first.map_or_else(|| subject.clone(), |m| m.body.clone());
-            let prepared = service::prepare_with(
-                &mut tx,
-                ws,
-                None,
-                NewTicket {
-                    subject,
-                    description,
-                    requester_email: Some(email),
-                    requester_name: customer.and_then(|c| c.name.clone()),
-                    priority,
-                    channel: Some(Channel::Thulium),
-                    external_ref: Some(thulium_id.clone()),
-                    ..NewTicket::default()
-                },
+            let who = customer
+                .and_then(|c| c.id.as_ref())
+                .map_or_else(|| format!("ticket-{thulium_id}"), ExternalId::text);
+            format!(
+                "thulium-{}@thulium.invalid",
+                who.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .take(60)
+                    .collect::<String>()
             )
-            .await?;
-            let (row, _) = service::create_as(&mut tx, ws, None, prepared).await?;
-            store::integrations::remember(
-                &mut tx,
-                ws,
-                "thulium",
-                &thulium_id,
-                Some(row.id),
-                None,
-                now,
-            )
-            .await?;
-            if let Some(m) = first {
-                let key = format!("{thulium_id}:{}", m.id.text());
-                store::integrations::remember(
-                    &mut tx,
-                    ws,
-                    "thulium_msg",
-                    &key,
-                    Some(row.id),
-                    None,
-                    now,
-                )
-                .await?;
-            }
-            (row, "created")
         }
     };
+    // The first customer message opens the thread; without one, the subject does.
+    let first = t.messages.iter().find(|m| m.direction == "in");
+    let subject = t
+        .subject
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| super::subject_of(first.map_or("Thulium ticket", |m| m.body.as_str())));
+    let description = first.map_or_else(|| subject.clone(), |m| m.body.clone());
+    let input = NewTicket {
+        subject,
+        description,
+        requester_email: Some(email),
+        requester_name: customer.and_then(|c| c.name.clone()),
+        priority,
+        channel: Some(Channel::Thulium),
+        external_ref: Some(thulium_id.to_owned()),
+        ..NewTicket::default()
+    };
+    let row = super::open_ticket(tx, ws, input, ("thulium", thulium_id), now).await?;
+    if let Some(m) = first {
+        let key = format!("{thulium_id}:{}", m.id.text());
+        store::integrations::remember(tx, ws, "thulium_msg", &key, Some(row.id), None, now).await?;
+    }
+    Ok(row)
+}
+
+/// Adds the messages the ticket does not have yet, oldest first; answers how many.
+async fn add_messages(
+    tx: &mut Tx,
+    row: &mut TicketRow,
+    t: &ThuliumTicket,
+    thulium_id: &str,
+    now: i64,
+    notes: &mut Vec<String>,
+) -> Result<usize> {
+    let ws = row.workspace_id;
     let mut added = 0;
     let mut messages: Vec<&ThuliumMessage> = t.messages.iter().collect();
     messages.sort_by_key(|m| m.created_at.as_deref().and_then(parse_instant).unwrap_or(0));
     // The messages this ticket already has, read once (a replay may carry hundreds).
     let mut seen: std::collections::HashSet<String> =
-        store::integrations::refs_of_ticket(&mut tx, ws, row.id, "thulium_msg")
+        store::integrations::refs_of_ticket(tx, ws, row.id, "thulium_msg")
             .await?
             .into_iter()
             .collect();
@@ -301,62 +320,9 @@ pub async fn receive(
             .unwrap_or(now)
             // Never before the ticket itself (threads read oldest first), never in the future.
             .clamp(row.created_at, now.max(row.created_at));
-        let comment = match m.direction.as_str() {
-            "in" => {
-                if row.status == Status::Closed {
-                    notes.push(format!(
-                        "message {} arrived on a closed ticket; kept as a note",
-                        m.id.text()
-                    ));
-                    crate::tickets::comments::add_external(
-                        &mut tx,
-                        &mut row,
-                        crate::tickets::comments::External {
-                            author_type: "system",
-                            author_id: None,
-                            author_name: m.author.as_deref().unwrap_or("Thulium"),
-                            body: m.body.clone(),
-                            is_internal: true,
-                            channel: "thulium",
-                            at,
-                        },
-                    )
-                    .await?
-                } else {
-                    let customer = store::customers::find(&mut tx, ws, row.requester_id)
-                        .await?
-                        .ok_or(Error::NotFound)?;
-                    crate::tickets::comments::add_from_customer(
-                        &mut tx,
-                        &mut row,
-                        &customer,
-                        m.body.clone(),
-                        None,
-                        "thulium",
-                        at,
-                    )
-                    .await?
-                }
-            }
-            direction => {
-                crate::tickets::comments::add_external(
-                    &mut tx,
-                    &mut row,
-                    crate::tickets::comments::External {
-                        author_type: "agent",
-                        author_id: None,
-                        author_name: m.author.as_deref().unwrap_or("Thulium agent"),
-                        body: m.body.clone(),
-                        is_internal: direction == "note",
-                        channel: "thulium",
-                        at,
-                    },
-                )
-                .await?
-            }
-        };
+        let comment = add_message(tx, row, m, at, notes).await?;
         store::integrations::remember(
-            &mut tx,
+            tx,
             ws,
             "thulium_msg",
             &key,
@@ -367,17 +333,93 @@ pub async fn receive(
         .await?;
         added += 1;
     }
-    let tags = service::tags(&mut tx, &row).await?;
+    Ok(added)
+}
+
+/// One message: `in` from the customer (a note on a closed ticket), `out` and `note` from
+/// an agent.
+async fn add_message(
+    tx: &mut Tx,
+    row: &mut TicketRow,
+    m: &ThuliumMessage,
+    at: i64,
+    notes: &mut Vec<String>,
+) -> Result<crate::store::comments::CommentRow> {
+    let ws = row.workspace_id;
+    Ok(match m.direction.as_str() {
+        "in" => {
+            if row.status == Status::Closed {
+                notes.push(format!(
+                    "message {} arrived on a closed ticket; kept as a note",
+                    m.id.text()
+                ));
+                crate::tickets::comments::add_external(
+                    tx,
+                    row,
+                    crate::tickets::comments::External {
+                        author_type: "system",
+                        author_id: None,
+                        author_name: m.author.as_deref().unwrap_or("Thulium"),
+                        body: m.body.clone(),
+                        is_internal: true,
+                        channel: "thulium",
+                        at,
+                    },
+                )
+                .await?
+            } else {
+                let customer = store::customers::find(tx, ws, row.requester_id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                crate::tickets::comments::add_from_customer(
+                    tx,
+                    row,
+                    &customer,
+                    m.body.clone(),
+                    None,
+                    "thulium",
+                    at,
+                )
+                .await?
+            }
+        }
+        direction => {
+            crate::tickets::comments::add_external(
+                tx,
+                row,
+                crate::tickets::comments::External {
+                    author_type: "agent",
+                    author_id: None,
+                    author_name: m.author.as_deref().unwrap_or("Thulium agent"),
+                    body: m.body.clone(),
+                    is_internal: direction == "note",
+                    channel: "thulium",
+                    at,
+                },
+            )
+            .await?
+        }
+    })
+}
+
+/// Applies the payload's priority (updates only) and status, when the lifecycle allows it.
+async fn apply_fields(
+    tx: &mut Tx,
+    row: &mut TicketRow,
+    priority: Option<Priority>,
+    status: Option<Status>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let tags = service::tags(tx, row).await?;
     if let Some(p) = priority
-        && action == "updated"
         && p != row.priority
     {
         let from = row.priority;
         row.priority = p;
-        service::save(&mut tx, &mut row).await?;
+        service::save(tx, row).await?;
         service::record(
-            &mut tx,
-            &row,
+            tx,
+            row,
             Author::SYSTEM,
             "priority_changed",
             None,
@@ -391,7 +433,7 @@ pub async fn receive(
     {
         let current = Some(row.status);
         if current.is_some_and(|c| c.can_become(s)) {
-            service::apply_status(&mut tx, &mut row, &tags, s, Author::SYSTEM).await?;
+            service::apply_status(tx, row, &tags, s, Author::SYSTEM).await?;
         } else {
             notes.push(format!(
                 "status {} is not reachable from {}; left as it is",
@@ -400,15 +442,7 @@ pub async fn receive(
             ));
         }
     }
-    tx.commit().await?;
-    Ok(Outcome {
-        action,
-        ticket_id: row.id,
-        ticket_number: row.ticket_number.clone(),
-        messages_added: added,
-        status: row.status.as_str().to_owned(),
-        notes,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
