@@ -56,7 +56,7 @@ pub struct NewTicket {
 }
 
 /// A field that may be absent (leave alone), `null` (clear) or a value (set).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub enum Patch<T> {
     #[default]
     Absent,
