@@ -181,14 +181,18 @@ pub async fn prepare(conn: &mut Conn, actor: &Actor, input: NewTicket) -> Result
     prepare_with(conn, actor.workspace_id, Some(actor), input).await
 }
 
-/// Validates a new ticket for `ws`; `actor` is the staff user creating it, or `None` when it
-/// arrives by a channel (email, portal), which may not set staff-only fields.
-pub async fn prepare_with(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    actor: Option<&Actor>,
-    input: NewTicket,
-) -> Result<PreparedTicket> {
+/// The fields of a new ticket that need no database, validated: every problem at once.
+struct Checked {
+    subject: String,
+    description: String,
+    tags: Vec<String>,
+    custom: Option<String>,
+    links: Option<String>,
+    external_ref: Option<String>,
+    created_at: Option<i64>,
+}
+
+fn check_fields(input: &NewTicket, actor: Option<&Actor>) -> Result<Checked> {
     let mut errors = Vec::new();
     let subject = validate::required_text("subject", &input.subject, 255)
         .map_err(|e| errors.push(e))
@@ -256,6 +260,25 @@ pub async fn prepare_with(
     let (Some(subject), Some(description), Some(tags)) = (subject, description, tags) else {
         return Err(Error::Validation(vec![]));
     };
+    Ok(Checked {
+        subject,
+        description,
+        tags,
+        custom,
+        links,
+        external_ref,
+        created_at,
+    })
+}
+
+/// The assignee, group and category a new ticket names must exist in `ws` (and an agent may
+/// only assign to themselves).
+async fn check_refs(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    actor: Option<&Actor>,
+    input: &NewTicket,
+) -> Result<()> {
     if let Some(a) = input.assignee_id {
         let Some(actor) = actor else {
             return Err(Error::field("assignee_id", "may only be set by staff"));
@@ -273,6 +296,27 @@ pub async fn prepare_with(
     if let Some(c) = input.category_id {
         crate::workflow::categories::check_for_ticket(conn, ws, c).await?;
     }
+    Ok(())
+}
+
+/// Validates a new ticket for `ws`; `actor` is the staff user creating it, or `None` when it
+/// arrives by a channel (email, portal), which may not set staff-only fields.
+pub async fn prepare_with(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    actor: Option<&Actor>,
+    input: NewTicket,
+) -> Result<PreparedTicket> {
+    let Checked {
+        subject,
+        description,
+        tags,
+        custom,
+        links,
+        external_ref,
+        created_at,
+    } = check_fields(&input, actor)?;
+    check_refs(conn, ws, actor, &input).await?;
     let email = match input.requester_id {
         Some(_) => None,
         None => {
@@ -380,7 +424,6 @@ pub async fn create_as(
         description.clone(),
         created,
     );
-    row.status = status;
     row.priority = input.priority.unwrap_or(Priority::Medium);
     row.kind = input.kind.unwrap_or(Kind::Support);
     row.channel = input.channel.unwrap_or(Channel::Api);
@@ -390,10 +433,7 @@ pub async fn create_as(
     row.custom_fields = custom.unwrap_or_else(|| "{}".into());
     row.external_ref = external_ref;
     row.links = links.unwrap_or_else(|| "{}".into());
-    row.resolved_at = (status == Status::Resolved).then_some(created);
-    row.closed_at = (status == Status::Closed).then_some(created);
-    // The description is a message from the customer nobody on the team has read yet.
-    row.unread_by_agent = 1;
+    set_opening_status(&mut row, status, created);
     row.updated_at = now;
     // An import that arrives pending, resolved or closed starts with its resolution clock stopped.
     let pauses: Vec<(i64, Option<i64>)> = if crate::sla::engine::pauses_resolution(status) {
@@ -407,67 +447,13 @@ pub async fn create_as(
         store::sla::start_pause(tx, ws, row.id, *from);
     }
     store::tickets::add_tags(tx, ws, row.id, &tags).await?;
-    let first = crate::store::comments::CommentRow {
-        id: crate::ids::CommentId::new(),
-        workspace_id: ws,
-        ticket_id: row.id,
-        body: description,
-        author_type: "customer".into(),
-        author_id: Some(customer.id.0),
-        author_name: customer.name.clone(),
-        is_internal: false,
-        channel: row.channel.as_str().to_owned(),
-        merged_from_ticket_id: None,
-        html_body: None,
-        version: 1,
-        created_at: created,
-        updated_at: created,
-    };
-    store::comments::insert(tx, &first).await?;
+    store::comments::insert(tx, &opening_message(&row, &customer, description)).await?;
     let from_channel = by.is_none();
     let by = by.unwrap_or(Author {
         kind: "customer",
         id: Some(customer.id.0),
     });
-    record(
-        tx,
-        &row,
-        by,
-        "created",
-        None,
-        Some(row.status.as_str()),
-        json!({"channel": row.channel}),
-    )
-    .await?;
-    publish(
-        tx,
-        &row,
-        &tags,
-        crate::tickets::events::DomainEvent::TicketCreated,
-        json!({}),
-    )
-    .await?;
-    if let Some(a) = row.assignee_id {
-        store::assignment::touch_assigned(tx, ws, a, now);
-        record(
-            tx,
-            &row,
-            by,
-            "assigned",
-            None,
-            None,
-            json!({"assignee_id": a}),
-        )
-        .await?;
-        publish(
-            tx,
-            &row,
-            &tags,
-            crate::tickets::events::DomainEvent::TicketAssigned,
-            json!({"assignee_id": a}),
-        )
-        .await?;
-    }
+    record_opening(tx, &row, &tags, by, now).await?;
     // The thread is only the description so far, which the document head already holds.
     dialect::index_ticket(tx, row.workspace_id, row.id, &document_head(&row), true).await?;
     if from_channel {
@@ -479,6 +465,61 @@ pub async fn create_as(
         crate::workflow::rules::engine::run_rules(tx, &rules, &mut row, &mut tags).await?;
     }
     Ok((row, tags))
+}
+
+/// The status a new ticket starts in, with its stamps (imports may arrive resolved or
+/// closed). The description is a message from the customer nobody on the team has read yet.
+fn set_opening_status(row: &mut TicketRow, status: Status, created: i64) {
+    row.status = status;
+    row.resolved_at = (status == Status::Resolved).then_some(created);
+    row.closed_at = (status == Status::Closed).then_some(created);
+    row.unread_by_agent = 1;
+}
+
+/// The description as the thread's first message, from the requester.
+fn opening_message(
+    row: &TicketRow,
+    customer: &CustomerRow,
+    description: String,
+) -> crate::store::comments::CommentRow {
+    crate::store::comments::CommentRow {
+        id: crate::ids::CommentId::new(),
+        workspace_id: row.workspace_id,
+        ticket_id: row.id,
+        body: description,
+        author_type: "customer".into(),
+        author_id: Some(customer.id.0),
+        author_name: customer.name.clone(),
+        is_internal: false,
+        channel: row.channel.as_str().to_owned(),
+        merged_from_ticket_id: None,
+        html_body: None,
+        version: 1,
+        created_at: row.created_at,
+        updated_at: row.created_at,
+    }
+}
+
+/// The `created` (and `assigned`) timeline entries and domain events of a new ticket.
+async fn record_opening(
+    tx: &mut Tx,
+    row: &TicketRow,
+    tags: &[String],
+    by: Author,
+    now: i64,
+) -> Result<()> {
+    use crate::tickets::events::DomainEvent;
+    let channel = json!({"channel": row.channel});
+    let status = Some(row.status.as_str());
+    record(tx, row, by, "created", None, status, channel).await?;
+    publish(tx, row, tags, DomainEvent::TicketCreated, json!({})).await?;
+    if let Some(a) = row.assignee_id {
+        store::assignment::touch_assigned(tx, row.workspace_id, a, now);
+        let who = json!({"assignee_id": a});
+        record(tx, row, by, "assigned", None, None, who.clone()).await?;
+        publish(tx, row, tags, DomainEvent::TicketAssigned, who).await?;
+    }
+    Ok(())
 }
 
 /// An `Idempotency-Key` to record with a create.

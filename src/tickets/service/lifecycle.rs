@@ -9,6 +9,7 @@ use crate::clock::now_micros;
 use crate::error::{Code, Error, Result};
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Store, Tx, dialect};
+use crate::tickets::events::DomainEvent;
 use crate::tickets::status::Status;
 use crate::workflow::rules::model::Trigger;
 
@@ -31,85 +32,10 @@ pub async fn apply_status(
         ));
     }
     let now = now_micros();
-    row.status = to;
-    match to {
-        Status::Resolved => row.resolved_at = Some(now),
-        Status::Closed => row.closed_at = Some(now),
-        _ => {}
-    }
-    if from.is_reopen(to) {
-        row.resolved_at = None;
-        row.closed_at = None;
-    }
-    use crate::sla::engine::pauses_resolution;
-    match (pauses_resolution(from), pauses_resolution(to)) {
-        (false, true) => store::sla::start_pause(tx, row.workspace_id, row.id, now),
-        (true, false) => store::sla::end_pause(tx, row.workspace_id, row.id, now),
-        _ => {}
-    }
+    stamp(tx, row, from, to, now);
     recompute_sla(tx, row, now).await?;
     save(tx, row).await?;
-    record(
-        tx,
-        row,
-        by,
-        "status_changed",
-        Some(from.as_str()),
-        Some(to.as_str()),
-        json!({}),
-    )
-    .await?;
-    publish(
-        tx,
-        row,
-        tags,
-        crate::tickets::events::DomainEvent::TicketStatusChanged,
-        json!({"from": from.as_str(), "to": to.as_str()}),
-    )
-    .await?;
-    if from.is_reopen(to) {
-        record(
-            tx,
-            row,
-            by,
-            "reopened",
-            Some(from.as_str()),
-            Some(to.as_str()),
-            json!({}),
-        )
-        .await?;
-        publish(
-            tx,
-            row,
-            tags,
-            crate::tickets::events::DomainEvent::TicketReopened,
-            json!({}),
-        )
-        .await?;
-    }
-    match to {
-        Status::Resolved => {
-            publish(
-                tx,
-                row,
-                tags,
-                crate::tickets::events::DomainEvent::TicketResolved,
-                json!({}),
-            )
-            .await?
-        }
-        Status::Closed => {
-            publish(
-                tx,
-                row,
-                tags,
-                crate::tickets::events::DomainEvent::TicketClosed,
-                json!({}),
-            )
-            .await?
-        }
-        _ => {}
-    }
+    announce(tx, row, tags, from, to, by).await?;
     // Seed 001: the member is told when the status of their request changes.
     // A reply already tells the customer a new ticket is being worked on, and customers
     // know when they reopened a ticket themselves: neither needs a status message.
@@ -122,15 +48,54 @@ pub async fn apply_status(
     } else {
         "status_changed"
     };
-    crate::workflow::notify::to_requester(
-        tx,
-        row,
-        template,
-        None,
-        json!({"from": from.as_str(), "to": to.as_str()}),
-    )
-    .await?;
+    let change = json!({"from": from.as_str(), "to": to.as_str()});
+    crate::workflow::notify::to_requester(tx, row, template, None, change).await?;
     Ok(true)
+}
+
+/// The new status with its stamps, and the pause of the resolution clock it starts or ends.
+fn stamp(tx: &mut Tx, row: &mut TicketRow, from: Status, to: Status, now: i64) {
+    use crate::sla::engine::pauses_resolution;
+    row.status = to;
+    match to {
+        Status::Resolved => row.resolved_at = Some(now),
+        Status::Closed => row.closed_at = Some(now),
+        _ => {}
+    }
+    if from.is_reopen(to) {
+        row.resolved_at = None;
+        row.closed_at = None;
+    }
+    match (pauses_resolution(from), pauses_resolution(to)) {
+        (false, true) => store::sla::start_pause(tx, row.workspace_id, row.id, now),
+        (true, false) => store::sla::end_pause(tx, row.workspace_id, row.id, now),
+        _ => {}
+    }
+}
+
+/// The timeline entries and domain events of a status change: `status_changed`, then
+/// `reopened`, `resolved` or `closed` where it is one.
+async fn announce(
+    tx: &mut Tx,
+    row: &TicketRow,
+    tags: &[String],
+    from: Status,
+    to: Status,
+    by: Author,
+) -> Result<()> {
+    let (f, t) = (Some(from.as_str()), Some(to.as_str()));
+    record(tx, row, by, "status_changed", f, t, json!({})).await?;
+    let change = json!({"from": from.as_str(), "to": to.as_str()});
+    publish(tx, row, tags, DomainEvent::TicketStatusChanged, change).await?;
+    if from.is_reopen(to) {
+        record(tx, row, by, "reopened", f, t, json!({})).await?;
+        publish(tx, row, tags, DomainEvent::TicketReopened, json!({})).await?;
+    }
+    match to {
+        Status::Resolved => publish(tx, row, tags, DomainEvent::TicketResolved, json!({})).await,
+        Status::Closed => publish(tx, row, tags, DomainEvent::TicketClosed, json!({})).await,
+        _ => Ok(()),
+    }
 }
 
 /// `PUT /status`, `/resolve`, `/close`, `/reopen`.
