@@ -124,14 +124,69 @@ pub(super) fn encode(params: &[(String, String)]) -> String {
     serde_urlencoded::to_string(params).unwrap_or_default()
 }
 
-pub(super) async fn inbox(
-    State(app): State<AppState>,
-    staff: Staff,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> UiResult {
-    let actor = &staff.actor;
-    let view = q.get("view").cloned().unwrap_or_else(|| "mine".into());
+/// The category filter: any, then the live categories.
+fn category_choices(
+    categories: &[crate::store::categories::CategoryRow],
+    cat_now: Option<&str>,
+) -> Vec<Choice> {
+    std::iter::once(Choice {
+        value: String::new(),
+        label: "Any category".into(),
+        selected: cat_now.is_none(),
+    })
+    .chain(categories.iter().map(|c| Choice {
+        value: c.id.to_string(),
+        label: c.name.clone(),
+        selected: cat_now == Some(c.id.to_string().as_str()),
+    }))
+    .collect()
+}
+
+/// The assignee filter: anyone, unassigned, then the active staff.
+fn agent_choices(users: &[crate::store::users::UserRow], agent_now: Option<&str>) -> Vec<Choice> {
+    std::iter::once(Choice {
+        value: String::new(),
+        label: "Anyone".into(),
+        selected: agent_now.is_none(),
+    })
+    .chain(std::iter::once(Choice {
+        value: "none".into(),
+        label: "Unassigned".into(),
+        selected: agent_now == Some("none"),
+    }))
+    .chain(users.iter().filter(|u| u.active).map(|u| Choice {
+        value: u.id.to_string(),
+        label: u.name.clone(),
+        selected: agent_now == Some(u.id.to_string().as_str()),
+    }))
+    .collect()
+}
+
+/// The channel filter.
+fn channel_choices(now: Option<&str>) -> Vec<Choice> {
+    choices(
+        &[
+            ("", "Any channel"),
+            ("email", "Email"),
+            ("portal", "Portal"),
+            ("chat", "Chat"),
+            ("wecom", "WeCom"),
+            ("thulium", "Thulium"),
+            ("phone", "Phone"),
+            ("api", "API"),
+            ("web", "Web"),
+            ("ai", "Bot"),
+        ],
+        now,
+    )
+}
+
+/// The list query of an inbox view: the filters the page passes through, the view's own
+/// filter, 25 rows a page, and open work unless a status is chosen.
+fn list_params(
+    q: &HashMap<String, String>,
+    view: &str,
+) -> Result<HashMap<String, String>, UiError> {
     let mut params: HashMap<String, String> = PASS_THROUGH
         .iter()
         .filter_map(|k| {
@@ -141,9 +196,9 @@ pub(super) async fn inbox(
         })
         .collect();
     params.insert("limit".into(), "25".into());
-    match view.as_str() {
+    match view {
         "mine" | "unassigned" | "all" => {
-            params.insert("view".into(), view.clone());
+            params.insert("view".into(), view.to_owned());
         }
         "at_risk" | "overdue" => {
             let key = if view == "at_risk" {
@@ -166,49 +221,37 @@ pub(super) async fn inbox(
     if view != "all" && !params.contains_key("status") {
         params.insert("status".into(), "new,open,pending".into());
     }
-    let req = crate::tickets::list::parse(&params, actor)?;
-    let mut conn = app.store.read().await?;
-    let result = crate::tickets::list::run(&mut conn, actor, &req).await?;
-    let stats = crate::tickets::list::queue_stats_for_views(&app.store, actor).await?;
-    let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
-        .await?
-        .0;
-    let groups = store::groups::list(&mut conn, actor.workspace_id).await?;
-    let categories = store::categories::list(&mut conn, actor.workspace_id, false).await?;
-    drop(conn);
-    let now = now_micros();
-    let name_of = |id: Option<crate::ids::UserId>| {
-        id.and_then(|id| users.iter().find(|u| u.id == id))
-            .map_or_else(|| "—".to_owned(), |u| u.name.clone())
-    };
-    let rows: Vec<Row> = result
-        .rows
-        .iter()
-        .map(|r| {
-            let v = TicketView::from_row(r, vec![], now);
-            Row {
-                id: r.id.to_string(),
-                number: r.ticket_number.clone(),
-                subject: r.subject.clone(),
-                requester: if r.requester_name.is_empty() {
-                    r.requester_email.clone()
-                } else {
-                    r.requester_name.clone()
-                },
-                status: r.status.as_str().to_owned(),
-                priority: r.priority.as_str().to_owned(),
-                assignee: name_of(r.assignee_id),
-                channel: r.channel.as_str().to_owned(),
-                updated: ago(&v.last_message_at),
-                badge: badge(&v),
-                unread: r.unread_by_agent > 0,
-            }
-        })
-        .collect();
-    if is_htmx(&headers) && headers.get("hx-target").and_then(|v| v.to_str().ok()) == Some("rows") {
-        return Ok(page(StatusCode::OK, &RowsFragment { rows }));
+    Ok(params)
+}
+
+/// One row of the list.
+fn row(r: &crate::store::tickets::TicketRow, assignee: &str, now: i64) -> Row {
+    let v = TicketView::from_row(r, vec![], now);
+    Row {
+        id: r.id.to_string(),
+        number: r.ticket_number.clone(),
+        subject: r.subject.clone(),
+        requester: if r.requester_name.is_empty() {
+            r.requester_email.clone()
+        } else {
+            r.requester_name.clone()
+        },
+        status: r.status.as_str().to_owned(),
+        priority: r.priority.as_str().to_owned(),
+        assignee: assignee.to_owned(),
+        channel: r.channel.as_str().to_owned(),
+        updated: ago(&v.last_message_at),
+        badge: badge(&v),
+        unread: r.unread_by_agent > 0,
     }
-    let active = stats.total_active;
+}
+
+/// The view tabs with their counts: the fixed views, then one per group.
+fn view_tabs(
+    stats: &crate::tickets::list::QueueStats,
+    groups: &[crate::store::groups::GroupRow],
+    view: &str,
+) -> Vec<ViewTab> {
     let mut views = vec![
         ("mine", "My tickets".to_owned(), stats.mine),
         ("unassigned", "Unassigned".to_owned(), stats.unassigned),
@@ -228,8 +271,7 @@ pub(super) async fn inbox(
         current: view == k,
     })
     .collect::<Vec<_>>();
-    let _ = active;
-    for g in &groups {
+    for g in groups {
         let key = format!("group:{}", g.id);
         views.push(ViewTab {
             current: view == key,
@@ -238,6 +280,42 @@ pub(super) async fn inbox(
             label: g.name.clone(),
         });
     }
+    views
+}
+
+pub(super) async fn inbox(
+    State(app): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> UiResult {
+    let actor = &staff.actor;
+    let view = q.get("view").cloned().unwrap_or_else(|| "mine".into());
+    let params = list_params(&q, &view)?;
+    let req = crate::tickets::list::parse(&params, actor)?;
+    let mut conn = app.store.read().await?;
+    let result = crate::tickets::list::run(&mut conn, actor, &req).await?;
+    let stats = crate::tickets::list::queue_stats_for_views(&app.store, actor).await?;
+    let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
+        .await?
+        .0;
+    let groups = store::groups::list(&mut conn, actor.workspace_id).await?;
+    let categories = store::categories::list(&mut conn, actor.workspace_id, false).await?;
+    drop(conn);
+    let now = now_micros();
+    let name_of = |id: Option<crate::ids::UserId>| {
+        id.and_then(|id| users.iter().find(|u| u.id == id))
+            .map_or("—", |u| u.name.as_str())
+    };
+    let rows: Vec<Row> = result
+        .rows
+        .iter()
+        .map(|r| row(r, &name_of(r.assignee_id), now))
+        .collect();
+    if is_htmx(&headers) && headers.get("hx-target").and_then(|v| v.to_str().ok()) == Some("rows") {
+        return Ok(page(StatusCode::OK, &RowsFragment { rows }));
+    }
+    let views = view_tabs(&stats, &groups, &view);
     let total = result.total.unwrap_or(0);
     let page_no: u64 = q
         .get("page")
@@ -299,48 +377,9 @@ pub(super) async fn inbox(
                 ],
                 sort_now,
             ),
-            categories: std::iter::once(Choice {
-                value: String::new(),
-                label: "Any category".into(),
-                selected: cat_now.is_none(),
-            })
-            .chain(categories.iter().map(|c| Choice {
-                value: c.id.to_string(),
-                label: c.name.clone(),
-                selected: cat_now == Some(c.id.to_string().as_str()),
-            }))
-            .collect(),
-            agents: std::iter::once(Choice {
-                value: String::new(),
-                label: "Anyone".into(),
-                selected: agent_now.is_none(),
-            })
-            .chain(std::iter::once(Choice {
-                value: "none".into(),
-                label: "Unassigned".into(),
-                selected: agent_now == Some("none"),
-            }))
-            .chain(users.iter().filter(|u| u.active).map(|u| Choice {
-                value: u.id.to_string(),
-                label: u.name.clone(),
-                selected: agent_now == Some(u.id.to_string().as_str()),
-            }))
-            .collect(),
-            channels: choices(
-                &[
-                    ("", "Any channel"),
-                    ("email", "Email"),
-                    ("portal", "Portal"),
-                    ("chat", "Chat"),
-                    ("wecom", "WeCom"),
-                    ("thulium", "Thulium"),
-                    ("phone", "Phone"),
-                    ("api", "API"),
-                    ("web", "Web"),
-                    ("ai", "Bot"),
-                ],
-                q.get("channel").map(String::as_str),
-            ),
+            categories: category_choices(&categories, cat_now),
+            agents: agent_choices(&users, agent_now),
+            channels: channel_choices(q.get("channel").map(String::as_str)),
             tag: q.get("tag").cloned().unwrap_or_default(),
             created_from: q.get("created_at_after").cloned().unwrap_or_default(),
             created_to: q.get("created_at_before").cloned().unwrap_or_default(),
