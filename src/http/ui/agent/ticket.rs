@@ -142,6 +142,96 @@ pub(super) fn describe_event(e: &crate::tickets::model::EventView) -> String {
     }
 }
 
+/// Everything the ticket page shows besides the ticket, read on one connection.
+struct Reads {
+    comments: Vec<crate::tickets::model::CommentView>,
+    watchers: Vec<crate::workflow::watchers::WatcherView>,
+    tags: Vec<String>,
+    events: Vec<crate::store::events::EventRow>,
+    users: Vec<crate::store::users::UserRow>,
+    groups: Vec<crate::store::groups::GroupRow>,
+    categories: Vec<crate::store::categories::CategoryRow>,
+    others: Vec<crate::store::tickets::TicketRow>,
+    escalations: Vec<crate::store::integrations::EscalationRow>,
+}
+
+impl Reads {
+    async fn of(
+        conn: &mut store::Conn,
+        row: &crate::store::tickets::TicketRow,
+    ) -> crate::error::Result<Self> {
+        let ws = row.workspace_id;
+        Ok(Reads {
+            comments: crate::tickets::comments::thread(conn, row).await?,
+            watchers: crate::workflow::watchers::views(conn, row).await?,
+            tags: service::tags(conn, row).await?,
+            events: store::events::of_ticket(conn, ws, row.id).await?,
+            users: store::users::list(conn, ws, 500, 0).await?.0,
+            groups: store::groups::list(conn, ws).await?,
+            categories: store::categories::list(conn, ws, true).await?,
+            others: store::tickets::of_customer(conn, ws, row.requester_id, 6, 0).await?,
+            escalations: store::integrations::escalations_of(conn, ws, row.id).await?,
+        })
+    }
+}
+
+/// Who the ticket may be assigned to: active staff who can be assignees.
+fn assignee_choices(
+    users: &[crate::store::users::UserRow],
+    row: &crate::store::tickets::TicketRow,
+) -> Vec<Choice> {
+    users
+        .iter()
+        .filter(|u| u.active && u.role.can_be_assignee())
+        .map(|u| Choice {
+            value: u.id.to_string(),
+            label: u.name.clone(),
+            selected: Some(u.id) == row.assignee_id,
+        })
+        .collect()
+}
+
+/// The category picker: none, then the live categories (and the ticket's own if archived).
+fn category_choices(
+    categories: &[crate::store::categories::CategoryRow],
+    row: &crate::store::tickets::TicketRow,
+) -> Vec<Choice> {
+    std::iter::once(Choice {
+        value: String::new(),
+        label: "—".into(),
+        selected: row.category_id.is_none(),
+    })
+    .chain(
+        categories
+            .iter()
+            .filter(|c| !c.archived || Some(c.id) == row.category_id)
+            .map(|c| Choice {
+                value: c.id.to_string(),
+                label: c.name.clone(),
+                selected: Some(c.id) == row.category_id,
+            }),
+    )
+    .collect()
+}
+
+/// The group picker: none, then every group.
+fn group_choices(
+    groups: &[crate::store::groups::GroupRow],
+    row: &crate::store::tickets::TicketRow,
+) -> Vec<Choice> {
+    std::iter::once(Choice {
+        value: String::new(),
+        label: "—".into(),
+        selected: row.group_id.is_none(),
+    })
+    .chain(groups.iter().map(|g| Choice {
+        value: g.id.to_string(),
+        label: g.name.clone(),
+        selected: Some(g.id) == row.group_id,
+    }))
+    .collect()
+}
+
 pub(super) async fn ticket_page(
     State(app): State<AppState>,
     staff: Staff,
@@ -157,20 +247,17 @@ pub(super) async fn ticket_page(
         row = service::mark_read(&app.store, actor, &id).await?.0;
         conn = app.store.read().await?;
     }
-    // Everything the page shows, read on one connection.
-    let comments = crate::tickets::comments::thread(&mut conn, &row).await?;
-    let watchers = crate::workflow::watchers::views(&mut conn, &row).await?;
-    let tags = service::tags(&mut conn, &row).await?;
-    let events = store::events::of_ticket(&mut conn, actor.workspace_id, row.id).await?;
-    let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
-        .await?
-        .0;
-    let groups = store::groups::list(&mut conn, actor.workspace_id).await?;
-    let categories = store::categories::list(&mut conn, actor.workspace_id, true).await?;
-    let others =
-        store::tickets::of_customer(&mut conn, actor.workspace_id, row.requester_id, 6, 0).await?;
-    let escalations =
-        store::integrations::escalations_of(&mut conn, actor.workspace_id, row.id).await?;
+    let Reads {
+        comments,
+        watchers,
+        tags,
+        events,
+        users,
+        groups,
+        categories,
+        others,
+        escalations,
+    } = Reads::of(&mut conn, &row).await?;
     drop(conn);
     let canned = if actor.can(Permission::UseCanned) {
         crate::workflow::canned::list(&app.store, actor, None, None).await?
@@ -180,8 +267,7 @@ pub(super) async fn ticket_page(
     let now = now_micros();
     let t = TicketView::from_row(&row, tags, now);
     let prio = row.priority.as_str();
-    let current = Some(row.status);
-    let can_become = |to: Status| current.is_some_and(|c| c.can_become(to));
+    let can_become = |to: Status| row.status.can_become(to);
     let allowed: Vec<(&str, &str)> = Status::ALL
         .iter()
         .filter(|s| **s == row.status || can_become(**s))
@@ -231,46 +317,13 @@ pub(super) async fn ticket_page(
                 selected: p.as_str() == prio,
             })
             .collect(),
-        agents: users
-            .iter()
-            .filter(|u| u.active && u.role.can_be_assignee())
-            .map(|u| Choice {
-                value: u.id.to_string(),
-                label: u.name.clone(),
-                selected: Some(u.id) == row.assignee_id,
-            })
-            .collect(),
+        agents: assignee_choices(&users, &row),
         category: row
             .category_id
             .and_then(|c| categories.iter().find(|x| x.id == c))
             .map_or_else(|| "—".to_owned(), |c| c.name.clone()),
-        category_choices: std::iter::once(Choice {
-            value: String::new(),
-            label: "—".into(),
-            selected: row.category_id.is_none(),
-        })
-        .chain(
-            categories
-                .iter()
-                .filter(|c| !c.archived || Some(c.id) == row.category_id)
-                .map(|c| Choice {
-                    value: c.id.to_string(),
-                    label: c.name.clone(),
-                    selected: Some(c.id) == row.category_id,
-                }),
-        )
-        .collect(),
-        group_choices: std::iter::once(Choice {
-            value: String::new(),
-            label: "—".into(),
-            selected: row.group_id.is_none(),
-        })
-        .chain(groups.iter().map(|g| Choice {
-            value: g.id.to_string(),
-            label: g.name.clone(),
-            selected: Some(g.id) == row.group_id,
-        }))
-        .collect(),
+        category_choices: category_choices(&categories, &row),
+        group_choices: group_choices(&groups, &row),
         group: row
             .group_id
             .and_then(|g| groups.iter().find(|x| x.id == g))
@@ -323,7 +376,7 @@ pub(super) async fn ticket_page(
         can_status: actor.can(Permission::ChangeStatus),
         can_resolve: can_become(Status::Resolved),
         can_close: can_become(Status::Closed),
-        can_reopen: current.is_some_and(|c| c.is_reopen(Status::Open)),
+        can_reopen: row.status.is_reopen(Status::Open),
         t,
     };
     Ok(page(StatusCode::OK, &page_data))
