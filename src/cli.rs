@@ -119,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+// Long: one arm per command of the CLI.
 async fn run_async(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {

@@ -118,6 +118,8 @@ fn pick<'a>(rng: &mut StdRng, list: &'a [&'a str]) -> &'a str {
 
 /// Creates `n` tickets in workspace `slug` with bulk inserts, 200 tickets a transaction.
 /// Ticket numbers come from the workspace counter, so seeded and real tickets never clash.
+// Long: one generator loop that builds tickets, threads and events together so they stay
+// consistent, written in batches of 200.
 pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<()> {
     let admin = workspace_admin(app, slug).await?;
     let ws = admin.workspace_id;

@@ -1,11 +1,11 @@
 //! Authentication and authorization: passwords, bearer tokens, login throttling and the
 //! role matrix.
 
-pub mod password;
-pub mod roles;
-pub mod service;
-pub mod session;
-pub mod throttle;
+pub(crate) mod password;
+pub(crate) mod roles;
+pub(crate) mod service;
+pub(crate) mod session;
+pub(crate) mod throttle;
 pub mod tokens;
 
 pub use roles::{Actor, Permission};

@@ -98,6 +98,8 @@ struct Stored {
 }
 
 /// Processes one raw message for workspace `ws`.
+// Long: the inbound pipeline in its documented order (loop and duplicate checks, threading,
+// follow-up, sender, attachments, ticket or comment) in one transaction.
 pub async fn receive(ctx: &Ctx, ws: WorkspaceId, raw: &[u8]) -> Result<Outcome> {
     let Some(mail) = parse(raw) else {
         return Err(Error::field(

@@ -66,6 +66,8 @@ fn wrap_html(body_html: &str, footer: &str) -> String {
 
 /// The text and HTML of a notification. Every value from a ticket or a person is escaped in
 /// the HTML part.
+// Long: one arm per notification template, each a text part and an escaped HTML part side by
+// side so they stay in step.
 fn render(
     n: &NotificationRow,
     p: &Value,
@@ -308,6 +310,8 @@ impl Job for DeliverNotification {
     const NAME: &'static str = "deliver_notification";
     const MAX_ATTEMPTS: i64 = 8;
 
+    // Long: a delivery's states (no SMTP, sent, refused, retry) each recorded on the
+    // notification and its comment; the mail is built once and used by all of them.
     async fn run(self, ctx: JobContext) -> anyhow::Result<()> {
         let store = &ctx.store;
         let mut conn = store.read().await?;

@@ -156,6 +156,8 @@ fn cut(s: &str, max: usize) -> String {
 
 /// Parses a raw message; `None` when it is not a message at all.
 #[must_use]
+// Long: one pass over a message's headers and parts (addresses, threading headers, auto-reply
+// signals, bodies, attachments); the parts share the parsed message.
 pub fn parse(raw: &[u8]) -> Option<Inbound> {
     // Some stores prefix messages with blank or space-only lines; the headers follow them.
     let start = raw

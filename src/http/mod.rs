@@ -30,6 +30,7 @@ pub fn router(app: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
+        .layer(middleware::map_response(close_after_413))
         .layer(DefaultBodyLimit::max(app.config.max_json_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let route = req
@@ -48,6 +49,19 @@ pub fn router(app: AppState) -> Router {
             },
         ))
         .with_state(app)
+}
+
+/// A 413 is answered before the body is read, and the server then drops the connection with
+/// the unread bytes: saying so lets the client open a new one for its next request instead of
+/// reusing this one (which fails mid-request).
+async fn close_after_413(mut res: Response) -> Response {
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
+    res
 }
 
 async fn healthz() -> impl IntoResponse {

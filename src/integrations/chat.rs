@@ -284,6 +284,8 @@ pub async fn from_chat(
 }
 
 /// `POST /api/public/tickets/escalate`.
+// Long: the chat escalation contract in order (bot key, validation, flag an existing ticket or
+// open one with its history) in one transaction; the steps share the input and the ticket.
 pub async fn escalate(
     store: &Store,
     bot_key: Option<&str>,

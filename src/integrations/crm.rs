@@ -98,6 +98,8 @@ impl Job for CrmSync {
     const NAME: &'static str = "crm_sync";
     const MAX_ATTEMPTS: i64 = 8;
 
+    // Long: the HubSpot calls in order (contact search or create, note create with association,
+    // or note update), each needing the previous answer.
     async fn run(self, ctx: JobContext) -> anyhow::Result<()> {
         let ws = self.workspace_id;
         let mut conn = ctx.store.read().await?;

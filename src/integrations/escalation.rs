@@ -81,6 +81,8 @@ pub fn view(e: &EscalationRow) -> EscalationView {
 
 /// Requests an escalation and tries the endpoint once. Answers the escalation and whether it
 /// went through (`sent`) or waits for a retry (`queued`).
+// Long: the request and its job are written in one transaction, then one bounded try; the
+// context sent to the endpoint is gathered here so it matches what the job sends.
 pub async fn escalate(
     ctx: &Ctx,
     actor: &Actor,
@@ -321,6 +323,8 @@ enum Outcome {
 
 /// Tries an escalation once; `last` marks the job's final attempt (a retryable failure then
 /// becomes `failed`). Errors when another try is wanted.
+// Long: one delivery attempt's outcomes (sent, retryable, refused, gone) each recorded with its
+// own status, event and note; reads top to bottom as the protocol does.
 async fn attempt(
     store: &store::Store,
     allow_private: bool,

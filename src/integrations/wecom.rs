@@ -226,6 +226,8 @@ pub struct Received {
 /// A message: checks the signature, the time window and the nonce, decrypts, and turns text
 /// into a ticket or a comment on the sender's open WeCom ticket. The same `MsgId` twice is
 /// one comment.
+// Long: WeCom's callback protocol in order (signature, time window, nonce, decryption, CorpID,
+// message kinds), then the ticket or comment; each step refuses with its own 401 or 422.
 pub async fn receive(store: &Store, q: &CallbackQuery, body: &str) -> Result<Received> {
     let (ws, crypto) = configured(store, q).await?;
     let (sig, ts, nonce) = params(q)?;

@@ -26,7 +26,6 @@ pub struct Interval {
 #[derive(Debug, Clone)]
 pub struct Calendar {
     tz: TimeZone,
-    tz_name: String,
     /// Working intervals by weekday, Monday first, sorted and non-overlapping.
     week: [Vec<Interval>; 7],
     holidays: BTreeSet<Date>,
@@ -103,7 +102,6 @@ impl Calendar {
             end: 1440,
         }];
         Calendar {
-            tz_name: tz.iana_name().unwrap_or("UTC").to_owned(),
             tz,
             week: std::array::from_fn(|_| all.clone()),
             holidays: BTreeSet::new(),
@@ -169,20 +167,9 @@ impl Calendar {
             }
         }
         match tz {
-            Some(tz) if errors.is_empty() => Ok(Calendar {
-                tz,
-                tz_name: spec.timezone.clone(),
-                week,
-                holidays,
-            }),
+            Some(tz) if errors.is_empty() => Ok(Calendar { tz, week, holidays }),
             _ => Err(errors),
         }
-    }
-
-    /// The IANA name of the calendar's zone.
-    #[must_use]
-    pub fn timezone(&self) -> &str {
-        &self.tz_name
     }
 
     /// The instant a local date and minute of this calendar stand for. A local time that does
@@ -335,6 +322,7 @@ mod tests {
     );
 
     #[test]
+    // Long: a table of cases, one per line.
     fn business_time_lands_where_a_support_lead_expects() {
         let ny = "America/New_York";
         let nine_six = r#"{"start":"09:00","end":"18:00"}"#;

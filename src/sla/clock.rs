@@ -3,7 +3,6 @@
 //! `now`.
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 
 use super::calendar::Calendar;
 use crate::tickets::status::{Channel, Priority};
@@ -127,73 +126,6 @@ pub fn due_at(
         .map(|p| calendar.between(p.from.max(start), p.to.unwrap_or(now)))
         .fold(SignedDuration::ZERO, |a, b| a + b);
     calendar.add(start, target + paused)
-}
-
-/// How a clock stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClockStatus {
-    OnTrack,
-    AtRisk,
-    Breached,
-    Met,
-    Paused,
-    None,
-}
-
-/// A clock's state: status, whether a met clock was met in time, and the working seconds
-/// left (negative once breached).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClockState {
-    pub status: ClockStatus,
-    pub met_in_time: Option<bool>,
-    pub remaining_seconds: Option<i64>,
-}
-
-/// The state of a clock due at `due` with `target`, met at `met_at` if it was, at `now`.
-#[must_use]
-pub fn state(
-    calendar: &Calendar,
-    due: Option<Timestamp>,
-    target: SignedDuration,
-    met_at: Option<Timestamp>,
-    paused: bool,
-    now: Timestamp,
-    at_risk_percent: u8,
-) -> ClockState {
-    let Some(due) = due else {
-        return ClockState {
-            status: ClockStatus::None,
-            met_in_time: None,
-            remaining_seconds: None,
-        };
-    };
-    if let Some(met) = met_at {
-        return ClockState {
-            status: ClockStatus::Met,
-            met_in_time: Some(met <= due),
-            remaining_seconds: None,
-        };
-    }
-    let remaining = if now <= due {
-        calendar.between(now, due)
-    } else {
-        -calendar.between(due, now)
-    };
-    let status = if paused {
-        ClockStatus::Paused
-    } else if now >= due {
-        ClockStatus::Breached
-    } else if remaining.as_secs() * 100 < target.as_secs() * i64::from(at_risk_percent) {
-        ClockStatus::AtRisk
-    } else {
-        ClockStatus::OnTrack
-    };
-    ClockState {
-        status,
-        met_in_time: None,
-        remaining_seconds: Some(remaining.as_secs()),
-    }
 }
 
 #[cfg(test)]
@@ -323,60 +255,6 @@ mod tests {
         assert_eq!(
             due_at(&cal, start, target, &open, at("2026-03-04T11:00")),
             Some(at("2026-03-04T18:00"))
-        );
-    }
-
-    #[test]
-    fn clock_states_follow_the_remaining_working_time() {
-        let cal = ny_office();
-        let target = SignedDuration::from_hours(8);
-        let due = Some(at("2026-03-04T17:00"));
-        let st = |now: &str, met: Option<&str>, paused: bool| {
-            state(&cal, due, target, met.map(at), paused, at(now), 25)
-        };
-        assert_eq!(
-            st("2026-03-04T10:00", None, false).status,
-            ClockStatus::OnTrack
-        );
-        assert_eq!(
-            st("2026-03-04T10:00", None, false).remaining_seconds,
-            Some(7 * 3600)
-        );
-        assert_eq!(
-            st("2026-03-04T15:30", None, false).status,
-            ClockStatus::AtRisk,
-            "1.5 h of 8 h left < 25 %"
-        );
-        assert_eq!(
-            st("2026-03-04T15:00", None, false).status,
-            ClockStatus::OnTrack,
-            "exactly 25 % left is not yet at risk"
-        );
-        let late = st("2026-03-05T10:00", None, false);
-        assert_eq!(
-            (late.status, late.remaining_seconds),
-            (ClockStatus::Breached, Some(-2 * 3600)),
-            "an hour of Wednesday and an hour of Thursday"
-        );
-        assert_eq!(
-            st("2026-03-04T12:00", Some("2026-03-04T11:00"), false),
-            ClockState {
-                status: ClockStatus::Met,
-                met_in_time: Some(true),
-                remaining_seconds: None
-            }
-        );
-        assert_eq!(
-            st("2026-03-06T12:00", Some("2026-03-05T11:00"), false).met_in_time,
-            Some(false)
-        );
-        assert_eq!(
-            st("2026-03-04T12:00", None, true).status,
-            ClockStatus::Paused
-        );
-        assert_eq!(
-            state(&cal, None, target, None, false, at("2026-03-04T12:00"), 25).status,
-            ClockStatus::None
         );
     }
 }

@@ -1,8 +1,8 @@
 //! SLA: business calendars and the clocks computed on them. The arithmetic is pure (no I/O,
 //! no `now()`): callers pass instants in.
 
-pub mod calendar;
-pub mod clock;
-pub mod engine;
+pub(crate) mod calendar;
+pub(crate) mod clock;
+pub(crate) mod engine;
 pub mod scan;
-pub mod service;
+pub(crate) mod service;

@@ -118,6 +118,9 @@ async fn run_sla_rules(
 }
 
 /// Scans once at `now` (microseconds); returns how many notices fired.
+// Long: one scan pass: claim each notice once (the notice row decides across nodes), record and
+// publish it, then the workspace's escalation and rules; per-scan caches are shared by the
+// steps.
 pub async fn run(store: &Store, now: i64) -> Result<usize> {
     let mut fired = 0;
     let mut settings: HashMap<WorkspaceId, EscalationSettings> = HashMap::new();

@@ -1,6 +1,6 @@
 //! The ticket thread: public replies and internal notes.
 
-use sea_query::{Asterisk, Expr, ExprTrait, Iden, Order, Query};
+use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 use serde::Serialize;
 
 use super::{Conn, Tx};
@@ -161,19 +161,6 @@ pub async fn soft_delete(tx: &mut Tx, ws: WorkspaceId, id: CommentId, now: i64) 
         .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
         .to_owned();
     Ok(tx.execute(&q).await? == 1)
-}
-
-/// Whether a user has written a public comment on the ticket before (first response).
-pub async fn count_public_by_agents(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId) -> Result<i64> {
-    let q = Query::select()
-        .expr(Expr::col(Asterisk).count())
-        .from(Comments::Table)
-        .and_where(Expr::col(Comments::WorkspaceId).eq(ws))
-        .and_where(Expr::col(Comments::TicketId).eq(ticket))
-        .and_where(Expr::col(Comments::AuthorType).eq("agent"))
-        .and_where(Expr::col(Comments::IsInternal).eq(false))
-        .to_owned();
-    tx.fetch_i64(&q).await
 }
 
 /// Moves the thread of merged tickets to the target, marking each comment with its origin.

@@ -124,23 +124,6 @@ pub async fn revoke_ticket_tokens(
     tx.execute(&q).await
 }
 
-/// How many sign-in links or lookups were issued to a customer since `since` (mail-bomb guard).
-pub async fn recent_tokens(
-    tx: &mut Tx,
-    customer: CustomerId,
-    kind: &str,
-    since: i64,
-) -> Result<i64> {
-    let q = Query::select()
-        .expr(Expr::col(PortalTokens::TokenHash).count())
-        .from(PortalTokens::Table)
-        .and_where(Expr::col(PortalTokens::CustomerId).eq(customer))
-        .and_where(Expr::col(PortalTokens::Kind).eq(kind))
-        .and_where(Expr::col(PortalTokens::CreatedAt).gte(since))
-        .to_owned();
-    tx.fetch_i64(&q).await
-}
-
 #[derive(Iden, Clone, Copy)]
 enum IntegrationRefs {
     Table,

@@ -2,31 +2,31 @@
 //! the few places that must differ are in `dialect.rs`. Store functions take a `Tx` and, for
 //! anything tenant-owned, a `WorkspaceId`.
 
-pub mod assignment;
-pub mod attachments;
-pub mod canned;
-pub mod categories;
-pub mod comments;
-pub mod customers;
-pub mod dialect;
-pub mod email;
+pub(crate) mod assignment;
+pub(crate) mod attachments;
+pub(crate) mod canned;
+pub(crate) mod categories;
+pub(crate) mod comments;
+pub(crate) mod customers;
+pub(crate) mod dialect;
+pub(crate) mod email;
 pub mod events;
 mod group;
-pub mod groups;
-pub mod idempotency;
-pub mod integrations;
+pub(crate) mod groups;
+pub(crate) mod idempotency;
+pub(crate) mod integrations;
 pub mod jobs;
 pub mod memo;
-pub mod notifications;
-pub mod presence;
-pub mod rules;
-pub mod sla;
-pub mod tickets;
+pub(crate) mod notifications;
+pub(crate) mod presence;
+pub(crate) mod rules;
+pub(crate) mod sla;
+pub(crate) mod tickets;
 pub mod tokens;
-pub mod users;
-pub mod watchers;
-pub mod webhooks;
-pub mod workspaces;
+pub(crate) mod users;
+pub(crate) mod watchers;
+pub(crate) mod webhooks;
+pub(crate) mod workspaces;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -374,6 +374,7 @@ impl Drop for Conn {
     }
 }
 
+// Long: the list of migration files, two per version.
 fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
         Backend::Sqlite => &[

@@ -39,6 +39,8 @@ pub async fn announce(
 
 /// Adds a staff comment. A public reply stamps the first response, opens a `new` ticket
 /// and bumps the customer's unread counter; an internal note changes neither.
+// Long: a staff comment's effects in order (validation, attachments, first response, status,
+// unread counters, mail, events) in one transaction.
 pub async fn add(
     store: &Store,
     actor: &Actor,

@@ -386,6 +386,8 @@ impl Job for DeliverWebhook {
     const NAME: &'static str = "deliver_webhook";
     const MAX_ATTEMPTS: i64 = 8;
 
+    // Long: a webhook delivery's outcomes (delivered, retry with backoff, failed for good),
+    // each recorded on the delivery row; the signed request is built once.
     async fn run(self, ctx: JobContext) -> anyhow::Result<()> {
         let store = &ctx.store;
         let mut conn = store.read().await?;

@@ -22,16 +22,6 @@ pub enum Strategy {
     LeastBusy,
 }
 
-impl Strategy {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::RoundRobin => "round_robin",
-            Strategy::LeastBusy => "least_busy",
-        }
-    }
-}
-
 /// Chooses an agent of `group` by `strategy`; `None` when nobody is eligible.
 pub async fn choose(
     tx: &mut Tx,

@@ -62,6 +62,9 @@ async fn lock_all(tx: &mut Tx, actor: &Actor, ids: &[TicketId]) -> Result<Vec<Ti
 }
 
 /// `POST /api/tickets/:id/merge`.
+// Long: a merge's ordered steps in one transaction with both tickets locked (thread,
+// attachments, watchers, closing the source, notes and events on both); splitting would pass
+// both rows and their tags through every step.
 pub async fn merge(
     store: &Store,
     actor: &Actor,

@@ -2,10 +2,10 @@
 //! watchers, merging, assignment strategies, the automation rules engine and the
 //! notifications they queue.
 
-pub mod assignment;
-pub mod canned;
-pub mod categories;
-pub mod merge;
-pub mod notify;
+pub(crate) mod assignment;
+pub(crate) mod canned;
+pub(crate) mod categories;
+pub(crate) mod merge;
+pub(crate) mod notify;
 pub mod rules;
-pub mod watchers;
+pub(crate) mod watchers;

@@ -109,6 +109,8 @@ pub async fn create(store: &Store, actor: &Actor, input: NewUser) -> Result<User
 
 /// Updates a user. Admins may change anything (but not demote or deactivate themselves);
 /// any user may change their own `available`, `name` and `password`.
+// Long: one partial update where each field has its own check (role, last admin, email
+// uniqueness).
 pub async fn update(
     store: &Store,
     actor: &Actor,

@@ -573,6 +573,13 @@ async fn public_forms_refuse_oversized_bodies() {
         .await
         .expect("post");
     assert_eq!(res.status().as_u16(), 413);
+    assert_eq!(
+        res.headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close"),
+        "a refused body closes its connection, so the client does not reuse it"
+    );
     // A multipart text field over its cap is refused without reading it whole.
     let form = reqwest::multipart::Form::new()
         .text("subject", "x")

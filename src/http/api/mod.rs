@@ -49,6 +49,7 @@ impl Modify for BearerAuth {
 }
 
 /// Every API route with its OpenAPI description.
+// Long: the route table, one line per route.
 pub fn routes() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))

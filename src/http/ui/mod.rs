@@ -312,6 +312,8 @@ pub struct Submitted {
 /// Reads a form: URL-encoded, or multipart with `files` fields streamed into the attachment
 /// store. `authorized` sees the text fields read so far and must accept them before the
 /// first file is stored (CSRF forms put `_csrf` first). At most `max_files` files.
+// Long: one streaming loop over multipart fields, text and files interleaved, with the CSRF
+// check before the first file; splitting it would split the loop's state.
 pub async fn read_form(
     app: &AppState,
     req: Request,

@@ -98,6 +98,8 @@ struct SubmittedPage {
 /// Customers may attach this many files to a request or a message.
 const PORTAL_FILES: usize = 5;
 
+// Long: one multipart form: read with its files, honeypot, submission, then the confirmation
+// page or the form again with the error.
 async fn submit(
     State(app): State<AppState>,
     Path(slug): Path<String>,

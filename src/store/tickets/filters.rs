@@ -101,6 +101,7 @@ pub struct Sort {
     pub desc: bool,
 }
 
+// Long: one condition per list filter, in the order of `TicketFilter`.
 pub(super) fn filter_cond(
     ws: WorkspaceId,
     f: &TicketFilter,

@@ -377,6 +377,8 @@ pub async fn create(
 
 /// Creates a prepared ticket in `ws` on behalf of `by` (`None`: the requester, for tickets
 /// that arrive by a channel).
+// Long: a new ticket's writes in order (requester, number, row, SLA, tags, opening message,
+// events, index, notice, rules); they share the row.
 pub async fn create_as(
     tx: &mut Tx,
     ws: WorkspaceId,

@@ -187,6 +187,8 @@ async fn save_changes(
     .await
 }
 
+// Long: one arm per rule action (SPEC §5 Automation); each arm is a few lines and they share
+// the ticket, the transaction and the rule.
 async fn act(
     tx: &mut Tx,
     rule: &Rule,

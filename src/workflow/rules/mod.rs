@@ -2,7 +2,7 @@
 //! `position` order inside the transaction of the change that triggers them, and time rules
 //! evaluated by the scanner.
 
-pub mod engine;
-pub mod model;
+pub(crate) mod engine;
+pub(crate) mod model;
 pub mod scan;
-pub mod service;
+pub(crate) mod service;

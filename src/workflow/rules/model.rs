@@ -155,24 +155,6 @@ fn email() -> NotifyChannel {
     NotifyChannel::Email
 }
 
-impl Action {
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Action::Assign { .. } => "assign",
-            Action::SetPriority { .. } => "set_priority",
-            Action::SetCategory { .. } => "set_category",
-            Action::SetGroup { .. } => "set_group",
-            Action::SetStatus { .. } => "set_status",
-            Action::AddTag { .. } => "add_tag",
-            Action::AddWatcher { .. } => "add_watcher",
-            Action::ReplyWithCanned { .. } => "reply_with_canned",
-            Action::Notify { .. } => "notify",
-            Action::Webhook { .. } => "webhook",
-        }
-    }
-}
-
 /// What kind of value a field holds, which decides the operators it accepts.
 #[derive(Clone, Copy)]
 enum FieldType {
@@ -345,15 +327,20 @@ impl Conditions {
             .filter_map(|c| {
                 let n = c.value.as_f64()?;
                 let before = |col| {
-                    // Truncation is fine: the SQL bound only narrows, Rust decides exactly.
-                    #[allow(clippy::cast_possible_truncation)]
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "the SQL bound only narrows; Rust decides exactly"
+                    )]
                     Some(Pushdown::Before(col, now - (n * hour) as i64))
                 };
                 match c.field {
                     Field::HoursSinceCreated => before(TimeColumn::Created),
                     Field::HoursSinceLastAgentReply => before(TimeColumn::LastAgentReply),
                     Field::HoursSinceResolved => before(TimeColumn::Resolved),
-                    #[allow(clippy::cast_possible_truncation)]
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "a reply count far below i64::MAX"
+                    )]
                     Field::CustomerRepliesSinceAgent => {
                         Some(Pushdown::RepliesAbove(n.floor() as i64))
                     }
@@ -374,8 +361,10 @@ enum Fact {
 }
 
 fn hours(since: Option<i64>, now: i64) -> Option<f64> {
-    // Microsecond counts fit an f64 exactly up to 2^53 µs (285 years).
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "microsecond counts fit an f64 exactly up to 2^53 µs (285 years)"
+    )]
     since.map(|s| (now - s) as f64 / 3_600_000_000f64)
 }
 
@@ -402,7 +391,10 @@ fn fact(f: Field, t: &TicketRow, tags: &[String], now: i64) -> Fact {
         Field::HoursSinceCreated => Fact::Number(hours(Some(t.created_at), now)),
         Field::HoursSinceLastAgentReply => Fact::Number(hours(t.last_agent_reply_at, now)),
         Field::HoursSinceResolved => Fact::Number(hours(t.resolved_at, now)),
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "a reply count is far below 2^53"
+        )]
         Field::CustomerRepliesSinceAgent => {
             Fact::Number(Some(t.customer_replies_since_agent as f64))
         }

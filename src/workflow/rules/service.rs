@@ -73,6 +73,8 @@ pub struct RulePatch {
 }
 
 /// Checks a rule's actions against the workspace (ids exist, values are valid).
+// Long: one arm per action kind, each checking that its ids exist in the workspace and naming
+// the failing place (`actions[1].value`).
 async fn check_actions(
     tx: &mut Tx,
     actor: &Actor,

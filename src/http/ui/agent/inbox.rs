@@ -283,6 +283,8 @@ fn view_tabs(
     views
 }
 
+// Long: the inbox page's reads and the page data, built from helpers; what remains is the
+// assembly.
 pub(super) async fn inbox(
     State(app): State<AppState>,
     staff: Staff,
@@ -390,6 +392,7 @@ pub(super) async fn inbox(
 
 /// Bulk actions on the selected rows: take, assign to someone, set status, set priority, tag,
 /// merge into the first selected.
+// Long: one arm per bulk action, each a loop over the selected tickets.
 pub(super) async fn bulk(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -232,6 +232,8 @@ fn group_choices(
     .collect()
 }
 
+// Long: the page's data, one field per piece of the template; the reads and the pickers are
+// built by the helpers above, so what remains is the assembly.
 pub(super) async fn ticket_page(
     State(app): State<AppState>,
     staff: Staff,
