@@ -13,7 +13,7 @@ use crate::ids::{TicketId, WorkspaceId};
 use crate::store::comments::CommentRow;
 use crate::store::tickets::TicketRow;
 use crate::store::{self};
-use crate::tickets::model::AttachmentView;
+use crate::tickets::model::{AttachmentView, Satisfaction};
 use crate::tickets::service::{self, Author};
 use crate::tickets::status::{Channel, Status};
 
@@ -30,13 +30,6 @@ pub struct PublicComment {
     pub author_name: String,
     pub attachments: Vec<AttachmentView>,
     pub created_at: String,
-}
-
-/// A rating and its comment.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Satisfaction {
-    pub rating: Option<i64>,
-    pub feedback: Option<String>,
 }
 
 /// A ticket's public fields (never internal ones: tags, assignee, group, SLA, links), and its
