@@ -6,7 +6,8 @@
 //! - the application container `crate::app` only at the edge: `src/http/`, `cli.rs`,
 //!   `seed.rs`, `main.rs` and `app.rs` itself (services take `&Store` or `&Ctx`);
 //! - `clock.rs` stands alone (no store);
-//! - the job runner knows no job or scan by name (they are registered in the `Registry`).
+//! - the job runner knows no job or scan by name (they are registered in the `Registry`);
+//! - API URLs are spelt only at the edge (`http/links.rs`).
 //!
 //! The rules are data ([`RULES`]) and the scanner is tested on a made-up tree, so a rule
 //! that stopped matching would fail here too.
@@ -37,6 +38,11 @@ const RULES: &[Rule] = &[
         allowed: |rel| {
             rel.starts_with("http/") || matches!(rel, "cli.rs" | "seed.rs" | "main.rs" | "app.rs")
         },
+    },
+    Rule {
+        what: "an API URL spelt outside the edge (see http/links.rs)",
+        needles: &["\"/api/"],
+        allowed: |rel| rel.starts_with("http/") || rel == "app.rs",
     },
     Rule {
         what: "the clock depends on nothing",
@@ -123,6 +129,10 @@ fn each_rule_catches_a_violation_and_spares_comments() {
         ("workflow/merge.rs", "let q = sea_query::Query::select();"),
         ("clock.rs", "use crate::store::Store;"),
         ("jobs/runner.rs", "crate::sla::scan::run(&store, now).await"),
+        (
+            "tickets/model.rs",
+            "let url = format!(\"/api/attachments/{id}\");",
+        ),
     ];
     let found = violations(bad.iter().map(|(r, t)| ((*r).to_owned(), *t)));
     assert_eq!(found.len(), bad.len(), "{found:?}");

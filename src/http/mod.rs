@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod links;
 pub mod problem;
 pub mod ui;
 

@@ -332,34 +332,39 @@ pub struct DeliveryView {
     pub sent_at: Option<String>,
 }
 
-/// An attachment as the API shows it; the download `url` is the staff route or, in the
-/// portal, the route under the customer's ticket.
+/// Where an attachment is downloaded: by staff, or by the customer under their ticket. The
+/// HTTP edge turns it into the route's URL (`http/links.rs`); the domain never spells one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentLink {
+    Staff(uuid::Uuid),
+    Public(TicketId, uuid::Uuid),
+}
+
+/// An attachment as the API shows it; `url` is where it is downloaded.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttachmentView {
     pub id: uuid::Uuid,
     pub file_name: String,
     pub mime_type: String,
     pub file_size: i64,
-    pub url: String,
+    #[schema(value_type = String)]
+    pub url: AttachmentLink,
 }
 
 impl AttachmentView {
-    /// The staff view, downloaded from `/api/attachments/{id}`.
+    /// The staff view.
     #[must_use]
     pub fn staff(a: &crate::store::attachments::AttachmentRow) -> Self {
-        Self::at(a, format!("/api/attachments/{}", a.id))
+        Self::at(a, AttachmentLink::Staff(a.id))
     }
 
     /// The customer's view, downloaded under their ticket.
     #[must_use]
     pub fn public(ticket: TicketId, a: &crate::store::attachments::AttachmentRow) -> Self {
-        Self::at(
-            a,
-            format!("/api/public/tickets/{ticket}/attachments/{}", a.id),
-        )
+        Self::at(a, AttachmentLink::Public(ticket, a.id))
     }
 
-    fn at(a: &crate::store::attachments::AttachmentRow, url: String) -> Self {
+    fn at(a: &crate::store::attachments::AttachmentRow, url: AttachmentLink) -> Self {
         AttachmentView {
             id: a.id,
             file_name: a.file_name.clone(),

@@ -222,6 +222,7 @@ pub async fn create_ticket(
         scope: scope.clone(),
         key: k.clone(),
         fingerprint: fingerprint.clone(),
+        location: crate::http::links::ticket,
     });
     let created = service::submit(&app.store, &actor, prepared, idempotency).await?;
     let (row, tags) = match created {
@@ -237,7 +238,7 @@ pub async fn create_ticket(
                 });
         }
     };
-    let location = format!("/api/tickets/{}", row.id);
+    let location = crate::http::links::ticket(row.id);
     let mut res = ticket_response(StatusCode::CREATED, &row, tags);
     if let Ok(loc) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, loc);

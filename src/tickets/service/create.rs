@@ -529,6 +529,8 @@ pub struct IdempotencySave {
     pub scope: String,
     pub key: String,
     pub fingerprint: Vec<u8>,
+    /// The `Location` of the new ticket, as the edge that answers spells it.
+    pub location: fn(TicketId) -> String,
 }
 
 /// What creating a ticket with an optional idempotency key came to.
@@ -572,7 +574,7 @@ pub async fn create_with_key(
     if let Some(i) = idempotency {
         let view = TicketView::from_row(&row, tags.clone(), now_micros());
         let body = serde_json::to_string(&view).map_err(anyhow::Error::from)?;
-        let location = format!("/api/tickets/{}", row.id);
+        let location = (i.location)(row.id);
         if !store::idempotency::save(
             tx,
             actor.workspace_id,
