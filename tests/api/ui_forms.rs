@@ -255,6 +255,37 @@ async fn admin_pages(app: TestApp) {
         ],
     )
     .await;
+    // Typed form fields refuse what is not a number, an id or a role, naming the field.
+    for (path, form, named) in [
+        (
+            "/admin/sla",
+            vec![
+                ("name", "Bad"),
+                ("first_response_hours", "soon"),
+                ("resolution_hours", "8"),
+            ],
+            "first_response_hours",
+        ),
+        (
+            "/admin/categories",
+            vec![("name", "Orphan"), ("parent_id", "not-an-id")],
+            "parent_id",
+        ),
+        (
+            "/admin/users",
+            vec![
+                ("email", "x@example.com"),
+                ("name", "X"),
+                ("role", "owner"),
+                ("password", "long-enough-pw"),
+            ],
+            "role",
+        ),
+    ] {
+        let (status, html) = ui.post(path, &form).await;
+        assert_eq!(status, 422, "{path}: {html}");
+        assert!(html.contains(named), "{path} names {named}: {html}");
+    }
     let policies = items(
         api.get("/api/tickets/sla-policies").await.expect(200),
         "policies",

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::http::ui::{Staff, StaffForm, UiResult};
@@ -57,17 +56,20 @@ pub(super) async fn canned(
     )
 }
 
-pub(super) fn canned_json(f: &Fields) -> Value {
-    json!({"title": field(f, "title"), "content": field(f, "content"), "shortcut": opt(f, "shortcut"), "shared": checked(f, "shared")})
-}
-
 pub(super) async fn canned_create(
     State(app): State<AppState>,
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let v = canned_json(&f.form);
-    crate::workflow::canned::create(&app.store, &f.staff.actor, input(v)?).await?;
+    let form = &f.form;
+    let new = crate::workflow::canned::NewCanned {
+        title: field(form, "title").to_owned(),
+        content: field(form, "content").to_owned(),
+        shortcut: opt(form, "shortcut"),
+        category_id: None,
+        shared: Some(checked(form, "shared")),
+    };
+    crate::workflow::canned::create(&app.store, &f.staff.actor, new).await?;
     done(&headers, "canned", "saved")
 }
 
@@ -81,8 +83,15 @@ pub(super) async fn canned_update(
         crate::workflow::canned::delete(&app.store, &f.staff.actor, id).await?;
         return done(&headers, "canned", "deleted");
     }
-    let v = canned_json(&f.form);
-    crate::workflow::canned::update(&app.store, &f.staff.actor, id, input(v)?, None).await?;
+    let form = &f.form;
+    let patch = crate::workflow::canned::CannedPatch {
+        title: Some(field(form, "title").to_owned()),
+        content: Some(field(form, "content").to_owned()),
+        shortcut: cleared(opt(form, "shortcut")),
+        shared: Some(checked(form, "shared")),
+        ..Default::default()
+    };
+    crate::workflow::canned::update(&app.store, &f.staff.actor, id, patch, None).await?;
     done(&headers, "canned", "saved")
 }
 

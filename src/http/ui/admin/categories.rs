@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::ui::{Staff, StaffForm, UiResult};
@@ -67,8 +66,14 @@ pub(super) async fn category_create(
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let v = json!({"name": field(&f.form, "name"), "description": field(&f.form, "description"), "color": opt(&f.form, "color"), "parent_id": opt(&f.form, "parent_id")});
-    crate::workflow::categories::create(&app.store, &f.staff.actor, input(v)?).await?;
+    let new = crate::workflow::categories::NewCategory {
+        name: field(&f.form, "name").to_owned(),
+        description: field(&f.form, "description").to_owned(),
+        color: opt(&f.form, "color"),
+        parent_id: id(&f.form, "parent_id")?,
+        position: None,
+    };
+    crate::workflow::categories::create(&app.store, &f.staff.actor, new).await?;
     done(&headers, "categories", "saved")
 }
 
@@ -86,7 +91,10 @@ pub(super) async fn category_update(
                 &app.store,
                 actor,
                 id,
-                input(json!({"archived": false}))?,
+                crate::workflow::categories::CategoryPatch {
+                    archived: Some(false),
+                    ..Default::default()
+                },
                 None,
             )
             .await?;
@@ -112,8 +120,14 @@ pub(super) async fn category_update(
             .await?;
         }
         _ => {
-            let v = json!({"name": field(&f.form, "name"), "description": field(&f.form, "description"), "color": opt(&f.form, "color"), "parent_id": opt(&f.form, "parent_id")});
-            crate::workflow::categories::update(&app.store, actor, id, input(v)?, None).await?;
+            let patch = crate::workflow::categories::CategoryPatch {
+                name: Some(field(&f.form, "name").to_owned()),
+                description: Some(field(&f.form, "description").to_owned()),
+                color: cleared(opt(&f.form, "color")),
+                parent_id: cleared(super::id(&f.form, "parent_id")?),
+                ..Default::default()
+            };
+            crate::workflow::categories::update(&app.store, actor, id, patch, None).await?;
         }
     }
     done(&headers, "categories", "saved")

@@ -33,18 +33,65 @@ use settings::*;
 use sla::*;
 use webhooks::*;
 
-fn opt(f: &Fields, k: &str) -> Value {
-    match field(f, k).trim() {
-        "" => Value::Null,
-        v => Value::String(v.to_owned()),
-    }
+/// A text field, trimmed; `None` when left empty.
+fn opt(f: &Fields, k: &str) -> Option<String> {
+    Some(field(f, k).trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// An optional field as a patch: empty clears, anything else sets.
+fn cleared<T>(v: Option<T>) -> crate::tickets::model::Patch<T> {
+    v.map_or(
+        crate::tickets::model::Patch::Null,
+        crate::tickets::model::Patch::Value,
+    )
+}
+
+/// An id field; `None` when left empty, a 422 naming the field when it is not an id.
+fn id<T: std::str::FromStr>(f: &Fields, k: &'static str) -> Result<Option<T>, UiError> {
+    opt(f, k)
+        .map(|v| v.parse::<T>())
+        .transpose()
+        .map_err(|_| UiError(Error::field(k, "is not a valid id")))
+}
+
+/// Every value of a repeated id field (checkboxes, multiple selects).
+fn ids<T: std::str::FromStr>(f: &Fields, k: &'static str) -> Result<Vec<T>, UiError> {
+    super::all(f, k)
+        .iter()
+        .map(|v| v.parse::<T>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| UiError(Error::field(k, "is not a valid id")))
+}
+
+/// A number field (hours, percentages).
+fn number<T: std::str::FromStr>(f: &Fields, k: &'static str) -> Result<T, UiError> {
+    field(f, k)
+        .trim()
+        .parse::<T>()
+        .map_err(|_| UiError(Error::field(k, "must be a number")))
+}
+
+/// A role picked in a form.
+fn role(f: &Fields, k: &'static str) -> Result<crate::tickets::status::Role, UiError> {
+    let r = crate::tickets::status::Role::parse(field(f, k));
+    r.ok_or_else(|| {
+        UiError(Error::field(
+            k,
+            format!(
+                "must be one of: {}",
+                crate::tickets::status::Role::expected()
+            ),
+        ))
+    })
 }
 
 fn checked(f: &Fields, k: &str) -> bool {
     matches!(field(f, k), "on" | "true" | "1")
 }
 
-/// Deserializes a JSON body built from a form into a domain input; shape errors are 422s.
+/// Reads the rule document the rule builder makes from its form rows: a rule's conditions and
+/// actions are polymorphic, and the domain reads that one document (the API's) for both.
+/// Shape errors are 422s.
 fn input<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, UiError> {
     serde_json::from_value(v).map_err(|e| UiError(Error::field("form", e.to_string())))
 }

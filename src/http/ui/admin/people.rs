@@ -5,13 +5,12 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::ui::{Staff, StaffForm, UiError, UiResult};
 
 use super::*;
-use crate::http::ui::{Fields, all, field};
+use crate::http::ui::{Fields, field};
 
 pub struct Person {
     pub id: String,
@@ -112,13 +111,24 @@ pub(super) async fn group_save(
     id: Option<Path<crate::ids::GroupId>>,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let v = json!({"name": field(&f.form, "name"), "description": field(&f.form, "description"), "member_ids": all(&f.form, "member_ids")});
+    let (name, description) = (field(&f.form, "name"), field(&f.form, "description"));
+    let member_ids = ids(&f.form, "member_ids")?;
     match id {
         Some(Path(id)) => {
-            crate::workspace::groups::update(&app.store, &f.staff.actor, id, input(v)?).await?;
+            let patch = crate::workspace::groups::GroupPatch {
+                name: Some(name.to_owned()),
+                description: Some(description.to_owned()),
+                member_ids: Some(member_ids),
+            };
+            crate::workspace::groups::update(&app.store, &f.staff.actor, id, patch).await?;
         }
         None => {
-            crate::workspace::groups::create(&app.store, &f.staff.actor, input(v)?).await?;
+            let new = crate::workspace::groups::NewGroup {
+                name: name.to_owned(),
+                description: description.to_owned(),
+                member_ids,
+            };
+            crate::workspace::groups::create(&app.store, &f.staff.actor, new).await?;
         }
     }
     done(&headers, "groups", "saved")
@@ -146,8 +156,13 @@ pub(super) async fn user_create(
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let v = json!({"email": field(&f.form, "email"), "name": field(&f.form, "name"), "role": field(&f.form, "role"), "password": field(&f.form, "password")});
-    crate::workspace::users::create(&app.store, &f.staff.actor, input(v)?).await?;
+    let new = crate::workspace::users::NewUser {
+        email: field(&f.form, "email").to_owned(),
+        name: field(&f.form, "name").to_owned(),
+        role: role(&f.form, "role")?,
+        password: field(&f.form, "password").to_owned(),
+    };
+    crate::workspace::users::create(&app.store, &f.staff.actor, new).await?;
     done(&headers, "users", "saved")
 }
 
@@ -157,8 +172,13 @@ pub(super) async fn user_update(
     Path(id): Path<crate::ids::UserId>,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let v = json!({"role": field(&f.form, "role"), "active": checked(&f.form, "active"), "available": checked(&f.form, "available")});
-    crate::workspace::users::update(&app.store, &f.staff.actor, id, input(v)?, None).await?;
+    let patch = crate::workspace::users::UserPatch {
+        role: Some(role(&f.form, "role")?),
+        active: Some(checked(&f.form, "active")),
+        available: Some(checked(&f.form, "available")),
+        ..Default::default()
+    };
+    crate::workspace::users::update(&app.store, &f.staff.actor, id, patch, None).await?;
     done(&headers, "users", "saved")
 }
 

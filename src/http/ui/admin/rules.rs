@@ -155,7 +155,10 @@ pub(super) async fn rule_update(
                 &app.store,
                 actor,
                 id,
-                input(json!({"active": !r.active}))?,
+                crate::workflow::rules::service::RulePatch {
+                    active: Some(!r.active),
+                    ..Default::default()
+                },
                 None,
             )
             .await?;

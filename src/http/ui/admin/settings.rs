@@ -74,14 +74,25 @@ pub(super) async fn settings_save(
     let form = &f.form;
     match part.as_str() {
         "workspace" => {
-            let v = json!({"name": field(form, "name"), "ticket_number_format": field(form, "ticket_number_format"), "support_email": opt(form, "support_email"), "timezone": field(form, "timezone")});
-            crate::workspace::workspaces::update_settings(&app.store, actor, input(v)?, None)
-                .await?;
+            let patch = crate::workspace::workspaces::SettingsPatch {
+                name: Some(field(form, "name").to_owned()),
+                ticket_number_format: Some(field(form, "ticket_number_format").to_owned()),
+                support_email: opt(form, "support_email"),
+                timezone: Some(field(form, "timezone").to_owned()),
+                ticket_number_start: None,
+            };
+            crate::workspace::workspaces::update_settings(&app.store, actor, patch, None).await?;
         }
         "email" => {
             let poll = field(form, "poll_seconds").trim().parse::<u64>().ok();
-            let v = json!({"support_address": opt(form, "support_address"), "imap_url": opt(form, "imap_url"), "imap_folder": opt(form, "imap_folder"), "poll_seconds": poll, "rotate_inbound_token": checked(form, "rotate_inbound_token")});
-            crate::email::settings::put(&app.store, actor, input(v)?).await?;
+            let input = crate::email::settings::EmailSettingsInput {
+                support_address: opt(form, "support_address"),
+                imap_url: opt(form, "imap_url"),
+                imap_folder: opt(form, "imap_folder"),
+                poll_seconds: poll,
+                rotate_inbound_token: checked(form, "rotate_inbound_token"),
+            };
+            crate::email::settings::put(&app.store, actor, input).await?;
         }
         "integrations" => {
             // Secrets left empty keep their stored value (write-only fields).

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::http::ui::{Staff, StaffForm, UiResult};
@@ -148,31 +147,33 @@ pub(super) fn preview_due(
     }
 }
 
-pub(super) fn policy_json(f: &Fields) -> Value {
-    let num = |k: &str| {
-        field(f, k)
-            .trim()
-            .parse::<f64>()
-            .map_or(Value::Null, |n| json!(n))
-    };
-    let mut overrides = serde_json::Map::new();
-    for p in priorities() {
-        let (a, b) = (num(&format!("{p}_first")), num(&format!("{p}_resolution")));
-        if !a.is_null() && !b.is_null() {
-            overrides.insert(
-                p.into(),
-                json!({"first_response_hours": a, "resolution_hours": b}),
-            );
-        }
-    }
-    json!({
-        "name": field(f, "name"),
-        "first_response_hours": num("first_response_hours"),
-        "resolution_hours": num("resolution_hours"),
-        "priority_overrides": overrides,
-        "business_hours_only": checked(f, "business_hours_only"),
-        "is_default": checked(f, "is_default"),
-        "at_risk_percent": field(f, "at_risk_percent").trim().parse::<i64>().ok(),
+/// A policy from its form: the targets, a per-priority override where both its hours are
+/// given, the switches and the at-risk percentage.
+pub(super) fn policy_input(f: &Fields) -> Result<crate::sla::service::PolicyInput, UiError> {
+    let hours = |k: &str| field(f, k).trim().parse::<f64>().ok();
+    let priority_overrides = priorities()
+        .filter_map(|p| {
+            let first = hours(&format!("{p}_first"))?;
+            let resolution = hours(&format!("{p}_resolution"))?;
+            Some((
+                p.to_owned(),
+                crate::sla::service::TargetHours {
+                    first_response_hours: first,
+                    resolution_hours: resolution,
+                },
+            ))
+        })
+        .collect();
+    Ok(crate::sla::service::PolicyInput {
+        name: field(f, "name").to_owned(),
+        first_response_hours: number(f, "first_response_hours")?,
+        resolution_hours: number(f, "resolution_hours")?,
+        priority_overrides,
+        business_hours_only: checked(f, "business_hours_only"),
+        is_default: checked(f, "is_default"),
+        conditions: crate::sla::service::PolicyConditions::default(),
+        at_risk_percent: field(f, "at_risk_percent").trim().parse::<i64>().ok(),
+        position: None,
     })
 }
 
@@ -181,7 +182,7 @@ pub(super) async fn sla_create(
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let p: crate::sla::service::PolicyInput = input(policy_json(&f.form))?;
+    let p = policy_input(&f.form)?;
     crate::sla::service::create(&app.store, &f.staff.actor, &p).await?;
     done(&headers, "sla", "saved")
 }
@@ -196,7 +197,7 @@ pub(super) async fn sla_update(
         crate::sla::service::delete(&app.store, &f.staff.actor, id).await?;
         return done(&headers, "sla", "deleted");
     }
-    let p: crate::sla::service::PolicyInput = input(policy_json(&f.form))?;
+    let p = policy_input(&f.form)?;
     crate::sla::service::update(&app.store, &f.staff.actor, id, &p, None).await?;
     done(&headers, "sla", "saved")
 }
@@ -206,29 +207,34 @@ pub(super) async fn hours_save(
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    let mut schedule = serde_json::Map::new();
-    for d in WEEK {
-        let (s, e) = (
-            field(&f.form, &format!("{d}_start")),
-            field(&f.form, &format!("{d}_end")),
-        );
-        schedule.insert(
-            d.into(),
-            if s.is_empty() || e.is_empty() {
-                Value::Null
-            } else {
-                json!({"start": s, "end": e})
-            },
-        );
-    }
-    let holidays: Vec<&str> = field(&f.form, "holidays")
+    use crate::sla::calendar::{CalendarSpec, DaySpec, IntervalSpec};
+    let schedule = WEEK
+        .iter()
+        .map(|d| {
+            let (s, e) = (
+                field(&f.form, &format!("{d}_start")),
+                field(&f.form, &format!("{d}_end")),
+            );
+            let day = (!s.is_empty() && !e.is_empty()).then(|| {
+                DaySpec::One(IntervalSpec {
+                    start: s.to_owned(),
+                    end: e.to_owned(),
+                })
+            });
+            ((*d).to_owned(), day)
+        })
+        .collect();
+    let holidays = field(&f.form, "holidays")
         .split([',', ' ', '\n'])
         .map(str::trim)
         .filter(|h| !h.is_empty())
+        .map(str::to_owned)
         .collect();
-    let spec = input(
-        json!({"timezone": field(&f.form, "timezone"), "schedule": schedule, "holidays": holidays}),
-    )?;
+    let spec = CalendarSpec {
+        timezone: field(&f.form, "timezone").to_owned(),
+        schedule,
+        holidays,
+    };
     crate::sla::service::set_business_hours(&app.store, &f.staff.actor, spec).await?;
     done(&headers, "sla", "saved")
 }
