@@ -126,12 +126,19 @@ pub fn page_limit(v: Option<&str>) -> Result<u64, FieldError> {
     }
 }
 
-/// A list's `page`: a whole number from 1 to `max`; 1 when absent.
-pub fn page_number(v: Option<&str>, max: u64) -> Result<u64, FieldError> {
+/// The last page number a list accepts: with at most 100 rows a page that is ten million
+/// rows deep, and `(page - 1) × limit` always fits the database's offset.
+pub const MAX_PAGE: u64 = 100_000;
+
+/// A list's `page`: a whole number from 1 to [`MAX_PAGE`]; 1 when absent.
+pub fn page_number(v: Option<&str>) -> Result<u64, FieldError> {
     match v.map(str::parse::<u64>) {
         None => Ok(1),
-        Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(FieldError::new("page", "must be a whole number from 1")),
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(FieldError::new(
+            "page",
+            format!("must be a whole number from 1 to {MAX_PAGE}"),
+        )),
     }
 }
 

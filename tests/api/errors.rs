@@ -312,3 +312,39 @@ async fn openapi_describes_every_route() {
         );
     }
 }
+
+async fn huge_pages(app: TestApp) {
+    // A page number whose offset does not fit the database's integers is refused up front on
+    // every paged route (it used to reach the offset conversion and answer 500).
+    let admin = app.admin().await;
+    let c = admin
+        .post(
+            "/api/customers",
+            json!({"email": "deep@example.com", "name": "Deep"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let cid = c["id"].as_str().expect("id");
+    for path in [
+        "/api/customers?page=9223372036854775807".to_owned(),
+        "/api/users?page=100000000000000000&limit=100".to_owned(),
+        format!("/api/customers/{cid}/tickets?page=18446744073709551615"),
+        "/api/tickets?page=100001".to_owned(),
+    ] {
+        let r = admin.get(&path).await;
+        let body = r.expect_problem(422, "validation_failed");
+        assert_eq!(body["errors"][0]["field"], "page", "{path}: {body}");
+    }
+    let r = app
+        .anonymous()
+        .get("/api/public/me/tickets?page=9223372036854775807")
+        .await;
+    r.expect_problem(422, "validation_failed");
+    // The deepest page allowed still answers (empty).
+    admin
+        .get("/api/customers?page=100000&limit=100")
+        .await
+        .expect(200);
+}
+both!(huge_page_numbers_are_refused_not_a_server_error, huge_pages);

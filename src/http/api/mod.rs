@@ -199,7 +199,7 @@ pub type Params = HashMap<String, String>;
 
 /// Parses `page` and `limit` for simple offset lists.
 pub fn page_params(p: &Params) -> Result<(u64, u64), Error> {
-    let page = crate::validate::page_number(p.get("page").map(String::as_str), u64::MAX);
+    let page = crate::validate::page_number(p.get("page").map(String::as_str));
     let limit = crate::validate::page_limit(p.get("limit").map(String::as_str));
     match (page, limit) {
         (Ok(page), Ok(limit)) => Ok((page, limit)),

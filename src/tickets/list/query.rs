@@ -346,7 +346,7 @@ impl ListQuery {
                 validate::DEFAULT_LIMIT
             });
         if self.cursor.is_none() && self.pagination.as_deref() != Some("cursor") {
-            let page = validate::page_number(self.page.as_deref(), 100_000).unwrap_or_else(|e| {
+            let page = validate::page_number(self.page.as_deref()).unwrap_or_else(|e| {
                 errors.push(e);
                 1
             });
