@@ -81,9 +81,17 @@ pub fn tags(list: &[String]) -> Result<Vec<String>, FieldError> {
 }
 
 /// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).
+/// Anything after the value is a syntax error, and a string holding a NUL character is a 422
+/// naming its place: PostgreSQL cannot store one, and no field of ours means one.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::error::Error> {
+    if let Some(field) = nul_in_json(bytes) {
+        return Err(crate::error::Error::Validation(vec![FieldError::new(
+            field,
+            "must not contain NUL characters",
+        )]));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -100,7 +108,44 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, cra
             }
             _ => crate::error::Error::bad_request(format!("the body is not valid JSON: {inner}")),
         }
-    })
+    })?;
+    de.end().map_err(|e| {
+        crate::error::Error::bad_request(format!("the body is not valid JSON: {e}"))
+    })?;
+    Ok(value)
+}
+
+/// The place (`conversation_id`, `history[2].content`) of the first string or key holding a
+/// NUL character. JSON can only carry one as the escape `\u0000`, so bodies without that text
+/// are not walked.
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    fn walk(v: &serde_json::Value, at: &str) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => Some(at.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| walk(x, &format!("{at}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                let place = if at == "body" {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                if k.contains('\0') {
+                    Some(place)
+                } else {
+                    walk(x, &place)
+                }
+            }),
+            _ => None,
+        }
+    }
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&value, "body")
 }
 
 /// A message's body from another system (chat, Thulium): not blank, at most 64 KiB.
@@ -145,6 +190,28 @@ pub fn page_number(v: Option<&str>) -> Result<u64, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_bodies_refuse_nul_characters_and_trailing_bytes() {
+        #[derive(Debug, serde::Deserialize)]
+        struct B {
+            #[expect(dead_code, reason = "only parsed")]
+            a: String,
+        }
+        let nul = parse_json::<B>(br#"{"a": "x\u0000y"}"#).expect_err("nul");
+        assert!(
+            matches!(&nul, crate::error::Error::Validation(v) if v[0].field == "a"),
+            "{nul:?}"
+        );
+        let trailing = parse_json::<B>(br#"{"a": "x"} xx"#).expect_err("trailing");
+        assert!(
+            matches!(trailing, crate::error::Error::Client(..)),
+            "{trailing:?}"
+        );
+        // The text of an escape is not a NUL, and neither is a backslash before it.
+        assert!(parse_json::<B>(br#"{"a": "\\u0000"}"#).is_ok());
+        assert!(parse_json::<B>(br#"{"a": "fine"}  "#).is_ok());
+    }
 
     #[test]
     fn emails_are_lowercased_and_checked() {

@@ -348,3 +348,21 @@ async fn huge_pages(app: TestApp) {
         .expect(200);
 }
 both!(huge_page_numbers_are_refused_not_a_server_error, huge_pages);
+
+async fn trailing_bytes(app: TestApp) {
+    // Bytes after the JSON value make the body invalid: nothing is created.
+    let admin = app.admin().await;
+    let res = app
+        .http
+        .post(format!("{}/api/tickets", app.base))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .header("content-type", "application/json")
+        .body(r#"{"subject":"s","description":"d","requester_email":"t@example.com"} xx"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 400);
+    let total = admin.get("/api/tickets").await.expect(200)["pagination"]["total"].clone();
+    assert_eq!(total, 0);
+}
+both!(bytes_after_a_json_body_are_refused, trailing_bytes);

@@ -1055,6 +1055,29 @@ async fn chat(app: TestApp) {
     anon.post("/api/public/tickets/from-chat", json!({"conversation_id": "c", "customer_email": "a@example.com", "chat_history": [{"role": "robot", "content": "x"}]}))
         .await
         .expect_problem(422, "validation_failed");
+    // A NUL character anywhere in a JSON body is a 422 naming its place on both backends
+    // (PostgreSQL cannot store one: it used to answer 500 there).
+    for (path, body, place) in [
+        (
+            "/api/public/tickets/from-chat",
+            json!({"conversation_id": "c\u{0}1", "customer_email": "a@example.com"}),
+            "conversation_id",
+        ),
+        (
+            "/api/public/tickets/escalate",
+            json!({"conversation_id": "c1", "context": {"summary": "a\u{0}b"}}),
+            "context.summary",
+        ),
+        (
+            "/api/public/tickets/from-chat",
+            json!({"conversation_id": "c2", "customer_email": "a@example.com", "chat_history": [{"role": "user", "content": "x\u{0}"}]}),
+            "chat_history[0].content",
+        ),
+    ] {
+        let r = anon.post(path, body).await;
+        let p = r.expect_problem(422, "validation_failed");
+        assert_eq!(p["errors"][0]["field"], place, "{p}");
+    }
 
     // With a bot key set, bots must present it.
     admin
