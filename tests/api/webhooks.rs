@@ -292,6 +292,12 @@ async fn ssrf(backend: Backend) {
             )
             .await
             .expect_problem(422, "validation_failed");
+        // A rule's `webhook` action is held to the same check when it is saved.
+        let rule = json!({"name": "leak", "trigger": "ticket.created",
+            "actions": [{"type": "webhook", "url": bad}]});
+        let r = admin.post("/api/tickets/automation-rules", rule).await;
+        let p = r.expect_problem(422, "validation_failed");
+        assert_eq!(p["errors"][0]["field"], "actions[0].url", "{p}");
     }
     // A name that resolves to loopback passes the first check and is refused at delivery,
     // without retries.

@@ -42,7 +42,7 @@ pub async fn create_rule(
 ) -> Result<Response> {
     Ok(rule_response(
         StatusCode::CREATED,
-        service::create(&app.store, &actor, body).await?,
+        service::create(&app, &actor, body).await?,
     ))
 }
 
@@ -80,7 +80,7 @@ pub async fn replace_rule(
     };
     Ok(rule_response(
         StatusCode::OK,
-        service::update(&app.store, &actor, id, patch, v).await?,
+        service::update(&app, &actor, id, patch, v).await?,
     ))
 }
 
@@ -96,7 +96,7 @@ pub async fn patch_rule(
 ) -> Result<Response> {
     Ok(rule_response(
         StatusCode::OK,
-        service::update(&app.store, &actor, id, body, v).await?,
+        service::update(&app, &actor, id, body, v).await?,
     ))
 }
 

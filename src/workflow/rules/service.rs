@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::model::{Action, Conditions, Trigger};
 use crate::auth::{Actor, Permission};
 use crate::clock::{now_micros, rfc3339};
+use crate::ctx::Ctx;
 use crate::error::{Error, FieldError, Result};
 use crate::store::rules::RuleRow;
 use crate::store::{self, Store, Tx};
@@ -79,6 +80,7 @@ async fn check_actions(
     tx: &mut Tx,
     actor: &Actor,
     actions: &mut [Action],
+    allow_private: bool,
     errors: &mut Vec<FieldError>,
 ) -> Result<()> {
     let ws = actor.workspace_id;
@@ -200,17 +202,11 @@ async fn check_actions(
                     }
                 }
             }
+            // The same check as webhook subscriptions: no private, loopback or link-local
+            // (metadata) address unless FERRODESK_WEBHOOK_ALLOW_PRIVATE is set.
             Action::Webhook { url } => {
-                let ok = url.len() <= 2000
-                    && (url.starts_with("https://") || url.starts_with("http://"))
-                    && url.split("://").nth(1).is_some_and(|h| {
-                        !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace)
-                    });
-                if !ok {
-                    errors.push(FieldError::new(
-                        at("url"),
-                        "must be an http:// or https:// URL of at most 2000 characters",
-                    ));
+                if let Some(e) = crate::net::check_url(&at("url"), url, allow_private) {
+                    errors.push(e);
                 }
             }
             Action::SetPriority { .. } | Action::SetStatus { .. } => {}
@@ -227,6 +223,7 @@ async fn check(
     trigger: Trigger,
     conditions: &mut Conditions,
     actions: &mut [Action],
+    allow_private: bool,
 ) -> Result<String> {
     let mut errors = Vec::new();
     let name = validate::required_text("name", name, 200)
@@ -239,7 +236,7 @@ async fn check(
             "a time rule needs a time condition (hours_since_created, hours_since_last_agent_reply, hours_since_resolved or customer_replies_since_agent)",
         ));
     }
-    check_actions(tx, actor, actions, &mut errors).await?;
+    check_actions(tx, actor, actions, allow_private, &mut errors).await?;
     match name {
         Some(n) if errors.is_empty() => Ok(n),
         _ => Err(Error::Validation(errors)),
@@ -278,10 +275,10 @@ pub async fn get(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<RuleVie
     )
 }
 
-pub async fn create(store: &Store, actor: &Actor, mut input: RuleInput) -> Result<RuleView> {
+pub async fn create(ctx: &Ctx, actor: &Actor, mut input: RuleInput) -> Result<RuleView> {
     actor.require(Permission::ManageSettings)?;
     let pos = input.position.map(position).transpose()?;
-    let mut tx = store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let name = check(
         &mut tx,
         actor,
@@ -289,6 +286,7 @@ pub async fn create(store: &Store, actor: &Actor, mut input: RuleInput) -> Resul
         input.trigger,
         &mut input.conditions,
         &mut input.actions,
+        ctx.allow_private_webhooks,
     )
     .await?;
     let pos = match pos {
@@ -316,7 +314,7 @@ pub async fn create(store: &Store, actor: &Actor, mut input: RuleInput) -> Resul
 
 /// `PUT` replaces the rule; `PATCH` changes the fields given. Both are validated whole.
 pub async fn update(
-    store: &Store,
+    ctx: &Ctx,
     actor: &Actor,
     id: uuid::Uuid,
     patch: RulePatch,
@@ -324,7 +322,7 @@ pub async fn update(
 ) -> Result<RuleView> {
     actor.require(Permission::ManageSettings)?;
     let pos = patch.position.map(position).transpose()?;
-    let mut tx = store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let mut row = store::rules::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -340,6 +338,7 @@ pub async fn update(
         trigger,
         &mut conditions,
         &mut actions,
+        ctx.allow_private_webhooks,
     )
     .await?;
     row.name = name;

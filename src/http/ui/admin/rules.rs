@@ -132,7 +132,7 @@ pub(super) async fn rule_create(
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    crate::workflow::rules::service::create(&app.store, &f.staff.actor, input(rule_json(&f.form))?)
+    crate::workflow::rules::service::create(&app, &f.staff.actor, input(rule_json(&f.form))?)
         .await?;
     done(&headers, "rules", "saved")
 }
@@ -152,7 +152,7 @@ pub(super) async fn rule_update(
         "toggle" => {
             let r = crate::workflow::rules::service::get(&app.store, actor, id).await?;
             crate::workflow::rules::service::update(
-                &app.store,
+                &app,
                 actor,
                 id,
                 crate::workflow::rules::service::RulePatch {
