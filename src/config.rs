@@ -221,6 +221,11 @@ impl Config {
     /// Names of `FERRODESK_*` variables in the environment that no setting reads (typos).
     #[must_use]
     pub fn unknown_env_vars() -> Vec<String> {
+        Self::unknown_of(std::env::vars().map(|(k, _)| k))
+    }
+
+    /// The `FERRODESK_*` names among `names` that no flag or command reads.
+    fn unknown_of(names: impl Iterator<Item = String>) -> Vec<String> {
         const KNOWN: &[&str] = &[
             "FERRODESK_BIND",
             "FERRODESK_DATA_DIR",
@@ -239,11 +244,13 @@ impl Config {
             "FERRODESK_PUBLIC_RATE_LIMIT",
             "FERRODESK_MAX_JSON_BYTES",
             "FERRODESK_RUN_JOBS",
+            // Read by `ferrodesk user create` and `ferrodesk workspace create`.
+            "FERRODESK_NEW_USER_PASSWORD",
+            "FERRODESK_NEW_ADMIN_PASSWORD",
             "FERRODESK_TEST_POSTGRES_URL",
             "FERRODESK_BENCH_TICKETS",
         ];
-        std::env::vars()
-            .map(|(k, _)| k)
+        names
             .filter(|k| k.starts_with("FERRODESK_") && !KNOWN.contains(&k.as_str()))
             .collect()
     }
@@ -261,5 +268,21 @@ mod tests {
         );
         assert_eq!(redact_url("sqlite://data/f.db"), "sqlite://data/f.db");
         assert!(!format!("{:?}", Secret("hunter2".into())).contains("hunter2"));
+    }
+
+    #[test]
+    fn only_names_nothing_reads_are_reported() {
+        let names = [
+            "FERRODESK_NEW_USER_PASSWORD",
+            "FERRODESK_NEW_ADMIN_PASSWORD",
+            "FERRODESK_SMTP_URL",
+            "FERRODESK_SMPT_URL",
+            "PATH",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            Config::unknown_of(names.into_iter()),
+            vec!["FERRODESK_SMPT_URL".to_owned()]
+        );
     }
 }

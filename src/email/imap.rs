@@ -119,13 +119,18 @@ where
 }
 
 /// Polls one workspace's mailbox now.
+/// The workspace has no IMAP mailbox set: a state of its settings, not a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("no imap_url is configured")]
+pub struct NotConfigured;
+
 pub async fn poll(ctx: &Ctx, ws: WorkspaceId) -> anyhow::Result<PollReport> {
     let settings = {
         let mut conn = ctx.store.read().await?;
         super::settings::stored(&mut conn, ws).await?.0
     };
     let Some(url) = settings.imap_url.as_deref() else {
-        anyhow::bail!("no imap_url is configured");
+        return Err(NotConfigured.into());
     };
     let folder = settings.folder().to_owned();
     let t = target(url)?;

@@ -203,7 +203,8 @@ pub async fn upload_attachment(
 
 /// Polls the workspace's IMAP mailbox now (admin) and says what it found.
 #[utoipa::path(post, path = "/api/settings/email/poll", tag = "email", security(("bearer" = [])),
-    responses((status = 200, description = "`{fetched, created, appended, ignored}`"), (status = 503, body = crate::http::problem::Problem)))]
+    responses((status = 200, description = "`{fetched, created, appended, ignored}`"), (status = 409, body = crate::http::problem::Problem, description = "no IMAP mailbox is configured"),
+              (status = 503, body = crate::http::problem::Problem, description = "the mailbox could not be read")))]
 pub async fn poll_imap(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -213,9 +214,15 @@ pub async fn poll_imap(
         .await
         .map(axum::Json)
         .map_err(|e| {
-            Error::Client(
-                Code::ServiceUnavailable,
-                format!("the IMAP poll failed: {e:#}"),
-            )
+            if e.is::<crate::email::imap::NotConfigured>() {
+                Error::conflict(
+                    "no IMAP mailbox is configured: set imap_url in the email settings first",
+                )
+            } else {
+                Error::Client(
+                    Code::ServiceUnavailable,
+                    format!("the IMAP poll failed: {e:#}"),
+                )
+            }
         })
 }
