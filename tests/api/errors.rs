@@ -122,13 +122,17 @@ async fn error_classes(app: TestApp) {
         .get("/api/tickets/%00")
         .await
         .expect_problem(404, "not_found");
-    app.anonymous()
+    // A NUL character in any JSON body is refused before anything reads it (issue 13).
+    let p = app
+        .anonymous()
         .post(
             "/api/auth/login",
             json!({"email": "a\u{0}b@example.com", "password": "whatever-1"}),
         )
         .await
-        .expect_problem(401, "unauthorized");
+        .expect_problem(422, "validation_failed")
+        .clone();
+    assert_eq!(p["errors"][0]["field"], "email");
     admin
         .put(
             "/api/settings/workspace",
@@ -366,3 +370,36 @@ async fn trailing_bytes(app: TestApp) {
     assert_eq!(total, 0);
 }
 both!(bytes_after_a_json_body_are_refused, trailing_bytes);
+
+async fn unknown_parameters(app: TestApp) {
+    // Query parameters a route does not read are refused, each named (docs/api.md).
+    let admin = app.admin().await;
+    let t = admin.ticket("Params", "p@example.com").await;
+    let id = t["id"].as_str().expect("id");
+    for path in [
+        "/api/users?foo=1".to_owned(),
+        "/api/customers?foo=1&page=1".to_owned(),
+        "/api/webhooks?foo=1".to_owned(),
+        "/api/tickets/queue?foo=1".to_owned(),
+        "/api/tickets/categories?foo=1".to_owned(),
+        format!("/api/tickets/{id}?foo=1"),
+    ] {
+        let r = admin.get(&path).await;
+        let p = r.expect_problem(422, "validation_failed");
+        assert_eq!(p["errors"][0]["field"], "foo", "{path}: {p}");
+    }
+    // What the routes do read still works.
+    admin
+        .get("/api/customers?q=p%40example&page=1&limit=5")
+        .await
+        .expect(200);
+    admin
+        .get("/api/tickets/categories?include_archived=true")
+        .await
+        .expect(200);
+    admin
+        .get(&format!("/api/tickets/{id}?include=requester"))
+        .await
+        .expect(200);
+}
+both!(unknown_query_parameters_are_refused, unknown_parameters);

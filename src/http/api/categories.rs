@@ -28,6 +28,7 @@ pub async fn list_categories(
     Auth(actor): Auth,
     Query(q): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
+    super::only(&q, &["include_archived"])?;
     let archived = flag(&q, "include_archived")?;
     Ok(axum::Json(
         json!({"categories": categories::list(&app.store, &actor, archived).await?}),

@@ -31,6 +31,7 @@ pub async fn list_customers(
     Auth(actor): Auth,
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
+    super::only(&p, &["page", "limit", "q"])?;
     let (page, limit) = page_params(&p)?;
     let (rows, total) = customers::list(
         &app.store,
@@ -93,6 +94,7 @@ pub async fn customer_tickets(
     Path(id): Path<CustomerId>,
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
+    super::only(&p, &["page", "limit"])?;
     let (page, limit) = page_params(&p)?;
     let c = customers::get(&app.store, &actor, id).await?;
     let mut tx = app.store.read().await?;

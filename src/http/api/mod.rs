@@ -197,6 +197,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Query parameters as a map; repeated keys keep the last value.
 pub type Params = HashMap<String, String>;
 
+/// Refuses query parameters a route does not read (docs/api.md: unknown parameters are
+/// reported, not ignored), every one at once, in name order.
+pub fn only(p: &Params, known: &[&str]) -> Result<(), Error> {
+    let mut unknown: Vec<&String> = p.keys().filter(|k| !known.contains(&k.as_str())).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort();
+    Err(Error::Validation(
+        unknown
+            .into_iter()
+            .map(|k| FieldError::new(k.clone(), "unknown query parameter"))
+            .collect(),
+    ))
+}
+
 /// Parses `page` and `limit` for simple offset lists.
 pub fn page_params(p: &Params) -> Result<(u64, u64), Error> {
     let page = crate::validate::page_number(p.get("page").map(String::as_str));

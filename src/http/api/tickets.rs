@@ -255,7 +255,9 @@ pub async fn create_ticket(
 pub async fn queue_stats(
     State(app): State<AppState>,
     Auth(actor): Auth,
+    Query(p): Query,
 ) -> Result<axum::Json<QueueStats>> {
+    super::only(&p, &[])?;
     let mut tx = app.store.read().await?;
     Ok(axum::Json(listing::queue_stats(&mut tx, &actor).await?))
 }
@@ -271,6 +273,7 @@ pub async fn get_ticket(
     Query(params): Query,
 ) -> Result<Response> {
     actor.require(crate::auth::Permission::ViewTickets)?;
+    super::only(&params, &["include"])?;
     let mut tx = app.store.read().await?;
     let row = service::load(&mut tx, actor.workspace_id, &id, false).await?;
     let tags = service::tags(&mut tx, &row).await?;

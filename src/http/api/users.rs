@@ -28,6 +28,7 @@ pub async fn list_users(
     Auth(actor): Auth,
     Query(p): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
+    super::only(&p, &["page", "limit"])?;
     let (page, limit) = page_params(&p)?;
     let (rows, total) = users::list(&app.store, &actor, limit, (page - 1) * limit).await?;
     Ok(axum::Json(

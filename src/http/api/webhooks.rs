@@ -15,7 +15,9 @@ use crate::webhooks::{self, WebhookInput, WebhookView};
 pub async fn list_webhooks(
     State(app): State<AppState>,
     Auth(actor): Auth,
+    super::Query(p): super::Query,
 ) -> Result<axum::Json<serde_json::Value>> {
+    super::only(&p, &[])?;
     Ok(axum::Json(
         json!({"webhooks": webhooks::list(&app, &actor).await?}),
     ))
