@@ -228,4 +228,48 @@ mod tests {
         assert_eq!(span(3 * 86_400 + 4 * 3600), "3 d 4 h");
         assert_eq!(human("2026-11-23T18:34:14Z"), "2026-11-23 18:34 UTC");
     }
+
+    #[test]
+    fn the_timeline_names_who_did_it() {
+        use crate::ids::{EventId, UserId, WorkspaceId};
+        let ana = UserId(uuid::Uuid::from_u128(7));
+        let users = vec![crate::store::users::UserRow {
+            id: ana,
+            workspace_id: WorkspaceId(uuid::Uuid::nil()),
+            email: "ana@example.com".into(),
+            name: "Ana".into(),
+            role: crate::tickets::status::Role::Agent,
+            password_hash: None,
+            active: true,
+            available: true,
+            is_owner: false,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        }];
+        let event =
+            |actor_type: &str, actor_id: Option<uuid::Uuid>| crate::tickets::model::EventView {
+                id: EventId::new(),
+                event_type: "comment_added".into(),
+                actor_type: actor_type.into(),
+                actor_id,
+                from_status: None,
+                to_status: None,
+                metadata: serde_json::json!({}),
+                created_at: "2026-12-01T00:00:00Z".into(),
+            };
+        assert_eq!(
+            describe_event(&event("agent", Some(ana.0)), &users, "Jo"),
+            "Ana: comment added"
+        );
+        assert_eq!(
+            describe_event(&event("customer", None), &users, "Jo"),
+            "Jo: comment added"
+        );
+        assert_eq!(
+            describe_event(&event("agent", Some(uuid::Uuid::nil())), &users, "Jo"),
+            "Agent: comment added",
+            "a user no longer listed"
+        );
+    }
 }

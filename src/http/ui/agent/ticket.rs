@@ -99,13 +99,23 @@ pub(super) fn message(c: &CommentView) -> Message {
     }
 }
 
-pub(super) fn describe_event(e: &crate::tickets::model::EventView) -> String {
+/// One timeline line, naming who did it: the staff user by name, the requester by name, or
+/// the system or a bot.
+pub(super) fn describe_event(
+    e: &crate::tickets::model::EventView,
+    users: &[crate::store::users::UserRow],
+    requester: &str,
+) -> String {
     let m = &e.metadata;
     let who = match e.actor_type.as_str() {
-        "customer" => "Customer",
-        "system" => "System",
-        "ai" => "Bot",
-        _ => "Agent",
+        "customer" if !requester.is_empty() => requester.to_owned(),
+        "customer" => "Customer".to_owned(),
+        "system" => "System".to_owned(),
+        "ai" => "Bot".to_owned(),
+        _ => e
+            .actor_id
+            .and_then(|id| users.iter().find(|u| u.id.0 == id))
+            .map_or_else(|| "Agent".to_owned(), |u| u.name.clone()),
     };
     match e.event_type.as_str() {
         "status_changed" | "reopened" => format!(
@@ -305,7 +315,7 @@ pub(super) async fn ticket_page(
                 let v = crate::tickets::model::EventView::from(e);
                 Entry {
                     when: ago(&v.created_at),
-                    text: describe_event(&v),
+                    text: describe_event(&v, &users, &row.requester_name),
                 }
             })
             .collect(),
