@@ -189,12 +189,25 @@ pub async fn purge_done(tx: &mut Tx, before: i64) -> Result<u64> {
     tx.execute(&q).await
 }
 
-/// A workspace's jobs in a status, newest first (admin inspection).
+/// How many jobs a workspace has in a status (all statuses with `None`).
+pub async fn count(tx: &mut Conn, ws: WorkspaceId, status: Option<&str>) -> Result<i64> {
+    let mut q = Query::select();
+    q.expr(Expr::col(Jobs::Id).count())
+        .from(Jobs::Table)
+        .and_where(Expr::col(Jobs::WorkspaceId).eq(ws));
+    if let Some(s) = status {
+        q.and_where(Expr::col(Jobs::Status).eq(s));
+    }
+    tx.fetch_i64(&q).await
+}
+
+/// A page of a workspace's jobs in a status, newest first (admin inspection).
 pub async fn list(
     tx: &mut Conn,
     ws: WorkspaceId,
     status: Option<&str>,
     limit: u64,
+    offset: u64,
 ) -> Result<Vec<JobDetail>> {
     let mut q = Query::select();
     q.columns([
@@ -216,7 +229,8 @@ pub async fn list(
     }
     q.order_by(Jobs::CreatedAt, sea_query::Order::Desc)
         .order_by(Jobs::Id, sea_query::Order::Desc)
-        .limit(limit);
+        .limit(limit)
+        .offset(offset);
     tx.fetch_all(&q).await
 }
 

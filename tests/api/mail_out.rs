@@ -274,6 +274,18 @@ async fn failures(backend: Backend) {
             .contains("451")
     );
     let job = jobs[0]["id"].as_str().expect("id").to_owned();
+    // Every job, a page at a time: page 2 of one-job pages is the next older one.
+    let all = admin.get("/api/admin/jobs").await.expect(200).clone();
+    let total = all["pagination"]["total"].as_i64().expect("total");
+    assert!(total >= 2, "{all}");
+    let second = admin
+        .get("/api/admin/jobs?page=2&limit=1")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(second["jobs"].as_array().expect("jobs").len(), 1);
+    assert_eq!(second["jobs"][0]["id"], all["jobs"][1]["id"], "{second}");
+    assert_eq!(second["pagination"]["totalPages"], total);
     let agent = admin.user(&app, "agent").await;
     agent
         .get("/api/admin/jobs")

@@ -13,11 +13,6 @@ use crate::ids::JobId;
 
 fn status_param(q: &Params) -> Result<Option<String>> {
     let mut errors = Vec::new();
-    for k in q.keys() {
-        if !["status", "limit"].contains(&k.as_str()) {
-            errors.push(FieldError::new(k, "unknown query parameter"));
-        }
-    }
     let status = q.get("status").cloned();
     if let Some(s) = &status
         && !["pending", "running", "done", "failed"].contains(&s.as_str())
@@ -34,24 +29,31 @@ fn status_param(q: &Params) -> Result<Option<String>> {
     }
 }
 
-/// The workspace's jobs, newest first; `?status=failed` lists the dead ones (admin).
+/// The workspace's jobs, newest first, a page at a time; `?status=failed` lists the dead ones
+/// (admin).
 #[utoipa::path(get, path = "/api/admin/jobs", tag = "admin", security(("bearer" = [])),
-    params(("status" = Option<String>, Query), ("limit" = Option<u64>, Query)), responses((status = 200, description = "`{jobs}`")))]
+    params(("status" = Option<String>, Query), ("page" = Option<u64>, Query, minimum = 1, maximum = 100000), ("limit" = Option<u64>, Query, minimum = 1, maximum = 200)),
+    responses((status = 200, description = "`{jobs, pagination}`")))]
 pub async fn list_jobs(
     State(app): State<AppState>,
     Auth(actor): Auth,
     Query(q): Query,
 ) -> Result<axum::Json<serde_json::Value>> {
     actor.require(Permission::ManageSettings)?;
+    super::only(&q, &["status", "page", "limit"])?;
     let status = status_param(&q)?;
     let limit = match q.get("limit").map(|l| l.parse::<u64>()) {
         None => 50,
         Some(Ok(n)) if (1..=200).contains(&n) => n,
         Some(_) => return Err(Error::field("limit", "must be from 1 to 200")),
     };
+    let page = crate::validate::page_number(q.get("page").map(String::as_str))
+        .map_err(|e| Error::Validation(vec![e]))?;
+    let ws = actor.workspace_id;
     let mut conn = app.store.read().await?;
-    let rows =
-        crate::store::jobs::list(&mut conn, actor.workspace_id, status.as_deref(), limit).await?;
+    let total = crate::store::jobs::count(&mut conn, ws, status.as_deref()).await?;
+    let offset = (page - 1) * limit;
+    let rows = crate::store::jobs::list(&mut conn, ws, status.as_deref(), limit, offset).await?;
     let jobs: Vec<serde_json::Value> = rows
         .iter()
         .map(|j| {
@@ -69,7 +71,9 @@ pub async fn list_jobs(
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "jobs": jobs })))
+    Ok(axum::Json(
+        json!({ "jobs": jobs, "pagination": super::pagination(page, limit, total) }),
+    ))
 }
 
 /// Puts a failed job back in the queue with fresh attempts (admin); 404 unless it failed.
