@@ -286,6 +286,20 @@ fn build(
 }
 
 /// The From of a workspace's mail: its support address, with its name.
+/// Whether mail to the customers of `ws` goes out: an SMTP transport and a sender address
+/// (the email settings' support address, or the workspace's support email). Without either,
+/// mail is kept and recorded undeliverable, so nobody should be told it was sent.
+pub async fn can_send(
+    ctx: &crate::ctx::Ctx,
+    ws: crate::ids::WorkspaceId,
+) -> crate::error::Result<bool> {
+    if ctx.mailer.is_none() {
+        return Ok(false);
+    }
+    let mut conn = ctx.store.read().await?;
+    Ok(sender(&mut conn, ws).await?.is_some())
+}
+
 async fn sender(
     tx: &mut store::Conn,
     ws: crate::ids::WorkspaceId,

@@ -627,3 +627,52 @@ async fn public_forms_refuse_oversized_bodies() {
         app.admin().await.get("/api/tickets").await.expect(200)["pagination"]["total"].clone();
     assert_eq!(total, 0, "nothing was created");
 }
+
+/// Submits the portal's request form and answers the confirmation page.
+async fn submit_portal_request(app: &TestApp, subject: &str) -> String {
+    let form = reqwest::multipart::Form::new()
+        .text("subject", subject.to_owned())
+        .text("description", "The printer jams")
+        .text("requester_email", "jane@example.com");
+    let res = reqwest::Client::new()
+        .post(format!("{}/portal/default", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status().as_u16(), 201);
+    res.text().await.expect("page")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_says_it_emailed_only_when_mail_can_go_out() {
+    // No SMTP: the confirmation page promises no email.
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let page = submit_portal_request(&app, "No mail").await;
+    assert!(page.contains("id=\"access-link\""), "{page}");
+    assert!(!page.contains("emailed you"), "{page}");
+    app.stop().await;
+    // SMTP, but no sender address yet: still no promise; with one, the page says so.
+    let sink = crate::mail_out::SmtpSink::start();
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        crate::common::Options {
+            smtp_url: Some(sink.url()),
+            ..crate::common::Options::default()
+        },
+    )
+    .await
+    .expect("sqlite");
+    let page = submit_portal_request(&app, "Half configured").await;
+    assert!(!page.contains("emailed you"), "{page}");
+    app.admin()
+        .await
+        .put(
+            "/api/settings/email",
+            json!({"support_address": "help@acme.example"}),
+        )
+        .await
+        .expect(200);
+    let page = submit_portal_request(&app, "Configured").await;
+    assert!(page.contains("emailed you a confirmation"), "{page}");
+}

@@ -93,6 +93,8 @@ struct SubmittedPage {
     slug: String,
     number: String,
     link: String,
+    /// A confirmation mail can actually go out (SMTP and a sender address are set).
+    emailed: bool,
 }
 
 /// Customers may attach this many files to a request or a message.
@@ -139,9 +141,11 @@ async fn submit(
     };
     match portal::submit(&app, input, None, &form.files).await {
         Ok(portal::Submitted::Created(row, token) | portal::Submitted::Replayed(row, token)) => {
+            let emailed = crate::email::outbound::can_send(&app, row.workspace_id).await?;
             Ok(page(
                 StatusCode::CREATED,
                 &SubmittedPage {
+                    emailed,
                     ws_name: w.name,
                     link: portal::ticket_url("", &w.slug, row.id, &token),
                     slug: w.slug,
