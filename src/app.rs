@@ -165,6 +165,9 @@ pub async fn launch(
             }
         }
     });
+    // Half-configured mail loses nothing (it is kept, marked undeliverable) but should be
+    // fixed: say so at start, per workspace, as the admin's settings page does.
+    warn_about_mail(&app.ctx).await;
     let router = crate::http::router(app.clone());
     println!("listening on http://{addr}");
     tracing::info!(%addr, backend = ?app.store.backend(), "Ferrodesk is ready");
@@ -190,6 +193,22 @@ pub async fn launch(
     }
     app.store.close().await;
     Ok(())
+}
+
+async fn warn_about_mail(ctx: &Ctx) {
+    let workspaces = match ctx.store.read().await {
+        Ok(mut conn) => crate::store::workspaces::list(&mut conn)
+            .await
+            .unwrap_or_default(),
+        Err(_) => return,
+    };
+    for w in workspaces {
+        if let Ok(state) = crate::email::outbound::mail_state(ctx, w.id).await
+            && let Some(warning) = state.warning()
+        {
+            tracing::warn!(workspace = %w.slug, "{warning}");
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

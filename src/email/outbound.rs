@@ -285,21 +285,50 @@ fn build(
     Ok(msg)
 }
 
-/// The From of a workspace's mail: its support address, with its name.
-/// Whether mail to the customers of `ws` goes out: an SMTP transport and a sender address
-/// (the email settings' support address, or the workspace's support email). Without either,
-/// mail is kept and recorded undeliverable, so nobody should be told it was sent.
-pub async fn can_send(
-    ctx: &crate::ctx::Ctx,
-    ws: crate::ids::WorkspaceId,
-) -> crate::error::Result<bool> {
-    if ctx.mailer.is_none() {
-        return Ok(false);
-    }
-    let mut conn = ctx.store.read().await?;
-    Ok(sender(&mut conn, ws).await?.is_some())
+/// Whether mail to the customers of a workspace goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailState {
+    /// No SMTP transport (`FERRODESK_SMTP_URL`): mail is kept and marked undeliverable.
+    Off,
+    /// A transport but no sender address: every mail is recorded undeliverable.
+    NoSender,
+    /// Mail goes out.
+    Ready,
 }
 
+impl MailState {
+    /// What an admin should be told, when anything.
+    #[must_use]
+    pub fn warning(self) -> Option<&'static str> {
+        match self {
+            MailState::Off => Some(
+                "Outbound mail is off (FERRODESK_SMTP_URL is not set): replies and notices are kept and marked undeliverable.",
+            ),
+            MailState::NoSender => Some(
+                "No support address is set: every email is recorded undeliverable until one is (Email below, or the workspace's support email).",
+            ),
+            MailState::Ready => None,
+        }
+    }
+}
+
+/// The mail state of `ws`: an SMTP transport and a sender address (the email settings'
+/// support address, or the workspace's support email) are both needed.
+pub async fn mail_state(
+    ctx: &crate::ctx::Ctx,
+    ws: crate::ids::WorkspaceId,
+) -> crate::error::Result<MailState> {
+    if ctx.mailer.is_none() {
+        return Ok(MailState::Off);
+    }
+    let mut conn = ctx.store.read().await?;
+    Ok(match sender(&mut conn, ws).await? {
+        Some(_) => MailState::Ready,
+        None => MailState::NoSender,
+    })
+}
+
+/// The From of a workspace's mail: its support address, with its name.
 async fn sender(
     tx: &mut store::Conn,
     ws: crate::ids::WorkspaceId,

@@ -111,7 +111,9 @@ fn serve_prints_its_address_and_exits_cleanly_on_sigterm() {
         .env("FERRODESK_BIND", "127.0.0.1:0")
         .env("FERRODESK_ADMIN_EMAIL", "boss@example.com")
         .env("FERRODESK_ADMIN_PASSWORD", "password-123")
+        .env_remove("FERRODESK_SMTP_URL")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -146,4 +148,9 @@ fn serve_prints_its_address_and_exits_cleanly_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "exit status {exit:?}");
+    // Mail is not configured: the start says so (before it printed its address).
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut log)
+        .expect("log");
+    assert!(log.contains("Outbound mail is off"), "{log}");
 }

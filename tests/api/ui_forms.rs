@@ -651,6 +651,10 @@ async fn the_portal_says_it_emailed_only_when_mail_can_go_out() {
     let page = submit_portal_request(&app, "No mail").await;
     assert!(page.contains("id=\"access-link\""), "{page}");
     assert!(!page.contains("emailed you"), "{page}");
+    // The admin's settings page says why.
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, settings) = ui.get("/admin/settings").await;
+    assert!(settings.contains("Outbound mail is off"), "{settings}");
     app.stop().await;
     // SMTP, but no sender address yet: still no promise; with one, the page says so.
     let sink = crate::mail_out::SmtpSink::start();
@@ -665,6 +669,9 @@ async fn the_portal_says_it_emailed_only_when_mail_can_go_out() {
     .expect("sqlite");
     let page = submit_portal_request(&app, "Half configured").await;
     assert!(!page.contains("emailed you"), "{page}");
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, settings) = ui.get("/admin/settings").await;
+    assert!(settings.contains("No support address is set"), "{settings}");
     app.admin()
         .await
         .put(
@@ -675,4 +682,6 @@ async fn the_portal_says_it_emailed_only_when_mail_can_go_out() {
         .expect(200);
     let page = submit_portal_request(&app, "Configured").await;
     assert!(page.contains("emailed you a confirmation"), "{page}");
+    let (_, settings) = ui.get("/admin/settings").await;
+    assert!(!settings.contains("id=\"mail-warning\""), "{settings}");
 }

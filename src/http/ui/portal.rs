@@ -141,7 +141,8 @@ async fn submit(
     };
     match portal::submit(&app, input, None, &form.files).await {
         Ok(portal::Submitted::Created(row, token) | portal::Submitted::Replayed(row, token)) => {
-            let emailed = crate::email::outbound::can_send(&app, row.workspace_id).await?;
+            let emailed = crate::email::outbound::mail_state(&app, row.workspace_id).await?
+                == crate::email::outbound::MailState::Ready;
             Ok(page(
                 StatusCode::CREATED,
                 &SubmittedPage {

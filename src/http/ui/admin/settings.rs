@@ -19,6 +19,8 @@ use crate::http::ui::{Fields, field};
 #[template(path = "admin/settings.html")]
 pub(super) struct Settings {
     csrf: String,
+    /// Why mail would not go out, when it would not.
+    mail_warning: Option<&'static str>,
     ws: crate::workspace::workspaces::WorkspaceSettings,
     email: crate::email::settings::EmailSettings,
     i: crate::integrations::settings::IntegrationsView,
@@ -42,12 +44,14 @@ pub(super) async fn settings(
     );
     let email = crate::email::settings::get(&app.store, actor).await?;
     let integrations = crate::integrations::settings::get(&app, actor).await?;
+    let mail = crate::email::outbound::mail_state(&app, actor.workspace_id).await?;
     render(
         &staff,
         "settings",
         &q,
         &Settings {
             csrf: staff.csrf.clone(),
+            mail_warning: mail.warning(),
             ws,
             email,
             endpoints: vec![
