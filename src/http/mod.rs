@@ -107,7 +107,9 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
-    // Public writes (and lookups, which send mail) have their own, smaller budget per address.
+    // Public writes (and lookups, which send mail) have their own, smaller budget per address;
+    // where it applies, it is the budget the answer reports.
+    let mut public = None;
     if portal_write
         || (path.starts_with("/api/public/")
             && (req.method() != axum::http::Method::GET || path.ends_with("/lookup")))
@@ -115,8 +117,16 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
         if app.public_limiter.len() > 50_000 {
             app.public_limiter.retain_recent();
         }
-        if let Err(not_until) = app.public_limiter.check_key(&format!("ip:{ip}")) {
-            return too_many(wait_secs(&not_until), app.config.public_rate_limit);
+        match app.public_limiter.check_key(&format!("ip:{ip}")) {
+            Ok(snapshot) => {
+                public = Some((
+                    app.config.public_rate_limit,
+                    snapshot.remaining_burst_capacity(),
+                ));
+            }
+            Err(not_until) => {
+                return too_many(wait_secs(&not_until), app.config.public_rate_limit);
+            }
         }
     }
     if portal_write {
@@ -137,18 +147,26 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
     }
     match app.api_limiter.check_key(&key) {
         Ok(snapshot) => {
+            let (limit, remaining) = public.unwrap_or((limit, snapshot.remaining_burst_capacity()));
             let mut res = next.run(req).await;
             let h = res.headers_mut();
             h.insert("ratelimit-limit", HeaderValue::from(limit));
+            h.insert("ratelimit-remaining", HeaderValue::from(remaining));
             h.insert(
-                "ratelimit-remaining",
-                HeaderValue::from(snapshot.remaining_burst_capacity()),
+                "ratelimit-reset",
+                HeaderValue::from(reset_secs(limit, remaining)),
             );
-            h.insert("ratelimit-reset", HeaderValue::from(60u32));
             res
         }
         Err(not_until) => too_many(wait_secs(&not_until), limit),
     }
+}
+
+/// Seconds until a per-minute budget with `remaining` of `limit` left is whole again (the
+/// budget refills evenly: one request every 60/limit seconds).
+fn reset_secs(limit: u32, remaining: u32) -> u64 {
+    let used = u64::from(limit.saturating_sub(remaining));
+    (used * 60).div_ceil(u64::from(limit.max(1)))
 }
 
 fn wait_secs(

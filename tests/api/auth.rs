@@ -111,6 +111,27 @@ async fn failed_logins_are_throttled_per_account_and_address() {
 }
 
 #[tokio::test]
+async fn public_answers_report_the_public_budget() {
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Options {
+            public_rate_limit: Some(20),
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("app");
+    let anon = app.anonymous();
+    let res = anon
+        .get("/api/public/tickets/lookup?email=who%40example.com")
+        .await;
+    res.expect(202);
+    assert_eq!(res.header("ratelimit-limit").as_deref(), Some("20"));
+    assert_eq!(res.header("ratelimit-remaining").as_deref(), Some("19"));
+    assert_eq!(res.header("ratelimit-reset").as_deref(), Some("3"));
+}
+
+#[tokio::test]
 async fn api_answers_carry_rate_limit_headers_and_429_past_the_budget() {
     let app = TestApp::start_with(
         Backend::Sqlite,
@@ -131,6 +152,13 @@ async fn api_answers_carry_rate_limit_headers_and_429_past_the_budget() {
         .parse()
         .expect("n");
     assert!(remaining < 5);
+    // The reset is when the budget is whole again: 12 s a request at 5 a minute.
+    let reset: u64 = first
+        .header("ratelimit-reset")
+        .expect("reset")
+        .parse()
+        .expect("n");
+    assert_eq!(reset, u64::from(5 - remaining) * 12);
     let mut last = first;
     for _ in 0..10 {
         last = admin.get("/api/me").await;
