@@ -685,3 +685,30 @@ async fn the_portal_says_it_emailed_only_when_mail_can_go_out() {
     let (_, settings) = ui.get("/admin/settings").await;
     assert!(!settings.contains("id=\"mail-warning\""), "{settings}");
 }
+
+/// The count of one view tab on the inbox page.
+fn view_count(page: &str, key: &str) -> i64 {
+    let at = page
+        .find(&format!("href=\"/?view={key}\""))
+        .unwrap_or_else(|| panic!("no {key} tab: {page}"));
+    let rest = &page[at..];
+    let from = rest.find("<span class=\"count\">").expect("count") + "<span class=\"count\">".len();
+    rest[from..]
+        .split('<')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+async fn own_changes(app: TestApp) {
+    // The view counts are cached for a few seconds, but one's own changes show at once.
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, page) = ui.get("/?view=all").await;
+    let before = view_count(&page, "all");
+    let admin = app.admin().await;
+    admin.ticket("Counted at once", "c@example.com").await;
+    let (_, page) = ui.get("/?view=all").await;
+    assert_eq!(view_count(&page, "all"), before + 1, "{page}");
+    assert_eq!(view_count(&page, "unassigned"), before + 1);
+}
+crate::both!(own_changes_show_in_the_view_counts_at_once, own_changes);

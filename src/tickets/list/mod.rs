@@ -164,15 +164,44 @@ impl ViewCounts {
     }
 }
 
+/// When each staff user last changed a ticket of the workspace (through this process).
+#[derive(Default)]
+struct OwnWrites(HashMap<crate::ids::UserId, std::time::Instant>);
+
+/// Notes that `user` changed a ticket of `ws` now, so their next view counts include it.
+pub(crate) fn note_own_write(
+    memo: &store::memo::Memo,
+    ws: crate::ids::WorkspaceId,
+    user: crate::ids::UserId,
+) {
+    let now = std::time::Instant::now();
+    let missing = memo.update::<OwnWrites, _>(ws, |e| match e {
+        Some(w) => {
+            w.0.insert(user, now);
+            false
+        }
+        None => true,
+    });
+    if missing {
+        memo.put(ws, OwnWrites(HashMap::from([(user, now)])));
+    }
+}
+
 /// The queue counts for the console's view tabs: the workspace-wide counts may be a few
 /// seconds old (counting a large queue on every page view would cost more than the page),
-/// the caller's own count is exact. The API's `/api/tickets/queue` always counts afresh.
+/// except that they are counted afresh for a viewer who changed a ticket since they were
+/// taken, so one's own changes show at once; the caller's own count is always exact. The
+/// API's `/api/tickets/queue` always counts afresh.
 pub async fn queue_stats_for_views(store: &store::Store, actor: &Actor) -> Result<QueueStats> {
     actor.require(Permission::ViewTickets)?;
     let ws = actor.workspace_id;
+    let own = store
+        .memo()
+        .update::<OwnWrites, _>(ws, |e| e.and_then(|w| w.0.get(&actor.user_id).copied()));
     let (cached, refresh) = store
         .memo()
         .update::<ViewCounts, _>(ws, |entry| match entry {
+            Some(e) if own.is_some_and(|t| t >= e.at) => (None, false),
             Some(e) => {
                 let stale = e.at.elapsed() >= COUNTS_TTL && !e.refreshing;
                 if stale {

@@ -44,6 +44,11 @@ pub async fn record(
     to: Option<&str>,
     metadata: serde_json::Value,
 ) -> Result<()> {
+    if by.kind == "agent"
+        && let Some(id) = by.id
+    {
+        crate::tickets::list::note_own_write(tx.memo(), t.workspace_id, crate::ids::UserId(id));
+    }
     store::events::insert(
         tx,
         &EventRow {
