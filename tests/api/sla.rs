@@ -402,6 +402,32 @@ async fn scanner(app: TestApp) {
     assert_eq!(scan(minutes(61)).await, 1);
     assert_eq!(count_domain(&app, &ws, "ticket.sla.at_risk").await, 1);
     assert_eq!(count_domain(&app, &ws, "ticket.sla.breached").await, 3);
+    // Seed 003's breach payload: the ticket's fields and the breach at the top of `data`.
+    {
+        let mut conn = app.app.store.read().await.expect("conn");
+        let wid: ferrodesk::ids::WorkspaceId = ws.parse().expect("ws");
+        let all = ferrodesk::store::events::domain_events(&mut conn, wid, None, 100_000)
+            .await
+            .expect("events");
+        let breach = all
+            .iter()
+            .find(|e| e.event_type == "ticket.sla.breached")
+            .expect("a breach");
+        let v: serde_json::Value = serde_json::from_str(&breach.payload).expect("json");
+        let d = &v["data"];
+        assert!(
+            d["ticket_id"].is_string() && d["ticket_number"].is_string(),
+            "{v}"
+        );
+        assert!(
+            matches!(
+                d["breach_type"].as_str(),
+                Some("first_response" | "resolution")
+            ),
+            "{v}"
+        );
+        assert!(d.get("sla_policy_id").is_some(), "{v}");
+    }
     // An answered ticket's first-response clock never breaches; pending stops resolution.
     let fid = fresh["id"].as_str().expect("id");
     admin

@@ -185,6 +185,22 @@ async fn deliveries(backend: Backend) {
         let v: Value = serde_json::from_str(body).expect("json");
         assert_eq!(v["data"]["ticket"]["id"], id);
         assert!(!body.contains("secret note"));
+        // Seed 003's fields at the top of `data`, for every ticket event.
+        let d = &v["data"];
+        assert_eq!(d["ticket_id"], id, "{body}");
+        assert_eq!(d["ticket_number"], d["ticket"]["ticket_number"]);
+        assert_eq!(d["subject"], d["ticket"]["subject"]);
+        assert_eq!(d["priority"], d["ticket"]["priority"]);
+        match v["event"].as_str() {
+            Some("ticket.status_changed") => {
+                assert!(d["from"].is_string() && d["to"].is_string(), "{body}")
+            }
+            Some("ticket.comment.added") => {
+                assert_eq!(d["comment_id"], d["comment"]["id"], "{body}");
+                assert_eq!(d["is_internal"], false);
+            }
+            _ => {}
+        }
     }
     // The delivery log.
     let log = admin

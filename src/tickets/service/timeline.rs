@@ -68,7 +68,10 @@ pub async fn record(
 }
 
 /// Writes a domain event of the catalog (SPEC §5 Webhooks) to the outbox, in the same
-/// transaction as the change. `data` carries the ticket as it is after the change.
+/// transaction as the change. `data` has the seed's fields at its top level (`ticket_id`,
+/// `ticket_number`, `subject`, `priority`, then the event's own: `from`/`to`, `comment_id` and
+/// `is_internal`, `breach_type` and `sla_policy_id`, …) and the whole ticket, as it is after
+/// the change, under `ticket`.
 pub async fn publish(
     tx: &mut Tx,
     t: &TicketRow,
@@ -78,7 +81,17 @@ pub async fn publish(
 ) -> Result<()> {
     let now = now_micros();
     let internal = extra["comment"]["is_internal"] == serde_json::Value::Bool(true);
-    let mut data = json!({ "ticket": TicketView::from_row(t, tags.to_vec(), now) });
+    let mut data = json!({
+        "ticket_id": t.id,
+        "ticket_number": t.ticket_number,
+        "subject": t.subject,
+        "priority": t.priority,
+        "ticket": TicketView::from_row(t, tags.to_vec(), now),
+    });
+    if let Some(c) = extra["comment"].as_object() {
+        data["comment_id"] = c.get("id").cloned().unwrap_or_default();
+        data["is_internal"] = serde_json::Value::Bool(internal);
+    }
     if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
         obj.extend(more);
     }
