@@ -313,6 +313,15 @@ async fn admin_pages(app: TestApp) {
         .get("/admin/sla?preview_start=2026-12-18T15:00&preview_hours=2")
         .await;
     assert!(html.contains("Mon 2026-12-21 10:00 CET"), "{html}");
+    // The zone is picked from the time-zone database, the stored one selected.
+    assert!(
+        html.contains(r#"<option value="Europe/Warsaw" selected>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<option value="America/New_York" >"#),
+        "{html}"
+    );
 
     // Canned responses.
     ui.ok(

@@ -71,6 +71,26 @@ fn number<T: std::str::FromStr>(f: &Fields, k: &'static str) -> Result<T, UiErro
         .map_err(|_| UiError(Error::field(k, "must be a number")))
 }
 
+/// The time zones to pick from (the bundled IANA database, sorted), with `current` marked;
+/// a stored zone the database does not list is kept as the first choice.
+fn time_zones(current: &str) -> Vec<(String, bool)> {
+    let mut zones: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|z| z.as_str().to_owned())
+        .collect();
+    zones.sort();
+    if !zones.iter().any(|z| z == current) {
+        zones.insert(0, current.to_owned());
+    }
+    zones
+        .into_iter()
+        .map(|z| {
+            let selected = z == current;
+            (z, selected)
+        })
+        .collect()
+}
+
 /// A role picked in a form.
 fn role(f: &Fields, k: &'static str) -> Result<crate::tickets::status::Role, UiError> {
     let r = crate::tickets::status::Role::parse(field(f, k));

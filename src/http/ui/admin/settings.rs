@@ -19,6 +19,8 @@ use crate::http::ui::{Fields, field};
 #[template(path = "admin/settings.html")]
 pub(super) struct Settings {
     csrf: String,
+    /// Every zone, with the workspace's selected.
+    zones: Vec<(String, bool)>,
     /// Why mail would not go out, when it would not.
     mail_warning: Option<&'static str>,
     ws: crate::workspace::workspaces::WorkspaceSettings,
@@ -52,6 +54,7 @@ pub(super) async fn settings(
         &Settings {
             csrf: staff.csrf.clone(),
             mail_warning: mail.warning(),
+            zones: time_zones(&ws.timezone),
             ws,
             email,
             endpoints: vec![

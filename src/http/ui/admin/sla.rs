@@ -28,7 +28,8 @@ pub struct Policy {
 pub(super) struct Sla {
     csrf: String,
     policies: Vec<Policy>,
-    timezone: String,
+    /// Every zone, with the hours' zone selected.
+    zones: Vec<(String, bool)>,
     days: Vec<(String, String, String)>,
     holidays: String,
     preview_start: String,
@@ -91,7 +92,7 @@ pub(super) async fn sla(
                     .collect(),
             })
             .collect(),
-        timezone: hours.timezone.clone(),
+        zones: time_zones(&hours.timezone),
         days: WEEK
             .iter()
             .map(|d| {
