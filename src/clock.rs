@@ -12,11 +12,16 @@ pub fn now_micros() -> i64 {
     now().as_microsecond()
 }
 
+/// Stored microseconds as a timestamp (the epoch for values out of range).
+#[must_use]
+pub fn timestamp(us: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
 /// Renders stored microseconds as RFC 3339 UTC with second precision (`2026-01-15T10:30:00Z`).
 #[must_use]
 pub fn rfc3339(us: i64) -> String {
-    let t = jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    timestamp(us).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Parses an RFC 3339 timestamp, a date (`2026-01-15`, midnight UTC) or Unix seconds.

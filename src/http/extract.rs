@@ -69,6 +69,24 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(
 
 pub use crate::validate::parse_json;
 
+/// Streams one multipart file field into attachment storage (see [`crate::files::upload`]),
+/// under the server's size limit. The API's upload and the web forms both take files here.
+pub async fn upload_field(
+    app: &AppState,
+    ws: crate::ids::WorkspaceId,
+    uploaded_by: Option<uuid::Uuid>,
+    field: axum::extract::multipart::Field<'_>,
+) -> Result<crate::store::attachments::AttachmentRow, Error> {
+    let name = field.file_name().map(str::to_owned);
+    let upload = crate::files::NewUpload {
+        workspace_id: ws,
+        uploaded_by,
+        file_name: name.as_deref(),
+        limit: app.config.max_attachment_bytes,
+    };
+    crate::files::upload(&app.files, &app.store, upload, field).await
+}
+
 /// The authenticated staff user (401 otherwise).
 pub struct Auth(pub Actor);
 

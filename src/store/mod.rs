@@ -664,7 +664,7 @@ pub fn micros(t: jiff::Timestamp) -> i64 {
 /// The inverse of [`micros`].
 #[must_use]
 pub fn timestamp(us: i64) -> jiff::Timestamp {
-    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    crate::clock::timestamp(us)
 }
 
 #[cfg(test)]

@@ -182,14 +182,8 @@ pub async fn upload_attachment(
         if field.name() != Some("file") {
             continue;
         }
-        let name = field.file_name().map(str::to_owned);
-        let upload = crate::files::NewUpload {
-            workspace_id: actor.workspace_id,
-            uploaded_by: Some(actor.user_id.0),
-            file_name: name.as_deref(),
-            limit: app.config.max_attachment_bytes,
-        };
-        let a = crate::files::upload(&app.files, &app.store, upload, field).await?;
+        let by = Some(actor.user_id.0);
+        let a = crate::http::extract::upload_field(&app, actor.workspace_id, by, field).await?;
         return Ok((
             StatusCode::CREATED,
             axum::Json(crate::tickets::model::AttachmentView::staff(&a)),

@@ -373,14 +373,7 @@ pub async fn read_form(
                     format!("at most {max_files} files"),
                 )));
             }
-            let name = field.file_name().map(str::to_owned);
-            let upload = crate::files::NewUpload {
-                workspace_id: ws,
-                uploaded_by,
-                file_name: name.as_deref(),
-                limit: app.config.max_attachment_bytes,
-            };
-            let row = crate::files::upload(&app.files, &app.store, upload, field).await?;
+            let row = crate::http::extract::upload_field(app, ws, uploaded_by, field).await?;
             files.push(row.id);
         } else {
             if fields.len() >= MAX_FIELDS {

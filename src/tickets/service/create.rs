@@ -157,13 +157,8 @@ pub(crate) fn custom_fields_json(
 /// connection so the write transaction (SQLite's single writer) only writes.
 pub struct PreparedTicket {
     input: NewTicket,
-    subject: String,
-    description: String,
-    tags: Vec<String>,
-    custom: Option<String>,
-    links: Option<String>,
-    external_ref: Option<String>,
-    created_at: Option<i64>,
+    /// Its fields, validated.
+    fields: Checked,
     /// The requester when known; `None` means create it from `input.requester_email`.
     customer: Option<CustomerRow>,
     format: NumberFormat,
@@ -307,15 +302,7 @@ pub async fn prepare_with(
     actor: Option<&Actor>,
     input: NewTicket,
 ) -> Result<PreparedTicket> {
-    let Checked {
-        subject,
-        description,
-        tags,
-        custom,
-        links,
-        external_ref,
-        created_at,
-    } = check_fields(&input, actor)?;
+    let fields = check_fields(&input, actor)?;
     check_refs(conn, ws, actor, &input).await?;
     let email = match input.requester_id {
         Some(_) => None,
@@ -345,13 +332,7 @@ pub async fn prepare_with(
     let customer = context.customer;
     Ok(PreparedTicket {
         input,
-        subject,
-        description,
-        tags,
-        custom,
-        links,
-        external_ref,
-        created_at,
+        fields,
         customer,
         format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
         number_start: context.number_start,
@@ -387,13 +368,16 @@ pub async fn create_as(
 ) -> Result<(TicketRow, Vec<String>)> {
     let PreparedTicket {
         input,
-        subject,
-        description,
-        tags,
-        custom,
-        links,
-        external_ref,
-        created_at,
+        fields:
+            Checked {
+                subject,
+                description,
+                tags,
+                custom,
+                links,
+                external_ref,
+                created_at,
+            },
         customer,
         format,
         number_start,
