@@ -1,7 +1,6 @@
 //! The running application: `App` holds every dependency, `launch` serves HTTP on a listener
 //! until shutdown, and background jobs run beside it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,6 +116,7 @@ pub fn default_jobs() -> Registry {
         .with::<crate::webhooks::DeliverWebhook>()
         .with::<crate::integrations::escalation::Escalate>()
         .with::<crate::integrations::crm::CrmSync>()
+        .with::<crate::portal::SendAccess>()
         .every("SLA scan", |store, now| {
             Box::pin(async move { crate::sla::scan::run(&store, now).await.map(drop) })
         })
@@ -171,11 +171,8 @@ pub async fn launch(
     let router = crate::http::router(app.clone());
     println!("listening on http://{addr}");
     tracing::info!(%addr, backend = ?app.store.backend(), "Ferrodesk is ready");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    let header_timeout = Duration::from_secs(app.config.read_timeout_seconds);
+    crate::http::serve::serve(listener, router, header_timeout, {
         let app = app.clone();
         async move {
             shutdown.await;

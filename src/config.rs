@@ -169,6 +169,13 @@ pub struct Config {
     /// Largest accepted attachment in bytes.
     #[arg(long, env = "FERRODESK_MAX_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
     pub max_attachment_bytes: usize,
+    /// Seconds a client has to send its request headers (also how long an idle keep-alive
+    /// connection stays open) and the longest pause allowed while it sends a body.
+    #[arg(long, env = "FERRODESK_READ_TIMEOUT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub read_timeout_seconds: u64,
+    /// Seconds a client has to send a whole request body (uploads included).
+    #[arg(long, env = "FERRODESK_BODY_DEADLINE_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub body_deadline_seconds: u64,
     /// Run background jobs in this process (turn off on API-only nodes).
     #[arg(long, env = "FERRODESK_RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub run_jobs: bool,
@@ -214,6 +221,8 @@ impl Config {
             max_json_bytes: 1024 * 1024,
             max_attachment_bytes: 25 * 1024 * 1024,
             attachment_store: None,
+            read_timeout_seconds: 20,
+            body_deadline_seconds: 300,
             run_jobs: true,
         }
     }
@@ -244,6 +253,8 @@ impl Config {
             "FERRODESK_PUBLIC_RATE_LIMIT",
             "FERRODESK_MAX_JSON_BYTES",
             "FERRODESK_RUN_JOBS",
+            "FERRODESK_READ_TIMEOUT_SECONDS",
+            "FERRODESK_BODY_DEADLINE_SECONDS",
             // Read by `ferrodesk user create` and `ferrodesk workspace create`.
             "FERRODESK_NEW_USER_PASSWORD",
             "FERRODESK_NEW_ADMIN_PASSWORD",

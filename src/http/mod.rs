@@ -5,6 +5,7 @@ pub mod api;
 pub mod extract;
 pub mod links;
 pub mod problem;
+pub mod serve;
 pub mod ui;
 
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
         .layer(middleware::map_response(close_after_413))
+        .layer(middleware::from_fn_with_state(app.clone(), body_limits))
         .layer(DefaultBodyLimit::max(app.config.max_json_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let route = req
@@ -62,6 +64,50 @@ async fn close_after_413(mut res: Response) -> Response {
             HeaderValue::from_static("close"),
         );
     }
+    res
+}
+
+/// Cuts off slow bodies (slowloris): a pause longer than `FERRODESK_READ_TIMEOUT_SECONDS`, or
+/// a body still arriving after `FERRODESK_BODY_DEADLINE_SECONDS`, ends the request with 408
+/// and closes the connection, whichever handler was reading it.
+async fn body_limits(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    use tower_http::timeout::{DeadlineBody, TimeoutBody, TimeoutError};
+
+    if axum::body::HttpBody::is_end_stream(req.body()) {
+        return next.run(req).await;
+    }
+    let idle = Duration::from_secs(app.config.read_timeout_seconds);
+    let total = Duration::from_secs(app.config.body_deadline_seconds);
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let body = TimeoutBody::new(idle, DeadlineBody::new(total, body)).map_err({
+        let timed_out = timed_out.clone();
+        move |e| {
+            if e.is::<TimeoutError>() {
+                timed_out.store(true, Ordering::Relaxed);
+            }
+            e
+        }
+    });
+    let res = next
+        .run(Request::from_parts(parts, axum::body::Body::new(body)))
+        .await;
+    if !timed_out.load(Ordering::Relaxed) {
+        return res;
+    }
+    let mut res = problem::problem(
+        Code::RequestTimeout,
+        "the request body did not arrive in time",
+        vec![],
+    );
+    res.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
     res
 }
 

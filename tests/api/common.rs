@@ -49,6 +49,9 @@ pub struct TestApp {
 /// Options for a test server.
 #[derive(Default, Clone)]
 pub struct Options {
+    /// `FERRODESK_READ_TIMEOUT_SECONDS` and `FERRODESK_BODY_DEADLINE_SECONDS`.
+    pub read_timeout_seconds: Option<u64>,
+    pub body_deadline_seconds: Option<u64>,
     pub api_rate_limit: Option<u32>,
     /// `FERRODESK_PUBLIC_RATE_LIMIT` (default here: high enough never to matter).
     pub public_rate_limit: Option<u32>,
@@ -103,6 +106,12 @@ impl TestApp {
         config.webhook_allow_private = opts.webhook_allow_private;
         if let Some(m) = opts.max_attachment_bytes {
             config.max_attachment_bytes = m;
+        }
+        if let Some(t) = opts.read_timeout_seconds {
+            config.read_timeout_seconds = t;
+        }
+        if let Some(t) = opts.body_deadline_seconds {
+            config.body_deadline_seconds = t;
         }
         if let Some(r) = opts.retry_base_seconds {
             config.retry_base_seconds = r;

@@ -403,3 +403,133 @@ async fn unknown_parameters(app: TestApp) {
         .expect(200);
 }
 both!(unknown_query_parameters_are_refused, unknown_parameters);
+
+/// A raw connection to the test server, for clients no HTTP library would be.
+async fn raw(app: &TestApp) -> tokio::net::TcpStream {
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    tokio::net::TcpStream::connect(addr).await.expect("connect")
+}
+
+/// Reads until the server closes the connection (bounded, so a server that never does fails
+/// the test instead of hanging it).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut out))
+        .await
+        .expect("the server closed the connection")
+        .expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn slow_options() -> Options {
+    Options {
+        read_timeout_seconds: Some(1),
+        body_deadline_seconds: Some(3),
+        ..Options::default()
+    }
+}
+
+/// Slow clients are cut off (HTTP layer; the same on both backends, so SQLite only).
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start_with(Backend::Sqlite, slow_options())
+        .await
+        .expect("app");
+    let token = app.admin().await.token.expect("token");
+
+    // Half the headers, then nothing: the connection is closed without an answer.
+    let mut s = raw(&app).await;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    assert_eq!(read_until_closed(&mut s).await, "");
+
+    // An idle keep-alive connection is closed too, after its answer.
+    let mut s = raw(&app).await;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A body shorter than its Content-Length: 408 problem+json, connection closed, nothing
+    // created.
+    let mut s = raw(&app).await;
+    let head = format!(
+        "POST /api/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"subject\": \"half"
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    let answer = read_until_closed(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("content-type: application/problem+json"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+
+    // A body that keeps trickling (never pausing long enough for the idle limit) is cut off
+    // at its deadline.
+    let mut s = raw(&app).await;
+    let head = format!(
+        "POST /api/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    let (mut rd, mut wr) = s.into_split();
+    let trickle = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(300));
+        // Stops when the server has closed (writes fail) or after far more than the deadline.
+        for _ in 0..100 {
+            tick.tick().await;
+            if wr.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        use tokio::io::AsyncReadExt;
+        rd.read_to_end(&mut out).await
+    })
+    .await
+    .expect("the server answered before the trickle ended")
+    .expect("read");
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&out);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    assert_eq!(
+        app.admin().await.get("/api/tickets").await.expect(200)["pagination"]["total"],
+        0
+    );
+}
+
+/// The answers hyper writes itself (before any handler) are problem documents too.
+#[tokio::test]
+async fn malformed_requests_are_problem_documents() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start(Backend::Sqlite).await.expect("app");
+    let cases: [(String, &str, &str); 2] = [
+        (
+            format!("GET /api/tickets?q={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+            "414",
+            "uri_too_long",
+        ),
+        (
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_owned(),
+            "400",
+            "bad_request",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let mut s = raw(&app).await;
+        s.write_all(request.as_bytes()).await.expect("write");
+        let answer = read_until_closed(&mut s).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+        assert!(answer.contains("content-type: application/problem+json"), "{answer}");
+        let body = answer.split("\r\n\r\n").nth(1).expect("a body");
+        let doc: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(doc["code"], code);
+        assert_eq!(doc["status"].to_string(), status);
+    }
+    // A well-formed request on a fresh connection still works.
+    app.anonymous().get("/healthz").await.expect(200);
+}

@@ -159,7 +159,7 @@ fn content_disposition(name: &str) -> String {
 /// Uploads a file (multipart field `file`), streamed to storage; link it to a comment with
 /// `attachment_ids`. The type is sniffed from the content; files over the limit → 413.
 #[utoipa::path(post, path = "/api/attachments", tag = "email", security(("bearer" = [])),
-    request_body(content = String, content_type = "multipart/form-data", description = "field `file`"),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = crate::tickets::model::AttachmentView),
               (status = 413, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn upload_attachment(
@@ -193,6 +193,15 @@ pub async fn upload_attachment(
         "file",
         "is required (a multipart field named `file`)",
     ))
+}
+
+/// The multipart form of an upload: one file in the field `file`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document only.
+pub struct UploadForm {
+    /// The file's bytes (its type is sniffed from them; its name is kept).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// Polls the workspace's IMAP mailbox now (admin) and says what it found.

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod email;
 pub mod groups;
 pub mod integrations;
+pub mod openapi;
 pub mod portal;
 pub mod rules;
 pub mod sla;
@@ -178,8 +179,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
             workspaces::get_settings,
             workspaces::update_settings
         ));
-    let doc = router.get_openapi().clone();
-    let json = doc.to_json().unwrap_or_else(|_| "{}".into());
+    let mut doc = serde_json::to_value(router.get_openapi()).unwrap_or_default();
+    openapi::conform(&mut doc);
+    let json = doc.to_string();
     router.route(
         "/api/openapi.json",
         axum::routing::get(move || {

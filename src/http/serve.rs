@@ -1,0 +1,209 @@
+//! The HTTP/1 accept loop: hyper with a header-read timeout (a client that sends half its
+//! headers, or an idle keep-alive connection, is cut off), the client's address on every
+//! request, graceful shutdown, and problem+json on the few answers hyper writes by itself.
+//! Slow bodies are cut off by [`crate::http::body_limits`].
+//!
+//! `axum::serve` has no header-read timeout, so connections are served here with hyper's own
+//! builder (as `axum::serve` does inside).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceBuilder;
+
+use crate::error::Code;
+
+/// Accepts connections on `listener` until `shutdown` resolves, then stops accepting and
+/// waits for the connections' requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = ServiceBuilder::new()
+            .map_request(move |mut req: Request<_>| {
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
+                req
+            })
+            .service(router.clone());
+        let conn = builder.serve_connection(
+            TokioIo::new(ProblemIo::new(stream)),
+            TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection from {addr} ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A connection that turns the bodiless answers hyper writes by itself, when a request line
+/// or header block cannot be parsed (400, 414, 431), into problem+json like every other error.
+/// hyper closes the connection after them, so the rewritten answer is the last thing sent.
+struct ProblemIo {
+    inner: TcpStream,
+    /// A rewritten answer still being written.
+    pending: Vec<u8>,
+}
+
+impl ProblemIo {
+    fn new(inner: TcpStream) -> Self {
+        Self {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.pending.drain(..n);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The problem+json answer for one of hyper's own, when `head` is one.
+fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    if !text.ends_with("\r\n\r\n") {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    // Every answer of ours has a body and a type; hyper's own have neither.
+    if !lower.contains("\r\ncontent-length: 0\r\n") || lower.contains("\r\ncontent-type:") {
+        return None;
+    }
+    let (code, detail) = match lower.get(..13)? {
+        "http/1.1 400 " | "http/1.0 400 " => (
+            Code::BadRequest,
+            "the request line or a header could not be parsed",
+        ),
+        "http/1.1 414 " | "http/1.0 414 " => (
+            Code::UriTooLong,
+            "the URL is longer than the server accepts (64 KiB)",
+        ),
+        "http/1.1 431 " | "http/1.0 431 " => (
+            Code::HeadersTooLarge,
+            "the request headers are larger than the server accepts",
+        ),
+        _ => return None,
+    };
+    let body = serde_json::json!({
+        "type": format!("https://ferrodesk.dev/problems/{}", code.as_str()),
+        "title": code.title(),
+        "status": code.status(),
+        "detail": detail,
+        "code": code.as_str(),
+    })
+    .to_string();
+    let status_line = text.split("\r\n").next()?;
+    Some(
+        format!(
+            "{status_line}\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+impl AsyncRead for ProblemIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ProblemIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.drain(cx))?;
+        // Error heads are small; anything longer is a normal answer passing through.
+        if buf.len() < 512
+            && let Some(answer) = rewrite(buf)
+        {
+            self.pending = answer;
+            ready!(self.drain(cx))?;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain(cx))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain(cx))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite;
+
+    #[test]
+    fn only_hyper_s_bodiless_error_heads_are_rewritten() {
+        let own = b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let out = String::from_utf8(rewrite(own).expect("rewritten")).expect("utf-8");
+        assert!(out.starts_with("HTTP/1.1 414 URI Too Long\r\n"));
+        assert!(out.contains("content-type: application/problem+json"));
+        assert!(out.contains("\"code\":\"uri_too_long\""));
+        // An answer of ours (with a type), a success, and a partial head pass unchanged.
+        let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: 0\r\n\r\n";
+        assert!(rewrite(ours).is_none());
+        assert!(rewrite(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_none());
+        assert!(rewrite(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n").is_none());
+    }
+}
