@@ -131,7 +131,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             return Ok(IfMatch(None));
         };
         let s = v.to_str().unwrap_or_default().trim();
-        if s == "*" {
+        // An empty value names no version: no precondition, as without the header.
+        if s == "*" || s.is_empty() {
             return Ok(IfMatch(None));
         }
         let inner = s.trim_start_matches("W/").trim_matches('"');

@@ -303,6 +303,58 @@ async fn openapi_describes_every_route() {
     }
     assert!(doc["components"]["schemas"]["TicketView"]["properties"]["ticket_number"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // It says what the server does (checked in full by schemathesis, docs/api.md): errors are
+    // problem documents and every operation lists the ones it can give; paging has its bounds;
+    // If-Match its form; an upload is a multipart form with a binary `file`; business hours
+    // need a time zone from the server's database.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            let responses = op["responses"].as_object().expect("responses");
+            for status in ["400", "404", "422", "429"] {
+                assert!(responses.contains_key(status), "{method} {path}: no {status}");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(responses.contains_key("415"), "{method} {path}: no 415");
+            }
+            for (status, r) in responses {
+                if status.starts_with('4') {
+                    let content = r["content"].as_object().expect("content");
+                    assert!(
+                        content.contains_key("application/problem+json")
+                            && !content.contains_key("application/json"),
+                        "{method} {path} {status}: {content:?}"
+                    );
+                }
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                match p["name"].as_str() {
+                    Some("page") => {
+                        assert_eq!(p["schema"]["minimum"], 1, "{path}");
+                        assert_eq!(p["schema"]["maximum"], 100_000, "{path}");
+                    }
+                    Some("limit") => {
+                        assert_eq!(p["schema"]["minimum"], 1, "{path}");
+                        assert!(p["schema"]["maximum"].as_u64().is_some_and(|m| m <= 200), "{path}");
+                    }
+                    Some("If-Match") => assert!(p["schema"]["pattern"].is_string(), "{path}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let upload = &paths["/api/attachments"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"];
+    let upload = match upload["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().expect("name")],
+        None => upload,
+    };
+    assert_eq!(upload["properties"]["file"]["format"], "binary", "{upload}");
+    let hours = &paths["/api/settings/business-hours"]["put"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(hours["required"], json!(["timezone"]), "{hours}");
+    assert!(
+        hours["properties"]["timezone"]["enum"]
+            .as_array()
+            .is_some_and(|z| z.iter().any(|z| z == "Europe/Warsaw"))
+    );
     // Every documented path answers something other than 404-no-route (it is really routed).
     let admin = app.admin().await;
     for path in paths.keys() {

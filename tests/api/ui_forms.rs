@@ -294,6 +294,71 @@ async fn admin_pages(app: TestApp) {
         policies[0]["priority_overrides"]["urgent"]["first_response_hours"],
         0.5
     );
+    // Conditions are picked (priorities, channels, categories by name), shown checked, and
+    // kept when the policy is saved again from its form.
+    let inv_id = inv["id"].as_str().expect("id").to_owned();
+    let conditions: Vec<(&str, &str)> = vec![
+        ("name", "Email VIP"),
+        ("first_response_hours", "1"),
+        ("resolution_hours", "4"),
+        ("priorities", "urgent"),
+        ("priorities", "high"),
+        ("channels", "email"),
+        ("category_ids", &inv_id),
+        ("high_first", "0.5"),
+        ("high_resolution", "3"),
+        ("at_risk_percent", "30"),
+    ];
+    ui.ok("/admin/sla", &conditions).await;
+    let vip = items(
+        api.get("/api/tickets/sla-policies").await.expect(200),
+        "policies",
+    )
+    .into_iter()
+    .find(|p| p["name"] == "Email VIP")
+    .expect("created");
+    assert_eq!(vip["conditions"]["priorities"], json!(["urgent", "high"]));
+    assert_eq!(vip["conditions"]["channels"], json!(["email"]));
+    assert_eq!(vip["conditions"]["category_ids"], json!([inv_id]));
+    assert_eq!(vip["priority_overrides"]["high"]["resolution_hours"], 3.0);
+    let vip_id = vip["id"].as_str().expect("id").to_owned();
+    let (_, html) = ui.get("/admin/sla").await;
+    assert!(
+        html.contains(&format!(r#"name="category_ids" value="{inv_id}" checked"#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="channels" value="email" checked"#), "{html}");
+    let mut again = conditions.clone();
+    again[0] = ("name", "Email VIP 2");
+    ui.ok(&format!("/admin/sla/{vip_id}"), &again).await;
+    let vip = api
+        .get(&format!("/api/tickets/sla-policies/{vip_id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(vip["name"], "Email VIP 2");
+    assert_eq!(vip["conditions"]["category_ids"], json!([inv_id]));
+    // Unchecking every box means "any".
+    ui.ok(
+        &format!("/admin/sla/{vip_id}"),
+        &[("name", "Email VIP 2"), ("first_response_hours", "1"), ("resolution_hours", "4")],
+    )
+    .await;
+    let vip = api
+        .get(&format!("/api/tickets/sla-policies/{vip_id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(vip["conditions"]["priorities"], json!([]));
+    // A made-up channel is refused with the field named.
+    let (status, html) = ui
+        .post(
+            "/admin/sla",
+            &[("name", "Odd"), ("first_response_hours", "1"), ("resolution_hours", "2"), ("channels", "pigeon")],
+        )
+        .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("channels"), "{html}");
     let mut hours: Vec<(&str, &str)> =
         vec![("timezone", "Europe/Warsaw"), ("holidays", "2026-12-25")];
     for d in ["monday", "tuesday", "wednesday", "thursday", "friday"] {

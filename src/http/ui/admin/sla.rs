@@ -21,6 +21,10 @@ pub struct Policy {
     pub default: bool,
     pub risk: i64,
     pub overrides: Vec<(String, String, String)>,
+    /// The conditions as pickers: (value, label, checked).
+    pub priorities: Vec<(String, String, bool)>,
+    pub categories: Vec<(String, String, bool)>,
+    pub channels: Vec<(String, String, bool)>,
 }
 
 #[derive(Template)]
@@ -28,6 +32,8 @@ pub struct Policy {
 pub(super) struct Sla {
     csrf: String,
     policies: Vec<Policy>,
+    /// The pickers of the new-policy form (nothing checked, no overrides).
+    blank: Policy,
     /// Every zone, with the hours' zone selected.
     zones: Vec<(String, bool)>,
     days: Vec<(String, String, String)>,
@@ -47,12 +53,65 @@ fn priorities() -> impl Iterator<Item = &'static str> {
         .map(|p| p.as_str())
 }
 
+/// A policy as its form shows it (`None`: the new-policy form).
+fn policy_form(
+    p: Option<&crate::sla::service::PolicyView>,
+    cats: &[crate::workflow::categories::CategoryView],
+) -> Policy {
+    use crate::tickets::status::{Channel, Priority};
+    let fmt = |h: f64| format!("{h}");
+    let cond = p.map(|p| &p.conditions);
+    Policy {
+        id: p.map(|p| p.id.to_string()).unwrap_or_default(),
+        name: p.map(|p| p.name.clone()).unwrap_or_default(),
+        first: p.map(|p| fmt(p.first_response_hours)).unwrap_or_default(),
+        resolution: p.map(|p| fmt(p.resolution_hours)).unwrap_or_default(),
+        business: p.is_some_and(|p| p.business_hours_only),
+        default: p.is_some_and(|p| p.is_default),
+        risk: p.map_or(25, |p| p.at_risk_percent),
+        overrides: priorities()
+            .map(|k| {
+                let o = p.and_then(|p| p.priority_overrides.get(k));
+                (
+                    k.to_owned(),
+                    o.map(|o| fmt(o.first_response_hours)).unwrap_or_default(),
+                    o.map(|o| fmt(o.resolution_hours)).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        priorities: Priority::ALL
+            .iter()
+            .rev()
+            .map(|x| {
+                let on = cond.is_some_and(|c| c.priorities.contains(x));
+                (x.as_str().to_owned(), x.label(), on)
+            })
+            .collect(),
+        categories: cats
+            .iter()
+            .filter(|c| !c.archived || cond.is_some_and(|k| k.category_ids.contains(&c.id.0)))
+            .map(|c| {
+                let on = cond.is_some_and(|k| k.category_ids.contains(&c.id.0));
+                (c.id.to_string(), c.name.clone(), on)
+            })
+            .collect(),
+        channels: Channel::ALL
+            .iter()
+            .map(|x| {
+                let on = cond.is_some_and(|c| c.channels.contains(x));
+                (x.as_str().to_owned(), x.label(), on)
+            })
+            .collect(),
+    }
+}
+
 pub(super) async fn sla(
     State(app): State<AppState>,
     staff: Staff,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> UiResult {
     let list = crate::sla::service::list(&app.store, &staff.actor).await?;
+    let cats = crate::workflow::categories::list(&app.store, &staff.actor, true).await?;
     let hours = crate::sla::service::business_hours(&app.store, &staff.actor).await?;
     let preview = match (q.get("preview_start"), q.get("preview_hours")) {
         (Some(s), Some(h)) if !s.is_empty() && !h.is_empty() => Some(preview_due(&hours, s, h)),
@@ -67,31 +126,10 @@ pub(super) async fn sla(
         };
         first.map_or_else(Default::default, |i| (i.start.clone(), i.end.clone()))
     };
-    let fmt = |h: f64| format!("{h}");
     let body = Sla {
         csrf: staff.csrf.clone(),
-        policies: list
-            .iter()
-            .map(|p| Policy {
-                id: p.id.to_string(),
-                name: p.name.clone(),
-                first: fmt(p.first_response_hours),
-                resolution: fmt(p.resolution_hours),
-                business: p.business_hours_only,
-                default: p.is_default,
-                risk: p.at_risk_percent,
-                overrides: priorities()
-                    .map(|k| {
-                        let o = p.priority_overrides.get(k);
-                        (
-                            k.to_owned(),
-                            o.map(|o| fmt(o.first_response_hours)).unwrap_or_default(),
-                            o.map(|o| fmt(o.resolution_hours)).unwrap_or_default(),
-                        )
-                    })
-                    .collect(),
-            })
-            .collect(),
+        policies: list.iter().map(|p| policy_form(Some(p), &cats)).collect(),
+        blank: policy_form(None, &cats),
         zones: time_zones(&hours.timezone),
         days: WEEK
             .iter()
@@ -148,8 +186,17 @@ pub(super) fn preview_due(
     }
 }
 
+/// The checked words of a group of checkboxes.
+fn words<T>(f: &Fields, k: &'static str, parse: fn(&str) -> Option<T>) -> Result<Vec<T>, UiError> {
+    crate::http::ui::all(f, k)
+        .into_iter()
+        .map(|w| parse(w).ok_or_else(|| UiError(Error::field(k, format!("unknown value `{w}`")))))
+        .collect()
+}
+
 /// A policy from its form: the targets, a per-priority override where both its hours are
-/// given, the switches and the at-risk percentage.
+/// given, the conditions (checked priorities, categories, channels; none checked: any), the
+/// switches and the at-risk percentage.
 pub(super) fn policy_input(f: &Fields) -> Result<crate::sla::service::PolicyInput, UiError> {
     let hours = |k: &str| field(f, k).trim().parse::<f64>().ok();
     let priority_overrides = priorities()
@@ -172,7 +219,11 @@ pub(super) fn policy_input(f: &Fields) -> Result<crate::sla::service::PolicyInpu
         priority_overrides,
         business_hours_only: checked(f, "business_hours_only"),
         is_default: checked(f, "is_default"),
-        conditions: crate::sla::service::PolicyConditions::default(),
+        conditions: crate::sla::service::PolicyConditions {
+            priorities: words(f, "priorities", crate::tickets::status::Priority::parse)?,
+            category_ids: ids(f, "category_ids")?,
+            channels: words(f, "channels", crate::tickets::status::Channel::parse)?,
+        },
         at_risk_percent: field(f, "at_risk_percent").trim().parse::<i64>().ok(),
         position: None,
     })
