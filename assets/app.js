@@ -218,6 +218,63 @@
     });
   }
 
+  // ---------------------------------------------------------------- rule builder
+  // Each row shows the picker groups its field or action type uses (data-for) and the typed
+  // value only where one is typed (data-text); rows are added from a <template> and removed.
+  function shapeRow(row) {
+    var kindSelect = row.querySelector("select[data-kind]");
+    var picker = row.querySelector("select[data-picker]");
+    var text = row.querySelector("[data-text-input]");
+    if (!kindSelect || !picker || !text) { return; }
+    var kind = kindSelect.value;
+    var chosen = kindSelect.options[kindSelect.selectedIndex];
+    var typed = !kind || (chosen && chosen.hasAttribute("data-text"));
+    var any = false;
+    picker.querySelectorAll("optgroup").forEach(function (g) {
+      var serves = (g.getAttribute("data-for") || "").split(" ").indexOf(kind) >= 0;
+      g.hidden = !serves;
+      g.disabled = !serves;
+      if (!serves) {
+        Array.prototype.forEach.call(g.children, function (o) { o.selected = false; });
+      }
+      any = any || serves;
+    });
+    picker.hidden = !any;
+    text.hidden = !typed;
+  }
+  function ruleBuilder() {
+    var form = document.getElementById("rule-form");
+    if (!form) { return; }
+    form.querySelectorAll("[data-row]").forEach(shapeRow);
+    form.addEventListener("change", function (e) {
+      if (e.target.matches("select[data-kind]")) { shapeRow(e.target.closest("[data-row]")); }
+    });
+    form.addEventListener("click", function (e) {
+      var remove = e.target.closest("[data-remove-row]");
+      if (remove) {
+        remove.closest("[data-row]").remove();
+        announce("Row removed");
+        return;
+      }
+      var add = e.target.closest("[data-add-row]");
+      if (!add) { return; }
+      var which = add.getAttribute("data-add-row");
+      var tpl = document.getElementById(which + "-template");
+      var list = document.getElementById(which + "-rows");
+      if (!tpl || !list) { return; }
+      var next = parseInt(form.getAttribute("data-next"), 10) || 0;
+      form.setAttribute("data-next", String(next + 1));
+      var holder = document.createElement("div");
+      holder.innerHTML = tpl.innerHTML.split("__i__").join(String(next));
+      var row = holder.firstElementChild;
+      list.appendChild(row);
+      shapeRow(row);
+      var first = row.querySelector("select");
+      if (first) { first.focus(); }
+      announce(which === "cond" ? "Condition added" : "Action added");
+    });
+  }
+
   // ---------------------------------------------------------------- keyboard
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) { return; }
@@ -266,6 +323,7 @@
     });
     liveInbox();
     liveTicket();
+    ruleBuilder();
     setInterval(countdown, 30000);
   }
 

@@ -529,6 +529,41 @@ async fn flow(backend: Backend) {
     assert_eq!(t["satisfaction"]["rating"], 5);
     assert_eq!(t["status"], "resolved");
 
+    // The rule builder: rows are added and removed in the page, and a row's picker shows only
+    // the choices its field uses (categories by name for "category").
+    agent.go("/admin/rules").await;
+    agent
+        .wait("the rule builder", "return !!document.getElementById('rule-form')")
+        .await;
+    let before = agent
+        .js("return document.querySelectorAll('#cond-rows [data-row]').length")
+        .await;
+    agent.click("[data-add-row=cond]").await;
+    agent
+        .wait(
+            "a new condition row",
+            &format!("return document.querySelectorAll('#cond-rows [data-row]').length === {before} + 1"),
+        )
+        .await;
+    let shaped = agent
+        .js(
+            "var row = document.querySelector('#cond-rows [data-row]:last-child');             var f = row.querySelector('select[data-kind]');             f.value = 'category_id'; f.dispatchEvent(new Event('change', {bubbles: true}));             var shown = Array.prototype.filter.call(row.querySelectorAll('optgroup'), function (g) { return !g.hidden; })               .map(function (g) { return g.label; });             return {name: f.name, shown: shown, text: row.querySelector('[data-text-input]').hidden};",
+        )
+        .await;
+    assert_eq!(shaped["shown"], json!(["Categories", "Nobody"]), "{shaped}");
+    assert_eq!(shaped["text"], true, "{shaped}");
+    assert!(
+        shaped["name"].as_str().is_some_and(|n| n.starts_with("cond_field_") && !n.contains("__i__")),
+        "{shaped}"
+    );
+    agent.click("#cond-rows [data-row]:last-child [data-remove-row]").await;
+    agent
+        .wait(
+            "the row removed",
+            &format!("return document.querySelectorAll('#cond-rows [data-row]').length === {before}"),
+        )
+        .await;
+
     // The admin pages render for the screenshots (their behaviour is in ui_forms).
     for page in ["categories", "sla", "rules", "webhooks", "settings"] {
         agent.go(&format!("/admin/{page}")).await;

@@ -456,7 +456,131 @@ async fn admin_pages(app: TestApp) {
         false
     );
 
+    // Categories, groups, people and canned responses are picked by name; rows can be any
+    // numbers (the page adds and removes them).
+    let tier2 = groups[0]["id"].as_str().expect("group").to_owned();
+    let thanks = canned[0]["id"].as_str().expect("canned").to_owned();
+    let (cat_pick, group_pick) = (format!("category:{returns}"), format!("group:{tier2}"));
+    let (rr_pick, canned_pick) = (format!("round_robin:{tier2}"), format!("canned:{thanks}"));
+    let ana_pick = format!("user:{ana}");
+    let (_, page) = ui.get("/admin/rules").await;
+    for offered in [&cat_pick, &rr_pick, &canned_pick, &ana_pick] {
+        assert!(page.contains(&format!(r#"<option value="{offered}" >"#)), "{offered}: {page}");
+    }
+    assert!(page.contains(">Returns</option>") && page.contains(">Round robin in Tier 2</option>"));
+    let by_name: Vec<(&str, &str)> = vec![
+        ("name", "Returns to tier 2"),
+        ("trigger", "ticket.created"),
+        ("match", "any"),
+        ("cond_field_3", "category_id"),
+        ("cond_op_3", "in"),
+        ("cond_value_3", ""),
+        ("cond_pick_3", &cat_pick),
+        ("cond_pick_3", "none"),
+        ("cond_field_7", "priority"),
+        ("cond_op_7", "eq"),
+        ("cond_value_7", ""),
+        ("cond_pick_7", "priority:high"),
+        ("act_type_4", "set_group"),
+        ("act_pick_4", &group_pick),
+        ("act_value_4", ""),
+        ("act_type_5", "assign"),
+        ("act_pick_5", &rr_pick),
+        ("act_value_5", ""),
+        ("act_type_9", "reply_with_canned"),
+        ("act_pick_9", &canned_pick),
+        ("act_value_9", ""),
+        ("act_type_10", "add_watcher"),
+        ("act_pick_10", &ana_pick),
+        ("act_value_10", ""),
+        ("act_type_11", ""),
+        ("act_pick_11", ""),
+        ("act_value_11", ""),
+    ];
+    ui.ok("/admin/rules", &by_name).await;
+    let rule = items(
+        api.get("/api/tickets/automation-rules").await.expect(200),
+        "rules",
+    )
+    .into_iter()
+    .find(|r| r["name"] == "Returns to tier 2")
+    .expect("created");
+    assert_eq!(
+        rule["conditions"],
+        json!({"all": [], "any": [
+            {"field": "category_id", "op": "in", "value": [returns, null]},
+            {"field": "priority", "op": "eq", "value": "high"}]})
+    );
+    assert_eq!(
+        rule["actions"],
+        json!([
+            {"type": "set_group", "value": tier2},
+            {"type": "assign", "strategy": "round_robin", "group_id": tier2},
+            {"type": "reply_with_canned", "canned_response_id": thanks},
+            {"type": "add_watcher", "user_id": ana}
+        ])
+    );
+    let rule_id = rule["id"].as_str().expect("id").to_owned();
+    // The list says it in words, with names.
+    let (_, page) = ui.get("/admin/rules").await;
+    assert!(page.contains("category id is one of Returns, nobody / none"), "{page}");
+    assert!(page.contains("set group → Tier 2"), "{page}");
+    assert!(page.contains("reply with “Thanks”"), "{page}");
+    // Editing shows the rule in the builder, picks selected; saving changes it.
+    let (_, edit) = ui.get(&format!("/admin/rules?edit={rule_id}")).await;
+    assert!(edit.contains(&format!(r#"action="/admin/rules/{rule_id}""#)), "{edit}");
+    assert!(edit.contains(&format!(r#"<option value="{cat_pick}" selected>"#)), "{edit}");
+    assert!(edit.contains(&format!(r#"<option value="{rr_pick}" selected>"#)), "{edit}");
+    let mut renamed = by_name.clone();
+    renamed[0] = ("name", "Returns and high to tier 2");
+    renamed.push(("action", "save"));
+    ui.ok(&format!("/admin/rules/{rule_id}"), &renamed).await;
+    let saved = api
+        .get(&format!("/api/tickets/automation-rules/{rule_id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(saved["name"], "Returns and high to tier 2");
+    assert_eq!(saved["actions"], rule["actions"]);
+    // A refused rule comes back as the form, as sent, with the API's message beside its row.
+    let (status, html) = ui
+        .post(
+            "/admin/rules",
+            &[
+                ("name", "Metadata"),
+                ("trigger", "ticket.created"),
+                ("cond_field_0", "priority"),
+                ("cond_op_0", "contains"),
+                ("cond_value_0", ""),
+                ("cond_pick_0", "priority:low"),
+                ("act_type_1", "add_tag"),
+                ("act_pick_1", ""),
+                ("act_value_1", "ok"),
+                ("act_type_2", "webhook"),
+                ("act_pick_2", ""),
+                ("act_value_2", "http://169.254.169.254/latest"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains(r#"value="Metadata""#), "the name is kept: {html}");
+    assert!(html.contains(r#"value="http://169.254.169.254/latest""#), "{html}");
+    let rows: Vec<&str> = html.split(r#"class="rule-row"#).skip(1).collect();
+    let bad_cond = rows.iter().find(|r| r.contains(r#"name="cond_field_0""#)).expect("row");
+    assert!(bad_cond.starts_with(" cond invalid"), "{bad_cond}");
+    assert!(bad_cond.contains("does not apply to this field"), "{bad_cond}");
+    let bad_hook = rows.iter().find(|r| r.contains(r#"name="act_type_2""#)).expect("row");
+    assert!(bad_hook.starts_with(" act invalid"), "{bad_hook}");
+    let good = rows.iter().find(|r| r.contains(r#"name="act_type_1""#)).expect("row");
+    assert!(!good.starts_with(" act invalid"), "{good}");
+    assert!(
+        !items(api.get("/api/tickets/automation-rules").await.expect(200), "rules")
+            .iter()
+            .any(|r| r["name"] == "Metadata")
+    );
+
     // Webhooks: the secret once, the delivery log, redelivery.
+
     let to = ui
         .ok(
             "/admin/webhooks",

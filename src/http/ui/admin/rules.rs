@@ -1,26 +1,146 @@
-//! Admin: automation rules, built from form rows of conditions and actions.
+//! Admin: automation rules, built from rows of conditions and actions. Categories, groups,
+//! people and canned responses are picked by name; rows are added and removed in the page;
+//! the API's validation messages come back beside the row they concern.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 use crate::http::ui::{Staff, StaffForm, UiError, UiResult};
+use crate::tickets::status::{Channel, Kind, Priority, Status};
+use crate::workflow::rules::model::{Action, Condition, Field};
+use crate::workflow::rules::service::{self as rules_service, RuleView};
 
 use super::*;
 use crate::http::ui::{Fields, field};
 
+/// The condition fields, in the order the builder offers them.
+const FIELDS: [&str; 16] = [
+    "subject",
+    "description",
+    "priority",
+    "status",
+    "kind",
+    "channel",
+    "category_id",
+    "group_id",
+    "assignee_id",
+    "tags",
+    "requester_email",
+    "requester_domain",
+    "hours_since_created",
+    "hours_since_last_agent_reply",
+    "customer_replies_since_agent",
+    "hours_since_resolved",
+];
+/// Fields whose values are picked from a list rather than typed.
+const PICKED_FIELDS: [&str; 7] = [
+    "priority",
+    "status",
+    "kind",
+    "channel",
+    "category_id",
+    "group_id",
+    "assignee_id",
+];
+const OPS: [&str; 10] = [
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "ends_with",
+    "gt",
+    "lt",
+];
+/// Action types, and whether each takes typed text (the others pick from a list).
+const ACTIONS: [(&str, &str, bool); 10] = [
+    ("set_priority", "Set priority", false),
+    ("set_status", "Set status", false),
+    ("set_category", "Set category", false),
+    ("set_group", "Set group", false),
+    ("assign", "Assign", false),
+    ("add_watcher", "Add watcher", false),
+    ("reply_with_canned", "Reply with canned response", false),
+    ("notify", "Notify by email", false),
+    ("add_tag", "Add tag", true),
+    ("webhook", "Call webhook", true),
+];
+
+/// One choice of a picker.
+#[derive(Clone)]
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// A group of choices and the fields or action types it serves (`data-for`).
+#[derive(Clone)]
+pub struct OptGroup {
+    pub label: &'static str,
+    pub serves: &'static str,
+    pub options: Vec<Opt>,
+}
+
+/// A condition row of the builder.
+pub struct CondRow {
+    pub i: usize,
+    /// The row's number in field names (`__i__` in the blank row the script copies).
+    pub key: String,
+    pub field: String,
+    pub op: String,
+    pub text: String,
+    pub picks: Vec<OptGroup>,
+    pub error: Option<String>,
+}
+
+/// An action row of the builder.
+pub struct ActRow {
+    pub i: usize,
+    pub key: String,
+    pub kind: String,
+    pub text: String,
+    pub picks: Vec<OptGroup>,
+    pub error: Option<String>,
+}
+
+/// A rule as the list shows it.
 pub struct RuleRow {
     pub id: String,
     pub name: String,
     pub active: bool,
     pub trigger: String,
-    pub conditions: String,
-    pub actions: String,
+    pub conditions: Vec<String>,
+    pub match_any: bool,
+    pub actions: Vec<String>,
+}
+
+/// The builder: a new rule, a rule being edited, or a refused one shown again.
+pub struct Builder {
+    /// Where the form posts (`/admin/rules` or `/admin/rules/<id>`).
+    pub action: String,
+    pub editing: bool,
+    pub name: String,
+    pub trigger: String,
+    pub match_any: bool,
+    pub conds: Vec<CondRow>,
+    pub acts: Vec<ActRow>,
+    /// The next free row number (the page's script numbers added rows from it).
+    pub next: usize,
+    /// Blank rows for the page's script to copy.
+    pub cond_template: CondRow,
+    pub act_template: ActRow,
+    /// Errors that belong to no row (name, trigger, the lists as a whole).
+    pub errors: Vec<String>,
+    pub name_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -28,45 +148,256 @@ pub struct RuleRow {
 pub(super) struct Rules {
     csrf: String,
     rules: Vec<RuleRow>,
-    rows: Vec<usize>,
+    b: Builder,
+    fields: [&'static str; 16],
+    ops: [&'static str; 10],
+    actions: [(&'static str, &'static str, bool); 10],
+    triggers: [(&'static str, &'static str); 6],
 }
 
-pub(super) async fn rules(
-    State(app): State<AppState>,
-    staff: Staff,
-    Query(q): Query<BTreeMap<String, String>>,
-) -> UiResult {
-    let list = crate::workflow::rules::service::list(&app.store, &staff.actor).await?;
-    let rules = list
-        .iter()
-        .map(|r| RuleRow {
-            id: r.id.to_string(),
-            name: r.name.clone(),
-            active: r.active,
-            trigger: serde_json::to_value(r.trigger)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            conditions: serde_json::to_string(&r.conditions).unwrap_or_default(),
-            actions: serde_json::to_string(&r.actions).unwrap_or_default(),
+const TRIGGERS: [(&str, &str); 6] = [
+    ("ticket.created", "a ticket is created"),
+    ("ticket.updated", "a ticket is updated"),
+    ("comment.added", "a message is added"),
+    ("sla.at_risk", "an SLA clock is at risk"),
+    ("sla.breached", "an SLA clock is breached"),
+    ("time", "time passes (checked by the scanner)"),
+];
+
+/// The workspace's names the builder picks from and the list shows.
+struct Names {
+    categories: Vec<(String, String)>,
+    groups: Vec<(String, String)>,
+    staff: Vec<(String, String)>,
+    canned: Vec<(String, String)>,
+    by_id: HashMap<String, String>,
+}
+
+impl Names {
+    async fn load(app: &AppState, staff: &Staff) -> Result<Names, UiError> {
+        let actor = &staff.actor;
+        let cats = crate::workflow::categories::list(&app.store, actor, true).await?;
+        let groups = crate::workspace::groups::list(&app.store, actor).await?;
+        let (users, _) = crate::workspace::users::list(&app.store, actor, 500, 0).await?;
+        let canned = crate::workflow::canned::list(&app.store, actor, None, None).await?;
+        let mut by_id = HashMap::new();
+        let mut pairs = |id: String, name: String| {
+            by_id.insert(id.clone(), name.clone());
+            (id, name)
+        };
+        Ok(Names {
+            categories: cats
+                .iter()
+                .filter(|c| !c.archived)
+                .map(|c| pairs(c.id.to_string(), c.name.clone()))
+                .collect(),
+            groups: groups
+                .iter()
+                .map(|g| pairs(g.id.to_string(), g.name.clone()))
+                .collect(),
+            staff: users
+                .iter()
+                .filter(|u| u.active && u.role != "viewer")
+                .map(|u| pairs(u.id.to_string(), format!("{} ({})", u.name, u.email)))
+                .collect(),
+            canned: canned
+                .iter()
+                .map(|c| pairs(c.id.to_string(), c.title.clone()))
+                .collect(),
+            by_id,
         })
-        .collect();
-    render(
-        &staff,
-        "rules",
-        &q,
-        &Rules {
-            csrf: staff.csrf.clone(),
-            rules,
-            rows: vec![0, 1, 2, 3],
-        },
+    }
+
+    fn name(&self, id: &str) -> String {
+        self.by_id
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| format!("{id} (deleted)"))
+    }
+}
+
+fn words_of<T: Copy>(all: &[T], word: fn(T) -> &'static str, prefix: &str) -> Vec<Opt> {
+    all.iter()
+        .map(|x| Opt {
+            value: format!("{prefix}:{}", word(*x)),
+            label: word(*x).replace('_', " "),
+            selected: false,
+        })
+        .collect()
+}
+
+fn opts(prefix: &str, pairs: &[(String, String)]) -> Vec<Opt> {
+    pairs
+        .iter()
+        .map(|(id, name)| Opt {
+            value: format!("{prefix}:{id}"),
+            label: name.clone(),
+            selected: false,
+        })
+        .collect()
+}
+
+fn select(mut groups: Vec<OptGroup>, chosen: &BTreeSet<String>) -> Vec<OptGroup> {
+    for g in &mut groups {
+        for o in &mut g.options {
+            o.selected = chosen.contains(&o.value);
+        }
+    }
+    groups
+}
+
+fn condition_picks(n: &Names, chosen: &BTreeSet<String>) -> Vec<OptGroup> {
+    let nobody = Opt {
+        value: "none".into(),
+        label: "(none)".into(),
+        selected: false,
+    };
+    let mut priorities = words_of(Priority::ALL, Priority::as_str, "priority");
+    priorities.reverse();
+    select(
+        vec![
+            OptGroup {
+                label: "Priorities",
+                serves: "priority",
+                options: priorities,
+            },
+            OptGroup {
+                label: "Statuses",
+                serves: "status",
+                options: words_of(Status::ALL, Status::as_str, "status"),
+            },
+            OptGroup {
+                label: "Kinds",
+                serves: "kind",
+                options: words_of(Kind::ALL, Kind::as_str, "kind"),
+            },
+            OptGroup {
+                label: "Channels",
+                serves: "channel",
+                options: words_of(Channel::ALL, Channel::as_str, "channel"),
+            },
+            OptGroup {
+                label: "Categories",
+                serves: "category_id",
+                options: opts("category", &n.categories),
+            },
+            OptGroup {
+                label: "Groups",
+                serves: "group_id",
+                options: opts("group", &n.groups),
+            },
+            OptGroup {
+                label: "Agents",
+                serves: "assignee_id",
+                options: opts("user", &n.staff),
+            },
+            OptGroup {
+                label: "Nobody",
+                serves: "category_id group_id assignee_id",
+                options: vec![nobody],
+            },
+        ],
+        chosen,
     )
 }
 
-/// A condition's value as the engine wants it: lists for `in`/`not_in`, numbers for the time
-/// fields, text otherwise.
-pub(super) fn condition_value(field_name: &str, op: &str, raw: &str) -> Value {
-    if matches!(op, "in" | "not_in") {
+fn action_picks(n: &Names, chosen: &BTreeSet<String>) -> Vec<OptGroup> {
+    let mut priorities = words_of(Priority::ALL, Priority::as_str, "priority");
+    priorities.reverse();
+    let strategy = |prefix: &str, label: &str| -> Vec<Opt> {
+        n.groups
+            .iter()
+            .map(|(id, name)| Opt {
+                value: format!("{prefix}:{id}"),
+                label: format!("{label} in {name}"),
+                selected: false,
+            })
+            .collect()
+    };
+    select(
+        vec![
+            OptGroup {
+                label: "Priorities",
+                serves: "set_priority",
+                options: priorities,
+            },
+            OptGroup {
+                label: "Statuses",
+                serves: "set_status",
+                options: words_of(Status::ALL, Status::as_str, "status"),
+            },
+            OptGroup {
+                label: "Categories",
+                serves: "set_category",
+                options: opts("category", &n.categories),
+            },
+            OptGroup {
+                label: "Groups",
+                serves: "set_group notify",
+                options: opts("group", &n.groups),
+            },
+            OptGroup {
+                label: "People",
+                serves: "assign add_watcher notify",
+                options: opts("user", &n.staff),
+            },
+            OptGroup {
+                label: "Round robin",
+                serves: "assign",
+                options: strategy("round_robin", "Round robin"),
+            },
+            OptGroup {
+                label: "Least busy",
+                serves: "assign",
+                options: strategy("least_busy", "Least busy"),
+            },
+            OptGroup {
+                label: "Canned responses",
+                serves: "reply_with_canned",
+                options: opts("canned", &n.canned),
+            },
+        ],
+        chosen,
+    )
+}
+
+/// The row numbers a form holds for `prefix` (`cond_field_3` → 3), in order.
+fn row_numbers(f: &Fields, prefix: &str) -> Vec<usize> {
+    let set: BTreeSet<usize> = f
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix(prefix)?.parse().ok())
+        .collect();
+    set.into_iter().collect()
+}
+
+fn picks(f: &Fields, k: &str) -> Vec<String> {
+    crate::http::ui::all(f, k)
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A picked value without its kind (`category:<id>` → `<id>`; `none` → null).
+fn picked(v: &str) -> Value {
+    if v == "none" {
+        return Value::Null;
+    }
+    Value::String(v.split_once(':').map_or(v, |(_, x)| x).to_owned())
+}
+
+/// A condition's value as the engine wants it: what was picked for the fields that pick,
+/// otherwise the typed text (lists for `in`/`not_in`, numbers for the time fields).
+pub(super) fn condition_value(field_name: &str, op: &str, raw: &str, chosen: &[String]) -> Value {
+    let list = matches!(op, "in" | "not_in");
+    if PICKED_FIELDS.contains(&field_name) && !chosen.is_empty() {
+        return if list {
+            Value::Array(chosen.iter().map(|v| picked(v)).collect())
+        } else {
+            picked(&chosen[0])
+        };
+    }
+    if list {
         return Value::Array(
             raw.split(',')
                 .map(|s| Value::String(s.trim().to_owned()))
@@ -82,9 +413,24 @@ pub(super) fn condition_value(field_name: &str, op: &str, raw: &str) -> Value {
     Value::String(raw.trim().to_owned())
 }
 
-/// An action from its type and one value (see the form's help text).
-pub(super) fn action_json(kind: &str, raw: &str) -> Value {
+/// An action from its type and what was picked or typed.
+pub(super) fn action_json(kind: &str, pick: &str, raw: &str) -> Value {
     let v = raw.trim();
+    if !pick.is_empty() {
+        let (what, id) = pick.split_once(':').unwrap_or(("", pick));
+        return match (kind, what) {
+            ("assign", "round_robin" | "least_busy") => {
+                json!({"type": "assign", "strategy": what, "group_id": id})
+            }
+            ("assign", _) => json!({"type": "assign", "agent_id": id}),
+            ("add_watcher", _) => json!({"type": kind, "user_id": id}),
+            ("reply_with_canned", _) => json!({"type": kind, "canned_response_id": id}),
+            ("notify", "group") => json!({"type": kind, "group_ids": [id], "channel": "email"}),
+            ("notify", _) => json!({"type": kind, "user_ids": [id], "channel": "email"}),
+            _ => json!({"type": kind, "value": id}),
+        };
+    }
+    // Typed values (tags, URLs; ids and `round_robin:<group id>` as the API spells them).
     match kind {
         "assign" => match v.split_once(':') {
             Some((strategy @ ("round_robin" | "least_busy"), group)) => {
@@ -102,29 +448,503 @@ pub(super) fn action_json(kind: &str, raw: &str) -> Value {
     }
 }
 
-pub(super) fn rule_json(f: &Fields) -> Value {
+/// The rule document of a builder form, and which form row each condition and action came
+/// from (to put the API's messages beside them).
+pub(super) struct Built {
+    pub doc: Value,
+    pub cond_rows: Vec<usize>,
+    pub act_rows: Vec<usize>,
+}
+
+pub(super) fn rule_json(f: &Fields) -> Built {
     let mut conds = Vec::new();
-    for i in 0..4 {
+    let mut cond_rows = Vec::new();
+    for i in row_numbers(f, "cond_field_") {
         let name = field(f, &format!("cond_field_{i}"));
         if name.is_empty() {
             continue;
         }
         let op = field(f, &format!("cond_op_{i}"));
-        conds.push(json!({"field": name, "op": op, "value": condition_value(name, op, field(f, &format!("cond_value_{i}")))}));
+        let value = condition_value(
+            name,
+            op,
+            field(f, &format!("cond_value_{i}")),
+            &picks(f, &format!("cond_pick_{i}")),
+        );
+        conds.push(json!({"field": name, "op": op, "value": value}));
+        cond_rows.push(i);
     }
     let mut actions = Vec::new();
-    for i in 0..4 {
+    let mut act_rows = Vec::new();
+    for i in row_numbers(f, "act_type_") {
         let kind = field(f, &format!("act_type_{i}"));
-        if !kind.is_empty() {
-            actions.push(action_json(kind, field(f, &format!("act_value_{i}"))));
+        if kind.is_empty() {
+            continue;
         }
+        let pick = picks(f, &format!("act_pick_{i}"));
+        actions.push(action_json(
+            kind,
+            pick.first().map_or("", String::as_str),
+            field(f, &format!("act_value_{i}")),
+        ));
+        act_rows.push(i);
     }
     let key = if field(f, "match") == "any" {
         "any"
     } else {
         "all"
     };
-    json!({"name": field(f, "name"), "active": true, "trigger": field(f, "trigger"), "conditions": {key: conds}, "actions": actions})
+    let active = field(f, "active") != "false";
+    Built {
+        doc: json!({"name": field(f, "name"), "active": active, "trigger": field(f, "trigger"), "conditions": {key: conds}, "actions": actions}),
+        cond_rows,
+        act_rows,
+    }
+}
+
+/// The builder showing a submitted form again (after a refusal), with `errors` placed.
+fn builder_from_form(
+    n: &Names,
+    f: &Fields,
+    action: String,
+    built: &Built,
+    errors: &[FieldError],
+) -> Builder {
+    let mut row_errors: HashMap<(bool, usize), Vec<String>> = HashMap::new();
+    let mut general = Vec::new();
+    let mut name_error = None;
+    for e in errors {
+        let place = |prefix: &str| -> Option<usize> {
+            let rest = e.field.strip_prefix(prefix)?;
+            rest.split(']').next()?.parse().ok()
+        };
+        let cond = place("conditions.all[").or_else(|| place("conditions.any["));
+        if let Some(k) = cond
+            && let Some(i) = built.cond_rows.get(k)
+        {
+            row_errors
+                .entry((true, *i))
+                .or_default()
+                .push(e.message.clone());
+        } else if let Some(k) = place("actions[")
+            && let Some(i) = built.act_rows.get(k)
+        {
+            row_errors
+                .entry((false, *i))
+                .or_default()
+                .push(e.message.clone());
+        } else if e.field == "name" {
+            name_error = Some(e.message.clone());
+        } else {
+            general.push(format!("{}: {}", e.field, e.message));
+        }
+    }
+    let mut conds: Vec<CondRow> = row_numbers(f, "cond_field_")
+        .into_iter()
+        .map(|i| CondRow {
+            i,
+            key: i.to_string(),
+            field: field(f, &format!("cond_field_{i}")).to_owned(),
+            op: field(f, &format!("cond_op_{i}")).to_owned(),
+            text: field(f, &format!("cond_value_{i}")).to_owned(),
+            picks: condition_picks(n, &picks(f, &format!("cond_pick_{i}")).into_iter().collect()),
+            error: row_errors.get(&(true, i)).map(|m| m.join("; ")),
+        })
+        .collect();
+    let mut acts: Vec<ActRow> = row_numbers(f, "act_type_")
+        .into_iter()
+        .map(|i| ActRow {
+            i,
+            key: i.to_string(),
+            kind: field(f, &format!("act_type_{i}")).to_owned(),
+            text: field(f, &format!("act_value_{i}")).to_owned(),
+            picks: action_picks(n, &picks(f, &format!("act_pick_{i}")).into_iter().collect()),
+            error: row_errors.get(&(false, i)).map(|m| m.join("; ")),
+        })
+        .collect();
+    let next = conds
+        .iter()
+        .map(|c| c.i)
+        .chain(acts.iter().map(|a| a.i))
+        .max()
+        .map_or(0, |m| m + 1);
+    pad(n, &mut conds, &mut acts, next);
+    let next = next + 2;
+    Builder {
+        editing: action != "/admin/rules",
+        action,
+        name: field(f, "name").to_owned(),
+        trigger: field(f, "trigger").to_owned(),
+        match_any: field(f, "match") == "any",
+        conds,
+        acts,
+        next,
+        cond_template: blank_cond(n, usize::MAX),
+        act_template: blank_act(n, usize::MAX),
+        errors: general,
+        name_error,
+    }
+}
+
+fn key(i: usize) -> String {
+    if i == usize::MAX {
+        "__i__".into()
+    } else {
+        i.to_string()
+    }
+}
+
+fn blank_cond(n: &Names, i: usize) -> CondRow {
+    CondRow {
+        i,
+        key: key(i),
+        field: String::new(),
+        op: "eq".into(),
+        text: String::new(),
+        picks: condition_picks(n, &BTreeSet::new()),
+        error: None,
+    }
+}
+
+fn blank_act(n: &Names, i: usize) -> ActRow {
+    ActRow {
+        i,
+        key: key(i),
+        kind: String::new(),
+        text: String::new(),
+        picks: action_picks(n, &BTreeSet::new()),
+        error: None,
+    }
+}
+
+/// One empty condition and one empty action row after the filled ones (to add without the
+/// page's script).
+fn pad(n: &Names, conds: &mut Vec<CondRow>, acts: &mut Vec<ActRow>, next: usize) {
+    conds.push(blank_cond(n, next));
+    acts.push(blank_act(n, next + 1));
+}
+
+/// The builder filled with a stored rule (editing).
+fn builder_from_rule(n: &Names, r: &RuleView) -> Result<Builder, String> {
+    if !r.conditions.all.is_empty() && !r.conditions.any.is_empty() {
+        return Err(
+            "this rule combines \"all\" and \"any\" conditions, which the form cannot show; change it through the API"
+                .into(),
+        );
+    }
+    let match_any = r.conditions.all.is_empty() && !r.conditions.any.is_empty();
+    let list = if match_any {
+        &r.conditions.any
+    } else {
+        &r.conditions.all
+    };
+    let mut conds: Vec<CondRow> = list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| cond_row(n, i, c))
+        .collect();
+    let mut acts: Vec<ActRow> = r
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(k, a)| act_row(n, conds.len() + k, a))
+        .collect();
+    let next = conds.len() + acts.len();
+    pad(n, &mut conds, &mut acts, next);
+    Ok(Builder {
+        action: format!("/admin/rules/{}", r.id),
+        editing: true,
+        name: r.name.clone(),
+        trigger: r.trigger.as_str().to_owned(),
+        match_any,
+        conds,
+        acts,
+        next: next + 2,
+        cond_template: blank_cond(n, usize::MAX),
+        act_template: blank_act(n, usize::MAX),
+        errors: vec![],
+        name_error: None,
+    })
+}
+
+fn word(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The picker value of one stored condition value.
+fn pick_value(field_name: &str, v: &Value) -> Option<String> {
+    let prefix = match field_name {
+        "priority" => "priority",
+        "status" => "status",
+        "kind" => "kind",
+        "channel" => "channel",
+        "category_id" => "category",
+        "group_id" => "group",
+        "assignee_id" => "user",
+        _ => return None,
+    };
+    Some(match v {
+        Value::Null => "none".into(),
+        Value::String(s) => format!("{prefix}:{s}"),
+        other => format!("{prefix}:{other}"),
+    })
+}
+
+fn cond_row(n: &Names, i: usize, c: &Condition) -> CondRow {
+    let name = word(&c.field);
+    let values: Vec<&Value> = match &c.value {
+        Value::Array(a) => a.iter().collect(),
+        v => vec![v],
+    };
+    let (text, chosen) = if PICKED_FIELDS.contains(&name.as_str()) {
+        let chosen = values
+            .iter()
+            .filter_map(|v| pick_value(&name, v))
+            .collect();
+        (String::new(), chosen)
+    } else {
+        let text = values
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", ");
+        (text, BTreeSet::new())
+    };
+    CondRow {
+        i,
+        key: key(i),
+        field: name,
+        op: word(&c.op),
+        text,
+        picks: condition_picks(n, &chosen),
+        error: None,
+    }
+}
+
+fn act_row(n: &Names, i: usize, a: &Action) -> ActRow {
+    let (kind, pick, text): (&str, String, String) = match a {
+        Action::Assign {
+            agent_id: Some(u), ..
+        } => ("assign", format!("user:{u}"), String::new()),
+        Action::Assign {
+            strategy: Some(s),
+            group_id: Some(g),
+            ..
+        } => ("assign", format!("{}:{g}", word(s)), String::new()),
+        Action::Assign { .. } => ("assign", String::new(), String::new()),
+        Action::SetPriority { value } => {
+            ("set_priority", format!("priority:{}", value.as_str()), String::new())
+        }
+        Action::SetStatus { value } => {
+            ("set_status", format!("status:{}", value.as_str()), String::new())
+        }
+        Action::SetCategory { value } => ("set_category", format!("category:{value}"), String::new()),
+        Action::SetGroup { value } => ("set_group", format!("group:{value}"), String::new()),
+        Action::AddTag { value } => ("add_tag", String::new(), value.clone()),
+        Action::AddWatcher { user_id } => ("add_watcher", format!("user:{user_id}"), String::new()),
+        Action::ReplyWithCanned { canned_response_id } => (
+            "reply_with_canned",
+            format!("canned:{canned_response_id}"),
+            String::new(),
+        ),
+        Action::Notify {
+            user_ids, group_ids, ..
+        } => match (user_ids.as_slice(), group_ids.as_slice()) {
+            ([u], []) => ("notify", format!("user:{u}"), String::new()),
+            ([], [g]) => ("notify", format!("group:{g}"), String::new()),
+            _ => (
+                "notify",
+                String::new(),
+                user_ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        },
+        Action::Webhook { url } => ("webhook", String::new(), url.clone()),
+    };
+    let chosen = if pick.is_empty() {
+        BTreeSet::new()
+    } else {
+        BTreeSet::from([pick])
+    };
+    ActRow {
+        i,
+        key: key(i),
+        kind: kind.to_owned(),
+        text,
+        picks: action_picks(n, &chosen),
+        error: None,
+    }
+}
+
+/// A condition in words, with names for ids (`category is Invoices`).
+fn describe_condition(n: &Names, c: &Condition) -> String {
+    let field_name = word(&c.field);
+    let show = |v: &Value| -> String {
+        match v {
+            Value::Null => "nobody / none".into(),
+            Value::String(s)
+                if matches!(
+                    c.field,
+                    Field::CategoryId | Field::GroupId | Field::AssigneeId
+                ) =>
+            {
+                n.name(s)
+            }
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    };
+    let value = match &c.value {
+        Value::Array(a) => a.iter().map(show).collect::<Vec<_>>().join(", "),
+        v => show(v),
+    };
+    let op = match word(&c.op).as_str() {
+        "eq" => "is".to_owned(),
+        "ne" => "is not".to_owned(),
+        "in" => "is one of".to_owned(),
+        "not_in" => "is none of".to_owned(),
+        "gt" => "is more than".to_owned(),
+        "lt" => "is less than".to_owned(),
+        other => other.replace('_', " "),
+    };
+    format!("{} {op} {value}", field_name.replace('_', " "))
+}
+
+/// An action in words, with names for ids (`set category → Invoices`).
+fn describe_action(n: &Names, a: &Action) -> String {
+    match a {
+        Action::Assign {
+            agent_id: Some(u), ..
+        } => format!("assign to {}", n.name(&u.to_string())),
+        Action::Assign {
+            strategy: Some(s),
+            group_id: Some(g),
+            ..
+        } => format!(
+            "assign {} in {}",
+            word(s).replace('_', " "),
+            n.name(&g.to_string())
+        ),
+        Action::Assign { .. } => "assign".into(),
+        Action::SetPriority { value } => format!("set priority → {}", value.as_str()),
+        Action::SetStatus { value } => format!("set status → {}", value.as_str()),
+        Action::SetCategory { value } => format!("set category → {}", n.name(&value.to_string())),
+        Action::SetGroup { value } => format!("set group → {}", n.name(&value.to_string())),
+        Action::AddTag { value } => format!("add tag {value}"),
+        Action::AddWatcher { user_id } => format!("add watcher {}", n.name(&user_id.to_string())),
+        Action::ReplyWithCanned { canned_response_id } => format!(
+            "reply with \u{201c}{}\u{201d}",
+            n.name(&canned_response_id.to_string())
+        ),
+        Action::Notify {
+            user_ids, group_ids, ..
+        } => {
+            let who: Vec<String> = user_ids
+                .iter()
+                .map(|u| n.name(&u.to_string()))
+                .chain(group_ids.iter().map(|g| n.name(&g.to_string())))
+                .collect();
+            format!("notify {}", who.join(", "))
+        }
+        Action::Webhook { url } => format!("call {url}"),
+    }
+}
+
+fn rule_rows(n: &Names, list: &[RuleView]) -> Vec<RuleRow> {
+    list.iter()
+        .map(|r| {
+            let match_any = r.conditions.all.is_empty() && !r.conditions.any.is_empty();
+            RuleRow {
+                id: r.id.to_string(),
+                name: r.name.clone(),
+                active: r.active,
+                trigger: r.trigger.as_str().to_owned(),
+                conditions: r
+                    .conditions
+                    .all
+                    .iter()
+                    .chain(r.conditions.any.iter())
+                    .map(|c| describe_condition(n, c))
+                    .collect(),
+                match_any,
+                actions: r.actions.iter().map(|a| describe_action(n, a)).collect(),
+            }
+        })
+        .collect()
+}
+
+fn page_of(n: &Names, staff: &Staff, list: &[RuleView], b: Builder) -> Rules {
+    Rules {
+        csrf: staff.csrf.clone(),
+        rules: rule_rows(n, list),
+        b,
+        fields: FIELDS,
+        ops: OPS,
+        actions: ACTIONS,
+        triggers: TRIGGERS,
+    }
+}
+
+fn new_builder(n: &Names) -> Builder {
+    let mut conds = vec![];
+    let mut acts = vec![];
+    pad(n, &mut conds, &mut acts, 0);
+    Builder {
+        action: "/admin/rules".into(),
+        editing: false,
+        name: String::new(),
+        trigger: "ticket.created".into(),
+        match_any: false,
+        conds,
+        acts,
+        next: 2,
+        cond_template: blank_cond(n, usize::MAX),
+        act_template: blank_act(n, usize::MAX),
+        errors: vec![],
+        name_error: None,
+    }
+}
+
+pub(super) async fn rules(
+    State(app): State<AppState>,
+    staff: Staff,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> UiResult {
+    let n = Names::load(&app, &staff).await?;
+    let list = rules_service::list(&app.store, &staff.actor).await?;
+    let mut b = new_builder(&n);
+    if let Some(id) = q.get("edit") {
+        let id = id
+            .parse::<uuid::Uuid>()
+            .map_err(|_| UiError(Error::field("edit", "is not a valid id")))?;
+        let r = rules_service::get(&app.store, &staff.actor, id).await?;
+        match builder_from_rule(&n, &r) {
+            Ok(edit) => b = edit,
+            Err(why) => b.errors.push(why),
+        }
+    }
+    render(&staff, "rules", &q, &page_of(&n, &staff, &list, b))
+}
+
+/// A refused rule: the page again, the form as it was sent, each message beside its row.
+async fn refused(app: &AppState, staff: &Staff, f: &Fields, action: String, built: &Built, e: Error) -> UiResult {
+    let errors = match e {
+        Error::Validation(errors) => errors,
+        Error::Client(_, detail) => vec![FieldError::new("rule", detail)],
+        other => return Err(UiError(other)),
+    };
+    let n = Names::load(app, staff).await?;
+    let list = rules_service::list(&app.store, &staff.actor).await?;
+    let b = builder_from_form(&n, f, action, built, &errors);
+    let mut res = render(staff, "rules", &BTreeMap::new(), &page_of(&n, staff, &list, b))?;
+    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(res)
 }
 
 pub(super) async fn rule_create(
@@ -132,9 +952,15 @@ pub(super) async fn rule_create(
     headers: HeaderMap,
     f: StaffForm<Fields>,
 ) -> UiResult {
-    crate::workflow::rules::service::create(&app, &f.staff.actor, input(rule_json(&f.form))?)
-        .await?;
-    done(&headers, "rules", "saved")
+    let built = rule_json(&f.form);
+    let result = match serde_json::from_value(built.doc.clone()) {
+        Ok(input) => rules_service::create(&app, &f.staff.actor, input).await.map(drop),
+        Err(e) => Err(Error::field("rule", e.to_string())),
+    };
+    match result {
+        Ok(()) => done(&headers, "rules", "saved"),
+        Err(e) => refused(&app, &f.staff, &f.form, "/admin/rules".into(), &built, e).await,
+    }
 }
 
 pub(super) async fn rule_update(
@@ -146,22 +972,41 @@ pub(super) async fn rule_update(
     let actor = &f.staff.actor;
     match field(&f.form, "action") {
         "delete" => {
-            crate::workflow::rules::service::delete(&app.store, actor, id).await?;
+            rules_service::delete(&app.store, actor, id).await?;
             return done(&headers, "rules", "deleted");
         }
         "toggle" => {
-            let r = crate::workflow::rules::service::get(&app.store, actor, id).await?;
-            crate::workflow::rules::service::update(
+            let r = rules_service::get(&app.store, actor, id).await?;
+            rules_service::update(
                 &app,
                 actor,
                 id,
-                crate::workflow::rules::service::RulePatch {
+                rules_service::RulePatch {
                     active: Some(!r.active),
                     ..Default::default()
                 },
                 None,
             )
             .await?;
+        }
+        "save" => {
+            let built = rule_json(&f.form);
+            let doc = &built.doc;
+            let patch = serde_json::from_value(json!({
+                "name": doc["name"],
+                "trigger": doc["trigger"],
+                "conditions": doc["conditions"],
+                "actions": doc["actions"],
+            }))
+            .map_err(|e| Error::field("rule", e.to_string()));
+            let result = match patch {
+                Ok(p) => rules_service::update(&app, actor, id, p, None).await.map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                let action = format!("/admin/rules/{id}");
+                return refused(&app, &f.staff, &f.form, action, &built, e).await;
+            }
         }
         _ => return Err(UiError(Error::field("action", "unknown action"))),
     }
