@@ -90,6 +90,41 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, cra
             "must not contain NUL characters",
         )]));
     }
+    match parse_json_exact(bytes) {
+        // JSON does not tell `4` from `4.0`: a whole number written as a float is read as an
+        // integer where one is wanted (rarely needed, so only tried after a type error).
+        Err(crate::error::Error::Validation(errors))
+            if errors.iter().any(|e| e.message.starts_with("invalid type: floating point")) =>
+        {
+            let mut v: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| crate::error::Error::bad_request(format!("the body is not valid JSON: {e}")))?;
+            whole_floats_as_integers(&mut v);
+            let again = serde_json::to_vec(&v).map_err(anyhow::Error::from)?;
+            parse_json_exact(&again)
+        }
+        other => other,
+    }
+}
+
+fn whole_floats_as_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                #[expect(clippy::cast_possible_truncation, reason = "whole and within i64")]
+                let i = f as i64;
+                *v = serde_json::Value::from(i);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(whole_floats_as_integers),
+        serde_json::Value::Object(o) => o.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
+}
+
+fn parse_json_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::error::Error> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();

@@ -130,7 +130,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(v) = parts.headers.get(header::IF_MATCH) else {
             return Ok(IfMatch(None));
         };
-        let s = v.to_str().unwrap_or_default().trim();
+        let s = v
+            .to_str()
+            .map_err(|_| Error::bad_request("If-Match must be an ETag from a GET, such as \"3\""))?
+            .trim();
         // An empty value names no version: no precondition, as without the header.
         if s == "*" || s.is_empty() {
             return Ok(IfMatch(None));

@@ -13,7 +13,7 @@ use crate::ids::WorkspaceId;
 use crate::store::{self, Conn};
 
 /// The stored document. Every section is optional; a missing section is "not configured".
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Integrations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,7 +35,7 @@ fn yes() -> bool {
 }
 
 /// The Thulium bridge: requests are signed with HMAC-SHA256 of the body under `secret`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thulium {
     #[serde(default = "yes")]
@@ -45,7 +45,7 @@ pub struct Thulium {
 }
 
 /// A WeCom (企业微信) app's callback credentials and the group robot for notices.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wecom {
     #[serde(default = "yes")]
@@ -65,7 +65,7 @@ pub struct Wecom {
 }
 
 /// An outbound endpoint (CSP, TMS, CRM) with its bearer key.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     #[serde(default = "yes")]
@@ -77,7 +77,7 @@ pub struct Endpoint {
 }
 
 /// Chat bots: when `bot_key` is set, `from-chat` and `escalate` need it (`X-Bot-Key`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Chat {
     #[serde(default)]

@@ -131,6 +131,12 @@ pub async fn receive(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<Outcome> {
+    // Unsigned calls are refused before anything is looked up.
+    if signature.is_none_or(str::is_empty) {
+        return Err(Error::unauthorized(
+            "send X-Thulium-Signature: sha256=<hex HMAC-SHA256 of the body under the shared secret>",
+        ));
+    }
     let ws = super::workspace_by_slug(store, workspace).await?;
     let mut conn = store.read().await?;
     let settings = super::settings::load(&mut conn, ws).await?;

@@ -585,3 +585,87 @@ async fn malformed_requests_are_problem_documents() {
     // A well-formed request on a fresh connection still works.
     app.anonymous().get("/healthz").await.expect(200);
 }
+
+/// What the OpenAPI document promises about exact input, held on both backends.
+async fn exact_input(app: TestApp) {
+    let admin = app.admin().await;
+    // A query parameter given twice is refused (lists are comma separated).
+    let r = admin.get("/api/tickets?status=open&status=new").await;
+    r.expect_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "status");
+    admin.get("/api/tickets?status=open,new").await.expect(200);
+    // A whole number written as a float is that integer; a fraction is still refused.
+    admin
+        .put("/api/settings/email", json!({"poll_seconds": 60.0}))
+        .await
+        .expect(200);
+    assert_eq!(
+        admin.get("/api/settings/email").await.expect(200)["poll_seconds"],
+        60
+    );
+    admin
+        .put("/api/settings/email", json!({"poll_seconds": 60.5}))
+        .await
+        .expect_problem(422, "validation_failed");
+    // An If-Match that is not ASCII is malformed, not "no precondition".
+    let t = admin
+        .post(
+            "/api/tickets",
+            json!({"subject": "s", "description": "d", "requester_email": "a@example.com"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let id = t["id"].as_str().expect("id");
+    let res = app
+        .http
+        .patch(format!("{}/api/tickets/{id}", app.base))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .header("If-Match", reqwest::header::HeaderValue::from_bytes(b"\xc2\x84").expect("header"))
+        .json(&json!({"priority": "high"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 400);
+    // Sign-in link requests name their fields like every other body.
+    app.anonymous()
+        .post(
+            "/api/public/auth/magic-link",
+            json!({"email": "a@example.com", "workspace_id": {}}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    app.anonymous()
+        .post("/api/public/auth/magic-link", json!({"email": "a@example.com"}))
+        .await
+        .expect(202);
+    // An upload takes one `file` field and nothing else.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("a.txt"),
+        )
+        .text("comment", "extra");
+    let res = app
+        .http
+        .post(format!("{}/api/attachments", app.base))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status().as_u16(), 422);
+    let body: serde_json::Value = res.json().await.expect("problem");
+    assert_eq!(body["errors"][0]["field"], "comment");
+    // An unsigned Thulium call is refused before the workspace is looked up.
+    app.anonymous()
+        .send(
+            Method::POST,
+            "/api/integrations/thulium/ticket-webhook?workspace=nowhere",
+            Some(json!({})),
+            &[],
+        )
+        .await
+        .expect_problem(401, "unauthorized");
+}
+both!(input_is_read_exactly, exact_input);

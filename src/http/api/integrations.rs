@@ -105,7 +105,7 @@ pub async fn get_settings(
 /// Changes integration settings (admin): sections and fields left out keep their values,
 /// `null` clears one.
 #[utoipa::path(put, path = "/api/settings/integrations", tag = "integrations", security(("bearer" = [])),
-    request_body(content = Object),
+    request_body(content = settings::Integrations, description = "the sections to change; `null` clears one"),
     responses((status = 200, description = "the settings as GET shows them"), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn put_settings(
     State(app): State<AppState>,

@@ -196,7 +196,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 }
 
-/// Query parameters as a map; repeated keys keep the last value.
+/// Query parameters as a map (a key given twice is refused).
 pub type Params = HashMap<String, String>;
 
 /// Refuses query parameters a route does not read (docs/api.md: unknown parameters are
@@ -244,19 +244,26 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let q = axum::extract::Query::<Params>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| Error::bad_request("the query string could not be parsed"))?;
-        // PostgreSQL text cannot hold NUL; refuse it here instead of failing in the database.
-        let bad: Vec<FieldError> = q
-            .0
-            .iter()
-            .filter(|(k, v)| k.contains('\0') || v.contains('\0'))
-            .map(|(k, _)| FieldError::new(k.replace('\0', ""), "must not contain NUL characters"))
-            .collect();
+        let _ = state;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+                .map_err(|_| Error::bad_request("the query string could not be parsed"))?;
+        let mut q = Params::with_capacity(pairs.len());
+        let mut bad: Vec<FieldError> = Vec::new();
+        for (k, v) in pairs {
+            // PostgreSQL text cannot hold NUL; refuse it here instead of failing in the database.
+            if k.contains('\0') || v.contains('\0') {
+                bad.push(FieldError::new(k.replace('\0', ""), "must not contain NUL characters"));
+            } else if q.contains_key(&k) {
+                bad.push(FieldError::new(k, "is given more than once; send one value (lists are comma separated)"));
+            } else {
+                q.insert(k, v);
+            }
+        }
         if bad.is_empty() {
-            Ok(Query(q.0))
+            Ok(Query(q))
         } else {
+            bad.dedup_by(|a, b| a.field == b.field);
             Err(Error::Validation(bad))
         }
     }

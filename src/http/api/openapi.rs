@@ -26,6 +26,23 @@ fn time_zones() -> Vec<String> {
     zones
 }
 
+/// A ticket alone, or with `?include=` the ticket and the records it names.
+fn ticket_with_includes() -> Value {
+    let list = |component: &str| json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{component}")}});
+    json!({"anyOf": [
+        {"$ref": "#/components/schemas/TicketView"},
+        {"type": "object", "required": ["ticket"], "properties": {
+            "ticket": {"$ref": "#/components/schemas/TicketView"},
+            "customers": list("CustomerView"),
+            "users": list("UserView"),
+            "categories": list("CategoryView"),
+            "groups": {"type": "array", "items": {"type": "object",
+                "required": ["id", "name", "description"],
+                "properties": {"id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}, "description": {"type": "string"}}}}
+        }}
+    ]})
+}
+
 /// Business hours (`sla::calendar::CalendarSpec`, read as free JSON by its handler).
 fn business_hours_schema() -> Value {
     let interval = json!({
@@ -68,6 +85,16 @@ pub fn conform(doc: &mut Value) {
                 bound_body_schema(schema);
             }
         }
+        // Where one component differs from the rule for its field name.
+        let mut set = |pointer: &str, value: Value| {
+            if let Some(slot) = schemas_pointer(schemas, pointer) {
+                *slot = value;
+            }
+        };
+        // A new customer without a name is named from the address.
+        set("NewCustomer/properties/name/pattern", json!(NO_NUL));
+        // Webhook signing secrets: 16 to 200 characters (a Thulium secret may be shorter).
+        set("WebhookInput/properties/secret", json!({"type": ["string", "null"], "minLength": 16, "maxLength": 200, "pattern": NO_NUL}));
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -81,6 +108,27 @@ pub fn conform(doc: &mut Value) {
                 .get("security")
                 .and_then(Value::as_array)
                 .is_some_and(|s| !s.is_empty());
+            if path == "/api/tickets/{id}"
+                && method == "get"
+                && let Some(schema) = op
+                    .get_mut("responses")
+                    .and_then(|r| r.pointer_mut("/200/content/application~1json/schema"))
+            {
+                *schema = ticket_with_includes();
+            }
+            if path == "/api/attachments"
+                && let Some(schema) = op
+                    .get_mut("requestBody")
+                    .and_then(|b| b.pointer_mut("/content/multipart~1form-data/schema"))
+            {
+                *schema = json!({
+                    "type": "object",
+                    "required": ["file"],
+                    "additionalProperties": false,
+                    "properties": {"file": {"type": "string", "format": "binary",
+                        "description": "the file's bytes; its type is sniffed from them"}}
+                });
+            }
             if path == "/api/settings/business-hours"
                 && let Some(c) = op
                     .get_mut("requestBody")
@@ -162,10 +210,21 @@ const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 /// No string the server stores may hold a NUL (PostgreSQL cannot).
 const NO_NUL: &str = "^[^\\x00]*$";
 
-/// `a,b,c` lists of the given words.
+/// `a,b,c` lists of the given words (items are trimmed; empty ones are skipped).
 fn list_of(words: &[&str]) -> String {
     let alt = words.join("|");
-    format!("^({alt})(,({alt}))*$")
+    format!("^\\s*({alt})?\\s*(,\\s*({alt})?\\s*)*$")
+}
+
+/// Every word a closed vocabulary accepts: the canonical ones and their aliases.
+fn accepted<T>(all: &[T], word: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) -> Vec<&'static str>
+where
+    T: Copy,
+{
+    const ALIASES: [&str; 4] = ["in_progress", "waiting", "pending_customer", "normal"];
+    let mut out: Vec<&'static str> = all.iter().map(|x| word(*x)).collect();
+    out.extend(ALIASES.iter().copied().filter(|a| parse(a).is_some()));
+    out
 }
 
 fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<&'static str> {
@@ -215,10 +274,14 @@ fn bound_parameter(path: &str, p: &mut Value) {
         ("query", "status") if path == "/api/admin/jobs" => {
             set("enum", json!(["pending", "running", "done", "failed"]));
         }
-        ("query", "status") => set("pattern", json!(list_of(&words(Status::ALL, Status::as_str)))),
-        ("query", "priority") => {
-            set("pattern", json!(list_of(&words(Priority::ALL, Priority::as_str))));
-        }
+        ("query", "status") => set(
+            "pattern",
+            json!(list_of(&accepted(Status::ALL, Status::as_str, Status::parse))),
+        ),
+        ("query", "priority") => set(
+            "pattern",
+            json!(list_of(&accepted(Priority::ALL, Priority::as_str, Priority::parse))),
+        ),
         ("query", "kind") => set("pattern", json!(list_of(&words(Kind::ALL, Kind::as_str)))),
         ("query", "channel") => {
             set("pattern", json!(list_of(&words(Channel::ALL, Channel::as_str))));
@@ -230,20 +293,29 @@ fn bound_parameter(path: &str, p: &mut Value) {
         ("query", "pagination") => set("enum", json!(["cursor", "offset"])),
         ("query", "sort") => set(
             "pattern",
-            json!("^-?(created_at|updated_at|last_message_at|priority|sla_due_at)$"),
+            json!("^(-?(created_at|updated_at|last_message_at|priority|sla_due_at))?$"),
         ),
         ("query", "include") => set(
             "pattern",
             json!(list_of(&["requester", "assignee", "category", "group"])),
         ),
+        // An RFC 3339 timestamp, a date, or Unix seconds.
         ("query", n) if n.ends_with("_after") || n.ends_with("_before") => {
-            set("format", json!("date-time"));
+            schema.remove("type");
+            schema.insert("anyOf".into(), json!([
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+                {"type": "string", "pattern": "^[0-9]{1,11}$"}
+            ]));
         }
-        ("query", "email" | "requester_email") => set("format", json!("email")),
+        ("query", "email") => set("pattern", json!(EMAIL)),
+        // The ticket list takes comma lists of ids (empty items skipped).
+        ("query", n) if is_id(n) && path == "/api/tickets" => set("pattern", json!(list_of(&[UUID]))),
         ("query", n) if is_id(n) => set("format", json!("uuid")),
         ("header", "If-Match") => {
+            // `"3"` (an ETag from a GET), `W/"3"`, `3`, `*` or nothing (no precondition).
             set("type", json!("string"));
-            set("pattern", json!(r#"^(\*|(W/)?"[0-9]{1,15}")$"#));
+            set("pattern", json!(r#"^\s*(\*|(W/)?"*[0-9]{1,15}"*)?\s*$"#));
         }
         ("header", "Idempotency-Key") => {
             set("type", json!("string"));
@@ -254,6 +326,66 @@ fn bound_parameter(path: &str, p: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// Text that must hold something besides spaces (and no NUL).
+const NOT_BLANK: &str = "^[^\\x00]*[^\\s\\x00][^\\x00]*$";
+/// Fields that may be left out of a change but never set blank.
+const NAMED: [&str; 6] = ["name", "title", "subject", "body", "content", "admin_name"];
+/// What `validate::email` accepts.
+const EMAIL: &str = "^[^\\s<>\",;@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s<>\",;@.\\x00-\\x1f\\x7f-\\x9f][^\\s<>\",;@\\x00-\\x1f\\x7f-\\x9f]*\\.[^\\s<>\",;@.\\x00-\\x1f\\x7f-\\x9f]+$";
+/// A TCP port, 0 to 65535.
+const PORT: &str = "([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+/// What `validate::tag` accepts (ASCII here; the server also takes other letters).
+const TAG: &str = "^[A-Za-z0-9_:.-]{1,64}$";
+
+/// The rules the services check for request fields of these names, as JSON Schema.
+fn field_rule(name: &str) -> Option<Value> {
+    let email = || json!({"type": "string", "pattern": EMAIL, "maxLength": 254});
+    Some(match name {
+        "email" | "requester_email" | "admin_email" | "customer_email" => email(),
+        // Empty clears the address.
+        "support_address" | "support_email" => {
+            json!({"type": ["string", "null"], "pattern": format!("^$|{EMAIL}"), "maxLength": 254})
+        }
+        "ticket_number_format" => json!({"type": ["string", "null"], "maxLength": 64,
+            "pattern": "^[^{}\\x00-\\x1f\\x7f-\\x9f]*\\{n\\}[^{}\\x00-\\x1f\\x7f-\\x9f]*$"}),
+        "password" | "admin_password" => {
+            json!({"type": "string", "minLength": 8, "maxLength": 256, "pattern": NO_NUL})
+        }
+        "color" => json!({"type": ["string", "null"], "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"}),
+        "shortcut" => json!({"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,50}$"}),
+        "rating" => json!({"type": "integer", "minimum": 1, "maximum": 5}),
+        "first_response_hours" | "resolution_hours" => {
+            json!({"type": "number", "exclusiveMinimum": 0, "maximum": 8760})
+        }
+        "at_risk_percent" => json!({"type": ["integer", "null"], "minimum": 1, "maximum": 99}),
+        "created_at" => json!({"type": ["string", "null"], "format": "date-time"}),
+        "ticket_number_start" => json!({"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000_000}),
+        "imap_folder" => json!({"type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": NO_NUL}),
+        "poll_seconds" => json!({"type": ["integer", "null"], "minimum": 10, "maximum": 86_400}),
+        "imap_url" => json!({"type": ["string", "null"], "pattern": format!(
+            "^imaps?://([A-Za-z0-9._~%!$&'()*+,;=-]+(:[A-Za-z0-9._~%!$&'()*+,;=-]*)?@)?[A-Za-z0-9.-]+(:{PORT})?/?$"
+        )}),
+        "url" => json!({"type": "string", "maxLength": 2000,
+            "pattern": "^https?://([A-Za-z0-9-]+\\.)*[A-Za-z][A-Za-z0-9-]*(:[0-9]{1,4})?(/[!-~]*)?$"}),
+        "events" => {
+            let names: Vec<&str> = crate::tickets::events::DomainEvent::catalog()
+                .filter(|e| e.subscribable())
+                .map(crate::tickets::events::DomainEvent::name)
+                .collect();
+            json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": names}})
+        }
+        "add_tag" => json!({"type": ["string", "null"], "pattern": TAG}),
+        "tags" => json!({"type": ["array", "null"], "maxItems": 50, "items": {"type": "string", "pattern": TAG}}),
+        "actions" => json!({"minItems": 1, "maxItems": 20}),
+        "source_ticket_ids" => json!({"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "pattern": NOT_BLANK}}),
+        "assignee_id" | "user_id" => json!({"type": ["string", "null"], "pattern": format!("^(me|{UUID})$")}),
+        "role" => json!({"type": "string", "enum": ["user", "customer", "bot", "assistant", "ai"]}),
+        "position" => json!({"type": ["integer", "null"], "minimum": 0, "maximum": 1_000_000}),
+        "priority_overrides" => json!({"propertyNames": {"enum": ["low", "medium", "high", "urgent"]}}),
+        _ => return None,
+    })
 }
 
 /// Request bodies: ids are UUIDs, required text is not empty, no text holds a NUL.
@@ -274,16 +406,24 @@ fn bound_body_schema(schema: &mut Value) {
                 Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
                 _ => false,
             };
-            if is_string && !p.contains_key("enum") && !p.contains_key("format") {
+            let typed_elsewhere = p.contains_key("$ref") || p.contains_key("oneOf");
+            if let Some(rule) = field_rule(name).filter(|_| !typed_elsewhere) {
+                for (k, v) in rule.as_object().into_iter().flatten() {
+                    // The field's own type says whether it may be null.
+                    if k != "type" || !p.contains_key("type") {
+                        p.insert(k.clone(), v.clone());
+                    }
+                }
+            } else if is_string && !p.contains_key("enum") && !p.contains_key("format") {
                 if name == "timezone" {
                     p.insert("enum".into(), json!(time_zones()));
                 } else if is_id(name) {
                     p.insert("format".into(), json!("uuid"));
+                } else if required.contains(name) || NAMED.contains(&name.as_str()) {
+                    // Trimmed before it is checked: blank is empty.
+                    p.entry("pattern").or_insert(json!(NOT_BLANK));
                 } else {
                     p.entry("pattern").or_insert(json!(NO_NUL));
-                    if required.contains(name) {
-                        p.entry("minLength").or_insert(json!(1));
-                    }
                 }
             }
             bound_body_schema(prop);
@@ -299,6 +439,15 @@ fn bound_body_schema(schema: &mut Value) {
             list.iter_mut().for_each(bound_body_schema);
         }
     }
+}
+
+/// A place inside the component schemas (`Name/properties/field`).
+fn schemas_pointer<'a>(
+    schemas: &'a mut serde_json::Map<String, Value>,
+    pointer: &str,
+) -> Option<&'a mut Value> {
+    let (name, rest) = pointer.split_once('/')?;
+    schemas.get_mut(name)?.pointer_mut(&format!("/{rest}"))
 }
 
 /// The component schemas request bodies use (directly or nested).

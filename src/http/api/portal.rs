@@ -69,8 +69,8 @@ fn created_response(
 /// must stay empty: when it is filled the answer is 202 and nothing is created.
 #[utoipa::path(post, path = "/api/public/tickets", tag = "portal", request_body = Submission,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Created), (status = 422, body = crate::http::problem::Problem),
-              (status = 429, body = crate::http::problem::Problem)))]
+    responses((status = 201, body = Created), (status = 202, description = "the honeypot field `website` was filled: nothing was created (`{message}`)"),
+              (status = 422, body = crate::http::problem::Problem), (status = 429, body = crate::http::problem::Problem)))]
 pub async fn submit(
     State(app): State<AppState>,
     IdempotencyKey(key): IdempotencyKey,
@@ -126,22 +126,25 @@ pub async fn lookup(
 }
 
 /// Asks for a sign-in link by email (customer accounts). Same answer as the lookup.
-#[utoipa::path(post, path = "/api/public/auth/magic-link", tag = "portal",
+/// The body of a sign-in link request.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MagicLinkRequest {
+    /// The customer's address.
+    email: String,
+    workspace_id: Option<uuid::Uuid>,
+    /// The workspace's slug (`default` when neither is given).
+    workspace: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/public/auth/magic-link", tag = "portal", request_body = MagicLinkRequest,
     responses((status = 202, description = "`{message}`"), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn magic_link(
     State(app): State<AppState>,
-    Json(body): Json<Value>,
+    Json(body): Json<MagicLinkRequest>,
 ) -> Result<(StatusCode, axum::Json<Value>)> {
-    let text = |k: &str| body.get(k).and_then(Value::as_str);
-    let ws_id = match text("workspace_id") {
-        Some(w) => Some(
-            w.parse::<uuid::Uuid>()
-                .map_err(|_| Error::field("workspace_id", "must be a UUID"))?,
-        ),
-        None => None,
-    };
-    let email = text("email").ok_or_else(|| Error::field("email", "is required"))?;
-    match portal::send_access(&app, ws_id, text("workspace"), email).await {
+    let (ws_id, email) = (body.workspace_id, body.email.as_str());
+    match portal::send_access(&app, ws_id, body.workspace.as_deref(), email).await {
         Ok(()) | Err(Error::NotFound) => {}
         Err(e) => return Err(e),
     }
