@@ -215,6 +215,24 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
     );
     let c = ctx.clone();
     rows.push(
+        // The floor: the same server and client path with no database work.
+        timed("floor: GET /healthz", READS, 2, move |_| {
+            let c = c.clone();
+            Box::pin(async move {
+                let (http, base, _, _) = &*c;
+                let r = http
+                    .get(format!("{base}/healthz"))
+                    .send()
+                    .await
+                    .expect("healthz");
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+            })
+        })
+        .await,
+    );
+    let c = ctx.clone();
+    rows.push(
         timed("get by id", READS, 2, move |i| {
             let c = c.clone();
             Box::pin(async move {

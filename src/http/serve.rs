@@ -1,7 +1,7 @@
 //! The HTTP/1 accept loop: hyper with a header-read timeout (a client that sends half its
 //! headers, or an idle keep-alive connection, is cut off), the client's address on every
 //! request, graceful shutdown, and problem+json on the few answers hyper writes by itself.
-//! Slow bodies are cut off by [`crate::http::body_limits`].
+//! Slow bodies are cut off by the `body_limits` middleware (`http/mod.rs`).
 //!
 //! `axum::serve` has no header-read timeout, so connections are served here with hyper's own
 //! builder (as `axum::serve` does inside).
@@ -176,6 +176,24 @@ impl AsyncWrite for ProblemIo {
             return Poll::Ready(Ok(buf.len()));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // hyper's own error answers are a head alone; everything else passes through whole.
+        let head_only = bufs.iter().filter(|b| !b.is_empty()).count() == 1;
+        if head_only && let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            return self.poll_write(cx, first);
+        }
+        ready!(self.drain(cx))?;
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

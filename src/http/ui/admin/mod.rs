@@ -7,6 +7,8 @@
 mod canned;
 mod categories;
 mod people;
+mod rule_form;
+mod rule_pickers;
 mod rules;
 mod settings;
 mod sla;
