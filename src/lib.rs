@@ -8,6 +8,7 @@
 //! in `store::dialect`) and `jobs` (the durable job table and its runner). `app` wires them
 //! together; `cli` and `config` are the binary's face.
 
+pub mod ai;
 pub mod app;
 pub mod auth;
 pub mod cli;

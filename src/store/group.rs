@@ -182,6 +182,6 @@ async fn write_batch(store: &Store, batch: Vec<Request>) {
         None => tx.commit().await,
     };
     for settle in settles {
-        settle(committed.as_ref().map(|()| ()).map_err(copy));
+        settle(committed.as_ref().copied().map_err(copy));
     }
 }

@@ -178,34 +178,33 @@ pub async fn upload_attachment(
         )
     })?;
     let bad = |_| Error::bad_request("the multipart body could not be read");
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        if field.name() != Some("file") {
-            // Unknown fields are refused, as in JSON bodies.
-            let name: String = field.name().unwrap_or_default().chars().take(60).collect();
-            return Err(Error::Validation(vec![crate::error::FieldError::new(
-                name,
-                "unknown field; send only `file`",
-            )]));
-        }
-        let by = Some(actor.user_id.0);
-        let a = crate::http::extract::upload_field(&app, actor.workspace_id, by, field).await?;
-        // Nothing may follow the file (unknown fields are refused, as in JSON bodies); the
-        // stored upload then stays unlinked, like any upload never attached.
-        if let Some(extra) = multipart.next_field().await.map_err(bad)? {
-            let name: String = extra.name().unwrap_or_default().chars().take(60).collect();
-            return Err(Error::Validation(vec![crate::error::FieldError::new(
-                name,
-                "unknown field; send only `file`",
-            )]));
-        }
-        return Ok((
-            StatusCode::CREATED,
-            axum::Json(crate::tickets::model::AttachmentView::staff(&a)),
+    // Unknown fields are refused, as in JSON bodies: `file` must be the one field.
+    let unknown = |name: Option<&str>| {
+        let name: String = name.unwrap_or_default().chars().take(60).collect();
+        Error::Validation(vec![crate::error::FieldError::new(
+            name,
+            "unknown field; send only `file`",
+        )])
+    };
+    let Some(field) = multipart.next_field().await.map_err(bad)? else {
+        return Err(Error::field(
+            "file",
+            "is required (a multipart field named `file`)",
         ));
+    };
+    if field.name() != Some("file") {
+        return Err(unknown(field.name()));
     }
-    Err(Error::field(
-        "file",
-        "is required (a multipart field named `file`)",
+    let by = Some(actor.user_id.0);
+    let a = crate::http::extract::upload_field(&app, actor.workspace_id, by, field).await?;
+    // Nothing may follow the file; the stored upload then stays unlinked, like any upload
+    // never attached.
+    if let Some(extra) = multipart.next_field().await.map_err(bad)? {
+        return Err(unknown(extra.name()));
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(crate::tickets::model::AttachmentView::staff(&a)),
     ))
 }
 

@@ -254,10 +254,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
             // PostgreSQL text cannot hold NUL; refuse it here instead of failing in the database.
             if k.contains('\0') || v.contains('\0') {
                 bad.push(FieldError::new(k.replace('\0', ""), "must not contain NUL characters"));
-            } else if q.contains_key(&k) {
-                bad.push(FieldError::new(k, "is given more than once; send one value (lists are comma separated)"));
-            } else {
-                q.insert(k, v);
+                continue;
+            }
+            match q.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) => bad.push(FieldError::new(
+                    e.key().clone(),
+                    "is given more than once; send one value (lists are comma separated)",
+                )),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
         }
         if bad.is_empty() {

@@ -312,7 +312,7 @@ pub(super) async fn inbox(
     let rows: Vec<Row> = result
         .rows
         .iter()
-        .map(|r| row(r, &name_of(r.assignee_id), now))
+        .map(|r| row(r, name_of(r.assignee_id), now))
         .collect();
     if is_htmx(&headers) && headers.get("hx-target").and_then(|v| v.to_str().ok()) == Some("rows") {
         return Ok(page(StatusCode::OK, &RowsFragment { rows }));
