@@ -1,6 +1,7 @@
 //! AI assistance (issue 14, in progress): what summaries and reply drafts are built from.
 //! So far: masking personal data out of text before it is summarized or leaves the server,
-//! and reading a customer's sentiment.
+//! reading a customer's sentiment, and picking a conversation's key sentences.
 
+pub mod extract;
 pub mod mask;
 pub mod sentiment;
