@@ -94,10 +94,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, cra
         // JSON does not tell `4` from `4.0`: a whole number written as a float is read as an
         // integer where one is wanted (rarely needed, so only tried after a type error).
         Err(crate::error::Error::Validation(errors))
-            if errors.iter().any(|e| e.message.starts_with("invalid type: floating point")) =>
+            if errors
+                .iter()
+                .any(|e| e.message.starts_with("invalid type: floating point")) =>
         {
-            let mut v: serde_json::Value = serde_json::from_slice(bytes)
-                .map_err(|e| crate::error::Error::bad_request(format!("the body is not valid JSON: {e}")))?;
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+                crate::error::Error::bad_request(format!("the body is not valid JSON: {e}"))
+            })?;
             whole_floats_as_integers(&mut v);
             let again = serde_json::to_vec(&v).map_err(anyhow::Error::from)?;
             parse_json_exact(&again)
@@ -124,7 +127,9 @@ fn whole_floats_as_integers(v: &mut serde_json::Value) {
     }
 }
 
-fn parse_json_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::error::Error> {
+fn parse_json_exact<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, crate::error::Error> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();

@@ -8,13 +8,13 @@ use std::collections::HashSet;
 
 /// Words too common to tell sentences apart (English and German, the corpus's largest).
 const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "do",
-    "does", "for", "from", "had", "has", "have", "he", "her", "his", "i", "if", "in", "into",
-    "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "please", "she", "so",
-    "that", "the", "their", "them", "then", "there", "this", "to", "us", "was", "we", "were",
-    "what", "when", "which", "will", "with", "would", "you", "your", "hi", "hello", "thanks",
-    "thank", "regards", "der", "die", "das", "und", "ist", "ich", "sie", "wir", "nicht", "mit",
-    "ein", "eine", "zu", "den", "von", "auf", "für", "bitte", "danke",
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "do", "does",
+    "for", "from", "had", "has", "have", "he", "her", "his", "i", "if", "in", "into", "is", "it",
+    "its", "me", "my", "no", "not", "of", "on", "or", "our", "please", "she", "so", "that", "the",
+    "their", "them", "then", "there", "this", "to", "us", "was", "we", "were", "what", "when",
+    "which", "will", "with", "would", "you", "your", "hi", "hello", "thanks", "thank", "regards",
+    "der", "die", "das", "und", "ist", "ich", "sie", "wir", "nicht", "mit", "ein", "eine", "zu",
+    "den", "von", "auf", "für", "bitte", "danke",
 ];
 
 fn is_cjk(c: char) -> bool {
@@ -36,8 +36,7 @@ pub fn sentences(text: &str) -> Vec<String> {
         while let Some(c) = chars.next() {
             current.push(c);
             let ends = matches!(c, '。' | '！' | '？')
-                || (matches!(c, '.' | '!' | '?')
-                    && chars.peek().is_none_or(|n| n.is_whitespace()));
+                || (matches!(c, '.' | '!' | '?') && chars.peek().is_none_or(|n| n.is_whitespace()));
             if ends {
                 push_sentence(&mut out, &current);
                 current.clear();
@@ -126,7 +125,10 @@ fn rank(sets: &[HashSet<String>]) -> Vec<f64> {
         }
     }
     let out_sum: Vec<f64> = w.iter().map(|row| row.iter().sum()).collect();
-    #[expect(clippy::cast_precision_loss, reason = "a conversation's sentence count")]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a conversation's sentence count"
+    )]
     let nf = n as f64;
     let mut score = vec![1.0 / nf; n];
     for _ in 0..50 {
@@ -192,10 +194,17 @@ mod tests {
     fn sentences_skip_greetings_quotes_and_fragments() {
         let s = sentences(THREAD);
         assert_eq!(s.len(), 6, "{s:?}");
-        assert!(s.iter().all(|x| !x.starts_with('>') && !x.starts_with("Hi")));
+        assert!(
+            s.iter()
+                .all(|x| !x.starts_with('>') && !x.starts_with("Hi"))
+        );
         assert_eq!(
             sentences("First part is here. Second part is here! 第三句话在这里说明问题。"),
-            ["First part is here.", "Second part is here!", "第三句话在这里说明问题。"]
+            [
+                "First part is here.",
+                "Second part is here!",
+                "第三句话在这里说明问题。"
+            ]
         );
     }
 
@@ -210,7 +219,11 @@ mod tests {
         let all = sentences(THREAD);
         let pos: Vec<usize> = picked
             .iter()
-            .map(|p| all.iter().position(|s| s == p).expect("a sentence of the text"))
+            .map(|p| {
+                all.iter()
+                    .position(|s| s == p)
+                    .expect("a sentence of the text")
+            })
             .collect();
         assert!(pos.windows(2).all(|w| w[0] < w[1]), "{pos:?}");
     }
@@ -223,7 +236,10 @@ mod tests {
             Sales cannot reach the CRM while the VPN is down.\n\
             The office router was replaced last week by the provider.";
         let picked = key_sentences(text, 2);
-        let vpn_repeats = picked.iter().filter(|s| s.starts_with("The VPN drops")).count();
+        let vpn_repeats = picked
+            .iter()
+            .filter(|s| s.starts_with("The VPN drops"))
+            .count();
         assert_eq!(vpn_repeats, 1, "{picked:?}");
     }
 

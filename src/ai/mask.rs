@@ -33,7 +33,10 @@ pub const IBAN: &str = "[IBAN]";
 pub const EMAIL: &str = "[email]";
 pub const PHONE: &str = "[phone]";
 
-#[expect(clippy::expect_used, reason = "constant patterns, checked by the tests")]
+#[expect(
+    clippy::expect_used,
+    reason = "constant patterns, checked by the tests"
+)]
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("a valid pattern")
 }
@@ -46,7 +49,9 @@ static EMAIL_RE: LazyLock<Regex> =
 /// International (`+48 601 234 567`, `0049 30 1234567`) and grouped national numbers
 /// (`(555) 010-0199`, `030 1234 5678`, `601-234-567`).
 static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:\+|\b00)\d[\d ()./-]{6,20}\d|\(\d{2,5}\)[ ]?\d{2,5}(?:[ ./-]\d{2,5}){0,3}|\b\d{2,5}(?:[ ./-]\d{2,5}){2,4}\b")
+    re(
+        r"(?:\+|\b00)\d[\d ()./-]{6,20}\d|\(\d{2,5}\)[ ]?\d{2,5}(?:[ ./-]\d{2,5}){0,3}|\b\d{2,5}(?:[ ./-]\d{2,5}){2,4}\b",
+    )
 });
 /// Dates (and a time after them) that the phone pattern would otherwise take (`2024-03-04`,
 /// `04.03.2024 09`).
@@ -86,9 +91,7 @@ pub fn luhn(number: &str) -> bool {
 #[must_use]
 pub fn iban_valid(s: &str) -> bool {
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if !(15..=34).contains(&compact.len())
-        || !compact.chars().all(|c| c.is_ascii_alphanumeric())
-    {
+    if !(15..=34).contains(&compact.len()) || !compact.chars().all(|c| c.is_ascii_alphanumeric()) {
         return false;
     }
     let (head, tail) = compact.split_at(4);
@@ -115,7 +118,12 @@ fn is_phone(candidate: &str) -> bool {
 }
 
 /// Replaces every match of `re` that `keep` accepts with `placeholder`; answers the count.
-fn replace(text: &str, re: &Regex, keep: impl Fn(&str) -> bool, placeholder: &str) -> (String, usize) {
+fn replace(
+    text: &str,
+    re: &Regex,
+    keep: impl Fn(&str) -> bool,
+    placeholder: &str,
+) -> (String, usize) {
     let mut n = 0;
     let out = re
         .replace_all(text, |c: &regex::Captures<'_>| {

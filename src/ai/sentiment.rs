@@ -114,20 +114,23 @@ pub fn read(text: &str) -> Reading {
     let shouting = text.matches("!!").count() > 0
         || text
             .split_whitespace()
-            .filter(|w| w.len() >= 4 && w.chars().all(|c| !c.is_lowercase()) && w.chars().any(char::is_uppercase))
+            .filter(|w| {
+                w.len() >= 4
+                    && w.chars().all(|c| !c.is_lowercase())
+                    && w.chars().any(char::is_uppercase)
+            })
             .count()
             >= 2;
-    let sentiment = if cues.len() >= 2
-        || (!cues.is_empty() && (compound <= -LEAN || shouting || fault))
-    {
-        Sentiment::Frustrated
-    } else if !cues.is_empty() || fault || compound <= -LEAN {
-        Sentiment::Negative
-    } else if compound >= LEAN {
-        Sentiment::Positive
-    } else {
-        Sentiment::Neutral
-    };
+    let sentiment =
+        if cues.len() >= 2 || (!cues.is_empty() && (compound <= -LEAN || shouting || fault)) {
+            Sentiment::Frustrated
+        } else if !cues.is_empty() || fault || compound <= -LEAN {
+            Sentiment::Negative
+        } else if compound >= LEAN {
+            Sentiment::Positive
+        } else {
+            Sentiment::Neutral
+        };
     Reading {
         sentiment,
         compound,
@@ -142,12 +145,24 @@ mod tests {
     #[test]
     fn support_words_move_the_verdict() {
         let cases = [
-            ("Thanks a lot, that fixed it! Great support.", Sentiment::Positive),
+            (
+                "Thanks a lot, that fixed it! Great support.",
+                Sentiment::Positive,
+            ),
             ("The invoice number is 5531.", Sentiment::Neutral),
-            ("The printer is not working since the update.", Sentiment::Negative),
+            (
+                "The printer is not working since the update.",
+                Sentiment::Negative,
+            ),
             ("This is not good at all.", Sentiment::Negative),
-            ("This is the third time I write and it is still not fixed.", Sentiment::Frustrated),
-            ("Unacceptable. Cancel my subscription.", Sentiment::Frustrated),
+            (
+                "This is the third time I write and it is still not fixed.",
+                Sentiment::Frustrated,
+            ),
+            (
+                "Unacceptable. Cancel my subscription.",
+                Sentiment::Frustrated,
+            ),
             ("STILL BROKEN!! Nobody answers.", Sentiment::Frustrated),
             // Negation of a negative is not negative.
             ("No problem, it is not bad at all.", Sentiment::Positive),

@@ -93,23 +93,77 @@ const INTRO_STARTS: &[&str] = &[
 
 /// The first header of an Outlook-style quoted block (`From:`, `Von:`, `De :`, `差出人:`…).
 const FROM_KEYS: &[&str] = &[
-    "from", "von", "de", "da", "van", "od", "от", "från", "差出人", "发件人", "寄件者", "寄件人",
+    "from",
+    "von",
+    "de",
+    "da",
+    "van",
+    "od",
+    "от",
+    "från",
+    "差出人",
+    "发件人",
+    "寄件者",
+    "寄件人",
 ];
 
 /// The headers that follow it (`Sent:`, `To:`, `Subject:`… in the same languages).
 const HEADER_KEYS: &[&str] = &[
-    "sent", "date", "to", "cc", "subject", // en
-    "gesendet", "datum", "an", "betreff", // de
-    "envoyé", "à", "a", "objet", "pour", "sujet", // fr
-    "enviado", "enviado el", "para", "asunto", "fecha", // es
-    "inviato", "oggetto", "data", // it
-    "enviada em", "assunto", // pt
-    "verzonden", "aan", "onderwerp", // nl
-    "wysłane", "wysłano", "do", "dw", "temat", // pl
-    "отправлено", "кому", "копия", "тема", "дата", // ru
-    "skickat", "till", "kopia", "ämne", // sv
-    "送信日時", "宛先", "件名", "日付", // ja
-    "发送时间", "收件人", "抄送", "主题", "日期", "寄件日期", "收件者", "副本", "主旨", // zh
+    "sent",
+    "date",
+    "to",
+    "cc",
+    "subject", // en
+    "gesendet",
+    "datum",
+    "an",
+    "betreff", // de
+    "envoyé",
+    "à",
+    "a",
+    "objet",
+    "pour",
+    "sujet", // fr
+    "enviado",
+    "enviado el",
+    "para",
+    "asunto",
+    "fecha", // es
+    "inviato",
+    "oggetto",
+    "data", // it
+    "enviada em",
+    "assunto", // pt
+    "verzonden",
+    "aan",
+    "onderwerp", // nl
+    "wysłane",
+    "wysłano",
+    "do",
+    "dw",
+    "temat", // pl
+    "отправлено",
+    "кому",
+    "копия",
+    "тема",
+    "дата", // ru
+    "skickat",
+    "till",
+    "kopia",
+    "ämne", // sv
+    "送信日時",
+    "宛先",
+    "件名",
+    "日付", // ja
+    "发送时间",
+    "收件人",
+    "抄送",
+    "主题",
+    "日期",
+    "寄件日期",
+    "收件者",
+    "副本",
+    "主旨", // zh
 ];
 
 /// Lines a phone or mail app adds under the reply: "Sent from my iPhone", "Von meinem iPhone
@@ -161,8 +215,8 @@ fn is_separator(line: &str) -> bool {
     if l.chars().count() >= 20 && l.chars().all(|c| c == '_') {
         return true;
     }
-    let words = l
-        .trim_matches(|c: char| c == '-' || c == '_' || c == '=' || c == ':' || c.is_whitespace());
+    let words =
+        l.trim_matches(|c: char| c == '-' || c == '_' || c == '=' || c == ':' || c.is_whitespace());
     SEPARATOR_WORDS.contains(&words)
 }
 
@@ -224,9 +278,10 @@ fn is_header_block(lines: &[&str], i: usize) -> bool {
     if !FROM_KEYS.contains(&key.as_str()) {
         return false;
     }
-    lines[i + 1..].iter().take(5).any(|n| {
-        header_key(n).is_some_and(|k| HEADER_KEYS.contains(&k.as_str()))
-    })
+    lines[i + 1..]
+        .iter()
+        .take(5)
+        .any(|n| header_key(n).is_some_and(|k| HEADER_KEYS.contains(&k.as_str())))
 }
 
 /// Where the quoted original starts (a separator, an "On … wrote:" line, an Outlook header
@@ -241,7 +296,11 @@ fn quote_start(lines: &[&str]) -> Option<usize> {
 }
 
 fn trim_lines<S: AsRef<str>>(lines: &[S]) -> String {
-    let text = lines.iter().map(AsRef::as_ref).collect::<Vec<_>>().join("\n");
+    let text = lines
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join("\n");
     text.trim_matches(|c: char| c == '\n' || c == '\r' || c.is_whitespace())
         .to_owned()
 }
@@ -403,7 +462,8 @@ mod tests {
             .iter()
             .filter_map(|c| {
                 let got = visible_reply(&c.body);
-                (got != c.expect).then(|| format!("{}:\n--- got\n{got}\n--- want\n{}", c.name, c.expect))
+                (got != c.expect)
+                    .then(|| format!("{}:\n--- got\n{got}\n--- want\n{}", c.name, c.expect))
             })
             .collect();
         println!(

@@ -533,7 +533,10 @@ async fn flow(backend: Backend) {
     // the choices its field uses (categories by name for "category").
     agent.go("/admin/rules").await;
     agent
-        .wait("the rule builder", "return !!document.getElementById('rule-form')")
+        .wait(
+            "the rule builder",
+            "return !!document.getElementById('rule-form')",
+        )
         .await;
     let before = agent
         .js("return document.querySelectorAll('#cond-rows [data-row]').length")
@@ -542,7 +545,9 @@ async fn flow(backend: Backend) {
     agent
         .wait(
             "a new condition row",
-            &format!("return document.querySelectorAll('#cond-rows [data-row]').length === {before} + 1"),
+            &format!(
+                "return document.querySelectorAll('#cond-rows [data-row]').length === {before} + 1"
+            ),
         )
         .await;
     let shaped = agent
@@ -553,14 +558,20 @@ async fn flow(backend: Backend) {
     assert_eq!(shaped["shown"], json!(["Categories", "Nobody"]), "{shaped}");
     assert_eq!(shaped["text"], true, "{shaped}");
     assert!(
-        shaped["name"].as_str().is_some_and(|n| n.starts_with("cond_field_") && !n.contains("__i__")),
+        shaped["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("cond_field_") && !n.contains("__i__")),
         "{shaped}"
     );
-    agent.click("#cond-rows [data-row]:last-child [data-remove-row]").await;
+    agent
+        .click("#cond-rows [data-row]:last-child [data-remove-row]")
+        .await;
     agent
         .wait(
             "the row removed",
-            &format!("return document.querySelectorAll('#cond-rows [data-row]').length === {before}"),
+            &format!(
+                "return document.querySelectorAll('#cond-rows [data-row]').length === {before}"
+            ),
         )
         .await;
 

@@ -311,7 +311,10 @@ async fn openapi_describes_every_route() {
         for (method, op) in item.as_object().expect("path item") {
             let responses = op["responses"].as_object().expect("responses");
             for status in ["400", "404", "422", "429"] {
-                assert!(responses.contains_key(status), "{method} {path}: no {status}");
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path}: no {status}"
+                );
             }
             if op.get("requestBody").is_some() {
                 assert!(responses.contains_key("415"), "{method} {path}: no 415");
@@ -334,7 +337,10 @@ async fn openapi_describes_every_route() {
                     }
                     Some("limit") => {
                         assert_eq!(p["schema"]["minimum"], 1, "{path}");
-                        assert!(p["schema"]["maximum"].as_u64().is_some_and(|m| m <= 200), "{path}");
+                        assert!(
+                            p["schema"]["maximum"].as_u64().is_some_and(|m| m <= 200),
+                            "{path}"
+                        );
                     }
                     Some("If-Match") => assert!(p["schema"]["pattern"].is_string(), "{path}"),
                     _ => {}
@@ -342,13 +348,15 @@ async fn openapi_describes_every_route() {
             }
         }
     }
-    let upload = &paths["/api/attachments"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"];
+    let upload = &paths["/api/attachments"]["post"]["requestBody"]["content"]["multipart/form-data"]
+        ["schema"];
     let upload = match upload["$ref"].as_str() {
         Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().expect("name")],
         None => upload,
     };
     assert_eq!(upload["properties"]["file"]["format"], "binary", "{upload}");
-    let hours = &paths["/api/settings/business-hours"]["put"]["requestBody"]["content"]["application/json"]["schema"];
+    let hours = &paths["/api/settings/business-hours"]["put"]["requestBody"]["content"]["application/json"]
+        ["schema"];
     assert_eq!(hours["required"], json!(["timezone"]), "{hours}");
     assert!(
         hours["properties"]["timezone"]["enum"]
@@ -467,10 +475,13 @@ async fn raw(app: &TestApp) -> tokio::net::TcpStream {
 async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt;
     let mut out = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut out))
-        .await
-        .expect("the server closed the connection")
-        .expect("read");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut out),
+    )
+    .await
+    .expect("the server closed the connection")
+    .expect("read");
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -515,7 +526,10 @@ async fn slow_clients_are_cut_off() {
     s.write_all(head.as_bytes()).await.expect("write");
     let answer = read_until_closed(&mut s).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("content-type: application/problem+json"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
     assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
 
     // A body that keeps trickling (never pausing long enough for the idle limit) is cut off
@@ -561,7 +575,10 @@ async fn malformed_requests_are_problem_documents() {
     let app = TestApp::start(Backend::Sqlite).await.expect("app");
     let cases: [(String, &str, &str); 2] = [
         (
-            format!("GET /api/tickets?q={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+            format!(
+                "GET /api/tickets?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+                "a".repeat(70_000)
+            ),
             "414",
             "uri_too_long",
         ),
@@ -575,8 +592,14 @@ async fn malformed_requests_are_problem_documents() {
         let mut s = raw(&app).await;
         s.write_all(request.as_bytes()).await.expect("write");
         let answer = read_until_closed(&mut s).await;
-        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
-        assert!(answer.contains("content-type: application/problem+json"), "{answer}");
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
         let body = answer.split("\r\n\r\n").nth(1).expect("a body");
         let doc: serde_json::Value = serde_json::from_str(body).expect("JSON");
         assert_eq!(doc["code"], code);
@@ -621,7 +644,10 @@ async fn exact_input(app: TestApp) {
         .http
         .patch(format!("{}/api/tickets/{id}", app.base))
         .bearer_auth(admin.token.as_deref().expect("token"))
-        .header("If-Match", reqwest::header::HeaderValue::from_bytes(b"\xc2\x84").expect("header"))
+        .header(
+            "If-Match",
+            reqwest::header::HeaderValue::from_bytes(b"\xc2\x84").expect("header"),
+        )
         .json(&json!({"priority": "high"}))
         .send()
         .await
@@ -636,7 +662,10 @@ async fn exact_input(app: TestApp) {
         .await
         .expect_problem(422, "validation_failed");
     app.anonymous()
-        .post("/api/public/auth/magic-link", json!({"email": "a@example.com"}))
+        .post(
+            "/api/public/auth/magic-link",
+            json!({"email": "a@example.com"}),
+        )
         .await
         .expect(202);
     // An upload takes one `file` field and nothing else.

@@ -514,7 +514,11 @@ async fn lookup(backend: Backend) {
         .filter_map(|j| j["payload"]["email"].as_str())
         .collect();
     queued.sort_unstable();
-    assert_eq!(queued, ["known@example.com", "nobody@example.com"], "{pending}");
+    assert_eq!(
+        queued,
+        ["known@example.com", "nobody@example.com"],
+        "{pending}"
+    );
     anon.get("/api/public/tickets/lookup?email=not-an-email")
         .await
         .expect_problem(422, "validation_failed");

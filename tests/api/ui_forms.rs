@@ -327,7 +327,10 @@ async fn admin_pages(app: TestApp) {
         html.contains(&format!(r#"name="category_ids" value="{inv_id}" checked"#)),
         "{html}"
     );
-    assert!(html.contains(r#"name="channels" value="email" checked"#), "{html}");
+    assert!(
+        html.contains(r#"name="channels" value="email" checked"#),
+        "{html}"
+    );
     let mut again = conditions.clone();
     again[0] = ("name", "Email VIP 2");
     ui.ok(&format!("/admin/sla/{vip_id}"), &again).await;
@@ -341,7 +344,11 @@ async fn admin_pages(app: TestApp) {
     // Unchecking every box means "any".
     ui.ok(
         &format!("/admin/sla/{vip_id}"),
-        &[("name", "Email VIP 2"), ("first_response_hours", "1"), ("resolution_hours", "4")],
+        &[
+            ("name", "Email VIP 2"),
+            ("first_response_hours", "1"),
+            ("resolution_hours", "4"),
+        ],
     )
     .await;
     let vip = api
@@ -354,7 +361,12 @@ async fn admin_pages(app: TestApp) {
     let (status, html) = ui
         .post(
             "/admin/sla",
-            &[("name", "Odd"), ("first_response_hours", "1"), ("resolution_hours", "2"), ("channels", "pigeon")],
+            &[
+                ("name", "Odd"),
+                ("first_response_hours", "1"),
+                ("resolution_hours", "2"),
+                ("channels", "pigeon"),
+            ],
         )
         .await;
     assert_eq!(status, 422, "{html}");
@@ -465,7 +477,10 @@ async fn admin_pages(app: TestApp) {
     let ana_pick = format!("user:{ana}");
     let (_, page) = ui.get("/admin/rules").await;
     for offered in [&cat_pick, &rr_pick, &canned_pick, &ana_pick] {
-        assert!(page.contains(&format!(r#"<option value="{offered}" >"#)), "{offered}: {page}");
+        assert!(
+            page.contains(&format!(r#"<option value="{offered}" >"#)),
+            "{offered}: {page}"
+        );
     }
     assert!(page.contains(">Returns</option>") && page.contains(">Round robin in Tier 2</option>"));
     let by_name: Vec<(&str, &str)> = vec![
@@ -523,14 +538,26 @@ async fn admin_pages(app: TestApp) {
     let rule_id = rule["id"].as_str().expect("id").to_owned();
     // The list says it in words, with names.
     let (_, page) = ui.get("/admin/rules").await;
-    assert!(page.contains("category id is one of Returns, nobody / none"), "{page}");
+    assert!(
+        page.contains("category id is one of Returns, nobody / none"),
+        "{page}"
+    );
     assert!(page.contains("set group → Tier 2"), "{page}");
     assert!(page.contains("reply with “Thanks”"), "{page}");
     // Editing shows the rule in the builder, picks selected; saving changes it.
     let (_, edit) = ui.get(&format!("/admin/rules?edit={rule_id}")).await;
-    assert!(edit.contains(&format!(r#"action="/admin/rules/{rule_id}""#)), "{edit}");
-    assert!(edit.contains(&format!(r#"<option value="{cat_pick}" selected>"#)), "{edit}");
-    assert!(edit.contains(&format!(r#"<option value="{rr_pick}" selected>"#)), "{edit}");
+    assert!(
+        edit.contains(&format!(r#"action="/admin/rules/{rule_id}""#)),
+        "{edit}"
+    );
+    assert!(
+        edit.contains(&format!(r#"<option value="{cat_pick}" selected>"#)),
+        "{edit}"
+    );
+    assert!(
+        edit.contains(&format!(r#"<option value="{rr_pick}" selected>"#)),
+        "{edit}"
+    );
     let mut renamed = by_name.clone();
     renamed[0] = ("name", "Returns and high to tier 2");
     renamed.push(("action", "save"));
@@ -563,20 +590,41 @@ async fn admin_pages(app: TestApp) {
         )
         .await;
     assert_eq!(status, 422, "{html}");
-    assert!(html.contains(r#"value="Metadata""#), "the name is kept: {html}");
-    assert!(html.contains(r#"value="http://169.254.169.254/latest""#), "{html}");
+    assert!(
+        html.contains(r#"value="Metadata""#),
+        "the name is kept: {html}"
+    );
+    assert!(
+        html.contains(r#"value="http://169.254.169.254/latest""#),
+        "{html}"
+    );
     let rows: Vec<&str> = html.split(r#"class="rule-row"#).skip(1).collect();
-    let bad_cond = rows.iter().find(|r| r.contains(r#"name="cond_field_0""#)).expect("row");
+    let bad_cond = rows
+        .iter()
+        .find(|r| r.contains(r#"name="cond_field_0""#))
+        .expect("row");
     assert!(bad_cond.starts_with(" cond invalid"), "{bad_cond}");
-    assert!(bad_cond.contains("does not apply to this field"), "{bad_cond}");
-    let bad_hook = rows.iter().find(|r| r.contains(r#"name="act_type_2""#)).expect("row");
+    assert!(
+        bad_cond.contains("does not apply to this field"),
+        "{bad_cond}"
+    );
+    let bad_hook = rows
+        .iter()
+        .find(|r| r.contains(r#"name="act_type_2""#))
+        .expect("row");
     assert!(bad_hook.starts_with(" act invalid"), "{bad_hook}");
-    let good = rows.iter().find(|r| r.contains(r#"name="act_type_1""#)).expect("row");
+    let good = rows
+        .iter()
+        .find(|r| r.contains(r#"name="act_type_1""#))
+        .expect("row");
     assert!(!good.starts_with(" act invalid"), "{good}");
     assert!(
-        !items(api.get("/api/tickets/automation-rules").await.expect(200), "rules")
-            .iter()
-            .any(|r| r["name"] == "Metadata")
+        !items(
+            api.get("/api/tickets/automation-rules").await.expect(200),
+            "rules"
+        )
+        .iter()
+        .any(|r| r["name"] == "Metadata")
     );
 
     // Webhooks: the secret once, the delivery log, redelivery.

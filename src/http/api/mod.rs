@@ -253,7 +253,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
         for (k, v) in pairs {
             // PostgreSQL text cannot hold NUL; refuse it here instead of failing in the database.
             if k.contains('\0') || v.contains('\0') {
-                bad.push(FieldError::new(k.replace('\0', ""), "must not contain NUL characters"));
+                bad.push(FieldError::new(
+                    k.replace('\0', ""),
+                    "must not contain NUL characters",
+                ));
                 continue;
             }
             match q.entry(k) {

@@ -56,7 +56,13 @@ fn business_hours_schema() -> Value {
     });
     let day = json!({"oneOf": [{"type": "null"}, interval, {"type": "array", "items": interval}]});
     let days: serde_json::Map<String, Value> = [
-        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
     ]
     .iter()
     .map(|d| ((*d).to_owned(), day.clone()))
@@ -94,7 +100,10 @@ pub fn conform(doc: &mut Value) {
         // A new customer without a name is named from the address.
         set("NewCustomer/properties/name/pattern", json!(NO_NUL));
         // Webhook signing secrets: 16 to 200 characters (a Thulium secret may be shorter).
-        set("WebhookInput/properties/secret", json!({"type": ["string", "null"], "minLength": 16, "maxLength": 200, "pattern": NO_NUL}));
+        set(
+            "WebhookInput/properties/secret",
+            json!({"type": ["string", "null"], "minLength": 16, "maxLength": 200, "pattern": NO_NUL}),
+        );
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -182,9 +191,18 @@ pub fn conform(doc: &mut Value) {
                     .entry(status)
                     .or_insert_with(|| problem_response(description));
             };
-            add("400", "the request cannot be read: malformed query, JSON or header");
-            add("422", "invalid fields or unknown query parameters (`errors` lists them)");
-            add("429", "over the rate limit; `Retry-After` says when to come back");
+            add(
+                "400",
+                "the request cannot be read: malformed query, JSON or header",
+            );
+            add(
+                "422",
+                "invalid fields or unknown query parameters (`errors` lists them)",
+            );
+            add(
+                "429",
+                "over the rate limit; `Retry-After` says when to come back",
+            );
             add("408", "the request body did not arrive in time");
             if secured {
                 add("401", "no, wrong, expired or revoked credentials");
@@ -197,7 +215,10 @@ pub fn conform(doc: &mut Value) {
                 add("415", "the body is not of the documented type");
             }
             if conditional {
-                add("412", "`If-Match` names an older version than the current one");
+                add(
+                    "412",
+                    "`If-Match` names an older version than the current one",
+                );
             }
             if method != "get" {
                 add("409", "the change conflicts with the record's state");
@@ -217,7 +238,11 @@ fn list_of(words: &[&str]) -> String {
 }
 
 /// Every word a closed vocabulary accepts: the canonical ones and their aliases.
-fn accepted<T>(all: &[T], word: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) -> Vec<&'static str>
+fn accepted<T>(
+    all: &[T],
+    word: fn(T) -> &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Vec<&'static str>
 where
     T: Copy,
 {
@@ -251,8 +276,16 @@ fn is_id(name: &str) -> bool {
 /// The real forms of the shared query and header parameters.
 fn bound_parameter(path: &str, p: &mut Value) {
     use crate::tickets::status::{Channel, Kind, Priority, Status};
-    let name = p.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let place = p.get("in").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let name = p
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let place = p
+        .get("in")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let Some(schema) = p.get_mut("schema").and_then(Value::as_object_mut) else {
         return;
     };
@@ -276,15 +309,26 @@ fn bound_parameter(path: &str, p: &mut Value) {
         }
         ("query", "status") => set(
             "pattern",
-            json!(list_of(&accepted(Status::ALL, Status::as_str, Status::parse))),
+            json!(list_of(&accepted(
+                Status::ALL,
+                Status::as_str,
+                Status::parse
+            ))),
         ),
         ("query", "priority") => set(
             "pattern",
-            json!(list_of(&accepted(Priority::ALL, Priority::as_str, Priority::parse))),
+            json!(list_of(&accepted(
+                Priority::ALL,
+                Priority::as_str,
+                Priority::parse
+            ))),
         ),
         ("query", "kind") => set("pattern", json!(list_of(&words(Kind::ALL, Kind::as_str)))),
         ("query", "channel") => {
-            set("pattern", json!(list_of(&words(Channel::ALL, Channel::as_str))));
+            set(
+                "pattern",
+                json!(list_of(&words(Channel::ALL, Channel::as_str))),
+            );
         }
         ("query", "assignee_id") => {
             set("pattern", json!(list_of(&["me", "none", UUID])));
@@ -302,15 +346,20 @@ fn bound_parameter(path: &str, p: &mut Value) {
         // An RFC 3339 timestamp, a date, or Unix seconds.
         ("query", n) if n.ends_with("_after") || n.ends_with("_before") => {
             schema.remove("type");
-            schema.insert("anyOf".into(), json!([
-                {"type": "string", "format": "date-time"},
-                {"type": "string", "format": "date"},
-                {"type": "string", "pattern": "^[0-9]{1,11}$"}
-            ]));
+            schema.insert(
+                "anyOf".into(),
+                json!([
+                    {"type": "string", "format": "date-time"},
+                    {"type": "string", "format": "date"},
+                    {"type": "string", "pattern": "^[0-9]{1,11}$"}
+                ]),
+            );
         }
         ("query", "email") => set("pattern", json!(EMAIL)),
         // The ticket list takes comma lists of ids (empty items skipped).
-        ("query", n) if is_id(n) && path == "/api/tickets" => set("pattern", json!(list_of(&[UUID]))),
+        ("query", n) if is_id(n) && path == "/api/tickets" => {
+            set("pattern", json!(list_of(&[UUID])))
+        }
         ("query", n) if is_id(n) => set("format", json!("uuid")),
         ("header", "If-Match") => {
             // `"3"` (an ETag from a GET), `W/"3"`, `3`, `*` or nothing (no precondition).
@@ -335,7 +384,8 @@ const NAMED: [&str; 6] = ["name", "title", "subject", "body", "content", "admin_
 /// What `validate::email` accepts.
 const EMAIL: &str = "^[^\\s<>\",;@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s<>\",;@.\\x00-\\x1f\\x7f-\\x9f][^\\s<>\",;@\\x00-\\x1f\\x7f-\\x9f]*\\.[^\\s<>\",;@.\\x00-\\x1f\\x7f-\\x9f]+$";
 /// A TCP port, 0 to 65535.
-const PORT: &str = "([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+const PORT: &str =
+    "([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
 /// What `validate::tag` accepts (ASCII here; the server also takes other letters).
 const TAG: &str = "^[A-Za-z0-9_:.-]{1,64}$";
 
@@ -353,7 +403,9 @@ fn field_rule(name: &str) -> Option<Value> {
         "password" | "admin_password" => {
             json!({"type": "string", "minLength": 8, "maxLength": 256, "pattern": NO_NUL})
         }
-        "color" => json!({"type": ["string", "null"], "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"}),
+        "color" => {
+            json!({"type": ["string", "null"], "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"})
+        }
         "shortcut" => json!({"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,50}$"}),
         "rating" => json!({"type": "integer", "minimum": 1, "maximum": 5}),
         "first_response_hours" | "resolution_hours" => {
@@ -361,8 +413,12 @@ fn field_rule(name: &str) -> Option<Value> {
         }
         "at_risk_percent" => json!({"type": ["integer", "null"], "minimum": 1, "maximum": 99}),
         "created_at" => json!({"type": ["string", "null"], "format": "date-time"}),
-        "ticket_number_start" => json!({"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000_000}),
-        "imap_folder" => json!({"type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": NO_NUL}),
+        "ticket_number_start" => {
+            json!({"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000_000})
+        }
+        "imap_folder" => {
+            json!({"type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": NO_NUL})
+        }
         "poll_seconds" => json!({"type": ["integer", "null"], "minimum": 10, "maximum": 86_400}),
         "imap_url" => json!({"type": ["string", "null"], "pattern": format!(
             "^imaps?://([A-Za-z0-9._~%!$&'()*+,;=-]+(:[A-Za-z0-9._~%!$&'()*+,;=-]*)?@)?[A-Za-z0-9.-]+(:{PORT})?/?$"
@@ -377,13 +433,21 @@ fn field_rule(name: &str) -> Option<Value> {
             json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": names}})
         }
         "add_tag" => json!({"type": ["string", "null"], "pattern": TAG}),
-        "tags" => json!({"type": ["array", "null"], "maxItems": 50, "items": {"type": "string", "pattern": TAG}}),
+        "tags" => {
+            json!({"type": ["array", "null"], "maxItems": 50, "items": {"type": "string", "pattern": TAG}})
+        }
         "actions" => json!({"minItems": 1, "maxItems": 20}),
-        "source_ticket_ids" => json!({"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "pattern": NOT_BLANK}}),
-        "assignee_id" | "user_id" => json!({"type": ["string", "null"], "pattern": format!("^(me|{UUID})$")}),
+        "source_ticket_ids" => {
+            json!({"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "pattern": NOT_BLANK}})
+        }
+        "assignee_id" | "user_id" => {
+            json!({"type": ["string", "null"], "pattern": format!("^(me|{UUID})$")})
+        }
         "role" => json!({"type": "string", "enum": ["user", "customer", "bot", "assistant", "ai"]}),
         "position" => json!({"type": ["integer", "null"], "minimum": 0, "maximum": 1_000_000}),
-        "priority_overrides" => json!({"propertyNames": {"enum": ["low", "medium", "high", "urgent"]}}),
+        "priority_overrides" => {
+            json!({"propertyNames": {"enum": ["low", "medium", "high", "urgent"]}})
+        }
         _ => return None,
     })
 }
@@ -396,11 +460,18 @@ fn bound_body_schema(schema: &mut Value) {
     let required: Vec<String> = obj
         .get("required")
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
         for (name, prop) in props.iter_mut() {
-            let Some(p) = prop.as_object_mut() else { continue };
+            let Some(p) = prop.as_object_mut() else {
+                continue;
+            };
             let is_string = match p.get("type") {
                 Some(Value::String(t)) => t == "string",
                 Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),

@@ -6,10 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
+use super::rule_pickers::{action_picks, condition_picks};
 use crate::app::AppState;
 use crate::error::FieldError;
 use crate::http::ui::{Fields, Staff, UiError, field};
-use super::rule_pickers::{action_picks, condition_picks};
 use crate::workflow::rules::model::{Action, Condition};
 use crate::workflow::rules::service::RuleView;
 
@@ -364,7 +364,10 @@ pub(super) fn builder_from_form(
             field: field(f, &format!("cond_field_{i}")).to_owned(),
             op: field(f, &format!("cond_op_{i}")).to_owned(),
             text: field(f, &format!("cond_value_{i}")).to_owned(),
-            picks: condition_picks(n, &picks(f, &format!("cond_pick_{i}")).into_iter().collect()),
+            picks: condition_picks(
+                n,
+                &picks(f, &format!("cond_pick_{i}")).into_iter().collect(),
+            ),
             error: row_errors.get(&(true, i)).map(|m| m.join("; ")),
         })
         .collect();
@@ -517,10 +520,7 @@ pub(super) fn cond_row(n: &Names, i: usize, c: &Condition) -> CondRow {
         v => vec![v],
     };
     let (text, chosen) = if PICKED_FIELDS.contains(&name.as_str()) {
-        let chosen = values
-            .iter()
-            .filter_map(|v| pick_value(&name, v))
-            .collect();
+        let chosen = values.iter().filter_map(|v| pick_value(&name, v)).collect();
         (String::new(), chosen)
     } else {
         let text = values
@@ -552,13 +552,19 @@ pub(super) fn act_row(n: &Names, i: usize, a: &Action) -> ActRow {
             ..
         } => ("assign", format!("{}:{g}", word(s)), String::new()),
         Action::Assign { .. } => ("assign", String::new(), String::new()),
-        Action::SetPriority { value } => {
-            ("set_priority", format!("priority:{}", value.as_str()), String::new())
+        Action::SetPriority { value } => (
+            "set_priority",
+            format!("priority:{}", value.as_str()),
+            String::new(),
+        ),
+        Action::SetStatus { value } => (
+            "set_status",
+            format!("status:{}", value.as_str()),
+            String::new(),
+        ),
+        Action::SetCategory { value } => {
+            ("set_category", format!("category:{value}"), String::new())
         }
-        Action::SetStatus { value } => {
-            ("set_status", format!("status:{}", value.as_str()), String::new())
-        }
-        Action::SetCategory { value } => ("set_category", format!("category:{value}"), String::new()),
         Action::SetGroup { value } => ("set_group", format!("group:{value}"), String::new()),
         Action::AddTag { value } => ("add_tag", String::new(), value.clone()),
         Action::AddWatcher { user_id } => ("add_watcher", format!("user:{user_id}"), String::new()),
@@ -568,7 +574,9 @@ pub(super) fn act_row(n: &Names, i: usize, a: &Action) -> ActRow {
             String::new(),
         ),
         Action::Notify {
-            user_ids, group_ids, ..
+            user_ids,
+            group_ids,
+            ..
         } => match (user_ids.as_slice(), group_ids.as_slice()) {
             ([u], []) => ("notify", format!("user:{u}"), String::new()),
             ([], [g]) => ("notify", format!("group:{g}"), String::new()),
@@ -618,4 +626,3 @@ pub(super) fn new_builder(n: &Names) -> Builder {
         name_error: None,
     }
 }
-

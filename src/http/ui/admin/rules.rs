@@ -112,7 +112,9 @@ fn describe_action(n: &Names, a: &Action) -> String {
             n.name(&canned_response_id.to_string())
         ),
         Action::Notify {
-            user_ids, group_ids, ..
+            user_ids,
+            group_ids,
+            ..
         } => {
             let who: Vec<String> = user_ids
                 .iter()
@@ -182,7 +184,14 @@ pub(super) async fn rules(
 }
 
 /// A refused rule: the page again, the form as it was sent, each message beside its row.
-async fn refused(app: &AppState, staff: &Staff, f: &Fields, action: String, built: &Built, e: Error) -> UiResult {
+async fn refused(
+    app: &AppState,
+    staff: &Staff,
+    f: &Fields,
+    action: String,
+    built: &Built,
+    e: Error,
+) -> UiResult {
     let errors = match e {
         Error::Validation(errors) => errors,
         Error::Client(_, detail) => vec![FieldError::new("rule", detail)],
@@ -191,7 +200,12 @@ async fn refused(app: &AppState, staff: &Staff, f: &Fields, action: String, buil
     let n = Names::load(app, staff).await?;
     let list = rules_service::list(&app.store, &staff.actor).await?;
     let b = builder_from_form(&n, f, action, built, &errors);
-    let mut res = render(staff, "rules", &BTreeMap::new(), &page_of(&n, staff, &list, b))?;
+    let mut res = render(
+        staff,
+        "rules",
+        &BTreeMap::new(),
+        &page_of(&n, staff, &list, b),
+    )?;
     *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(res)
 }
@@ -203,7 +217,9 @@ pub(super) async fn rule_create(
 ) -> UiResult {
     let built = rule_json(&f.form);
     let result = match serde_json::from_value(built.doc.clone()) {
-        Ok(input) => rules_service::create(&app, &f.staff.actor, input).await.map(drop),
+        Ok(input) => rules_service::create(&app, &f.staff.actor, input)
+            .await
+            .map(drop),
         Err(e) => Err(Error::field("rule", e.to_string())),
     };
     match result {
@@ -249,7 +265,9 @@ pub(super) async fn rule_update(
             }))
             .map_err(|e| Error::field("rule", e.to_string()));
             let result = match patch {
-                Ok(p) => rules_service::update(&app, actor, id, p, None).await.map(drop),
+                Ok(p) => rules_service::update(&app, actor, id, p, None)
+                    .await
+                    .map(drop),
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
