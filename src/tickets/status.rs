@@ -18,6 +18,9 @@ macro_rules! word_enum {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
 
+            /// Every word `parse` accepts: the canonical ones and their aliases.
+            pub const ACCEPTED: &'static [&'static str] = &[$($word $(, $alias)*),*];
+
             /// The canonical word.
             #[must_use]
             pub fn as_str(self) -> &'static str {

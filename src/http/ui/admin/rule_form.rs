@@ -86,9 +86,8 @@ pub(super) struct OptGroup {
 
 /// A condition row of the builder.
 pub(super) struct CondRow {
+    /// The row's number in field names ([`TEMPLATE`] for the blank row the script copies).
     pub i: usize,
-    /// The row's number in field names (`__i__` in the blank row the script copies).
-    pub key: String,
     pub field: String,
     pub op: String,
     pub text: String,
@@ -99,7 +98,6 @@ pub(super) struct CondRow {
 /// An action row of the builder.
 pub(super) struct ActRow {
     pub i: usize,
-    pub key: String,
     pub kind: String,
     pub text: String,
     pub picks: Vec<OptGroup>,
@@ -356,11 +354,10 @@ pub(super) fn builder_from_form(
             general.push(format!("{}: {}", e.field, e.message));
         }
     }
-    let mut conds: Vec<CondRow> = row_numbers(f, "cond_field_")
+    let conds: Vec<CondRow> = row_numbers(f, "cond_field_")
         .into_iter()
         .map(|i| CondRow {
             i,
-            key: i.to_string(),
             field: field(f, &format!("cond_field_{i}")).to_owned(),
             op: field(f, &format!("cond_op_{i}")).to_owned(),
             text: field(f, &format!("cond_value_{i}")).to_owned(),
@@ -371,53 +368,93 @@ pub(super) fn builder_from_form(
             error: row_errors.get(&(true, i)).map(|m| m.join("; ")),
         })
         .collect();
-    let mut acts: Vec<ActRow> = row_numbers(f, "act_type_")
+    let acts: Vec<ActRow> = row_numbers(f, "act_type_")
         .into_iter()
         .map(|i| ActRow {
             i,
-            key: i.to_string(),
             kind: field(f, &format!("act_type_{i}")).to_owned(),
             text: field(f, &format!("act_value_{i}")).to_owned(),
             picks: action_picks(n, &picks(f, &format!("act_pick_{i}")).into_iter().collect()),
             error: row_errors.get(&(false, i)).map(|m| m.join("; ")),
         })
         .collect();
-    let next = conds
-        .iter()
-        .map(|c| c.i)
-        .chain(acts.iter().map(|a| a.i))
-        .max()
-        .map_or(0, |m| m + 1);
-    pad(n, &mut conds, &mut acts, next);
-    let next = next + 2;
-    Builder {
-        editing: action != "/admin/rules",
+    let mut b = Builder::new(
+        n,
         action,
-        name: field(f, "name").to_owned(),
-        trigger: field(f, "trigger").to_owned(),
-        match_any: field(f, "match") == "any",
+        (
+            field(f, "name").to_owned(),
+            field(f, "trigger").to_owned(),
+            field(f, "match") == "any",
+        ),
         conds,
         acts,
-        next,
-        cond_template: blank_cond(n, usize::MAX),
-        act_template: blank_act(n, usize::MAX),
-        errors: general,
-        name_error,
-    }
+    );
+    b.errors = general;
+    b.name_error = name_error;
+    b
 }
 
-pub(super) fn key(i: usize) -> String {
-    if i == usize::MAX {
+/// The row number of the blank rows the page's script copies (written `__i__`).
+pub(super) const TEMPLATE: usize = usize::MAX;
+
+/// A row number as field names spell it.
+fn key(i: usize) -> String {
+    if i == TEMPLATE {
         "__i__".into()
     } else {
         i.to_string()
     }
 }
 
+impl CondRow {
+    pub fn key(&self) -> String {
+        key(self.i)
+    }
+}
+
+impl ActRow {
+    pub fn key(&self) -> String {
+        key(self.i)
+    }
+}
+
+impl Builder {
+    /// A builder posting to `action` with these rows and one blank row of each after them.
+    fn new(
+        n: &Names,
+        action: String,
+        (name, trigger, match_any): (String, String, bool),
+        mut conds: Vec<CondRow>,
+        mut acts: Vec<ActRow>,
+    ) -> Builder {
+        let next = conds
+            .iter()
+            .map(|c| c.i)
+            .chain(acts.iter().map(|a| a.i))
+            .max()
+            .map_or(0, |m| m + 1);
+        conds.push(blank_cond(n, next));
+        acts.push(blank_act(n, next + 1));
+        Builder {
+            editing: action != "/admin/rules",
+            action,
+            name,
+            trigger,
+            match_any,
+            conds,
+            acts,
+            next: next + 2,
+            cond_template: blank_cond(n, TEMPLATE),
+            act_template: blank_act(n, TEMPLATE),
+            errors: vec![],
+            name_error: None,
+        }
+    }
+}
+
 pub(super) fn blank_cond(n: &Names, i: usize) -> CondRow {
     CondRow {
         i,
-        key: key(i),
         field: String::new(),
         op: "eq".into(),
         text: String::new(),
@@ -429,19 +466,11 @@ pub(super) fn blank_cond(n: &Names, i: usize) -> CondRow {
 pub(super) fn blank_act(n: &Names, i: usize) -> ActRow {
     ActRow {
         i,
-        key: key(i),
         kind: String::new(),
         text: String::new(),
         picks: action_picks(n, &BTreeSet::new()),
         error: None,
     }
-}
-
-/// One empty condition and one empty action row after the filled ones (to add without the
-/// page's script).
-pub(super) fn pad(n: &Names, conds: &mut Vec<CondRow>, acts: &mut Vec<ActRow>, next: usize) {
-    conds.push(blank_cond(n, next));
-    acts.push(blank_act(n, next + 1));
 }
 
 /// The builder filled with a stored rule (editing).
@@ -458,33 +487,24 @@ pub(super) fn builder_from_rule(n: &Names, r: &RuleView) -> Result<Builder, Stri
     } else {
         &r.conditions.all
     };
-    let mut conds: Vec<CondRow> = list
+    let conds: Vec<CondRow> = list
         .iter()
         .enumerate()
         .map(|(i, c)| cond_row(n, i, c))
         .collect();
-    let mut acts: Vec<ActRow> = r
+    let acts: Vec<ActRow> = r
         .actions
         .iter()
         .enumerate()
         .map(|(k, a)| act_row(n, conds.len() + k, a))
         .collect();
-    let next = conds.len() + acts.len();
-    pad(n, &mut conds, &mut acts, next);
-    Ok(Builder {
-        action: format!("/admin/rules/{}", r.id),
-        editing: true,
-        name: r.name.clone(),
-        trigger: r.trigger.as_str().to_owned(),
-        match_any,
+    Ok(Builder::new(
+        n,
+        format!("/admin/rules/{}", r.id),
+        (r.name.clone(), r.trigger.as_str().to_owned(), match_any),
         conds,
         acts,
-        next: next + 2,
-        cond_template: blank_cond(n, usize::MAX),
-        act_template: blank_act(n, usize::MAX),
-        errors: vec![],
-        name_error: None,
-    })
+    ))
 }
 
 pub(super) fn word(v: &impl serde::Serialize) -> String {
@@ -532,7 +552,6 @@ pub(super) fn cond_row(n: &Names, i: usize, c: &Condition) -> CondRow {
     };
     CondRow {
         i,
-        key: key(i),
         field: name,
         op: word(&c.op),
         text,
@@ -599,7 +618,6 @@ pub(super) fn act_row(n: &Names, i: usize, a: &Action) -> ActRow {
     };
     ActRow {
         i,
-        key: key(i),
         kind: kind.to_owned(),
         text,
         picks: action_picks(n, &chosen),
@@ -608,21 +626,11 @@ pub(super) fn act_row(n: &Names, i: usize, a: &Action) -> ActRow {
 }
 
 pub(super) fn new_builder(n: &Names) -> Builder {
-    let mut conds = vec![];
-    let mut acts = vec![];
-    pad(n, &mut conds, &mut acts, 0);
-    Builder {
-        action: "/admin/rules".into(),
-        editing: false,
-        name: String::new(),
-        trigger: "ticket.created".into(),
-        match_any: false,
-        conds,
-        acts,
-        next: 2,
-        cond_template: blank_cond(n, usize::MAX),
-        act_template: blank_act(n, usize::MAX),
-        errors: vec![],
-        name_error: None,
-    }
+    Builder::new(
+        n,
+        "/admin/rules".into(),
+        (String::new(), "ticket.created".into(), false),
+        vec![],
+        vec![],
+    )
 }
