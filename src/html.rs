@@ -40,6 +40,61 @@ impl SanitizedHtml {
         )
     }
 
+    /// A knowledge-base article written in Markdown: standard line handling (a soft break is
+    /// a space), raw HTML shown as text, headings kept, links marked `nofollow`; the result
+    /// passes through ammonia.
+    #[must_use]
+    pub fn from_article(s: &str) -> Self {
+        use pulldown_cmark::{Event, Options, Parser, html};
+        let events = Parser::new_ext(
+            s,
+            Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS,
+        )
+        .map(|e| match e {
+            Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+            e => e,
+        });
+        let mut out = String::new();
+        html::push_html(&mut out, events);
+        SanitizedHtml(
+            ammonia::Builder::default()
+                .link_rel(Some("noopener noreferrer nofollow"))
+                .clean(&out)
+                .to_string(),
+        )
+    }
+
+    /// Plain text, escaped, with the words `is_match` picks inside `<mark>` (search snippets).
+    #[must_use]
+    pub fn with_marks(s: &str, is_match: impl Fn(&str) -> bool) -> Self {
+        let mut html = String::with_capacity(s.len() + 32);
+        let mut word = String::new();
+        let flush = |word: &mut String, html: &mut String| {
+            if word.is_empty() {
+                return;
+            }
+            if is_match(word) {
+                html.push_str("<mark>");
+                html.push_str(&text_to_html(word));
+                html.push_str("</mark>");
+            } else {
+                html.push_str(&text_to_html(word));
+            }
+            word.clear();
+        };
+        for c in s.chars() {
+            if c.is_alphanumeric() {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut html);
+                let mut buf = [0u8; 4];
+                html.push_str(&text_to_html(c.encode_utf8(&mut buf)));
+            }
+        }
+        flush(&mut word, &mut html);
+        SanitizedHtml(html)
+    }
+
     /// Plain text, escaped, with its line breaks.
     #[must_use]
     pub fn from_text(s: &str) -> Self {

@@ -52,4 +52,6 @@ id_type!(
     EventId,
     /// A background job.
     JobId,
+    /// A knowledge-base article.
+    ArticleId,
 );

@@ -23,6 +23,7 @@ pub(crate) mod http;
 pub mod ids;
 pub(crate) mod integrations;
 pub mod jobs;
+pub(crate) mod kb;
 pub(crate) mod net;
 pub(crate) mod portal;
 pub mod seed;

@@ -38,6 +38,10 @@ pub enum Permission {
     UseCanned,
     /// Manage shared canned responses and everyone's personal ones.
     ManageCanned,
+    /// Read knowledge-base articles, drafts included.
+    ReadKb,
+    /// Write, publish and delete knowledge-base articles.
+    ManageKb,
 }
 
 /// Whether `role` may do `perm`.
@@ -46,9 +50,12 @@ pub fn allows(role: Role, perm: Permission) -> bool {
     use Permission as P;
     use Role::{Admin, Agent, Supervisor};
     match perm {
-        P::ViewTickets | P::InternalNote | P::ViewCustomers | P::ReadUsers | P::ReadCategories => {
-            true
-        }
+        P::ViewTickets
+        | P::InternalNote
+        | P::ViewCustomers
+        | P::ReadUsers
+        | P::ReadCategories
+        | P::ReadKb => true,
         P::CreateTicket
         | P::PublicReply
         | P::ChangeStatus
@@ -59,7 +66,7 @@ pub fn allows(role: Role, perm: Permission) -> bool {
         | P::ManageCustomers => {
             matches!(role, Admin | Supervisor | Agent)
         }
-        P::AssignAny | P::ChangePriority | P::ReadSettings | P::ManageCanned => {
+        P::AssignAny | P::ChangePriority | P::ReadSettings | P::ManageCanned | P::ManageKb => {
             matches!(role, Admin | Supervisor)
         }
         P::ReadGroups => matches!(role, Admin | Supervisor | Agent),
@@ -143,6 +150,8 @@ mod tests {
             (P::ReadCategories, true, true, true, true),
             (P::UseCanned, true, true, true, false),
             (P::ManageCanned, true, true, false, false),
+            (P::ReadKb, true, true, true, true),
+            (P::ManageKb, true, true, false, false),
         ];
         for (p, a, s, g, e) in rows {
             assert_eq!(

@@ -263,3 +263,138 @@ mod tests {
         }
     }
 }
+
+/// The FTS5 query of a knowledge-base search: the workspace token, and any of the terms
+/// (prefix) in the title or body. Ranking, not the query, prefers articles with more terms.
+fn kb_fts5_query(ws: WorkspaceId, terms: &[String]) -> String {
+    let any = terms
+        .iter()
+        .map(|t| format!("\"{}\"*", t.replace('"', "")))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!("ws:\"{}\" AND {{title body}}: ({any})", ws_token(ws))
+}
+
+/// Adds to a select of `kb_articles` the match on `terms` (any of them, stemmed, prefix)
+/// and a `score` column, higher is better: BM25 on SQLite (title weighted 5:1 over body),
+/// `ts_rank_cd` on PostgreSQL (title in weight A, body in B).
+pub fn kb_search(
+    backend: Backend,
+    ws: WorkspaceId,
+    terms: &[String],
+    q: &mut sea_query::SelectStatement,
+) {
+    use sea_query::{Alias, JoinType};
+    match backend {
+        Backend::Sqlite => {
+            q.join(
+                JoinType::InnerJoin,
+                Alias::new("kb_fts"),
+                Expr::cust("\"kb_fts\".\"rowid\" = \"kb_articles\".\"seq\""),
+            )
+            .expr_as(
+                Expr::cust("-bm25(kb_fts, 0.0, 5.0, 1.0)"),
+                Alias::new("score"),
+            )
+            .and_where(Expr::cust_with_values(
+                "kb_fts MATCH ?",
+                [kb_fts5_query(ws, terms)],
+            ));
+        }
+        Backend::Postgres => {
+            let query = terms
+                .iter()
+                .map(|t| format!("'{t}':*"))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            q.expr_as(
+                Expr::cust_with_values(
+                    "CAST(ts_rank_cd(\"kb_articles\".\"search\", to_tsquery('english', $1)) AS DOUBLE PRECISION)",
+                    [query.clone()],
+                ),
+                Alias::new("score"),
+            )
+            .and_where(Expr::cust_with_values(
+                "\"kb_articles\".\"search\" @@ to_tsquery('english', $1)",
+                [query],
+            ));
+        }
+    }
+}
+
+/// Writes an article's search document (title and plain-text body) in the caller's
+/// transaction. `fresh` says the article was just inserted.
+pub async fn index_article(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: crate::ids::ArticleId,
+    title: &str,
+    body: &str,
+    fresh: bool,
+) -> Result<()> {
+    use sea_query::{Alias, Query};
+    match tx.backend() {
+        Backend::Sqlite => {
+            if !fresh {
+                unindex_article(tx, id).await?;
+            }
+            let ins = Query::insert()
+                .into_table(Alias::new("kb_fts"))
+                .columns([
+                    Alias::new("rowid"),
+                    Alias::new("ws"),
+                    Alias::new("title"),
+                    Alias::new("body"),
+                ])
+                .select_from(
+                    Query::select()
+                        .column(Alias::new("seq"))
+                        .expr(Expr::val(ws_token(ws)))
+                        .expr(Expr::val(title.to_owned()))
+                        .expr(Expr::val(body.to_owned()))
+                        .from(Alias::new("kb_articles"))
+                        .and_where(Expr::col(Alias::new("id")).eq(id))
+                        .to_owned(),
+                )
+                .map_err(|e| anyhow::anyhow!("fts insert: {e}"))?
+                .to_owned();
+            tx.defer(&ins);
+        }
+        Backend::Postgres => {
+            let up = Query::update()
+                .table(Alias::new("kb_articles"))
+                .value(
+                    Alias::new("search"),
+                    Expr::cust_with_values(
+                        "setweight(to_tsvector('english', $1), 'A') || setweight(to_tsvector('english', $2), 'B')",
+                        [title.to_owned(), body.to_owned()],
+                    ),
+                )
+                .and_where(Expr::col(Alias::new("id")).eq(id))
+                .to_owned();
+            tx.defer(&up);
+        }
+    }
+    Ok(())
+}
+
+/// Drops an article's SQLite search document (PostgreSQL keeps the vector on the row).
+pub async fn unindex_article(tx: &mut Tx, id: crate::ids::ArticleId) -> Result<()> {
+    use sea_query::{Alias, Query};
+    if tx.backend() == Backend::Sqlite {
+        let del = Query::delete()
+            .from_table(Alias::new("kb_fts"))
+            .and_where(
+                Expr::col(Alias::new("rowid")).in_subquery(
+                    Query::select()
+                        .column(Alias::new("seq"))
+                        .from(Alias::new("kb_articles"))
+                        .and_where(Expr::col(Alias::new("id")).eq(id))
+                        .to_owned(),
+                ),
+            )
+            .to_owned();
+        tx.defer(&del);
+    }
+    Ok(())
+}

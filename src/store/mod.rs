@@ -16,6 +16,7 @@ pub(crate) mod groups;
 pub(crate) mod idempotency;
 pub(crate) mod integrations;
 pub mod jobs;
+pub(crate) mod kb;
 pub mod memo;
 pub(crate) mod notifications;
 pub(crate) mod presence;
@@ -423,6 +424,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "console_indexes",
                 include_str!("../../migrations/sqlite/0009_console_indexes.sql"),
             ),
+            (
+                10,
+                "knowledge_base",
+                include_str!("../../migrations/sqlite/0010_knowledge_base.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -469,6 +475,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 9,
                 "console_indexes",
                 include_str!("../../migrations/postgres/0009_console_indexes.sql"),
+            ),
+            (
+                10,
+                "knowledge_base",
+                include_str!("../../migrations/postgres/0010_knowledge_base.sql"),
             ),
         ],
     };

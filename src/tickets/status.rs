@@ -106,6 +106,10 @@ word_enum!(
     Channel { Web = "web", Api = "api", Email = "email", Portal = "portal", Chat = "chat", Wecom = "wecom", Thulium = "thulium", Phone = "phone", Ai = "ai", System = "system" }
 );
 word_enum!(
+    /// Whether customers can read a knowledge-base article.
+    ArticleStatus { Draft = "draft", Published = "published" }
+);
+word_enum!(
     /// The role of a staff user.
     Role { Admin = "admin", Supervisor = "supervisor", Agent = "agent", Engineer = "engineer" }
 );

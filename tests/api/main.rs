@@ -10,6 +10,7 @@ mod errors;
 mod imap;
 mod integrations;
 mod jobs;
+mod kb;
 mod listing;
 mod mail_out;
 mod portal;

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod email;
 pub mod groups;
 pub mod integrations;
+pub mod kb;
 pub mod openapi;
 pub mod portal;
 pub mod rules;
@@ -71,6 +72,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
             canned::patch_canned,
             canned::delete_canned
         ))
+        .routes(routes!(kb::list_articles, kb::create_article))
+        .routes(routes!(
+            kb::get_article,
+            kb::update_article,
+            kb::patch_article,
+            kb::delete_article
+        ))
+        .routes(routes!(kb::article_versions))
+        .routes(routes!(kb::public_search))
+        .routes(routes!(kb::public_article))
         .routes(routes!(rules::list_rules, rules::create_rule))
         .routes(routes!(
             rules::get_rule,
