@@ -442,18 +442,34 @@ pub async fn public_get(store: &Store, id: ArticleId, count_view: bool) -> Resul
     Ok(a)
 }
 
-/// Records that a customer opened `article` from the new-request form's suggestions;
-/// answers the record's id, which the form sends back with the request.
-pub async fn opened_suggestion(
+/// Counts a view of a published article in the help center. When the customer opened it
+/// from the new-request form's suggestions, records that too and answers the record's id,
+/// which the browser sends back with the request if one follows.
+pub async fn viewed(
     store: &Store,
     ws: WorkspaceId,
     article: ArticleId,
-) -> Result<uuid::Uuid> {
-    let id = uuid::Uuid::now_v7();
+    from_suggestion: bool,
+) -> Result<Option<uuid::Uuid>> {
     let mut tx = store.begin().await?;
-    store::kb::record_open(&mut tx, ws, article, id, now_micros());
+    store::kb::count_view(&mut tx, article);
+    let opened = from_suggestion.then(uuid::Uuid::now_v7);
+    if let Some(id) = opened {
+        store::kb::record_open(&mut tx, ws, article, id, now_micros());
+    }
     tx.commit().await?;
-    Ok(id)
+    Ok(opened)
+}
+
+/// Published articles of `ws` by title (the help center's index).
+pub async fn public_list(tx: &mut Conn, ws: WorkspaceId, limit: u64) -> Result<Vec<ArticleRow>> {
+    let filter = ArticleFilter {
+        status: Some(ArticleStatus::Published.as_str().to_owned()),
+        ..ArticleFilter::default()
+    };
+    let (mut rows, _) = store::kb::list(tx, ws, &filter, limit, 0).await?;
+    rows.sort_by_key(|a| a.title.to_lowercase());
+    Ok(rows)
 }
 
 /// Marks opened suggestions as followed by a request (the customer sent it anyway).

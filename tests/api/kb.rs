@@ -373,3 +373,158 @@ async fn public(app: TestApp) {
     );
 }
 both!(public_search_ranks_published_articles, public);
+
+/// A customer's browser: plain reqwest with the cookies it was given.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: Vec<String>,
+}
+
+impl Browser {
+    async fn get(&mut self, path: &str) -> (u16, String) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookies.join("; "));
+        }
+        let res = req.send().await.expect("get");
+        self.keep(res.headers());
+        (res.status().as_u16(), res.text().await.expect("page"))
+    }
+
+    fn keep(&mut self, h: &reqwest::header::HeaderMap) {
+        for c in h.get_all("set-cookie") {
+            let pair = c.to_str().expect("cookie").split(';').next().expect("pair");
+            let (name, value) = pair.split_once('=').expect("name=value");
+            self.cookies.retain(|k| !k.starts_with(&format!("{name}=")));
+            if !value.is_empty() {
+                self.cookies.push(pair.to_owned());
+            }
+        }
+    }
+
+    async fn submit(&mut self, subject: &str) -> u16 {
+        let form = reqwest::multipart::Form::new()
+            .text("subject", subject.to_owned())
+            .text("description", "It does not work")
+            .text("requester_email", "jane@example.com");
+        let mut req = self
+            .http
+            .post(format!("{}/portal/default", self.base))
+            .multipart(form);
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookies.join("; "));
+        }
+        let res = req.send().await.expect("post");
+        self.keep(res.headers());
+        res.status().as_u16()
+    }
+}
+
+async fn help_center(app: TestApp) {
+    let admin = app.admin().await;
+    let reset = article(
+        &admin,
+        "Reset a forgotten password",
+        "Open the sign-in page and choose **Forgot password**. <img src=x onerror=alert(1)>",
+        "published",
+    )
+    .await;
+    let rid = s(&reset["id"]);
+    article(
+        &admin,
+        "Printer <b>jams</b>",
+        "Open the tray, remove the paper.",
+        "published",
+    )
+    .await;
+    let draft = article(&admin, "Secret password draft", "internal", "draft").await;
+    let mut b = Browser {
+        base: app.base.clone(),
+        http: reqwest::Client::new(),
+        cookies: Vec::new(),
+    };
+    // The index lists published articles by title, escaped; drafts never show.
+    let (st, index) = b.get("/portal/default/help").await;
+    assert_eq!(st, 200);
+    assert!(
+        index.contains("Printer &#60;b&#62;jams&#60;/b&#62;"),
+        "{index}"
+    );
+    assert!(
+        index.contains(&rid) && !index.contains(&s(&draft["id"])),
+        "{index}"
+    );
+    // Search shows the marked snippet; the article page shows sanitized Markdown.
+    let (_, found) = b.get("/portal/default/help?q=forgot+password").await;
+    assert!(
+        found.contains("<mark>Forgot</mark> <mark>password</mark>"),
+        "{found}"
+    );
+    assert!(!found.contains("Secret password draft"), "{found}");
+    let (_, none) = b.get("/portal/default/help?q=%3Cscript%3E").await;
+    assert!(
+        none.contains("id=\"no-results\"") && none.contains("&#60;script&#62;"),
+        "{none}"
+    );
+    let (st, page) = b.get(&format!("/portal/default/help/articles/{rid}")).await;
+    assert_eq!(st, 200);
+    assert!(page.contains("<strong>Forgot password</strong>"), "{page}");
+    assert!(!page.contains("<img"), "{page}");
+    assert_eq!(
+        b.get(&format!(
+            "/portal/default/help/articles/{}",
+            s(&draft["id"])
+        ))
+        .await
+        .0,
+        404
+    );
+    assert_eq!(b.get("/portal/nope/help").await.0, 404);
+
+    // Suggestions while typing the subject: nothing under three letters, matches after.
+    let (_, few) = b.get("/portal/default/help/suggest?subject=pa").await;
+    assert!(!few.contains("suggestions"), "{few}");
+    let (st, sug) = b
+        .get("/portal/default/help/suggest?subject=I%20forgot%20my%20password")
+        .await;
+    assert_eq!(st, 200);
+    let link = format!("/portal/default/help/articles/{rid}?suggested=1");
+    assert!(sug.contains(&link), "{sug}");
+
+    // Opened and then not sent: deflected. Opened and then sent anyway: not deflected.
+    b.get(&link).await;
+    let mut other = Browser {
+        base: app.base.clone(),
+        http: reqwest::Client::new(),
+        cookies: Vec::new(),
+    };
+    other.get(&link).await;
+    assert_eq!(other.cookies.len(), 1, "{:?}", other.cookies);
+    assert_eq!(other.submit("Still cannot sign in").await, 201);
+    assert!(
+        other.cookies.is_empty(),
+        "the cookie is cleared: {:?}",
+        other.cookies
+    );
+    // A later request from the same browser does not count twice.
+    assert_eq!(other.submit("Another one").await, 201);
+    let seen = admin
+        .get(&format!("/api/kb/articles/{rid}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        seen["deflection"],
+        json!({"opened": 2, "submitted": 1, "deflected": 1}),
+        "{seen:#}"
+    );
+    assert_eq!(seen["views"], 3, "two suggested opens and one plain view");
+    // The new-request form asks for suggestions as the subject is typed.
+    let (_, form) = b.get("/portal/default").await;
+    assert!(
+        form.contains("hx-get=\"/portal/default/help/suggest\""),
+        "{form}"
+    );
+}
+both!(portal_help_center_and_deflection, help_center);

@@ -958,3 +958,98 @@ async fn own_changes(app: TestApp) {
     assert_eq!(view_count(&page, "unassigned"), before + 1);
 }
 crate::both!(own_changes_show_in_the_view_counts_at_once, own_changes);
+
+async fn kb_editor(app: TestApp) {
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let api = app.admin().await;
+    let to = ui
+        .ok(
+            "/admin/kb",
+            &[
+                ("title", "Replace the toner"),
+                (
+                    "body",
+                    "1. Open the front cover.\n2. Pull the old cartridge.\n\n<script>x</script>",
+                ),
+                ("status", "draft"),
+                ("category_id", ""),
+                ("tags", "printer, toner"),
+            ],
+        )
+        .await;
+    let id = to
+        .strip_prefix("/admin/kb/")
+        .and_then(|r| r.split('?').next())
+        .expect("editor url")
+        .to_owned();
+    let a = api
+        .get(&format!("/api/kb/articles/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(a["tags"], json!(["printer", "toner"]));
+    assert_eq!(a["status"], "draft");
+    // The editor shows the rendered, sanitized preview and the versions.
+    let (st, page) = ui.get(&format!("/admin/kb/{id}")).await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("<ol>\n<li>Open the front cover.</li>"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>x"), "{page}");
+    assert!(page.contains("Version 1"), "{page}");
+    // Saving publishes and keeps the first version; a save from a stale editor is refused.
+    ui.ok(
+        &format!("/admin/kb/{id}"),
+        &[
+            ("version", "1"),
+            ("title", "Replace the toner cartridge"),
+            ("body", "1. Open the front cover."),
+            ("status", "published"),
+            ("category_id", ""),
+            ("tags", ""),
+        ],
+    )
+    .await;
+    let (st, _) = ui
+        .post(
+            &format!("/admin/kb/{id}"),
+            &[
+                ("version", "1"),
+                ("title", "Stale"),
+                ("body", "b"),
+                ("status", "draft"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 412);
+    let a = api
+        .get(&format!("/api/kb/articles/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        (
+            a["title"].clone(),
+            a["status"].clone(),
+            a["version"].clone()
+        ),
+        (
+            json!("Replace the toner cartridge"),
+            json!("published"),
+            json!(2)
+        )
+    );
+    let (_, list) = ui.get("/admin/kb").await;
+    assert!(
+        list.contains("Replace the toner cartridge") && list.contains("Published"),
+        "{list}"
+    );
+    // Deleting from the editor.
+    ui.ok(&format!("/admin/kb/{id}"), &[("action", "delete")])
+        .await;
+    api.get(&format!("/api/kb/articles/{id}"))
+        .await
+        .expect_problem(404, "not_found");
+}
+crate::both!(admin_kb_editor, kb_editor);

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod agent;
 pub mod assets;
+pub mod help;
 pub mod portal;
 pub mod sse;
 
@@ -295,6 +296,7 @@ pub fn routes() -> axum::Router<AppState> {
     agent::routes()
         .merge(admin::routes())
         .merge(portal::routes())
+        .merge(help::routes())
         .merge(sse::routes())
         .merge(assets::routes())
 }

@@ -18,13 +18,13 @@ use crate::error::Error;
 use crate::portal::{self, Credentials};
 use crate::store;
 
-struct Workspace {
-    name: String,
-    slug: String,
-    id: uuid::Uuid,
+pub(super) struct Workspace {
+    pub(super) name: String,
+    pub(super) slug: String,
+    pub(super) id: uuid::Uuid,
 }
 
-async fn workspace(app: &AppState, slug: &str) -> Result<Workspace, UiError> {
+pub(super) async fn workspace(app: &AppState, slug: &str) -> Result<Workspace, UiError> {
     if slug.len() > 100 {
         return Err(UiError(Error::NotFound));
     }
@@ -108,6 +108,7 @@ async fn submit(
     req: axum::extract::Request,
 ) -> UiResult {
     let w = workspace(&app, &slug).await?;
+    let opened = super::help::opened_suggestions(req.headers());
     let form = super::read_form(
         &app,
         req,
@@ -143,16 +144,22 @@ async fn submit(
         Ok(portal::Submitted::Created(row, token) | portal::Submitted::Replayed(row, token)) => {
             let emailed = crate::email::outbound::mail_state(&app, row.workspace_id).await?
                 == crate::email::outbound::MailState::Ready;
-            Ok(page(
+            // Suggested articles opened before sending did not deflect this request.
+            crate::kb::request_sent_after(&app.store, row.workspace_id, &opened).await?;
+            let mut res = page(
                 StatusCode::CREATED,
                 &SubmittedPage {
                     emailed,
                     ws_name: w.name,
                     link: portal::ticket_url("", &w.slug, row.id, &token),
-                    slug: w.slug,
+                    slug: w.slug.clone(),
                     number: row.ticket_number.clone(),
                 },
-            ))
+            );
+            if !opened.is_empty() {
+                super::help::forget_suggestions(&mut res, &w.slug);
+            }
+            Ok(res)
         }
         Ok(portal::Submitted::Ignored) => Ok(page(
             StatusCode::OK,

@@ -1,11 +1,13 @@
 //! The admin pages: categories, groups, users, SLA policies and business hours (with a due-date
 //! preview), canned responses, automation rules (a form that builds conditions and actions),
-//! webhooks (with the delivery log and redelivery), and workspace, email and integration
+//! the knowledge base (article editor with preview and versions), webhooks (with the delivery
+//! log and redelivery), and workspace, email and integration
 //! settings. Forms post to the same domain services as the API, so the rules (validation,
 //! roles) are the API's; a refused change comes back as a message on the page.
 
 mod canned;
 mod categories;
+mod kb;
 mod people;
 mod rule_form;
 mod rule_pickers;
@@ -29,6 +31,7 @@ use crate::error::Error;
 use super::{Fields, field};
 use canned::*;
 use categories::*;
+use kb::*;
 use people::*;
 use rules::*;
 use settings::*;
@@ -180,6 +183,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/admin/sla/{id}", post(sla_update))
         .route("/admin/canned", get(canned).post(canned_create))
         .route("/admin/canned/{id}", post(canned_update))
+        .route("/admin/kb", get(kb_list).post(kb_create))
+        .route("/admin/kb/{id}", get(kb_edit).post(kb_save))
         .route("/admin/rules", get(rules).post(rule_create))
         .route("/admin/rules/{id}", post(rule_update))
         .route("/admin/webhooks", get(webhooks).post(webhook_create))
