@@ -275,6 +275,80 @@
     });
   }
 
+  // ---------------------------------------------------------------- AI assist
+  // "Draft response" (button or the d key) asks for a draft, fills the reply box with it for
+  // editing and lists the cited articles; on failure it says so and offers the canned picker.
+  function draftResponse() {
+    var btn = document.getElementById("draft-btn");
+    var body = document.getElementById("body");
+    var info = document.getElementById("draft-info");
+    if (!btn || !body || btn.disabled) { return; }
+    if (body.value.trim() && !window.confirm("Replace what you have written with a draft?")) { return; }
+    var tone = document.getElementById("draft-tone");
+    btn.disabled = true;
+    btn.setAttribute("aria-busy", "true");
+    var label = btn.textContent;
+    btn.textContent = "Drafting…";
+    setMode("reply");
+    post(btn.getAttribute("data-draft-url"), { tone: tone ? tone.value : "" }).then(function (r) {
+      if (!r.ok) { throw new Error("status " + r.status); }
+      return r.json();
+    }).then(function (d) {
+      body.value = d.draft;
+      body.focus();
+      body.setSelectionRange(0, 0);
+      info.hidden = false;
+      info.className = "draft-info";
+      info.textContent = "";
+      var head = document.createElement("p");
+      head.textContent = "Draft (" + d.tone + ", confidence " + Math.round(d.confidence * 100) + "%" +
+        (d.clarifying ? ", asks the customer for details" : "") + "). Review and edit before sending.";
+      info.appendChild(head);
+      if (d.suggestedAttachments && d.suggestedAttachments.length) {
+        var ul = document.createElement("ul");
+        ul.id = "draft-cites";
+        d.suggestedAttachments.forEach(function (a) {
+          var li = document.createElement("li");
+          li.textContent = "Cites: " + a.title;
+          ul.appendChild(li);
+        });
+        info.appendChild(ul);
+      }
+      announce("Draft inserted into the reply box");
+    }).catch(function () {
+      info.hidden = false;
+      info.className = "draft-info error";
+      info.textContent = "Draft unavailable right now. Try again, or insert a canned response.";
+      var retry = document.createElement("button");
+      retry.type = "button";
+      retry.textContent = "Try again";
+      retry.addEventListener("click", draftResponse);
+      info.appendChild(document.createTextNode(" "));
+      info.appendChild(retry);
+      var pick = document.querySelector("[data-canned-pick]");
+      if (pick) { pick.focus(); }
+    }).then(function () {
+      btn.disabled = false;
+      btn.removeAttribute("aria-busy");
+      btn.textContent = label;
+    });
+  }
+
+  function assist() {
+    var btn = document.getElementById("draft-btn");
+    if (btn) { btn.addEventListener("click", draftResponse); }
+    document.addEventListener("click", function (e) {
+      var copy = e.target.closest("[data-copy]");
+      if (!copy) { return; }
+      var src = document.getElementById(copy.getAttribute("data-copy"));
+      if (!src) { return; }
+      var done = function () { announce("Summary copied"); copy.textContent = "Copied"; };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(src.value).then(done, function () { src.select(); document.execCommand("copy"); done(); });
+      } else { src.select(); document.execCommand("copy"); done(); }
+    });
+  }
+
   // ---------------------------------------------------------------- keyboard
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) { return; }
@@ -293,6 +367,7 @@
       }
       case "r": if (document.getElementById("reply-form")) { setMode("reply"); e.preventDefault(); } break;
       case "n": if (document.getElementById("reply-form")) { setMode("note"); e.preventDefault(); } break;
+      case "d": if (document.getElementById("draft-btn")) { draftResponse(); e.preventDefault(); } break;
       case "a": {
         var take = document.getElementById("take-form");
         if (take) { take.submit(); e.preventDefault(); }
@@ -324,6 +399,7 @@
     liveInbox();
     liveTicket();
     ruleBuilder();
+    assist();
     setInterval(countdown, 30000);
   }
 

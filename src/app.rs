@@ -117,6 +117,7 @@ pub fn default_jobs() -> Registry {
         .with::<crate::integrations::escalation::Escalate>()
         .with::<crate::integrations::crm::CrmSync>()
         .with::<crate::portal::SendAccess>()
+        .with::<crate::ai::summaries::Summarize>()
         .every("SLA scan", |store, now| {
             Box::pin(async move { crate::sla::scan::run(&store, now).await.map(drop) })
         })

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 /// The customer's mood.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sentiment {
     Positive,

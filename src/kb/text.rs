@@ -23,11 +23,7 @@ pub fn plain_text(md: &str) -> String {
                 | TagEnd::Item
                 | TagEnd::CodeBlock
                 | TagEnd::TableRow,
-            ) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            ) if !out.ends_with('\n') => out.push('\n'),
             Event::End(TagEnd::TableCell) => out.push(' '),
             _ => {}
         }

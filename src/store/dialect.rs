@@ -220,59 +220,64 @@ pub fn claim_jobs_sql(backend: Backend) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::search_terms;
-
-    #[test]
-    fn search_terms_strip_query_syntax() {
-        assert_eq!(
-            search_terms("  Printer \"jam\" OR* NEAR(x) "),
-            ["printer", "jam", "or", "nearx"]
-        );
-        assert_eq!(
-            search_terms("jane@example.com #1001"),
-            ["jane@example.com", "1001"]
-        );
-        assert!(search_terms("*** ()").is_empty());
-    }
-
-    #[test]
-    fn search_condition_binds_the_query_on_both_backends() {
-        use sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
-        use sea_query_sqlx::SqlxBinder;
-        for (backend, needle) in [
-            (super::Backend::Sqlite, "MATCH ?"),
-            (super::Backend::Postgres, "to_tsquery('simple', $1)"),
-        ] {
-            let q = Query::select()
-                .expr(sea_query::Expr::cust("1"))
-                .and_where(super::ticket_matches(
-                    backend,
-                    crate::ids::WorkspaceId(uuid::Uuid::nil()),
-                    &["printer".into()],
-                    true,
-                ))
-                .to_owned();
-            let (sql, values) = match backend {
-                super::Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
-                super::Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
-            };
-            assert!(sql.contains(needle), "{sql}");
-            assert!(format!("{values:?}").contains("printer"), "{values:?}");
-        }
-    }
-}
-
-/// The FTS5 query of a knowledge-base search: the workspace token, and any of the terms
-/// (prefix) in the title or body. Ranking, not the query, prefers articles with more terms.
-fn kb_fts5_query(ws: WorkspaceId, terms: &[String]) -> String {
-    let any = terms
+/// Any of `terms` as prefixes: an FTS5 expression (`"a"* OR "b"*`) and a tsquery
+/// (`'a':* | 'b':*`). Terms hold no quotes (see [`search_terms`]).
+fn any_prefix(terms: &[String]) -> (String, String) {
+    let fts5 = terms
         .iter()
         .map(|t| format!("\"{}\"*", t.replace('"', "")))
         .collect::<Vec<_>>()
         .join(" OR ");
-    format!("ws:\"{}\" AND {{title body}}: ({any})", ws_token(ws))
+    let tsquery = terms
+        .iter()
+        .map(|t| format!("'{t}':*"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    (fts5, tsquery)
+}
+
+/// Adds a ranked any-term match to a select: on SQLite a join of the FTS5 `table` on
+/// `rowid = <owner>.seq` and `-bm25(table, weights)`, on PostgreSQL the owner's `search`
+/// vector against a tsquery in `config`, ranked by `ts_rank_cd`; either as column `score`.
+fn ranked_any(
+    backend: Backend,
+    ws: WorkspaceId,
+    terms: &[String],
+    q: &mut sea_query::SelectStatement,
+    (owner, table, columns, weights, config): (&str, &str, &str, &str, &str),
+) {
+    use sea_query::{Alias, JoinType};
+    let (fts5, tsquery) = any_prefix(terms);
+    match backend {
+        Backend::Sqlite => {
+            q.join(
+                JoinType::InnerJoin,
+                Alias::new(table),
+                Expr::cust(format!("\"{table}\".\"rowid\" = \"{owner}\".\"seq\"")),
+            )
+            .expr_as(
+                Expr::cust(format!("-bm25({table}{weights})")),
+                Alias::new("score"),
+            )
+            .and_where(Expr::cust_with_values(
+                format!("{table} MATCH ?"),
+                [format!("ws:\"{}\" AND {columns}: ({fts5})", ws_token(ws))],
+            ));
+        }
+        Backend::Postgres => {
+            q.expr_as(
+                Expr::cust_with_values(
+                    format!("CAST(ts_rank_cd(\"{owner}\".\"search\", to_tsquery('{config}', $1)) AS DOUBLE PRECISION)"),
+                    [tsquery.clone()],
+                ),
+                Alias::new("score"),
+            )
+            .and_where(Expr::cust_with_values(
+                format!("\"{owner}\".\"search\" @@ to_tsquery('{config}', $1)"),
+                [tsquery],
+            ));
+        }
+    }
 }
 
 /// Adds to a select of `kb_articles` the match on `terms` (any of them, stemmed, prefix)
@@ -284,42 +289,19 @@ pub fn kb_search(
     terms: &[String],
     q: &mut sea_query::SelectStatement,
 ) {
-    use sea_query::{Alias, JoinType};
-    match backend {
-        Backend::Sqlite => {
-            q.join(
-                JoinType::InnerJoin,
-                Alias::new("kb_fts"),
-                Expr::cust("\"kb_fts\".\"rowid\" = \"kb_articles\".\"seq\""),
-            )
-            .expr_as(
-                Expr::cust("-bm25(kb_fts, 0.0, 5.0, 1.0)"),
-                Alias::new("score"),
-            )
-            .and_where(Expr::cust_with_values(
-                "kb_fts MATCH ?",
-                [kb_fts5_query(ws, terms)],
-            ));
-        }
-        Backend::Postgres => {
-            let query = terms
-                .iter()
-                .map(|t| format!("'{t}':*"))
-                .collect::<Vec<_>>()
-                .join(" | ");
-            q.expr_as(
-                Expr::cust_with_values(
-                    "CAST(ts_rank_cd(\"kb_articles\".\"search\", to_tsquery('english', $1)) AS DOUBLE PRECISION)",
-                    [query.clone()],
-                ),
-                Alias::new("score"),
-            )
-            .and_where(Expr::cust_with_values(
-                "\"kb_articles\".\"search\" @@ to_tsquery('english', $1)",
-                [query],
-            ));
-        }
-    }
+    ranked_any(
+        backend,
+        ws,
+        terms,
+        q,
+        (
+            "kb_articles",
+            "kb_fts",
+            "{title body}",
+            ", 0.0, 5.0, 1.0",
+            "english",
+        ),
+    );
 }
 
 /// Writes an article's search document (title and plain-text body) in the caller's
@@ -397,4 +379,66 @@ pub async fn unindex_article(tx: &mut Tx, id: crate::ids::ArticleId) -> Result<(
         tx.defer(&del);
     }
     Ok(())
+}
+
+/// Adds to a ticket select (`tickets` joined as in `base_select`) the match on any of
+/// `terms` (prefix) and a `score` column, higher is better: BM25 on SQLite, `ts_rank_cd` on
+/// PostgreSQL. Similar tickets are found this way.
+pub fn ticket_search_any(
+    backend: Backend,
+    ws: WorkspaceId,
+    terms: &[String],
+    q: &mut sea_query::SelectStatement,
+) {
+    ranked_any(
+        backend,
+        ws,
+        terms,
+        q,
+        ("tickets", "tickets_fts", "body", "", "simple"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_terms;
+
+    #[test]
+    fn search_terms_strip_query_syntax() {
+        assert_eq!(
+            search_terms("  Printer \"jam\" OR* NEAR(x) "),
+            ["printer", "jam", "or", "nearx"]
+        );
+        assert_eq!(
+            search_terms("jane@example.com #1001"),
+            ["jane@example.com", "1001"]
+        );
+        assert!(search_terms("*** ()").is_empty());
+    }
+
+    #[test]
+    fn search_condition_binds_the_query_on_both_backends() {
+        use sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+        use sea_query_sqlx::SqlxBinder;
+        for (backend, needle) in [
+            (super::Backend::Sqlite, "MATCH ?"),
+            (super::Backend::Postgres, "to_tsquery('simple', $1)"),
+        ] {
+            let q = Query::select()
+                .expr(sea_query::Expr::cust("1"))
+                .and_where(super::ticket_matches(
+                    backend,
+                    crate::ids::WorkspaceId(uuid::Uuid::nil()),
+                    &["printer".into()],
+                    true,
+                ))
+                .to_owned();
+            let (sql, values) = match backend {
+                super::Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
+                super::Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
+            };
+            assert!(sql.contains(needle), "{sql}");
+            assert!(format!("{values:?}").contains("printer"), "{values:?}");
+        }
+    }
 }

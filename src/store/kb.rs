@@ -290,18 +290,6 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Every published article of `ws` (the built-in provider's retrieval set).
-pub async fn published(tx: &mut Conn, ws: WorkspaceId) -> Result<Vec<ArticleRow>> {
-    let q = Query::select()
-        .columns(COLUMNS)
-        .from(KbArticles::Table)
-        .and_where(Expr::col(KbArticles::WorkspaceId).eq(ws))
-        .and_where(Expr::col(KbArticles::Status).eq("published"))
-        .order_by(KbArticles::Id, Order::Asc)
-        .to_owned();
-    tx.fetch_all(&q).await
-}
-
 /// The saved versions of an article, newest first.
 pub async fn versions(tx: &mut Conn, ws: WorkspaceId, id: ArticleId) -> Result<Vec<VersionRow>> {
     let q = Query::select()

@@ -2,6 +2,7 @@
 //! the few places that must differ are in `dialect.rs`. Store functions take a `Tx` and, for
 //! anything tenant-owned, a `WorkspaceId`.
 
+pub(crate) mod ai;
 pub(crate) mod assignment;
 pub(crate) mod attachments;
 pub(crate) mod canned;
@@ -429,6 +430,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "knowledge_base",
                 include_str!("../../migrations/sqlite/0010_knowledge_base.sql"),
             ),
+            (
+                11,
+                "ai",
+                include_str!("../../migrations/sqlite/0011_ai.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -480,6 +486,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 10,
                 "knowledge_base",
                 include_str!("../../migrations/postgres/0010_knowledge_base.sql"),
+            ),
+            (
+                11,
+                "ai",
+                include_str!("../../migrations/postgres/0011_ai.sql"),
             ),
         ],
     };

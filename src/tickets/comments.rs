@@ -94,6 +94,15 @@ pub async fn add(
     }
     let by = Author::user(actor);
     if !is_internal {
+        crate::ai::assist::on_reply_sent(
+            &mut tx,
+            &row,
+            actor.user_id,
+            comment.id,
+            &comment.body,
+            row.first_response_at.is_none(),
+        )
+        .await?;
         if row.first_response_at.is_none() {
             row.first_response_at = Some(now);
             crate::sla::engine::refresh_due(&mut row);

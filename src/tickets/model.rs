@@ -160,6 +160,14 @@ pub struct TicketView {
     pub merged_into_id: Option<TicketId>,
     pub follow_up_of_id: Option<TicketId>,
     pub satisfaction: Satisfaction,
+    /// The latest AI summary's text (seed 002; internal, never shown to customers).
+    pub ai_summary: Option<String>,
+    /// Confidence (0–1) of the latest AI reply draft.
+    pub ai_confidence_score: Option<f64>,
+    /// Seconds to the first public reply, when that reply was sent from an AI draft.
+    pub ai_first_response_time: Option<i64>,
+    /// Closed by an AI agent without a person.
+    pub ai_auto_resolved: bool,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -265,6 +273,10 @@ impl TicketView {
                 rating: r.satisfaction_rating,
                 feedback: r.satisfaction_feedback.clone(),
             },
+            ai_summary: r.ai.ai_summary.clone(),
+            ai_confidence_score: r.ai.ai_confidence_score,
+            ai_first_response_time: r.ai.ai_first_response_time,
+            ai_auto_resolved: r.ai.ai_auto_resolved,
             version: r.version,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),

@@ -255,6 +255,11 @@ async fn load(tx: &mut Conn, actor: &Actor, id: uuid::Uuid) -> Result<CannedRow>
     }
 }
 
+/// A canned response `actor` may use (404 otherwise).
+pub async fn visible_to(tx: &mut Conn, actor: &Actor, id: uuid::Uuid) -> Result<CannedRow> {
+    load(tx, actor, id).await
+}
+
 pub async fn get(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<CannedView> {
     let mut tx = store.read().await?;
     Ok(CannedView::from(&load(&mut tx, actor, id).await?))

@@ -734,3 +734,165 @@ async fn pages_carry_a_strict_policy_and_escape_everything() {
         "the forged reply must not be saved"
     );
 }
+
+/// The console's AI assist in Chromium: the summary panel (sections, refresh to a new
+/// version, history), the "Draft response" button and its `d` shortcut filling the reply
+/// box with cited articles shown beside it and nothing sent, and similar tickets.
+/// The text of the first element matching `css`.
+async fn text_of(b: &Browser, css: &str) -> String {
+    b.js(&format!(
+        "var e = document.querySelector('{css}'); return e ? e.textContent : ''"
+    ))
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+async fn ai_console(backend: Backend) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::start_with(
+        backend,
+        crate::common::Options {
+            registry: Some(ferrodesk::app::default_jobs()),
+            ..crate::common::Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    admin
+        .post("/api/kb/articles", json!({"title": "Clear a paper jam", "status": "published",
+            "body": "When the printer jams:\n\n1. Open the rear door.\n2. Pull the paper out slowly.\n3. Close the door and print again."}))
+        .await
+        .expect(201);
+    let old = admin
+        .create_ticket(json!({"subject": "Printer jams on page two", "description": "The printer jams with paper stuck.", "requester_email": "old@example.com"}))
+        .await;
+    let old_id = old["id"].as_str().expect("id").to_owned();
+    admin
+        .post(
+            &format!("/api/tickets/{old_id}/comments"),
+            json!({"body": "Open the rear door and pull the paper out."}),
+        )
+        .await
+        .expect(201);
+    admin
+        .post_empty(&format!("/api/tickets/{old_id}/resolve"))
+        .await
+        .expect(200);
+    let t = admin
+        .create_ticket(json!({"subject": "Printer paper jam", "description": "My printer jams and the paper is stuck. What should I do?", "requester_email": "pat@example.com", "requester_name": "Pat Customer"}))
+        .await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    app.run_pending_jobs().await;
+
+    let b = Browser::open(&driver, &app.base).await;
+    sign_in(&b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    b.go(&format!("/tickets/{id}")).await;
+    b.wait(
+        "the summary panel",
+        "return !!document.getElementById('ai-summary-text')",
+    )
+    .await;
+    let text = text_of(&b, "#ai-summary-text").await;
+    assert!(text.starts_with("Pat Customer reports: "), "{text}");
+    assert!(text_of(&b, "#ai-age").await.contains("v1"), "version shown");
+    b.wait(
+        "similar tickets",
+        "return !!document.getElementById('similar-list')",
+    )
+    .await;
+    let similar = text_of(&b, "#similar-list").await;
+    assert!(
+        similar.contains("Printer jams on page two") && similar.contains("rear door"),
+        "{similar}"
+    );
+    b.screenshot("ai-summary").await;
+
+    // Refresh: the panel says it is updating, and shows version 2 once the job has run.
+    b.click("#ai-refresh").await;
+    b.wait(
+        "the refresh",
+        "return !!document.getElementById('ai-pending')",
+    )
+    .await;
+    app.run_pending_jobs().await;
+    b.wait(
+        "version 2",
+        "var a = document.getElementById('ai-age'); return !!a && a.textContent.indexOf('v2') >= 0",
+    )
+    .await;
+    b.click("#ai-history-link").await;
+    b.wait(
+        "the history",
+        "return !!document.getElementById('ai-history')",
+    )
+    .await;
+    assert!(text_of(&b, "#ai-history").await.contains("History (2)"));
+
+    // Draft response by the keyboard shortcut: the reply box is filled, the article cited,
+    // and nothing is sent.
+    let comments_before = admin
+        .get(&format!("/api/tickets/{id}/comments"))
+        .await
+        .expect(200)["comments"]
+        .as_array()
+        .map_or(0, Vec::len);
+    b.js("document.activeElement && document.activeElement.blur(); return true")
+        .await;
+    b.keys("d").await;
+    b.wait("the draft", "var v = document.getElementById('body').value; return v.indexOf('Open the rear door') >= 0").await;
+    let draft = b.js("return document.getElementById('body').value").await;
+    let draft = draft.as_str().expect("draft");
+    assert!(draft.starts_with("Dear Pat,"), "{draft}");
+    let info = text_of(&b, "#draft-info").await;
+    assert!(
+        info.contains("Cites: Clear a paper jam") && info.contains("confidence"),
+        "{info}"
+    );
+    b.screenshot("ai-draft").await;
+    assert_eq!(
+        admin
+            .get(&format!("/api/tickets/{id}/comments"))
+            .await
+            .expect(200)["comments"]
+            .as_array()
+            .map_or(0, Vec::len),
+        comments_before,
+        "a draft is never sent"
+    );
+    // The button works too, in another tone (the box is not empty: accept the prompt).
+    b.js("window.confirm = function () { return true; }; document.getElementById('draft-tone').value = 'friendly'; return true").await;
+    b.click("#draft-btn").await;
+    b.wait(
+        "the friendly draft",
+        "return document.getElementById('body').value.indexOf('Hi Pat,') === 0",
+    )
+    .await;
+    // The agent edits and sends it.
+    b.js("var t = document.getElementById('body'); t.value = t.value + '\\nP.S. Thanks for your patience.'; return true").await;
+    b.click("#send").await;
+    b.wait(
+        "the reply in the thread",
+        "return document.body.textContent.indexOf('Thanks for your patience') >= 0",
+    )
+    .await;
+    let usage = admin.get("/api/ai/usage").await.expect(200).clone();
+    assert_eq!(usage["totals"]["drafts_sent"], 1, "{usage:#}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_assist_in_chromium_sqlite() {
+    ai_console(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_assist_in_chromium_postgres() {
+    ai_console(Backend::Postgres).await;
+}

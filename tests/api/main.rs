@@ -2,6 +2,7 @@
 
 mod common;
 
+mod ai;
 mod auth;
 mod browser;
 mod cli;

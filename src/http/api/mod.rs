@@ -1,6 +1,7 @@
 //! JSON API handlers, one file per area, collected into one OpenAPI-described router.
 
 pub mod admin;
+pub mod ai;
 pub mod auth;
 pub mod canned;
 pub mod categories;
@@ -72,6 +73,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
             canned::patch_canned,
             canned::delete_canned
         ))
+        .routes(routes!(ai::get_summary))
+        .routes(routes!(ai::refresh_summary))
+        .routes(routes!(ai::list_summaries))
+        .routes(routes!(ai::conversation_summary))
+        .routes(routes!(ai::draft_response))
+        .routes(routes!(ai::similar_tickets))
+        .routes(routes!(ai::ticket_suggestions))
+        .routes(routes!(ai::usage))
+        .routes(routes!(ai::get_ai_settings, ai::put_ai_settings))
         .routes(routes!(kb::list_articles, kb::create_article))
         .routes(routes!(
             kb::get_article,

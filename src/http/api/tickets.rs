@@ -353,6 +353,10 @@ pub async fn delete_ticket(
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     pub status: Status,
+    /// Seed 002: the ticket was resolved or closed by an AI agent without a person (sets
+    /// `ai_auto_resolved`; only with `resolved` or `closed`).
+    #[serde(default)]
+    pub ai_auto_resolved: bool,
 }
 
 /// Moves a ticket to another status (409 `invalid_transition` when not allowed).
@@ -366,7 +370,15 @@ pub async fn set_status(
     IfMatch(v): IfMatch,
     Json(body): Json<StatusChange>,
 ) -> Result<Response> {
-    let (row, tags) = service::set_status(&app.store, &actor, &id, body.status, v).await?;
+    let (row, tags) = service::set_status(
+        &app.store,
+        &actor,
+        &id,
+        body.status,
+        v,
+        body.ai_auto_resolved,
+    )
+    .await?;
     Ok(ticket_response(StatusCode::OK, &row, tags))
 }
 
@@ -377,7 +389,7 @@ macro_rules! lifecycle {
             params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
             responses((status = 200, body = TicketView), (status = 409, body = crate::http::problem::Problem)))]
         pub async fn $name(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, IfMatch(v): IfMatch) -> Result<Response> {
-            let (row, tags) = service::set_status(&app.store, &actor, &id, $status, v).await?;
+            let (row, tags) = service::set_status(&app.store, &actor, &id, $status, v, false).await?;
             Ok(ticket_response(StatusCode::OK, &row, tags))
         }
     };

@@ -44,6 +44,14 @@ pub struct TicketFilter {
     pub sla_at_risk_at: Option<i64>,
     /// Full-text query, already reduced to safe terms.
     pub q: Option<Vec<String>>,
+    /// Seed 002: closed by an AI agent (or not).
+    pub ai_auto_resolved: Option<bool>,
+    /// Whether an AI summary exists.
+    pub has_ai_summary: Option<bool>,
+    /// Latest draft confidence below this many thousandths (`0.7` → 700).
+    pub ai_confidence_below: Option<i64>,
+    /// Latest draft confidence at least this many thousandths.
+    pub ai_confidence_min: Option<i64>,
 }
 
 impl TicketFilter {
@@ -198,6 +206,22 @@ pub(super) fn filter_cond(
     }
     if let Some(terms) = &f.q {
         c = c.add(dialect::ticket_matches(backend, ws, terms, for_page));
+    }
+    if let Some(v) = f.ai_auto_resolved {
+        c = c.add(col(Tickets::AiAutoResolved).eq(v));
+    }
+    match f.has_ai_summary {
+        Some(true) => c = c.add(col(Tickets::AiSummary).is_not_null()),
+        Some(false) => c = c.add(col(Tickets::AiSummary).is_null()),
+        None => {}
+    }
+    #[expect(clippy::cast_precision_loss, reason = "thousandths between 0 and 1000")]
+    let frac = |m: i64| m as f64 / 1000.0;
+    if let Some(m) = f.ai_confidence_below {
+        c = c.add(col(Tickets::AiConfidenceScore).lt(frac(m)));
+    }
+    if let Some(m) = f.ai_confidence_min {
+        c = c.add(col(Tickets::AiConfidenceScore).gte(frac(m)));
     }
     c
 }

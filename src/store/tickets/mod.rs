@@ -55,6 +55,10 @@ pub enum Tickets {
     LastAgentReplyAt,
     CustomerRepliesSinceAgent,
     DeletedAt,
+    AiSummary,
+    AiConfidenceScore,
+    AiFirstResponseTime,
+    AiAutoResolved,
     Version,
     CreatedAt,
     UpdatedAt,
@@ -132,6 +136,22 @@ pub struct TicketRow {
     pub updated_at: i64,
     pub requester_email: String,
     pub requester_name: String,
+    /// Seed 002's AI fields: written only by the AI jobs and draft tracking, never by a save.
+    #[sqlx(flatten)]
+    pub ai: TicketAi,
+}
+
+/// The AI fields of a ticket (seed 002).
+#[derive(Debug, Clone, Default, sqlx::FromRow, Serialize)]
+pub struct TicketAi {
+    /// The latest summary's text.
+    pub ai_summary: Option<String>,
+    /// Confidence (0–1) of the latest reply draft.
+    pub ai_confidence_score: Option<f64>,
+    /// Seconds from creation to the first public reply, when that reply was an AI draft.
+    pub ai_first_response_time: Option<i64>,
+    /// Closed by an AI agent without a person.
+    pub ai_auto_resolved: bool,
 }
 
 const COLUMNS: [Tickets; 39] = [
@@ -196,6 +216,12 @@ pub fn base_select() -> SelectStatement {
         Expr::col((Customers::Table, Customers::Name)),
         "requester_name",
     )
+    .columns([
+        (Tickets::Table, Tickets::AiSummary),
+        (Tickets::Table, Tickets::AiConfidenceScore),
+        (Tickets::Table, Tickets::AiFirstResponseTime),
+        (Tickets::Table, Tickets::AiAutoResolved),
+    ])
     .from(Tickets::Table)
     .inner_join(
         Customers::Table,

@@ -180,3 +180,35 @@ pub async fn find_any_workspace(
     }
     tx.fetch_optional(&q).await
 }
+
+#[derive(sqlx::FromRow)]
+struct ScoredTicket {
+    #[sqlx(flatten)]
+    ticket: TicketRow,
+    score: f64,
+}
+
+/// Live tickets of `ws` other than `except` whose search document holds any of `terms`,
+/// best first, with their score (merged tickets left out).
+pub async fn similar(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    terms: &[String],
+    except: TicketId,
+    limit: u64,
+) -> Result<Vec<(TicketRow, f64)>> {
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = base_select();
+    q.and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::DeletedAt).is_null())
+        .and_where(col(Tickets::MergedIntoId).is_null())
+        .and_where(col(Tickets::Id).ne(except));
+    crate::store::dialect::ticket_search_any(tx.backend(), ws, terms, &mut q);
+    q.order_by_expr(Expr::cust("score"), Order::Desc)
+        .order_by((Tickets::Table, Tickets::Id), Order::Desc)
+        .limit(limit);
+    let rows: Vec<ScoredTicket> = tx.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(|r| (r.ticket, r.score)).collect())
+}

@@ -43,6 +43,12 @@ pub struct ListQuery {
     sla_due_at_before: Option<String>,
     sla_overdue: Option<String>,
     sla_at_risk: Option<String>,
+    ai_auto_resolved: Option<String>,
+    has_ai_summary: Option<String>,
+    /// Latest AI draft confidence below this (0–1).
+    ai_confidence_below: Option<String>,
+    /// Latest AI draft confidence at least this (0–1).
+    ai_confidence_min: Option<String>,
     /// `mine`, `unassigned` or `all`.
     view: Option<String>,
     q: Option<String>,
@@ -301,6 +307,48 @@ impl ListQuery {
                 None | Some("false") => {}
                 Some("true") => *slot = Some(now_micros()),
                 Some(_) => errors.push(FieldError::new(key, "must be true or false")),
+            }
+        }
+        for (key, v, slot) in [
+            (
+                "ai_auto_resolved",
+                &self.ai_auto_resolved,
+                &mut f.ai_auto_resolved,
+            ),
+            (
+                "has_ai_summary",
+                &self.has_ai_summary,
+                &mut f.has_ai_summary,
+            ),
+        ] {
+            match v.as_deref() {
+                None => {}
+                Some("true") => *slot = Some(true),
+                Some("false") => *slot = Some(false),
+                Some(_) => errors.push(FieldError::new(key, "must be true or false")),
+            }
+        }
+        for (key, v, slot) in [
+            (
+                "ai_confidence_below",
+                &self.ai_confidence_below,
+                &mut f.ai_confidence_below,
+            ),
+            (
+                "ai_confidence_min",
+                &self.ai_confidence_min,
+                &mut f.ai_confidence_min,
+            ),
+        ] {
+            if let Some(v) = v {
+                match v.trim().parse::<f64>() {
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "a fraction from 0 to 1 in thousandths"
+                    )]
+                    Ok(x) if (0.0..=1.0).contains(&x) => *slot = Some((x * 1000.0).round() as i64),
+                    _ => errors.push(FieldError::new(key, "must be a number from 0 to 1")),
+                }
             }
         }
         if let Some(q) = &self.q {

@@ -119,6 +119,7 @@ pub fn new_row(
         updated_at: created,
         requester_email: requester.email.clone(),
         requester_name: requester.name.clone(),
+        ai: crate::store::tickets::TicketAi::default(),
     }
 }
 

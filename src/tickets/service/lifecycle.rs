@@ -105,8 +105,15 @@ pub async fn set_status(
     key: &str,
     to: Status,
     if_match: Option<i64>,
+    ai_auto_resolved: bool,
 ) -> Result<(TicketRow, Vec<String>)> {
     actor.require(Permission::ChangeStatus)?;
+    if ai_auto_resolved && !matches!(to, Status::Resolved | Status::Closed) {
+        return Err(Error::field(
+            "ai_auto_resolved",
+            "only a resolved or closed ticket can be marked as resolved by AI",
+        ));
+    }
     let mut tx = store.begin().await?;
     let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
     check_version(if_match, row.version)?;
@@ -118,6 +125,21 @@ pub async fn set_status(
         ));
     }
     apply_status(&mut tx, &mut row, &tags, to, Author::user(actor)).await?;
+    if ai_auto_resolved {
+        // Seed 002: closed by an AI agent, with a timeline entry for the audit.
+        crate::store::ai::set_auto_resolved(&mut tx, row.workspace_id, row.id, true);
+        row.ai.ai_auto_resolved = true;
+        record(
+            &mut tx,
+            &row,
+            Author::user(actor),
+            "ai_auto_resolved",
+            None,
+            Some(to.as_str()),
+            serde_json::json!({}),
+        )
+        .await?;
+    }
     let mut tags = tags;
     crate::workflow::rules::engine::run(&mut tx, Trigger::TicketUpdated, &mut row, &mut tags)
         .await?;

@@ -99,6 +99,12 @@ pub async fn publish(
         .to_string();
     crate::webhooks::fan_out(tx, t.workspace_id, event, t.id.0, &payload, internal).await?;
     crate::integrations::crm::on_event(tx, t, event).await?;
+    if matches!(
+        event,
+        DomainEvent::TicketCreated | DomainEvent::TicketCommentAdded
+    ) {
+        crate::ai::summaries::on_thread_change(tx, t).await?;
+    }
     store::events::publish(
         tx,
         &DomainEventRow {

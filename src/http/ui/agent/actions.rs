@@ -99,7 +99,7 @@ pub(super) async fn set_status(
         .as_deref()
         .and_then(Status::parse)
         .ok_or_else(|| Error::field("status", "choose a status"))?;
-    service::set_status(&app.store, &f.staff.actor, &id, s, f.form.version)
+    service::set_status(&app.store, &f.staff.actor, &id, s, f.form.version, false)
         .await
         .map_err(stale)?;
     Ok(go(&headers, &format!("/tickets/{id}")))

@@ -435,7 +435,7 @@ pub(super) async fn bulk(
         "status" => {
             let s = Status::parse(arg).ok_or_else(|| Error::field("action", "unknown status"))?;
             for id in &ids {
-                service::set_status(&app.store, actor, id, s, None).await?;
+                service::set_status(&app.store, actor, id, s, None, false).await?;
             }
         }
         "priority" | "tag" => {

@@ -3,6 +3,7 @@
 //! partial updates, live refresh, keyboard shortcuts and the canned-response picker.
 
 mod actions;
+mod assist;
 mod inbox;
 mod login;
 mod ticket;
@@ -13,6 +14,7 @@ use crate::app::AppState;
 use crate::clock::now_micros;
 use crate::tickets::model::{SlaClock, TicketView};
 use actions::*;
+use assist::*;
 use inbox::*;
 use login::*;
 use ticket::*;
@@ -115,6 +117,10 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/tickets/{id}/merge", post(merge))
         .route("/tickets/{id}/escalate/{kind}", post(escalate))
         .route("/tickets/{id}/canned", get(canned))
+        .route("/tickets/{id}/ai/summary", get(summary_panel))
+        .route("/tickets/{id}/ai/summary/refresh", post(summary_refresh))
+        .route("/tickets/{id}/ai/draft", post(draft))
+        .route("/tickets/{id}/ai/similar", get(similar_panel))
         .route("/tickets/{id}/presence", post(presence))
 }
 
