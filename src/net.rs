@@ -63,7 +63,17 @@ pub fn check_url(field: &str, raw: &str, allow_private: bool) -> Option<FieldErr
         return Some(FieldError::new(field, "must be at most 2000 characters"));
     }
     match url::Url::parse(raw) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+        // A host name of letters, digits, dots and dashes (after IDNA), or an IP address.
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && match u.host() {
+                    Some(url::Host::Domain(d)) => d
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')),
+                    Some(_) => true,
+                    None => false,
+                } =>
+        {
             if !allow_private
                 && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = u.host()
                 && let Ok(ip) = u
@@ -153,5 +163,8 @@ mod tests {
         assert!(check_url("url", "http://127.0.0.1:9/x", false).is_some());
         assert!(check_url("url", "http://127.0.0.1:9/x", true).is_none());
         assert!(check_url("url", "http://[::1]/x", false).is_some());
+        // Host names are letters, digits, dots and dashes; IDNA names are fine as punycode.
+        assert!(check_url("url", "http://a.b*", false).is_some());
+        assert!(check_url("url", "http://bücher.example/x", false).is_none());
     }
 }

@@ -25,7 +25,6 @@ use crate::tickets::status::Status;
 pub struct DraftRequest {
     /// `professional` (default: the workspace's), `friendly` or `concise`; `formal` is read as
     /// `professional`.
-    #[schema(value_type = Option<String>)]
     pub tone: Option<Tone>,
     /// Cite knowledge-base articles (default true).
     pub include_knowledge_base: Option<bool>,

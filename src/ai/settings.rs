@@ -52,7 +52,9 @@ impl Tone {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Term {
+    #[schema(min_length = 1, max_length = 60)]
     pub term: String,
+    #[schema(min_items = 1, max_items = 20)]
     pub instead_of: Vec<String>,
 }
 
@@ -97,11 +99,22 @@ pub struct AiSettings {
     pub provider: Provider,
     /// The endpoint's base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
     #[serde(default)]
+    #[schema(
+        required = false,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$",
+        max_length = 2000
+    )]
     pub base_url: Option<String>,
     #[serde(default)]
+    #[schema(
+        required = false,
+        max_length = 200,
+        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+    )]
     pub model: Option<String>,
     /// Seconds before a provider call is abandoned for the built-in result (1–120).
     #[serde(default = "timeout_default")]
+    #[schema(required = false, minimum = 1, maximum = 120)]
     pub timeout_seconds: u64,
     #[serde(default)]
     pub default_tone: Tone,
@@ -139,8 +152,13 @@ pub struct Retrieval {
 /// The settings as answers show them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SettingsView {
-    #[serde(flatten)]
-    pub settings: AiSettings,
+    pub provider: Provider,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub timeout_seconds: u64,
+    pub default_tone: Tone,
+    pub terminology: Vec<Term>,
+    pub features: Features,
     /// Whether an API key is stored (it is never shown).
     pub api_key_set: bool,
     pub retrieval: Retrieval,
@@ -161,7 +179,13 @@ pub async fn load(tx: &mut Conn, ws: WorkspaceId) -> Result<(AiSettings, Option<
 
 fn view(s: AiSettings, key: Option<&String>, version: i64) -> SettingsView {
     SettingsView {
-        settings: s,
+        provider: s.provider,
+        base_url: s.base_url,
+        model: s.model,
+        timeout_seconds: s.timeout_seconds,
+        default_tone: s.default_tone,
+        terminology: s.terminology,
+        features: s.features,
         api_key_set: key.is_some(),
         retrieval: super::retrieval::status(),
         version,
@@ -196,8 +220,13 @@ fn check(s: &AiSettings, allow_private: bool) -> Vec<FieldError> {
             ));
         }
     }
-    if s.model.as_ref().is_some_and(|m| m.chars().count() > 200) {
-        errors.push(FieldError::new("model", "must be at most 200 characters"));
+    if let Some(m) = &s.model
+        && (m.trim().is_empty() || m.chars().count() > 200 || m.contains('\0'))
+    {
+        errors.push(FieldError::new(
+            "model",
+            "must be 1 to 200 characters (null clears it)",
+        ));
     }
     if !(1..=120).contains(&s.timeout_seconds) {
         errors.push(FieldError::new("timeout_seconds", "must be from 1 to 120"));

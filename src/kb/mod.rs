@@ -109,7 +109,6 @@ pub struct NewArticle {
     /// Markdown.
     pub body: String,
     /// `draft` (default) or `published`.
-    #[schema(value_type = Option<String>)]
     pub status: Option<ArticleStatus>,
     pub category_id: Option<CategoryId>,
     pub tags: Option<Vec<String>>,
@@ -120,7 +119,6 @@ pub struct NewArticle {
 pub struct ArticlePatch {
     pub title: Option<String>,
     pub body: Option<String>,
-    #[schema(value_type = Option<String>)]
     pub status: Option<ArticleStatus>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -312,17 +310,6 @@ pub async fn update(
     actor.require(Permission::ManageKb)?;
     let mut tx = store.begin().await?;
     let mut row = load(&mut tx, actor, id).await?;
-    if let Some(v) = if_match
-        && v != row.version
-    {
-        return Err(Error::Client(
-            crate::error::Code::PreconditionFailed,
-            format!(
-                "the article is at version {}, not {v}; reload and retry",
-                row.version
-            ),
-        ));
-    }
     let mut errors = Vec::new();
     if let Some(t) = &patch.title {
         match validate::required_text("title", t, 255) {
@@ -344,6 +331,18 @@ pub async fn update(
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
+    }
+    // The body is checked first: a malformed change is refused whatever version it names.
+    if let Some(v) = if_match
+        && v != row.version
+    {
+        return Err(Error::Client(
+            crate::error::Code::PreconditionFailed,
+            format!(
+                "the article is at version {}, not {v}; reload and retry",
+                row.version
+            ),
+        ));
     }
     match patch.category_id {
         Patch::Absent => {}

@@ -32,6 +32,15 @@ async fn isolation(app: TestApp) {
         .clone();
     let gid = g["id"].as_str().expect("g").to_owned();
     let uid = owner.id();
+    let article = owner
+        .post(
+            "/api/kb/articles",
+            json!({"title": "Secret article", "body": "internal steps", "status": "published"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let aid = article["id"].as_str().expect("article").to_owned();
 
     let probes: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, format!("/api/tickets/{tid}"), None),
@@ -100,6 +109,37 @@ async fn isolation(app: TestApp) {
             format!("/api/groups/{gid}"),
             Some(json!({"name": "x"})),
         ),
+        (Method::GET, format!("/api/kb/articles/{aid}"), None),
+        (
+            Method::GET,
+            format!("/api/kb/articles/{aid}/versions"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/kb/articles/{aid}"),
+            Some(json!({"title": "x"})),
+        ),
+        (Method::DELETE, format!("/api/kb/articles/{aid}"), None),
+        (Method::GET, format!("/api/tickets/{tid}/summary"), None),
+        (
+            Method::POST,
+            format!("/api/tickets/{tid}/summary/refresh"),
+            None,
+        ),
+        (Method::GET, format!("/api/tickets/{tid}/summaries"), None),
+        (
+            Method::GET,
+            format!("/api/tickets/{tid}/conversation-summary"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/tickets/{tid}/draft-response"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("/api/tickets/{tid}/similar"), None),
+        (Method::GET, format!("/api/tickets/{tid}/suggestions"), None),
     ];
     for (method, path, body) in probes {
         let r = other.send(method.clone(), &path, body, &[]).await;
@@ -110,6 +150,11 @@ async fn isolation(app: TestApp) {
             r.body
         );
     }
+    // Another workspace's knowledge base is not searchable from here.
+    assert_eq!(
+        other.get("/api/kb/articles").await.expect(200)["pagination"]["total"],
+        0
+    );
     // References to foreign records in bodies are rejected, and lists never show them.
     other
         .post(

@@ -174,7 +174,7 @@ pub async fn article_versions(
 /// Searches the published articles of a workspace (`workspace` slug or `workspace_id`;
 /// the default workspace otherwise): best first, each with a snippet of the match.
 #[utoipa::path(get, path = "/api/public/kb/search", tag = "kb",
-    params(("q" = String, Query), ("workspace" = Option<String>, Query), ("workspace_id" = Option<String>, Query), ("limit" = Option<u64>, Query)),
+    params(("q" = String, Query), ("workspace" = Option<String>, Query), ("workspace_id" = Option<String>, Query), ("limit" = Option<u64>, Query, maximum = 50)),
     responses((status = 200, description = "`{results}`"), (status = 404, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn public_search(
     State(app): State<AppState>,

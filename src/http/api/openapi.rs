@@ -104,6 +104,20 @@ pub fn conform(doc: &mut Value) {
             "WebhookInput/properties/secret",
             json!({"type": ["string", "null"], "minLength": 16, "maxLength": 200, "pattern": NO_NUL}),
         );
+        // Only a resolved or closed ticket can be marked as resolved by AI.
+        if let Some(change) = schemas
+            .get_mut("StatusChange")
+            .and_then(Value::as_object_mut)
+        {
+            change.insert(
+                "if".into(),
+                json!({"properties": {"ai_auto_resolved": {"const": true}}, "required": ["ai_auto_resolved"]}),
+            );
+            change.insert(
+                "then".into(),
+                json!({"properties": {"status": {"enum": ["resolved", "closed"]}}}),
+            );
+        }
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -144,6 +158,12 @@ pub fn conform(doc: &mut Value) {
                     .and_then(|b| b.pointer_mut("/content/application~1json"))
             {
                 c["schema"] = business_hours_schema();
+            }
+            // A draft request's every field has a default: the body may be left out.
+            if path == "/api/tickets/{id}/draft-response"
+                && let Some(b) = op.get_mut("requestBody")
+            {
+                b["required"] = json!(false);
             }
             let has_body = op.contains_key("requestBody");
             let conditional = op
@@ -287,6 +307,18 @@ fn bound_parameter(path: &str, p: &mut Value) {
         }
         ("query", "status") if path == "/api/admin/jobs" => {
             set("enum", json!(["pending", "running", "done", "failed"]));
+        }
+        ("query", "status") if path == "/api/kb/articles" => {
+            set(
+                "enum",
+                json!(crate::tickets::status::ArticleStatus::ACCEPTED),
+            );
+        }
+        ("query", "from" | "to") if path == "/api/ai/usage" => set("format", json!("date")),
+        ("query", "tag") if path == "/api/kb/articles" => set("pattern", json!(TAG)),
+        ("query", "q") if path == "/api/public/kb/search" => {
+            set("pattern", json!(NOT_BLANK));
+            set("maxLength", json!(500));
         }
         ("query", "status") => set("pattern", json!(list_of(Status::ACCEPTED))),
         ("query", "priority") => set("pattern", json!(list_of(Priority::ACCEPTED))),

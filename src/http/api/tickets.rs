@@ -118,6 +118,8 @@ pub(crate) fn ticket_response(status: StatusCode, row: &TicketRow, tags: Vec<Str
         ("last_message_at_after" = Option<String>, Query), ("last_message_at_before" = Option<String>, Query),
         ("sla_due_at_after" = Option<String>, Query), ("sla_due_at_before" = Option<String>, Query),
         ("sla_overdue" = Option<bool>, Query), ("sla_at_risk" = Option<bool>, Query, description = "running clock past its at-risk instant, not yet due"), ("view" = Option<String>, Query, description = "mine, unassigned or all"),
+        ("has_ai_summary" = Option<bool>, Query), ("ai_auto_resolved" = Option<bool>, Query),
+        ("ai_confidence_below" = Option<f64>, Query, minimum = 0, maximum = 1), ("ai_confidence_min" = Option<f64>, Query, minimum = 0, maximum = 1),
         ("q" = Option<String>, Query, description = "full-text search"),
         ("sort" = Option<String>, Query, description = "created_at, updated_at, last_message_at, priority, sla_due_at; - prefix for descending"),
         ("page" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("cursor" = Option<String>, Query),

@@ -1,0 +1,322 @@
+//! AI benchmark: seeds a workspace (10,000 tickets by default) with `ferrodesk seed`, adds the
+//! retrieval fixture's 32 articles, starts `ferrodesk serve` as its own process and measures
+//! over real HTTP the p50/p99 latency of a reply draft, a stored summary, similar tickets,
+//! proposals and the public article search, next to the `/healthz` floor; then the built-in
+//! summarizer itself (in process) on threads of 1 to 40 messages. SQLite, and PostgreSQL when
+//! FERRODESK_TEST_POSTGRES_URL is set.
+//!
+//! Run: `cargo bench --bench ai` (FERRODESK_BENCH_TICKETS changes the size).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const REQUESTS: usize = 400;
+
+struct Stats {
+    name: String,
+    samples: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Stats {
+    fn pct(&self, p: f64) -> f64 {
+        let mut v = self.samples.clone();
+        v.sort();
+        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+        v[i].as_secs_f64() * 1000.0
+    }
+    fn row(&self) -> String {
+        format!(
+            "| {:<34} | {:>7} | {:>8.2} | {:>8.2} | {:>10.0} |",
+            self.name,
+            self.samples.len(),
+            self.pct(0.5),
+            self.pct(0.99),
+            self.samples.len() as f64 / self.wall.as_secs_f64()
+        )
+    }
+}
+
+struct Server {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+fn ferrodesk(dir: &std::path::Path, database_url: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
+    c.env("FERRODESK_DATA_DIR", dir)
+        .env("FERRODESK_ADMIN_EMAIL", "bench@example.com")
+        .env("FERRODESK_ADMIN_PASSWORD", "bench-password")
+        .env("FERRODESK_API_RATE_LIMIT", "100000000")
+        .env("FERRODESK_PUBLIC_RATE_LIMIT", "100000000")
+        .env("RUST_LOG", "warn");
+    match database_url {
+        Some(u) => c.env("FERRODESK_DATABASE_URL", u),
+        None => c.env_remove("FERRODESK_DATABASE_URL"),
+    };
+    c
+}
+
+async fn start(database_url: Option<&str>, tickets: usize) -> Server {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = ferrodesk(dir.path(), database_url)
+        .args(["seed", "--tickets", &tickets.to_string()])
+        .output()
+        .expect("seed");
+    assert!(
+        out.status.success(),
+        "seed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = ferrodesk(dir.path(), database_url)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let base = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
+        .expect("listening line");
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    Server {
+        base,
+        token: login["token"].as_str().expect("token").to_owned(),
+        http,
+        child,
+        _dir: dir,
+    }
+}
+
+async fn timed(name: &str, n: usize, mut f: impl FnMut(usize) -> reqwest::RequestBuilder) -> Stats {
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let req = f(i);
+        let t = Instant::now();
+        let r = req.send().await.expect("request");
+        assert!(r.status().is_success(), "{name}: {}", r.status());
+        let _ = r.bytes().await;
+        samples.push(t.elapsed());
+    }
+    Stats {
+        name: name.to_owned(),
+        samples,
+        wall: start.elapsed(),
+    }
+}
+
+async fn run(label: &str, database_url: Option<String>, tickets: usize) {
+    let mut s = start(database_url.as_deref(), tickets).await;
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/retrieval");
+    let articles: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("articles.json")).expect("articles"),
+    )
+    .expect("json");
+    let questions: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("tickets.json")).expect("tickets"),
+    )
+    .expect("json");
+    for a in &articles {
+        let r = s
+            .http
+            .post(format!("{}/api/kb/articles", s.base))
+            .bearer_auth(&s.token)
+            .json(&json!({"title": a["title"], "body": a["body"], "status": "published"}))
+            .send()
+            .await
+            .expect("article");
+        assert_eq!(r.status(), 201);
+    }
+    // Tickets asking the fixture's questions, so drafts find articles to cite.
+    let mut ids = Vec::new();
+    for (i, q) in questions.iter().enumerate() {
+        let t: Value = s
+            .http
+            .post(format!("{}/api/tickets", s.base))
+            .bearer_auth(&s.token)
+            .json(&json!({"subject": q["subject"], "description": q["description"], "requester_email": format!("q{i}@example.com")}))
+            .send()
+            .await
+            .expect("ticket")
+            .json()
+            .await
+            .expect("json");
+        ids.push(t["id"].as_str().expect("id").to_owned());
+    }
+    // Let the server's job runner write their summaries.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (http, base, token) = (s.http.clone(), s.base.clone(), s.token.clone());
+    let mut rows = vec![
+        timed("floor: GET /healthz", REQUESTS, |_| {
+            http.get(format!("{base}/healthz"))
+        })
+        .await,
+        timed("POST draft-response", REQUESTS, |i| {
+            http.post(format!(
+                "{base}/api/tickets/{}/draft-response",
+                ids[i % ids.len()]
+            ))
+            .bearer_auth(&token)
+            .json(&json!({"tone": ["professional", "friendly", "concise"][i % 3]}))
+        })
+        .await,
+        timed("GET summary (stored)", REQUESTS, |i| {
+            http.get(format!("{base}/api/tickets/{}/summary", ids[i % ids.len()]))
+                .bearer_auth(&token)
+        })
+        .await,
+        timed("GET similar", REQUESTS, |i| {
+            http.get(format!("{base}/api/tickets/{}/similar", ids[i % ids.len()]))
+                .bearer_auth(&token)
+        })
+        .await,
+        timed("GET suggestions", REQUESTS, |i| {
+            http.get(format!(
+                "{base}/api/tickets/{}/suggestions",
+                ids[i % ids.len()]
+            ))
+            .bearer_auth(&token)
+        })
+        .await,
+        timed("GET public kb search", REQUESTS, |i| {
+            http.get(format!("{base}/api/public/kb/search")).query(&[(
+                "q",
+                questions[i % questions.len()]["subject"]
+                    .as_str()
+                    .unwrap_or("x"),
+            )])
+        })
+        .await,
+    ];
+    rows.push(summarizer(&questions));
+    println!(
+        "\n### {label}: {tickets} seeded tickets, {} articles\n",
+        articles.len()
+    );
+    println!(
+        "| operation                          | samples | p50 (ms) | p99 (ms) | throughput/s |"
+    );
+    println!("|------------------------------------|---------|----------|----------|------------|");
+    for r in &rows {
+        println!("{}", r.row());
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status();
+    let _ = s.child.wait();
+}
+
+/// The built-in summarizer in process, on threads of 1 to 40 messages built from the
+/// fixture's questions (what the summary job spends besides its reads and one write).
+fn summarizer(questions: &[Value]) -> Stats {
+    use ferrodesk::ai::summary::{Facts, Message, Party, summarize};
+    let texts: Vec<String> = questions
+        .iter()
+        .map(|q| {
+            format!(
+                "{} {}",
+                q["subject"].as_str().unwrap_or(""),
+                q["description"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    for n in 0..REQUESTS {
+        let len = 1 + n % 40;
+        let thread: Vec<Message<'_>> = (0..len)
+            .map(|i| Message {
+                party: if i % 2 == 0 {
+                    Party::Customer
+                } else {
+                    Party::Agent
+                },
+                internal: i % 7 == 6,
+                author: "Someone",
+                body: &texts[(n + i) % texts.len()],
+                at: 1_700_000_000_000_000 + i64::try_from(i).unwrap_or(0) * 60_000_000,
+            })
+            .collect();
+        let facts = Facts {
+            subject: "Bench",
+            description: &texts[n % texts.len()],
+            status: "Open",
+            resolved: false,
+            pending: false,
+            priority: "Medium",
+            requester_name: "Jane Roe",
+            assignee_name: Some("Sam"),
+            created_at: 1_700_000_000_000_000,
+            first_response_due_at: None,
+            first_response_at: Some(1_700_000_060_000_000),
+            sla_breached: false,
+            articles: vec![("a".into(), "An article".into())],
+        };
+        let t = Instant::now();
+        let s = summarize(&facts, &thread, 1_700_100_000_000_000);
+        samples.push(t.elapsed());
+        assert!(!s.summary.is_empty());
+    }
+    Stats {
+        name: "summarize (in process, 1-40 msgs)".into(),
+        samples,
+        wall: start.elapsed(),
+    }
+}
+
+fn main() {
+    ferrodesk::app::install_tls();
+    let tickets: usize = std::env::var("FERRODESK_BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run("SQLite", None, tickets));
+    match std::env::var("FERRODESK_TEST_POSTGRES_URL") {
+        Ok(base) if !base.is_empty() => {
+            let schema = format!("bench_ai_{}", std::process::id());
+            let sep = if base.contains('?') { '&' } else { '?' };
+            rt.block_on(async {
+                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create");
+            });
+            rt.block_on(run(
+                "PostgreSQL",
+                Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
+                tickets,
+            ));
+            rt.block_on(async {
+                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&admin)
+                .await;
+            });
+        }
+        _ => println!("\n(PostgreSQL skipped: set FERRODESK_TEST_POSTGRES_URL to include it)"),
+    }
+}
