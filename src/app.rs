@@ -118,6 +118,7 @@ pub fn default_jobs() -> Registry {
         .with::<crate::integrations::crm::CrmSync>()
         .with::<crate::portal::SendAccess>()
         .with::<crate::ai::summaries::Summarize>()
+        .with::<crate::ai::semantic::Embed>()
         .every("SLA scan", |store, now| {
             Box::pin(async move { crate::sla::scan::run(&store, now).await.map(drop) })
         })

@@ -110,6 +110,11 @@ pub struct Config {
         hide = true
     )]
     pub admin_password: Option<Secret>,
+    /// Folder of the sentence model (`config.json`, `tokenizer.json`, `model.safetensors`;
+    /// `scripts/fetch-model` fills it); defaults to `<data-dir>/models/all-MiniLM-L6-v2`.
+    /// Without it, retrieval ranks by full text only.
+    #[arg(long, env = "FERRODESK_MODEL_DIR", global = true)]
+    pub model_dir: Option<PathBuf>,
     /// Public base URL used in links; defaults to `http://<bind>`.
     #[arg(long, env = "FERRODESK_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
@@ -210,6 +215,7 @@ impl Config {
             database_url: None,
             admin_email: None,
             admin_password: None,
+            model_dir: None,
             public_url: None,
             smtp_url: None,
             sla_tick_seconds: 30,
@@ -242,6 +248,7 @@ impl Config {
             "FERRODESK_ADMIN_EMAIL",
             "FERRODESK_ADMIN_PASSWORD",
             "FERRODESK_PUBLIC_URL",
+            "FERRODESK_MODEL_DIR",
             "FERRODESK_SMTP_URL",
             "FERRODESK_MAX_ATTACHMENT_BYTES",
             "FERRODESK_ATTACHMENT_STORE",

@@ -33,6 +33,8 @@ pub struct Ctx {
     pub retry_base_seconds: u64,
     /// Failed-login counters per account and address.
     pub login_throttle: LoginThrottle,
+    /// The sentence model for semantic retrieval, or why it is not in use.
+    pub semantic: crate::ai::semantic::Availability,
 }
 
 impl Ctx {
@@ -60,6 +62,20 @@ impl Ctx {
             allow_private_webhooks: config.webhook_allow_private,
             retry_base_seconds: config.retry_base_seconds,
             login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50),
+            semantic: {
+                let dir = config
+                    .model_dir
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir.join("models").join("all-MiniLM-L6-v2"));
+                let s = crate::ai::semantic::Availability::load(&dir);
+                match &s {
+                    crate::ai::semantic::Availability::Loaded(_) => {
+                        tracing::info!("sentence model loaded from {}", dir.display());
+                    }
+                    crate::ai::semantic::Availability::Missing(why) => tracing::info!("{why}"),
+                }
+                s
+            },
         })
     }
 }

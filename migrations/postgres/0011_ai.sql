@@ -69,4 +69,4 @@ CREATE TABLE ai_embeddings (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (owner_kind, owner_id)
 );
-CREATE INDEX ai_embeddings_ws_idx ON ai_embeddings (workspace_id, owner_kind);
+CREATE INDEX ai_embeddings_ws_idx ON ai_embeddings (workspace_id, owner_kind, updated_at);

@@ -84,7 +84,7 @@ async fn candidates(
         .await?
         .map(|w| w.slug)
         .unwrap_or_default();
-    let hits = crate::kb::search_in(tx, ws, query, 5).await?;
+    let hits = crate::kb::search_in(tx, ws, query, 5, ctx.semantic.get()).await?;
     let ids: Vec<_> = hits.iter().map(|h| h.id).collect();
     let rows = store::kb::find_many(tx, ws, &ids).await?;
     Ok(hits
@@ -121,7 +121,7 @@ pub async fn draft_response(
         ));
     }
     let t = crate::tickets::service::load(&mut conn, ws, key, false).await?;
-    let input = Input::read(&mut conn, ws, t.id)
+    let input = Input::read(&mut conn, ws, t.id, ctx.semantic.get())
         .await?
         .ok_or(Error::NotFound)?;
     let canned = match req.canned_response_id {
@@ -314,9 +314,59 @@ fn ticket_terms(t: &TicketRow) -> Vec<String> {
     terms
 }
 
-async fn similar_rows(tx: &mut Conn, t: &TicketRow, limit: u64) -> Result<Vec<(TicketRow, f64)>> {
-    store::tickets::similar(tx, t.workspace_id, &ticket_terms(t), t.id, limit).await
+/// Tickets like `t`: the full-text ranking of its distinctive terms, fused with its nearest
+/// tickets by meaning when the sentence model is loaded (cosine at least
+/// [`SIMILAR_MIN_COSINE`]).
+async fn similar_rows(
+    tx: &mut Conn,
+    ctx: &Ctx,
+    t: &TicketRow,
+    limit: u64,
+) -> Result<Vec<(TicketRow, f64)>> {
+    use super::semantic::{Kind, fuse};
+    let found = store::tickets::similar(tx, t.workspace_id, &ticket_terms(t), t.id, limit).await?;
+    let Some(sem) = ctx.semantic.get() else {
+        return Ok(found);
+    };
+    let near = match sem
+        .embed(&format!("{}\n{}", t.subject, t.description))
+        .await
+    {
+        Ok(v) => {
+            sem.nearest(tx, t.workspace_id, Kind::Ticket, &v, 20, Some(t.id.0))
+                .await?
+        }
+        Err(e) => {
+            tracing::warn!("ticket embedding failed, full-text ranking only: {e}");
+            return Ok(found);
+        }
+    };
+    let near: Vec<uuid::Uuid> = near
+        .into_iter()
+        .filter(|(_, c)| *c >= SIMILAR_MIN_COSINE)
+        .map(|(id, _)| id)
+        .collect();
+    let fts: Vec<uuid::Uuid> = found.iter().map(|(r, _)| r.id.0).collect();
+    let mut rows: Vec<TicketRow> = found.into_iter().map(|(r, _)| r).collect();
+    for id in near.iter().filter(|id| !fts.contains(id)) {
+        if let Some(r) = store::tickets::find(tx, t.workspace_id, TicketId(*id), false).await?
+            && r.merged_into_id.is_none()
+        {
+            rows.push(r);
+        }
+    }
+    Ok(fuse(&[fts, near])
+        .into_iter()
+        .filter_map(|(id, score)| {
+            let i = rows.iter().position(|r| r.id.0 == id)?;
+            Some((rows.swap_remove(i), score))
+        })
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect())
 }
+
+/// Cosine from which another ticket is near enough in meaning to be similar.
+pub const SIMILAR_MIN_COSINE: f32 = 0.45;
 
 fn is_done(s: Status) -> bool {
     matches!(s, Status::Resolved | Status::Closed)
@@ -332,7 +382,7 @@ pub async fn similar(ctx: &Ctx, actor: &Actor, key: &str) -> Result<Vec<Similar>
     if !settings.features.similar {
         return Ok(Vec::new());
     }
-    let mut rows = similar_rows(&mut tx, &t, 20).await?;
+    let mut rows = similar_rows(&mut tx, ctx, &t, 20).await?;
     rows.sort_by(|a, b| {
         is_done(b.0.status)
             .cmp(&is_done(a.0.status))
@@ -423,7 +473,7 @@ pub async fn suggestions(ctx: &Ctx, actor: &Actor, key: &str) -> Result<Suggesti
             sentiment: mood,
         });
     }
-    let rows = similar_rows(&mut tx, &t, 10).await?;
+    let rows = similar_rows(&mut tx, ctx, &t, 10).await?;
     let total: f64 = rows.iter().map(|r| r.1.max(0.0)).sum::<f64>().max(1e-9);
     // Category: the score-weighted vote of similar tickets.
     let mut cats: Vec<(CategoryId, f64, usize)> = Vec::new();

@@ -4,10 +4,12 @@
 
 pub mod assist;
 pub mod draft;
+pub mod embed;
 pub mod extract;
 pub mod llm;
 pub mod mask;
 pub mod retrieval;
+pub mod semantic;
 pub mod sentiment;
 pub mod settings;
 pub mod summaries;

@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
+use crate::ctx::Ctx;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::WorkspaceId;
-use crate::store::{self, Conn, Store};
+use crate::store::{self, Conn};
 
 /// Who writes summaries and drafts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -177,7 +178,7 @@ pub async fn load(tx: &mut Conn, ws: WorkspaceId) -> Result<(AiSettings, Option<
     })
 }
 
-fn view(s: AiSettings, key: Option<&String>, version: i64) -> SettingsView {
+fn view(s: AiSettings, key: Option<&String>, version: i64, retrieval: Retrieval) -> SettingsView {
     SettingsView {
         provider: s.provider,
         base_url: s.base_url,
@@ -187,16 +188,21 @@ fn view(s: AiSettings, key: Option<&String>, version: i64) -> SettingsView {
         terminology: s.terminology,
         features: s.features,
         api_key_set: key.is_some(),
-        retrieval: super::retrieval::status(),
+        retrieval,
         version,
     }
 }
 
-pub async fn get(store: &Store, actor: &Actor) -> Result<SettingsView> {
+pub async fn get(ctx: &Ctx, actor: &Actor) -> Result<SettingsView> {
     actor.require(Permission::ReadSettings)?;
-    let mut tx = store.read().await?;
+    let mut tx = ctx.store.read().await?;
     let (s, key, v) = load(&mut tx, actor.workspace_id).await?;
-    Ok(view(s, key.as_ref(), v))
+    Ok(view(
+        s,
+        key.as_ref(),
+        v,
+        super::retrieval::status(&ctx.semantic),
+    ))
 }
 
 fn check(s: &AiSettings, allow_private: bool) -> Vec<FieldError> {
@@ -251,12 +257,8 @@ fn check(s: &AiSettings, allow_private: bool) -> Vec<FieldError> {
 }
 
 /// Changes the settings: fields left out keep their values; `api_key: null` clears the key.
-pub async fn put(
-    store: &Store,
-    actor: &Actor,
-    allow_private: bool,
-    body: Value,
-) -> Result<SettingsView> {
+pub async fn put(ctx: &Ctx, actor: &Actor, body: Value) -> Result<SettingsView> {
+    let (store, allow_private) = (&ctx.store, ctx.allow_private_webhooks);
     actor.require(Permission::ManageSettings)?;
     let Value::Object(mut patch) = body else {
         return Err(Error::field("body", "must be a JSON object"));
@@ -298,5 +300,10 @@ pub async fn put(
     };
     store::ai::put_settings(&mut tx, actor.workspace_id, &row, now_micros()).await?;
     tx.commit().await?;
-    Ok(view(next, key.as_ref(), version + 1))
+    Ok(view(
+        next,
+        key.as_ref(),
+        version + 1,
+        super::retrieval::status(&ctx.semantic),
+    ))
 }

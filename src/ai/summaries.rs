@@ -248,7 +248,12 @@ pub struct Input {
 }
 
 impl Input {
-    pub async fn read(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Result<Option<Input>> {
+    pub async fn read(
+        tx: &mut Conn,
+        ws: WorkspaceId,
+        ticket: TicketId,
+        sem: Option<&std::sync::Arc<super::semantic::Semantic>>,
+    ) -> Result<Option<Input>> {
         let Some(t) = store::tickets::find(tx, ws, ticket, false).await? else {
             return Ok(None);
         };
@@ -257,11 +262,12 @@ impl Input {
             Some(u) => store::users::find(tx, ws, u).await?.map(|u| u.name),
             None => None,
         };
-        let articles = crate::kb::search_in(tx, ws, &format!("{} {}", t.subject, t.description), 3)
-            .await?
-            .into_iter()
-            .map(|h| (h.id.to_string(), h.title))
-            .collect();
+        let articles =
+            crate::kb::search_in(tx, ws, &format!("{} {}", t.subject, t.description), 3, sem)
+                .await?
+                .into_iter()
+                .map(|h| (h.id.to_string(), h.title))
+                .collect();
         Ok(Some(Input {
             ticket: t,
             thread,
@@ -342,7 +348,7 @@ pub async fn generate(
     if !settings.features.summaries && !force {
         return Ok(None);
     }
-    let Some(input) = Input::read(&mut conn, ws, ticket).await? else {
+    let Some(input) = Input::read(&mut conn, ws, ticket, ctx.semantic.get()).await? else {
         return Ok(None);
     };
     let last = store::ai::summaries(&mut conn, ws, ticket, 1).await?;

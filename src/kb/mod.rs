@@ -296,6 +296,13 @@ pub async fn create(store: &Store, actor: &Actor, input: NewArticle) -> Result<A
         updated_at: now,
     };
     store::kb::insert(&mut tx, &row, &document(&row)).await?;
+    crate::ai::semantic::queue(
+        &mut tx,
+        row.workspace_id,
+        crate::ai::semantic::Kind::Article,
+        row.id.0,
+    )
+    .await?;
     tx.commit().await?;
     Ok(view(&row, Deflection::default()))
 }
@@ -367,6 +374,13 @@ pub async fn update(
     if !store::kb::update(&mut tx, &row, actor.user_id, &document(&row)).await? {
         return Err(Error::conflict("the article was changed by someone else"));
     }
+    crate::ai::semantic::queue(
+        &mut tx,
+        row.workspace_id,
+        crate::ai::semantic::Kind::Article,
+        row.id.0,
+    )
+    .await?;
     let d = deflections(&mut tx, actor.workspace_id, std::slice::from_ref(&row)).await?;
     tx.commit().await?;
     Ok(view(&row, d[0]))
@@ -388,44 +402,86 @@ pub async fn versions(store: &Store, actor: &Actor, id: ArticleId) -> Result<Vec
     Ok(rows.iter().map(version_view).collect())
 }
 
-/// Published articles of `ws` for a query, best first, at most `limit`.
+/// Published articles of `ws` for a query, best first, at most `limit`: the full-text
+/// ranking, fused with the nearest articles by meaning when the sentence model is loaded
+/// ([`crate::ai::semantic`]; only neighbours with a cosine of at least [`MIN_COSINE`] count).
 pub async fn search_in(
     tx: &mut Conn,
     ws: WorkspaceId,
     q: &str,
     limit: u64,
+    sem: Option<&std::sync::Arc<crate::ai::semantic::Semantic>>,
 ) -> Result<Vec<SearchHit>> {
+    use crate::ai::semantic::{Kind, fuse};
     let terms = text::query_terms(q);
-    let found = store::kb::search(tx, ws, &terms, limit).await?;
-    Ok(found
-        .into_iter()
-        .map(|(a, score)| {
-            let (snippet, html) = text::snippet(&text::plain_text(&a.body), &terms, 200);
-            SearchHit {
-                id: a.id,
-                title: a.title,
-                snippet,
-                snippet_html: html,
-                score,
-                category_id: a.category_id,
-                updated_at: rfc3339(a.updated_at),
+    let found = store::kb::search(tx, ws, &terms, limit.max(20)).await?;
+    let near = match sem {
+        Some(sem) => match sem.embed(q).await {
+            Ok(v) => sem.nearest(tx, ws, Kind::Article, &v, 20, None).await?,
+            Err(e) => {
+                tracing::warn!("query embedding failed, full-text ranking only: {e}");
+                Vec::new()
             }
-        })
+        },
+        None => Vec::new(),
+    };
+    let near: Vec<uuid::Uuid> = near
+        .into_iter()
+        .filter(|(_, c)| *c >= MIN_COSINE)
+        .map(|(id, _)| id)
+        .collect();
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let hit = |a: &ArticleRow, score: f64| {
+        let (snippet, html) = text::snippet(&text::plain_text(&a.body), &terms, 200);
+        SearchHit {
+            id: a.id,
+            title: a.title.clone(),
+            snippet,
+            snippet_html: html,
+            score,
+            category_id: a.category_id,
+            updated_at: rfc3339(a.updated_at),
+        }
+    };
+    if near.is_empty() {
+        return Ok(found.iter().take(limit).map(|(a, s)| hit(a, *s)).collect());
+    }
+    let fts: Vec<uuid::Uuid> = found.iter().map(|(a, _)| a.id.0).collect();
+    let missing: Vec<ArticleId> = near
+        .iter()
+        .filter(|id| !fts.contains(id))
+        .map(|id| ArticleId(*id))
+        .collect();
+    let extra = store::kb::find_many(tx, ws, &missing).await?;
+    let row = |id: uuid::Uuid| {
+        found
+            .iter()
+            .map(|(a, _)| a)
+            .chain(extra.iter())
+            .find(|a| a.id.0 == id && a.status == ArticleStatus::Published.as_str())
+    };
+    Ok(fuse(&[fts, near])
+        .into_iter()
+        .filter_map(|(id, score)| row(id).map(|a| hit(a, score)))
+        .take(limit)
         .collect())
 }
+
+/// Cosine from which an article is near enough in meaning to be a result.
+pub const MIN_COSINE: f32 = 0.35;
 
 /// `GET /api/public/kb/search`: published articles of the workspace named by id or slug
 /// (the default workspace when neither is given).
 pub async fn public_search(
-    store: &Store,
+    ctx: &crate::ctx::Ctx,
     ws_id: Option<uuid::Uuid>,
     slug: Option<&str>,
     q: &str,
     limit: u64,
 ) -> Result<Vec<SearchHit>> {
-    let mut tx = store.read().await?;
+    let mut tx = ctx.store.read().await?;
     let ws = crate::portal::workspace(&mut tx, ws_id, slug).await?;
-    search_in(&mut tx, ws, q, limit).await
+    search_in(&mut tx, ws, q, limit, ctx.semantic.get()).await
 }
 
 /// A published article for customers (404 for drafts and unknown ids); counts a view.

@@ -407,3 +407,77 @@ pub async fn put_settings(tx: &mut Tx, ws: WorkspaceId, s: &SettingsRow, now: i6
     tx.execute(&q).await?;
     Ok(())
 }
+
+#[derive(Iden, Clone, Copy)]
+enum AiEmbeddings {
+    Table,
+    OwnerKind,
+    OwnerId,
+    WorkspaceId,
+    Model,
+    Vector,
+    UpdatedAt,
+}
+
+/// Stores (or replaces) the vector of an article or ticket.
+pub async fn put_embedding(
+    tx: &mut Tx,
+    kind: &str,
+    id: uuid::Uuid,
+    ws: WorkspaceId,
+    model: &str,
+    vector: &[u8],
+    now: i64,
+) -> Result<()> {
+    let q = Query::insert()
+        .into_table(AiEmbeddings::Table)
+        .columns([
+            AiEmbeddings::OwnerKind,
+            AiEmbeddings::OwnerId,
+            AiEmbeddings::WorkspaceId,
+            AiEmbeddings::Model,
+            AiEmbeddings::Vector,
+            AiEmbeddings::UpdatedAt,
+        ])
+        .values_panic([
+            kind.to_owned().into(),
+            id.into(),
+            ws.into(),
+            model.to_owned().into(),
+            vector.to_vec().into(),
+            now.into(),
+        ])
+        .on_conflict(
+            sea_query::OnConflict::columns([AiEmbeddings::OwnerKind, AiEmbeddings::OwnerId])
+                .update_columns([
+                    AiEmbeddings::Model,
+                    AiEmbeddings::Vector,
+                    AiEmbeddings::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// The vectors of `ws` and `kind` saved at or after `since`: (owner, bytes, saved at).
+pub async fn embeddings_since(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    kind: &str,
+    since: i64,
+) -> Result<Vec<(uuid::Uuid, Vec<u8>, i64)>> {
+    let q = Query::select()
+        .columns([
+            AiEmbeddings::OwnerId,
+            AiEmbeddings::Vector,
+            AiEmbeddings::UpdatedAt,
+        ])
+        .from(AiEmbeddings::Table)
+        .and_where(Expr::col(AiEmbeddings::WorkspaceId).eq(ws))
+        .and_where(Expr::col(AiEmbeddings::OwnerKind).eq(kind.to_owned()))
+        .and_where(Expr::col(AiEmbeddings::UpdatedAt).gte(since))
+        .to_owned();
+    tx.fetch_all(&q).await
+}

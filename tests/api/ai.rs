@@ -865,6 +865,21 @@ both_jobs!(openai_compatible_provider_with_fallbacks, provider);
 /// the first result (top-1) and among the first three (top-3), printed for the README. The
 /// floors catch a regression in ranking; they sit a little under today's figures.
 async fn retrieval(app: TestApp, backend: &str) {
+    measure(app, backend, "full text", FLOOR_TOP1, FLOOR_TOP3).await;
+}
+
+async fn retrieval_fused(app: TestApp, backend: &str) {
+    measure(
+        app,
+        backend,
+        "embeddings + full text",
+        FUSED_TOP1,
+        FUSED_TOP3,
+    )
+    .await;
+}
+
+async fn measure(app: TestApp, backend: &str, how: &str, floor1: usize, floor3: usize) {
     let admin = app.admin().await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/retrieval");
     let articles: Vec<Value> = serde_json::from_str(
@@ -879,6 +894,8 @@ async fn retrieval(app: TestApp, backend: &str) {
         let created = article(&admin, &s(&a["title"]), &s(&a["body"]), "published").await;
         ids.insert(s(&created["id"]), s(&a["key"]));
     }
+    // Vectors are written by the job (a no-op without the model).
+    app.run_pending_jobs().await;
     let anon = app.anonymous();
     let (mut top1, mut top3) = (0, 0);
     let mut misses = Vec::new();
@@ -904,7 +921,7 @@ async fn retrieval(app: TestApp, backend: &str) {
     }
     let n = tickets.len();
     eprintln!(
-        "retrieval, full text on {backend}: top-1 {top1}/{n} ({:.0} %), top-3 {top3}/{n} ({:.0} %)\nmisses:\n  {}",
+        "retrieval, {how} on {backend}: top-1 {top1}/{n} ({:.0} %), top-3 {top3}/{n} ({:.0} %)\nmisses:\n  {}",
         100.0 * top1 as f64 / n as f64,
         100.0 * top3 as f64 / n as f64,
         misses.join("\n  ")
@@ -919,6 +936,9 @@ async fn retrieval(app: TestApp, backend: &str) {
 /// Percent floors of the full-text retrieval (see `retrieval`).
 const FLOOR_TOP1: usize = 65;
 const FLOOR_TOP3: usize = 85;
+/// Percent floors with the sentence model.
+const FUSED_TOP1: usize = 82;
+const FUSED_TOP3: usize = 93;
 
 fn urlencode(s: &str) -> String {
     s.bytes()
@@ -947,5 +967,132 @@ mod retrieval_quality {
             return;
         };
         retrieval(app, "PostgreSQL").await;
+    }
+}
+
+/// The same fixture with the sentence model loaded: articles are embedded by the job and
+/// the ranking fuses meaning with full text.
+async fn retrieval_with_model(backend: Backend, name: &str) {
+    let Some(app) = TestApp::start_with(
+        backend,
+        Options {
+            registry: Some(ferrodesk::app::default_jobs()),
+            model: true,
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    assert_eq!(
+        admin.get("/api/settings/support-ai").await.expect(200)["retrieval"]["mode"],
+        "embeddings+full_text"
+    );
+    retrieval_fused(app, name).await;
+}
+
+mod retrieval_quality_with_model {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        retrieval_with_model(Backend::Sqlite, "SQLite").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        retrieval_with_model(Backend::Postgres, "PostgreSQL").await;
+    }
+}
+
+/// With the model: tickets in other words are similar, nonsense finds no article, and an
+/// article found by meaning alone is cited in a draft.
+async fn meaning(backend: Backend) {
+    let Some(app) = TestApp::start_with(
+        backend,
+        Options {
+            registry: Some(ferrodesk::app::default_jobs()),
+            model: true,
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    let old = admin
+        .create_ticket(json!({"subject": "Laptop cannot find the printer on the network", "description": "Printing from my notebook fails, the printer is not listed.", "requester_email": "a@example.com"}))
+        .await;
+    admin
+        .post(
+            &format!("/api/tickets/{}/comments", s(&old["id"])),
+            json!({"body": "Restarting the printer and adding it again fixed it."}),
+        )
+        .await
+        .expect(201);
+    admin
+        .post_empty(&format!("/api/tickets/{}/resolve", s(&old["id"])))
+        .await
+        .expect(200);
+    admin
+        .create_ticket(json!({"subject": "Invoice address wrong", "description": "Please change the billing address on our invoices.", "requester_email": "b@example.com"}))
+        .await;
+    let new = admin
+        .create_ticket(json!({"subject": "Computer says device offline", "description": "My PC shows the office machine as unavailable when I try to print a document.", "requester_email": "c@example.com"}))
+        .await;
+    let wifi = article(
+        &admin,
+        "Improve a slow wireless connection",
+        "Place the router centrally and high and use the 5 GHz band.",
+        "published",
+    )
+    .await;
+    app.run_pending_jobs().await;
+    let sim = admin
+        .get(&format!("/api/tickets/{}/similar", s(&new["id"])))
+        .await
+        .expect(200)["similar"]
+        .clone();
+    let subjects: Vec<String> = sim
+        .as_array()
+        .expect("similar")
+        .iter()
+        .map(|t| s(&t["subject"]))
+        .collect();
+    assert_eq!(
+        subjects.first().map(String::as_str),
+        Some("Laptop cannot find the printer on the network"),
+        "{sim:#}"
+    );
+    assert!(
+        !subjects.contains(&"Invoice address wrong".to_owned()),
+        "{sim:#}"
+    );
+    let anon = app.anonymous();
+    assert_eq!(
+        anon.get("/api/public/kb/search?q=zzzzqqq")
+            .await
+            .expect(200)["results"],
+        json!([])
+    );
+    // No word in common with the article: found by meaning.
+    let r = anon
+        .get("/api/public/kb/search?q=my%20internet%20is%20sluggish%20at%20home")
+        .await
+        .expect(200)["results"]
+        .clone();
+    assert_eq!(r[0]["id"], wifi["id"], "{r:#}");
+}
+
+mod similar_by_meaning {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        meaning(Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        meaning(Backend::Postgres).await;
     }
 }

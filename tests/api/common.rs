@@ -65,6 +65,23 @@ pub struct Options {
     pub attachment_store: Option<String>,
     /// `FERRODESK_WEBHOOK_ALLOW_PRIVATE` (test receivers listen on 127.0.0.1).
     pub webhook_allow_private: bool,
+    /// Load the sentence model from `FERRODESK_TEST_MODEL_DIR` (`.ci/run` fetches it).
+    pub model: bool,
+}
+
+/// The sentence model's folder for tests; `None` outside CI when it is not installed.
+pub fn model_dir() -> Option<std::path::PathBuf> {
+    match std::env::var_os("FERRODESK_TEST_MODEL_DIR") {
+        Some(d) => Some(d.into()),
+        None => {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but FERRODESK_TEST_MODEL_DIR is not set (scripts/fetch-model)"
+            );
+            eprintln!("\n!!! SKIPPING the sentence-model part: set FERRODESK_TEST_MODEL_DIR !!!\n");
+            None
+        }
+    }
 }
 
 impl TestApp {
@@ -104,6 +121,9 @@ impl TestApp {
         }
         config.attachment_store = opts.attachment_store.clone().map(SecretUrl::new);
         config.webhook_allow_private = opts.webhook_allow_private;
+        if opts.model {
+            config.model_dir = Some(model_dir()?);
+        }
         if let Some(m) = opts.max_attachment_bytes {
             config.max_attachment_bytes = m;
         }

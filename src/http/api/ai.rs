@@ -170,7 +170,7 @@ pub async fn get_ai_settings(
     State(app): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<axum::Json<SettingsView>> {
-    Ok(axum::Json(settings::get(&app.store, &actor).await?))
+    Ok(axum::Json(settings::get(&app, &actor).await?))
 }
 
 /// Changes the AI settings (admins): fields left out keep their values; `api_key` is
@@ -183,7 +183,5 @@ pub async fn put_ai_settings(
     Auth(actor): Auth,
     Json(body): Json<Value>,
 ) -> Result<axum::Json<SettingsView>> {
-    Ok(axum::Json(
-        settings::put(&app.store, &actor, app.allow_private_webhooks, body).await?,
-    ))
+    Ok(axum::Json(settings::put(&app, &actor, body).await?))
 }

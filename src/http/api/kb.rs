@@ -216,7 +216,7 @@ pub async fn public_search(
         return Err(Error::Validation(errors));
     };
     let results = kb::public_search(
-        &app.store,
+        &app,
         ws_id,
         p.get("workspace").map(String::as_str),
         &q,

@@ -89,7 +89,10 @@ async fn help(
                 .collect(),
         )
     } else {
-        (kb::search_in(&mut conn, ws, &q, 20).await?, Vec::new())
+        (
+            kb::search_in(&mut conn, ws, &q, 20, app.semantic.get()).await?,
+            Vec::new(),
+        )
     };
     Ok(page(
         StatusCode::OK,
@@ -194,7 +197,14 @@ async fn suggest(
         Vec::new()
     } else {
         let mut conn = app.store.read().await?;
-        kb::search_in(&mut conn, WorkspaceId(w.id), &subject, 3).await?
+        kb::search_in(
+            &mut conn,
+            WorkspaceId(w.id),
+            &subject,
+            3,
+            app.semantic.get(),
+        )
+        .await?
     };
     Ok(page(
         StatusCode::OK,

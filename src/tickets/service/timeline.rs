@@ -105,6 +105,15 @@ pub async fn publish(
     ) {
         crate::ai::summaries::on_thread_change(tx, t).await?;
     }
+    if event == DomainEvent::TicketCreated {
+        crate::ai::semantic::queue(
+            tx,
+            t.workspace_id,
+            crate::ai::semantic::Kind::Ticket,
+            t.id.0,
+        )
+        .await?;
+    }
     store::events::publish(
         tx,
         &DomainEventRow {
