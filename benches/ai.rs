@@ -281,8 +281,99 @@ fn summarizer(questions: &[Value]) -> Stats {
     }
 }
 
+/// Nearest-neighbour search over 100,000 stored ticket vectors (one dot product each), and
+/// the sentence model's throughput, both in process. Needs the model
+/// (`FERRODESK_MODEL_DIR` or `data/models/all-MiniLM-L6-v2`) for the second.
+fn vectors() {
+    use ferrodesk::ai::embed::{DIMS, Embedder};
+    use ferrodesk::ai::semantic::Shelf;
+    let mut shelf = Shelf::default();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let unit = |v: Vec<f32>| {
+        let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+        v.into_iter().map(|a| a / n).collect::<Vec<f32>>()
+    };
+    for i in 0..100_000u128 {
+        let v = unit((0..DIMS).map(|_| next()).collect());
+        shelf.put(uuid::Uuid::from_u128(i), &v);
+    }
+    let queries: Vec<Vec<f32>> = (0..200)
+        .map(|_| unit((0..DIMS).map(|_| next()).collect()))
+        .collect();
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    for q in &queries {
+        let t = Instant::now();
+        let top = shelf.nearest(q, 20, None);
+        samples.push(t.elapsed());
+        assert_eq!(top.len(), 20);
+    }
+    let rows = vec![Stats {
+        name: "nearest 20 of 100,000 vectors".into(),
+        samples,
+        wall: start.elapsed(),
+    }];
+    println!("\n### Vectors (in process)\n");
+    println!(
+        "| operation                          | samples | p50 (ms) | p99 (ms) | throughput/s |"
+    );
+    println!("|------------------------------------|---------|----------|----------|------------|");
+    for r in &rows {
+        println!("{}", r.row());
+    }
+    let dir = std::env::var_os("FERRODESK_MODEL_DIR").map_or_else(
+        || std::path::PathBuf::from("data/models/all-MiniLM-L6-v2"),
+        Into::into,
+    );
+    let Ok(e) = Embedder::load(&dir) else {
+        println!(
+            "\n(embedding throughput skipped: no model in {})",
+            dir.display()
+        );
+        return;
+    };
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/retrieval");
+    let articles: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("articles.json")).expect("articles"),
+    )
+    .expect("json");
+    let texts: Vec<String> = articles
+        .iter()
+        .map(|a| {
+            format!(
+                "{}\n{}",
+                a["title"].as_str().unwrap_or(""),
+                a["body"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for batch in [1usize, 8] {
+        let start = Instant::now();
+        let mut n = 0;
+        for _ in 0..4 {
+            for chunk in texts.chunks(batch) {
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                n += e.embed(&refs).expect("embed").len();
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "embedding throughput (articles of about 60 words, batches of {batch}): {:.0} texts/s ({n} texts in {secs:.2} s)",
+            n as f64 / secs
+        );
+    }
+}
+
 fn main() {
     ferrodesk::app::install_tls();
+    vectors();
     let tickets: usize = std::env::var("FERRODESK_BENCH_TICKETS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -42,7 +42,7 @@ impl Kind {
 
 /// The vectors of one workspace and kind held in memory.
 #[derive(Default)]
-struct Shelf {
+pub struct Shelf {
     /// The newest `updated_at` read.
     watermark: i64,
     ids: Vec<uuid::Uuid>,
@@ -52,7 +52,8 @@ struct Shelf {
 }
 
 impl Shelf {
-    fn put(&mut self, id: uuid::Uuid, v: &[f32]) {
+    /// Adds a vector, or replaces the one `id` had.
+    pub fn put(&mut self, id: uuid::Uuid, v: &[f32]) {
         if let Some(&i) = self.at.get(&id) {
             self.vectors[i * embed::DIMS..(i + 1) * embed::DIMS].copy_from_slice(v);
         } else {
@@ -62,7 +63,14 @@ impl Shelf {
         }
     }
 
-    fn nearest(&self, q: &[f32], k: usize, except: Option<uuid::Uuid>) -> Vec<(uuid::Uuid, f32)> {
+    /// The `k` vectors nearest to `q` (highest dot product), best first, `except` left out.
+    #[must_use]
+    pub fn nearest(
+        &self,
+        q: &[f32],
+        k: usize,
+        except: Option<uuid::Uuid>,
+    ) -> Vec<(uuid::Uuid, f32)> {
         let mut scored: Vec<(uuid::Uuid, f32)> = self
             .vectors
             .chunks_exact(embed::DIMS)
@@ -81,10 +89,13 @@ impl Shelf {
     }
 }
 
+/// The in-memory vectors, one shelf per workspace and kind.
+type Shelves = HashMap<(WorkspaceId, Kind), Arc<Mutex<Shelf>>>;
+
 /// The loaded model and the in-memory vectors.
 pub struct Semantic {
     embedder: Embedder,
-    shelves: Mutex<HashMap<(WorkspaceId, Kind), Arc<Mutex<Shelf>>>>,
+    shelves: Mutex<Shelves>,
 }
 
 impl std::fmt::Debug for Semantic {

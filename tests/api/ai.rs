@@ -928,7 +928,7 @@ async fn measure(app: TestApp, backend: &str, how: &str, floor1: usize, floor3: 
     );
     assert!(n >= 60 && articles.len() >= 30);
     assert!(
-        top1 * 100 >= n * FLOOR_TOP1 && top3 * 100 >= n * FLOOR_TOP3,
+        top1 * 100 >= n * floor1 && top3 * 100 >= n * floor3,
         "top-1 {top1}, top-3 {top3} of {n}"
     );
 }
