@@ -36,6 +36,9 @@ pub enum Command {
         #[arg(long, default_value = "default")]
         workspace: String,
     },
+    /// Compute the sentence vectors that are missing (tickets and articles saved before the
+    /// model was installed, or seeded and imported in bulk).
+    Embed,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -148,6 +151,21 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
             crate::seed::seed(&app, &workspace, tickets, 42).await?;
             println!(
                 "seeded {tickets} tickets in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Embed => {
+            let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
+            let started = std::time::Instant::now();
+            let n = crate::ai::semantic::backfill(&app, |kind, done| {
+                if done % 1024 < 32 {
+                    println!("{}s: {done} embedded", kind.as_str());
+                }
+            })
+            .await?;
+            println!(
+                "embedded {n} articles and tickets in {:.1}s",
                 started.elapsed().as_secs_f64()
             );
             Ok(())

@@ -215,6 +215,73 @@ pub fn fuse(rankings: &[Vec<uuid::Uuid>]) -> Vec<(uuid::Uuid, f64)> {
     out
 }
 
+/// Computes the vectors that are missing — tickets and articles saved before the model was
+/// installed (or imported in bulk) — in batches of 32; `progress(kind, done)` after each.
+/// Answers how many were written.
+pub async fn backfill(
+    ctx: &crate::ctx::Ctx,
+    mut progress: impl FnMut(Kind, usize),
+) -> anyhow::Result<usize> {
+    let sem = ctx
+        .semantic
+        .get()
+        .cloned()
+        .ok_or_else(|| match &ctx.semantic {
+            Availability::Missing(why) => anyhow::anyhow!("{why}"),
+            Availability::Loaded(_) => anyhow::anyhow!("unreachable"),
+        })?;
+    let mut total = 0;
+    for kind in [Kind::Article, Kind::Ticket] {
+        let mut after = uuid::Uuid::nil();
+        let mut done = 0;
+        loop {
+            let batch = {
+                let mut conn = ctx.store.read().await?;
+                store::ai::unembedded(&mut conn, kind.as_str(), after, 32).await?
+            };
+            let Some(last) = batch.last() else {
+                break;
+            };
+            after = last.id;
+            let texts: Vec<String> = batch
+                .iter()
+                .map(|r| {
+                    let body = match kind {
+                        Kind::Article => crate::kb::text::plain_text(&r.body),
+                        Kind::Ticket => r.body.clone(),
+                    };
+                    format!("{}\n{}", r.head, body).chars().take(4000).collect()
+                })
+                .collect();
+            let me = sem.clone();
+            let vectors = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                me.embedder.embed(&refs)
+            })
+            .await??;
+            let mut tx = ctx.store.begin().await?;
+            let now = crate::clock::now_micros();
+            for (r, v) in batch.iter().zip(&vectors) {
+                store::ai::put_embedding(
+                    &mut tx,
+                    kind.as_str(),
+                    r.id,
+                    r.workspace_id,
+                    embed::MODEL,
+                    &embed::to_bytes(v),
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            done += batch.len();
+            total += batch.len();
+            progress(kind, done);
+        }
+    }
+    Ok(total)
+}
+
 /// The job that stores the vector of an article or a ticket.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Embed {

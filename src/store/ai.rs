@@ -481,3 +481,75 @@ pub async fn embeddings_since(
         .to_owned();
     tx.fetch_all(&q).await
 }
+
+/// Forgets the vector of an article or ticket.
+pub async fn delete_embedding(tx: &mut Tx, kind: &str, id: uuid::Uuid) -> Result<()> {
+    let q = Query::delete()
+        .from_table(AiEmbeddings::Table)
+        .and_where(Expr::col(AiEmbeddings::OwnerKind).eq(kind.to_owned()))
+        .and_where(Expr::col(AiEmbeddings::OwnerId).eq(id))
+        .to_owned();
+    tx.execute(&q).await?;
+    Ok(())
+}
+
+/// A record without a vector yet: its workspace, id and the two texts a vector is made of.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Unembedded {
+    pub workspace_id: WorkspaceId,
+    pub id: uuid::Uuid,
+    pub head: String,
+    pub body: String,
+}
+
+/// Up to `limit` live tickets (`kind` "ticket") or articles ("article") after `after` (by id)
+/// that have no vector: the backlog of `ferrodesk embed`.
+pub async fn unembedded(
+    tx: &mut Conn,
+    kind: &str,
+    after: uuid::Uuid,
+    limit: u64,
+) -> Result<Vec<Unembedded>> {
+    use super::kb::KbArticles;
+    use sea_query::{Alias, Cond, IntoIden};
+    let (table, id, ws, head, body) = if kind == "ticket" {
+        (
+            Tickets::Table.into_iden(),
+            Tickets::Id.into_iden(),
+            Tickets::WorkspaceId.into_iden(),
+            Tickets::Subject.into_iden(),
+            Tickets::Description.into_iden(),
+        )
+    } else {
+        (
+            KbArticles::Table.into_iden(),
+            KbArticles::Id.into_iden(),
+            KbArticles::WorkspaceId.into_iden(),
+            KbArticles::Title.into_iden(),
+            KbArticles::Body.into_iden(),
+        )
+    };
+    let mut q = Query::select();
+    q.expr_as(Expr::col((table.clone(), ws)), Alias::new("workspace_id"))
+        .expr_as(Expr::col((table.clone(), id.clone())), Alias::new("id"))
+        .expr_as(Expr::col((table.clone(), head)), Alias::new("head"))
+        .expr_as(Expr::col((table.clone(), body)), Alias::new("body"))
+        .from(table.clone())
+        .left_join(
+            AiEmbeddings::Table,
+            Cond::all()
+                .add(Expr::col((AiEmbeddings::Table, AiEmbeddings::OwnerKind)).eq(kind.to_owned()))
+                .add(
+                    Expr::col((AiEmbeddings::Table, AiEmbeddings::OwnerId))
+                        .equals((table.clone(), id.clone())),
+                ),
+        )
+        .and_where(Expr::col((AiEmbeddings::Table, AiEmbeddings::OwnerId)).is_null())
+        .and_where(Expr::col((table.clone(), id.clone())).gt(after))
+        .order_by((table.clone(), id), Order::Asc)
+        .limit(limit);
+    if kind == "ticket" {
+        q.and_where(Expr::col((table, Tickets::DeletedAt)).is_null());
+    }
+    tx.fetch_all(&q).await
+}

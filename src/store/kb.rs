@@ -311,9 +311,10 @@ pub async fn versions(tx: &mut Conn, ws: WorkspaceId, id: ArticleId) -> Result<V
     tx.fetch_all(&q).await
 }
 
-/// Deletes an article with its versions, search document and deflection record.
+/// Deletes an article with its versions, search document, vector and deflection record.
 pub async fn delete(tx: &mut Tx, ws: WorkspaceId, id: ArticleId) -> Result<bool> {
     dialect::unindex_article(tx, id).await?;
+    super::ai::delete_embedding(tx, "article", id.0).await?;
     let q = Query::delete()
         .from_table(KbArticleVersions::Table)
         .and_where(Expr::col(KbArticleVersions::ArticleId).eq(id))

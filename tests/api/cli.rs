@@ -154,3 +154,49 @@ fn serve_prints_its_address_and_exits_cleanly_on_sigterm() {
         .expect("log");
     assert!(log.contains("Outbound mail is off"), "{log}");
 }
+
+/// `ferrodesk embed` computes the vectors seeded tickets lack, once; without the model it
+/// fails and says why.
+#[test]
+fn embed_fills_missing_vectors_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = ferrodesk(dir.path())
+        .env("FERRODESK_MODEL_DIR", dir.path().join("no-model"))
+        .arg("embed")
+        .output()
+        .expect("embed");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("scripts/fetch-model"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Some(model) = crate::common::model_dir() else {
+        return;
+    };
+    let out = ferrodesk(dir.path())
+        .args(["seed", "--tickets", "40"])
+        .output()
+        .expect("seed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "embedded 40 articles and tickets",
+        "embedded 0 articles and tickets",
+    ] {
+        let out = ferrodesk(dir.path())
+            .env("FERRODESK_MODEL_DIR", &model)
+            .arg("embed")
+            .output()
+            .expect("embed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(want),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
