@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const REQUESTS: usize = 400;
+const TONES: [&str; 3] = ["professional", "friendly", "concise"];
 
 struct Stats {
     name: String,
@@ -174,7 +175,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
                 ids[i % ids.len()]
             ))
             .bearer_auth(&token)
-            .json(&json!({"tone": ["professional", "friendly", "concise"][i % 3]}))
+            .json(&json!({"tone": TONES[i % 3]}))
         })
         .await,
         timed("GET summary (stored)", REQUESTS, |i| {

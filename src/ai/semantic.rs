@@ -71,13 +71,12 @@ impl Shelf {
         k: usize,
         except: Option<uuid::Uuid>,
     ) -> Vec<(uuid::Uuid, f32)> {
-        let mut scored: Vec<(uuid::Uuid, f32)> = self
-            .vectors
-            .chunks_exact(embed::DIMS)
-            .zip(&self.ids)
-            .filter(|(_, id)| Some(**id) != except)
-            .map(|(v, id)| (*id, embed::dot(v, q)))
-            .collect();
+        let mut scored: Vec<(uuid::Uuid, f32)> = Vec::with_capacity(self.ids.len());
+        for (v, id) in self.vectors.chunks_exact(embed::DIMS).zip(&self.ids) {
+            if Some(*id) != except {
+                scored.push((*id, embed::dot(v, q)));
+            }
+        }
         let k = k.min(scored.len());
         if k == 0 {
             return Vec::new();
