@@ -121,7 +121,8 @@ pub async fn draft_response(
         ));
     }
     let t = crate::tickets::service::load(&mut conn, ws, key, false).await?;
-    let input = Input::read(&mut conn, ws, t.id, ctx.semantic.get())
+    // The summary's article is not needed here; the draft's own search follows.
+    let input = Input::read(&mut conn, ws, t.id, None)
         .await?
         .ok_or(Error::NotFound)?;
     let canned = match req.canned_response_id {

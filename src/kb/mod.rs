@@ -486,11 +486,14 @@ pub async fn public_search(
 
 /// A published article for customers (404 for drafts and unknown ids); counts a view.
 pub async fn public_get(store: &Store, id: ArticleId, count_view: bool) -> Result<ArticleRow> {
-    let mut tx = store.begin().await?;
-    let a = store::kb::find_published(&mut tx, id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let a = {
+        let mut conn = store.read().await?;
+        store::kb::find_published(&mut conn, id)
+            .await?
+            .ok_or(Error::NotFound)?
+    };
     if count_view {
+        let mut tx = store.begin().await?;
         store::kb::count_view(&mut tx, id);
         tx.commit().await?;
     }
