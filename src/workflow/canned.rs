@@ -326,7 +326,6 @@ pub async fn update(
     let mut tx = store.begin().await?;
     let mut row = load(&mut tx, actor, id).await?;
     may_manage(actor, &row)?;
-    crate::tickets::service::check_version(if_match, row.version)?;
     let mut errors = Vec::new();
     if let Some(t) = &patch.title {
         match validate::required_text("title", t, 200) {
@@ -353,6 +352,8 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    // The body is checked first: a malformed change is refused whatever version it names.
+    crate::tickets::service::check_version(if_match, row.version)?;
     match patch.category_id {
         Patch::Absent => {}
         Patch::Null => row.category_id = None,

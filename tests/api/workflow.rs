@@ -242,6 +242,16 @@ async fn canned(app: TestApp) {
         )
         .await
         .expect_problem(422, "validation_failed");
+    // A malformed change is refused as such, whatever version it names.
+    admin
+        .send(
+            Method::PUT,
+            &format!("/api/tickets/canned-responses/{id}"),
+            Some(json!({"title": " "})),
+            &[("If-Match", "\"9\"")],
+        )
+        .await
+        .expect_problem(422, "validation_failed");
     // Rendering fills the variables; a hostile customer name stays literal.
     let t = agent
         .create_ticket(json!({"subject": "Broken {{agent_name}}", "description": "d", "requester_email": "mallory@example.com", "requester_name": "{{agent_email}}"}))
