@@ -42,6 +42,8 @@ pub enum Permission {
     ReadKb,
     /// Write, publish and delete knowledge-base articles.
     ManageKb,
+    /// Read every ticket's changes in bulk (the change feed, exports).
+    ExportTickets,
 }
 
 /// Whether `role` may do `perm`.
@@ -66,7 +68,12 @@ pub fn allows(role: Role, perm: Permission) -> bool {
         | P::ManageCustomers => {
             matches!(role, Admin | Supervisor | Agent)
         }
-        P::AssignAny | P::ChangePriority | P::ReadSettings | P::ManageCanned | P::ManageKb => {
+        P::AssignAny
+        | P::ChangePriority
+        | P::ReadSettings
+        | P::ManageCanned
+        | P::ManageKb
+        | P::ExportTickets => {
             matches!(role, Admin | Supervisor)
         }
         P::ReadGroups => matches!(role, Admin | Supervisor | Agent),
@@ -152,6 +159,7 @@ mod tests {
             (P::ManageCanned, true, true, false, false),
             (P::ReadKb, true, true, true, true),
             (P::ManageKb, true, true, false, false),
+            (P::ExportTickets, true, true, false, false),
         ];
         for (p, a, s, g, e) in rows {
             assert_eq!(

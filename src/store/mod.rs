@@ -435,6 +435,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "ai",
                 include_str!("../../migrations/sqlite/0011_ai.sql"),
             ),
+            (
+                12,
+                "change_feed",
+                include_str!("../../migrations/sqlite/0012_change_feed.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -491,6 +496,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 11,
                 "ai",
                 include_str!("../../migrations/postgres/0011_ai.sql"),
+            ),
+            (
+                12,
+                "change_feed",
+                include_str!("../../migrations/postgres/0012_change_feed.sql"),
             ),
         ],
     };

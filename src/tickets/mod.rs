@@ -2,6 +2,7 @@
 
 pub mod comments;
 pub mod events;
+pub mod feed;
 pub mod list;
 pub mod model;
 pub mod numbering;

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod email;
 mod errors;
+mod feed;
 mod imap;
 mod integrations;
 mod jobs;

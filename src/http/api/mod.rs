@@ -61,6 +61,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::me))
         .routes(routes!(tickets::list_tickets, tickets::create_ticket))
         .routes(routes!(tickets::queue_stats))
+        .routes(routes!(tickets::incremental_tickets))
         .routes(routes!(
             categories::list_categories,
             categories::create_category

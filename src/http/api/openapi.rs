@@ -316,6 +316,9 @@ fn bound_parameter(path: &str, p: &mut Value) {
         }
         ("query", "from" | "to") if path == "/api/ai/usage" => set("format", json!("date")),
         ("query", "tag") if path == "/api/kb/articles" => set("pattern", json!(TAG)),
+        ("query", "cursor") if path == "/api/incremental/tickets" => {
+            set("pattern", json!("^[A-Za-z0-9_-]+$"));
+        }
         ("query", "q") if path == "/api/public/kb/search" => {
             set("pattern", json!(NOT_BLANK));
             set("maxLength", json!(500));

@@ -519,3 +519,52 @@ pub async fn list_events(
         json!({"events": events.iter().map(EventView::from).collect::<Vec<_>>()}),
     ))
 }
+
+/// The change feed: every ticket changed since `start_time` (Unix seconds, first page) or
+/// `cursor` (the `after_cursor` of the previous page), in commit order, deleted ones with
+/// `deleted_at`; `per_page` up to 1000 (admins and supervisors).
+#[utoipa::path(get, path = "/api/incremental/tickets", tag = "tickets", security(("bearer" = [])),
+    params(("start_time" = Option<i64>, Query, minimum = 0), ("cursor" = Option<String>, Query),
+        ("per_page" = Option<u64>, Query, minimum = 1, maximum = 1000)),
+    responses((status = 200, body = crate::tickets::feed::FeedPage), (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn incremental_tickets(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Query(p): Query,
+) -> Result<axum::Json<crate::tickets::feed::FeedPage>> {
+    use crate::error::FieldError;
+    super::only(&p, &["start_time", "cursor", "per_page"])?;
+    let mut errors = Vec::new();
+    let start = match p.get("start_time").map(|v| v.trim().parse::<i64>()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            errors.push(FieldError::new("start_time", "must be Unix seconds"));
+            None
+        }
+    };
+    let per_page = match p.get("per_page").map(|v| v.trim().parse::<u64>()) {
+        None => crate::tickets::feed::MAX_PER_PAGE,
+        Some(Ok(n)) if (1..=crate::tickets::feed::MAX_PER_PAGE).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "per_page",
+                "must be a whole number from 1 to 1000",
+            ));
+            1
+        }
+    };
+    if !errors.is_empty() {
+        return Err(crate::error::Error::Validation(errors));
+    }
+    Ok(axum::Json(
+        crate::tickets::feed::page(
+            &app.store,
+            &actor,
+            start,
+            p.get("cursor").map(String::as_str),
+            per_page,
+        )
+        .await?,
+    ))
+}

@@ -212,3 +212,32 @@ pub async fn similar(
     let rows: Vec<ScoredTicket> = tx.fetch_all(&q).await?;
     Ok(rows.into_iter().map(|r| (r.ticket, r.score)).collect())
 }
+
+/// A ticket as the change feed reads it: deleted ones too, with where it is in the feed.
+#[derive(sqlx::FromRow)]
+pub struct ChangedTicket {
+    #[sqlx(flatten)]
+    pub ticket: TicketRow,
+    pub deleted_at: Option<i64>,
+    pub change_xid: String,
+    pub change_seq: i64,
+}
+
+/// Up to `limit` tickets of `ws` changed after the cursor `(xid, seq)` and updated at or
+/// after `since`, in feed order.
+pub async fn changes(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    since: i64,
+    xid: &str,
+    seq: i64,
+    limit: u64,
+) -> Result<Vec<ChangedTicket>> {
+    let mut q = base_select();
+    q.expr_as(col(Tickets::DeletedAt), sea_query::Alias::new("deleted_at"))
+        .and_where(col(Tickets::WorkspaceId).eq(ws))
+        .and_where(col(Tickets::UpdatedAt).gte(since));
+    crate::store::dialect::changes_after(tx.backend(), &mut q, xid, seq);
+    q.limit(limit);
+    tx.fetch_all(&q).await
+}
