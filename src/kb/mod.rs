@@ -18,7 +18,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::html::SanitizedHtml;
 use crate::ids::{ArticleId, CategoryId, UserId, WorkspaceId};
 use crate::store::kb::{ArticleFilter, ArticleRow, VersionRow};
-use crate::store::{self, Conn, Store, Tx};
+use crate::store::{self, Conn, Store};
 use crate::tickets::model::Patch;
 use crate::tickets::status::ArticleStatus;
 use crate::validate;
@@ -207,18 +207,6 @@ fn document(a: &ArticleRow) -> String {
     text::plain_text(&a.body)
 }
 
-async fn check_category(tx: &mut Tx, ws: WorkspaceId, c: Option<CategoryId>) -> Result<()> {
-    if let Some(c) = c
-        && store::categories::find(tx, ws, c).await?.is_none()
-    {
-        return Err(Error::field(
-            "category_id",
-            "no such category in this workspace",
-        ));
-    }
-    Ok(())
-}
-
 fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
 }
@@ -278,7 +266,8 @@ pub async fn create(store: &Store, actor: &Actor, input: NewArticle) -> Result<A
     };
     let status = input.status.unwrap_or(ArticleStatus::Draft);
     let mut tx = store.begin().await?;
-    check_category(&mut tx, actor.workspace_id, input.category_id).await?;
+    crate::workflow::categories::check_exists(&mut tx, actor.workspace_id, input.category_id)
+        .await?;
     let now = now_micros();
     let row = ArticleRow {
         id: ArticleId::new(),
@@ -355,7 +344,7 @@ pub async fn update(
         Patch::Absent => {}
         Patch::Null => row.category_id = None,
         Patch::Value(c) => {
-            check_category(&mut tx, actor.workspace_id, Some(c)).await?;
+            crate::workflow::categories::check_exists(&mut tx, actor.workspace_id, Some(c)).await?;
             row.category_id = Some(c);
         }
     }

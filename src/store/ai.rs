@@ -188,20 +188,23 @@ pub struct DraftRow {
     pub created_at: i64,
 }
 
+/// The columns of [`DraftRow`], in its order.
+const DRAFT_COLUMNS: [AiDrafts; 9] = [
+    AiDrafts::Id,
+    AiDrafts::WorkspaceId,
+    AiDrafts::TicketId,
+    AiDrafts::UserId,
+    AiDrafts::Draft,
+    AiDrafts::Tone,
+    AiDrafts::Confidence,
+    AiDrafts::Provider,
+    AiDrafts::CreatedAt,
+];
+
 pub fn insert_draft(tx: &mut Tx, d: &DraftRow) {
     let q = Query::insert()
         .into_table(AiDrafts::Table)
-        .columns([
-            AiDrafts::Id,
-            AiDrafts::WorkspaceId,
-            AiDrafts::TicketId,
-            AiDrafts::UserId,
-            AiDrafts::Draft,
-            AiDrafts::Tone,
-            AiDrafts::Confidence,
-            AiDrafts::Provider,
-            AiDrafts::CreatedAt,
-        ])
+        .columns(DRAFT_COLUMNS)
         .values_panic([
             d.id.into(),
             d.workspace_id.into(),
@@ -226,17 +229,7 @@ pub async fn open_draft(
     since: i64,
 ) -> Result<Option<DraftRow>> {
     let q = Query::select()
-        .columns([
-            AiDrafts::Id,
-            AiDrafts::WorkspaceId,
-            AiDrafts::TicketId,
-            AiDrafts::UserId,
-            AiDrafts::Draft,
-            AiDrafts::Tone,
-            AiDrafts::Confidence,
-            AiDrafts::Provider,
-            AiDrafts::CreatedAt,
-        ])
+        .columns(DRAFT_COLUMNS)
         .from(AiDrafts::Table)
         .and_where(Expr::col(AiDrafts::WorkspaceId).eq(ws))
         .and_where(Expr::col(AiDrafts::TicketId).eq(ticket))

@@ -103,6 +103,23 @@ pub async fn count_matches(
     Ok(Some(tx.fetch_i64(&q).await?))
 }
 
+/// Deletes the FTS5 row of the record `id` of `owner` (whose `seq` is the FTS rowid).
+fn fts_delete(fts: &str, owner: &str, id: uuid::Uuid) -> sea_query::DeleteStatement {
+    use sea_query::{Alias, Query};
+    Query::delete()
+        .from_table(Alias::new(fts))
+        .and_where(
+            Expr::col(Alias::new("rowid")).in_subquery(
+                Query::select()
+                    .column(Alias::new("seq"))
+                    .from(Alias::new(owner))
+                    .and_where(Expr::col(Alias::new("id")).eq(id))
+                    .to_owned(),
+            ),
+        )
+        .to_owned()
+}
+
 /// Writes the search document of a ticket (subject, description, requester, number and
 /// thread) inside the caller's transaction, so search never lags behind a change. `fresh`
 /// says the ticket was just inserted and has no document yet.
@@ -118,19 +135,7 @@ pub async fn index_ticket(
     match tx.backend() {
         Backend::Sqlite => {
             if !fresh {
-                let del = Query::delete()
-                    .from_table(Alias::new("tickets_fts"))
-                    .and_where(
-                        Expr::col(Alias::new("rowid")).in_subquery(
-                            Query::select()
-                                .column(Alias::new("seq"))
-                                .from(Alias::new("tickets"))
-                                .and_where(Expr::col(Alias::new("id")).eq(id))
-                                .to_owned(),
-                        ),
-                    )
-                    .to_owned();
-                tx.defer(&del);
+                tx.defer(&fts_delete("tickets_fts", "tickets", id.0));
             }
             let ins = Query::insert()
                 .into_table(Alias::new("tickets_fts"))
@@ -362,21 +367,8 @@ pub async fn index_article(
 
 /// Drops an article's SQLite search document (PostgreSQL keeps the vector on the row).
 pub async fn unindex_article(tx: &mut Tx, id: crate::ids::ArticleId) -> Result<()> {
-    use sea_query::{Alias, Query};
     if tx.backend() == Backend::Sqlite {
-        let del = Query::delete()
-            .from_table(Alias::new("kb_fts"))
-            .and_where(
-                Expr::col(Alias::new("rowid")).in_subquery(
-                    Query::select()
-                        .column(Alias::new("seq"))
-                        .from(Alias::new("kb_articles"))
-                        .and_where(Expr::col(Alias::new("id")).eq(id))
-                        .to_owned(),
-                ),
-            )
-            .to_owned();
-        tx.defer(&del);
+        tx.defer(&fts_delete("kb_fts", "kb_articles", id.0));
     }
     Ok(())
 }

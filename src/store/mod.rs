@@ -376,133 +376,37 @@ impl Drop for Conn {
     }
 }
 
-// Long: the list of migration files, two per version.
+/// The migrations, in order: `NNNN_name.sql` in `migrations/sqlite` and `migrations/postgres`.
+macro_rules! migration_files {
+    ($($v:literal $file:literal $name:literal),* $(,)?) => {
+        (
+            &[$(($v, $name, include_str!(concat!("../../migrations/sqlite/", $file, "_", $name, ".sql")))),*],
+            &[$(($v, $name, include_str!(concat!("../../migrations/postgres/", $file, "_", $name, ".sql")))),*],
+        )
+    };
+}
+
+type MigrationFiles = &'static [(i64, &'static str, &'static str)];
+
+const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
+    1 "0001" "init",
+    2 "0002" "sla",
+    3 "0003" "sla_notices",
+    4 "0004" "workflow",
+    5 "0005" "email",
+    6 "0006" "webhooks",
+    7 "0007" "integrations",
+    8 "0008" "presence",
+    9 "0009" "console_indexes",
+    10 "0010" "knowledge_base",
+    11 "0011" "ai",
+    12 "0012" "change_feed",
+);
+
 fn migrations(backend: Backend) -> Vec<Migration> {
-    let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[
-            (
-                1,
-                "init",
-                include_str!("../../migrations/sqlite/0001_init.sql"),
-            ),
-            (
-                2,
-                "sla",
-                include_str!("../../migrations/sqlite/0002_sla.sql"),
-            ),
-            (
-                3,
-                "sla_notices",
-                include_str!("../../migrations/sqlite/0003_sla_notices.sql"),
-            ),
-            (
-                4,
-                "workflow",
-                include_str!("../../migrations/sqlite/0004_workflow.sql"),
-            ),
-            (
-                5,
-                "email",
-                include_str!("../../migrations/sqlite/0005_email.sql"),
-            ),
-            (
-                6,
-                "webhooks",
-                include_str!("../../migrations/sqlite/0006_webhooks.sql"),
-            ),
-            (
-                7,
-                "integrations",
-                include_str!("../../migrations/sqlite/0007_integrations.sql"),
-            ),
-            (
-                8,
-                "presence",
-                include_str!("../../migrations/sqlite/0008_presence.sql"),
-            ),
-            (
-                9,
-                "console_indexes",
-                include_str!("../../migrations/sqlite/0009_console_indexes.sql"),
-            ),
-            (
-                10,
-                "knowledge_base",
-                include_str!("../../migrations/sqlite/0010_knowledge_base.sql"),
-            ),
-            (
-                11,
-                "ai",
-                include_str!("../../migrations/sqlite/0011_ai.sql"),
-            ),
-            (
-                12,
-                "change_feed",
-                include_str!("../../migrations/sqlite/0012_change_feed.sql"),
-            ),
-        ],
-        Backend::Postgres => &[
-            (
-                1,
-                "init",
-                include_str!("../../migrations/postgres/0001_init.sql"),
-            ),
-            (
-                2,
-                "sla",
-                include_str!("../../migrations/postgres/0002_sla.sql"),
-            ),
-            (
-                3,
-                "sla_notices",
-                include_str!("../../migrations/postgres/0003_sla_notices.sql"),
-            ),
-            (
-                4,
-                "workflow",
-                include_str!("../../migrations/postgres/0004_workflow.sql"),
-            ),
-            (
-                5,
-                "email",
-                include_str!("../../migrations/postgres/0005_email.sql"),
-            ),
-            (
-                6,
-                "webhooks",
-                include_str!("../../migrations/postgres/0006_webhooks.sql"),
-            ),
-            (
-                7,
-                "integrations",
-                include_str!("../../migrations/postgres/0007_integrations.sql"),
-            ),
-            (
-                8,
-                "presence",
-                include_str!("../../migrations/postgres/0008_presence.sql"),
-            ),
-            (
-                9,
-                "console_indexes",
-                include_str!("../../migrations/postgres/0009_console_indexes.sql"),
-            ),
-            (
-                10,
-                "knowledge_base",
-                include_str!("../../migrations/postgres/0010_knowledge_base.sql"),
-            ),
-            (
-                11,
-                "ai",
-                include_str!("../../migrations/postgres/0011_ai.sql"),
-            ),
-            (
-                12,
-                "change_feed",
-                include_str!("../../migrations/postgres/0012_change_feed.sql"),
-            ),
-        ],
+    let files = match backend {
+        Backend::Sqlite => MIGRATIONS.0,
+        Backend::Postgres => MIGRATIONS.1,
     };
     files
         .iter()

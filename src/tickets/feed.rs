@@ -106,7 +106,7 @@ pub async fn page(
     )
     .await?;
     let ids: Vec<_> = rows.iter().map(|r| r.ticket.id).collect();
-    let mut tags = store::tickets::tags_of(&mut tx, actor.workspace_id, &ids).await?;
+    let tags = store::tickets::tags_of(&mut tx, actor.workspace_id, &ids).await?;
     let next = rows.last().map_or_else(
         || at.clone(),
         |r| Cursor {
@@ -135,7 +135,6 @@ pub async fn page(
             }
         })
         .collect();
-    tags.clear();
     Ok(FeedPage {
         tickets,
         after_cursor: next.encode(),

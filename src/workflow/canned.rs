@@ -218,18 +218,6 @@ fn visible(actor: &Actor, c: &CannedRow) -> bool {
     c.shared || c.owner_id == Some(actor.user_id) || actor.can(Permission::ManageCanned)
 }
 
-async fn check_category(tx: &mut Tx, ws: WorkspaceId, c: Option<CategoryId>) -> Result<()> {
-    if let Some(c) = c
-        && store::categories::find(tx, ws, c).await?.is_none()
-    {
-        return Err(Error::field(
-            "category_id",
-            "no such category in this workspace",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn list(
     store: &Store,
     actor: &Actor,
@@ -295,7 +283,8 @@ pub async fn create(store: &Store, actor: &Actor, input: NewCanned) -> Result<Ca
         return Err(Error::Validation(errors));
     };
     let mut tx = store.begin().await?;
-    check_category(&mut tx, actor.workspace_id, input.category_id).await?;
+    crate::workflow::categories::check_exists(&mut tx, actor.workspace_id, input.category_id)
+        .await?;
     let now = now_micros();
     let row = CannedRow {
         id: uuid::Uuid::now_v7(),
@@ -358,7 +347,7 @@ pub async fn update(
         Patch::Absent => {}
         Patch::Null => row.category_id = None,
         Patch::Value(c) => {
-            check_category(&mut tx, actor.workspace_id, Some(c)).await?;
+            crate::workflow::categories::check_exists(&mut tx, actor.workspace_id, Some(c)).await?;
             row.category_id = Some(c);
         }
     }

@@ -327,6 +327,20 @@ pub async fn reorder(
     Ok(rows.iter().map(CategoryView::from).collect())
 }
 
+/// Checks a category given to a canned response or an article: when one is given, it must
+/// exist in the workspace (archived ones included).
+pub async fn check_exists(tx: &mut Conn, ws: WorkspaceId, id: Option<CategoryId>) -> Result<()> {
+    if let Some(id) = id
+        && store::categories::find(tx, ws, id).await?.is_none()
+    {
+        return Err(Error::field(
+            "category_id",
+            "no such category in this workspace",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a category given to a ticket: it must exist in the workspace and, when newly set,
 /// not be archived.
 pub async fn check_for_ticket(tx: &mut Conn, ws: WorkspaceId, id: CategoryId) -> Result<()> {
