@@ -122,6 +122,9 @@ pub fn default_jobs() -> Registry {
         .every("SLA scan", |store, now| {
             Box::pin(async move { crate::sla::scan::run(&store, now).await.map(drop) })
         })
+        .every("daily report scan", |store, now| {
+            Box::pin(async move { crate::analytics::report::scan(&store, now).await.map(drop) })
+        })
         .every("time rules scan", |store, now| {
             Box::pin(async move {
                 crate::workflow::rules::scan::run(&store, now)

@@ -9,6 +9,7 @@
 //! together; `cli` and `config` are the binary's face.
 
 pub mod ai;
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -44,6 +44,10 @@ pub enum Permission {
     ManageKb,
     /// Read every ticket's changes in bulk (the change feed, exports).
     ExportTickets,
+    /// Analytics of one's own tickets.
+    ViewOwnAnalytics,
+    /// Analytics of the whole team, the daily queue report and its settings.
+    ViewTeamAnalytics,
 }
 
 /// Whether `role` may do `perm`.
@@ -65,6 +69,7 @@ pub fn allows(role: Role, perm: Permission) -> bool {
         | P::Escalate
         | P::AssignSelf
         | P::UseCanned
+        | P::ViewOwnAnalytics
         | P::ManageCustomers => {
             matches!(role, Admin | Supervisor | Agent)
         }
@@ -73,6 +78,7 @@ pub fn allows(role: Role, perm: Permission) -> bool {
         | P::ReadSettings
         | P::ManageCanned
         | P::ManageKb
+        | P::ViewTeamAnalytics
         | P::ExportTickets => {
             matches!(role, Admin | Supervisor)
         }
@@ -160,6 +166,8 @@ mod tests {
             (P::ReadKb, true, true, true, true),
             (P::ManageKb, true, true, false, false),
             (P::ExportTickets, true, true, false, false),
+            (P::ViewOwnAnalytics, true, true, true, false),
+            (P::ViewTeamAnalytics, true, true, false, false),
         ];
         for (p, a, s, g, e) in rows {
             assert_eq!(

@@ -140,6 +140,10 @@ fn render(
             ),
             true,
         ),
+        crate::analytics::report::DAILY_QUEUE => {
+            let (subject, text, html) = crate::analytics::report::render(p);
+            (subject, text, html, true)
+        }
         "assigned" => (
             format!("[{number}] assigned to you: {subject_line}"),
             format!("Ticket {number} \"{subject_line}\" was assigned to you."),

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ids::{EventId, TicketId, WorkspaceId};
 
 #[derive(Iden)]
-enum TicketEvents {
+pub enum TicketEvents {
     Table,
     Id,
     WorkspaceId,

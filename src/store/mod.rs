@@ -3,6 +3,7 @@
 //! anything tenant-owned, a `WorkspaceId`.
 
 pub(crate) mod ai;
+pub(crate) mod analytics;
 pub(crate) mod assignment;
 pub(crate) mod attachments;
 pub(crate) mod canned;
@@ -401,6 +402,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     10 "0010" "knowledge_base",
     11 "0011" "ai",
     12 "0012" "change_feed",
+    13 "0013" "analytics",
 );
 
 fn migrations(backend: Backend) -> Vec<Migration> {

@@ -16,6 +16,7 @@ pub enum Workspaces {
     TicketNumberStart,
     SupportEmail,
     Timezone,
+    ReportSettings,
     Version,
     CreatedAt,
     UpdatedAt,

@@ -175,3 +175,15 @@ pub async fn to_customer(
     );
     queue(tx, &n).await
 }
+
+/// Queues a mail to a staff user that is about no single ticket (the daily queue report).
+pub async fn to_staff(
+    tx: &mut Tx,
+    ws: crate::ids::WorkspaceId,
+    u: &UserRow,
+    template: &str,
+    payload: &Value,
+) -> Result<()> {
+    let n = blank(ws, "user", u.id.0, &u.email, "email", template, payload);
+    queue(tx, &n).await
+}

@@ -896,3 +896,106 @@ async fn ai_assist_in_chromium_sqlite() {
 async fn ai_assist_in_chromium_postgres() {
     ai_console(Backend::Postgres).await;
 }
+
+/// `/analytics` in Chromium: figures and server-drawn charts under the strict CSP, the filter
+/// form, the CSV download with the session, escaping, and no sideways scrolling at phone
+/// width.
+async fn analytics(backend: Backend) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let cat = admin
+        .post(
+            "/api/tickets/categories",
+            json!({"name": "<img src=x onerror=alert(1)>"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let now = ferrodesk::clock::now_micros();
+    for (i, prio) in ["urgent", "high", "low", "urgent", "medium"]
+        .iter()
+        .enumerate()
+    {
+        let at = ferrodesk::clock::rfc3339(now - (i as i64 + 1) * 26 * 3_600_000_000);
+        admin
+            .create_ticket(json!({"subject": format!("Chart {i}"), "description": "x", "requester_email": "c@example.com", "priority": prio, "category_id": cat, "created_at": at}))
+            .await;
+    }
+    let b = Browser::open(&driver, &app.base).await;
+    sign_in(&b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    b.go("/analytics").await;
+    b.wait(
+        "the charts",
+        "return document.querySelectorAll('svg.chart').length >= 6",
+    )
+    .await;
+    let kpi = |label: &'static str| {
+        format!(
+            "var k = Array.from(document.querySelectorAll('.kpi')).find(function (e) {{ return e.querySelector('.kpi-label').textContent === '{label}'; }}); return k ? k.querySelector('.kpi-value').textContent : ''"
+        )
+    };
+    assert_eq!(b.js(&kpi("Created")).await, "5");
+    // The category's name is text inside the chart, never markup.
+    let labels = b.js("return Array.from(document.querySelectorAll('svg.chart text')).map(function (t) { return t.textContent; }).join('|')").await;
+    assert!(
+        labels.as_str().is_some_and(|l| l.contains("<img src=x")),
+        "{labels}"
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('svg img, main img').length")
+            .await,
+        0
+    );
+    b.screenshot("analytics").await;
+
+    // Filter to urgent tickets with the form.
+    b.js("document.getElementById('a-priority').value = 'urgent'; document.querySelector('form.filters').submit(); return true").await;
+    b.wait("the filtered page", "return location.search.indexOf('priority=urgent') >= 0 && !!document.querySelector('.kpi')").await;
+    assert_eq!(b.js(&kpi("Created")).await, "2");
+
+    // The CSV download carries the filters and the session.
+    let csv = b.js("var a = Array.from(document.querySelectorAll('a')).find(function (e) { return e.textContent === 'Download CSV'; }); var x = new XMLHttpRequest(); x.open('GET', a.href, false); x.send(); return x.status + '\\n' + x.responseText").await;
+    let csv = csv.as_str().expect("csv");
+    assert!(csv.starts_with("200\nid,ticket_number,subject"), "{csv}");
+    assert_eq!(
+        csv.trim_end().lines().count(),
+        1 + 1 + 2,
+        "status, header and the two urgent tickets"
+    );
+
+    // Phone width: the page does not scroll sideways.
+    b.resize(390, 844).await;
+    b.go("/analytics").await;
+    b.wait(
+        "the charts",
+        "return document.querySelectorAll('svg.chart').length >= 6",
+    )
+    .await;
+    let overflow = b
+        .js("return document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "scrolls sideways by {overflow}"
+    );
+    b.screenshot("analytics-phone").await;
+
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_in_chromium_sqlite() {
+    analytics(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_in_chromium_postgres() {
+    analytics(Backend::Postgres).await;
+}

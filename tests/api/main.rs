@@ -3,6 +3,7 @@
 mod common;
 
 mod ai;
+mod analytics;
 mod auth;
 mod browser;
 mod cli;

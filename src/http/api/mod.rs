@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod ai;
+pub mod analytics;
 pub mod auth;
 pub mod canned;
 pub mod categories;
@@ -62,6 +63,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::list_tickets, tickets::create_ticket))
         .routes(routes!(tickets::queue_stats))
         .routes(routes!(tickets::incremental_tickets))
+        .routes(routes!(analytics::overview))
+        .routes(routes!(analytics::volume))
+        .routes(routes!(analytics::distribution))
+        .routes(routes!(analytics::agents))
+        .routes(routes!(analytics::sla_detailed))
+        .routes(routes!(analytics::csat))
+        .routes(routes!(analytics::peak_hours))
+        .routes(routes!(analytics::export))
+        .routes(routes!(analytics::send_daily_queue))
+        .routes(routes!(
+            analytics::get_report_settings,
+            analytics::put_report_settings
+        ))
         .routes(routes!(
             categories::list_categories,
             categories::create_category

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod agent;
 pub mod assets;
+pub mod charts;
 pub mod help;
 pub mod portal;
 pub mod sse;

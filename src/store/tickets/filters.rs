@@ -110,7 +110,7 @@ pub struct Sort {
 }
 
 // Long: one condition per list filter, in the order of `TicketFilter`.
-pub(super) fn filter_cond(
+pub(crate) fn filter_cond(
     ws: WorkspaceId,
     f: &TicketFilter,
     backend: super::super::Backend,

@@ -66,6 +66,8 @@ pub enum Tickets {
 
 /// Statuses of tickets still being worked on.
 const ACTIVE: [&str; 3] = ["new", "open", "pending"];
+/// Statuses of tickets still being worked on (the backlog).
+pub const ACTIVE_STATUSES: [&str; 3] = ACTIVE;
 
 /// Statuses in which the resolution clock runs.
 const RUNNING: [&str; 2] = ["new", "open"];

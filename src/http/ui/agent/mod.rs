@@ -3,6 +3,7 @@
 //! partial updates, live refresh, keyboard shortcuts and the canned-response picker.
 
 mod actions;
+mod analytics;
 mod assist;
 mod inbox;
 mod login;
@@ -14,6 +15,7 @@ use crate::app::AppState;
 use crate::clock::now_micros;
 use crate::tickets::model::{SlaClock, TicketView};
 use actions::*;
+use analytics::*;
 use assist::*;
 use inbox::*;
 use login::*;
@@ -122,6 +124,9 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/tickets/{id}/ai/draft", post(draft))
         .route("/tickets/{id}/ai/similar", get(similar_panel))
         .route("/tickets/{id}/presence", post(presence))
+        .route("/analytics", get(analytics_page))
+        .route("/analytics/export", get(analytics_export))
+        .route("/analytics/report/send", post(analytics_send_report))
 }
 
 #[cfg(test)]

@@ -1,0 +1,265 @@
+//! The query string every analytics route shares: the range (`from`, `to`), the time zone
+//! (`tz`) and the filters (`group_id`, `category_id`, `channel`, `priority`, `assignee_id`),
+//! read and checked once into a [`Request`]. Every problem is reported at once.
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+use crate::auth::{Actor, Permission};
+use crate::error::{Error, FieldError, Result};
+use crate::ids::UserId;
+use crate::store::analytics::Scope;
+use crate::store::tickets::{AssigneeFilter, TicketFilter};
+use crate::store::{self, Store};
+use crate::tickets::status::{Channel, Priority};
+
+/// The longest range a request may cover.
+const MAX_RANGE_DAYS: i64 = 3 * 366;
+
+/// The parameters every route takes.
+const COMMON: [&str; 8] = [
+    "from",
+    "to",
+    "tz",
+    "group_id",
+    "category_id",
+    "channel",
+    "priority",
+    "assignee_id",
+];
+
+/// A checked analytics request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub scope: Scope,
+    pub tz: TimeZone,
+    /// The zone's IANA name, as echoed back.
+    pub tz_name: String,
+    /// The instant the figures are computed at (at-risk and breached-while-open clocks).
+    pub now: i64,
+    /// Only the actor's own tickets (agents).
+    pub own_only: bool,
+    /// The route's own parameters (`interval`, `by`, `format`), unchecked.
+    pub extra: HashMap<String, String>,
+}
+
+fn list_of(v: Option<&String>) -> impl Iterator<Item = &str> {
+    v.into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The time zone a workspace reports in by default: that of its business hours.
+pub async fn default_zone(store: &Store, ws: crate::ids::WorkspaceId) -> Result<String> {
+    let mut conn = store.read().await?;
+    let settings = store::sla::calendar_settings(&mut conn, ws).await?;
+    let business = settings.as_ref().and_then(|(_, doc)| {
+        doc.as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .and_then(|v| v["timezone"].as_str().map(str::to_owned))
+    });
+    Ok(business
+        .or_else(|| settings.map(|(zone, _)| zone))
+        .unwrap_or_else(|| "UTC".to_owned()))
+}
+
+/// An instant from `v`: RFC 3339, or a date meaning the start of that day in `tz` (`end`: the
+/// start of the next day, so `to=2026-03-31` includes the 31st).
+fn instant(v: &str, tz: &TimeZone, end: bool) -> Option<i64> {
+    let v = v.trim();
+    if let Ok(t) = v.parse::<Timestamp>() {
+        return Some(t.as_microsecond());
+    }
+    let date = v.parse::<Date>().ok()?;
+    let date = if end { date.tomorrow().ok()? } else { date };
+    let start = date.to_zoned(tz.clone()).ok()?.start_of_day().ok()?;
+    Some(start.timestamp().as_microsecond())
+}
+
+/// Reads and checks the query of an analytics route; `extra` names the route's own
+/// parameters. Agents get their own figures only.
+pub async fn request(
+    store: &Store,
+    actor: &Actor,
+    params: &HashMap<String, String>,
+    extra: &[&str],
+) -> Result<Request> {
+    actor.require(Permission::ViewOwnAnalytics)?;
+    let mut errors: Vec<FieldError> = params
+        .keys()
+        .filter(|k| !COMMON.contains(&k.as_str()) && !extra.contains(&k.as_str()))
+        .map(|k| FieldError::new(k.clone(), "unknown query parameter"))
+        .collect();
+    let tz_name = match params.get("tz").map(|s| s.trim()) {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ => default_zone(store, actor.workspace_id).await?,
+    };
+    let tz = TimeZone::get(&tz_name).unwrap_or_else(|_| {
+        errors.push(FieldError::new(
+            "tz",
+            format!("`{tz_name}` is not an IANA time zone (such as Europe/Warsaw)"),
+        ));
+        TimeZone::UTC
+    });
+    let now = crate::clock::now_micros();
+    let mut read = |key: &'static str, end: bool| match params.get(key) {
+        None => None,
+        Some(v) => instant(v, &tz, end).or_else(|| {
+            errors.push(FieldError::new(
+                key,
+                "must be an RFC 3339 timestamp or a date (YYYY-MM-DD)",
+            ));
+            None
+        }),
+    };
+    let to = read("to", true);
+    let from = read("from", false);
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or_else(|| {
+        // The 30 days up to `to`, whole days in the zone.
+        let z = Timestamp::from_microsecond(to)
+            .unwrap_or_default()
+            .to_zoned(tz.clone());
+        z.checked_sub(29.days())
+            .and_then(|d| d.start_of_day())
+            .map_or(to - 30 * 86_400_000_000, |d| d.timestamp().as_microsecond())
+    });
+    if from >= to {
+        errors.push(FieldError::new("to", "must be after `from`"));
+    } else if to - from > MAX_RANGE_DAYS * 86_400_000_000 {
+        errors.push(FieldError::new(
+            "from",
+            format!("the range may cover at most {MAX_RANGE_DAYS} days"),
+        ));
+    }
+    let mut filter = TicketFilter::default();
+    read_filters(params, actor, &mut filter, &mut errors);
+    let own_only = !actor.can(Permission::ViewTeamAnalytics);
+    if own_only {
+        let asked_other = match &filter.assignee {
+            AssigneeFilter::Any => false,
+            AssigneeFilter::Nobody => true,
+            AssigneeFilter::OneOf(ids, none) => *none || ids.iter().any(|u| *u != actor.user_id),
+        };
+        if asked_other && errors.is_empty() {
+            return Err(Error::forbidden(
+                "agents see the figures of their own tickets only",
+            ));
+        }
+        filter.assignee = AssigneeFilter::OneOf(vec![actor.user_id], false);
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok(Request {
+        scope: Scope {
+            ws: actor.workspace_id,
+            filter,
+            from,
+            to,
+        },
+        tz,
+        tz_name,
+        now,
+        own_only,
+        extra: params
+            .iter()
+            .filter(|(k, _)| extra.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    })
+}
+
+fn read_filters(
+    params: &HashMap<String, String>,
+    actor: &Actor,
+    f: &mut TicketFilter,
+    errors: &mut Vec<FieldError>,
+) {
+    fn uuids<T: std::str::FromStr>(
+        key: &'static str,
+        v: Option<&String>,
+        errors: &mut Vec<FieldError>,
+    ) -> Vec<T> {
+        list_of(v)
+            .filter_map(|w| {
+                w.parse::<T>()
+                    .map_err(|_| errors.push(FieldError::new(key, format!("`{w}` is not a UUID"))))
+                    .ok()
+            })
+            .collect()
+    }
+    f.group_ids = uuids("group_id", params.get("group_id"), errors);
+    f.category_ids = uuids("category_id", params.get("category_id"), errors);
+    for w in list_of(params.get("channel")) {
+        match Channel::parse(w) {
+            Some(c) => f.channels.push(c.as_str().to_owned()),
+            None => errors.push(FieldError::new(
+                "channel",
+                format!(
+                    "unknown value `{w}`, expected one of: {}",
+                    Channel::expected()
+                ),
+            )),
+        }
+    }
+    for w in list_of(params.get("priority")) {
+        match Priority::parse(w) {
+            Some(p) => f.priorities.push(p.rank()),
+            None => errors.push(FieldError::new(
+                "priority",
+                format!(
+                    "unknown value `{w}`, expected one of: {}",
+                    Priority::expected()
+                ),
+            )),
+        }
+    }
+    if params.contains_key("assignee_id") {
+        let mut ids: Vec<UserId> = Vec::new();
+        let mut none = false;
+        for w in list_of(params.get("assignee_id")) {
+            match w {
+                "me" => ids.push(actor.user_id),
+                "none" => none = true,
+                w => match w.parse::<UserId>() {
+                    Ok(u) => ids.push(u),
+                    Err(_) => errors.push(FieldError::new(
+                        "assignee_id",
+                        format!("`{w}` is not a UUID, `me` or `none`"),
+                    )),
+                },
+            }
+        }
+        f.assignee = match (ids.is_empty(), none) {
+            (true, true) => AssigneeFilter::Nobody,
+            (true, false) => AssigneeFilter::Any,
+            (false, _) => AssigneeFilter::OneOf(ids, none),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_is_the_start_of_that_day_in_the_zone_and_an_end_date_includes_its_day() {
+        let tz = TimeZone::get("Europe/Warsaw").unwrap();
+        let from = instant("2026-03-29", &tz, false).unwrap();
+        let to = instant("2026-03-29", &tz, true).unwrap();
+        // Midnight in Warsaw (UTC+1 before the change that night) and the next midnight
+        // (UTC+2): the day of the change lasts 23 hours.
+        assert_eq!(crate::clock::rfc3339(from), "2026-03-28T23:00:00Z");
+        assert_eq!(crate::clock::rfc3339(to), "2026-03-29T22:00:00Z");
+        assert_eq!(
+            instant("2026-03-29T10:00:00Z", &tz, true),
+            Some(1_774_778_400_000_000)
+        );
+        assert_eq!(instant("yesterday", &tz, false), None);
+    }
+}
