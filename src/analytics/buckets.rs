@@ -142,19 +142,19 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> i64 {
-        s.parse::<Timestamp>().unwrap().as_microsecond()
+        s.parse::<Timestamp>().expect("valid").as_microsecond()
     }
 
     #[test]
     fn days_across_the_spring_change_are_23_hours_long() {
-        let tz = TimeZone::get("Europe/Warsaw").unwrap();
+        let tz = TimeZone::get("Europe/Warsaw").expect("valid");
         let e = edges(
             at("2026-03-27T23:00:00Z"),
             at("2026-03-30T22:00:00Z"),
             &tz,
             Interval::Day,
         )
-        .unwrap();
+        .expect("valid");
         let labels: Vec<String> = e[..e.len() - 1]
             .iter()
             .map(|&s| label(s, &tz, Interval::Day))
@@ -174,14 +174,14 @@ mod tests {
 
     #[test]
     fn the_repeated_autumn_hour_is_two_buckets_with_their_offsets() {
-        let tz = TimeZone::get("Europe/Warsaw").unwrap();
+        let tz = TimeZone::get("Europe/Warsaw").expect("valid");
         let e = edges(
             at("2026-10-25T00:00:00Z"),
             at("2026-10-25T02:00:00Z"),
             &tz,
             Interval::Hour,
         )
-        .unwrap();
+        .expect("valid");
         let labels: Vec<String> = e[..e.len() - 1]
             .iter()
             .map(|&s| label(s, &tz, Interval::Hour))
@@ -197,7 +197,7 @@ mod tests {
             &tz,
             Interval::Hour,
         )
-        .unwrap();
+        .expect("valid");
         assert_eq!(
             label(e[0], &tz, Interval::Hour),
             "2026-10-25T02:00:00+01:00"
@@ -213,7 +213,7 @@ mod tests {
             &tz,
             Interval::Week,
         )
-        .unwrap();
+        .expect("valid");
         assert_eq!(label(e[0], &tz, Interval::Week), "2026-03-02");
         assert_eq!(e.len(), 4);
         let m = edges(
@@ -222,14 +222,15 @@ mod tests {
             &tz,
             Interval::Month,
         )
-        .unwrap();
+        .expect("valid");
         let labels: Vec<String> = m.iter().map(|&s| label(s, &tz, Interval::Month)).collect();
         assert_eq!(labels, ["2026-01-01", "2026-02-01", "2026-03-01"]);
     }
 
     #[test]
     fn too_many_buckets_is_a_validation_error() {
-        let err = edges(0, 400 * 86_400_000_000, &TimeZone::UTC, Interval::Hour).unwrap_err();
+        let err =
+            edges(0, 400 * 86_400_000_000, &TimeZone::UTC, Interval::Hour).expect_err("refused");
         assert!(matches!(err, Error::Validation(_)));
     }
 }

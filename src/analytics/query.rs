@@ -249,9 +249,9 @@ mod tests {
 
     #[test]
     fn a_date_is_the_start_of_that_day_in_the_zone_and_an_end_date_includes_its_day() {
-        let tz = TimeZone::get("Europe/Warsaw").unwrap();
-        let from = instant("2026-03-29", &tz, false).unwrap();
-        let to = instant("2026-03-29", &tz, true).unwrap();
+        let tz = TimeZone::get("Europe/Warsaw").expect("valid");
+        let from = instant("2026-03-29", &tz, false).expect("valid");
+        let to = instant("2026-03-29", &tz, true).expect("valid");
         // Midnight in Warsaw (UTC+1 before the change that night) and the next midnight
         // (UTC+2): the day of the change lasts 23 hours.
         assert_eq!(crate::clock::rfc3339(from), "2026-03-28T23:00:00Z");

@@ -204,7 +204,7 @@ pub async fn public_replies(conn: &mut Conn, s: &Scope) -> Result<Vec<(Uuid, i64
         .and_where(Expr::col((Comments::Table, Comments::DeletedAt)).is_null())
         .and_where(author.clone().is_not_null())
         .cond_where(filtered(conn, s))
-        .add_group_by([author.into()])
+        .add_group_by([author])
         .to_owned();
     conn.fetch_all(&q).await
 }
@@ -221,9 +221,9 @@ pub async fn tag_counts(conn: &mut Conn, s: &Scope) -> Result<Vec<(String, i64)>
             col(Tickets::Id).equals((TicketTags::Table, TicketTags::TicketId)),
         )
         .cond_where(created_in(conn, s))
-        .add_group_by([tag.clone().into()])
+        .add_group_by([tag.clone()])
         .order_by_expr(Expr::cust("n"), Order::Desc)
-        .order_by_expr(tag.into(), Order::Asc)
+        .order_by_expr(tag, Order::Asc)
         .to_owned();
     conn.fetch_all(&q).await
 }
@@ -262,10 +262,10 @@ pub async fn rating_comments(conn: &mut Conn, s: &Scope, limit: u64) -> Result<V
                 .add(col(Tickets::SatisfactionFeedback).is_not_null()),
         )
         .add_group_by([
-            col(Tickets::Id).into(),
-            col(Tickets::TicketNumber).into(),
-            col(Tickets::SatisfactionRating).into(),
-            col(Tickets::SatisfactionFeedback).into(),
+            col(Tickets::Id),
+            col(Tickets::TicketNumber),
+            col(Tickets::SatisfactionRating),
+            col(Tickets::SatisfactionFeedback),
         ])
         .order_by_expr(Expr::cust("rated_at"), Order::Desc)
         .limit(limit)

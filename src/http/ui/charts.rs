@@ -6,6 +6,19 @@ use std::fmt::Write;
 
 use crate::html::text_to_html as esc;
 
+/// A chart drawn here: markup built only from numbers, fixed strings and escaped labels, so
+/// templates may show it as it is (askama does not escape an `HtmlSafe` value).
+#[derive(Debug, Clone)]
+pub struct Svg(String);
+
+impl std::fmt::Display for Svg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for Svg {}
+
 const INK: &str = "#1f2937";
 const MUTED: &str = "#6b7280";
 const GRID: &str = "#e5e7eb";
@@ -37,7 +50,7 @@ fn scale(v: i64, max: i64, span: f64) -> f64 {
 
 /// Horizontal bars, one per `(label, value)`, longest scale first.
 #[must_use]
-pub fn bars(title: &str, items: &[(String, i64)], colour: &str) -> String {
+pub fn bars(title: &str, items: &[(String, i64)], colour: &str) -> Svg {
     let row = 26.0;
     let (label_w, bar_w) = (150.0, 300.0);
     let height = row * items.len().max(1) as f64 + 8.0;
@@ -70,7 +83,7 @@ pub fn bars(title: &str, items: &[(String, i64)], colour: &str) -> String {
         );
     }
     s.push_str("</svg>");
-    s
+    Svg(s)
 }
 
 /// One point of a time series: label, created, solved, backlog.
@@ -83,7 +96,7 @@ pub struct Point {
 
 /// Created and solved as paired columns per bucket, the backlog as a line over them.
 #[must_use]
-pub fn volume(title: &str, points: &[Point]) -> String {
+pub fn volume(title: &str, points: &[Point]) -> Svg {
     let (left, top, plot_w, plot_h) = (44.0, 10.0, 640.0, 200.0);
     let max = max_of(
         points
@@ -162,12 +175,12 @@ pub fn volume(title: &str, points: &[Point]) -> String {
         );
     }
     s.push_str("</svg>");
-    s
+    Svg(s)
 }
 
 /// Tickets per hour (columns) and weekday (rows), darker for more.
 #[must_use]
-pub fn heatmap(title: &str, cells: &[Vec<i64>]) -> String {
+pub fn heatmap(title: &str, cells: &[Vec<i64>]) -> Svg {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     let (left, top, cell) = (36.0, 18.0, 24.0);
     let max = max_of(cells.iter().flatten().copied());
@@ -208,7 +221,7 @@ pub fn heatmap(title: &str, cells: &[Vec<i64>]) -> String {
         }
     }
     s.push_str("</svg>");
-    s
+    Svg(s)
 }
 
 #[cfg(test)]
@@ -217,10 +230,14 @@ mod tests {
 
     #[test]
     fn labels_are_escaped_and_empty_charts_say_so() {
-        let svg = bars("By category", &[("<script>x</script>".into(), 3)], "#000");
+        let svg = bars("By category", &[("<script>x</script>".into(), 3)], "#000").to_string();
         assert!(svg.contains("&lt;script&gt;"));
         assert!(!svg.contains("<script>"));
-        assert!(bars("Empty", &[], "#000").contains("No tickets"));
+        assert!(
+            bars("Empty", &[], "#000")
+                .to_string()
+                .contains("No tickets")
+        );
         let v = volume(
             "Volume",
             &[Point {
@@ -229,9 +246,10 @@ mod tests {
                 resolved: 1,
                 backlog: 5,
             }],
-        );
+        )
+        .to_string();
         assert!(v.contains("&lt;b&gt;") && v.contains("<polyline"));
-        let h = heatmap("Peak", &vec![vec![0; 24]; 7]);
+        let h = heatmap("Peak", &vec![vec![0; 24]; 7]).to_string();
         assert_eq!(h.matches("<rect").count(), 7 * 24);
     }
 
