@@ -24,6 +24,57 @@ pub fn unsolved(s: Status) -> bool {
     matches!(s, Status::New | Status::Open | Status::Pending)
 }
 
+/// The reads of one request, done once however many figures use them (the page shows them
+/// all).
+#[derive(Default)]
+pub struct Memo {
+    facts: Option<std::sync::Arc<Vec<Fact>>>,
+    solved: Option<std::sync::Arc<Vec<(i64, Option<crate::ids::UserId>)>>>,
+    reopens: Option<std::sync::Arc<HashMap<uuid::Uuid, i64>>>,
+}
+
+impl Memo {
+    /// The tickets created in the range.
+    pub async fn facts(
+        &mut self,
+        conn: &mut Conn,
+        req: &Request,
+    ) -> Result<std::sync::Arc<Vec<Fact>>> {
+        if self.facts.is_none() {
+            self.facts = Some(std::sync::Arc::new(reads::facts(conn, &req.scope).await?));
+        }
+        Ok(self.facts.clone().unwrap_or_default())
+    }
+
+    /// When each ticket solved in the range was solved, and who had it.
+    pub async fn solved(
+        &mut self,
+        conn: &mut Conn,
+        req: &Request,
+    ) -> Result<std::sync::Arc<Vec<(i64, Option<crate::ids::UserId>)>>> {
+        if self.solved.is_none() {
+            self.solved = Some(std::sync::Arc::new(reads::solved(conn, &req.scope).await?));
+        }
+        Ok(self.solved.clone().unwrap_or_default())
+    }
+
+    /// How often each reopened ticket of the range was reopened.
+    pub async fn reopens(
+        &mut self,
+        conn: &mut Conn,
+        req: &Request,
+    ) -> Result<std::sync::Arc<HashMap<uuid::Uuid, i64>>> {
+        if self.reopens.is_none() {
+            let mut counts = HashMap::new();
+            for (id, _) in reads::reopens(conn, &req.scope).await? {
+                *counts.entry(id.0).or_insert(0) += 1;
+            }
+            self.reopens = Some(std::sync::Arc::new(counts));
+        }
+        Ok(self.reopens.clone().unwrap_or_default())
+    }
+}
+
 /// A clock's outcome for one ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -177,25 +228,16 @@ pub struct Overview {
     pub timezone: String,
 }
 
-/// The reopened tickets among `facts`, with how often each was reopened.
-async fn reopen_counts(conn: &mut Conn, req: &Request) -> Result<HashMap<uuid::Uuid, i64>> {
-    let mut counts = HashMap::new();
-    for (id, _) in reads::reopens(conn, &req.scope).await? {
-        *counts.entry(id.0).or_insert(0) += 1;
-    }
-    Ok(counts)
-}
-
-pub async fn overview(conn: &mut Conn, req: &Request) -> Result<Overview> {
-    let facts = reads::facts(conn, &req.scope).await?;
-    let reopens = reopen_counts(conn, req).await?;
-    let resolved = i64::try_from(reads::solved(conn, &req.scope).await?.len()).unwrap_or(0);
+pub async fn overview(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result<Overview> {
+    let facts = memo.facts(conn, req).await?;
+    let reopens = memo.reopens(conn, req).await?;
+    let resolved = i64::try_from(memo.solved(conn, req).await?.len()).unwrap_or(0);
     let backlog = reads::backlog_at(conn, &req.scope, req.scope.to.min(req.now)).await?;
     let mut by_status: BTreeMap<String, i64> = Status::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), 0))
         .collect();
-    for f in &facts {
+    for f in facts.iter() {
         *by_status.entry(f.status.as_str().to_owned()).or_default() += 1;
     }
     let total = i64::try_from(facts.len()).unwrap_or(i64::MAX);
@@ -243,18 +285,23 @@ pub struct Volume {
     pub series: Vec<VolumePoint>,
 }
 
-pub async fn volume(conn: &mut Conn, req: &Request, interval: buckets::Interval) -> Result<Volume> {
+pub async fn volume(
+    conn: &mut Conn,
+    req: &Request,
+    memo: &mut Memo,
+    interval: buckets::Interval,
+) -> Result<Volume> {
     let edges = buckets::edges(req.scope.from, req.scope.to, &req.tz, interval)?;
-    let facts = reads::facts(conn, &req.scope).await?;
-    let solved = reads::solved(conn, &req.scope).await?;
+    let facts = memo.facts(conn, req).await?;
+    let solved = memo.solved(conn, req).await?;
     let n = edges.len() - 1;
     let (mut created, mut resolved) = (vec![0_i64; n], vec![0_i64; n]);
-    for f in &facts {
+    for f in facts.iter() {
         if let Some(i) = buckets::index(&edges, f.created_at) {
             created[i] += 1;
         }
     }
-    for (at, _) in &solved {
+    for (at, _) in solved.iter() {
         if let Some(i) = buckets::index(&edges, *at) {
             resolved[i] += 1;
         }
@@ -319,8 +366,13 @@ pub async fn names(
     Ok(names)
 }
 
-pub async fn distribution(conn: &mut Conn, req: &Request, by: &str) -> Result<Distribution> {
-    let facts = reads::facts(conn, &req.scope).await?;
+pub async fn distribution(
+    conn: &mut Conn,
+    req: &Request,
+    memo: &mut Memo,
+    by: &str,
+) -> Result<Distribution> {
+    let facts = memo.facts(conn, req).await?;
     let total = i64::try_from(facts.len()).unwrap_or(i64::MAX);
     let mut buckets: Vec<DistributionBucket> = match by {
         "tag" => reads::tag_counts(conn, &req.scope)
@@ -352,7 +404,7 @@ pub async fn distribution(conn: &mut Conn, req: &Request, by: &str) -> Result<Di
         _ => {
             let names = names(conn, req.scope.ws).await?;
             let mut counts: BTreeMap<Option<String>, (String, i64)> = BTreeMap::new();
-            for f in &facts {
+            for f in facts.iter() {
                 let (key, name) = match by {
                     "channel" => (Some(f.channel.as_str().to_owned()), f.channel.label()),
                     _ => {
@@ -416,14 +468,19 @@ pub struct Agents {
     pub agents: Vec<AgentFigures>,
 }
 
-pub async fn agents(conn: &mut Conn, req: &Request, me: crate::ids::UserId) -> Result<Agents> {
-    let facts = reads::facts(conn, &req.scope).await?;
-    let solved = reads::solved(conn, &req.scope).await?;
+pub async fn agents(
+    conn: &mut Conn,
+    req: &Request,
+    memo: &mut Memo,
+    me: crate::ids::UserId,
+) -> Result<Agents> {
+    let facts = memo.facts(conn, req).await?;
+    let solved = memo.solved(conn, req).await?;
     let replies: HashMap<uuid::Uuid, i64> = reads::public_replies(conn, &req.scope)
         .await?
         .into_iter()
         .collect();
-    let reopens = reopen_counts(conn, req).await?;
+    let reopens = memo.reopens(conn, req).await?;
     let users = store::users::list(conn, req.scope.ws, 10_000, 0).await?.0;
     let mut out = Vec::new();
     for u in users {
@@ -488,8 +545,8 @@ pub struct Csat {
     pub comments: Vec<CsatComment>,
 }
 
-pub async fn csat_report(conn: &mut Conn, req: &Request) -> Result<Csat> {
-    let facts = reads::facts(conn, &req.scope).await?;
+pub async fn csat_report(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result<Csat> {
+    let facts = memo.facts(conn, req).await?;
     let summary = csat(&facts);
     let mut distribution: BTreeMap<String, i64> = (1..=5).map(|r| (r.to_string(), 0)).collect();
     for r in facts.iter().filter_map(|f| f.satisfaction_rating) {
@@ -542,10 +599,10 @@ pub struct PeakHours {
     pub heatmap: Vec<Vec<i64>>,
 }
 
-pub async fn peak_hours(conn: &mut Conn, req: &Request) -> Result<PeakHours> {
-    let facts = reads::facts(conn, &req.scope).await?;
+pub async fn peak_hours(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result<PeakHours> {
+    let facts = memo.facts(conn, req).await?;
     let mut heat = vec![vec![0_i64; 24]; 7];
-    for f in &facts {
+    for f in facts.iter() {
         let z = crate::store::timestamp(f.created_at).to_zoned(req.tz.clone());
         let day = usize::try_from(z.weekday().to_monday_one_offset() - 1).unwrap_or(0);
         let hour = usize::try_from(z.hour()).unwrap_or(0);

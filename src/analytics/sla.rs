@@ -11,7 +11,7 @@ use super::Request;
 use super::figures::Outcome;
 use super::stats::{median_p90, rate};
 use crate::error::Result;
-use crate::store::analytics::{self as reads, Fact};
+use crate::store::analytics::Fact;
 use crate::store::{self, Conn, timestamp};
 use crate::tickets::status::Priority;
 
@@ -102,8 +102,12 @@ fn figures(facts: &[&Fact], now: i64, measure: Measure<'_>) -> SlaFigures {
     }
 }
 
-pub async fn detailed(conn: &mut Conn, req: &Request) -> Result<SlaDetailed> {
-    let facts = reads::facts(conn, &req.scope).await?;
+pub async fn detailed(
+    conn: &mut Conn,
+    req: &Request,
+    memo: &mut super::figures::Memo,
+) -> Result<SlaDetailed> {
+    let facts = memo.facts(conn, req).await?;
     let ws = req.scope.ws;
     let (zone, hours) = store::sla::calendar_settings(conn, ws)
         .await?
@@ -131,7 +135,7 @@ pub async fn detailed(conn: &mut Conn, req: &Request) -> Result<SlaDetailed> {
         })
         .collect();
     let mut groups: HashMap<Option<uuid::Uuid>, Vec<&Fact>> = HashMap::new();
-    for f in &facts {
+    for f in facts.iter() {
         groups.entry(f.sla_policy_id).or_default().push(f);
     }
     let mut by_policy: Vec<PolicySla> = groups

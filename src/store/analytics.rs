@@ -122,7 +122,8 @@ pub async fn unsolved(
     conn.fetch_all(&q).await
 }
 
-/// When each ticket of the scope solved in its range was solved, and who had it.
+/// When each ticket of the scope solved in its range was solved, and who had it (tickets
+/// moved back to pending keep their resolution time and are not counted).
 pub async fn solved(conn: &mut Conn, s: &Scope) -> Result<Vec<(i64, Option<UserId>)>> {
     let q = Query::select()
         .expr(solved_at())
@@ -131,7 +132,8 @@ pub async fn solved(conn: &mut Conn, s: &Scope) -> Result<Vec<(i64, Option<UserI
         .cond_where(
             filtered(conn, s)
                 .add(solved_at().gte(s.from))
-                .add(solved_at().lt(s.to)),
+                .add(solved_at().lt(s.to))
+                .add(col(Tickets::Status).is_not_in(ACTIVE_STATUSES)),
         )
         .to_owned();
     conn.fetch_all(&q).await

@@ -58,7 +58,9 @@ pub async fn overview(
 ) -> Result<axum::Json<figures::Overview>> {
     let req = read(&app, &actor, &p, &[]).await?;
     let mut conn = app.store.read().await?;
-    Ok(axum::Json(figures::overview(&mut conn, &req).await?))
+    Ok(axum::Json(
+        figures::overview(&mut conn, &req, &mut figures::Memo::default()).await?,
+    ))
 }
 
 /// Created, solved and backlog per hour, day, week or month in the zone; empty buckets
@@ -85,7 +87,7 @@ pub async fn volume(
     )?;
     let mut conn = app.store.read().await?;
     Ok(axum::Json(
-        figures::volume(&mut conn, &req, interval).await?,
+        figures::volume(&mut conn, &req, &mut figures::Memo::default(), interval).await?,
     ))
 }
 
@@ -112,7 +114,7 @@ pub async fn distribution(
     )?;
     let mut conn = app.store.read().await?;
     Ok(axum::Json(
-        figures::distribution(&mut conn, &req, by).await?,
+        figures::distribution(&mut conn, &req, &mut figures::Memo::default(), by).await?,
     ))
 }
 
@@ -131,7 +133,13 @@ pub async fn agents(
     let req = read(&app, &actor, &p, &[]).await?;
     let mut conn = app.store.read().await?;
     Ok(axum::Json(
-        figures::agents(&mut conn, &req, actor.user_id).await?,
+        figures::agents(
+            &mut conn,
+            &req,
+            &mut figures::Memo::default(),
+            actor.user_id,
+        )
+        .await?,
     ))
 }
 
@@ -150,7 +158,7 @@ pub async fn sla_detailed(
     let req = read(&app, &actor, &p, &[]).await?;
     let mut conn = app.store.read().await?;
     Ok(axum::Json(
-        crate::analytics::sla::detailed(&mut conn, &req).await?,
+        crate::analytics::sla::detailed(&mut conn, &req, &mut figures::Memo::default()).await?,
     ))
 }
 
@@ -167,7 +175,9 @@ pub async fn csat(
 ) -> Result<axum::Json<figures::Csat>> {
     let req = read(&app, &actor, &p, &[]).await?;
     let mut conn = app.store.read().await?;
-    Ok(axum::Json(figures::csat_report(&mut conn, &req).await?))
+    Ok(axum::Json(
+        figures::csat_report(&mut conn, &req, &mut figures::Memo::default()).await?,
+    ))
 }
 
 /// Tickets created per hour of the day and day of the week, in the zone.
@@ -183,7 +193,9 @@ pub async fn peak_hours(
 ) -> Result<axum::Json<figures::PeakHours>> {
     let req = read(&app, &actor, &p, &[]).await?;
     let mut conn = app.store.read().await?;
-    Ok(axum::Json(figures::peak_hours(&mut conn, &req).await?))
+    Ok(axum::Json(
+        figures::peak_hours(&mut conn, &req, &mut figures::Memo::default()).await?,
+    ))
 }
 
 /// Every ticket created in the range with its fields and computed times, as CSV (RFC 4180)
@@ -193,7 +205,7 @@ pub async fn peak_hours(
         ("format" = Option<String>, Query, description = "csv (default) or json"),
         ("group_id" = Option<String>, Query), ("category_id" = Option<String>, Query), ("channel" = Option<String>, Query),
         ("priority" = Option<String>, Query), ("assignee_id" = Option<String>, Query)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "CSV (RFC 4180) or a JSON array of rows", content((String = "text/csv"), (Vec<Object> = "application/json"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn export(
     State(app): State<AppState>,
     Auth(actor): Auth,

@@ -315,6 +315,24 @@ fn bound_parameter(path: &str, p: &mut Value) {
             );
         }
         ("query", "from" | "to") if path == "/api/ai/usage" => set("format", json!("date")),
+        // Analytics: an RFC 3339 instant or a date; an IANA zone; the route's own words.
+        ("query", "from" | "to") if path.starts_with("/api/tickets/analytics/") => {
+            schema.remove("type");
+            schema.insert(
+                "anyOf".into(),
+                json!([
+                    {"type": "string", "format": "date-time"},
+                    {"type": "string", "format": "date"}
+                ]),
+            );
+        }
+        ("query", "tz") => set(
+            "pattern",
+            json!("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"),
+        ),
+        ("query", "interval") => set("enum", json!(["hour", "day", "week", "month"])),
+        ("query", "by") => set("enum", json!(crate::analytics::figures::DISTRIBUTIONS)),
+        ("query", "format") => set("enum", json!(["csv", "json"])),
         ("query", "tag") if path == "/api/kb/articles" => set("pattern", json!(TAG)),
         ("query", "cursor") if path == "/api/incremental/tickets" => {
             set("pattern", json!("^[A-Za-z0-9_-]+$"));
@@ -356,7 +374,10 @@ fn bound_parameter(path: &str, p: &mut Value) {
         }
         ("query", "email") => set("pattern", json!(EMAIL)),
         // The ticket list takes comma lists of ids (empty items skipped).
-        ("query", n) if is_id(n) && path == "/api/tickets" => {
+        ("query", n)
+            if is_id(n)
+                && (path == "/api/tickets" || path.starts_with("/api/tickets/analytics/")) =>
+        {
             set("pattern", json!(list_of(&[UUID])))
         }
         ("query", n) if is_id(n) => set("format", json!("uuid")),

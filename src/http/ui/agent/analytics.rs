@@ -162,17 +162,18 @@ pub(super) async fn analytics_page(
         Err(e) => return Err(e.into()),
     };
     let mut conn = app.store.read().await?;
-    let o = figures::overview(&mut conn, &req).await?;
+    let memo = &mut figures::Memo::default();
+    let o = figures::overview(&mut conn, &req, memo).await?;
     let days = (req.scope.to - req.scope.from) / 86_400_000_000;
     let interval = Interval::for_days(days);
-    let v = figures::volume(&mut conn, &req, interval).await?;
-    let by_status = figures::distribution(&mut conn, &req, "status").await?;
-    let by_category = figures::distribution(&mut conn, &req, "category").await?;
-    let by_channel = figures::distribution(&mut conn, &req, "channel").await?;
-    let peak = figures::peak_hours(&mut conn, &req).await?;
-    let sla = crate::analytics::sla::detailed(&mut conn, &req).await?;
-    let agents = figures::agents(&mut conn, &req, actor.user_id).await?;
-    let csat = figures::csat_report(&mut conn, &req).await?;
+    let v = figures::volume(&mut conn, &req, memo, interval).await?;
+    let by_status = figures::distribution(&mut conn, &req, memo, "status").await?;
+    let by_category = figures::distribution(&mut conn, &req, memo, "category").await?;
+    let by_channel = figures::distribution(&mut conn, &req, memo, "channel").await?;
+    let peak = figures::peak_hours(&mut conn, &req, memo).await?;
+    let sla = crate::analytics::sla::detailed(&mut conn, &req, memo).await?;
+    let agents = figures::agents(&mut conn, &req, memo, actor.user_id).await?;
+    let csat = figures::csat_report(&mut conn, &req, memo).await?;
     let ws = actor.workspace_id;
     let users = store::users::list(&mut conn, ws, 500, 0).await?.0;
     let groups = store::groups::list(&mut conn, ws).await?;

@@ -1,0 +1,267 @@
+//! Analytics benchmark: seeds a workspace with `ferrodesk seed` (1,000,000 tickets by
+//! default, over six months with recent ones denser), starts `ferrodesk serve` as its own
+//! process and measures over real HTTP the p50/p99 latency of every analytics route for the
+//! default range (the last 30 days) and for the last 7 days, next to the `/healthz` floor and
+//! the bare SQL count of the range's tickets; then streams the 30-day export and reports its
+//! rows, time and the server's resident memory before and after (a streamed export keeps it
+//! flat). Prints `EXPLAIN QUERY PLAN` for the reads. SQLite only.
+//!
+//! Run: `cargo bench --bench analytics` (FERRODESK_BENCH_TICKETS changes the size,
+//! FERRODESK_BENCH_REQUESTS the requests per route, FERRODESK_BENCH_DIR reuses a seeded data
+//! folder between runs).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Stats {
+    name: String,
+    samples: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Stats {
+    fn pct(&self, p: f64) -> f64 {
+        let mut v = self.samples.clone();
+        v.sort();
+        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+        v[i].as_secs_f64() * 1000.0
+    }
+    fn row(&self) -> String {
+        format!(
+            "| {:<44} | {:>7} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.1} |",
+            self.name,
+            self.samples.len(),
+            self.pct(0.5),
+            self.pct(0.99),
+            self.pct(1.0),
+            self.samples.len() as f64 / self.wall.as_secs_f64()
+        )
+    }
+}
+
+fn ferrodesk(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
+    c.env("FERRODESK_DATA_DIR", dir)
+        .env("FERRODESK_ADMIN_EMAIL", "bench@example.com")
+        .env("FERRODESK_ADMIN_PASSWORD", "bench-password")
+        .env("FERRODESK_API_RATE_LIMIT", "100000000")
+        .env("RUST_LOG", "warn")
+        .env_remove("FERRODESK_DATABASE_URL");
+    c
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn timed(name: &str, n: usize, mut f: impl FnMut(usize) -> reqwest::RequestBuilder) -> Stats {
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let req = f(i);
+        let t = Instant::now();
+        let r = req.send().await.expect("request");
+        assert!(r.status().is_success(), "{name}: {}", r.status());
+        let _ = r.bytes().await;
+        samples.push(t.elapsed());
+    }
+    Stats {
+        name: name.to_owned(),
+        samples,
+        wall: start.elapsed(),
+    }
+}
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let tickets = env_usize("FERRODESK_BENCH_TICKETS", 1_000_000);
+    let requests = env_usize("FERRODESK_BENCH_REQUESTS", 40);
+    let temp = tempfile::tempdir().expect("dir");
+    let dir = std::env::var("FERRODESK_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| temp.path().to_owned());
+    std::fs::create_dir_all(&dir).expect("dir");
+    let seeded = dir.join("ferrodesk.db").exists();
+    if !seeded {
+        let t = Instant::now();
+        let out = ferrodesk(&dir)
+            .args(["seed", "--tickets", &tickets.to_string()])
+            .output()
+            .expect("seed");
+        assert!(
+            out.status.success(),
+            "seed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "seeded {tickets} tickets in {:.0} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let mut child = ferrodesk(&dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let pid = child.id();
+    let base = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
+        .expect("listening line");
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("token").to_owned();
+
+    // The range's size and the bare SQL floor, straight on the database file.
+    let db = format!("sqlite://{}?mode=ro", dir.join("ferrodesk.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+        .await
+        .expect("db");
+    let now = ferrodesk::clock::now_micros();
+    let from30 = now - 30 * 86_400_000_000;
+    let count_sql = "SELECT COUNT(*) FROM tickets WHERE workspace_id = (SELECT id FROM workspaces LIMIT 1) AND created_at >= ?1 AND created_at < ?2 AND deleted_at IS NULL";
+    let (in_range,): (i64,) = sqlx::query_as(count_sql)
+        .bind(from30)
+        .bind(now)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    let mut floor_sql = Vec::new();
+    let t = Instant::now();
+    for _ in 0..requests {
+        let s = Instant::now();
+        let _: (i64,) = sqlx::query_as(count_sql)
+            .bind(from30)
+            .bind(now)
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        floor_sql.push(s.elapsed());
+    }
+    let floor_sql = Stats {
+        name: "floor: bare SQL count of the 30 days".into(),
+        samples: floor_sql,
+        wall: t.elapsed(),
+    };
+    println!("\n{tickets} tickets; {in_range} created in the last 30 days\n");
+    for (what, sql) in [
+        (
+            "tickets created in range",
+            "SELECT id, status, priority, created_at, first_response_at FROM tickets WHERE workspace_id = ?1 AND deleted_at IS NULL AND created_at >= ?2 AND created_at < ?3",
+        ),
+        (
+            "solved in range",
+            "SELECT COALESCE(resolved_at, closed_at) FROM tickets WHERE workspace_id = ?1 AND deleted_at IS NULL AND COALESCE(resolved_at, closed_at) >= ?2 AND COALESCE(resolved_at, closed_at) < ?3",
+        ),
+        (
+            "backlog at an instant",
+            "SELECT COUNT(*) FROM tickets WHERE workspace_id = ?1 AND deleted_at IS NULL AND status IN ('new','open','pending') AND created_at < ?2 AND ?3 > 0",
+        ),
+        (
+            "reopens of the range",
+            "SELECT e.ticket_id FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id WHERE e.workspace_id = ?1 AND e.event_type = 'reopened' AND t.created_at >= ?2 AND t.created_at < ?3",
+        ),
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind(vec![0_u8; 16])
+                .bind(from30)
+                .bind(now)
+                .fetch_all(&mut conn)
+                .await
+                .expect("plan");
+        println!("EXPLAIN QUERY PLAN ({what}):");
+        for (_, _, _, detail) in plan {
+            println!("    {detail}");
+        }
+    }
+
+    let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
+    let mut rows = vec![
+        timed("floor: GET /healthz", requests, |_| {
+            http.get(format!("{base}/healthz"))
+        })
+        .await,
+    ];
+    rows.push(floor_sql);
+    for (label, days) in [("30 d", None), ("7 d", Some(7))] {
+        let range = days.map_or_else(String::new, |d: i64| {
+            format!(
+                "&from={}",
+                ferrodesk::clock::rfc3339(now - d * 86_400_000_000)
+            )
+        });
+        for (name, path) in [
+            ("overview", "overview?"),
+            ("volume (days)", "volume?interval=day"),
+            ("distribution by category", "distribution?by=category"),
+            ("distribution by tag", "distribution?by=tag"),
+            ("agents", "agents?"),
+            ("sla/detailed", "sla/detailed?"),
+            ("csat", "csat?"),
+            ("peak-hours", "peak-hours?"),
+            ("overview, priority=urgent", "overview?priority=urgent"),
+        ] {
+            rows.push(
+                timed(&format!("{name} ({label})"), requests, |_| {
+                    auth(http.get(format!("{base}/api/tickets/analytics/{path}{range}")))
+                })
+                .await,
+            );
+        }
+    }
+    println!("\n| operation | samples | p50 (ms) | p99 (ms) | max (ms) | per second |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!("{}", r.row());
+    }
+
+    // The export: every row of the 30 days, streamed.
+    let before = rss_kib(pid);
+    let t = Instant::now();
+    let mut res = auth(http.get(format!("{base}/api/tickets/analytics/export?format=csv")))
+        .send()
+        .await
+        .expect("export");
+    let (mut bytes, mut lines, mut peak) = (0_usize, 0_usize, before);
+    while let Some(chunk) = res.chunk().await.expect("chunk") {
+        bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+        peak = peak.max(rss_kib(pid));
+    }
+    println!(
+        "\nexport (30 d, CSV): {} rows, {:.1} MB in {:.1} s ({:.0} rows/s); server RSS {} MB before, peak {} MB during",
+        lines.saturating_sub(1),
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64(),
+        lines as f64 / t.elapsed().as_secs_f64(),
+        before / 1024,
+        peak / 1024
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
