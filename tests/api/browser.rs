@@ -970,6 +970,19 @@ async fn analytics(backend: Backend) {
         "status, header and the two urgent tickets"
     );
 
+    // The daily report's settings are saved from the page.
+    b.js("var f = document.getElementById('report-settings'); f.querySelector('[name=enabled]').checked = true; document.getElementById('report-hour').value = '7'; f.querySelector('[name=roles][value=agent]').checked = true; f.submit(); return true").await;
+    b.wait(
+        "the saved notice",
+        "return document.body.textContent.indexOf('The report settings were saved.') >= 0",
+    )
+    .await;
+    let settings = admin.get("/api/settings/reports").await.expect(200).clone();
+    assert_eq!(
+        settings["daily_queue"],
+        json!({"enabled": true, "hour": 7, "timezone": null, "roles": ["supervisor", "agent"]})
+    );
+
     // Phone width: the page does not scroll sideways.
     b.resize(390, 844).await;
     b.go("/analytics").await;

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::http::ui::charts::{self, Point};
 use crate::http::ui::{Staff, StaffForm, UiError, UiResult, go, page};
 use crate::store;
-use crate::tickets::status::{Channel, Priority};
+use crate::tickets::status::{Channel, Priority, Role};
 
 /// A headline figure.
 pub struct Kpi {
@@ -89,6 +89,11 @@ pub(super) struct AnalyticsPage {
     agent_rows: Vec<AgentRow>,
     csat_svg: charts::Svg,
     comments: Vec<CommentRow>,
+    report_enabled: bool,
+    report_hours: Vec<Opt>,
+    report_tz: String,
+    report_roles: Vec<Opt>,
+    report_last: String,
 }
 
 /// "1 h 20 min", "3 d 4 h", "45 s", "—".
@@ -175,6 +180,7 @@ pub(super) async fn analytics_page(
     let agents = figures::agents(&mut conn, &req, memo, actor.user_id).await?;
     let csat = figures::csat_report(&mut conn, &req, memo).await?;
     let ws = actor.workspace_id;
+    let report = analytics::report::settings(&app.store, actor).await?;
     let users = store::users::list(&mut conn, ws, 500, 0).await?.0;
     let groups = store::groups::list(&mut conn, ws).await?;
     let categories = store::categories::list(&mut conn, ws, false).await?;
@@ -337,7 +343,11 @@ pub(super) async fn analytics_page(
             errors,
             notice: q
                 .get("sent")
-                .map(|n| format!("The daily queue report was queued for {n} recipient(s).")),
+                .map(|n| format!("The daily queue report was queued for {n} recipient(s)."))
+                .or_else(|| {
+                    q.get("saved")
+                        .map(|_| "The report settings were saved.".to_owned())
+                }),
             from: local(req.scope.from),
             to: local(req.scope.to - 1),
             tz: req.tz_name.clone(),
@@ -422,8 +432,55 @@ pub(super) async fn analytics_page(
                     comment: c.comment.clone(),
                 })
                 .collect(),
+            report_enabled: report.daily_queue.enabled,
+            report_hours: (0..24_u8)
+                .map(|h| Opt {
+                    value: h.to_string(),
+                    label: format!("{h:02}:00"),
+                    selected: h == report.daily_queue.hour,
+                })
+                .collect(),
+            report_tz: report.daily_queue.timezone.clone().unwrap_or_default(),
+            report_roles: [Role::Supervisor, Role::Admin, Role::Agent]
+                .iter()
+                .map(|r| Opt {
+                    value: r.as_str().to_owned(),
+                    label: format!("{}s", r.label()),
+                    selected: report.daily_queue.roles.contains(r),
+                })
+                .collect(),
+            report_last: report
+                .last_sent_on
+                .clone()
+                .unwrap_or_else(|| "never".into()),
         },
     ))
+}
+
+/// Saves the daily queue report's settings from the page's form; a refused value comes back
+/// as the page's error.
+pub(super) async fn analytics_report_settings(
+    State(app): State<AppState>,
+    StaffForm { staff, form }: StaffForm<crate::http::ui::Fields>,
+) -> UiResult {
+    use crate::analytics::report::{DailyQueueSettings, ReportSettings};
+    let field = |k: &str| crate::http::ui::field(&form, k).trim().to_owned();
+    let roles: Vec<Role> = crate::http::ui::all(&form, "roles")
+        .into_iter()
+        .filter_map(Role::parse)
+        .collect();
+    let tz = field("timezone");
+    let input = ReportSettings {
+        daily_queue: DailyQueueSettings {
+            enabled: field("enabled") == "1",
+            hour: field("hour").parse().unwrap_or(u8::MAX),
+            timezone: (!tz.is_empty()).then_some(tz),
+            roles,
+        },
+        last_sent_on: None,
+    };
+    analytics::report::set_settings(&app.store, &staff.actor, input).await?;
+    Ok(go(&axum::http::HeaderMap::new(), "/analytics?saved=1"))
 }
 
 /// The CSV (or JSON) download of the page's range and filters.

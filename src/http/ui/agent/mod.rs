@@ -127,6 +127,10 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/analytics", get(analytics_page))
         .route("/analytics/export", get(analytics_export))
         .route("/analytics/report/send", post(analytics_send_report))
+        .route(
+            "/analytics/report/settings",
+            post(analytics_report_settings),
+        )
 }
 
 #[cfg(test)]
