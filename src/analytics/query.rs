@@ -128,8 +128,8 @@ pub async fn request(
             .and_then(|d| d.start_of_day())
             .map_or(to - 30 * 86_400_000_000, |d| d.timestamp().as_microsecond())
     });
-    if from >= to {
-        errors.push(FieldError::new("to", "must be after `from`"));
+    if from > to {
+        errors.push(FieldError::new("to", "must not be before `from`"));
     } else if to - from > MAX_RANGE_DAYS * 86_400_000_000 {
         errors.push(FieldError::new(
             "from",

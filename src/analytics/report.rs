@@ -37,11 +37,12 @@ pub struct DailyQueueSettings {
     pub enabled: bool,
     /// The local hour (0–23) it goes out at.
     #[serde(default = "default_hour")]
+    #[schema(minimum = 0, maximum = 23)]
     pub hour: u8,
     /// IANA zone of that hour; `null`: the zone of the business hours.
     #[serde(default)]
     pub timezone: Option<String>,
-    /// Which staff roles receive it (`admin`, `supervisor`, `agent`).
+    /// Which staff roles receive it.
     #[serde(default = "default_roles")]
     pub roles: Vec<Role>,
 }
@@ -116,12 +117,6 @@ pub async fn set_settings(
         errors.push(FieldError::new(
             "daily_queue.timezone",
             format!("`{tz}` is not an IANA time zone (such as Europe/Warsaw)"),
-        ));
-    }
-    if d.roles.contains(&Role::Engineer) {
-        errors.push(FieldError::new(
-            "daily_queue.roles",
-            "may name admin, supervisor and agent",
         ));
     }
     if d.enabled && d.roles.is_empty() {

@@ -326,10 +326,7 @@ fn bound_parameter(path: &str, p: &mut Value) {
                 ]),
             );
         }
-        ("query", "tz") => set(
-            "pattern",
-            json!("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"),
-        ),
+        ("query", "tz") => set("enum", json!(time_zones())),
         ("query", "interval") => set("enum", json!(["hour", "day", "week", "month"])),
         ("query", "by") => set("enum", json!(crate::analytics::figures::DISTRIBUTIONS)),
         ("query", "format") => set("enum", json!(["csv", "json"])),
