@@ -24,12 +24,15 @@ pub fn unsolved(s: Status) -> bool {
     matches!(s, Status::New | Status::Open | Status::Pending)
 }
 
+/// When each ticket solved in the range was solved, and who had it.
+type Solved = Vec<(i64, Option<crate::ids::UserId>)>;
+
 /// The reads of one request, done once however many figures use them (the page shows them
 /// all).
 #[derive(Default)]
 pub struct Memo {
     facts: Option<std::sync::Arc<Vec<Fact>>>,
-    solved: Option<std::sync::Arc<Vec<(i64, Option<crate::ids::UserId>)>>>,
+    solved: Option<std::sync::Arc<Solved>>,
     reopens: Option<std::sync::Arc<HashMap<uuid::Uuid, i64>>>,
 }
 
@@ -51,7 +54,7 @@ impl Memo {
         &mut self,
         conn: &mut Conn,
         req: &Request,
-    ) -> Result<std::sync::Arc<Vec<(i64, Option<crate::ids::UserId>)>>> {
+    ) -> Result<std::sync::Arc<Solved>> {
         if self.solved.is_none() {
             self.solved = Some(std::sync::Arc::new(reads::solved(conn, &req.scope).await?));
         }
