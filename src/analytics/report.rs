@@ -375,22 +375,37 @@ pub async fn scan(store: &Store, now: i64) -> Result<usize> {
         if !s.enabled {
             continue;
         }
-        let (tz, name) = zone_of(store, ws, &s).await?;
-        let local = timestamp(now).to_zoned(tz.clone());
-        if local.hour() < i8::try_from(s.hour).unwrap_or(0) {
-            continue;
+        // One workspace's failure is logged and retried next tick; the others still go out.
+        match send_due(store, ws, &s, now).await {
+            Ok(true) => sent += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(workspace = %ws, error = %e, "daily queue report failed"),
         }
-        let day = local.date().to_string();
-        let mut tx = store.begin().await?;
-        if !reads::claim_report_run(&mut tx, ws, DAILY_QUEUE, &day, now).await? {
-            continue;
-        }
-        let report = build(&mut tx, ws, &tz, &name, now).await?;
-        queue_mail(&mut tx, ws, &s.roles, &report).await?;
-        tx.commit().await?;
-        sent += 1;
     }
     Ok(sent)
+}
+
+/// Sends the report of `ws` if its hour has come today and today's run is not claimed yet.
+async fn send_due(
+    store: &Store,
+    ws: WorkspaceId,
+    s: &DailyQueueSettings,
+    now: i64,
+) -> Result<bool> {
+    let (tz, name) = zone_of(store, ws, s).await?;
+    let local = timestamp(now).to_zoned(tz.clone());
+    if local.hour() < i8::try_from(s.hour).unwrap_or(0) {
+        return Ok(false);
+    }
+    let day = local.date().to_string();
+    let mut tx = store.begin().await?;
+    if !reads::claim_report_run(&mut tx, ws, DAILY_QUEUE, &day, now).await? {
+        return Ok(false);
+    }
+    let report = build(&mut tx, ws, &tz, &name, now).await?;
+    queue_mail(&mut tx, ws, &s.roles, &report).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The mail of a report payload: subject, text and HTML body. Every name and subject is
