@@ -80,6 +80,17 @@ fn instant(v: &str, tz: &TimeZone, end: bool) -> Option<i64> {
     Some(start.timestamp().as_microsecond())
 }
 
+/// The default start of a range ending at `to` (exclusive): the 30 days up to it, whole days
+/// in the zone — the day holding `to`'s last instant and the 29 before it.
+fn default_from(to: i64, tz: &TimeZone) -> i64 {
+    let last = Timestamp::from_microsecond(to - 1)
+        .unwrap_or_default()
+        .to_zoned(tz.clone());
+    last.checked_sub(29.days())
+        .and_then(|d| d.start_of_day())
+        .map_or(to - 30 * 86_400_000_000, |d| d.timestamp().as_microsecond())
+}
+
 /// Reads and checks the query of an analytics route; `extra` names the route's own
 /// parameters. Agents get their own figures only.
 pub async fn request(
@@ -119,15 +130,7 @@ pub async fn request(
     let to = read("to", true);
     let from = read("from", false);
     let to = to.unwrap_or(now);
-    let from = from.unwrap_or_else(|| {
-        // The 30 days up to `to`, whole days in the zone.
-        let z = Timestamp::from_microsecond(to)
-            .unwrap_or_default()
-            .to_zoned(tz.clone());
-        z.checked_sub(29.days())
-            .and_then(|d| d.start_of_day())
-            .map_or(to - 30 * 86_400_000_000, |d| d.timestamp().as_microsecond())
-    });
+    let from = from.unwrap_or_else(|| default_from(to, &tz));
     if from > to {
         errors.push(FieldError::new("to", "must not be before `from`"));
     } else if to - from > MAX_RANGE_DAYS * 86_400_000_000 {
@@ -261,5 +264,29 @@ mod tests {
             Some(1_774_778_400_000_000)
         );
         assert_eq!(instant("yesterday", &tz, false), None);
+    }
+
+    #[test]
+    fn the_default_range_is_thirty_whole_days_up_to_the_end() {
+        let utc = TimeZone::UTC;
+        // `to=2026-03-31` ends at midnight: March 2nd to 31st, both included.
+        let to = instant("2026-03-31", &utc, true).expect("valid");
+        assert_eq!(
+            crate::clock::rfc3339(default_from(to, &utc)),
+            "2026-03-02T00:00:00Z"
+        );
+        // An instant in the afternoon: today and the 29 days before it.
+        let to = instant("2026-03-31T15:00:00Z", &utc, true).expect("valid");
+        assert_eq!(
+            crate::clock::rfc3339(default_from(to, &utc)),
+            "2026-03-02T00:00:00Z"
+        );
+        // Whole days in the zone, across the spring change.
+        let tz = TimeZone::get("Europe/Warsaw").expect("valid");
+        let to = instant("2026-04-10", &tz, true).expect("valid");
+        assert_eq!(
+            crate::clock::rfc3339(default_from(to, &tz)),
+            "2026-03-11T23:00:00Z"
+        );
     }
 }
