@@ -13,33 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+use common::{Stats, ferrodesk};
+
 const REQUESTS: usize = 400;
 const TONES: [&str; 3] = ["professional", "friendly", "concise"];
-
-struct Stats {
-    name: String,
-    samples: Vec<Duration>,
-    wall: Duration,
-}
-
-impl Stats {
-    fn pct(&self, p: f64) -> f64 {
-        let mut v = self.samples.clone();
-        v.sort();
-        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v[i].as_secs_f64() * 1000.0
-    }
-    fn row(&self) -> String {
-        format!(
-            "| {:<34} | {:>7} | {:>8.2} | {:>8.2} | {:>10.0} |",
-            self.name,
-            self.samples.len(),
-            self.pct(0.5),
-            self.pct(0.99),
-            self.samples.len() as f64 / self.wall.as_secs_f64()
-        )
-    }
-}
 
 struct Server {
     base: String,
@@ -47,21 +25,6 @@ struct Server {
     http: reqwest::Client,
     child: std::process::Child,
     _dir: tempfile::TempDir,
-}
-
-fn ferrodesk(dir: &std::path::Path, database_url: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
-    c.env("FERRODESK_DATA_DIR", dir)
-        .env("FERRODESK_ADMIN_EMAIL", "bench@example.com")
-        .env("FERRODESK_ADMIN_PASSWORD", "bench-password")
-        .env("FERRODESK_API_RATE_LIMIT", "100000000")
-        .env("FERRODESK_PUBLIC_RATE_LIMIT", "100000000")
-        .env("RUST_LOG", "warn");
-    match database_url {
-        Some(u) => c.env("FERRODESK_DATABASE_URL", u),
-        None => c.env_remove("FERRODESK_DATABASE_URL"),
-    };
-    c
 }
 
 async fn start(database_url: Option<&str>, tickets: usize) -> Server {
@@ -101,24 +64,6 @@ async fn start(database_url: Option<&str>, tickets: usize) -> Server {
         http,
         child,
         _dir: dir,
-    }
-}
-
-async fn timed(name: &str, n: usize, mut f: impl FnMut(usize) -> reqwest::RequestBuilder) -> Stats {
-    let start = Instant::now();
-    let mut samples = Vec::with_capacity(n);
-    for i in 0..n {
-        let req = f(i);
-        let t = Instant::now();
-        let r = req.send().await.expect("request");
-        assert!(r.status().is_success(), "{name}: {}", r.status());
-        let _ = r.bytes().await;
-        samples.push(t.elapsed());
-    }
-    Stats {
-        name: name.to_owned(),
-        samples,
-        wall: start.elapsed(),
     }
 }
 
@@ -165,11 +110,11 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (http, base, token) = (s.http.clone(), s.base.clone(), s.token.clone());
     let mut rows = vec![
-        timed("floor: GET /healthz", REQUESTS, |_| {
+        common::sequential("floor: GET /healthz", REQUESTS, |_| {
             http.get(format!("{base}/healthz"))
         })
         .await,
-        timed("POST draft-response", REQUESTS, |i| {
+        common::sequential("POST draft-response", REQUESTS, |i| {
             http.post(format!(
                 "{base}/api/tickets/{}/draft-response",
                 ids[i % ids.len()]
@@ -178,17 +123,17 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
             .json(&json!({"tone": TONES[i % 3]}))
         })
         .await,
-        timed("GET summary (stored)", REQUESTS, |i| {
+        common::sequential("GET summary (stored)", REQUESTS, |i| {
             http.get(format!("{base}/api/tickets/{}/summary", ids[i % ids.len()]))
                 .bearer_auth(&token)
         })
         .await,
-        timed("GET similar", REQUESTS, |i| {
+        common::sequential("GET similar", REQUESTS, |i| {
             http.get(format!("{base}/api/tickets/{}/similar", ids[i % ids.len()]))
                 .bearer_auth(&token)
         })
         .await,
-        timed("GET suggestions", REQUESTS, |i| {
+        common::sequential("GET suggestions", REQUESTS, |i| {
             http.get(format!(
                 "{base}/api/tickets/{}/suggestions",
                 ids[i % ids.len()]
@@ -196,7 +141,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
             .bearer_auth(&token)
         })
         .await,
-        timed("GET public kb search", REQUESTS, |i| {
+        common::sequential("GET public kb search", REQUESTS, |i| {
             http.get(format!("{base}/api/public/kb/search")).query(&[(
                 "q",
                 questions[i % questions.len()]["subject"]
@@ -211,10 +156,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
         "\n### {label}: {tickets} seeded tickets, {} articles\n",
         articles.len()
     );
-    println!(
-        "| operation                          | samples | p50 (ms) | p99 (ms) | throughput/s |"
-    );
-    println!("|------------------------------------|---------|----------|----------|------------|");
+    println!("{}", common::HEADER);
     for r in &rows {
         println!("{}", r.row());
     }
@@ -321,10 +263,7 @@ fn vectors() {
         wall: start.elapsed(),
     }];
     println!("\n### Vectors (in process)\n");
-    println!(
-        "| operation                          | samples | p50 (ms) | p99 (ms) | throughput/s |"
-    );
-    println!("|------------------------------------|---------|----------|----------|------------|");
+    println!("{}", common::HEADER);
     for r in &rows {
         println!("{}", r.row());
     }

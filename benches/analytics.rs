@@ -13,74 +13,19 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
-struct Stats {
-    name: String,
-    samples: Vec<Duration>,
-    wall: Duration,
-}
+mod common;
+use common::Stats;
 
-impl Stats {
-    fn pct(&self, p: f64) -> f64 {
-        let mut v = self.samples.clone();
-        v.sort();
-        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v[i].as_secs_f64() * 1000.0
-    }
-    fn row(&self) -> String {
-        format!(
-            "| {:<44} | {:>7} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.1} |",
-            self.name,
-            self.samples.len(),
-            self.pct(0.5),
-            self.pct(0.99),
-            self.pct(1.0),
-            self.samples.len() as f64 / self.wall.as_secs_f64()
-        )
-    }
-}
-
-fn ferrodesk(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
-    c.env("FERRODESK_DATA_DIR", dir)
-        .env("FERRODESK_ADMIN_EMAIL", "bench@example.com")
-        .env("FERRODESK_ADMIN_PASSWORD", "bench-password")
-        .env("FERRODESK_API_RATE_LIMIT", "100000000")
-        .env("RUST_LOG", "error")
-        .env_remove("FERRODESK_DATABASE_URL");
+/// The server on `dir`, SQLite, quieter than the other benchmarks: at a million tickets every
+/// analytics query is a slow-statement warning.
+fn analytics_server(dir: &std::path::Path) -> Command {
+    let mut c = common::ferrodesk(dir, None);
+    c.env("RUST_LOG", "error");
     c
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-async fn timed(name: &str, n: usize, mut f: impl FnMut(usize) -> reqwest::RequestBuilder) -> Stats {
-    let start = Instant::now();
-    let mut samples = Vec::with_capacity(n);
-    for i in 0..n {
-        let req = f(i);
-        let t = Instant::now();
-        let r = req.send().await.expect("request");
-        if !r.status().is_success() {
-            println!("{name}: {}", r.status());
-        }
-        let _ = r.bytes().await;
-        samples.push(t.elapsed());
-    }
-    Stats {
-        name: name.to_owned(),
-        samples,
-        wall: start.elapsed(),
-    }
 }
 
 fn env_usize(key: &str, default: usize) -> usize {
@@ -103,7 +48,7 @@ async fn main() {
     let seeded = dir.join("ferrodesk.db").exists();
     if !seeded {
         let t = Instant::now();
-        let out = ferrodesk(&dir)
+        let out = analytics_server(&dir)
             .args(["seed", "--tickets", &tickets.to_string()])
             .output()
             .expect("seed");
@@ -119,7 +64,7 @@ async fn main() {
     }
     // The background jobs stay off so the figures are the routes' own (at a million tickets
     // the SLA scanner's pass takes seconds of the same two cores; see the README).
-    let mut child = ferrodesk(&dir)
+    let mut child = analytics_server(&dir)
         .env("FERRODESK_RUN_JOBS", "false")
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -209,7 +154,7 @@ async fn main() {
 
     let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
     let mut rows = vec![
-        timed("floor: GET /healthz", requests, |_| {
+        common::sequential("floor: GET /healthz", requests, |_| {
             http.get(format!("{base}/healthz"))
         })
         .await,
@@ -229,7 +174,7 @@ async fn main() {
         ("overview, priority=urgent", "overview?priority=urgent"),
     ] {
         rows.push(
-            timed(&format!("{name} (30 d)"), requests, |_| {
+            common::sequential(&format!("{name} (30 d)"), requests, |_| {
                 auth(http.get(format!("{base}/api/tickets/analytics/{path}")))
             })
             .await,
@@ -244,7 +189,7 @@ async fn main() {
             .await
             .expect("count");
         rows.push(
-            timed(
+            common::sequential(
                 &format!("overview ({days} d, {n} tickets)"),
                 requests,
                 |_| auth(http.get(format!("{base}/api/tickets/analytics/overview?from={from}"))),
@@ -252,14 +197,13 @@ async fn main() {
             .await,
         );
     }
-    println!("\n| operation | samples | p50 (ms) | p99 (ms) | max (ms) | per second |");
-    println!("|---|---|---|---|---|---|");
+    println!("\n{}", common::HEADER);
     for r in &rows {
         println!("{}", r.row());
     }
 
     // The export: every row of the 30 days, streamed.
-    let before = rss_kib(pid);
+    let before = common::memory_mb(pid).0;
     let t = Instant::now();
     let mut res = auth(http.get(format!("{base}/api/tickets/analytics/export?format=csv")))
         .send()
@@ -269,16 +213,16 @@ async fn main() {
     while let Some(chunk) = res.chunk().await.expect("chunk") {
         bytes += chunk.len();
         lines += chunk.iter().filter(|b| **b == b'\n').count();
-        peak = peak.max(rss_kib(pid));
+        peak = peak.max(common::memory_mb(pid).0);
     }
     println!(
-        "\nexport (30 d, CSV): {} rows, {:.1} MB in {:.1} s ({:.0} rows/s); server RSS {} MB before, peak {} MB during",
+        "\nexport (30 d, CSV): {} rows, {:.1} MB in {:.1} s ({:.0} rows/s); server RSS {:.0} MB before, peak {:.0} MB during",
         lines.saturating_sub(1),
         bytes as f64 / 1e6,
         t.elapsed().as_secs_f64(),
         lines as f64 / t.elapsed().as_secs_f64(),
-        before / 1024,
-        peak / 1024
+        before,
+        peak
     );
     let _ = child.kill();
     let _ = child.wait();

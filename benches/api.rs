@@ -6,72 +6,21 @@
 //!
 //! Run: `cargo bench --bench api` (set FERRODESK_BENCH_TICKETS to change the size).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
+mod common;
+use common::{Stats, ferrodesk, memory_mb};
+
 const CREATE_CLIENTS: usize = 8;
 const CREATES: usize = 4000;
 const READS: usize = 2000;
 const SEARCHES: usize = 500;
 const PAGES: usize = 1000;
-
-struct Stats {
-    name: String,
-    samples: Vec<Duration>,
-    wall: Duration,
-}
-
-impl Stats {
-    fn pct(&self, p: f64) -> f64 {
-        let mut v = self.samples.clone();
-        v.sort();
-        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v[i].as_secs_f64() * 1000.0
-    }
-    fn row(&self) -> String {
-        format!(
-            "| {:<34} | {:>7} | {:>8.2} | {:>8.2} | {:>8.2} | {:>10.0} |",
-            self.name,
-            self.samples.len(),
-            self.pct(0.5),
-            self.pct(0.99),
-            self.pct(1.0),
-            self.samples.len() as f64 / self.wall.as_secs_f64()
-        )
-    }
-}
-
-/// `VmRSS` and `VmHWM` (peak) of a process, in MB.
-fn memory_mb(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn ferrodesk(dir: &std::path::Path, database_url: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
-    c.env("FERRODESK_DATA_DIR", dir)
-        .env("FERRODESK_ADMIN_EMAIL", "bench@example.com")
-        .env("FERRODESK_ADMIN_PASSWORD", "bench-password")
-        .env("FERRODESK_API_RATE_LIMIT", "100000000")
-        .env("RUST_LOG", "warn");
-    match database_url {
-        Some(u) => c.env("FERRODESK_DATABASE_URL", u),
-        None => c.env_remove("FERRODESK_DATABASE_URL"),
-    };
-    c
-}
 
 async fn timed(
     name: &str,
@@ -325,12 +274,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
     println!(
         "\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s); server RSS {rss:.0} MB, peak {peak:.0} MB\n"
     );
-    println!(
-        "| operation                          | samples | p50 (ms) | p99 (ms) | max (ms) | throughput/s |"
-    );
-    println!(
-        "|------------------------------------|---------|----------|----------|----------|------------|"
-    );
+    println!("{}", common::HEADER);
     for r in &rows {
         println!("{}", r.row());
     }

@@ -10,26 +10,24 @@ use jiff::{Timestamp, ToSpan};
 
 use crate::auth::{Actor, Permission};
 use crate::error::{Error, FieldError, Result};
-use crate::ids::UserId;
 use crate::store::analytics::Scope;
 use crate::store::tickets::{AssigneeFilter, TicketFilter};
 use crate::store::{self, Store};
-use crate::tickets::status::{Channel, Priority};
 
 /// The longest range a request may cover.
 const MAX_RANGE_DAYS: i64 = 3 * 366;
 
-/// The parameters every route takes.
-const COMMON: [&str; 8] = [
-    "from",
-    "to",
-    "tz",
+/// The filters every route takes, as the ticket list reads them.
+const FILTERS: [&str; 5] = [
     "group_id",
     "category_id",
     "channel",
     "priority",
     "assignee_id",
 ];
+
+/// The parameters every route takes besides the filters.
+const COMMON: [&str; 3] = ["from", "to", "tz"];
 
 /// A checked analytics request.
 #[derive(Debug, Clone)]
@@ -46,21 +44,14 @@ pub struct Request {
     pub extra: HashMap<String, String>,
 }
 
-fn list_of(v: Option<&String>) -> impl Iterator<Item = &str> {
-    v.into_iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 /// The time zone a workspace reports in by default: that of its business hours.
 pub async fn default_zone(store: &Store, ws: crate::ids::WorkspaceId) -> Result<String> {
     let mut conn = store.read().await?;
     let settings = store::sla::calendar_settings(&mut conn, ws).await?;
     let business = settings.as_ref().and_then(|(_, doc)| {
         doc.as_deref()
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-            .and_then(|v| v["timezone"].as_str().map(str::to_owned))
+            .and_then(|d| serde_json::from_str::<crate::sla::calendar::CalendarSpec>(d).ok())
+            .map(|spec| spec.timezone)
     });
     Ok(business
         .or_else(|| settings.map(|(zone, _)| zone))
@@ -102,7 +93,10 @@ pub async fn request(
     actor.require(Permission::ViewOwnAnalytics)?;
     let mut errors: Vec<FieldError> = params
         .keys()
-        .filter(|k| !COMMON.contains(&k.as_str()) && !extra.contains(&k.as_str()))
+        .filter(|k| {
+            let k = k.as_str();
+            !COMMON.contains(&k) && !FILTERS.contains(&k) && !extra.contains(&k)
+        })
         .map(|k| FieldError::new(k.clone(), "unknown query parameter"))
         .collect();
     let tz_name = match params.get("tz").map(|s| s.trim()) {
@@ -139,8 +133,7 @@ pub async fn request(
             format!("the range may cover at most {MAX_RANGE_DAYS} days"),
         ));
     }
-    let mut filter = TicketFilter::default();
-    read_filters(params, actor, &mut filter, &mut errors);
+    let mut filter = read_filters(params, actor, &mut errors);
     let own_only = !actor.can(Permission::ViewTeamAnalytics);
     if own_only {
         let asked_other = match &filter.assignee {
@@ -177,72 +170,27 @@ pub async fn request(
     })
 }
 
+/// The filters, read by the ticket list's own parser (same words, same messages).
 fn read_filters(
     params: &HashMap<String, String>,
     actor: &Actor,
-    f: &mut TicketFilter,
     errors: &mut Vec<FieldError>,
-) {
-    fn uuids<T: std::str::FromStr>(
-        key: &'static str,
-        v: Option<&String>,
-        errors: &mut Vec<FieldError>,
-    ) -> Vec<T> {
-        list_of(v)
-            .filter_map(|w| {
-                w.parse::<T>()
-                    .map_err(|_| errors.push(FieldError::new(key, format!("`{w}` is not a UUID"))))
-                    .ok()
-            })
-            .collect()
-    }
-    f.group_ids = uuids("group_id", params.get("group_id"), errors);
-    f.category_ids = uuids("category_id", params.get("category_id"), errors);
-    for w in list_of(params.get("channel")) {
-        match Channel::parse(w) {
-            Some(c) => f.channels.push(c.as_str().to_owned()),
-            None => errors.push(FieldError::new(
-                "channel",
-                format!(
-                    "unknown value `{w}`, expected one of: {}",
-                    Channel::expected()
-                ),
-            )),
+) -> TicketFilter {
+    let only: HashMap<String, String> = params
+        .iter()
+        .filter(|(k, _)| FILTERS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match crate::tickets::list::parse(&only, actor) {
+        Ok(list) => list.filter,
+        Err(Error::Validation(found)) => {
+            errors.extend(found);
+            TicketFilter::default()
         }
-    }
-    for w in list_of(params.get("priority")) {
-        match Priority::parse(w) {
-            Some(p) => f.priorities.push(p.rank()),
-            None => errors.push(FieldError::new(
-                "priority",
-                format!(
-                    "unknown value `{w}`, expected one of: {}",
-                    Priority::expected()
-                ),
-            )),
+        Err(e) => {
+            errors.push(FieldError::new("query", e.to_string()));
+            TicketFilter::default()
         }
-    }
-    if params.contains_key("assignee_id") {
-        let mut ids: Vec<UserId> = Vec::new();
-        let mut none = false;
-        for w in list_of(params.get("assignee_id")) {
-            match w {
-                "me" => ids.push(actor.user_id),
-                "none" => none = true,
-                w => match w.parse::<UserId>() {
-                    Ok(u) => ids.push(u),
-                    Err(_) => errors.push(FieldError::new(
-                        "assignee_id",
-                        format!("`{w}` is not a UUID, `me` or `none`"),
-                    )),
-                },
-            }
-        }
-        f.assignee = match (ids.is_empty(), none) {
-            (true, true) => AssigneeFilter::Nobody,
-            (true, false) => AssigneeFilter::Any,
-            (false, _) => AssigneeFilter::OneOf(ids, none),
-        };
     }
 }
 

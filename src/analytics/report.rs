@@ -398,6 +398,15 @@ async fn send_due(
         return Ok(false);
     }
     let day = local.date().to_string();
+    // Once today's run is claimed, later ticks stop at this read instead of opening a write
+    // transaction (which on SQLite takes the write lock) to find the claim taken.
+    let last = {
+        let mut conn = store.read().await?;
+        reads::last_report_day(&mut conn, ws, DAILY_QUEUE).await?
+    };
+    if last.as_deref() == Some(day.as_str()) {
+        return Ok(false);
+    }
     let mut tx = store.begin().await?;
     if !reads::claim_report_run(&mut tx, ws, DAILY_QUEUE, &day, now).await? {
         return Ok(false);

@@ -6,8 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{Backend, Client, Options, TestApp};
-use crate::mail_out::SmtpSink;
+use crate::common::{Backend, Client, TestApp};
 
 const S: i64 = 1_000_000;
 const H: i64 = 3_600 * S;
@@ -906,26 +905,9 @@ both!(roles_and_bad_input, |app: TestApp| async move {
 });
 
 async fn report_mail(backend: Backend) {
-    let sink = SmtpSink::start();
-    let Some(app) = TestApp::start_with(
-        backend,
-        Options {
-            smtp_url: Some(sink.url()),
-            ..Options::default()
-        },
-    )
-    .await
-    else {
+    let Some((sink, app, admin)) = crate::mail_out::mailing_app(backend).await else {
         return;
     };
-    let admin = app.admin().await;
-    admin
-        .put(
-            "/api/settings/email",
-            json!({"support_address": "help@acme.example"}),
-        )
-        .await
-        .expect(200);
     let supervisor = admin.user(&app, "supervisor").await;
     let sup_email = supervisor.user["email"].as_str().expect("email").to_owned();
     let now = ferrodesk::clock::now_micros();

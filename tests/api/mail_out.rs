@@ -106,6 +106,23 @@ async fn setup(admin: &Client) -> String {
         .to_owned()
 }
 
+/// A server whose mail goes to a real SMTP server, with a support address set, and its admin;
+/// `None` when the backend does not run here.
+pub async fn mailing_app(backend: Backend) -> Option<(SmtpSink, TestApp, Client)> {
+    let sink = SmtpSink::start();
+    let app = TestApp::start_with(
+        backend,
+        Options {
+            smtp_url: Some(sink.url()),
+            ..Options::default()
+        },
+    )
+    .await?;
+    let admin = app.admin().await;
+    setup(&admin).await;
+    Some((sink, app, admin))
+}
+
 async fn comments(admin: &Client, ticket: &str) -> Vec<Value> {
     admin
         .get(&format!("/api/tickets/{ticket}/comments"))

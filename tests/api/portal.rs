@@ -6,7 +6,6 @@
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_EMAIL, Backend, Client, Options, TestApp};
-use crate::mail_out::SmtpSink;
 
 async fn submit(anon: &Client, subject: &str, email: &str) -> (String, String) {
     let res = anon
@@ -456,26 +455,9 @@ fn find_after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
 }
 
 async fn lookup(backend: Backend) {
-    let sink = SmtpSink::start();
-    let Some(app) = TestApp::start_with(
-        backend,
-        Options {
-            smtp_url: Some(sink.url()),
-            ..Options::default()
-        },
-    )
-    .await
-    else {
+    let Some((sink, app, admin)) = crate::mail_out::mailing_app(backend).await else {
         return;
     };
-    let admin = app.admin().await;
-    admin
-        .put(
-            "/api/settings/email",
-            json!({"support_address": "help@acme.example"}),
-        )
-        .await
-        .expect(200);
     let anon = app.anonymous();
     let (id, _) = submit(&anon, "Battery not charging", "known@example.com").await;
     app.run_pending_jobs().await;

@@ -212,15 +212,18 @@ pub async fn export(
     Query(p): Query,
 ) -> Result<Response> {
     let req = read(&app, &actor, &p, &["format"]).await?;
+    export_response(&app, req)
+}
+
+/// The export of a checked request (its `format` parameter: `csv`, the default, or `json`)
+/// as a streamed download named after its range; the console's download uses it too.
+pub fn export_response(app: &AppState, req: Request) -> Result<Response> {
     let format = choice(&req, "format", Format::parse, Format::Csv, "csv, json")?;
+    let day = |us: i64| crate::store::timestamp(us).to_zoned(req.tz.clone()).date();
     let name = format!(
         "tickets-{}-{}.{}",
-        crate::store::timestamp(req.scope.from)
-            .to_zoned(req.tz.clone())
-            .date(),
-        crate::store::timestamp(req.scope.to - 1)
-            .to_zoned(req.tz.clone())
-            .date(),
+        day(req.scope.from),
+        day(req.scope.to - 1),
         format.extension()
     );
     let body = Body::from_stream(crate::analytics::export::stream(

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 
 use super::inbox::encode;
 use crate::analytics::buckets::Interval;
@@ -16,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Permission;
 use crate::error::Error;
 use crate::http::ui::charts::{self, Point};
-use crate::http::ui::{Staff, StaffForm, UiError, UiResult, go, page};
+use crate::http::ui::{Staff, StaffForm, UiResult, go, page};
 use crate::store;
 use crate::tickets::status::{Channel, Priority, Role};
 
@@ -496,26 +495,7 @@ pub(super) async fn analytics_export(
         params.insert("format".into(), f.clone());
     }
     let req = analytics::request(&app.store, actor, &params, &["format"]).await?;
-    let format = match req.extra.get("format").map(String::as_str) {
-        None | Some("csv") => analytics::export::Format::Csv,
-        Some("json") => analytics::export::Format::Json,
-        Some(_) => return Err(UiError(Error::field("format", "must be csv or json"))),
-    };
-    let name = format!("tickets.{}", format.extension());
-    let body =
-        axum::body::Body::from_stream(analytics::export::stream(app.store.clone(), req, format));
-    Ok((
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(crate::http::api::analytics::export_response(&app, req)?)
 }
 
 /// "Send the daily report now".

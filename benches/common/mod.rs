@@ -1,0 +1,95 @@
+//! What the benchmarks share: latency samples and their table row, the server binary with the
+//! benchmark's settings, one-at-a-time timing of HTTP requests, and a process's memory.
+
+#![allow(dead_code, reason = "each benchmark uses its own part of this module")]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Latencies of one operation and how long they took together.
+pub struct Stats {
+    pub name: String,
+    pub samples: Vec<Duration>,
+    pub wall: Duration,
+}
+
+/// The header of the table [`Stats::row`] prints rows of.
+pub const HEADER: &str = "| operation | samples | p50 (ms) | p99 (ms) | max (ms) | per second |\n|---|---|---|---|---|---|";
+
+impl Stats {
+    /// The `p` quantile (0–1) in milliseconds.
+    pub fn pct(&self, p: f64) -> f64 {
+        let mut v = self.samples.clone();
+        v.sort();
+        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+        v[i].as_secs_f64() * 1000.0
+    }
+
+    /// A Markdown table row: samples, p50, p99, max and throughput.
+    pub fn row(&self) -> String {
+        format!(
+            "| {:<44} | {:>7} | {:>8.2} | {:>8.2} | {:>8.2} | {:>10.1} |",
+            self.name,
+            self.samples.len(),
+            self.pct(0.5),
+            self.pct(0.99),
+            self.pct(1.0),
+            self.samples.len() as f64 / self.wall.as_secs_f64()
+        )
+    }
+}
+
+/// The `ferrodesk` binary on data folder `dir` (and PostgreSQL at `database_url`, else
+/// SQLite), with the benchmark admin and no rate limits.
+pub fn ferrodesk(dir: &std::path::Path, database_url: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
+    c.env("FERRODESK_DATA_DIR", dir)
+        .env("FERRODESK_ADMIN_EMAIL", "bench@example.com")
+        .env("FERRODESK_ADMIN_PASSWORD", "bench-password")
+        .env("FERRODESK_API_RATE_LIMIT", "100000000")
+        .env("FERRODESK_PUBLIC_RATE_LIMIT", "100000000")
+        .env("RUST_LOG", "warn");
+    match database_url {
+        Some(u) => c.env("FERRODESK_DATABASE_URL", u),
+        None => c.env_remove("FERRODESK_DATABASE_URL"),
+    };
+    c
+}
+
+/// Sends `n` requests one after the other and times each to its last byte; every one must
+/// succeed.
+pub async fn sequential(
+    name: &str,
+    n: usize,
+    mut f: impl FnMut(usize) -> reqwest::RequestBuilder,
+) -> Stats {
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let req = f(i);
+        let t = Instant::now();
+        let r = req.send().await.expect("request");
+        assert!(r.status().is_success(), "{name}: {}", r.status());
+        let _ = r.bytes().await;
+        samples.push(t.elapsed());
+    }
+    Stats {
+        name: name.to_owned(),
+        samples,
+        wall: start.elapsed(),
+    }
+}
+
+/// `VmRSS` and `VmHWM` (peak) of a process, in MB.
+pub fn memory_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
