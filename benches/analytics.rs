@@ -120,39 +120,43 @@ async fn main() {
         wall: t.elapsed(),
     };
     println!("\n{tickets} tickets; {in_range} created in the last 30 days\n");
-    for (what, sql) in [
-        (
-            "tickets created in range",
-            "SELECT id, status, priority, created_at, first_response_at FROM tickets WHERE workspace_id = ?1 AND deleted_at IS NULL AND created_at >= ?2 AND created_at < ?3",
-        ),
-        (
-            "solved in range",
-            "SELECT COALESCE(resolved_at, closed_at) FROM tickets WHERE workspace_id = ?1 AND deleted_at IS NULL AND COALESCE(resolved_at, closed_at) >= ?2 AND COALESCE(resolved_at, closed_at) < ?3",
-        ),
-        (
-            "backlog at an instant",
-            "SELECT COUNT(*) FROM tickets WHERE workspace_id = ?1 AND deleted_at IS NULL AND status IN ('new','open','pending') AND created_at < ?2 AND ?3 > 0",
-        ),
-        (
-            "reopens of the range",
-            "SELECT e.ticket_id FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id WHERE e.workspace_id = ?1 AND e.event_type = 'reopened' AND e.created_at >= ?2 AND t.created_at >= ?2 AND t.created_at < ?3",
-        ),
-    ] {
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .bind(vec![0_u8; 16])
-                .bind(from30)
-                .bind(now)
-                .fetch_all(&mut conn)
-                .await
-                .expect("plan");
+    // The plans of the reads that keep the fact table current.
+    let (ws,): (uuid::Uuid,) = sqlx::query_as("SELECT id FROM workspaces LIMIT 1")
+        .fetch_one(&mut conn)
+        .await
+        .expect("workspace");
+    let ws: ferrodesk::ids::WorkspaceId = ws.to_string().parse().expect("ws");
+    let store = ferrodesk::store::Store::connect(&format!(
+        "sqlite://{}",
+        dir.join("ferrodesk.db").display()
+    ))
+    .await
+    .expect("store");
+    for (what, plan) in ferrodesk::analytics::facts::plans(&store, ws, false)
+        .await
+        .expect("plans")
+    {
         println!("EXPLAIN QUERY PLAN ({what}):");
-        for (_, _, _, detail) in plan {
-            println!("    {detail}");
+        for line in plan.lines() {
+            println!("    {line}");
         }
     }
 
     let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
+    // The first request loads every ticket's facts into memory; the others apply changes.
+    let rss = common::memory_mb(pid).0;
+    let t = Instant::now();
+    let first = auth(http.get(format!("{base}/api/tickets/analytics/overview")))
+        .send()
+        .await
+        .expect("first");
+    assert!(first.status().is_success(), "first: {}", first.status());
+    let _ = first.bytes().await;
+    println!(
+        "\nfirst request (loads the fact table): {:.1} s; server RSS {rss:.0} MB before, {:.0} MB after",
+        t.elapsed().as_secs_f64(),
+        common::memory_mb(pid).0
+    );
     let mut rows = vec![
         common::sequential("floor: GET /healthz", requests, |_| {
             http.get(format!("{base}/healthz"))
@@ -197,6 +201,36 @@ async fn main() {
             .await,
         );
     }
+    // A change before every request: the table reads and applies it first.
+    let (some,): (uuid::Uuid,) = sqlx::query_as(
+        "SELECT id FROM tickets WHERE deleted_at IS NULL ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("ticket");
+    let mut samples = Vec::new();
+    let t = Instant::now();
+    for i in 0..requests {
+        let r = auth(http.patch(format!("{base}/api/tickets/{some}")))
+            .json(&json!({"priority": if i % 2 == 0 { "low" } else { "high" }}))
+            .send()
+            .await
+            .expect("patch");
+        assert!(r.status().is_success(), "patch: {}", r.status());
+        let s = Instant::now();
+        let r = auth(http.get(format!("{base}/api/tickets/analytics/overview")))
+            .send()
+            .await
+            .expect("overview");
+        assert!(r.status().is_success());
+        let _ = r.bytes().await;
+        samples.push(s.elapsed());
+    }
+    rows.push(Stats {
+        name: "overview after a ticket change (30 d)".into(),
+        samples,
+        wall: t.elapsed(),
+    });
     println!("\n{}", common::HEADER);
     for r in &rows {
         println!("{}", r.row());

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::facts::{self, Fact, Sel, Table, View};
 use super::stats::{average, median_p90, rate};
 use super::{Request, buckets};
 use crate::error::Result;
-use crate::store::analytics::{self as reads, Fact};
 use crate::store::{self, Conn};
 use crate::tickets::status::{Priority, Status};
 
@@ -24,57 +24,96 @@ pub fn unsolved(s: Status) -> bool {
     matches!(s, Status::New | Status::Open | Status::Pending)
 }
 
-/// When each ticket solved in the range was solved, and who had it.
-type Solved = Vec<(i64, Option<crate::ids::UserId>)>;
-
-/// The reads of one request, done once however many figures use them (the page shows them
+/// The facts of one request, loaded once however many figures use them (the page shows them
 /// all).
 #[derive(Default)]
 pub struct Memo {
-    facts: Option<std::sync::Arc<Vec<Fact>>>,
-    solved: Option<std::sync::Arc<Solved>>,
-    reopens: Option<std::sync::Arc<HashMap<uuid::Uuid, i64>>>,
+    loaded: Option<(View, Sel)>,
 }
 
 impl Memo {
-    /// The tickets created in the range.
-    pub async fn facts(
-        &mut self,
-        conn: &mut Conn,
-        req: &Request,
-    ) -> Result<std::sync::Arc<Vec<Fact>>> {
-        if self.facts.is_none() {
-            self.facts = Some(std::sync::Arc::new(reads::facts(conn, &req.scope).await?));
+    /// The facts of the request's scope.
+    pub async fn facts<'m>(&'m mut self, conn: &mut Conn, req: &Request) -> Result<Facts<'m>> {
+        let (view, sel) = match self.loaded.take() {
+            Some(l) => l,
+            None => facts::load(conn, &req.scope).await?,
+        };
+        let (view, sel) = &*self.loaded.insert((view, sel));
+        Ok(Facts::new(view, sel, req))
+    }
+}
+
+/// The tickets of a request: those passing its filters, and among them those created in its
+/// range.
+pub struct Facts<'a> {
+    pub table: &'a Table,
+    sel: &'a Sel,
+    from: i64,
+    to: i64,
+    /// Created in the range.
+    pub created: Vec<&'a Fact>,
+}
+
+impl<'a> Facts<'a> {
+    fn new(table: &'a Table, sel: &'a Sel, req: &Request) -> Facts<'a> {
+        let (from, to) = (req.scope.from, req.scope.to);
+        let created = table
+            .facts
+            .iter()
+            .filter(|f| f.created_at >= from && f.created_at < to && sel.matches(f))
+            .collect();
+        Facts {
+            table,
+            sel,
+            from,
+            to,
+            created,
         }
-        Ok(self.facts.clone().unwrap_or_default())
     }
 
-    /// When each ticket solved in the range was solved, and who had it.
-    pub async fn solved(
-        &mut self,
-        conn: &mut Conn,
-        req: &Request,
-    ) -> Result<std::sync::Arc<Solved>> {
-        if self.solved.is_none() {
-            self.solved = Some(std::sync::Arc::new(reads::solved(conn, &req.scope).await?));
-        }
-        Ok(self.solved.clone().unwrap_or_default())
+    /// Every ticket passing the filters, whenever created.
+    pub fn matching(&self) -> impl Iterator<Item = &'a Fact> + '_ {
+        self.table.facts.iter().filter(|f| self.sel.matches(f))
     }
 
-    /// How often each reopened ticket of the range was reopened.
-    pub async fn reopens(
-        &mut self,
-        conn: &mut Conn,
-        req: &Request,
-    ) -> Result<std::sync::Arc<HashMap<uuid::Uuid, i64>>> {
-        if self.reopens.is_none() {
-            let mut counts = HashMap::new();
-            for (id, _) in reads::reopens(conn, &req.scope).await? {
-                *counts.entry(id.0).or_insert(0) += 1;
+    /// When each ticket solved in the range was solved, and who has it (tickets moved back to
+    /// pending keep their resolution time and are not counted).
+    #[must_use]
+    pub fn solved(&self) -> Vec<(i64, u32)> {
+        self.matching()
+            .filter_map(|f| {
+                f.solved()
+                    .filter(|at| (self.from..self.to).contains(at))
+                    .map(|at| (at, f.assignee))
+            })
+            .collect()
+    }
+
+    /// The backlog at instant `at`: tickets created before it and not solved by then
+    /// (unsolved now, or solved at or after it).
+    #[must_use]
+    pub fn backlog_at(&self, at: i64) -> i64 {
+        self.matching()
+            .filter(|f| {
+                f.created_at < at && (unsolved(f.status) || f.solved_at().is_some_and(|s| s >= at))
+            })
+            .count() as i64
+    }
+
+    /// Public replies by staff in the range, by author code.
+    #[must_use]
+    pub fn replies(&self) -> HashMap<u32, i64> {
+        let mut by = HashMap::new();
+        for f in self.matching().filter(|f| f.last_reply_at >= self.from) {
+            for r in f
+                .replies
+                .iter()
+                .filter(|r| (self.from..self.to).contains(&r.at))
+            {
+                *by.entry(r.author).or_insert(0) += 1;
             }
-            self.reopens = Some(std::sync::Arc::new(counts));
         }
-        Ok(self.reopens.clone().unwrap_or_default())
+        by
     }
 }
 
@@ -89,17 +128,109 @@ pub enum Outcome {
     Open,
 }
 
-impl Fact {
+/// The first-response clock at `now` of a ticket in `status` responded to `at` (if it was).
+#[must_use]
+pub fn first_response_outcome(
+    status: Status,
+    at: Option<i64>,
+    due: Option<i64>,
+    risk: Option<i64>,
+    now: i64,
+) -> Outcome {
+    let Some(due) = due else {
+        return Outcome::Open;
+    };
+    match at {
+        Some(at) if at <= due => Outcome::Met,
+        Some(_) => Outcome::Breached,
+        None if !unsolved(status) => Outcome::Open,
+        None if due <= now => Outcome::Breached,
+        None if risk.is_some_and(|r| r <= now) => Outcome::AtRisk,
+        None => Outcome::Open,
+    }
+}
+
+/// The resolution clock at `now` (it runs while the ticket is new or open) of a ticket solved
+/// at `solved` (if it is) and responded to at `responded`.
+#[must_use]
+pub fn resolution_outcome(
+    status: Status,
+    solved: Option<i64>,
+    responded: Option<i64>,
+    due: Option<i64>,
+    risk: Option<i64>,
+    now: i64,
+) -> Outcome {
+    let Some(due) = due else {
+        return Outcome::Open;
+    };
+    match solved {
+        Some(at) if at <= due => Outcome::Met,
+        Some(_) => Outcome::Breached,
+        None if !matches!(status, Status::New | Status::Open) => Outcome::Open,
+        None if due <= now => Outcome::Breached,
+        None if responded.is_some() && risk.is_some_and(|r| r <= now) => Outcome::AtRisk,
+        None => Outcome::Open,
+    }
+}
+
+impl crate::store::analytics::Fact {
     /// First response time in microseconds.
     #[must_use]
     pub fn first_response(&self) -> Option<i64> {
         self.first_response_at.map(|t| (t - self.created_at).max(0))
     }
 
+    /// Resolution time in microseconds.
+    #[must_use]
+    pub fn resolution(&self) -> Option<i64> {
+        self.solved().map(|t| (t - self.created_at).max(0))
+    }
+
     /// When the ticket was solved, if it is.
     #[must_use]
     pub fn solved(&self) -> Option<i64> {
         self.solved_at.filter(|_| !unsolved(self.status))
+    }
+
+    /// The first-response clock at `now`.
+    #[must_use]
+    pub fn first_response_outcome(&self, now: i64) -> Outcome {
+        first_response_outcome(
+            self.status,
+            self.first_response_at,
+            self.first_response_due_at,
+            self.first_response_risk_at,
+            now,
+        )
+    }
+
+    /// The resolution clock at `now`.
+    #[must_use]
+    pub fn resolution_outcome(&self, now: i64) -> Outcome {
+        resolution_outcome(
+            self.status,
+            self.solved(),
+            self.first_response_at,
+            self.resolution_due_at,
+            self.resolution_risk_at,
+            now,
+        )
+    }
+}
+
+impl Fact {
+    /// First response time in microseconds.
+    #[must_use]
+    pub fn first_response(&self) -> Option<i64> {
+        self.first_response_at()
+            .map(|t| (t - self.created_at).max(0))
+    }
+
+    /// When the ticket was solved, if it is.
+    #[must_use]
+    pub fn solved(&self) -> Option<i64> {
+        self.solved_at().filter(|_| !unsolved(self.status))
     }
 
     /// Resolution time in microseconds.
@@ -111,37 +242,26 @@ impl Fact {
     /// The first-response clock at `now`.
     #[must_use]
     pub fn first_response_outcome(&self, now: i64) -> Outcome {
-        let Some(due) = self.first_response_due_at else {
-            return Outcome::Open;
-        };
-        match self.first_response_at {
-            Some(at) if at <= due => Outcome::Met,
-            Some(_) => Outcome::Breached,
-            None if !unsolved(self.status) => Outcome::Open,
-            None if due <= now => Outcome::Breached,
-            None if self.first_response_risk_at.is_some_and(|r| r <= now) => Outcome::AtRisk,
-            None => Outcome::Open,
-        }
+        first_response_outcome(
+            self.status,
+            self.first_response_at(),
+            self.first_response_due_at(),
+            self.first_response_risk_at(),
+            now,
+        )
     }
 
-    /// The resolution clock at `now` (it runs while the ticket is new or open).
+    /// The resolution clock at `now`.
     #[must_use]
     pub fn resolution_outcome(&self, now: i64) -> Outcome {
-        let Some(due) = self.resolution_due_at else {
-            return Outcome::Open;
-        };
-        match self.solved() {
-            Some(at) if at <= due => Outcome::Met,
-            Some(_) => Outcome::Breached,
-            None if !matches!(self.status, Status::New | Status::Open) => Outcome::Open,
-            None if due <= now => Outcome::Breached,
-            None if self.first_response_at.is_some()
-                && self.resolution_risk_at.is_some_and(|r| r <= now) =>
-            {
-                Outcome::AtRisk
-            }
-            None => Outcome::Open,
-        }
+        resolution_outcome(
+            self.status,
+            self.solved(),
+            self.first_response_at(),
+            self.resolution_due_at(),
+            self.resolution_risk_at(),
+            now,
+        )
     }
 }
 
@@ -156,7 +276,7 @@ pub struct ClockFigures {
     pub within_sla_rate: Option<f64>,
 }
 
-fn clock(facts: &[Fact], now: i64, first: bool) -> ClockFigures {
+fn clock(facts: &[&Fact], now: i64, first: bool) -> ClockFigures {
     let mut times: Vec<i64> = facts
         .iter()
         .filter_map(|f| {
@@ -197,8 +317,8 @@ pub struct CsatFigures {
     pub count: i64,
 }
 
-fn csat(facts: &[Fact]) -> CsatFigures {
-    let ratings: Vec<i64> = facts.iter().filter_map(|f| f.satisfaction_rating).collect();
+fn csat(facts: &[&Fact]) -> CsatFigures {
+    let ratings: Vec<i64> = facts.iter().filter_map(|f| f.rating()).collect();
     let count = i64::try_from(ratings.len()).unwrap_or(i64::MAX);
     CsatFigures {
         average: average(ratings.iter().sum(), count),
@@ -233,21 +353,21 @@ pub struct Overview {
 
 pub async fn overview(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result<Overview> {
     let facts = memo.facts(conn, req).await?;
-    let reopens = memo.reopens(conn, req).await?;
-    let resolved = i64::try_from(memo.solved(conn, req).await?.len()).unwrap_or(0);
-    let backlog = reads::backlog_at(conn, &req.scope, req.scope.to.min(req.now)).await?;
+    let created = &facts.created;
+    let resolved = i64::try_from(facts.solved().len()).unwrap_or(0);
+    let backlog = facts.backlog_at(req.scope.to.min(req.now));
     let mut by_status: BTreeMap<String, i64> = Status::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), 0))
         .collect();
-    for f in facts.iter() {
+    for f in created {
         *by_status.entry(f.status.as_str().to_owned()).or_default() += 1;
     }
-    let total = i64::try_from(facts.len()).unwrap_or(i64::MAX);
-    let reopened = i64::try_from(reopens.len()).unwrap_or(0);
-    let ever_solved = facts
+    let total = i64::try_from(created.len()).unwrap_or(i64::MAX);
+    let reopened = created.iter().filter(|f| f.reopens > 0).count() as i64;
+    let ever_solved = created
         .iter()
-        .filter(|f| f.solved().is_some() || reopens.contains_key(&f.id.0))
+        .filter(|f| f.solved().is_some() || f.reopens > 0)
         .count();
     Ok(Overview {
         total,
@@ -256,9 +376,9 @@ pub async fn overview(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result
         created: total,
         resolved,
         reopened,
-        first_response: clock(&facts, req.now, true),
-        resolution: clock(&facts, req.now, false),
-        csat: csat(&facts),
+        first_response: clock(created, req.now, true),
+        resolution: clock(created, req.now, false),
+        csat: csat(created),
         reopen_rate: rate(reopened, i64::try_from(ever_solved).unwrap_or(0)),
         from: crate::clock::rfc3339(req.scope.from),
         to: crate::clock::rfc3339(req.scope.to),
@@ -296,20 +416,19 @@ pub async fn volume(
 ) -> Result<Volume> {
     let edges = buckets::edges(req.scope.from, req.scope.to, &req.tz, interval)?;
     let facts = memo.facts(conn, req).await?;
-    let solved = memo.solved(conn, req).await?;
     let n = edges.len() - 1;
     let (mut created, mut resolved) = (vec![0_i64; n], vec![0_i64; n]);
-    for f in facts.iter() {
+    for f in &facts.created {
         if let Some(i) = buckets::index(&edges, f.created_at) {
             created[i] += 1;
         }
     }
-    for (at, _) in solved.iter() {
-        if let Some(i) = buckets::index(&edges, *at) {
+    for (at, _) in facts.solved() {
+        if let Some(i) = buckets::index(&edges, at) {
             resolved[i] += 1;
         }
     }
-    let mut backlog = reads::backlog_at(conn, &req.scope, req.scope.from).await?;
+    let mut backlog = facts.backlog_at(req.scope.from);
     let series = (0..n)
         .map(|i| {
             backlog += created[i] - resolved[i];
@@ -376,23 +495,17 @@ pub async fn distribution(
     by: &str,
 ) -> Result<Distribution> {
     let facts = memo.facts(conn, req).await?;
-    let total = i64::try_from(facts.len()).unwrap_or(i64::MAX);
-    let mut buckets: Vec<DistributionBucket> = match by {
-        "tag" => reads::tag_counts(conn, &req.scope)
-            .await?
-            .into_iter()
-            .map(|(tag, count)| DistributionBucket {
-                key: Some(tag.clone()),
-                name: tag,
-                count,
-            })
-            .collect(),
+    let created = &facts.created;
+    let dict = &facts.table.dict;
+    let total = i64::try_from(created.len()).unwrap_or(i64::MAX);
+    let count = |keep: &dyn Fn(&Fact) -> bool| created.iter().filter(|f| keep(f)).count() as i64;
+    let buckets: Vec<DistributionBucket> = match by {
         "status" => Status::ALL
             .iter()
             .map(|s| DistributionBucket {
                 key: Some(s.as_str().into()),
                 name: s.label(),
-                count: facts.iter().filter(|f| f.status == *s).count() as i64,
+                count: count(&|f| f.status == *s),
             })
             .collect(),
         "priority" => Priority::ALL
@@ -401,43 +514,67 @@ pub async fn distribution(
             .map(|p| DistributionBucket {
                 key: Some(p.as_str().into()),
                 name: p.label(),
-                count: facts.iter().filter(|f| f.priority == *p).count() as i64,
+                count: count(&|f| f.priority == *p),
             })
             .collect(),
         _ => {
-            let names = names(conn, req.scope.ws).await?;
-            let mut counts: BTreeMap<Option<String>, (String, i64)> = BTreeMap::new();
-            for f in facts.iter() {
-                let (key, name) = match by {
-                    "channel" => (Some(f.channel.as_str().to_owned()), f.channel.label()),
-                    _ => {
-                        let (id, none) = match by {
-                            "category" => (f.category_id.map(|c| c.0), "No category"),
-                            "group" => (f.group_id.map(|g| g.0), "No group"),
-                            _ => (f.assignee_id.map(|u| u.0), "Unassigned"),
-                        };
-                        match id {
+            let names = if matches!(by, "category" | "group" | "assignee") {
+                names(conn, req.scope.ws).await?
+            } else {
+                HashMap::new()
+            };
+            let mut counts: HashMap<u32, i64> = HashMap::new();
+            for f in created {
+                match by {
+                    "tag" => {
+                        for t in &f.tags {
+                            *counts.entry(*t).or_default() += 1;
+                        }
+                    }
+                    "channel" => *counts.entry(f.channel as u32).or_default() += 1,
+                    "category" => *counts.entry(f.category).or_default() += 1,
+                    "group" => *counts.entry(f.group).or_default() += 1,
+                    _ => *counts.entry(f.assignee).or_default() += 1,
+                }
+            }
+            let mut list: Vec<DistributionBucket> = counts
+                .into_iter()
+                .map(|(code, count)| {
+                    let (key, name) = match by {
+                        "tag" => (Some(dict.tag(code).to_owned()), dict.tag(code).to_owned()),
+                        "channel" => {
+                            let all = crate::tickets::status::Channel::ALL;
+                            match usize::try_from(code).ok().and_then(|i| all.get(i)) {
+                                Some(c) => (Some(c.as_str().to_owned()), c.label()),
+                                None => (None, String::new()),
+                            }
+                        }
+                        _ => match dict.id(code) {
                             Some(id) => (
                                 Some(id.to_string()),
                                 names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
                             ),
-                            None => (None, none.to_owned()),
-                        }
-                    }
-                };
-                counts.entry(key).or_insert((name, 0)).1 += 1;
-            }
-            let mut list: Vec<DistributionBucket> = counts
-                .into_iter()
-                .map(|(key, (name, count))| DistributionBucket { key, name, count })
+                            None => (
+                                None,
+                                match by {
+                                    "category" => "No category",
+                                    "group" => "No group",
+                                    _ => "Unassigned",
+                                }
+                                .to_owned(),
+                            ),
+                        },
+                    };
+                    DistributionBucket { key, name, count }
+                })
                 .collect();
             list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+            if by == "tag" {
+                list.truncate(100);
+            }
             list
         }
     };
-    if by == "tag" {
-        buckets.truncate(100);
-    }
     Ok(Distribution {
         by: by.to_owned(),
         total,
@@ -478,42 +615,45 @@ pub async fn agents(
     me: crate::ids::UserId,
 ) -> Result<Agents> {
     let facts = memo.facts(conn, req).await?;
-    let solved = memo.solved(conn, req).await?;
-    let replies: HashMap<uuid::Uuid, i64> = reads::public_replies(conn, &req.scope)
-        .await?
-        .into_iter()
-        .collect();
-    let reopens = memo.reopens(conn, req).await?;
+    let dict = &facts.table.dict;
+    let mut mine: HashMap<u32, Vec<&Fact>> = HashMap::new();
+    for f in &facts.created {
+        mine.entry(f.assignee).or_default().push(f);
+    }
+    let mut resolved: HashMap<u32, i64> = HashMap::new();
+    for (_, a) in facts.solved() {
+        *resolved.entry(a).or_default() += 1;
+    }
+    let replies = facts.replies();
+    let code_of: HashMap<uuid::Uuid, u32> =
+        (1..).map_while(|c| dict.id(c).map(|id| (id, c))).collect();
     let users = store::users::list(conn, req.scope.ws, 10_000, 0).await?.0;
     let mut out = Vec::new();
     for u in users {
-        let mine: Vec<&Fact> = facts
-            .iter()
-            .filter(|f| f.assignee_id == Some(u.id))
-            .collect();
+        let code = code_of.get(&u.id.0).copied();
+        let empty = Vec::new();
+        let mine = code.and_then(|c| mine.get(&c)).unwrap_or(&empty);
         let staff = u.active && u.role.can_be_assignee();
         if (req.own_only && u.id != me) || (!staff && mine.is_empty()) {
             continue;
         }
+        let of = |m: &HashMap<u32, i64>| code.and_then(|c| m.get(&c)).copied().unwrap_or(0);
         let mut fr: Vec<i64> = mine.iter().filter_map(|f| f.first_response()).collect();
         let mut res: Vec<i64> = mine.iter().filter_map(|f| f.resolution()).collect();
-        let ratings: Vec<i64> = mine.iter().filter_map(|f| f.satisfaction_rating).collect();
+        let ratings: Vec<i64> = mine.iter().filter_map(|f| f.rating()).collect();
         let csat_count = ratings.len() as i64;
         out.push(AgentFigures {
             user_id: u.id.0,
             name: u.name,
             email: u.email,
             assigned: mine.len() as i64,
-            resolved: solved.iter().filter(|(_, a)| *a == Some(u.id)).count() as i64,
-            public_replies: replies.get(&u.id.0).copied().unwrap_or(0),
+            resolved: of(&resolved),
+            public_replies: of(&replies),
             first_response_median_seconds: median_p90(&mut fr).0,
             resolution_median_seconds: median_p90(&mut res).0,
             csat_average: average(ratings.iter().sum(), csat_count),
             csat_count,
-            reopened: mine
-                .iter()
-                .map(|f| reopens.get(&f.id.0).copied().unwrap_or(0))
-                .sum(),
+            reopened: mine.iter().map(|f| i64::from(f.reopens)).sum(),
         });
     }
     out.sort_by(|a, b| {
@@ -548,23 +688,38 @@ pub struct Csat {
     pub comments: Vec<CsatComment>,
 }
 
+/// How many rating comments the CSAT report lists.
+const LATEST_COMMENTS: usize = 20;
+
 pub async fn csat_report(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result<Csat> {
     let facts = memo.facts(conn, req).await?;
-    let summary = csat(&facts);
+    let summary = csat(&facts.created);
     let mut distribution: BTreeMap<String, i64> = (1..=5).map(|r| (r.to_string(), 0)).collect();
-    for r in facts.iter().filter_map(|f| f.satisfaction_rating) {
+    for r in facts.created.iter().filter_map(|f| f.rating()) {
         *distribution.entry(r.to_string()).or_default() += 1;
     }
     let satisfied = distribution["4"] + distribution["5"];
-    let comments = reads::rating_comments(conn, &req.scope, 20)
-        .await?
+    let mut rated: Vec<(i64, uuid::Uuid, i64)> = facts
+        .created
+        .iter()
+        .filter(|f| f.has_feedback)
+        .filter_map(|f| Some((f.rated_at()?, f.id, f.rating()?)))
+        .collect();
+    rated.sort_unstable_by(|a, b| b.cmp(a));
+    rated.truncate(LATEST_COMMENTS);
+    let ids: Vec<uuid::Uuid> = rated.iter().map(|r| r.1).collect();
+    let mut details = facts::rating_comments(conn, req.scope.ws, &ids).await?;
+    let comments = rated
         .into_iter()
-        .map(|c| CsatComment {
-            ticket_id: c.ticket_id.0,
-            ticket_number: c.ticket_number,
-            rating: c.rating,
-            comment: c.feedback,
-            rated_at: crate::clock::rfc3339(c.rated_at),
+        .filter_map(|(at, id, rating)| {
+            let (number, comment) = details.remove(&id)?;
+            Some(CsatComment {
+                ticket_id: id,
+                ticket_number: number,
+                rating,
+                comment: comment?,
+                rated_at: crate::clock::rfc3339(at),
+            })
         })
         .collect();
     Ok(Csat {
@@ -605,10 +760,22 @@ pub struct PeakHours {
 pub async fn peak_hours(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result<PeakHours> {
     let facts = memo.facts(conn, req).await?;
     let mut heat = vec![vec![0_i64; 24]; 7];
-    for f in facts.iter() {
-        let z = crate::store::timestamp(f.created_at).to_zoned(req.tz.clone());
+    // Every zone's hours start on a quarter hour of UTC: the weekday and hour are worked out
+    // once per quarter hour, not once per ticket (checked at both ends of the quarter).
+    const QUARTER: i64 = 900_000_000;
+    let local = |at: i64| {
+        let z = crate::store::timestamp(at).to_zoned(req.tz.clone());
         let day = usize::try_from(z.weekday().to_monday_one_offset() - 1).unwrap_or(0);
-        let hour = usize::try_from(z.hour()).unwrap_or(0);
+        (day, usize::try_from(z.hour()).unwrap_or(0))
+    };
+    let mut quarters: HashMap<i64, Option<(usize, usize)>> = HashMap::new();
+    for f in &facts.created {
+        let q = f.created_at.div_euclid(QUARTER);
+        let slot = *quarters.entry(q).or_insert_with(|| {
+            let start = local(q * QUARTER);
+            (start == local(q * QUARTER + QUARTER - 1)).then_some(start)
+        });
+        let (day, hour) = slot.unwrap_or_else(|| local(f.created_at));
         heat[day][hour] += 1;
     }
     const DAYS: [&str; 7] = [

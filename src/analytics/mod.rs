@@ -10,6 +10,7 @@
 
 pub mod buckets;
 pub mod export;
+pub mod facts;
 pub mod figures;
 mod query;
 pub mod report;

@@ -199,6 +199,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_filter_analytics_take_is_applied_in_memory() {
+        let actor = Actor {
+            user_id: crate::ids::UserId::new(),
+            workspace_id: crate::ids::WorkspaceId::new(),
+            role: crate::tickets::status::Role::Admin,
+            is_owner: false,
+            name: "A".into(),
+            email: "a@example.com".into(),
+        };
+        let id = uuid::Uuid::now_v7().to_string();
+        let values = [
+            ("group_id", id.as_str()),
+            ("category_id", id.as_str()),
+            ("channel", "email,chat"),
+            ("priority", "high"),
+            ("assignee_id", "none"),
+            ("assignee_id", "me"),
+        ];
+        let dict = super::super::facts::Dict::default();
+        for (key, value) in values {
+            let params = HashMap::from([(key.to_owned(), value.to_owned())]);
+            let mut errors = Vec::new();
+            let filter = read_filters(&params, &actor, &mut errors);
+            assert!(errors.is_empty(), "{key}={value}: {errors:?}");
+            assert_ne!(filter, TicketFilter::default(), "{key}={value} filters");
+            assert!(
+                super::super::facts::Sel::compile(&filter, &dict).is_some(),
+                "{key}={value} must be applied to the facts in memory"
+            );
+        }
+        assert_eq!(FILTERS.len(), 5, "a new filter needs a line above");
+    }
+
+    #[test]
     fn a_date_is_the_start_of_that_day_in_the_zone_and_an_end_date_includes_its_day() {
         let tz = TimeZone::get("Europe/Warsaw").expect("valid");
         let from = instant("2026-03-29", &tz, false).expect("valid");

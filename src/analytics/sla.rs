@@ -8,10 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Request;
+use super::facts::Fact;
 use super::figures::Outcome;
 use super::stats::{median_p90, rate};
 use crate::error::Result;
-use crate::store::analytics::Fact;
 use crate::store::{self, Conn, timestamp};
 use crate::tickets::status::Priority;
 
@@ -75,7 +75,7 @@ fn clock_of(facts: &[&Fact], now: i64, first: bool, measure: Measure<'_>) -> Clo
     let mut times = Vec::new();
     for f in facts {
         let (outcome, end) = if first {
-            (f.first_response_outcome(now), f.first_response_at)
+            (f.first_response_outcome(now), f.first_response_at())
         } else {
             (f.resolution_outcome(now), f.solved())
         };
@@ -108,6 +108,7 @@ pub async fn detailed(
     memo: &mut super::figures::Memo,
 ) -> Result<SlaDetailed> {
     let facts = memo.facts(conn, req).await?;
+    let dict = &facts.table.dict;
     let ws = req.scope.ws;
     let (zone, hours) = store::sla::calendar_settings(conn, ws)
         .await?
@@ -122,12 +123,12 @@ pub async fn detailed(
             .try_into()
             .unwrap_or(i64::MAX)
     };
-    let all: Vec<&Fact> = facts.iter().collect();
+    let all: &[&Fact] = &facts.created;
     let by_priority = Priority::ALL
         .iter()
         .rev()
         .map(|p| {
-            let of: Vec<&Fact> = facts.iter().filter(|f| f.priority == *p).collect();
+            let of: Vec<&Fact> = all.iter().copied().filter(|f| f.priority == *p).collect();
             PrioritySla {
                 priority: p.as_str().to_owned(),
                 figures: figures(&of, req.now, &elapsed),
@@ -135,8 +136,8 @@ pub async fn detailed(
         })
         .collect();
     let mut groups: HashMap<Option<uuid::Uuid>, Vec<&Fact>> = HashMap::new();
-    for f in facts.iter() {
-        groups.entry(f.sla_policy_id).or_default().push(f);
+    for f in all {
+        groups.entry(dict.id(f.policy)).or_default().push(f);
     }
     let mut by_policy: Vec<PolicySla> = groups
         .into_iter()
@@ -163,7 +164,7 @@ pub async fn detailed(
             .then_with(|| a.name.cmp(&b.name))
     });
     Ok(SlaDetailed {
-        overall: figures(&all, req.now, &elapsed),
+        overall: figures(all, req.now, &elapsed),
         by_priority,
         by_policy,
     })

@@ -1,19 +1,16 @@
-//! The reads behind analytics, the export and the daily queue report. Every read is bounded by
-//! a time range on an index: tickets by creation time (`tickets_ws_created_idx`), solved
-//! tickets by when they were solved (`tickets_ws_solved_idx`), unsolved tickets by status and
-//! creation time (`tickets_ws_status_created_idx`), timeline entries by type and time
-//! (`ticket_events_ws_type_idx`) and messages by time (`comments_ws_created_idx`).
+//! The reads behind the export and the daily queue report (the analytics routes compute from
+//! the fact table, `store/facts.rs`). Every read is bounded on an index: tickets by creation
+//! time (`tickets_ws_created_idx`), solved tickets by when they were solved
+//! (`tickets_ws_solved_idx`), unsolved tickets by status and creation time
+//! (`tickets_ws_status_created_idx`).
 
-use sea_query::{Alias, Cond, Expr, ExprTrait, Func, Order, Query, SelectStatement};
-use uuid::Uuid;
+use sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query, SelectStatement};
 
-use super::comments::Comments;
-use super::events::TicketEvents;
-use super::tickets::{ACTIVE_STATUSES, TicketFilter, TicketRow, TicketTags, Tickets};
+use super::tickets::{ACTIVE_STATUSES, TicketFilter, TicketRow, Tickets};
 use super::{Conn, Tx};
 use crate::error::Result;
-use crate::ids::{CategoryId, GroupId, TicketId, UserId, WorkspaceId};
-use crate::tickets::status::{Channel, Priority, Status};
+use crate::ids::{GroupId, TicketId, UserId, WorkspaceId};
+use crate::tickets::status::{Priority, Status};
 
 /// Which tickets a figure is about: a workspace, the ticket filters and a half-open time range
 /// `[from, to)` in microseconds.
@@ -57,12 +54,8 @@ pub struct Fact {
     pub status: Status,
     #[sqlx(try_from = "i64")]
     pub priority: Priority,
-    #[sqlx(try_from = "String")]
-    pub channel: Channel,
-    pub category_id: Option<CategoryId>,
     pub group_id: Option<GroupId>,
     pub assignee_id: Option<UserId>,
-    pub sla_policy_id: Option<Uuid>,
     pub created_at: i64,
     pub first_response_at: Option<i64>,
     pub first_response_due_at: Option<i64>,
@@ -80,11 +73,8 @@ fn fact_select() -> SelectStatement {
         (Tickets::Table, Tickets::TicketNumber),
         (Tickets::Table, Tickets::Status),
         (Tickets::Table, Tickets::Priority),
-        (Tickets::Table, Tickets::Channel),
-        (Tickets::Table, Tickets::CategoryId),
         (Tickets::Table, Tickets::GroupId),
         (Tickets::Table, Tickets::AssigneeId),
-        (Tickets::Table, Tickets::SlaPolicyId),
         (Tickets::Table, Tickets::CreatedAt),
         (Tickets::Table, Tickets::FirstResponseAt),
         (Tickets::Table, Tickets::FirstResponseDueAt),
@@ -135,145 +125,6 @@ pub async fn solved(conn: &mut Conn, s: &Scope) -> Result<Vec<(i64, Option<UserI
                 .add(solved_at().lt(s.to))
                 .add(col(Tickets::Status).is_not_in(ACTIVE_STATUSES)),
         )
-        .to_owned();
-    conn.fetch_all(&q).await
-}
-
-/// The backlog at instant `at`: tickets created before it and not solved by then (unsolved
-/// now, or solved at or after it).
-pub async fn backlog_at(conn: &mut Conn, s: &Scope, at: i64) -> Result<i64> {
-    let unsolved = Query::select()
-        .expr(Func::count(Expr::val(1)))
-        .from(Tickets::Table)
-        .cond_where(
-            filtered(conn, s)
-                .add(col(Tickets::Status).is_in(ACTIVE_STATUSES))
-                .add(col(Tickets::CreatedAt).lt(at)),
-        )
-        .to_owned();
-    let solved_later = Query::select()
-        .expr(Func::count(Expr::val(1)))
-        .from(Tickets::Table)
-        .cond_where(
-            filtered(conn, s)
-                .add(solved_at().gte(at))
-                .add(col(Tickets::Status).is_not_in(ACTIVE_STATUSES))
-                .add(col(Tickets::CreatedAt).lt(at)),
-        )
-        .to_owned();
-    Ok(conn.fetch_i64(&unsolved).await? + conn.fetch_i64(&solved_later).await?)
-}
-
-/// The timeline entries of one type for the scope's tickets created in its range:
-/// `(ticket, when)`.
-async fn events_of(conn: &mut Conn, s: &Scope, event_type: &str) -> Result<Vec<(TicketId, i64)>> {
-    let q = Query::select()
-        .column((TicketEvents::Table, TicketEvents::TicketId))
-        .column((TicketEvents::Table, TicketEvents::CreatedAt))
-        .from(TicketEvents::Table)
-        .inner_join(
-            Tickets::Table,
-            col(Tickets::Id).equals((TicketEvents::Table, TicketEvents::TicketId)),
-        )
-        .and_where(Expr::col((TicketEvents::Table, TicketEvents::WorkspaceId)).eq(s.ws))
-        .and_where(Expr::col((TicketEvents::Table, TicketEvents::EventType)).eq(event_type))
-        // A ticket's entries come after its creation: this bound lets the plan start from the
-        // few entries of the type (`ticket_events_ws_type_idx`) instead of every ticket.
-        .and_where(Expr::col((TicketEvents::Table, TicketEvents::CreatedAt)).gte(s.from))
-        .cond_where(created_in(conn, s))
-        .to_owned();
-    conn.fetch_all(&q).await
-}
-
-/// Reopens of the scope's tickets created in its range: `(ticket, when)`.
-pub async fn reopens(conn: &mut Conn, s: &Scope) -> Result<Vec<(TicketId, i64)>> {
-    events_of(conn, s, "reopened").await
-}
-
-/// Public replies by staff in the scope's range to tickets that pass its filters, per author.
-pub async fn public_replies(conn: &mut Conn, s: &Scope) -> Result<Vec<(Uuid, i64)>> {
-    let author = Expr::col((Comments::Table, Comments::AuthorId));
-    let q = Query::select()
-        .expr(author.clone())
-        .expr(Func::count(Expr::val(1)))
-        .from(Comments::Table)
-        .inner_join(
-            Tickets::Table,
-            col(Tickets::Id).equals((Comments::Table, Comments::TicketId)),
-        )
-        .and_where(Expr::col((Comments::Table, Comments::WorkspaceId)).eq(s.ws))
-        .and_where(Expr::col((Comments::Table, Comments::CreatedAt)).gte(s.from))
-        .and_where(Expr::col((Comments::Table, Comments::CreatedAt)).lt(s.to))
-        .and_where(Expr::col((Comments::Table, Comments::AuthorType)).eq("agent"))
-        .and_where(Expr::col((Comments::Table, Comments::IsInternal)).eq(false))
-        .and_where(Expr::col((Comments::Table, Comments::DeletedAt)).is_null())
-        .and_where(author.clone().is_not_null())
-        .cond_where(filtered(conn, s))
-        .add_group_by([author])
-        .to_owned();
-    conn.fetch_all(&q).await
-}
-
-/// Tag counts of the scope's tickets created in its range, most used first.
-pub async fn tag_counts(conn: &mut Conn, s: &Scope) -> Result<Vec<(String, i64)>> {
-    let tag = Expr::col((TicketTags::Table, TicketTags::Tag));
-    let q = Query::select()
-        .expr(tag.clone())
-        .expr_as(Func::count(Expr::val(1)), Alias::new("n"))
-        .from(TicketTags::Table)
-        .inner_join(
-            Tickets::Table,
-            col(Tickets::Id).equals((TicketTags::Table, TicketTags::TicketId)),
-        )
-        .cond_where(created_in(conn, s))
-        .add_group_by([tag.clone()])
-        .order_by_expr(Expr::cust("n"), Order::Desc)
-        .order_by_expr(tag, Order::Asc)
-        .to_owned();
-    conn.fetch_all(&q).await
-}
-
-/// A rating with its comment.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RatingComment {
-    pub ticket_id: TicketId,
-    pub ticket_number: String,
-    pub rating: i64,
-    pub feedback: String,
-    pub rated_at: i64,
-}
-
-/// The latest `limit` rated tickets of the scope (created in its range) that carry a comment.
-pub async fn rating_comments(conn: &mut Conn, s: &Scope, limit: u64) -> Result<Vec<RatingComment>> {
-    let rated = Expr::col((TicketEvents::Table, TicketEvents::CreatedAt)).max();
-    let q = Query::select()
-        .expr_as(col(Tickets::Id), Alias::new("ticket_id"))
-        .column((Tickets::Table, Tickets::TicketNumber))
-        .expr_as(col(Tickets::SatisfactionRating), Alias::new("rating"))
-        .expr_as(col(Tickets::SatisfactionFeedback), Alias::new("feedback"))
-        .expr_as(rated, Alias::new("rated_at"))
-        .from(TicketEvents::Table)
-        .inner_join(
-            Tickets::Table,
-            col(Tickets::Id).equals((TicketEvents::Table, TicketEvents::TicketId)),
-        )
-        .and_where(Expr::col((TicketEvents::Table, TicketEvents::WorkspaceId)).eq(s.ws))
-        .and_where(
-            Expr::col((TicketEvents::Table, TicketEvents::EventType)).eq("satisfaction_received"),
-        )
-        .cond_where(
-            created_in(conn, s)
-                .add(col(Tickets::SatisfactionRating).is_not_null())
-                .add(col(Tickets::SatisfactionFeedback).is_not_null()),
-        )
-        .add_group_by([
-            col(Tickets::Id),
-            col(Tickets::TicketNumber),
-            col(Tickets::SatisfactionRating),
-            col(Tickets::SatisfactionFeedback),
-        ])
-        .order_by_expr(Expr::cust("rated_at"), Order::Desc)
-        .limit(limit)
         .to_owned();
     conn.fetch_all(&q).await
 }

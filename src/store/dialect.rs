@@ -436,6 +436,52 @@ pub fn changes_after(backend: Backend, q: &mut sea_query::SelectStatement, xid: 
     }
 }
 
+/// Adds to a ticket select every change after the feed position `(xid, seq)` in feed order,
+/// with the `change_xid`, `change_seq` and `settled` columns. Unlike [`changes_after`], rows of
+/// transactions newer than a still running one are read too, with `settled` false: a reader
+/// applies them at once but keeps its position before them. One statement, one snapshot.
+pub fn changes_since(backend: Backend, q: &mut sea_query::SelectStatement, xid: &str, seq: i64) {
+    use sea_query::{Alias, Order};
+    match backend {
+        Backend::Sqlite => {
+            q.expr_as(Expr::cust("''"), Alias::new("change_xid"))
+                .expr_as(
+                    Expr::cust("\"tickets\".\"change_seq\""),
+                    Alias::new("change_seq"),
+                )
+                .expr_as(Expr::cust("TRUE"), Alias::new("settled"))
+                .and_where(Expr::cust_with_values(
+                    "\"tickets\".\"change_seq\" > ?",
+                    [seq],
+                ))
+                .order_by_expr(Expr::cust("\"tickets\".\"change_seq\""), Order::Asc);
+        }
+        Backend::Postgres => {
+            q.expr_as(
+                Expr::cust("\"tickets\".\"change_xid\"::text"),
+                Alias::new("change_xid"),
+            )
+            .expr_as(
+                Expr::cust("\"tickets\".\"change_seq\""),
+                Alias::new("change_seq"),
+            )
+            .expr_as(
+                Expr::cust("\"tickets\".\"change_xid\" < pg_snapshot_xmin(pg_current_snapshot())"),
+                Alias::new("settled"),
+            )
+            .and_where(Expr::cust_with_values(
+                "(\"tickets\".\"change_xid\", \"tickets\".\"change_seq\") > (CAST($1 AS xid8), $2)",
+                [
+                    sea_query::Value::from(xid.to_owned()),
+                    sea_query::Value::from(seq),
+                ],
+            ))
+            .order_by_expr(Expr::cust("\"tickets\".\"change_xid\""), Order::Asc)
+            .order_by_expr(Expr::cust("\"tickets\".\"change_seq\""), Order::Asc);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::search_terms;

@@ -13,6 +13,7 @@ pub(crate) mod customers;
 pub(crate) mod dialect;
 pub(crate) mod email;
 pub mod events;
+pub(crate) mod facts;
 mod group;
 pub(crate) mod groups;
 pub(crate) mod idempotency;
@@ -403,6 +404,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     11 "0011" "ai",
     12 "0012" "change_feed",
     13 "0013" "analytics",
+    14 "0014" "analytics_facts",
 );
 
 fn migrations(backend: Backend) -> Vec<Migration> {

@@ -1024,3 +1024,280 @@ async fn report_mail_sqlite() {
 async fn report_mail_postgres() {
     report_mail(Backend::Postgres).await;
 }
+
+/// The overview of the last 30 days (the default range), as figures by name.
+async fn recent(admin: &Client, query: &str) -> Value {
+    admin
+        .get(&format!("/api/tickets/analytics/overview{query}"))
+        .await
+        .expect(200)
+        .clone()
+}
+
+// Analytics keep each workspace's ticket facts in memory after the first request and apply
+// only the changes since: every kind of change must reach the next figures.
+both!(
+    figures_follow_every_change_after_the_first_read,
+    |app: TestApp| async move {
+        let admin = app.admin().await;
+        let agent = admin.user(&app, "agent").await;
+        let o = recent(&admin, "").await;
+        assert_eq!(o["total"], 0);
+        let new = |subject: &str| {
+            let admin = admin.clone();
+            let me = agent.id();
+            let subject = subject.to_owned();
+            async move {
+                admin
+                    .create_ticket(json!({"subject": subject, "description": "x", "requester_email": "c@example.com", "assignee_id": me}))
+                    .await["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned()
+            }
+        };
+        let (a, b) = (new("A").await, new("B").await);
+        let o = recent(&admin, "").await;
+        assert_eq!(
+            (o["total"].clone(), o["backlog"].clone()),
+            (json!(2), json!(2))
+        );
+
+        // A staff reply counts for its author; an internal note does not.
+        agent
+            .post(
+                &format!("/api/tickets/{a}/comments"),
+                json!({"body": "On it"}),
+            )
+            .await
+            .expect(201);
+        agent
+            .post(
+                &format!("/api/tickets/{a}/comments"),
+                json!({"body": "Note", "is_internal": true}),
+            )
+            .await
+            .expect(201);
+        let replies = |admin: Client| async move {
+            let g = admin
+                .get("/api/tickets/analytics/agents")
+                .await
+                .expect(200)
+                .clone();
+            g["agents"]
+                .as_array()
+                .expect("agents")
+                .iter()
+                .map(|x| x["public_replies"].as_i64().expect("n"))
+                .sum::<i64>()
+        };
+        assert_eq!(replies(admin.clone()).await, 1);
+
+        // Tags, solving, reopening.
+        admin
+            .patch(&format!("/api/tickets/{b}"), json!({"tags": ["vip"]}))
+            .await
+            .expect(200);
+        let d = admin
+            .get("/api/tickets/analytics/distribution?by=tag")
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(
+            d["buckets"],
+            json!([{"key": "vip", "name": "vip", "count": 1}])
+        );
+        admin
+            .post_empty(&format!("/api/tickets/{a}/resolve"))
+            .await
+            .expect(200);
+        let o = recent(&admin, "").await;
+        assert_eq!(
+            (o["resolved"].clone(), o["backlog"].clone()),
+            (json!(1), json!(1))
+        );
+        assert_eq!(o["resolution"]["count"], 1);
+        admin
+            .post_empty(&format!("/api/tickets/{a}/reopen"))
+            .await
+            .expect(200);
+        let o = recent(&admin, "").await;
+        assert_eq!(
+            (o["resolved"].clone(), o["reopened"].clone()),
+            (json!(0), json!(1))
+        );
+
+        // A rating arriving behind the API's back (its timeline entry moves the ticket).
+        let number = admin.get(&format!("/api/tickets/{a}")).await.expect(200)["ticket_number"]
+            .as_str()
+            .expect("number")
+            .to_owned();
+        rate(&app, &number, 4, "Quick", "2026-01-01T00:00:00Z").await;
+        let c = admin
+            .get("/api/tickets/analytics/csat")
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(
+            (c["count"].clone(), c["average"].clone()),
+            (json!(1), json!(4.0))
+        );
+        assert_eq!(c["comments"][0]["comment"], "Quick");
+
+        // A deleted reply, and a deleted ticket, leave the figures.
+        app.raw_sql("UPDATE comments SET deleted_at = 1 WHERE body = 'On it'")
+            .await;
+        assert_eq!(replies(admin.clone()).await, 0);
+        admin.delete(&format!("/api/tickets/{b}")).await.expect(204);
+        let o = recent(&admin, "").await;
+        assert_eq!(o["total"], 1);
+        let d = admin
+            .get("/api/tickets/analytics/distribution?by=tag")
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(d["buckets"], json!([]));
+
+        // Filters apply to the facts as changed.
+        let c = new("C").await;
+        admin
+            .patch(&format!("/api/tickets/{c}"), json!({"priority": "urgent"}))
+            .await
+            .expect(200);
+        assert_eq!(recent(&admin, "?priority=urgent").await["total"], 1);
+        assert_eq!(
+            recent(&admin, "?priority=urgent&channel=chat").await["total"],
+            0
+        );
+        assert_eq!(recent(&admin, "?assignee_id=none").await["total"], 0);
+        assert_eq!(recent(&admin, "").await["total"], 2);
+    }
+);
+
+both!(
+    fact_table_reads_use_their_indexes,
+    |app: TestApp| async move {
+        let admin = app.admin().await;
+        let t = admin
+            .create_ticket(
+                json!({"subject": "Plan", "description": "x", "requester_email": "c@example.com"}),
+            )
+            .await;
+        let ws: ferrodesk::ids::WorkspaceId = t["workspace_id"]
+            .as_str()
+            .expect("ws")
+            .parse()
+            .expect("ws id");
+        let plans = ferrodesk::analytics::facts::plans(&app.app.store, ws, true)
+            .await
+            .expect("plans");
+        // SQLite's planner has no statistics to go by and always picks these. PostgreSQL plans
+        // an empty table on costs alone (sequential scans off): there the reads must be
+        // answerable from an index, and the feed read must walk its own.
+        let postgres = app.app.config.database_url().starts_with("postgres");
+        for (name, index) in [
+            ("changes", "tickets_ws_change_idx"),
+            ("replies", "comments_ticket_idx"),
+            ("events", "ticket_events_ticket_idx"),
+            ("tags", "sqlite_autoindex_ticket_tags_1"),
+        ] {
+            let plan = &plans.iter().find(|p| p.0 == name).expect("plan").1;
+            if !postgres || name == "changes" {
+                assert!(
+                    plan.contains(index),
+                    "{name} should read {index}, plan:\n{plan}"
+                );
+            }
+            assert!(
+                !plan.contains("SCAN ") && !plan.contains("Seq Scan"),
+                "{name} must not scan a table, plan:\n{plan}"
+            );
+        }
+    }
+);
+
+// Writers commit out of order on PostgreSQL; the table applies what is committed at once and
+// never passes over a change a slower transaction commits later.
+both!(
+    figures_count_every_ticket_of_concurrent_writers,
+    |app: TestApp| async move {
+        use futures_util::StreamExt;
+        let admin = app.admin().await;
+        let n = 120;
+        let writers = futures_util::stream::iter(0..n)
+            .map(|i| {
+                let admin = admin.clone();
+                async move {
+                    admin
+                        .create_ticket(json!({"subject": format!("W{i}"), "description": "x", "requester_email": "w@example.com"}))
+                        .await;
+                }
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<()>>();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let reader = async {
+            let mut last = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let total = recent(&admin, "").await["total"].as_i64().expect("total");
+                assert!(
+                    total >= last,
+                    "a ticket seen once stays counted: {last} then {total}"
+                );
+                last = total;
+            }
+        };
+        tokio::join!(
+            async {
+                writers.await;
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            },
+            reader
+        );
+        // Every write is answered: the next figures count all of them.
+        assert_eq!(recent(&admin, "").await["total"], n);
+    }
+);
+
+// PostgreSQL: a transaction that took its id first but commits last. The table applies the
+// newer one at once and still reads the older one when it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_committing_late_still_reaches_the_figures_postgres() {
+    use sqlx::Connection;
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let id = |t: Value| t["id"].as_str().expect("id").to_owned();
+    let slow = id(admin.create_ticket(json!({"subject": "Slow", "description": "x", "requester_email": "s@example.com", "priority": "low"})).await);
+    let fast = id(admin.create_ticket(json!({"subject": "Fast", "description": "x", "requester_email": "s@example.com", "priority": "low"})).await);
+    assert_eq!(recent(&admin, "?priority=urgent").await["total"], 0);
+    let mut conn = sqlx::PgConnection::connect(&app.app.config.database_url())
+        .await
+        .expect("connect");
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE tickets SET priority = 4 WHERE id = '{slow}'"
+    )))
+    .execute(&mut *tx)
+    .await
+    .expect("slow update");
+    admin
+        .patch(
+            &format!("/api/tickets/{fast}"),
+            json!({"priority": "urgent"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        recent(&admin, "?priority=urgent").await["total"],
+        1,
+        "the committed change counts while the older transaction runs"
+    );
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        recent(&admin, "?priority=urgent").await["total"],
+        2,
+        "the older transaction's change is not passed over"
+    );
+}
