@@ -35,6 +35,8 @@ pub struct Ctx {
     pub login_throttle: LoginThrottle,
     /// The sentence model for semantic retrieval, or why it is not in use.
     pub semantic: crate::ai::semantic::Availability,
+    /// Signed-in callers by token, for the current epoch of sign-in facts.
+    pub tokens: crate::auth::cache::TokenCache,
 }
 
 impl Ctx {
@@ -76,6 +78,7 @@ impl Ctx {
                 }
                 s
             },
+            tokens: crate::auth::cache::TokenCache::default(),
         })
     }
 }

@@ -122,7 +122,7 @@ pub struct Dict {
 const NOWHERE: u32 = u32::MAX;
 
 impl Dict {
-    fn code(&mut self, id: Option<Uuid>) -> u32 {
+    fn intern(&mut self, id: Option<Uuid>) -> u32 {
         let Some(id) = id else { return 0 };
         if let Some(c) = self.by_id.get(&id) {
             return *c;
@@ -161,12 +161,37 @@ impl Dict {
     fn lookup(&self, id: Uuid) -> u32 {
         self.by_id.get(&id).copied().unwrap_or(NOWHERE)
     }
+
+    /// The code of an id, if any fact has it.
+    #[must_use]
+    pub fn code(&self, id: Uuid) -> Option<u32> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// One more than the highest tag code.
+    #[must_use]
+    pub fn tag_codes(&self) -> usize {
+        self.tags.len() + 1
+    }
+
+    /// One more than the highest id code: the length of a list indexed by code.
+    #[must_use]
+    pub fn codes(&self) -> usize {
+        self.ids.len() + 1
+    }
 }
 
-/// The facts of one workspace's tickets.
+/// The facts of one workspace's tickets, with the three times every figure scans kept apart
+/// in arrays of their own (a pass over a million of them reads 8 MB, not the rows' 150).
 #[derive(Debug, Default)]
 pub struct Table {
     pub facts: Vec<Fact>,
+    /// `facts[i].created_at`.
+    pub created: Vec<i64>,
+    /// When `facts[i]` was solved if it is solved now, else `i64::MAX`.
+    pub settled: Vec<i64>,
+    /// `facts[i].last_reply_at`.
+    pub last_reply: Vec<i64>,
     slots: HashMap<Uuid, u32>,
     pub dict: Dict,
     /// The feed position every change up to which is applied.
@@ -176,21 +201,40 @@ pub struct Table {
 
 impl Table {
     fn put(&mut self, f: Fact) {
+        let times = (
+            f.created_at,
+            f.solved_at()
+                .filter(|_| !crate::analytics::figures::unsolved(f.status))
+                .unwrap_or(i64::MAX),
+            f.last_reply_at,
+        );
         match self.slots.get(&f.id) {
-            Some(&i) => self.facts[i as usize] = f,
+            Some(&i) => {
+                let i = i as usize;
+                self.facts[i] = f;
+                (self.created[i], self.settled[i], self.last_reply[i]) = times;
+            }
             None => {
                 let i = u32::try_from(self.facts.len()).unwrap_or(u32::MAX);
                 self.slots.insert(f.id, i);
                 self.facts.push(f);
+                self.created.push(times.0);
+                self.settled.push(times.1);
+                self.last_reply.push(times.2);
             }
         }
     }
 
     fn remove(&mut self, id: Uuid) {
         if let Some(i) = self.slots.remove(&id) {
-            self.facts.swap_remove(i as usize);
-            if let Some(moved) = self.facts.get(i as usize) {
-                self.slots.insert(moved.id, i);
+            let i = i as usize;
+            self.facts.swap_remove(i);
+            self.created.swap_remove(i);
+            self.settled.swap_remove(i);
+            self.last_reply.swap_remove(i);
+            if let Some(moved) = self.facts.get(i) {
+                self.slots
+                    .insert(moved.id, u32::try_from(i).unwrap_or(u32::MAX));
             }
         }
     }
@@ -215,7 +259,7 @@ async fn extras(conn: &mut Conn, ids: &[TicketId], dict: &mut Dict) -> Result<Ex
             x.tags.entry(t.0).or_default().push(dict.tag_code(tag));
         }
         for (t, at, author) in reads::staff_replies(conn, chunk).await? {
-            let author = dict.code(Some(author));
+            let author = dict.intern(Some(author));
             x.replies.entry(t.0).or_default().push(Reply { at, author });
         }
         for (t, kind, at) in reads::fact_events(conn, chunk).await? {
@@ -245,10 +289,10 @@ fn fact(r: FactRow, x: &mut Extras, dict: &mut Dict) -> Fact {
         resolution_due_at: t(r.resolution_due_at),
         resolution_risk_at: t(r.resolution_risk_at),
         rated_at: t(x.rated.remove(&r.id.0)),
-        category: dict.code(r.category_id.map(|c| c.0)),
-        group: dict.code(r.group_id.map(|g| g.0)),
-        assignee: dict.code(r.assignee_id.map(|u| u.0)),
-        policy: dict.code(r.sla_policy_id),
+        category: dict.intern(r.category_id.map(|c| c.0)),
+        group: dict.intern(r.group_id.map(|g| g.0)),
+        assignee: dict.intern(r.assignee_id.map(|u| u.0)),
+        policy: dict.intern(r.sla_policy_id),
         status: r.status,
         priority: r.priority,
         channel: r.channel,
@@ -368,6 +412,20 @@ pub struct Sel {
 }
 
 impl Sel {
+    /// Whether no filter is set (every ticket passes).
+    #[must_use]
+    pub fn is_all(&self) -> bool {
+        self.statuses.is_none()
+            && self.priorities.is_none()
+            && self.channels.is_none()
+            && self.categories.is_none()
+            && self.groups.is_none()
+            && self.assignees.is_none()
+            && self.tags.is_none()
+            && self.created_after.is_none()
+            && self.created_before.is_none()
+    }
+
     /// The filters as applied to facts, or `None` when one of them needs the database.
     pub fn compile(f: &TicketFilter, dict: &Dict) -> Option<Sel> {
         let rest = TicketFilter {
@@ -487,4 +545,74 @@ pub async fn plans(
     }
     let mut conn = store.read().await?;
     reads::plans(&mut conn, ws).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(n: u128, created: i64, solved: Option<i64>, status: Status) -> Fact {
+        Fact {
+            id: Uuid::from_u128(n),
+            created_at: created,
+            first_response_at: NONE,
+            first_response_due_at: NONE,
+            first_response_risk_at: NONE,
+            solved_at: solved.unwrap_or(NONE),
+            resolution_due_at: NONE,
+            resolution_risk_at: NONE,
+            rated_at: NONE,
+            last_reply_at: NONE,
+            category: 0,
+            group: 0,
+            assignee: 0,
+            policy: 0,
+            status,
+            priority: Priority::Low,
+            channel: Channel::Email,
+            rating: 0,
+            has_feedback: false,
+            reopens: 0,
+            tags: Box::default(),
+            replies: Box::default(),
+        }
+    }
+
+    fn consistent(t: &Table) {
+        assert_eq!(t.facts.len(), t.created.len());
+        assert_eq!(t.facts.len(), t.settled.len());
+        assert_eq!(t.facts.len(), t.slots.len());
+        for (i, f) in t.facts.iter().enumerate() {
+            assert_eq!(t.slots[&f.id] as usize, i);
+            assert_eq!(t.created[i], f.created_at);
+            let settled = f
+                .solved_at()
+                .filter(|_| matches!(f.status, Status::Resolved | Status::Closed));
+            assert_eq!(t.settled[i], settled.unwrap_or(i64::MAX));
+        }
+    }
+
+    #[test]
+    fn the_time_arrays_follow_every_put_and_remove() {
+        let mut t = Table::default();
+        t.put(fact(1, 10, None, Status::Open));
+        t.put(fact(2, 20, Some(25), Status::Resolved));
+        t.put(fact(3, 30, Some(35), Status::Open));
+        consistent(&t);
+        assert_eq!(
+            t.settled,
+            [i64::MAX, 25, i64::MAX],
+            "reopened: not solved now"
+        );
+        t.put(fact(1, 10, Some(15), Status::Closed));
+        consistent(&t);
+        t.remove(Uuid::from_u128(1));
+        consistent(&t);
+        assert_eq!(t.created, [30, 20], "the last row moved into the hole");
+        t.remove(Uuid::from_u128(9));
+        t.remove(Uuid::from_u128(2));
+        t.remove(Uuid::from_u128(3));
+        consistent(&t);
+        assert!(t.facts.is_empty());
+    }
 }

@@ -57,10 +57,13 @@ pub struct Facts<'a> {
 impl<'a> Facts<'a> {
     fn new(table: &'a Table, sel: &'a Sel, req: &Request) -> Facts<'a> {
         let (from, to) = (req.scope.from, req.scope.to);
+        let all = sel.is_all();
         let created = table
-            .facts
+            .created
             .iter()
-            .filter(|f| f.created_at >= from && f.created_at < to && sel.matches(f))
+            .zip(&table.facts)
+            .filter(|(c, f)| (from..to).contains(*c) && (all || sel.matches(f)))
+            .map(|(_, f)| f)
             .collect();
         Facts {
             table,
@@ -71,21 +74,28 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// Every ticket passing the filters, whenever created.
-    pub fn matching(&self) -> impl Iterator<Item = &'a Fact> + '_ {
-        self.table.facts.iter().filter(|f| self.sel.matches(f))
+    /// The rows (by index) whose time in `times` is in `range` and that pass the filters.
+    fn passing(
+        &self,
+        times: &'a [i64],
+        keep: impl Fn(i64) -> bool + 'a,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let (facts, sel) = (&self.table.facts, self.sel);
+        let all = sel.is_all();
+        times
+            .iter()
+            .enumerate()
+            .filter(move |(i, t)| keep(**t) && (all || sel.matches(&facts[*i])))
+            .map(|(i, _)| i)
     }
 
     /// When each ticket solved in the range was solved, and who has it (tickets moved back to
     /// pending keep their resolution time and are not counted).
     #[must_use]
     pub fn solved(&self) -> Vec<(i64, u32)> {
-        self.matching()
-            .filter_map(|f| {
-                f.solved()
-                    .filter(|at| (self.from..self.to).contains(at))
-                    .map(|at| (at, f.assignee))
-            })
+        let (from, to) = (self.from, self.to);
+        self.passing(&self.table.settled, move |t| (from..to).contains(&t))
+            .map(|i| (self.table.settled[i], self.table.facts[i].assignee))
             .collect()
     }
 
@@ -93,24 +103,30 @@ impl<'a> Facts<'a> {
     /// (unsolved now, or solved at or after it).
     #[must_use]
     pub fn backlog_at(&self, at: i64) -> i64 {
-        self.matching()
-            .filter(|f| {
-                f.created_at < at && (unsolved(f.status) || f.solved_at().is_some_and(|s| s >= at))
-            })
+        let (t, facts, sel) = (self.table, &self.table.facts, self.sel);
+        let all = sel.is_all();
+        t.created
+            .iter()
+            .zip(&t.settled)
+            .enumerate()
+            .filter(|(i, (c, s))| **c < at && **s >= at && (all || sel.matches(&facts[*i])))
             .count() as i64
     }
 
     /// Public replies by staff in the range, by author code.
     #[must_use]
-    pub fn replies(&self) -> HashMap<u32, i64> {
-        let mut by = HashMap::new();
-        for f in self.matching().filter(|f| f.last_reply_at >= self.from) {
-            for r in f
+    pub fn replies(&self) -> Vec<i64> {
+        let mut by = vec![0; self.table.dict.codes()];
+        let from = self.from;
+        for i in self.passing(&self.table.last_reply, move |t| t >= from) {
+            for r in self.table.facts[i]
                 .replies
                 .iter()
                 .filter(|r| (self.from..self.to).contains(&r.at))
             {
-                *by.entry(r.author).or_insert(0) += 1;
+                if let Some(n) = by.get_mut(r.author as usize) {
+                    *n += 1;
+                }
             }
         }
         by
@@ -276,37 +292,36 @@ pub struct ClockFigures {
     pub within_sla_rate: Option<f64>,
 }
 
-fn clock(facts: &[&Fact], now: i64, first: bool) -> ClockFigures {
-    let mut times: Vec<i64> = facts
-        .iter()
-        .filter_map(|f| {
-            if first {
-                f.first_response()
-            } else {
-                f.resolution()
-            }
-        })
-        .collect();
-    let (mut met, mut breached) = (0, 0);
-    for f in facts {
-        let o = if first {
-            f.first_response_outcome(now)
-        } else {
-            f.resolution_outcome(now)
-        };
-        match o {
-            Outcome::Met => met += 1,
-            Outcome::Breached => breached += 1,
-            Outcome::AtRisk | Outcome::Open => {}
+/// One clock's outcomes and times, gathered ticket by ticket.
+#[derive(Default)]
+pub(super) struct ClockTally {
+    pub times: Vec<i64>,
+    pub met: i64,
+    pub breached: i64,
+    pub at_risk: i64,
+}
+
+impl ClockTally {
+    pub fn add(&mut self, outcome: Outcome, time: Option<i64>) {
+        match outcome {
+            Outcome::Met => self.met += 1,
+            Outcome::Breached => self.breached += 1,
+            Outcome::AtRisk => self.at_risk += 1,
+            Outcome::Open => {}
+        }
+        if let Some(t) = time {
+            self.times.push(t);
         }
     }
-    let count = i64::try_from(times.len()).unwrap_or(i64::MAX);
-    let (median_seconds, p90_seconds) = median_p90(&mut times);
-    ClockFigures {
-        count,
-        median_seconds,
-        p90_seconds,
-        within_sla_rate: rate(met, met + breached),
+
+    fn figures(mut self) -> ClockFigures {
+        let (median_seconds, p90_seconds) = median_p90(&mut self.times);
+        ClockFigures {
+            count: i64::try_from(self.times.len()).unwrap_or(i64::MAX),
+            median_seconds,
+            p90_seconds,
+            within_sla_rate: rate(self.met, self.met + self.breached),
+        }
     }
 }
 
@@ -356,19 +371,28 @@ pub async fn overview(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result
     let created = &facts.created;
     let resolved = i64::try_from(facts.solved().len()).unwrap_or(0);
     let backlog = facts.backlog_at(req.scope.to.min(req.now));
-    let mut by_status: BTreeMap<String, i64> = Status::ALL
-        .iter()
-        .map(|s| (s.as_str().to_owned(), 0))
-        .collect();
+    // One pass over the range's tickets for every figure.
+    let (mut first, mut resolution) = (ClockTally::default(), ClockTally::default());
+    let mut statuses = [0_i64; Status::ALL.len()];
+    let (mut rating_sum, mut ratings, mut reopened, mut ever_solved) = (0, 0, 0, 0);
     for f in created {
-        *by_status.entry(f.status.as_str().to_owned()).or_default() += 1;
+        first.add(f.first_response_outcome(req.now), f.first_response());
+        resolution.add(f.resolution_outcome(req.now), f.resolution());
+        if let Some(n) = statuses.get_mut(f.status as usize) {
+            *n += 1;
+        }
+        if let Some(r) = f.rating() {
+            (rating_sum, ratings) = (rating_sum + r, ratings + 1);
+        }
+        reopened += i64::from(f.reopens > 0);
+        ever_solved += i64::from(f.solved().is_some() || f.reopens > 0);
     }
-    let total = i64::try_from(created.len()).unwrap_or(i64::MAX);
-    let reopened = created.iter().filter(|f| f.reopens > 0).count() as i64;
-    let ever_solved = created
+    let by_status = Status::ALL
         .iter()
-        .filter(|f| f.solved().is_some() || f.reopens > 0)
-        .count();
+        .zip(statuses)
+        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .collect();
+    let total = i64::try_from(created.len()).unwrap_or(i64::MAX);
     Ok(Overview {
         total,
         by_status,
@@ -376,10 +400,13 @@ pub async fn overview(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Result
         created: total,
         resolved,
         reopened,
-        first_response: clock(created, req.now, true),
-        resolution: clock(created, req.now, false),
-        csat: csat(created),
-        reopen_rate: rate(reopened, i64::try_from(ever_solved).unwrap_or(0)),
+        first_response: first.figures(),
+        resolution: resolution.figures(),
+        csat: CsatFigures {
+            average: average(rating_sum, ratings),
+            count: ratings,
+        },
+        reopen_rate: rate(reopened, ever_solved),
         from: crate::clock::rfc3339(req.scope.from),
         to: crate::clock::rfc3339(req.scope.to),
         timezone: req.tz_name.clone(),
@@ -523,22 +550,30 @@ pub async fn distribution(
             } else {
                 HashMap::new()
             };
-            let mut counts: HashMap<u32, i64> = HashMap::new();
+            // Counts by code (tag code, channel, or id code).
+            let size = match by {
+                "tag" => dict.tag_codes(),
+                "channel" => crate::tickets::status::Channel::ALL.len(),
+                _ => dict.codes(),
+            };
+            let mut counts = vec![0_i64; size];
+            let mut count = |code: u32| {
+                if let Some(n) = counts.get_mut(code as usize) {
+                    *n += 1;
+                }
+            };
             for f in created {
                 match by {
-                    "tag" => {
-                        for t in &f.tags {
-                            *counts.entry(*t).or_default() += 1;
-                        }
-                    }
-                    "channel" => *counts.entry(f.channel as u32).or_default() += 1,
-                    "category" => *counts.entry(f.category).or_default() += 1,
-                    "group" => *counts.entry(f.group).or_default() += 1,
-                    _ => *counts.entry(f.assignee).or_default() += 1,
+                    "tag" => f.tags.iter().for_each(|t| count(*t)),
+                    "channel" => count(f.channel as u32),
+                    "category" => count(f.category),
+                    "group" => count(f.group),
+                    _ => count(f.assignee),
                 }
             }
-            let mut list: Vec<DistributionBucket> = counts
-                .into_iter()
+            let mut list: Vec<DistributionBucket> = (0_u32..)
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
                 .map(|(code, count)| {
                     let (key, name) = match by {
                         "tag" => (Some(dict.tag(code).to_owned()), dict.tag(code).to_owned()),
@@ -616,28 +651,31 @@ pub async fn agents(
 ) -> Result<Agents> {
     let facts = memo.facts(conn, req).await?;
     let dict = &facts.table.dict;
-    let mut mine: HashMap<u32, Vec<&Fact>> = HashMap::new();
+    // Lists by assignee code.
+    let mut mine: Vec<Vec<&Fact>> = vec![Vec::new(); dict.codes()];
     for f in &facts.created {
-        mine.entry(f.assignee).or_default().push(f);
+        if let Some(m) = mine.get_mut(f.assignee as usize) {
+            m.push(f);
+        }
     }
-    let mut resolved: HashMap<u32, i64> = HashMap::new();
+    let mut resolved = vec![0_i64; dict.codes()];
     for (_, a) in facts.solved() {
-        *resolved.entry(a).or_default() += 1;
+        if let Some(n) = resolved.get_mut(a as usize) {
+            *n += 1;
+        }
     }
     let replies = facts.replies();
-    let code_of: HashMap<uuid::Uuid, u32> =
-        (1..).map_while(|c| dict.id(c).map(|id| (id, c))).collect();
     let users = store::users::list(conn, req.scope.ws, 10_000, 0).await?.0;
     let mut out = Vec::new();
+    let empty = Vec::new();
     for u in users {
-        let code = code_of.get(&u.id.0).copied();
-        let empty = Vec::new();
-        let mine = code.and_then(|c| mine.get(&c)).unwrap_or(&empty);
+        let code = dict.code(u.id.0).map(|c| c as usize);
+        let mine = code.and_then(|c| mine.get(c)).unwrap_or(&empty);
         let staff = u.active && u.role.can_be_assignee();
         if (req.own_only && u.id != me) || (!staff && mine.is_empty()) {
             continue;
         }
-        let of = |m: &HashMap<u32, i64>| code.and_then(|c| m.get(&c)).copied().unwrap_or(0);
+        let of = |m: &[i64]| code.and_then(|c| m.get(c)).copied().unwrap_or(0);
         let mut fr: Vec<i64> = mine.iter().filter_map(|f| f.first_response()).collect();
         let mut res: Vec<i64> = mine.iter().filter_map(|f| f.resolution()).collect();
         let ratings: Vec<i64> = mine.iter().filter_map(|f| f.rating()).collect();
@@ -768,10 +806,19 @@ pub async fn peak_hours(conn: &mut Conn, req: &Request, memo: &mut Memo) -> Resu
         let day = usize::try_from(z.weekday().to_monday_one_offset() - 1).unwrap_or(0);
         (day, usize::try_from(z.hour()).unwrap_or(0))
     };
-    let mut quarters: HashMap<i64, Option<(usize, usize)>> = HashMap::new();
+    let first = req.scope.from.div_euclid(QUARTER);
+    let span = req.scope.to.div_euclid(QUARTER) - first + 1;
+    let mut quarters: Vec<Option<Option<(usize, usize)>>> =
+        vec![None; usize::try_from(span).unwrap_or(0)];
     for f in &facts.created {
         let q = f.created_at.div_euclid(QUARTER);
-        let slot = *quarters.entry(q).or_insert_with(|| {
+        let Some(cached) = usize::try_from(q - first)
+            .ok()
+            .and_then(|i| quarters.get_mut(i))
+        else {
+            continue;
+        };
+        let slot = *cached.get_or_insert_with(|| {
             let start = local(q * QUARTER);
             (start == local(q * QUARTER + QUARTER - 1)).then_some(start)
         });

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::Request;
 use super::facts::Fact;
-use super::figures::Outcome;
+use super::figures::ClockTally;
 use super::stats::{median_p90, rate};
 use crate::error::Result;
 use crate::store::{self, Conn, timestamp};
@@ -70,35 +70,41 @@ pub struct SlaDetailed {
 /// How long from `start` to `end`: elapsed, or working time of `calendar`.
 type Measure<'a> = &'a dyn Fn(i64, i64) -> i64;
 
-fn clock_of(facts: &[&Fact], now: i64, first: bool, measure: Measure<'_>) -> ClockSla {
-    let mut c = ClockSla::default();
-    let mut times = Vec::new();
-    for f in facts {
-        let (outcome, end) = if first {
-            (f.first_response_outcome(now), f.first_response_at())
-        } else {
-            (f.resolution_outcome(now), f.solved())
-        };
-        match outcome {
-            Outcome::Met => c.met += 1,
-            Outcome::Breached => c.breached += 1,
-            Outcome::AtRisk => c.at_risk += 1,
-            Outcome::Open => {}
-        }
-        if let Some(end) = end {
-            times.push(measure(f.created_at, end.max(f.created_at)));
-        }
-    }
-    c.compliance_rate = rate(c.met, c.met + c.breached);
-    (c.median_seconds, c.p90_seconds) = median_p90(&mut times);
-    c
+/// The tickets of one group (overall, a priority, a policy), gathered ticket by ticket.
+#[derive(Default)]
+struct Group {
+    tickets: i64,
+    first: ClockTally,
+    resolution: ClockTally,
 }
 
-fn figures(facts: &[&Fact], now: i64, measure: Measure<'_>) -> SlaFigures {
-    SlaFigures {
-        tickets: facts.len() as i64,
-        first_response: clock_of(facts, now, true, measure),
-        resolution: clock_of(facts, now, false, measure),
+impl Group {
+    fn add(&mut self, f: &Fact, now: i64, measure: Measure<'_>) {
+        let took = |end: Option<i64>| end.map(|e| measure(f.created_at, e.max(f.created_at)));
+        self.tickets += 1;
+        self.first
+            .add(f.first_response_outcome(now), took(f.first_response_at()));
+        self.resolution
+            .add(f.resolution_outcome(now), took(f.solved()));
+    }
+
+    fn figures(self) -> SlaFigures {
+        let clock = |mut t: ClockTally| {
+            let (median_seconds, p90_seconds) = median_p90(&mut t.times);
+            ClockSla {
+                met: t.met,
+                breached: t.breached,
+                at_risk: t.at_risk,
+                compliance_rate: rate(t.met, t.met + t.breached),
+                median_seconds,
+                p90_seconds,
+            }
+        };
+        SlaFigures {
+            tickets: self.tickets,
+            first_response: clock(self.first),
+            resolution: clock(self.resolution),
+        }
     }
 }
 
@@ -123,28 +129,38 @@ pub async fn detailed(
             .try_into()
             .unwrap_or(i64::MAX)
     };
-    let all: &[&Fact] = &facts.created;
+    // One pass: every ticket goes to the overall figures, its priority's and its policy's.
+    let mut overall = Group::default();
+    let mut by_priority: Vec<Group> = Priority::ALL.iter().map(|_| Group::default()).collect();
+    let mut by_policy: HashMap<u32, (bool, Group)> = HashMap::new();
+    for f in &facts.created {
+        overall.add(f, req.now, &elapsed);
+        if let Some(g) = by_priority.get_mut(f.priority as usize) {
+            g.add(f, req.now, &elapsed);
+        }
+        let (in_business, g) = by_policy.entry(f.policy).or_insert_with(|| {
+            let id = dict.id(f.policy);
+            let business = id
+                .and_then(|id| policies.iter().find(|p| p.id == id))
+                .is_some_and(|p| p.business_hours_only);
+            (business, Group::default())
+        });
+        g.add(f, req.now, if *in_business { &business } else { &elapsed });
+    }
     let by_priority = Priority::ALL
         .iter()
+        .zip(by_priority)
         .rev()
-        .map(|p| {
-            let of: Vec<&Fact> = all.iter().copied().filter(|f| f.priority == *p).collect();
-            PrioritySla {
-                priority: p.as_str().to_owned(),
-                figures: figures(&of, req.now, &elapsed),
-            }
+        .map(|(p, g)| PrioritySla {
+            priority: p.as_str().to_owned(),
+            figures: g.figures(),
         })
         .collect();
-    let mut groups: HashMap<Option<uuid::Uuid>, Vec<&Fact>> = HashMap::new();
-    for f in all {
-        groups.entry(dict.id(f.policy)).or_default().push(f);
-    }
-    let mut by_policy: Vec<PolicySla> = groups
+    let mut by_policy: Vec<PolicySla> = by_policy
         .into_iter()
-        .map(|(id, of)| {
+        .map(|(code, (in_business, g))| {
+            let id = dict.id(code);
             let row = id.and_then(|id| policies.iter().find(|p| p.id == id));
-            let in_business = row.is_some_and(|p| p.business_hours_only);
-            let measure: Measure<'_> = if in_business { &business } else { &elapsed };
             PolicySla {
                 policy_id: id,
                 name: match (id, row) {
@@ -153,7 +169,7 @@ pub async fn detailed(
                     (None, None) => "Built-in targets".to_owned(),
                 },
                 time_basis: if in_business { "business" } else { "calendar" }.to_owned(),
-                figures: figures(&of, req.now, measure),
+                figures: g.figures(),
             }
         })
         .collect();
@@ -164,7 +180,7 @@ pub async fn detailed(
             .then_with(|| a.name.cmp(&b.name))
     });
     Ok(SlaDetailed {
-        overall: figures(all, req.now, &elapsed),
+        overall: overall.figures(),
         by_priority,
         by_policy,
     })

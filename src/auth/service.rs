@@ -132,8 +132,17 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<(Actor, TokenId)> {
         return Err(unauthorized());
     }
     let digest = tokens::digest(token);
+    let now = now_micros();
+    // The epoch is read before the database: a change committed after this read moves it on,
+    // so what is read below is never remembered as current.
+    let epoch = ctx.store.memo().epoch().current();
+    if let Some(e) = epoch
+        && let Some(hit) = ctx.tokens.get(&digest, e, now)
+    {
+        return Ok(hit);
+    }
     let mut tx = ctx.store.read().await?;
-    let row = store::tokens::find_with_user(&mut tx, &digest, now_micros())
+    let row = store::tokens::find_with_user(&mut tx, &digest, now)
         .await?
         .ok_or_else(unauthorized)?;
     // The lookup is by hash; compare again in constant time so no code path compares secrets
@@ -141,16 +150,17 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<(Actor, TokenId)> {
     if !tokens::digests_match(&row.token_hash, &digest) || !row.active {
         return Err(unauthorized());
     }
-    let role = row.role;
-    Ok((
-        Actor {
-            user_id: row.user_id,
-            workspace_id: row.workspace_id,
-            role,
-            is_owner: row.is_owner,
-            name: row.name,
-            email: row.email,
-        },
-        row.token_id,
-    ))
+    let actor = Actor {
+        user_id: row.user_id,
+        workspace_id: row.workspace_id,
+        role: row.role,
+        is_owner: row.is_owner,
+        name: row.name,
+        email: row.email,
+    };
+    if let Some(e) = epoch {
+        ctx.tokens
+            .put(digest, e, &actor, row.token_id, row.expires_at);
+    }
+    Ok((actor, row.token_id))
 }

@@ -9,17 +9,77 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::ids::WorkspaceId;
 
 type Entries = HashMap<(TypeId, WorkspaceId), Box<dyn Any + Send + Sync>>;
 
-/// Entries by their type and workspace.
+/// Entries by their type and workspace, and the epoch of sign-in facts.
 #[derive(Default)]
-pub struct Memo(Mutex<Entries>);
+pub struct Memo(Mutex<Entries>, Arc<Epoch>);
+
+/// How far sign-in facts (users, their roles and tokens) have changed, so that what was read
+/// of them before a change is never used after it. A write moves the epoch on when it starts
+/// and again when its transaction ends; while one is under way there is no epoch at all.
+/// Other nodes' writes move it through the database's notifications (PostgreSQL).
+#[derive(Default)]
+pub struct Epoch {
+    number: AtomicU64,
+    writing: AtomicU64,
+    /// PostgreSQL: not (yet) hearing the other nodes' changes.
+    deaf: AtomicBool,
+}
+
+impl Epoch {
+    /// The epoch now; `None` while a write of sign-in facts is under way, or while other
+    /// nodes' changes cannot be heard.
+    #[must_use]
+    pub fn current(&self) -> Option<u64> {
+        // Read `writing` after `number`: a write that starts in between moves the number, so
+        // the pair read can only be older than the truth, never newer.
+        let n = self.number.load(Ordering::SeqCst);
+        (self.writing.load(Ordering::SeqCst) == 0 && !self.deaf.load(Ordering::SeqCst)).then_some(n)
+    }
+
+    /// Whether other nodes' changes are heard; every switch moves the epoch on.
+    pub fn hearing(&self, yes: bool) {
+        self.deaf.store(!yes, Ordering::SeqCst);
+        self.advance();
+    }
+
+    /// Moves the epoch on (a change seen elsewhere).
+    pub fn advance(&self) {
+        self.number.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A write of sign-in facts under way; moves the epoch on again when dropped.
+pub struct Writing(Arc<Epoch>);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.advance();
+        self.0.writing.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl Memo {
+    /// The epoch of sign-in facts.
+    #[must_use]
+    pub fn epoch(&self) -> &Epoch {
+        &self.1
+    }
+
+    /// Starts a write of sign-in facts: no epoch until it ends.
+    #[must_use]
+    pub fn writing(&self) -> Writing {
+        self.1.writing.fetch_add(1, Ordering::SeqCst);
+        self.1.advance();
+        Writing(self.1.clone())
+    }
+
     /// A copy of the workspace's entry of type `T`.
     #[must_use]
     pub fn get<T: Clone + Send + Sync + 'static>(&self, ws: WorkspaceId) -> Option<T> {
@@ -83,5 +143,21 @@ mod tests {
         m.forget::<A>(w1);
         assert_eq!(m.get::<A>(w1), None);
         assert_eq!(m.get::<B>(w1), Some(B(2)));
+    }
+
+    #[test]
+    fn a_write_of_sign_in_facts_moves_the_epoch_on_at_both_ends() {
+        let m = Memo::default();
+        let before = m.epoch().current().expect("no write");
+        let w = m.writing();
+        assert_eq!(m.epoch().current(), None, "none while writing");
+        let w2 = m.writing();
+        drop(w);
+        assert_eq!(m.epoch().current(), None, "another write still under way");
+        drop(w2);
+        let after = m.epoch().current().expect("writes ended");
+        assert!(after > before);
+        m.epoch().advance();
+        assert!(m.epoch().current() > Some(after));
     }
 }

@@ -74,9 +74,41 @@ pub struct Store {
     memo: std::sync::Arc<memo::Memo>,
     /// SQLite: the group-commit writer of [`Store::write_grouped`].
     group: Option<group::GroupWriter>,
+    /// PostgreSQL: the task hearing other nodes' sign-in changes, stopped with the last clone.
+    _listener: Option<std::sync::Arc<StopOnDrop>>,
 }
 
 pub use group::{Keep, Work};
+
+/// Stops a task when dropped.
+struct StopOnDrop(tokio::task::AbortHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// PostgreSQL: moves the epoch of sign-in facts on at every change another node (or this one)
+/// commits (`ferrodesk_sign_in`, migration 0015). While the listening connection is down
+/// there is no epoch, so nothing remembered is used; it reconnects every second.
+async fn hear_sign_in_changes(pool: sqlx::PgPool, memo: std::sync::Arc<memo::Memo>) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut l) => {
+                if l.listen("ferrodesk_sign_in").await.is_ok() {
+                    memo.epoch().hearing(true);
+                    while let Ok(Some(_)) = l.try_recv().await {
+                        memo.epoch().advance();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot listen for sign-in changes: {e}"),
+        }
+        memo.epoch().hearing(false);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
 
 /// A connection in use: a plain pooled connection (reads) or a write transaction.
 ///
@@ -104,6 +136,9 @@ pub struct Conn {
     open: bool,
     /// The store's in-process memory, reachable from code that holds only a transaction.
     memo: std::sync::Arc<memo::Memo>,
+    /// Writes of sign-in facts under way: dropped with the connection, after its commit or
+    /// rollback (the last field, so after the link).
+    writing: Vec<memo::Writing>,
 }
 
 /// A row type readable from both backends.
@@ -141,6 +176,7 @@ impl Conn {
             begin_pending: begin,
             open: false,
             memo: memo.clone(),
+            writing: Vec::new(),
         }
     }
 
@@ -288,6 +324,15 @@ impl std::ops::DerefMut for Tx {
 }
 
 impl Tx {
+    /// Marks this transaction as changing sign-in facts (users, roles, tokens): what was read
+    /// of them is not used again from now until after it ends ([`memo::Epoch`]).
+    pub fn changes_sign_in(&mut self) {
+        if self.0.writing.is_empty() {
+            let w = self.0.memo.writing();
+            self.0.writing.push(w);
+        }
+    }
+
     /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
     /// cannot conflict). Queued writes run, in order, before the next read or write on this
     /// connection or at commit; on SQLite they travel in the same command as that next
@@ -405,6 +450,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     12 "0012" "change_feed",
     13 "0013" "analytics",
     14 "0014" "analytics_facts",
+    15 "0015" "sign_in_notify",
 );
 
 fn migrations(backend: Backend) -> Vec<Migration> {
@@ -437,10 +483,14 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .context("could not connect to PostgreSQL")?;
+            let memo: std::sync::Arc<memo::Memo> = std::sync::Arc::default();
+            memo.epoch().hearing(false);
+            let listener = tokio::spawn(hear_sign_in_changes(pool.clone(), memo.clone()));
             return Ok(Store {
                 pools: Pools::Postgres(pool),
-                memo: std::sync::Arc::default(),
+                memo,
                 group: None,
+                _listener: Some(std::sync::Arc::new(StopOnDrop(listener.abort_handle()))),
             });
         }
         let path = url
@@ -480,6 +530,7 @@ impl Store {
             pools: Pools::Sqlite { read, write },
             memo: std::sync::Arc::default(),
             group: None,
+            _listener: None,
         };
         store.group = Some(group::GroupWriter::spawn(store.clone()));
         Ok(store)
@@ -578,7 +629,12 @@ impl Store {
                 read.close().await;
                 write.close().await;
             }
-            Pools::Postgres(pool) => pool.close().await,
+            Pools::Postgres(pool) => {
+                if let Some(l) = &self._listener {
+                    l.0.abort();
+                }
+                pool.close().await;
+            }
         }
     }
 

@@ -76,6 +76,7 @@ pub struct TokenUser {
     pub role: Role,
     pub active: bool,
     pub is_owner: bool,
+    pub expires_at: Option<i64>,
 }
 
 /// The live token with this hash and its user, if any.
@@ -86,6 +87,7 @@ pub async fn find_with_user(tx: &mut Conn, hash: &[u8], now: i64) -> Result<Opti
         .column((ApiTokens::Table, ApiTokens::TokenHash))
         .column((ApiTokens::Table, ApiTokens::WorkspaceId))
         .column((ApiTokens::Table, ApiTokens::UserId))
+        .column((ApiTokens::Table, ApiTokens::ExpiresAt))
         .columns([
             (Users::Table, Users::Email),
             (Users::Table, Users::Name),
@@ -125,6 +127,7 @@ pub async fn revoke(
     id: TokenId,
     now: i64,
 ) -> Result<bool> {
+    tx.changes_sign_in();
     let q = Query::update()
         .table(ApiTokens::Table)
         .value(ApiTokens::RevokedAt, now)
@@ -138,6 +141,7 @@ pub async fn revoke(
 
 /// Revokes every token of a user (deactivation, password change).
 pub async fn revoke_all(tx: &mut Tx, ws: WorkspaceId, user: UserId, now: i64) -> Result<u64> {
+    tx.changes_sign_in();
     let q = Query::update()
         .table(ApiTokens::Table)
         .value(ApiTokens::RevokedAt, now)

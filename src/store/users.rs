@@ -82,6 +82,7 @@ pub async fn insert(tx: &mut Tx, u: &UserRow) -> Result<()> {
 }
 
 pub async fn update(tx: &mut Tx, u: &UserRow) -> Result<bool> {
+    tx.changes_sign_in();
     let q = Query::update()
         .table(Users::Table)
         .values([

@@ -398,3 +398,112 @@ async fn customers(app: TestApp) {
         .expect_problem(422, "validation_failed");
 }
 both!(customers_are_found_or_created_by_email, customers);
+
+// Who a token belongs to is remembered between requests (src/auth/cache.rs): every change of
+// it must show on the very next request.
+both!(
+    sign_in_changes_show_on_the_next_request,
+    |app: TestApp| async move {
+        let admin = app.admin().await;
+        let agent = admin.user(&app, "agent").await;
+        for _ in 0..3 {
+            assert_eq!(agent.get("/api/me").await.expect(200)["role"], "agent");
+            // The role as the permission checks see it (not read again by the route).
+            agent
+                .get("/api/settings/reports")
+                .await
+                .expect_problem(403, "forbidden");
+        }
+        admin
+            .patch(
+                &format!("/api/users/{}", agent.id()),
+                json!({"role": "supervisor", "name": "Promoted"}),
+            )
+            .await
+            .expect(200);
+        agent.get("/api/settings/reports").await.expect(200);
+        let me = agent.get("/api/me").await.expect(200).clone();
+        assert_eq!(
+            (me["role"].as_str(), me["name"].as_str()),
+            (Some("supervisor"), Some("Promoted"))
+        );
+        // A second token of the same user, revoked by itself.
+        let t = agent
+            .post("/api/auth/tokens", json!({"name": "script"}))
+            .await
+            .expect(201)
+            .clone();
+        let script = Client {
+            token: Some(t["token"].as_str().expect("token").to_owned()),
+            ..agent.clone()
+        };
+        script.get("/api/me").await.expect(200);
+        agent
+            .delete(&format!(
+                "/api/auth/tokens/{}",
+                t["id"].as_str().expect("id")
+            ))
+            .await
+            .expect(204);
+        script
+            .get("/api/me")
+            .await
+            .expect_problem(401, "unauthorized");
+        agent.get("/api/me").await.expect(200);
+        admin
+            .patch(
+                &format!("/api/users/{}", agent.id()),
+                json!({"active": false}),
+            )
+            .await
+            .expect(200);
+        agent
+            .get("/api/me")
+            .await
+            .expect_problem(401, "unauthorized");
+    }
+);
+
+// PostgreSQL: a change another node commits (here: another connection) reaches this node's
+// memory through a notification, well before the entries' 30 s lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_change_made_elsewhere_reaches_every_node_postgres() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let agent = admin.user(&app, "agent").await;
+    agent
+        .get("/api/settings/reports")
+        .await
+        .expect_problem(403, "forbidden");
+    app.raw_sql(&format!(
+        "UPDATE users SET role = 'supervisor' WHERE id = '{}'",
+        agent.id()
+    ))
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if agent.get("/api/settings/reports").await.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never reached this node"
+        );
+        tokio::task::yield_now().await;
+    }
+    app.raw_sql(&format!(
+        "UPDATE api_tokens SET revoked_at = 1 WHERE user_id = '{}'",
+        agent.id()
+    ))
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while agent.get("/api/me").await.status != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revocation never reached this node"
+        );
+        tokio::task::yield_now().await;
+    }
+}
