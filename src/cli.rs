@@ -148,7 +148,12 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
         Command::Seed { tickets, workspace } => {
             let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
             let started = std::time::Instant::now();
-            crate::seed::seed(&app, &workspace, tickets, 42).await?;
+            let mut progress = Progress::new(tickets, "tickets");
+            crate::seed::seed(&app, &workspace, tickets, 42, &mut |done| {
+                progress.at(done);
+            })
+            .await?;
+            progress.finish();
             println!(
                 "seeded {tickets} tickets in {:.1}s",
                 started.elapsed().as_secs_f64()
@@ -268,5 +273,62 @@ fn describe(e: &crate::error::Error) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
+    }
+}
+
+/// Progress of a long command: a bar on a terminal, a line every tenth otherwise (logs, CI).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    what: &'static str,
+    tenths: usize,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: usize, what: &'static str) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} {msg} ({elapsed}, {eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(what);
+            bar
+        });
+        Progress {
+            bar,
+            total,
+            what,
+            tenths: 0,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn at(&mut self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+            return;
+        }
+        let tenths = done * 10 / self.total.max(1);
+        if tenths > self.tenths {
+            self.tenths = tenths;
+            let secs = self.started.elapsed().as_secs_f64();
+            #[expect(clippy::cast_precision_loss, reason = "a rate to print")]
+            let rate = done as f64 / secs.max(1e-3);
+            eprintln!(
+                "{done}/{} {} ({rate:.0}/s, {secs:.0} s)",
+                self.total, self.what
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }

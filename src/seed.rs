@@ -120,7 +120,14 @@ fn pick<'a>(rng: &mut StdRng, list: &'a [&'a str]) -> &'a str {
 /// Ticket numbers come from the workspace counter, so seeded and real tickets never clash.
 // Long: one generator loop that builds tickets, threads and events together so they stay
 // consistent, written in batches of 200.
-pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<()> {
+/// `progress` hears how many tickets are written after every batch.
+pub async fn seed(
+    app: &App,
+    slug: &str,
+    n: usize,
+    seed: u64,
+    progress: &mut dyn FnMut(usize),
+) -> anyhow::Result<()> {
     let admin = workspace_admin(app, slug).await?;
     let ws = admin.workspace_id;
     let mut rng = StdRng::seed_from_u64(seed ^ crate::clock::now_micros().cast_unsigned());
@@ -376,6 +383,7 @@ pub async fn seed(app: &App, slug: &str, n: usize, seed: u64) -> anyhow::Result<
         crate::store::dialect::index_many(&mut tx, ws, &docs).await?;
         tx.commit().await?;
         done += batch;
+        progress(done);
     }
     app.store.analyze().await?;
     Ok(())

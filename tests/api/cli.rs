@@ -82,7 +82,7 @@ fn subcommands_migrate_create_and_seed() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = ferrodesk(dir.path())
-        .args(["seed", "--tickets", "60"])
+        .args(["seed", "--tickets", "450"])
         .output()
         .expect("run");
     assert!(
@@ -90,7 +90,14 @@ fn subcommands_migrate_create_and_seed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 60 tickets"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 450 tickets"));
+    // Not a terminal: a progress line as each tenth is passed (batches of 200), no bar.
+    let progress: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("/450 tickets ("))
+        .map(|l| l.split(' ').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(progress, ["200/450", "400/450", "450/450"]);
     let backup = dir.path().join("backup.db");
     let out = ferrodesk(dir.path())
         .args(["backup", backup.to_str().expect("utf8")])

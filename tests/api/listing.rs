@@ -375,7 +375,7 @@ async fn unknown_filters_are_reported_not_ignored() {
 }
 
 async fn seeded(app: TestApp) {
-    ferrodesk::seed::seed(&app.app, "default", 120, 3)
+    ferrodesk::seed::seed(&app.app, "default", 120, 3, &mut |_| {})
         .await
         .expect("seed");
     let admin = app.admin().await;
