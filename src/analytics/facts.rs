@@ -188,7 +188,8 @@ pub struct Table {
     pub facts: Vec<Fact>,
     /// `facts[i].created_at`.
     pub created: Vec<i64>,
-    /// When `facts[i]` was solved if it is solved now, else `i64::MAX`.
+    /// When `facts[i]` was solved if it is solved now, else `i64::MAX` (`i64::MIN`: solved at
+    /// no known time).
     pub settled: Vec<i64>,
     /// `facts[i].last_reply_at`.
     pub last_reply: Vec<i64>,
@@ -201,13 +202,14 @@ pub struct Table {
 
 impl Table {
     fn put(&mut self, f: Fact) {
-        let times = (
-            f.created_at,
-            f.solved_at()
-                .filter(|_| !crate::analytics::figures::unsolved(f.status))
-                .unwrap_or(i64::MAX),
-            f.last_reply_at,
-        );
+        // Unsolved: never settled. Solved without a time (no import should do that): settled
+        // before anything, so neither in a range nor in a backlog, as the SQL counted it.
+        let settled = if crate::analytics::figures::unsolved(f.status) {
+            i64::MAX
+        } else {
+            f.solved_at().unwrap_or(i64::MIN)
+        };
+        let times = (f.created_at, settled, f.last_reply_at);
         match self.slots.get(&f.id) {
             Some(&i) => {
                 let i = i as usize;
@@ -585,10 +587,12 @@ mod tests {
         for (i, f) in t.facts.iter().enumerate() {
             assert_eq!(t.slots[&f.id] as usize, i);
             assert_eq!(t.created[i], f.created_at);
-            let settled = f
-                .solved_at()
-                .filter(|_| matches!(f.status, Status::Resolved | Status::Closed));
-            assert_eq!(t.settled[i], settled.unwrap_or(i64::MAX));
+            let settled = if matches!(f.status, Status::Resolved | Status::Closed) {
+                f.solved_at().unwrap_or(i64::MIN)
+            } else {
+                i64::MAX
+            };
+            assert_eq!(t.settled[i], settled);
         }
     }
 
@@ -606,6 +610,10 @@ mod tests {
         );
         t.put(fact(1, 10, Some(15), Status::Closed));
         consistent(&t);
+        t.put(fact(4, 40, None, Status::Closed));
+        consistent(&t);
+        assert_eq!(t.settled[3], i64::MIN, "closed at no known time");
+        t.remove(Uuid::from_u128(4));
         t.remove(Uuid::from_u128(1));
         consistent(&t);
         assert_eq!(t.created, [30, 20], "the last row moved into the hole");

@@ -74,7 +74,7 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// The rows (by index) whose time in `times` is in `range` and that pass the filters.
+    /// The rows (by index) whose time in `times` passes `keep` and that pass the filters.
     fn passing(
         &self,
         times: &'a [i64],
