@@ -482,6 +482,20 @@ pub fn changes_since(backend: Backend, q: &mut sea_query::SelectStatement, xid: 
     }
 }
 
+/// The tags of the selected ticket as one text, sorted, joined by the unit separator (U+001F,
+/// which no tag contains): a ticket and its tags in one statement.
+#[must_use]
+pub fn tags_joined(backend: Backend) -> Expr {
+    Expr::cust(match backend {
+        Backend::Sqlite => {
+            "(SELECT group_concat(\"tag\", char(31) ORDER BY \"tag\") FROM \"ticket_tags\" WHERE \"ticket_tags\".\"ticket_id\" = \"tickets\".\"id\")"
+        }
+        Backend::Postgres => {
+            "(SELECT string_agg(\"tag\", chr(31) ORDER BY \"tag\") FROM \"ticket_tags\" WHERE \"ticket_tags\".\"ticket_id\" = \"tickets\".\"id\")"
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::search_terms;

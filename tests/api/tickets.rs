@@ -482,6 +482,42 @@ async fn patch_rules(app: TestApp) {
         (Some("Patched"), Some("warranty"), Some("EXT-1"))
     );
     assert_eq!(p["group_id"], group["id"]);
+    // Read back by id (ticket and tags in one statement) and by number: the same tags, sorted.
+    agent
+        .patch(
+            &format!("/api/tickets/{id}"),
+            json!({"tags": ["zeta", "alpha:1", "m.n"]}),
+        )
+        .await
+        .expect(200);
+    let by_id = agent
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(by_id["tags"], json!(["alpha:1", "m.n", "zeta"]));
+    let number = by_id["ticket_number"]
+        .as_str()
+        .expect("number")
+        .replace('#', "%23");
+    let by_number = agent
+        .get(&format!("/api/tickets/{number}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(by_number["tags"], by_id["tags"]);
+    agent
+        .patch(&format!("/api/tickets/{id}"), json!({"tags": []}))
+        .await
+        .expect(200);
+    assert_eq!(
+        agent.get(&format!("/api/tickets/{id}")).await.expect(200)["tags"],
+        json!([])
+    );
+    agent
+        .patch(&format!("/api/tickets/{id}"), json!({"tags": ["a", "b"]}))
+        .await
+        .expect(200);
     agent
         .patch(&format!("/api/tickets/{id}"), json!({"priority": "urgent"}))
         .await

@@ -277,8 +277,7 @@ pub async fn get_ticket(
     actor.require(crate::auth::Permission::ViewTickets)?;
     super::only(&params, &["include"])?;
     let mut tx = app.store.read().await?;
-    let row = service::load(&mut tx, actor.workspace_id, &id, false).await?;
-    let tags = service::tags(&mut tx, &row).await?;
+    let (row, tags) = service::load_with_tags(&mut tx, actor.workspace_id, &id).await?;
     let include: Vec<String> = params
         .get("include")
         .map(|v| {

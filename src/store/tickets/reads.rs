@@ -25,6 +25,38 @@ pub async fn find(
     tx.fetch_optional(&q).await
 }
 
+/// A ticket row with its tags joined in one text (see `dialect::tags_joined`).
+#[derive(sqlx::FromRow)]
+struct TaggedRow {
+    #[sqlx(flatten)]
+    ticket: TicketRow,
+    tags_joined: Option<String>,
+}
+
+/// One live ticket of the workspace and its tags (sorted), in one statement.
+pub async fn find_with_tags(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    id: TicketId,
+) -> Result<Option<(TicketRow, Vec<String>)>> {
+    let mut q = base_select();
+    q.expr_as(
+        crate::store::dialect::tags_joined(tx.backend()),
+        sea_query::Alias::new("tags_joined"),
+    )
+    .and_where(col(Tickets::Id).eq(id))
+    .and_where(col(Tickets::WorkspaceId).eq(ws))
+    .and_where(col(Tickets::DeletedAt).is_null());
+    let row: Option<TaggedRow> = tx.fetch_optional(&q).await?;
+    Ok(row.map(|r| {
+        let tags = r
+            .tags_joined
+            .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
+            .unwrap_or_default();
+        (r.ticket, tags)
+    }))
+}
+
 /// One live ticket by its rendered number (`#1001`, `TK-2026-00042`) or bare sequence number.
 pub async fn find_by_number(
     tx: &mut Conn,

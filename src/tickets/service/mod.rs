@@ -41,6 +41,22 @@ pub async fn load(tx: &mut Conn, ws: WorkspaceId, key: &str, lock: bool) -> Resu
     found.ok_or(Error::NotFound)
 }
 
+/// A ticket by id or number, with its tags: one statement when asked by id.
+pub async fn load_with_tags(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<(TicketRow, Vec<String>)> {
+    if let Ok(id) = key.parse::<TicketId>() {
+        return store::tickets::find_with_tags(tx, ws, id)
+            .await?
+            .ok_or(Error::NotFound);
+    }
+    let row = load(tx, ws, key, false).await?;
+    let tags = tags(tx, &row).await?;
+    Ok((row, tags))
+}
+
 /// The tags of one ticket.
 pub async fn tags(tx: &mut Conn, t: &TicketRow) -> Result<Vec<String>> {
     Ok(store::tickets::tags_of(tx, t.workspace_id, &[t.id])
