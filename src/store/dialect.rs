@@ -395,44 +395,14 @@ pub fn ticket_search_any(
 /// `change_xid` and `change_seq` columns. SQLite: change numbers follow commit order (one
 /// writer), so `seq` alone orders. PostgreSQL: only changes of transactions older than every
 /// running one (`pg_snapshot_xmin`), in (transaction id, number) order, so a change committed
-/// late by a slow transaction is read after the faster ones, never passed over.
+/// late by a slow transaction is read after the faster ones, never passed over: the changes
+/// of [`changes_since`] that are settled.
 pub fn changes_after(backend: Backend, q: &mut sea_query::SelectStatement, xid: &str, seq: i64) {
-    use sea_query::{Alias, Order};
-    match backend {
-        Backend::Sqlite => {
-            q.expr_as(Expr::cust("''"), Alias::new("change_xid"))
-                .expr_as(
-                    Expr::cust("\"tickets\".\"change_seq\""),
-                    Alias::new("change_seq"),
-                )
-                .and_where(Expr::cust_with_values(
-                    "\"tickets\".\"change_seq\" > ?",
-                    [seq],
-                ))
-                .order_by_expr(Expr::cust("\"tickets\".\"change_seq\""), Order::Asc);
-        }
-        Backend::Postgres => {
-            q.expr_as(
-                Expr::cust("\"tickets\".\"change_xid\"::text"),
-                Alias::new("change_xid"),
-            )
-            .expr_as(
-                Expr::cust("\"tickets\".\"change_seq\""),
-                Alias::new("change_seq"),
-            )
-            .and_where(Expr::cust(
-                "\"tickets\".\"change_xid\" < pg_snapshot_xmin(pg_current_snapshot())",
-            ))
-            .and_where(Expr::cust_with_values(
-                "(\"tickets\".\"change_xid\", \"tickets\".\"change_seq\") > (CAST($1 AS xid8), $2)",
-                [
-                    sea_query::Value::from(xid.to_owned()),
-                    sea_query::Value::from(seq),
-                ],
-            ))
-            .order_by_expr(Expr::cust("\"tickets\".\"change_xid\""), Order::Asc)
-            .order_by_expr(Expr::cust("\"tickets\".\"change_seq\""), Order::Asc);
-        }
+    changes_since(backend, q, xid, seq);
+    if backend == Backend::Postgres {
+        q.and_where(Expr::cust(
+            "\"tickets\".\"change_xid\" < pg_snapshot_xmin(pg_current_snapshot())",
+        ));
     }
 }
 
