@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{Config, LogFormat};
 
@@ -19,6 +19,61 @@ pub struct Cli {
     pub config: Config,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The settings each command reads besides its own options. The settings are global flags
+/// (`ferrodesk --data-dir x seed` and `ferrodesk seed --data-dir x` both work), but a command's
+/// help shows only those that change what it does; `serve` shows them all.
+const SETTINGS_OF: &[(&str, &[&str])] = &[
+    ("migrate", &["data_dir", "database_url", "log"]),
+    ("seed", &["data_dir", "database_url", "log"]),
+    ("embed", &["data_dir", "database_url", "log", "model_dir"]),
+    ("user", &["data_dir", "database_url", "log"]),
+    ("workspace", &["data_dir", "database_url", "log"]),
+    ("backup", &["data_dir", "database_url", "log"]),
+];
+
+/// The command line's definition, with each command's help limited to the settings it reads.
+#[must_use]
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    let settings: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    for (name, keep) in SETTINGS_OF {
+        cmd = cmd.mut_subcommand(*name, |sub| hide_settings(sub, &settings, keep));
+    }
+    cmd
+}
+
+/// Gives `sub` (and its own subcommands) a hidden copy of each setting it does not read;
+/// clap then does not propagate the shown one there, and the value still reaches the
+/// settings when given.
+fn hide_settings(mut sub: clap::Command, settings: &[clap::Arg], keep: &[&str]) -> clap::Command {
+    for a in settings {
+        if !keep.contains(&a.get_id().as_str()) {
+            sub = sub.arg(a.clone().hide(true));
+        }
+    }
+    let children: Vec<String> = sub
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    for child in children {
+        sub = sub.mut_subcommand(child, |c| hide_settings(c, settings, keep));
+    }
+    sub
+}
+
+impl Cli {
+    /// Parses the process's arguments (exits with the usage on a mistake, as clap does).
+    #[must_use]
+    pub fn from_env() -> Self {
+        let matches = command().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,6 +384,31 @@ impl Progress {
     fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_says_which_settings_it_reads() {
+        let cmd = super::command();
+        for sub in cmd.get_subcommands() {
+            let name = sub.get_name();
+            if name != "serve" && name != "help" {
+                assert!(
+                    super::SETTINGS_OF.iter().any(|(n, _)| *n == name),
+                    "{name} is missing from SETTINGS_OF"
+                );
+            }
+        }
+        for (_, keep) in super::SETTINGS_OF {
+            for id in *keep {
+                assert!(
+                    cmd.get_arguments().any(|a| a.get_id() == *id),
+                    "{id} is not a setting"
+                );
+            }
         }
     }
 }

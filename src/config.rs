@@ -181,6 +181,11 @@ pub struct Config {
     /// Seconds a client has to send a whole request body (uploads included).
     #[arg(long, env = "FERRODESK_BODY_DEADLINE_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
     pub body_deadline_seconds: u64,
+    /// Days that delivered domain events, sent notifications and finished jobs are kept
+    /// before housekeeping deletes them (webhook deliveries and the change feed do not read
+    /// them after delivery).
+    #[arg(long, env = "FERRODESK_EVENT_RETENTION_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650), global = true)]
+    pub event_retention_days: u64,
     /// Run background jobs in this process (turn off on API-only nodes).
     #[arg(long, env = "FERRODESK_RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub run_jobs: bool,
@@ -229,6 +234,7 @@ impl Config {
             attachment_store: None,
             read_timeout_seconds: 20,
             body_deadline_seconds: 300,
+            event_retention_days: 7,
             run_jobs: true,
         }
     }
@@ -256,6 +262,7 @@ impl Config {
             "FERRODESK_WEBHOOK_ALLOW_PRIVATE",
             "FERRODESK_RETRY_BASE_SECONDS",
             "FERRODESK_LOG",
+            "FERRODESK_EVENT_RETENTION_DAYS",
             "FERRODESK_API_RATE_LIMIT",
             "FERRODESK_PUBLIC_RATE_LIMIT",
             "FERRODESK_MAX_JSON_BYTES",

@@ -31,6 +31,9 @@ pub struct Ctx {
     pub allow_private_webhooks: bool,
     /// `FERRODESK_RETRY_BASE_SECONDS`: the first step of the job retry backoff.
     pub retry_base_seconds: u64,
+    /// `FERRODESK_EVENT_RETENTION_DAYS`: how long housekeeping keeps delivered events,
+    /// sent notifications and finished jobs.
+    pub event_retention_days: u64,
     /// Failed-login counters per account and address.
     pub login_throttle: LoginThrottle,
     /// The sentence model for semantic retrieval, or why it is not in use.
@@ -63,6 +66,7 @@ impl Ctx {
             public_url: config.public_url(),
             allow_private_webhooks: config.webhook_allow_private,
             retry_base_seconds: config.retry_base_seconds,
+            event_retention_days: config.event_retention_days,
             login_throttle: LoginThrottle::new(Duration::from_secs(900), 5, 50),
             semantic: {
                 let dir = config

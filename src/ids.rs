@@ -3,6 +3,14 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The smallest UUIDv7 of the millisecond that holds `micros`: every id made before that
+/// millisecond sorts below it, so "older than" is a range of the primary key.
+#[must_use]
+pub fn first_id_at(micros: i64) -> Uuid {
+    let ms = u128::try_from(micros.max(0) / 1000).unwrap_or(0) & ((1 << 48) - 1);
+    Uuid::from_u128(ms << 80)
+}
+
 macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
         $(#[$doc])*
@@ -55,3 +63,18 @@ id_type!(
     /// A knowledge-base article.
     ArticleId,
 );
+
+#[cfg(test)]
+mod boundary_tests {
+    #[test]
+    fn ids_made_before_an_instant_sort_below_its_first_id() {
+        let before = super::EventId::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let cut = super::first_id_at(crate::clock::now_micros());
+        let after = super::EventId::new();
+        assert!(before.0 < cut, "{before} {cut}");
+        assert!(cut <= after.0, "{cut} {after}");
+        // Byte order (SQLite blobs, PostgreSQL uuids) agrees with the integer order.
+        assert!(before.0.as_bytes() < cut.as_bytes());
+    }
+}

@@ -1,7 +1,5 @@
 //! The `ferrodesk` binary: parse the command line and run it.
 
-use clap::Parser;
-
 /// mimalloc instead of glibc's malloc: glibc gives each of the server's many threads (async
 /// workers, one per SQLite connection) its own arena and holds freed memory there, which nearly
 /// doubled the resident memory of a busy server in the benchmark.
@@ -9,6 +7,6 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = ferrodesk::cli::Cli::parse();
+    let cli = ferrodesk::cli::Cli::from_env();
     ferrodesk::cli::run(cli)
 }

@@ -72,6 +72,21 @@ const NOTES: &[&str] = &[
     "Checked logs: grid voltage dropped at 03:12.",
 ];
 
+/// Statements stay under SQLite's 32,766 bound variables.
+async fn insert_tickets(
+    tx: &mut store::Tx,
+    rows: &[store::tickets::TicketRow],
+) -> anyhow::Result<()> {
+    for chunk in rows.chunks(400) {
+        store::tickets::insert_many(tx, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Tickets written per transaction by [`seed`]. Large batches touch each index page once for
+/// many rows: the pages a commit writes to the log grow slower than the rows it holds.
+pub const SEED_BATCH: usize = 2000;
+
 /// An admin actor of the workspace with this slug.
 pub async fn workspace_admin(app: &App, slug: &str) -> anyhow::Result<Actor> {
     let mut tx = app.store.read().await?;
@@ -116,10 +131,11 @@ fn pick<'a>(rng: &mut StdRng, list: &'a [&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
 }
 
-/// Creates `n` tickets in workspace `slug` with bulk inserts, 200 tickets a transaction.
+/// Creates `n` tickets in workspace `slug` with bulk inserts, [`SEED_BATCH`] tickets a
+/// transaction.
 /// Ticket numbers come from the workspace counter, so seeded and real tickets never clash.
 // Long: one generator loop that builds tickets, threads and events together so they stay
-// consistent, written in batches of 200.
+// consistent, written in batches.
 /// `progress` hears how many tickets are written after every batch.
 pub async fn seed(
     app: &App,
@@ -146,7 +162,6 @@ pub async fn seed(
         let existing = store::customers::list(&mut tx, ws, None, 1, 0).await?.1;
         (agents, workspace, existing)
     };
-    let format = NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default();
     let now = crate::clock::now_micros();
     let span = 180 * 24 * 3_600_000_000_i64;
 
@@ -190,9 +205,50 @@ pub async fn seed(
         tx.commit().await?;
     }
 
+    // Large loads build the tickets' secondary indexes once at the end. Kept: the
+    // change-number index, which every insert reads for the next number. The threads' and
+    // timelines' indexes stay too: they are the child keys SQLite's foreign-key check looks
+    // up for every ticket inserted (without them each insert would scan every comment).
+    let set_aside = if n >= BULK_INDEXES_FROM {
+        Some(store::bulk::set_aside(&app.store, &["tickets"], &["tickets_change_seq_idx"]).await?)
+    } else {
+        None
+    };
+    let loaded = write_tickets(
+        app, &admin, &workspace, &agents, &customers, n, rng, progress,
+    )
+    .await;
+    if let Some(s) = set_aside {
+        // Put back even when the load failed half-way: the server needs its indexes.
+        store::bulk::restore(&app.store, s).await?;
+    }
+    loaded?;
+    app.store.analyze().await?;
+    Ok(())
+}
+
+/// From this many tickets (two batches), [`seed`] sets the indexes aside while it loads.
+pub const BULK_INDEXES_FROM: usize = 2 * SEED_BATCH;
+
+// Long: one generator loop that builds tickets, threads and events together so they stay
+// consistent.
+async fn write_tickets(
+    app: &App,
+    admin: &Actor,
+    workspace: &store::workspaces::WorkspaceRow,
+    agents: &[UserId],
+    customers: &[CustomerRow],
+    n: usize,
+    mut rng: StdRng,
+    progress: &mut dyn FnMut(usize),
+) -> anyhow::Result<()> {
+    let ws = admin.workspace_id;
+    let format = NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default();
+    let now = crate::clock::now_micros();
+    let span = 180 * 24 * 3_600_000_000_i64;
     let mut done = 0;
     while done < n {
-        let batch = (n - done).min(200);
+        let batch = (n - done).min(SEED_BATCH);
         let mut tx = app.store.begin().await?;
         let first_number = store::tickets::reserve_numbers(
             &mut tx,
@@ -374,17 +430,32 @@ pub async fn seed(
             comments.extend(thread);
             rows.push(row);
         }
-        store::tickets::insert_many(&mut tx, &rows).await?;
-        store::tickets::add_tags_many(&mut tx, ws, &tags).await?;
-        for chunk in comments.chunks(500) {
+        // SQLite: the thread, tags and timeline go in before their tickets, with the foreign
+        // keys checked at commit. A reply or tag added to an existing ticket moves it in the
+        // change feed (a trigger rewrites the ticket row); here the ticket is new in this very
+        // transaction, so those rewrites (two a reply) would be wasted work.
+        let before = tx.backend() == store::Backend::Sqlite;
+        if before {
+            tx.execute_raw("PRAGMA defer_foreign_keys = ON").await?;
+        } else {
+            insert_tickets(&mut tx, &rows).await?;
+        }
+        for chunk in tags.chunks(2000) {
+            store::tickets::add_tags_many(&mut tx, ws, chunk).await?;
+        }
+        for chunk in comments.chunks(1000) {
             store::comments::insert_many(&mut tx, chunk).await?;
         }
-        store::events::insert_many(&mut tx, &events).await?;
+        for chunk in events.chunks(1000) {
+            store::events::insert_many(&mut tx, chunk).await?;
+        }
+        if before {
+            insert_tickets(&mut tx, &rows).await?;
+        }
         crate::store::dialect::index_many(&mut tx, ws, &docs).await?;
         tx.commit().await?;
         done += batch;
         progress(done);
     }
-    app.store.analyze().await?;
     Ok(())
 }

@@ -123,18 +123,42 @@ impl Runner {
     }
 
     async fn housekeeping(&self) {
-        let now = now_micros();
-        let day = 24 * 3600 * 1_000_000;
-        let result: Result<()> = async {
-            let mut tx = self.ctx.store.begin().await?;
-            store::idempotency::purge(&mut tx, now - day).await?;
-            store::jobs::purge_done(&mut tx, now - 7 * day).await?;
-            tx.commit().await?;
-            self.ctx.store.optimize().await
-        }
-        .await;
-        if let Err(e) = result {
+        if let Err(e) =
+            housekeeping(&self.ctx.store, self.ctx.event_retention_days, now_micros()).await
+        {
             tracing::warn!("Housekeeping failed: {e}");
         }
     }
+}
+
+/// How many rows one housekeeping statement deletes: small enough that other writers never
+/// wait long for SQLite's write lock, large enough to catch up with a big backlog quickly.
+const PRUNE_BATCH: u64 = 5_000;
+
+/// Deletes what is no longer needed: idempotency keys after a day; delivered domain events,
+/// finished notifications and done jobs after `retention_days`. Each kind goes in batches,
+/// one transaction each; returns how many rows went.
+pub async fn housekeeping(store: &store::Store, retention_days: u64, now: i64) -> Result<u64> {
+    let day = 24 * 3600 * 1_000_000;
+    let before = now - i64::try_from(retention_days).unwrap_or(3650) * day;
+    let mut gone = 0;
+    {
+        let mut tx = store.begin().await?;
+        gone += store::idempotency::purge(&mut tx, now - day).await?;
+        gone += store::jobs::purge_done(&mut tx, before).await?;
+        tx.commit().await?;
+    }
+    let first_kept = crate::ids::first_id_at(before);
+    loop {
+        let mut tx = store.begin().await?;
+        let n = store::events::prune_domain_events(&mut tx, first_kept, PRUNE_BATCH).await?
+            + store::notifications::prune_finished(&mut tx, before, PRUNE_BATCH).await?;
+        tx.commit().await?;
+        gone += n;
+        if n == 0 {
+            break;
+        }
+    }
+    store.optimize().await?;
+    Ok(gone)
 }

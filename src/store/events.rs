@@ -189,3 +189,21 @@ pub async fn domain_events_since(
         .to_owned();
     tx.fetch_all(&q).await
 }
+
+/// Deletes up to `batch` domain events made before `before` (their id is time-ordered, so
+/// this is a range of the primary key); returns how many went. Webhook deliveries carry their
+/// own payload and the change feed reads the tickets, so nothing needs an event once the
+/// live pages have heard it.
+pub async fn prune_domain_events(tx: &mut Tx, before: uuid::Uuid, batch: u64) -> Result<u64> {
+    let old = Query::select()
+        .column(DomainEvents::Id)
+        .from(DomainEvents::Table)
+        .and_where(Expr::col(DomainEvents::Id).lt(before))
+        .limit(batch)
+        .to_owned();
+    let q = Query::delete()
+        .from_table(DomainEvents::Table)
+        .and_where(Expr::col(DomainEvents::Id).in_subquery(old))
+        .to_owned();
+    tx.execute(&q).await
+}

@@ -201,3 +201,20 @@ pub async fn count_recent(
         .to_owned();
     tx.fetch_i64(&q).await
 }
+
+/// Deletes up to `batch` notifications whose delivery ended (`sent`, `undeliverable`) before
+/// `before` (microseconds); returns how many went. Queued ones are never touched.
+pub async fn prune_finished(tx: &mut Tx, before: i64, batch: u64) -> Result<u64> {
+    let old = Query::select()
+        .column(Notifications::Id)
+        .from(Notifications::Table)
+        .and_where(Expr::col(Notifications::Status).is_in(["sent", "undeliverable"]))
+        .and_where(Expr::col(Notifications::CreatedAt).lt(before))
+        .limit(batch)
+        .to_owned();
+    let q = Query::delete()
+        .from_table(Notifications::Table)
+        .and_where(Expr::col(Notifications::Id).in_subquery(old))
+        .to_owned();
+    tx.execute(&q).await
+}

@@ -82,7 +82,7 @@ fn subcommands_migrate_create_and_seed() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = ferrodesk(dir.path())
-        .args(["seed", "--tickets", "450"])
+        .args(["seed", "--tickets", "4500"])
         .output()
         .expect("run");
     assert!(
@@ -90,14 +90,14 @@ fn subcommands_migrate_create_and_seed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 450 tickets"));
-    // Not a terminal: a progress line as each tenth is passed (batches of 200), no bar.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 4500 tickets"));
+    // Not a terminal: a progress line as each tenth is passed (batches of 2,000), no bar.
     let progress: Vec<String> = String::from_utf8_lossy(&out.stderr)
         .lines()
-        .filter(|l| l.contains("/450 tickets ("))
+        .filter(|l| l.contains("/4500 tickets ("))
         .map(|l| l.split(' ').next().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(progress, ["200/450", "400/450", "450/450"]);
+    assert_eq!(progress, ["2000/4500", "4000/4500", "4500/4500"]);
     let backup = dir.path().join("backup.db");
     let out = ferrodesk(dir.path())
         .args(["backup", backup.to_str().expect("utf8")])
@@ -206,4 +206,52 @@ fn embed_fills_missing_vectors_once() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn each_command_help_shows_the_settings_it_reads() {
+    let dir = tempfile::tempdir().expect("dir");
+    let help = |args: &[&str]| {
+        let out = ferrodesk(dir.path()).args(args).output().expect("run");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let seed = help(&["seed", "--help"]);
+    for shown in ["--tickets", "--workspace", "--data-dir", "--database-url"] {
+        assert!(seed.contains(shown), "seed --help lacks {shown}:\n{seed}");
+    }
+    for hidden in [
+        "--bind",
+        "--smtp-url",
+        "--api-rate-limit",
+        "--run-jobs",
+        "--sla-tick-seconds",
+    ] {
+        assert!(
+            !seed.contains(hidden),
+            "seed --help shows {hidden}:\n{seed}"
+        );
+    }
+    let migrate = help(&["migrate", "--help"]);
+    assert!(
+        migrate.contains("--database-url") && !migrate.contains("--bind"),
+        "{migrate}"
+    );
+    let serve = help(&["serve", "--help"]);
+    for shown in ["--bind", "--smtp-url", "--database-url"] {
+        assert!(
+            serve.contains(shown),
+            "serve --help lacks {shown}:\n{serve}"
+        );
+    }
+    // Hidden is not refused: a setting given anywhere on the line still parses.
+    let out = ferrodesk(dir.path())
+        .args(["migrate", "--sla-tick-seconds", "5"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -106,3 +106,114 @@ both!(
     an_unknown_stored_status_is_an_error_not_a_default,
     unknown_words
 );
+
+/// Housekeeping deletes what nobody reads after delivery, once it is older than the
+/// retention period; the change feed and webhooks keep working on what is left.
+async fn retention(app: TestApp) {
+    let admin = app.admin().await;
+    let t = admin.ticket("Printer jams", "jam@example.com").await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    admin
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            serde_json::json!({"body": "Try a reset"}),
+        )
+        .await
+        .expect(201);
+    let ws: WorkspaceId = t["workspace_id"]
+        .as_str()
+        .expect("ws")
+        .parse()
+        .expect("uuid");
+    let tid: TicketId = id.parse().expect("uuid");
+    let counts = || async {
+        let mut conn = app.app.store.read().await.expect("conn");
+        let events = events::domain_events(&mut conn, ws, None, 1000)
+            .await
+            .expect("events");
+        let notes = ferrodesk::store::notifications::of_ticket(&mut conn, ws, tid)
+            .await
+            .expect("notifications");
+        let pending = notes.iter().filter(|n| n.status == "pending").count();
+        (events.len(), notes.len() - pending, pending)
+    };
+    // The requester's mail about the reply ends its delivery; a second one still waits.
+    let first = {
+        let mut conn = app.app.store.read().await.expect("conn");
+        ferrodesk::store::notifications::of_ticket(&mut conn, ws, tid)
+            .await
+            .expect("notifications")
+    };
+    assert!(!first.is_empty(), "the requester hears of the reply");
+    let now = ferrodesk::clock::now_micros();
+    {
+        let mut tx = app.app.store.begin().await.expect("tx");
+        ferrodesk::store::notifications::set_outcome(
+            &mut tx,
+            first[0].id,
+            "undeliverable",
+            Some("no server"),
+            None,
+            now,
+        )
+        .await
+        .expect("outcome");
+        tx.commit().await.expect("commit");
+    }
+    admin
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            serde_json::json!({"body": "Any news?"}),
+        )
+        .await
+        .expect(201);
+    let (events_before, finished, pending) = counts().await;
+    assert!(
+        events_before >= 3,
+        "created and commented twice: {events_before}"
+    );
+    assert_eq!(finished, 1);
+    assert!(pending >= 1, "the second mail waits");
+
+    // Within the retention period nothing goes.
+    ferrodesk::jobs::runner::housekeeping(&app.app.store, 7, now)
+        .await
+        .expect("housekeeping");
+    assert_eq!(counts().await, (events_before, 1, pending));
+
+    // Eight days later the events and the finished notification are gone; the waiting one
+    // stays until its delivery ends.
+    let later = now + 8 * 24 * 3600 * 1_000_000;
+    let gone = ferrodesk::jobs::runner::housekeeping(&app.app.store, 7, later)
+        .await
+        .expect("housekeeping");
+    assert_eq!(counts().await, (0, 0, pending), "{gone} rows went");
+    assert!(
+        gone >= u64::try_from(events_before + 1).expect("n"),
+        "{gone}"
+    );
+
+    // The ticket, its thread and the change feed are untouched.
+    admin.get(&format!("/api/tickets/{id}")).await.expect(200);
+    let feed = admin.get("/api/incremental/tickets?start_time=0").await;
+    let ids: Vec<&str> = feed.expect(200)["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert!(ids.contains(&id.as_str()), "{ids:?}");
+    // New events are written and kept as before.
+    admin
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            serde_json::json!({"body": "Again"}),
+        )
+        .await
+        .expect(201);
+    assert!(counts().await.0 >= 1);
+}
+both!(
+    housekeeping_prunes_delivered_events_and_finished_notifications,
+    retention
+);

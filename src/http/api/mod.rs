@@ -263,7 +263,8 @@ pub fn page_params(p: &Params) -> Result<(u64, u64), Error> {
     }
 }
 
-/// The `pagination` object of offset lists.
+/// The `pagination` object of offset lists. The ticket list adds `total_is_exact`: its
+/// counts stop at `store::tickets::COUNT_CAP`.
 #[must_use]
 pub fn pagination(page: u64, limit: u64, total: i64) -> serde_json::Value {
     let total_u = u64::try_from(total).unwrap_or(0);

@@ -144,7 +144,14 @@ pub async fn list_tickets(
         .collect();
     body.insert("tickets".into(), json!(views));
     let pagination = match req.page {
-        PageSpec::Offset { page: p, limit } => super::pagination(p, limit, page.total.unwrap_or(0)),
+        PageSpec::Offset { page: p, limit } => {
+            let total = page
+                .total
+                .unwrap_or(crate::store::tickets::Total { n: 0, exact: true });
+            let mut v = super::pagination(p, limit, total.n);
+            v["total_is_exact"] = json!(total.exact);
+            v
+        }
         PageSpec::Cursor { limit, .. } => json!({"limit": limit, "next_cursor": page.next_cursor}),
     };
     body.insert("pagination".into(), pagination);

@@ -65,7 +65,14 @@ impl Poll {
                 }
                 let payload: serde_json::Value =
                     serde_json::from_str(&e.payload).unwrap_or_default();
-                let t = &payload["data"]["ticket"];
+                // The ticket's fields sit at the top of `data` (rows written before the
+                // outbox was slimmed also carry them under `data.ticket`).
+                let d = &payload["data"];
+                let t = if d["status"].is_null() {
+                    &d["ticket"]
+                } else {
+                    d
+                };
                 // Internal notes are news for staff too; customers never read this stream.
                 let data = json!({
                     "type": e.event_type,

@@ -55,6 +55,15 @@ pub struct TicketFilter {
 }
 
 impl TicketFilter {
+    /// Whether the filter is on status alone (or on nothing).
+    #[must_use]
+    pub fn statuses_only(&self) -> bool {
+        TicketFilter {
+            statuses: Vec::new(),
+            ..self.clone()
+        } == TicketFilter::default()
+    }
+
     /// The search terms when `q` is the only filter.
     #[must_use]
     pub fn search_only(&self) -> Option<&[String]> {
@@ -259,6 +268,28 @@ pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<i6
     .await
 }
 
+/// A search term matched by at most this many tickets is "rare": its page is chosen among
+/// those tickets. A more common one walks the sort index and probes the matches, so its
+/// first page is found among the most recent tickets.
+const RARE_MATCHES: u64 = 2_000;
+
+/// SQLite: the search index rows of a filter's matches when there are at most
+/// [`RARE_MATCHES`] of them (one bounded read of the index), `None` otherwise or with no search.
+async fn rare_matches(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    f: &TicketFilter,
+) -> Result<Option<Vec<i64>>> {
+    let Some(terms) = f.q.as_deref() else {
+        return Ok(None);
+    };
+    if tx.backend() != super::super::Backend::Sqlite {
+        return Ok(None);
+    }
+    let seqs = dialect::first_matches(tx, ws, terms, RARE_MATCHES + 1).await?;
+    Ok((seqs.len() as u64 <= RARE_MATCHES).then_some(seqs))
+}
+
 /// One page of tickets. `after` is the (sort key, id) of the last row of the previous page
 /// for cursor pagination; `offset` is used otherwise.
 ///
@@ -277,7 +308,20 @@ pub async fn list(
     let mut ids = Query::select();
     ids.column((Tickets::Table, Tickets::Id))
         .from(Tickets::Table)
-        .cond_where(filter_cond(ws, f, tx.backend(), true));
+        .cond_where(match rare_matches(tx, ws, f).await? {
+            // A rare term: the page is sorted from its few matches, by primary key.
+            Some(seqs) => filter_cond(
+                ws,
+                &TicketFilter {
+                    q: None,
+                    ..f.clone()
+                },
+                tx.backend(),
+                true,
+            )
+            .add(Expr::col((Tickets::Table, sea_query::Alias::new("seq"))).is_in(seqs)),
+            None => filter_cond(ws, f, tx.backend(), true),
+        });
     if let Some((key, id)) = after {
         let k = sort.field.expr();
         let (beyond, tie) = if sort.desc {
@@ -303,19 +347,69 @@ pub async fn list(
     tx.fetch_all(&q).await
 }
 
-/// How many tickets match the filter.
-pub async fn count(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<i64> {
-    if let Some(terms) = f.search_only()
-        && let Some(n) = dialect::count_matches(tx, ws, terms).await?
-    {
-        return Ok(n);
+/// Counts stop here: a page never costs more than this many index entries to count, and a
+/// larger count is reported as "at least this many" (`total_is_exact: false`), as the large
+/// helpdesks do ("10,000+").
+pub const COUNT_CAP: i64 = 10_000;
+
+/// How many tickets match a filter: exact, or at least `n` when the count stopped at
+/// [`COUNT_CAP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub n: i64,
+    pub exact: bool,
+}
+
+impl Total {
+    fn capped(n: i64) -> Self {
+        Total {
+            n: std::cmp::Ord::min(n, COUNT_CAP),
+            exact: n <= COUNT_CAP,
+        }
     }
-    let q = Query::select()
-        .expr(Expr::col(Asterisk).count())
+}
+
+/// How many tickets match the filter. A filter on status alone (or none) is answered exactly
+/// by the per-status counters that triggers keep in the writing transaction (migration
+/// 0016); anything else is counted up to [`COUNT_CAP`].
+pub async fn count(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<Total> {
+    if f.statuses_only() {
+        let mut q = Query::select();
+        q.expr(Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
+            .from(StatusCounts::Table)
+            .and_where(Expr::col(StatusCounts::WorkspaceId).eq(ws));
+        if !f.statuses.is_empty() {
+            q.and_where(Expr::col(StatusCounts::Status).is_in(f.statuses.clone()));
+        }
+        return Ok(Total {
+            n: tx.fetch_i64(&q).await?,
+            exact: true,
+        });
+    }
+    if let Some(terms) = f.search_only()
+        && let Some(n) = dialect::count_matches(tx, ws, terms, COUNT_CAP + 1).await?
+    {
+        return Ok(Total::capped(n));
+    }
+    let matching = Query::select()
+        .expr(Expr::val(1))
         .from(Tickets::Table)
         .cond_where(filter_cond(ws, f, tx.backend(), false))
+        .limit(u64::try_from(COUNT_CAP + 1).unwrap_or(u64::MAX))
         .to_owned();
-    tx.fetch_i64(&q).await
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from_subquery(matching, sea_query::Alias::new("m"))
+        .to_owned();
+    Ok(Total::capped(tx.fetch_i64(&q).await?))
+}
+
+#[derive(sea_query::Iden)]
+enum StatusCounts {
+    #[iden = "ticket_status_counts"]
+    Table,
+    WorkspaceId,
+    Status,
 }
 
 pub(super) async fn count_by<K>(

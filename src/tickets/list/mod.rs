@@ -16,7 +16,7 @@ use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
 use crate::error::Result;
 use crate::ids::TicketId;
-use crate::store::tickets::{Sort, SortField, TicketFilter, TicketRow};
+use crate::store::tickets::{Sort, SortField, TicketFilter, TicketRow, Total};
 use crate::store::{self, Conn};
 
 /// How a page is chosen.
@@ -79,7 +79,8 @@ pub fn encode_cursor(sort: Sort, row: &TicketRow) -> String {
 pub struct TicketPage {
     pub rows: Vec<TicketRow>,
     pub tags: HashMap<TicketId, Vec<String>>,
-    pub total: Option<i64>,
+    /// Offset pages: how many tickets match (exact, or at least so many).
+    pub total: Option<Total>,
     pub next_cursor: Option<String>,
 }
 

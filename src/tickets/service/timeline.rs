@@ -71,7 +71,7 @@ pub async fn record(
 /// transaction as the change. `data` has the seed's fields at its top level (`ticket_id`,
 /// `ticket_number`, `subject`, `priority`, then the event's own: `from`/`to`, `comment_id` and
 /// `is_internal`, `breach_type` and `sla_policy_id`, …) and the whole ticket, as it is after
-/// the change, under `ticket`.
+/// the change, under `ticket`; the outbox keeps it without the ticket and comment copies.
 pub async fn publish(
     tx: &mut Tx,
     t: &TicketRow,
@@ -95,9 +95,19 @@ pub async fn publish(
     if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
         obj.extend(more);
     }
-    let payload = json!({ "event": event, "timestamp": crate::clock::rfc3339(now), "data": data })
-        .to_string();
+    let timestamp = crate::clock::rfc3339(now);
+    let payload = json!({ "event": event, "timestamp": timestamp, "data": data }).to_string();
     crate::webhooks::fan_out(tx, t.workspace_id, event, t.id.0, &payload, internal).await?;
+    // The outbox row keeps what its readers (the live pages) use: the event's own fields and
+    // the ticket's status and version, not a copy of the whole ticket and comment, which
+    // webhook deliveries already carry (a tenth of the bytes of a full snapshot).
+    if let Some(obj) = data.as_object_mut() {
+        obj.remove("ticket");
+        obj.remove("comment");
+        obj.insert("status".into(), json!(t.status));
+        obj.insert("version".into(), json!(t.version));
+    }
+    let stored = json!({ "event": event, "timestamp": timestamp, "data": data }).to_string();
     crate::integrations::crm::on_event(tx, t, event).await?;
     if matches!(
         event,
@@ -121,7 +131,7 @@ pub async fn publish(
             workspace_id: t.workspace_id,
             event_type: event.name().to_owned(),
             subject_id: t.id.0,
-            payload,
+            payload: stored,
             created_at: now,
         },
     )

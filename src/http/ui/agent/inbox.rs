@@ -53,7 +53,8 @@ pub(super) struct InboxPage {
     can_admin: bool,
     views: Vec<ViewTab>,
     rows: Vec<Row>,
-    total: i64,
+    /// How many tickets match, `10000+` when the count stopped at its cap.
+    total: String,
     page: u64,
     pages: u64,
     prev: Option<String>,
@@ -318,7 +319,15 @@ pub(super) async fn inbox(
         return Ok(page(StatusCode::OK, &RowsFragment { rows }));
     }
     let views = view_tabs(&stats, &groups, &view);
-    let total = result.total.unwrap_or(0);
+    let counted = result
+        .total
+        .unwrap_or(store::tickets::Total { n: 0, exact: true });
+    let total = counted.n;
+    let total_label = if counted.exact {
+        total.to_string()
+    } else {
+        format!("{total}+")
+    };
     let page_no: u64 = q
         .get("page")
         .and_then(|p| p.parse().ok())
@@ -353,7 +362,7 @@ pub(super) async fn inbox(
             can_admin: actor.can(Permission::ReadSettings),
             views,
             rows,
-            total,
+            total: total_label,
             page: page_no,
             pages,
             prev: (page_no > 1).then(|| link(page_no - 1)),

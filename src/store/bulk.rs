@@ -1,0 +1,105 @@
+//! Bulk loads (`ferrodesk seed`): the secondary indexes of the loaded tables are set aside
+//! while rows pour in and built once at the end, a sort of the whole table instead of a
+//! B-tree insertion per row and index.
+
+use super::{Link, Store};
+use crate::error::Result;
+
+/// Definitions of the indexes [`set_aside`] dropped, for [`restore`].
+#[derive(Debug, Default)]
+pub struct SetAside(Vec<String>);
+
+/// The indexes of `table` that no constraint needs (neither unique nor primary): name and
+/// definition.
+async fn secondary(tx: &mut super::Tx, table: &str) -> Result<Vec<(String, String)>> {
+    Ok(match tx.link().await? {
+        Link::SqliteTx(c) => {
+            sqlx::query_as(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? \
+                 AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
+            )
+            .bind(table)
+            .fetch_all(&mut **c)
+            .await?
+        }
+        Link::PgTx(c) => {
+            sqlx::query_as(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i \
+                 JOIN pg_class c ON c.relname = i.indexname \
+                 AND c.relnamespace = current_schema()::regnamespace \
+                 JOIN pg_index x ON x.indexrelid = c.oid \
+                 WHERE i.schemaname = current_schema() AND i.tablename = $1 \
+                 AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.indexname",
+            )
+            .bind(table)
+            .fetch_all(&mut **c)
+            .await?
+        }
+        _ => return Err(anyhow::anyhow!("bulk load outside a transaction").into()),
+    })
+}
+
+/// The names of the secondary indexes of `table` (to check that a load put them back).
+pub async fn index_names(store: &Store, table: &str) -> Result<Vec<String>> {
+    let mut tx = store.begin().await?;
+    let names = secondary(&mut tx, table)
+        .await?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    tx.commit().await?;
+    Ok(names)
+}
+
+/// Drops the indexes of `tables` that no constraint and no write during the load needs
+/// (unique indexes and those named in `keep` stay) and returns their definitions.
+pub async fn set_aside(store: &Store, tables: &[&str], keep: &[&str]) -> Result<SetAside> {
+    let mut tx = store.begin().await?;
+    let mut defs = Vec::new();
+    for table in tables {
+        for (name, sql) in secondary(&mut tx, table).await? {
+            if keep.contains(&name.as_str()) {
+                continue;
+            }
+            execute(
+                &mut tx,
+                &format!("DROP INDEX \"{}\"", name.replace('"', "")),
+            )
+            .await?;
+            defs.push(sql);
+        }
+    }
+    tx.commit().await?;
+    Ok(SetAside(defs))
+}
+
+/// Builds the indexes [`set_aside`] dropped.
+pub async fn restore(store: &Store, set_aside: SetAside) -> Result<()> {
+    let mut tx = store.begin().await?;
+    for sql in &set_aside.0 {
+        execute(&mut tx, sql).await?;
+    }
+    tx.commit().await
+}
+
+async fn execute(tx: &mut super::Tx, sql: &str) -> Result<()> {
+    match tx.link().await? {
+        Link::SqliteTx(c) | Link::SqliteConn(c) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **c)
+                .await?;
+        }
+        Link::PgTx(c) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **c)
+                .await?;
+        }
+        Link::PgConn(c) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **c)
+                .await?;
+        }
+        Link::Done => return Err(anyhow::anyhow!("transaction already committed").into()),
+    }
+    Ok(())
+}
