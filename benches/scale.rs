@@ -438,6 +438,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
 }
 
 fn main() {
+    ferrodesk::app::install_tls();
     let seconds: u64 = std::env::var("FERRODESK_BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())

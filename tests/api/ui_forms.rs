@@ -1053,3 +1053,27 @@ async fn kb_editor(app: TestApp) {
         .expect_problem(404, "not_found");
 }
 crate::both!(admin_kb_editor, kb_editor);
+
+/// Many inbox pages at once: each takes one read connection at a time, so more pages than
+/// the pool has connections queue and all answer (a page that held one connection while it
+/// waited for a second could leave every page waiting on the others).
+async fn busy_inbox(app: TestApp) {
+    let admin = app.admin().await;
+    for i in 0..3 {
+        admin.ticket(&format!("Busy {i}"), "busy@example.com").await;
+    }
+    let ui = std::sync::Arc::new(Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await);
+    let pages: Vec<_> = (0..24)
+        .map(|i| {
+            let ui = ui.clone();
+            tokio::spawn(async move {
+                let view = ["all", "unassigned", "mine", "at_risk"][i % 4];
+                ui.get(&format!("/?view={view}")).await.0
+            })
+        })
+        .collect();
+    for p in pages {
+        assert_eq!(p.await.expect("page"), 200);
+    }
+}
+crate::both!(many_inbox_pages_at_once_all_answer, busy_inbox);

@@ -296,9 +296,12 @@ pub(super) async fn inbox(
     let view = q.get("view").cloned().unwrap_or_else(|| "mine".into());
     let params = list_params(&q, &view)?;
     let req = crate::tickets::list::parse(&params, actor)?;
+    // The view counts take their own connection: counted before this one is held, so a
+    // page never waits for a second connection while holding the first (four pages at once
+    // would hold the whole read pool and wait on each other).
+    let stats = crate::tickets::list::queue_stats_for_views(&app.store, actor).await?;
     let mut conn = app.store.read().await?;
     let result = crate::tickets::list::run(&mut conn, actor, &req).await?;
-    let stats = crate::tickets::list::queue_stats_for_views(&app.store, actor).await?;
     let users = store::users::list(&mut conn, actor.workspace_id, 500, 0)
         .await?
         .0;
