@@ -215,7 +215,13 @@ pub async fn seed(
         None
     };
     let loaded = write_tickets(
-        app, &admin, &workspace, &agents, &customers, n, rng, progress,
+        app,
+        &admin,
+        &workspace,
+        (&agents, &customers),
+        n,
+        rng,
+        progress,
     )
     .await;
     if let Some(s) = set_aside {
@@ -236,8 +242,7 @@ async fn write_tickets(
     app: &App,
     admin: &Actor,
     workspace: &store::workspaces::WorkspaceRow,
-    agents: &[UserId],
-    customers: &[CustomerRow],
+    (agents, customers): (&[UserId], &[CustomerRow]),
     n: usize,
     mut rng: StdRng,
     progress: &mut dyn FnMut(usize),
