@@ -11,11 +11,10 @@
 //! FERRODESK_BENCH_REQUESTS the requests per route, FERRODESK_BENCH_DIR reuses a seeded data
 //! folder between runs).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
 use common::Stats;
@@ -71,22 +70,9 @@ async fn main() {
         .spawn()
         .expect("serve");
     let pid = child.id();
-    let base = BufReader::new(child.stdout.take().expect("stdout"))
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
-        .expect("listening line");
+    let base = common::listening(&mut child);
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("token").to_owned();
+    let token = common::bench_token(&http, &base).await;
 
     // The range's size and the bare SQL floor, straight on the database file.
     let db = format!("sqlite://{}?mode=ro", dir.join("ferrodesk.db").display());

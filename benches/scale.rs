@@ -14,17 +14,16 @@
 //! operation (`8`), FERRODESK_BENCH_DIR to keep seeded databases between runs (a folder per
 //! size is reused when it holds one).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use ferrodesk::ids::{TicketId, WorkspaceId};
 use ferrodesk::store::tickets::{Sort, SortField, TicketFilter};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod common;
-use common::{ferrodesk, memory_mb};
+use common::{bench_token, ferrodesk, listening, memory_mb};
 
 /// One request script for every operation: method, path and body come from the
 /// environment; `{id}` is replaced by a random sampled ticket id and `{n}` by a counter.
@@ -217,22 +216,9 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
         .stdout(Stdio::piped())
         .spawn()
         .expect("serve");
-    let base = BufReader::new(server.stdout.take().expect("stdout"))
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
-        .expect("listening line");
+    let base = listening(&mut server);
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("token").to_owned();
+    let token = bench_token(&http, &base).await;
     let get = |path: String| {
         let http = http.clone();
         let token = token.clone();

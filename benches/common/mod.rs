@@ -93,3 +93,27 @@ pub fn memory_mb(pid: u32) -> (f64, f64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// The address a `ferrodesk serve` child prints when it listens (reads its stdout).
+pub fn listening(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
+        .expect("listening line")
+}
+
+/// Signs in as the benchmark admin and returns the bearer token.
+pub async fn bench_token(http: &reqwest::Client, base: &str) -> String {
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": "bench@example.com", "password": "bench-password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    login["token"].as_str().expect("token").to_owned()
+}
