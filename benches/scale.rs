@@ -345,7 +345,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
         let id = tids[i % tids.len()];
         async move {
             let mut c = store.read().await.expect("conn");
-            ferrodesk::store::tickets::find_with_tags(&mut c, ws, id)
+            ferrodesk::store::tickets::find_with_tags(&mut c, ws, id, false)
                 .await
                 .expect("get");
         }

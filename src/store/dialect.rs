@@ -41,6 +41,20 @@ fn fts5_query(ws: WorkspaceId, terms: &[String]) -> String {
     q
 }
 
+/// The FTS5 query for `terms` alone, for a statement that keeps to the workspace by the
+/// tickets' own column: ANDing the workspace token, whose posting list holds every ticket of
+/// the workspace, doubled the cost of a common term's page at a million tickets.
+fn fts5_terms(ws: WorkspaceId, terms: &[String]) -> String {
+    if terms.is_empty() {
+        return fts5_query(ws, terms);
+    }
+    terms
+        .iter()
+        .map(|t| format!("body:\"{}\"*", t.replace('"', "")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
 /// A condition true for tickets whose search document contains every term (prefix match).
 /// `for_page` says the query reads one sorted page rather than counting every match.
 #[must_use]
@@ -53,7 +67,9 @@ pub fn ticket_matches(
     match backend {
         Backend::Sqlite => {
             // Placeholders follow the builder: `?` for SQLite, `$1` for PostgreSQL.
-            let query = fts5_query(ws, terms);
+            // The statement keeps to `ws` by `tickets.workspace_id` (every caller filters on
+            // it), so the match need not.
+            let query = fts5_terms(ws, terms);
             // For a page, the unary `+` keeps SQLite from driving the query by the (possibly
             // large) match list: it walks the sort index and probes the match set, so the first
             // page of a common word costs a few index entries, not a sort of every match. A count
@@ -149,6 +165,34 @@ fn fts_delete(fts: &str, owner: &str, id: uuid::Uuid) -> sea_query::DeleteStatem
         .to_owned()
 }
 
+/// The thread of the ticket of the enclosing statement, each comment after a line break, in
+/// the order written (empty without comments).
+const THREAD_SQLITE: &str = "COALESCE((SELECT char(10) || group_concat(\"c\".\"body\", char(10) ORDER BY \"c\".\"created_at\", \"c\".\"id\") FROM \"comments\" AS \"c\" WHERE \"c\".\"ticket_id\" = \"tickets\".\"id\" AND \"c\".\"deleted_at\" IS NULL), '')";
+const THREAD_POSTGRES: &str = "COALESCE((SELECT chr(10) || string_agg(\"c\".\"body\", chr(10) ORDER BY \"c\".\"created_at\", \"c\".\"id\") FROM \"comments\" AS \"c\" WHERE \"c\".\"ticket_id\" = \"tickets\".\"id\" AND \"c\".\"deleted_at\" IS NULL), '')";
+
+/// Writes the search document of a ticket from `head` (its number, subject, description and
+/// requester) and its whole thread, which the database joins itself: the thread never travels
+/// to the server and back (a reply to a long thread read every comment before). The document
+/// stops at 512 KiB (PostgreSQL's `tsvector` holds at most 1 MB).
+pub async fn index_ticket_thread(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TicketId,
+    head: &str,
+) -> Result<()> {
+    let head = head.to_owned();
+    let document = match tx.backend() {
+        Backend::Sqlite => {
+            Expr::cust_with_values(format!("substr(? || {THREAD_SQLITE}, 1, 524288)"), [head])
+        }
+        Backend::Postgres => Expr::cust_with_values(
+            format!("to_tsvector('simple', substr($1 || {THREAD_POSTGRES}, 1, 524288))"),
+            [head],
+        ),
+    };
+    write_ticket_document(tx, ws, id, document, false)
+}
+
 /// Writes the search document of a ticket (subject, description, requester, number and
 /// thread) inside the caller's transaction, so search never lags behind a change. `fresh`
 /// says the ticket was just inserted and has no document yet.
@@ -159,8 +203,24 @@ pub async fn index_ticket(
     document: &str,
     fresh: bool,
 ) -> Result<()> {
-    use sea_query::{Alias, Query};
     let doc = document.to_owned();
+    let document = match tx.backend() {
+        Backend::Sqlite => Expr::val(doc),
+        Backend::Postgres => Expr::cust_with_values("to_tsvector('simple', $1)", [doc]),
+    };
+    write_ticket_document(tx, ws, id, document, fresh)
+}
+
+/// Queues the writes of a ticket's search document: on SQLite its FTS5 row (`document` is
+/// the text), on PostgreSQL its `search` column (`document` is the vector).
+fn write_ticket_document(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TicketId,
+    document: Expr,
+    fresh: bool,
+) -> Result<()> {
+    use sea_query::{Alias, Query};
     match tx.backend() {
         Backend::Sqlite => {
             if !fresh {
@@ -173,7 +233,7 @@ pub async fn index_ticket(
                     Query::select()
                         .column(Alias::new("seq"))
                         .expr(Expr::val(ws_token(ws)))
-                        .expr(Expr::val(doc))
+                        .expr(document)
                         .from(Alias::new("tickets"))
                         .and_where(Expr::col(Alias::new("id")).eq(id))
                         .to_owned(),
@@ -185,10 +245,7 @@ pub async fn index_ticket(
         Backend::Postgres => {
             let up = Query::update()
                 .table(Alias::new("tickets"))
-                .value(
-                    Alias::new("search"),
-                    Expr::cust_with_values("to_tsvector('simple', $1)", [doc]),
-                )
+                .value(Alias::new("search"), document)
                 .and_where(Expr::col(Alias::new("id")).eq(id))
                 .to_owned();
             tx.defer(&up);

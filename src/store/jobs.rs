@@ -86,7 +86,7 @@ pub async fn insert(
             now.into(),
         ])
         .to_owned();
-    tx.execute(&q).await?;
+    tx.defer(&q);
     Ok(())
 }
 

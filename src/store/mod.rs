@@ -517,16 +517,31 @@ impl Store {
         // The one writer keeps 64 MB of pages: every write walks the tables' and indexes'
         // upper levels, and with the readers' small cache a large database would be re-read
         // from the operating system on each (a third of the seed's time at 20k tickets).
+        // A SQLite connection is a file handle that cannot go stale, so the pools do not
+        // ping it before lending it out (sqlx's default): that ping was one more trip to the
+        // connection's thread on every request.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.clone().pragma("cache_size", "-65536"))
             .await
             .context("could not open the SQLite database")?;
+        let options: Vec<(String,)> = sqlx::query_as("PRAGMA compile_options")
+            .fetch_all(&write)
+            .await
+            .context("could not read SQLite's compile options")?;
+        if !options.iter().any(|o| o.0 == "ENABLE_QPSG") {
+            tracing::warn!(
+                "this SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml): \
+                 statements are compiled again on every run and reads are several times slower"
+            );
+        }
         // Two cores serve four concurrent readers well; each connection keeps up to 4 MB of
         // page cache, which bounds the memory of an idle-to-busy server.
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await

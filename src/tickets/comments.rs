@@ -2,14 +2,14 @@
 
 use serde_json::json;
 
-use super::service::{Author, load, publish, record, reindex, save, tags};
+use super::service::{Author, load, load_with_tags, publish, record, reindex, save, tags};
 use super::status::Status;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
 use crate::error::{Error, Result};
 use crate::ids::CommentId;
 use crate::store::comments::CommentRow;
-use crate::store::{self, Store};
+use crate::store::{self, Keep, Store};
 use crate::validate;
 
 /// Announces a new comment: the timeline entry (`event`, with `meta` and the comment id), the
@@ -39,8 +39,6 @@ pub async fn announce(
 
 /// Adds a staff comment. A public reply stamps the first response, opens a `new` ticket
 /// and bumps the customer's unread counter; an internal note changes neither.
-// Long: a staff comment's effects in order (validation, attachments, first response, status,
-// unread counters, mail, events) in one transaction.
 pub async fn add(
     store: &Store,
     actor: &Actor,
@@ -59,9 +57,34 @@ pub async fn add(
     }
     let body =
         validate::required_text("body", body, 64 * 1024).map_err(|e| Error::Validation(vec![e]))?;
-    let mut tx = store.begin().await?;
-    let mut row = load(&mut tx, actor.workspace_id, key, true).await?;
-    let tags = tags(&mut tx, &row).await?;
+    let mut ids = attachment_ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    let (actor, key) = (actor.clone(), key.to_owned());
+    // Replies that arrive together share one SQLite transaction (each in its own savepoint).
+    store
+        .write_grouped(Box::new(move |tx| {
+            Box::pin(async move {
+                write_reply(tx, &actor, &key, body, is_internal, &ids)
+                    .await
+                    .map(Keep::Commit)
+            })
+        }))
+        .await
+}
+
+/// The writes of [`add`] in the caller's transaction.
+// Long: a staff comment's effects in order (attachments, first response, status, unread
+// counters, mail, events, rules).
+async fn write_reply(
+    tx: &mut store::Tx,
+    actor: &Actor,
+    key: &str,
+    body: String,
+    is_internal: bool,
+    ids: &[uuid::Uuid],
+) -> Result<super::model::CommentView> {
+    let (mut row, tags) = load_with_tags(tx, actor.workspace_id, key, true).await?;
     let now = now_micros();
     let comment = CommentRow {
         id: CommentId::new(),
@@ -79,13 +102,9 @@ pub async fn add(
         created_at: now,
         updated_at: now,
     };
-    store::comments::insert(&mut tx, &comment).await?;
-    let mut ids = attachment_ids.to_vec();
-    ids.sort();
-    ids.dedup();
+    store::comments::insert(tx, &comment).await?;
     let linked =
-        store::attachments::link_attachments(&mut tx, row.workspace_id, &ids, row.id, comment.id)
-            .await?;
+        store::attachments::link_attachments(tx, row.workspace_id, ids, row.id, comment.id).await?;
     if linked != ids.len() as u64 {
         return Err(Error::field(
             "attachment_ids",
@@ -95,7 +114,7 @@ pub async fn add(
     let by = Author::user(actor);
     if !is_internal {
         crate::ai::assist::on_reply_sent(
-            &mut tx,
+            tx,
             &row,
             actor.user_id,
             comment.id,
@@ -111,9 +130,9 @@ pub async fn add(
         row.last_message_at = now;
         row.last_agent_reply_at = Some(now);
         row.customer_replies_since_agent = 0;
-        save(&mut tx, &mut row).await?;
+        save(tx, &mut row).await?;
         if row.status == Status::New {
-            super::service::apply_status(&mut tx, &mut row, &tags, Status::Open, by).await?;
+            super::service::apply_status(tx, &mut row, &tags, Status::Open, by).await?;
         }
     }
     let event = if is_internal {
@@ -121,30 +140,31 @@ pub async fn add(
     } else {
         "comment_added"
     };
-    announce(&mut tx, &row, &tags, by, &comment, event, json!({})).await?;
+    announce(tx, &row, &tags, by, &comment, event, json!({})).await?;
     if !is_internal {
         crate::workflow::notify::to_requester(
-            &mut tx,
+            tx,
             &row,
             "agent_reply",
             Some(comment.id),
             json!({"comment_id": comment.id}),
         )
         .await?;
-        crate::workflow::notify::to_watchers(&mut tx, &row, comment.id, Some(actor.user_id.0))
-            .await?;
+        crate::workflow::notify::to_watchers(tx, &row, comment.id, Some(actor.user_id.0)).await?;
     }
     let mut tags = tags;
     crate::workflow::rules::engine::run(
-        &mut tx,
+        tx,
         crate::workflow::rules::model::Trigger::CommentAdded,
         &mut row,
         &mut tags,
     )
     .await?;
-    let files =
-        store::attachments::attachments_of(&mut tx, row.workspace_id, &[comment.id]).await?;
-    tx.commit().await?;
+    let files = if ids.is_empty() {
+        Vec::new()
+    } else {
+        store::attachments::attachments_of(tx, row.workspace_id, &[comment.id]).await?
+    };
     Ok(view(&comment, &files, &[]))
 }
 

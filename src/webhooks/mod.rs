@@ -328,16 +328,22 @@ pub async fn fan_out(
     ws: WorkspaceId,
     event: DomainEvent,
     subject: uuid::Uuid,
-    payload: &str,
+    payload: impl FnOnce() -> String,
     internal: bool,
 ) -> Result<()> {
     let hooks = active(tx, ws).await?;
+    // The payload is written only when some subscription takes the event.
+    let mut payload = Some(payload);
+    let mut body = String::new();
     for h in hooks.iter() {
         let events: Vec<String> = serde_json::from_str(&h.events).unwrap_or_default();
         if !events.iter().any(|e| e == event.name()) || (internal && !h.include_internal) {
             continue;
         }
-        queue(tx, ws, Target::Hook(h.id), event, subject, payload).await?;
+        if let Some(write) = payload.take() {
+            body = write();
+        }
+        queue(tx, ws, Target::Hook(h.id), event, subject, &body).await?;
     }
     Ok(())
 }

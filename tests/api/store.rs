@@ -217,3 +217,26 @@ both!(
     housekeeping_prunes_delivered_events_and_finished_notifications,
     retention
 );
+
+/// The bundled SQLite is built with the options of `.cargo/config.toml`: without the query
+/// planner stability guarantee every statement with a `LIMIT ?` (or a column with STAT4
+/// samples) is compiled again on each run, and without `DEFAULT_MEMSTATUS=0` every allocation
+/// takes one global mutex.
+#[tokio::test]
+async fn bundled_sqlite_has_the_recommended_options() {
+    use sqlx::Connection;
+    let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+        .await
+        .expect("connect");
+    let options: Vec<(String,)> = sqlx::query_as("PRAGMA compile_options")
+        .fetch_all(&mut c)
+        .await
+        .expect("options");
+    let options: Vec<String> = options.into_iter().map(|o| o.0).collect();
+    for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+        assert!(
+            options.iter().any(|o| o == wanted),
+            "{wanted} missing from {options:?}"
+        );
+    }
+}

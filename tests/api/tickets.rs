@@ -714,6 +714,30 @@ async fn search_in_sync(app: TestApp) {
         .await
         .expect(201);
     assert_eq!(q("firmware").await, [b["id"].as_str().expect("id")]);
+    // The document holds the whole thread: terms from two comments find the ticket together,
+    // and a deleted comment's words leave it.
+    let second = admin
+        .post(
+            &format!("/api/tickets/{}/comments", b["id"].as_str().expect("id")),
+            json!({"body": "we replaced the mainboard"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    assert_eq!(
+        q("firmware mainboard").await,
+        [b["id"].as_str().expect("id")]
+    );
+    admin
+        .delete(&format!(
+            "/api/tickets/{}/comments/{}",
+            b["id"].as_str().expect("id"),
+            second["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(204);
+    assert!(q("mainboard").await.is_empty());
+    assert_eq!(q("firmware").await, [b["id"].as_str().expect("id")]);
     admin
         .patch(
             &format!("/api/tickets/{}", a["id"].as_str().expect("id")),

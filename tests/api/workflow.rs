@@ -843,6 +843,29 @@ async fn refund_rule(app: TestApp) {
         .expect(200);
     let later = agent.ticket("refund again", "r@example.com").await;
     assert_eq!(later["priority"], "medium");
+    // Rules added and deleted after tickets were routed take effect on the next ticket
+    // (SQLite keeps the active rules in memory and forgets them on every change).
+    let urgent = admin
+        .post(
+            "/api/tickets/automation-rules",
+            json!({"name": "Chargebacks", "trigger": "ticket.created",
+                   "conditions": {"all": [{"field": "subject", "op": "contains", "value": "chargeback"}]},
+                   "actions": [{"type": "set_priority", "value": "urgent"}]}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let charged = agent.ticket("A chargeback arrived", "r@example.com").await;
+    assert_eq!(charged["priority"], "urgent");
+    admin
+        .delete(&format!(
+            "/api/tickets/automation-rules/{}",
+            s(&urgent["id"])
+        ))
+        .await
+        .expect(204);
+    let again = agent.ticket("Another chargeback", "r@example.com").await;
+    assert_eq!(again["priority"], "medium");
 }
 both!(subject_rule_routes_refunds_on_create, refund_rule);
 

@@ -284,7 +284,7 @@ pub async fn get_ticket(
     actor.require(crate::auth::Permission::ViewTickets)?;
     super::only(&params, &["include"])?;
     let mut tx = app.store.read().await?;
-    let (row, tags) = service::load_with_tags(&mut tx, actor.workspace_id, &id).await?;
+    let (row, tags) = service::load_with_tags(&mut tx, actor.workspace_id, &id, false).await?;
     let include: Vec<String> = params
         .get("include")
         .map(|v| {

@@ -33,11 +33,13 @@ struct TaggedRow {
     tags_joined: Option<String>,
 }
 
-/// One live ticket of the workspace and its tags (sorted), in one statement.
+/// One live ticket of the workspace and its tags (sorted), in one statement; locked for
+/// update on PostgreSQL when `lock` is set.
 pub async fn find_with_tags(
     tx: &mut Conn,
     ws: WorkspaceId,
     id: TicketId,
+    lock: bool,
 ) -> Result<Option<(TicketRow, Vec<String>)>> {
     let mut q = base_select();
     q.expr_as(
@@ -47,6 +49,9 @@ pub async fn find_with_tags(
     .and_where(col(Tickets::Id).eq(id))
     .and_where(col(Tickets::WorkspaceId).eq(ws))
     .and_where(col(Tickets::DeletedAt).is_null());
+    if lock {
+        q.lock_with_tables(LockType::Update, [Tickets::Table]);
+    }
     let row: Option<TaggedRow> = tx.fetch_optional(&q).await?;
     Ok(row.map(|r| {
         let tags = r

@@ -41,18 +41,23 @@ pub async fn load(tx: &mut Conn, ws: WorkspaceId, key: &str, lock: bool) -> Resu
     found.ok_or(Error::NotFound)
 }
 
-/// A ticket by id or number, with its tags: one statement when asked by id.
+/// A ticket by id or number, with its tags: one statement when asked by id. `lock` locks
+/// the row for update on PostgreSQL (a write follows).
 pub async fn load_with_tags(
     tx: &mut Conn,
     ws: WorkspaceId,
     key: &str,
+    lock: bool,
 ) -> Result<(TicketRow, Vec<String>)> {
+    if key.contains('\0') || key.len() > 100 {
+        return Err(Error::NotFound);
+    }
     if let Ok(id) = key.parse::<TicketId>() {
-        return store::tickets::find_with_tags(tx, ws, id)
+        return store::tickets::find_with_tags(tx, ws, id, lock)
             .await?
             .ok_or(Error::NotFound);
     }
-    let row = load(tx, ws, key, false).await?;
+    let row = load(tx, ws, key, lock).await?;
     let tags = tags(tx, &row).await?;
     Ok((row, tags))
 }

@@ -86,24 +86,33 @@ pub async fn publish(
         "ticket_number": t.ticket_number,
         "subject": t.subject,
         "priority": t.priority,
-        "ticket": TicketView::from_row(t, tags.to_vec(), now),
     });
     if let Some(c) = extra["comment"].as_object() {
         data["comment_id"] = c.get("id").cloned().unwrap_or_default();
         data["is_internal"] = serde_json::Value::Bool(internal);
     }
-    if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
-        obj.extend(more);
-    }
     let timestamp = crate::clock::rfc3339(now);
-    let payload = json!({ "event": event, "timestamp": timestamp, "data": data }).to_string();
-    crate::webhooks::fan_out(tx, t.workspace_id, event, t.id.0, &payload, internal).await?;
+    // A webhook delivery carries the whole ticket (and comment); it is written only when a
+    // subscription takes the event.
+    let delivery = || {
+        let mut full = data.clone();
+        full["ticket"] =
+            serde_json::to_value(TicketView::from_row(t, tags.to_vec(), now)).unwrap_or_default();
+        if let (Some(obj), serde_json::Value::Object(more)) = (full.as_object_mut(), extra.clone())
+        {
+            obj.extend(more);
+        }
+        json!({ "event": event, "timestamp": timestamp, "data": full }).to_string()
+    };
+    crate::webhooks::fan_out(tx, t.workspace_id, event, t.id.0, delivery, internal).await?;
     // The outbox row keeps what its readers (the live pages) use: the event's own fields and
     // the ticket's status and version, not a copy of the whole ticket and comment, which
     // webhook deliveries already carry (a tenth of the bytes of a full snapshot).
-    if let Some(obj) = data.as_object_mut() {
-        obj.remove("ticket");
-        obj.remove("comment");
+    if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+        obj.extend(
+            more.into_iter()
+                .filter(|(k, _)| k != "ticket" && k != "comment"),
+        );
         obj.insert("status".into(), json!(t.status));
         obj.insert("version".into(), json!(t.version));
     }
@@ -156,14 +165,5 @@ pub fn document_head(t: &TicketRow) -> String {
 
 /// Rebuilds the search document of a ticket from its fields and thread.
 pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
-    let comments = store::comments::list(tx, t.workspace_id, t.id, true).await?;
-    let mut doc = document_head(t);
-    for c in comments {
-        if doc.len() > 512 * 1024 {
-            break;
-        }
-        doc.push('\n');
-        doc.push_str(&c.body);
-    }
-    dialect::index_ticket(tx, t.workspace_id, t.id, &doc, false).await
+    dialect::index_ticket_thread(tx, t.workspace_id, t.id, &document_head(t)).await
 }

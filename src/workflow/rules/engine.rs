@@ -78,8 +78,44 @@ pub async fn run(
     row: &mut TicketRow,
     tags: &mut Vec<String>,
 ) -> Result<Vec<uuid::Uuid>> {
-    let rules = load(tx, row.workspace_id, trigger).await?;
+    let rules = active(tx, row.workspace_id, trigger).await?;
     run_rules(tx, &rules, row, tags).await
+}
+
+/// A workspace's active rules by trigger, kept in the store's memory on SQLite: there the
+/// database belongs to one process, rules are read only inside write transactions (which
+/// run one at a time) and every change of a rule forgets them ([`forget`]), while reading
+/// them would cost each ticket write one more trip to the single writer. PostgreSQL nodes
+/// share the database with other nodes and always read.
+#[derive(Clone, Default)]
+struct ActiveRules(std::collections::HashMap<&'static str, std::sync::Arc<Vec<Rule>>>);
+
+async fn active(
+    tx: &mut Tx,
+    ws: crate::ids::WorkspaceId,
+    trigger: Trigger,
+) -> Result<std::sync::Arc<Vec<Rule>>> {
+    let memo = tx.backend() == store::Backend::Sqlite;
+    let known = if memo {
+        tx.memo().get::<ActiveRules>(ws)
+    } else {
+        None
+    };
+    if let Some(hit) = known.as_ref().and_then(|k| k.0.get(trigger.as_str())) {
+        return Ok(hit.clone());
+    }
+    let rules = std::sync::Arc::new(load(tx, ws, trigger).await?);
+    if memo {
+        let mut all = known.unwrap_or_default();
+        all.0.insert(trigger.as_str(), rules.clone());
+        tx.memo().put(ws, all);
+    }
+    Ok(rules)
+}
+
+/// Forgets the remembered rules of `ws` (after a rule changed).
+pub fn forget(store: &store::Store, ws: crate::ids::WorkspaceId) {
+    store.memo().forget::<ActiveRules>(ws);
 }
 
 /// Runs already-loaded rules; answers the ids of those that fired, in firing order.

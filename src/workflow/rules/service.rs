@@ -309,6 +309,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, mut input: RuleInput) -> Result<Ru
     };
     store::rules::insert(&mut tx, &row).await?;
     tx.commit().await?;
+    super::engine::forget(&ctx.store, actor.workspace_id);
     view(&row)
 }
 
@@ -353,6 +354,7 @@ pub async fn update(
     }
     row.version += 1;
     tx.commit().await?;
+    super::engine::forget(&ctx.store, actor.workspace_id);
     view(&row)
 }
 
@@ -362,5 +364,7 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
     if !store::rules::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }
-    tx.commit().await
+    tx.commit().await?;
+    super::engine::forget(store, actor.workspace_id);
+    Ok(())
 }
