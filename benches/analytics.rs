@@ -139,7 +139,7 @@ async fn main() {
     assert!(first.status().is_success(), "first: {}", first.status());
     let _ = first.bytes().await;
     println!(
-        "\nfirst request (loads the fact table): {:.1} s; server RSS {rss:.0} MB before, {:.0} MB after",
+        "\nfirst request (loads the fact table): {:.1} s; server private memory {rss:.0} MB before, {:.0} MB after",
         t.elapsed().as_secs_f64(),
         common::memory_mb(pid).0
     );
@@ -236,7 +236,7 @@ async fn main() {
         peak = peak.max(common::memory_mb(pid).0);
     }
     println!(
-        "\nexport (30 d, CSV): {} rows, {:.1} MB in {:.1} s ({:.0} rows/s); server RSS {:.0} MB before, peak {:.0} MB during",
+        "\nexport (30 d, CSV): {} rows, {:.1} MB in {:.1} s ({:.0} rows/s); server private memory {:.0} MB before, peak {:.0} MB during",
         lines.saturating_sub(1),
         bytes as f64 / 1e6,
         t.elapsed().as_secs_f64(),

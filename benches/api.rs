@@ -270,9 +270,9 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
         })
         .await,
     );
-    let (rss, peak) = memory_mb(server.id());
+    let (private, mapped) = memory_mb(server.id());
     println!(
-        "\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s); server RSS {rss:.0} MB, peak {peak:.0} MB\n"
+        "\n### {label}: {tickets} seeded tickets (seeded in {seed_secs:.1} s); server memory {private:.0} MB private, {mapped:.0} MB of mapped database pages\n"
     );
     println!("{}", common::HEADER);
     for r in &rows {

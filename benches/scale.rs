@@ -374,7 +374,7 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
         ("create ticket", 16, target.wrk(16, "POST", "/api/tickets", r#"{"subject":"Bench {n}: router reboots","description":"It reboots every hour since the update.","requester_email":"bench@example.com","priority":"high","tags":["bench"]}"#, false), None),
         ("comment (public reply)", 16, target.wrk(16, "POST", "/api/tickets/{id}/comments", r#"{"body":"Bench reply {n}: please restart the router."}"#, false), None),
     ];
-    let (rss, peak) = memory_mb(server.id());
+    let (private, mapped) = memory_mb(server.id());
     let _ = server.kill();
     let _ = server.wait();
     let bytes = match &database_url {
@@ -414,7 +414,9 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
     if let Some(r) = seed_rate {
         println!("- seed: {r:.0} tickets/s");
     }
-    println!("- server memory after the run: {rss:.0} MB resident, {peak:.0} MB peak");
+    println!(
+        "- server memory after the run: {private:.0} MB private, {mapped:.0} MB of mapped database pages"
+    );
     println!(
         "- database: {:.1} MB, {:.0} bytes a ticket ({} tickets incl. those created above)",
         bytes as f64 / 1e6,

@@ -80,7 +80,9 @@ pub async fn sequential(
     }
 }
 
-/// `VmRSS` and `VmHWM` (peak) of a process, in MB.
+/// The server's memory in MB: its private memory (`RssAnon`: heap and stacks) and the pages
+/// of files it maps (`RssFile`: SQLite reads the database through a memory map, so these are
+/// the operating system's page cache of the database, shared and reclaimable).
 pub fn memory_mb(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -91,7 +93,7 @@ pub fn memory_mb(pid: u32) -> (f64, f64) {
             .and_then(|kb| kb.parse::<f64>().ok())
             .map_or(0.0, |kb| kb / 1024.0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    (field("RssAnon:"), field("RssFile:"))
 }
 
 /// The address a `ferrodesk serve` child prints when it listens (reads its stdout).

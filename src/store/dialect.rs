@@ -97,6 +97,26 @@ pub fn ticket_matches(
     }
 }
 
+/// SQLite: a condition true for tickets that match `terms` among those whose row sequence is
+/// at least what `since` selects (the oldest of a window of candidates): the index is read
+/// from that row on only, so a common term's matches are not all gathered (a page).
+#[must_use]
+pub fn ticket_matches_since(
+    ws: WorkspaceId,
+    terms: &[String],
+    since: sea_query::SelectStatement,
+) -> SimpleExpr {
+    use sea_query::SubQueryStatement;
+    // SQLite's builder takes `?` as the place of each expression, in order.
+    Expr::cust_with_exprs(
+        "+\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ? AND rowid >= ?)",
+        [
+            Expr::val(fts5_terms(ws, terms)),
+            Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(since))),
+        ],
+    )
+}
+
 /// How many tickets of `ws` match `terms`, counting at most `cap`, answered by the search
 /// index alone where the backend can (SQLite: deleted tickets are never in the index);
 /// `None` where it cannot.

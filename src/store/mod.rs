@@ -474,6 +474,13 @@ fn migrations(backend: Backend) -> Vec<Migration> {
         .collect()
 }
 
+/// How much of a SQLite database its connections read through a memory map (SQLite stops at
+/// the file's end). Pages then come from the operating system's page cache, which every
+/// connection shares, instead of being copied into each connection's own small cache: four
+/// readers each counting 10,000 rows of a 2.5 GB database spent their time re-reading pages
+/// their 4 MB caches had just dropped.
+const MMAP_BYTES: &str = "17179869184";
+
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). SQLite files are created if missing.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
@@ -513,6 +520,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-4000")
+            .pragma("mmap_size", MMAP_BYTES)
             .pragma("temp_store", "memory");
         // The one writer keeps 64 MB of pages: every write walks the tables' and indexes'
         // upper levels, and with the readers' small cache a large database would be re-read

@@ -501,11 +501,108 @@ async fn bulk_seed(app: TestApp) {
     assert_eq!(many["pagination"]["total_is_exact"], false);
     assert_eq!(many["pagination"]["totalPages"], cap / 20);
     assert_eq!(many["tickets"].as_array().expect("page").len(), 20);
+    if store.backend() == ferrodesk::store::Backend::Sqlite {
+        common_term_pages_match_the_plain_query(&app, &admin).await;
+    }
 }
 both!(
     a_large_seed_builds_the_indexes_once_and_stays_consistent,
     bulk_seed
 );
+
+/// SQLite looks for a common term's page among the newest tickets of the sort order first
+/// and asks again over all tickets when they do not hold a whole page: every page is the one
+/// the plain query gives. "example" is in every seeded requester's address.
+async fn common_term_pages_match_the_plain_query(app: &TestApp, admin: &Client) {
+    use sqlx::Connection;
+    let url = app.app.config.database_url();
+    let mut c = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    for (query, order, status, offset) in [
+        (
+            "q=example&limit=20",
+            "last_message_at DESC, id DESC",
+            None,
+            0,
+        ),
+        (
+            "q=example&limit=20&page=2&sort=-created_at",
+            "created_at DESC, id DESC",
+            None,
+            20,
+        ),
+        (
+            "q=example&limit=20&sort=created_at",
+            "created_at ASC, id ASC",
+            None,
+            0,
+        ),
+        (
+            "q=example&limit=20&status=open",
+            "last_message_at DESC, id DESC",
+            Some("open"),
+            0,
+        ),
+        // Past the first 2,000 tickets: the window cannot hold this page.
+        (
+            "q=example&limit=20&page=110",
+            "last_message_at DESC, id DESC",
+            None,
+            2180,
+        ),
+    ] {
+        let sql = format!(
+            "SELECT id FROM tickets WHERE deleted_at IS NULL {} AND seq IN \
+             (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH 'body:\"example\"*') \
+             ORDER BY {order} LIMIT 20 OFFSET {offset}",
+            status
+                .map(|s| format!("AND status = '{s}'"))
+                .unwrap_or_default()
+        );
+        let want: Vec<(uuid::Uuid,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut c)
+            .await
+            .expect("plain query");
+        assert_eq!(want.len(), 20, "{query}");
+        let got = admin
+            .get(&format!("/api/tickets?{query}"))
+            .await
+            .expect(200)
+            .clone();
+        let got: Vec<String> = got["tickets"]
+            .as_array()
+            .expect("tickets")
+            .iter()
+            .map(|t| t["id"].as_str().expect("id").to_owned())
+            .collect();
+        let want: Vec<String> = want.iter().map(|w| w.0.to_string()).collect();
+        assert_eq!(got, want, "{query}");
+    }
+    // Cursor pages walk the same order.
+    let first = admin
+        .get("/api/tickets?q=example&limit=20&pagination=cursor")
+        .await
+        .expect(200)
+        .clone();
+    let cursor = first["pagination"]["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let second = admin
+        .get(&format!(
+            "/api/tickets?q=example&limit=20&pagination=cursor&cursor={cursor}"
+        ))
+        .await
+        .expect(200)
+        .clone();
+    let page2 = admin
+        .get("/api/tickets?q=example&limit=20&page=2")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(second["tickets"], page2["tickets"]);
+}
 
 /// The per-status counters follow every way a ticket enters, moves and leaves a status.
 async fn status_counters(app: TestApp) {

@@ -20,6 +20,8 @@ pub use writes::*;
 pub enum Tickets {
     Table,
     Id,
+    /// The row's sequence (`INTEGER PRIMARY KEY` on SQLite, the search index's row id).
+    Seq,
     WorkspaceId,
     Number,
     TicketNumber,
