@@ -1077,3 +1077,39 @@ async fn busy_inbox(app: TestApp) {
     }
 }
 crate::both!(many_inbox_pages_at_once_all_answer, busy_inbox);
+
+/// The console counts "My tickets" on every page, exactly up to 10,000 and as "10000+" past
+/// it (a count of a large queue would otherwise read every one of its tickets each time).
+async fn capped_mine(app: TestApp) {
+    let n = usize::try_from(ferrodesk::store::tickets::COUNT_CAP).expect("cap") + 20;
+    ferrodesk::seed::seed(&app.app, "default", n, 0, &mut |_| {})
+        .await
+        .expect("seed");
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mine = |html: &str| {
+        let at = html
+            .find(">My tickets <span class=\"count\">")
+            .expect("mine tab");
+        let rest = &html[at + ">My tickets <span class=\"count\">".len()..];
+        rest[..rest.find('<').expect("end")].to_owned()
+    };
+    let (_, before) = ui.get("/?view=all").await;
+    assert_ne!(mine(&before), "10000+");
+    app.raw_sql(&format!(
+        "UPDATE tickets SET status = 'open', assignee_id = \
+         (SELECT id FROM users WHERE email = '{ADMIN_EMAIL}')"
+    ))
+    .await;
+    let (_, after) = ui.get("/?view=all").await;
+    assert_eq!(mine(&after), "10000+");
+    // Below the cap the count is exact.
+    app.raw_sql(&format!(
+        "UPDATE tickets SET status = 'closed' WHERE id IN \
+         (SELECT id FROM tickets ORDER BY id LIMIT {})",
+        n - 7
+    ))
+    .await;
+    let (_, exact) = ui.get("/?view=all").await;
+    assert_eq!(mine(&exact), "7");
+}
+crate::both!(console_counts_my_tickets_up_to_the_cap, capped_mine);

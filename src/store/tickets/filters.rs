@@ -256,16 +256,23 @@ pub(super) fn at_risk(now: i64) -> Cond {
     Cond::all().add(col(Tickets::SlaDueAt).gt(now)).add(either)
 }
 
-/// Active tickets assigned to `me`.
-pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<i64> {
-    count_where(
-        tx,
-        ws,
-        Cond::all()
-            .add(Expr::col(Tickets::Status).is_in(ACTIVE))
-            .add(Expr::col(Tickets::AssigneeId).eq(me)),
-    )
-    .await
+/// Active tickets assigned to `me`, counted up to [`COUNT_CAP`] (the console counts them on
+/// every page; at a million tickets one agent's queue can hold 150,000).
+pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<Total> {
+    let mine = Query::select()
+        .expr(Expr::val(1))
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Tickets::DeletedAt).is_null())
+        .and_where(Expr::col(Tickets::Status).is_in(ACTIVE))
+        .and_where(Expr::col(Tickets::AssigneeId).eq(me))
+        .limit(u64::try_from(COUNT_CAP + 1).unwrap_or(u64::MAX))
+        .to_owned();
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from_subquery(mine, sea_query::Alias::new("m"))
+        .to_owned();
+    Ok(Total::capped(tx.fetch_i64(&q).await?))
 }
 
 /// A search term matched by at most this many tickets is "rare": its page is chosen among

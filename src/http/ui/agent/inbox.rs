@@ -21,7 +21,8 @@ use crate::tickets::status::{Priority, Status};
 pub struct ViewTab {
     pub key: String,
     pub label: String,
-    pub count: i64,
+    /// The count as shown: `10000+` where it stopped at its cap.
+    pub count: String,
     pub current: bool,
 }
 
@@ -253,16 +254,33 @@ fn view_tabs(
     groups: &[crate::store::groups::GroupRow],
     view: &str,
 ) -> Vec<ViewTab> {
+    let mine = if stats.mine_capped {
+        format!("{}+", stats.mine)
+    } else {
+        stats.mine.to_string()
+    };
     let mut views = vec![
-        ("mine", "My tickets".to_owned(), stats.mine),
-        ("unassigned", "Unassigned".to_owned(), stats.unassigned),
+        ("mine", "My tickets".to_owned(), mine),
+        (
+            "unassigned",
+            "Unassigned".to_owned(),
+            stats.unassigned.to_string(),
+        ),
         (
             "all",
             "All".to_owned(),
-            stats.by_status.values().sum::<i64>(),
+            stats.by_status.values().sum::<i64>().to_string(),
         ),
-        ("at_risk", "SLA at risk".to_owned(), stats.sla_at_risk),
-        ("overdue", "SLA overdue".to_owned(), stats.sla_overdue),
+        (
+            "at_risk",
+            "SLA at risk".to_owned(),
+            stats.sla_at_risk.to_string(),
+        ),
+        (
+            "overdue",
+            "SLA overdue".to_owned(),
+            stats.sla_overdue.to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, l, c)| ViewTab {
@@ -276,7 +294,12 @@ fn view_tabs(
         let key = format!("group:{}", g.id);
         views.push(ViewTab {
             current: view == key,
-            count: stats.by_group.get(&g.id.to_string()).copied().unwrap_or(0),
+            count: stats
+                .by_group
+                .get(&g.id.to_string())
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
             key,
             label: g.name.clone(),
         });
