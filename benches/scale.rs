@@ -452,9 +452,11 @@ fn main() {
         Ok(base) if !base.is_empty() && pg_tickets > 0 => {
             let schema = format!("bench_scale_{pg_tickets}");
             let keep = std::env::var("FERRODESK_BENCH_DIR").is_ok_and(|d| !d.is_empty());
+            // A kept schema is reused only with the marker of its seed beside it.
+            let seeded = workdir("PostgreSQL", pg_tickets).0.join("seeded").exists();
             rt.block_on(async {
                 let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                if !keep {
+                if !keep || !seeded {
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DROP SCHEMA IF EXISTS {schema} CASCADE"
                     )))

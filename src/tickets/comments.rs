@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use super::service::{Author, load, load_with_tags, publish, record, reindex, save, tags};
+use super::service::{
+    Author, load, load_with_tags, publish, record, reindex, save, save_locked, tags,
+};
 use super::status::Status;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
@@ -130,7 +132,7 @@ async fn write_reply(
         row.last_message_at = now;
         row.last_agent_reply_at = Some(now);
         row.customer_replies_since_agent = 0;
-        save(tx, &mut row).await?;
+        save_locked(tx, &mut row);
         if row.status == Status::New {
             super::service::apply_status(tx, &mut row, &tags, Status::Open, by).await?;
         }

@@ -192,6 +192,17 @@ pub(super) fn values_of(r: &TicketRow) -> Vec<SimpleExpr> {
 /// Writes every mutable column of `row` and bumps its version. Returns false when the row
 /// changed since it was read (its version moved on).
 pub async fn update(tx: &mut Tx, row: &TicketRow) -> Result<bool> {
+    Ok(tx.execute(&update_statement(row)).await? == 1)
+}
+
+/// [`update`] for a row this transaction read with its lock held (on SQLite the transaction
+/// holds the write lock; on PostgreSQL the row was read `FOR UPDATE`): it cannot have changed
+/// since, so the write waits to travel with the next statement.
+pub fn update_locked(tx: &mut Tx, row: &TicketRow) {
+    tx.defer(&update_statement(row));
+}
+
+fn update_statement(row: &TicketRow) -> sea_query::UpdateStatement {
     let values = values_of(row);
     let mut q = Query::update();
     q.table(Tickets::Table);
@@ -204,7 +215,7 @@ pub async fn update(tx: &mut Tx, row: &TicketRow) -> Result<bool> {
         .and_where(Expr::col(Tickets::Id).eq(row.id))
         .and_where(Expr::col(Tickets::WorkspaceId).eq(row.workspace_id))
         .and_where(Expr::col(Tickets::Version).eq(row.version));
-    Ok(tx.execute(&q).await? == 1)
+    q
 }
 
 /// Marks a ticket deleted (it disappears from every read).

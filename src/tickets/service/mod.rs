@@ -94,6 +94,14 @@ pub async fn save(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
     Ok(())
 }
 
+/// Saves a changed row that this transaction loaded with its lock (`lock` set): nobody can
+/// have changed it since, so the write goes with the transaction's next statement.
+pub fn save_locked(tx: &mut Tx, row: &mut TicketRow) {
+    row.updated_at = now_micros();
+    store::tickets::update_locked(tx, row);
+    row.version += 1;
+}
+
 /// Recomputes a ticket's SLA clocks from its current fields and pauses.
 pub async fn recompute_sla(tx: &mut Tx, row: &mut TicketRow, now: i64) -> Result<()> {
     let ctx = crate::sla::engine::load(tx, row.workspace_id).await?;
