@@ -232,7 +232,8 @@ pub async fn index_ticket(
 }
 
 /// Queues the writes of a ticket's search document: on SQLite its FTS5 row (`document` is
-/// the text), on PostgreSQL its `search` column (`document` is the vector).
+/// the text), written at commit after every other write (see `Conn::defer_to_end`); on
+/// PostgreSQL its `search` column (`document` is the vector).
 fn write_ticket_document(
     tx: &mut Tx,
     ws: WorkspaceId,
@@ -244,7 +245,7 @@ fn write_ticket_document(
     match tx.backend() {
         Backend::Sqlite => {
             if !fresh {
-                tx.defer(&fts_delete("tickets_fts", "tickets", id.0));
+                tx.defer_to_end(&fts_delete("tickets_fts", "tickets", id.0));
             }
             let ins = Query::insert()
                 .into_table(Alias::new("tickets_fts"))
@@ -260,7 +261,7 @@ fn write_ticket_document(
                 )
                 .map_err(|e| anyhow::anyhow!("fts insert: {e}"))?
                 .to_owned();
-            tx.defer(&ins);
+            tx.defer_to_end(&ins);
         }
         Backend::Postgres => {
             let up = Query::update()

@@ -11,7 +11,7 @@ pub(crate) mod canned;
 pub(crate) mod categories;
 pub(crate) mod comments;
 pub(crate) mod customers;
-pub(crate) mod dialect;
+pub mod dialect;
 pub(crate) mod email;
 pub mod events;
 pub(crate) mod facts;
@@ -131,6 +131,8 @@ pub enum Link {
 pub struct Conn {
     link: Link,
     pending: Vec<(String, sea_query::Values)>,
+    /// Writes to run last, just before the commit (see [`Conn::defer_to_end`]).
+    last: Vec<(String, sea_query::Values)>,
     /// SQLite: `BEGIN IMMEDIATE` is still to be sent with the next statement.
     begin_pending: bool,
     /// SQLite: a transaction is open on the connection (sent `BEGIN`, no `COMMIT` yet).
@@ -174,6 +176,7 @@ impl Conn {
         Conn {
             link,
             pending: Vec::new(),
+            last: Vec::new(),
             begin_pending: begin,
             open: false,
             memo: memo.clone(),
@@ -346,6 +349,29 @@ impl Tx {
         self.pending.push((sql, values.0));
     }
 
+    /// Queues a write to run at commit, after every other: search documents, which FTS5
+    /// would otherwise flush to disk at each savepoint of a group commit (a new index segment
+    /// per write). Nothing may read what it writes before the commit.
+    pub fn defer_to_end(&mut self, q: &impl SqlxBinder) {
+        let (sql, values) = match self.backend() {
+            Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
+            Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
+        };
+        self.last.push((sql, values.0));
+    }
+
+    /// How many writes wait for the commit; [`Conn::drop_end_writes`] undoes those queued
+    /// after this mark (a write whose savepoint was rolled back).
+    #[must_use]
+    pub fn end_writes(&self) -> usize {
+        self.last.len()
+    }
+
+    /// Forgets the writes for the commit queued after `mark`.
+    pub fn drop_end_writes(&mut self, mark: usize) {
+        self.last.truncate(mark);
+    }
+
     /// Queues a fixed statement of our own making (`SAVEPOINT c3`); never user input.
     pub fn defer_raw(&mut self, sql: &'static str) {
         self.pending
@@ -386,6 +412,8 @@ impl Tx {
 
     /// Runs queued writes and commits a transaction; a plain connection just runs the writes.
     pub async fn commit(mut self) -> Result<()> {
+        let last = std::mem::take(&mut self.last);
+        self.pending.extend(last);
         match self.link {
             Link::SqliteTx(_) => {
                 if self.begin_pending && self.pending.is_empty() {

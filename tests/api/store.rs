@@ -20,15 +20,19 @@ fn event(ws: WorkspaceId, ticket: TicketId, kind: &str) -> EventRow {
     }
 }
 
-async fn deferred(app: TestApp) {
-    let admin = app.admin().await;
-    let t = admin.ticket("Deferred", "d@example.com").await;
-    let ws: WorkspaceId = t["workspace_id"]
+/// The workspace and id of a ticket as the API answers it.
+fn ids_of(t: &serde_json::Value) -> (WorkspaceId, TicketId) {
+    let ws = t["workspace_id"]
         .as_str()
         .expect("ws")
         .parse()
         .expect("uuid");
-    let id: TicketId = t["id"].as_str().expect("id").parse().expect("uuid");
+    (ws, t["id"].as_str().expect("id").parse().expect("uuid"))
+}
+
+async fn deferred(app: TestApp) {
+    let admin = app.admin().await;
+    let (ws, id) = ids_of(&admin.ticket("Deferred", "d@example.com").await);
     let count = |kind: &'static str| {
         let store = app.app.store.clone();
         async move {
@@ -240,3 +244,56 @@ async fn bundled_sqlite_has_the_recommended_options() {
         );
     }
 }
+
+/// Writes that share a group commit each keep their own search document, written at commit:
+/// a write that fails leaves none behind, the others' are searchable.
+async fn grouped_search_documents(app: TestApp) {
+    use ferrodesk::store::{Keep, Work};
+    let admin = app.admin().await;
+    let mut tickets = Vec::new();
+    for name in ["a", "b", "c"] {
+        let t = admin
+            .ticket(&format!("Plain {name}"), "g@example.com")
+            .await;
+        tickets.push(ids_of(&t));
+    }
+    let write = |(ws, id): (WorkspaceId, TicketId), document: &'static str, keep: bool| {
+        let work: Work<()> = Box::new(move |tx| {
+            Box::pin(async move {
+                ferrodesk::store::dialect::index_ticket(tx, ws, id, document, false).await?;
+                if keep {
+                    Ok(Keep::Commit(()))
+                } else {
+                    Err(ferrodesk::error::Error::bad_request("undone"))
+                }
+            })
+        });
+        app.app.store.write_grouped(work)
+    };
+    let (a, b, c) = tokio::join!(
+        write(tickets[0], "Giraffe sighting", true),
+        write(tickets[1], "Zebra crossing", false),
+        write(tickets[2], "Okapi report", true),
+    );
+    assert!(a.is_ok() && b.is_err() && c.is_ok());
+    let ids = |q: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin.get(&format!("/api/tickets?q={q}")).await.expect(200)["tickets"]
+                .as_array()
+                .expect("tickets")
+                .iter()
+                .map(|t| t["id"].as_str().expect("id").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids("giraffe").await, [tickets[0].1.to_string()]);
+    assert!(ids("zebra").await.is_empty());
+    assert_eq!(ids("okapi").await, [tickets[2].1.to_string()]);
+    // The undone write left its ticket's old document.
+    assert_eq!(ids("plain").await, [tickets[1].1.to_string()]);
+}
+both!(
+    grouped_writes_keep_their_own_search_documents,
+    grouped_search_documents
+);
