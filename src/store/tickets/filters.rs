@@ -371,12 +371,52 @@ pub async fn list(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<TicketRow>> {
+    let rare = rare_matches(tx, ws, f).await?;
+    list_with(tx, ws, f, rare, sort, after, offset, limit).await
+}
+
+/// An offset page and how many tickets match, as [`list`] and [`count`] answer them; a
+/// search alone whose matches are few enough to be read whole is counted from that read.
+pub async fn list_counted(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    f: &TicketFilter,
+    sort: Sort,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<TicketRow>, Total)> {
+    let rare = rare_matches(tx, ws, f).await?;
+    let known = match (&rare, f.search_only()) {
+        (Some(seqs), Some(_)) => Some(Total::capped(i64::try_from(seqs.len()).unwrap_or(0))),
+        _ => None,
+    };
+    let rows = list_with(tx, ws, f, rare, sort, None, offset, limit).await?;
+    let total = match known {
+        Some(t) => t,
+        None => count(tx, ws, f).await?,
+    };
+    Ok((rows, total))
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the page's filter, sort and position, and what is known of its matches"
+)]
+async fn list_with(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    f: &TicketFilter,
+    rare: Option<Vec<i64>>,
+    sort: Sort,
+    after: Option<(i64, TicketId)>,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<TicketRow>> {
     let backend = tx.backend();
     let plain = TicketFilter {
         q: None,
         ..f.clone()
     };
-    let rare = rare_matches(tx, ws, f).await?;
     if let (None, Some(terms), super::super::Backend::Sqlite) = (&rare, &f.q, backend) {
         let window = |column| {
             page_ids(

@@ -90,17 +90,15 @@ pub async fn run(tx: &mut Conn, actor: &Actor, req: &ListRequest) -> Result<Tick
     let ws = actor.workspace_id;
     let (rows, total, next_cursor) = match &req.page {
         PageSpec::Offset { page, limit } => {
-            let rows = store::tickets::list(
+            let (rows, total) = store::tickets::list_counted(
                 tx,
                 ws,
                 &req.filter,
                 req.sort,
-                None,
                 (page - 1) * limit,
                 *limit,
             )
             .await?;
-            let total = store::tickets::count(tx, ws, &req.filter).await?;
             (rows, Some(total), None)
         }
         PageSpec::Cursor { after, limit } => {
