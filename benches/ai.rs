@@ -7,14 +7,13 @@
 //!
 //! Run: `cargo bench --bench ai` (FERRODESK_BENCH_TICKETS changes the size).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{Stats, ferrodesk};
+use common::{Stats, bench_token, ferrodesk, listening};
 
 const REQUESTS: usize = 400;
 const TONES: [&str; 3] = ["professional", "friendly", "concise"];
@@ -43,24 +42,11 @@ async fn start(database_url: Option<&str>, tickets: usize) -> Server {
         .stdout(Stdio::piped())
         .spawn()
         .expect("serve");
-    let base = BufReader::new(child.stdout.take().expect("stdout"))
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
-        .expect("listening line");
+    let base = listening(&mut child);
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
     Server {
+        token: bench_token(&http, &base).await,
         base,
-        token: login["token"].as_str().expect("token").to_owned(),
         http,
         child,
         _dir: dir,
@@ -326,27 +312,9 @@ fn main() {
     match std::env::var("FERRODESK_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => {
             let schema = format!("bench_ai_{}", std::process::id());
-            let sep = if base.contains('?') { '&' } else { '?' };
-            rt.block_on(async {
-                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&admin)
-                    .await
-                    .expect("create");
-            });
-            rt.block_on(run(
-                "PostgreSQL",
-                Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
-                tickets,
-            ));
-            rt.block_on(async {
-                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                )))
-                .execute(&admin)
-                .await;
-            });
+            let url = rt.block_on(common::pg_schema(&base, &schema, true));
+            rt.block_on(run("PostgreSQL", Some(url), tickets));
+            rt.block_on(common::drop_pg_schema(&base, &schema));
         }
         _ => println!("\n(PostgreSQL skipped: set FERRODESK_TEST_POSTGRES_URL to include it)"),
     }

@@ -8,13 +8,12 @@
 
 use std::time::Instant;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod common;
-use common::{Stats, ferrodesk, memory_mb};
+use common::{Stats, bench_token, ferrodesk, listening, memory_mb};
 
 const CREATE_CLIENTS: usize = 8;
 const CREATES: usize = 4000;
@@ -77,25 +76,12 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("serve");
-    let base = BufReader::new(server.stdout.take().expect("stdout"))
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
-        .expect("listening line");
+    let base = listening(&mut server);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
         .expect("client");
-    let login: Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("token").to_owned();
+    let token = bench_token(&http, &base).await;
     let ids: Vec<String> = {
         let r: Value = http
             .get(format!("{base}/api/tickets?limit=100&sort=created_at"))
@@ -298,33 +284,9 @@ fn main() {
     match std::env::var("FERRODESK_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => {
             let schema = format!("bench_{}", std::process::id());
-            rt.block_on(async {
-                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                )))
-                .execute(&admin)
-                .await
-                .expect("drop");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&admin)
-                    .await
-                    .expect("create");
-            });
-            let sep = if base.contains('?') { '&' } else { '?' };
-            rt.block_on(run(
-                "PostgreSQL",
-                Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
-                tickets,
-            ));
-            rt.block_on(async {
-                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                )))
-                .execute(&admin)
-                .await;
-            });
+            let url = rt.block_on(common::pg_schema(&base, &schema, true));
+            rt.block_on(run("PostgreSQL", Some(url), tickets));
+            rt.block_on(common::drop_pg_schema(&base, &schema));
         }
         _ => println!("\n(PostgreSQL skipped: set FERRODESK_TEST_POSTGRES_URL to include it)"),
     }

@@ -454,39 +454,10 @@ fn main() {
             let keep = std::env::var("FERRODESK_BENCH_DIR").is_ok_and(|d| !d.is_empty());
             // A kept schema is reused only with the marker of its seed beside it.
             let seeded = workdir("PostgreSQL", pg_tickets).0.join("seeded").exists();
-            rt.block_on(async {
-                let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                if !keep || !seeded {
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .execute(&admin)
-                    .await
-                    .expect("drop");
-                }
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}"
-                )))
-                .execute(&admin)
-                .await
-                .expect("create");
-            });
-            let sep = if base.contains('?') { '&' } else { '?' };
-            rt.block_on(run(
-                "PostgreSQL",
-                Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
-                pg_tickets,
-                seconds,
-            ));
+            let url = rt.block_on(common::pg_schema(&base, &schema, !keep || !seeded));
+            rt.block_on(run("PostgreSQL", Some(url), pg_tickets, seconds));
             if !keep {
-                rt.block_on(async {
-                    let admin = sqlx::PgPool::connect(&base).await.expect("pg");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .execute(&admin)
-                    .await;
-                });
+                rt.block_on(common::drop_pg_schema(&base, &schema));
             }
         }
         _ => println!("\n(PostgreSQL skipped: set FERRODESK_TEST_POSTGRES_URL to include it)"),

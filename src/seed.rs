@@ -131,12 +131,14 @@ fn pick<'a>(rng: &mut StdRng, list: &'a [&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
 }
 
+/// Seeded tickets are spread over this many microseconds (six months) before now.
+const SPAN: i64 = 180 * 24 * 3_600_000_000;
+
 /// Creates `n` tickets in workspace `slug` with bulk inserts, [`SEED_BATCH`] tickets a
-/// transaction.
-/// Ticket numbers come from the workspace counter, so seeded and real tickets never clash.
-// Long: one generator loop that builds tickets, threads and events together so they stay
-// consistent, written in batches.
-/// `progress` hears how many tickets are written after every batch.
+/// transaction: first a pool of customers, then the tickets with their threads (for large
+/// loads with the tickets' indexes set aside). Ticket numbers come from the workspace counter,
+/// so seeded and real tickets never clash. `progress` hears how many tickets are written
+/// after every batch.
 pub async fn seed(
     app: &App,
     slug: &str,
@@ -163,7 +165,6 @@ pub async fn seed(
         (agents, workspace, existing)
     };
     let now = crate::clock::now_micros();
-    let span = 180 * 24 * 3_600_000_000_i64;
 
     // A pool of customers, about four tickets each.
     let mut customers = Vec::new();
@@ -180,7 +181,7 @@ pub async fn seed(
                 c => c,
             })
             .collect();
-        let created = now - span - rng.random_range(0..span);
+        let created = now - SPAN - rng.random_range(0..SPAN);
         customers.push(CustomerRow {
             id: CustomerId::new(),
             workspace_id: ws,
@@ -250,7 +251,6 @@ async fn write_tickets(
     let ws = admin.workspace_id;
     let format = NumberFormat::parse(&workspace.ticket_number_format).unwrap_or_default();
     let now = crate::clock::now_micros();
-    let span = 180 * 24 * 3_600_000_000_i64;
     let mut done = 0;
     while done < n {
         let batch = (n - done).min(SEED_BATCH);
@@ -275,7 +275,7 @@ async fn write_tickets(
                 clippy::cast_precision_loss,
                 reason = "a random offset within six months"
             )]
-            let created = now - (rng.random::<f64>().powi(2) * span as f64) as i64;
+            let created = now - (rng.random::<f64>().powi(2) * SPAN as f64) as i64;
             let age_days = (now - created) / 86_400_000_000;
             let status = match (age_days, rng.random_range(0..10)) {
                 (0..=2, 0..=3) => Status::New,

@@ -119,3 +119,36 @@ pub async fn bench_token(http: &reqwest::Client, base: &str) -> String {
         .expect("json");
     login["token"].as_str().expect("token").to_owned()
 }
+
+/// A PostgreSQL schema for a benchmark run: emptied first when `fresh` (otherwise a kept one
+/// is reused), then created if missing. Answers the URL whose connections work in it.
+pub async fn pg_schema(base: &str, schema: &str, fresh: bool) -> String {
+    let admin = sqlx::PgPool::connect(base).await.expect("pg");
+    if fresh {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&admin)
+        .await
+        .expect("drop");
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .execute(&admin)
+    .await
+    .expect("create");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Drops a benchmark's PostgreSQL schema (best effort).
+pub async fn drop_pg_schema(base: &str, schema: &str) {
+    if let Ok(admin) = sqlx::PgPool::connect(base).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&admin)
+        .await;
+    }
+}

@@ -145,14 +145,14 @@ pub async fn housekeeping(store: &store::Store, retention_days: u64, now: i64) -
     {
         let mut tx = store.begin().await?;
         gone += store::idempotency::purge(&mut tx, now - day).await?;
-        gone += store::jobs::purge_done(&mut tx, before).await?;
         tx.commit().await?;
     }
     let first_kept = crate::ids::first_id_at(before);
     loop {
         let mut tx = store.begin().await?;
         let n = store::events::prune_domain_events(&mut tx, first_kept, PRUNE_BATCH).await?
-            + store::notifications::prune_finished(&mut tx, before, PRUNE_BATCH).await?;
+            + store::notifications::prune_finished(&mut tx, before, PRUNE_BATCH).await?
+            + store::jobs::purge_done(&mut tx, before, PRUNE_BATCH).await?;
         tx.commit().await?;
         gone += n;
         if n == 0 {

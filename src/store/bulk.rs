@@ -61,11 +61,8 @@ pub async fn set_aside(store: &Store, tables: &[&str], keep: &[&str]) -> Result<
             if keep.contains(&name.as_str()) {
                 continue;
             }
-            execute(
-                &mut tx,
-                &format!("DROP INDEX \"{}\"", name.replace('"', "")),
-            )
-            .await?;
+            tx.execute_text(format!("DROP INDEX \"{}\"", name.replace('"', "")))
+                .await?;
             defs.push(sql);
         }
     }
@@ -76,30 +73,8 @@ pub async fn set_aside(store: &Store, tables: &[&str], keep: &[&str]) -> Result<
 /// Builds the indexes [`set_aside`] dropped.
 pub async fn restore(store: &Store, set_aside: SetAside) -> Result<()> {
     let mut tx = store.begin().await?;
-    for sql in &set_aside.0 {
-        execute(&mut tx, sql).await?;
+    for sql in set_aside.0 {
+        tx.execute_text(sql).await?;
     }
     tx.commit().await
-}
-
-async fn execute(tx: &mut super::Tx, sql: &str) -> Result<()> {
-    match tx.link().await? {
-        Link::SqliteTx(c) | Link::SqliteConn(c) => {
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut **c)
-                .await?;
-        }
-        Link::PgTx(c) => {
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut **c)
-                .await?;
-        }
-        Link::PgConn(c) => {
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut **c)
-                .await?;
-        }
-        Link::Done => return Err(anyhow::anyhow!("transaction already committed").into()),
-    }
-    Ok(())
 }

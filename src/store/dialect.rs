@@ -130,20 +130,27 @@ pub async fn count_matches(
     if tx.backend() != Backend::Sqlite {
         return Ok(None);
     }
-    let matches = Query::select()
+    let q = Query::select()
+        .expr(Expr::cust("count(*)"))
+        .from_subquery(
+            match_rows(ws, terms, u64::try_from(cap).unwrap_or(u64::MAX)),
+            Alias::new("m"),
+        )
+        .to_owned();
+    Ok(Some(tx.fetch_i64(&q).await?))
+}
+
+/// SQLite: the search-index row ids of the first `n` tickets of `ws` matching `terms`.
+fn match_rows(ws: WorkspaceId, terms: &[String], n: u64) -> sea_query::SelectStatement {
+    sea_query::Query::select()
         .expr(Expr::cust("rowid"))
-        .from(Alias::new("tickets_fts"))
+        .from(sea_query::Alias::new("tickets_fts"))
         .and_where(Expr::cust_with_values(
             "tickets_fts MATCH ?",
             [fts5_query(ws, terms)],
         ))
-        .limit(u64::try_from(cap).unwrap_or(u64::MAX))
-        .to_owned();
-    let q = Query::select()
-        .expr(Expr::cust("count(*)"))
-        .from_subquery(matches, Alias::new("m"))
-        .to_owned();
-    Ok(Some(tx.fetch_i64(&q).await?))
+        .limit(n)
+        .to_owned()
 }
 
 /// The search-index row ids (`tickets.seq`) of the first `n` tickets of `ws` that match
@@ -154,17 +161,7 @@ pub async fn first_matches(
     terms: &[String],
     n: u64,
 ) -> Result<Vec<i64>> {
-    use sea_query::{Alias, Query};
-    let q = Query::select()
-        .expr(Expr::cust("rowid"))
-        .from(Alias::new("tickets_fts"))
-        .and_where(Expr::cust_with_values(
-            "tickets_fts MATCH ?",
-            [fts5_query(ws, terms)],
-        ))
-        .limit(n)
-        .to_owned();
-    let rows: Vec<(i64,)> = tx.fetch_all(&q).await?;
+    let rows: Vec<(i64,)> = tx.fetch_all(&match_rows(ws, terms, n)).await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 

@@ -35,7 +35,7 @@ const EVENT_COLUMNS: [TicketEvents; 10] = [
     TicketEvents::CreatedAt,
 ];
 
-#[derive(Iden)]
+#[derive(Iden, Clone, Copy)]
 enum DomainEvents {
     Table,
     Id,
@@ -195,15 +195,6 @@ pub async fn domain_events_since(
 /// own payload and the change feed reads the tickets, so nothing needs an event once the
 /// live pages have heard it.
 pub async fn prune_domain_events(tx: &mut Tx, before: uuid::Uuid, batch: u64) -> Result<u64> {
-    let old = Query::select()
-        .column(DomainEvents::Id)
-        .from(DomainEvents::Table)
-        .and_where(Expr::col(DomainEvents::Id).lt(before))
-        .limit(batch)
-        .to_owned();
-    let q = Query::delete()
-        .from_table(DomainEvents::Table)
-        .and_where(Expr::col(DomainEvents::Id).in_subquery(old))
-        .to_owned();
-    tx.execute(&q).await
+    let old = sea_query::Cond::all().add(Expr::col(DomainEvents::Id).lt(before));
+    super::delete_batch(tx, DomainEvents::Table, DomainEvents::Id, old, batch).await
 }

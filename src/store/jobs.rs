@@ -6,7 +6,7 @@ use super::{Backend, Conn, Tx, dialect};
 use crate::error::Result;
 use crate::ids::{JobId, WorkspaceId};
 
-#[derive(Iden)]
+#[derive(Iden, Clone, Copy)]
 enum Jobs {
     Table,
     Id,
@@ -179,14 +179,13 @@ pub async fn of_kind(tx: &mut Conn, kind: &str) -> Result<Vec<JobRow>> {
     tx.fetch_all(&q).await
 }
 
-/// Deletes finished jobs older than `before` (housekeeping).
-pub async fn purge_done(tx: &mut Tx, before: i64) -> Result<u64> {
-    let q = Query::delete()
-        .from_table(Jobs::Table)
-        .and_where(Expr::col(Jobs::Status).eq("done"))
-        .and_where(Expr::col(Jobs::UpdatedAt).lt(before))
-        .to_owned();
-    tx.execute(&q).await
+/// Deletes up to `batch` done jobs last touched before `before` (housekeeping); returns how
+/// many went.
+pub async fn purge_done(tx: &mut Tx, before: i64, batch: u64) -> Result<u64> {
+    let done = sea_query::Cond::all()
+        .add(Expr::col(Jobs::Status).eq("done"))
+        .add(Expr::col(Jobs::UpdatedAt).lt(before));
+    super::delete_batch(tx, Jobs::Table, Jobs::Id, done, batch).await
 }
 
 /// How many jobs a workspace has in a status (all statuses with `None`).

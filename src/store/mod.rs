@@ -143,6 +143,36 @@ pub struct Conn {
     writing: Vec<memo::Writing>,
 }
 
+/// Deletes up to `batch` rows of `table` that `cond` selects, by their `id` (neither backend
+/// takes a `LIMIT` on `DELETE`); returns how many went. Housekeeping deletes in such batches so
+/// that other writers never wait long for the write lock.
+pub(crate) async fn delete_batch<T, C>(
+    tx: &mut Tx,
+    table: T,
+    id: C,
+    cond: sea_query::Cond,
+    batch: u64,
+) -> Result<u64>
+where
+    T: sea_query::IntoTableRef + Clone,
+    C: sea_query::IntoColumnRef + Clone,
+{
+    let some = sea_query::Query::select()
+        .column(id.clone())
+        .from(table.clone())
+        .cond_where(cond)
+        .limit(batch)
+        .to_owned();
+    let q = sea_query::Query::delete()
+        .from_table(table)
+        .and_where(sea_query::ExprTrait::in_subquery(
+            sea_query::Expr::col(id),
+            some,
+        ))
+        .to_owned();
+    tx.execute(&q).await
+}
+
 /// A row type readable from both backends.
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
@@ -379,7 +409,14 @@ impl Tx {
 
     /// Runs the queued writes, then a fixed statement of our own making.
     pub async fn execute_raw(&mut self, sql: &'static str) -> Result<()> {
+        self.execute_text(sql.to_owned()).await
+    }
+
+    /// Runs the queued writes, then a statement text that never holds user input (fixed
+    /// statements, index definitions read back from the schema).
+    pub(super) async fn execute_text(&mut self, sql: String) -> Result<()> {
         self.link().await?;
+        let sql = AssertSqlSafe(sql);
         match &mut self.link {
             Link::SqliteConn(c) | Link::SqliteTx(c) => {
                 sqlx::query(sql).execute(&mut **c).await?;

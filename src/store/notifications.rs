@@ -205,16 +205,8 @@ pub async fn count_recent(
 /// Deletes up to `batch` notifications whose delivery ended (`sent`, `undeliverable`) before
 /// `before` (microseconds); returns how many went. Queued ones are never touched.
 pub async fn prune_finished(tx: &mut Tx, before: i64, batch: u64) -> Result<u64> {
-    let old = Query::select()
-        .column(Notifications::Id)
-        .from(Notifications::Table)
-        .and_where(Expr::col(Notifications::Status).is_in(["sent", "undeliverable"]))
-        .and_where(Expr::col(Notifications::CreatedAt).lt(before))
-        .limit(batch)
-        .to_owned();
-    let q = Query::delete()
-        .from_table(Notifications::Table)
-        .and_where(Expr::col(Notifications::Id).in_subquery(old))
-        .to_owned();
-    tx.execute(&q).await
+    let finished = sea_query::Cond::all()
+        .add(Expr::col(Notifications::Status).is_in(["sent", "undeliverable"]))
+        .add(Expr::col(Notifications::CreatedAt).lt(before));
+    super::delete_batch(tx, Notifications::Table, Notifications::Id, finished, batch).await
 }

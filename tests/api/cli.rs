@@ -3,6 +3,17 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+/// Runs `cmd` and asserts that it succeeded (showing its error output otherwise).
+fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn ferrodesk(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
     c.env("FERRODESK_DATA_DIR", dir)
@@ -63,33 +74,17 @@ fn subcommands_migrate_create_and_seed() {
         .output()
         .expect("run");
     assert!(!out.status.success(), "duplicate email must fail");
-    let out = ferrodesk(dir.path())
-        .args([
-            "workspace",
-            "create",
-            "--name",
-            "Second",
-            "--admin-email",
-            "s@example.com",
-            "--admin-password",
-            "password-123",
-        ])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = ferrodesk(dir.path())
-        .args(["seed", "--tickets", "4500"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(ferrodesk(dir.path()).args([
+        "workspace",
+        "create",
+        "--name",
+        "Second",
+        "--admin-email",
+        "s@example.com",
+        "--admin-password",
+        "password-123",
+    ]));
+    let out = succeeds(ferrodesk(dir.path()).args(["seed", "--tickets", "4500"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 4500 tickets"));
     // Not a terminal: a progress line as each tenth is passed (batches of 2,000), no bar.
     let progress: Vec<String> = String::from_utf8_lossy(&out.stderr)
@@ -99,15 +94,7 @@ fn subcommands_migrate_create_and_seed() {
         .collect();
     assert_eq!(progress, ["2000/4500", "4000/4500", "4500/4500"]);
     let backup = dir.path().join("backup.db");
-    let out = ferrodesk(dir.path())
-        .args(["backup", backup.to_str().expect("utf8")])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(ferrodesk(dir.path()).args(["backup", backup.to_str().expect("utf8")]));
     assert!(backup.metadata().expect("backup").len() > 0);
 }
 
@@ -245,13 +232,5 @@ fn each_command_help_shows_the_settings_it_reads() {
         );
     }
     // Hidden is not refused: a setting given anywhere on the line still parses.
-    let out = ferrodesk(dir.path())
-        .args(["migrate", "--sla-tick-seconds", "5"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(ferrodesk(dir.path()).args(["migrate", "--sla-tick-seconds", "5"]));
 }

@@ -145,9 +145,7 @@ pub async fn list_tickets(
     body.insert("tickets".into(), json!(views));
     let pagination = match req.page {
         PageSpec::Offset { page: p, limit } => {
-            let total = page
-                .total
-                .unwrap_or(crate::store::tickets::Total { n: 0, exact: true });
+            let total = page.total.unwrap_or(crate::store::tickets::Total::NONE);
             let mut v = super::pagination(p, limit, total.n);
             v["total_is_exact"] = json!(total.exact);
             v

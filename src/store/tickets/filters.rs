@@ -259,18 +259,28 @@ pub(super) fn at_risk(now: i64) -> Cond {
 /// Active tickets assigned to `me`, counted up to [`COUNT_CAP`] (the console counts them on
 /// every page; at a million tickets one agent's queue can hold 150,000).
 pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<Total> {
-    let mine = Query::select()
+    count_capped(
+        tx,
+        Cond::all()
+            .add(col(Tickets::WorkspaceId).eq(ws))
+            .add(col(Tickets::DeletedAt).is_null())
+            .add(col(Tickets::Status).is_in(ACTIVE))
+            .add(col(Tickets::AssigneeId).eq(me)),
+    )
+    .await
+}
+
+/// Counts the tickets `cond` selects, reading at most [`COUNT_CAP`] + 1 index entries.
+async fn count_capped(tx: &mut Conn, cond: Cond) -> Result<Total> {
+    let matching = Query::select()
         .expr(Expr::val(1))
         .from(Tickets::Table)
-        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
-        .and_where(Expr::col(Tickets::DeletedAt).is_null())
-        .and_where(Expr::col(Tickets::Status).is_in(ACTIVE))
-        .and_where(Expr::col(Tickets::AssigneeId).eq(me))
+        .cond_where(cond)
         .limit(u64::try_from(COUNT_CAP + 1).unwrap_or(u64::MAX))
         .to_owned();
     let q = Query::select()
         .expr(Expr::col(Asterisk).count())
-        .from_subquery(mine, sea_query::Alias::new("m"))
+        .from_subquery(matching, sea_query::Alias::new("m"))
         .to_owned();
     Ok(Total::capped(tx.fetch_i64(&q).await?))
 }
@@ -472,10 +482,23 @@ pub struct Total {
 }
 
 impl Total {
+    /// No tickets.
+    pub const NONE: Total = Total { n: 0, exact: true };
+
     fn capped(n: i64) -> Self {
         Total {
             n: std::cmp::Ord::min(n, COUNT_CAP),
             exact: n <= COUNT_CAP,
+        }
+    }
+
+    /// The count as shown: `10000+` where it stopped at the cap.
+    #[must_use]
+    pub fn label(self) -> String {
+        if self.exact {
+            self.n.to_string()
+        } else {
+            format!("{}+", self.n)
         }
     }
 }
@@ -502,17 +525,8 @@ pub async fn count(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<T
     {
         return Ok(Total::capped(n));
     }
-    let matching = Query::select()
-        .expr(Expr::val(1))
-        .from(Tickets::Table)
-        .cond_where(filter_cond(ws, f, tx.backend(), false))
-        .limit(u64::try_from(COUNT_CAP + 1).unwrap_or(u64::MAX))
-        .to_owned();
-    let q = Query::select()
-        .expr(Expr::col(Asterisk).count())
-        .from_subquery(matching, sea_query::Alias::new("m"))
-        .to_owned();
-    Ok(Total::capped(tx.fetch_i64(&q).await?))
+    let cond = filter_cond(ws, f, tx.backend(), false);
+    count_capped(tx, cond).await
 }
 
 #[derive(sea_query::Iden)]

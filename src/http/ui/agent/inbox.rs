@@ -254,11 +254,11 @@ fn view_tabs(
     groups: &[crate::store::groups::GroupRow],
     view: &str,
 ) -> Vec<ViewTab> {
-    let mine = if stats.mine_capped {
-        format!("{}+", stats.mine)
-    } else {
-        stats.mine.to_string()
-    };
+    let mine = store::tickets::Total {
+        n: stats.mine,
+        exact: !stats.mine_capped,
+    }
+    .label();
     let mut views = vec![
         ("mine", "My tickets".to_owned(), mine),
         (
@@ -345,15 +345,9 @@ pub(super) async fn inbox(
         return Ok(page(StatusCode::OK, &RowsFragment { rows }));
     }
     let views = view_tabs(&stats, &groups, &view);
-    let counted = result
-        .total
-        .unwrap_or(store::tickets::Total { n: 0, exact: true });
+    let counted = result.total.unwrap_or(store::tickets::Total::NONE);
     let total = counted.n;
-    let total_label = if counted.exact {
-        total.to_string()
-    } else {
-        format!("{total}+")
-    };
+    let total_label = counted.label();
     let page_no: u64 = q
         .get("page")
         .and_then(|p| p.parse().ok())
