@@ -35,6 +35,10 @@ pub struct App {
     /// Turns true when the server starts shutting down: long-lived answers (live-update
     /// streams) end so in-flight requests can drain.
     pub closing: watch::Sender<bool>,
+    /// This node's name (`FERRODESK_NODE_NAME`, or host name and process id).
+    pub node: String,
+    /// Live updates for this node's open consoles (`tickets::live`), fed while `launch` runs.
+    pub live: crate::tickets::live::Hub,
 }
 
 impl std::ops::Deref for App {
@@ -58,7 +62,7 @@ impl App {
     /// Connects, migrates and bootstraps the database, then builds the app.
     pub async fn new(config: Config, jobs: Registry) -> anyhow::Result<AppState> {
         install_tls();
-        let store = Store::connect(&config.database_url()).await?;
+        let store = Store::connect_pooled(&config.database_url(), config.database_pool).await?;
         store.migrate().await.context("database migration failed")?;
         if let Some(b) = crate::workspace::workspaces::bootstrap(
             &store,
@@ -80,9 +84,11 @@ impl App {
             ctx,
             api_limiter: keyed_limiter(config.api_rate_limit),
             public_limiter: keyed_limiter(config.public_rate_limit),
-            config,
             jobs,
             closing: watch::channel(false).0,
+            live: crate::tickets::live::Hub::default(),
+            node: config.node_name(),
+            config,
         }))
     }
 
@@ -93,6 +99,8 @@ impl App {
             ctx: self.ctx.clone(),
             registry: self.jobs.clone(),
             scan_every: Duration::from_secs(self.config.sla_tick_seconds),
+            lease: Duration::from_secs(self.config.job_lease_seconds),
+            node: self.node.clone(),
         }
     }
 
@@ -161,6 +169,7 @@ pub async fn launch(
             }
         })
     });
+    let pump = tokio::spawn(app.live.clone().run(app.store.clone(), stop_rx.clone()));
     // The console's view counts, ready before the first inbox asks for them.
     tokio::spawn({
         let store = app.store.clone();
@@ -177,7 +186,8 @@ pub async fn launch(
     println!("listening on http://{addr}");
     tracing::info!(%addr, backend = ?app.store.backend(), "Ferrodesk is ready");
     let header_timeout = Duration::from_secs(app.config.read_timeout_seconds);
-    crate::http::serve::serve(listener, router, header_timeout, {
+    let trusted: Arc<[ipnet::IpNet]> = app.config.trusted_proxies.clone().into();
+    crate::http::serve::serve(listener, router, header_timeout, trusted, {
         let app = app.clone();
         async move {
             shutdown.await;
@@ -193,6 +203,7 @@ pub async fn launch(
     if let Some(p) = poller {
         let _ = p.await;
     }
+    let _ = pump.await;
     app.store.close().await;
     Ok(())
 }

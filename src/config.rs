@@ -189,6 +189,30 @@ pub struct Config {
     /// Run background jobs in this process (turn off on API-only nodes).
     #[arg(long, env = "FERRODESK_RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub run_jobs: bool,
+    /// Seconds a node holds a claimed job before another node may take it over (the node
+    /// renews the hold while it works, so this bounds how long a dead node's jobs wait).
+    #[arg(long, env = "FERRODESK_JOB_LEASE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub job_lease_seconds: u64,
+    /// This node's name in the jobs it holds and in its logs (default: host name and process
+    /// id).
+    #[arg(long, env = "FERRODESK_NODE_NAME", global = true)]
+    pub node_name: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks,
+    /// comma-separated); from any other peer the header is ignored.
+    #[arg(long, env = "FERRODESK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Most PostgreSQL connections this node opens (N nodes open up to N times this; keep the
+    /// sum, plus one listening connection a node, below the server's `max_connections`).
+    #[arg(long, env = "FERRODESK_DATABASE_POOL", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=1000), global = true)]
+    pub database_pool: u32,
+}
+
+/// A trusted proxy: a network (`10.1.0.0/16`) or one address (`10.0.0.5`).
+fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}` is not an address or a network like 10.0.0.0/8"))
 }
 
 impl Config {
@@ -236,7 +260,24 @@ impl Config {
             body_deadline_seconds: 300,
             event_retention_days: 7,
             run_jobs: true,
+            job_lease_seconds: 60,
+            node_name: None,
+            database_pool: 16,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// This node's name: `FERRODESK_NODE_NAME`, or the host name and process id.
+    #[must_use]
+    pub fn node_name(&self) -> String {
+        self.node_name.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "node".into());
+            format!("{host}:{}", std::process::id())
+        })
     }
 
     /// Names of `FERRODESK_*` variables in the environment that no setting reads (typos).
@@ -267,6 +308,10 @@ impl Config {
             "FERRODESK_PUBLIC_RATE_LIMIT",
             "FERRODESK_MAX_JSON_BYTES",
             "FERRODESK_RUN_JOBS",
+            "FERRODESK_JOB_LEASE_SECONDS",
+            "FERRODESK_NODE_NAME",
+            "FERRODESK_DATABASE_POOL",
+            "FERRODESK_TRUSTED_PROXIES",
             "FERRODESK_READ_TIMEOUT_SECONDS",
             "FERRODESK_BODY_DEADLINE_SECONDS",
             // Read by `ferrodesk user create` and `ferrodesk workspace create`.

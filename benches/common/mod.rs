@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each benchmark uses its own part of this module")]
 
+pub mod wrk;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

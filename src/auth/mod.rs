@@ -1,7 +1,7 @@
 //! Authentication and authorization: passwords, bearer tokens, login throttling and the
 //! role matrix.
 
-pub(crate) mod cache;
+pub mod cache;
 pub(crate) mod password;
 pub(crate) mod roles;
 pub(crate) mod service;

@@ -1,7 +1,5 @@
 //! Login, token issue and revocation, and resolving a bearer token to an `Actor`.
 
-use std::time::Instant;
-
 use super::{Actor, password, tokens};
 use crate::clock::now_micros;
 use crate::ctx::Ctx;
@@ -55,14 +53,18 @@ pub async fn login(
     password: &str,
     addr: &str,
 ) -> Result<(UserRow, IssuedToken)> {
-    let now = Instant::now();
-    if let Some(wait) = ctx.login_throttle.check(email, addr, now) {
-        return Err(Error::RateLimited { retry_after: wait });
-    }
+    let now = crate::clock::now_micros();
     let email_key = email.trim().to_lowercase();
     if email_key.contains('\0') || email_key.len() > 254 {
-        ctx.login_throttle.fail(email, addr, now);
+        // Never stored (PostgreSQL refuses NUL bytes): a wrong answer, not a failure to count.
         return Err(Error::unauthorized("the email or password is wrong"));
+    }
+    if let Some(wait) = ctx
+        .login_throttle
+        .check(&ctx.store, email, addr, now)
+        .await?
+    {
+        return Err(Error::RateLimited { retry_after: wait });
     }
     let user = {
         let mut tx = ctx.store.read().await?;
@@ -75,8 +77,8 @@ pub async fn login(
     let ok = password::verify(password.to_owned(), hash).await;
     match user {
         Some(u) if ok && u.active => {
-            ctx.login_throttle.succeed(email);
             let mut tx = ctx.store.begin().await?;
+            ctx.login_throttle.succeed(&mut tx, email).await?;
             let issued = issue(
                 &mut tx,
                 u.workspace_id,
@@ -91,7 +93,9 @@ pub async fn login(
             Ok((u, issued))
         }
         _ => {
-            ctx.login_throttle.fail(email, addr, now);
+            ctx.login_throttle
+                .fail(&ctx.store, email, addr, now)
+                .await?;
             tracing::info!("Failed login attempt");
             Err(Error::unauthorized("the email or password is wrong"))
         }

@@ -2,139 +2,95 @@
 //! the window, further attempts answer 429 until the oldest failure leaves the window.
 //! governor's GCRA counts every attempt and cannot be peeked, while this must count only
 //! failures and clear an account on success, so it is a small sliding window of its own.
+//! The failures are kept in the database (`login_failures`) so that every node of a
+//! PostgreSQL deployment counts the same guesses (docs/deploy.md).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::store::{self, Store, Tx};
 
 /// Sliding-window failure counter keyed by strings (`acct:<email>`, `ip:<addr>`).
 pub struct LoginThrottle {
-    window: Duration,
-    per_account: usize,
-    per_address: usize,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    window: i64,
+    per_account: i64,
+    per_address: i64,
+}
+
+fn account_key(email: &str) -> String {
+    format!("acct:{}", email.trim().to_lowercase())
+}
+
+/// Seconds to wait when `count` failures, the oldest at `oldest`, reach `limit` in a window of
+/// `window` µs at `now`.
+fn wait_secs(limit: i64, count: i64, oldest: i64, now: i64, window: i64) -> Option<u64> {
+    (count >= limit).then(|| {
+        let left = (window - (now - oldest)).max(0);
+        u64::try_from(left / 1_000_000).unwrap_or(0).max(1)
+    })
 }
 
 impl LoginThrottle {
     #[must_use]
     pub fn new(window: Duration, per_account: usize, per_address: usize) -> Self {
         Self {
-            window,
-            per_account,
-            per_address,
-            failures: Mutex::new(HashMap::new()),
+            window: i64::try_from(window.as_micros()).unwrap_or(i64::MAX / 4),
+            per_account: i64::try_from(per_account).unwrap_or(i64::MAX),
+            per_address: i64::try_from(per_address).unwrap_or(i64::MAX),
         }
     }
 
-    fn keys(email: &str, addr: &str) -> [(String, bool); 2] {
-        [
-            (format!("acct:{}", email.trim().to_lowercase()), true),
-            (format!("ip:{addr}"), false),
-        ]
-    }
-
-    /// `Some(seconds)` to wait when either key is over its limit.
-    pub fn check(&self, email: &str, addr: &str, now: Instant) -> Option<u64> {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut wait: Option<Duration> = None;
-        for (key, is_account) in Self::keys(email, addr) {
-            let limit = if is_account {
-                self.per_account
-            } else {
-                self.per_address
-            };
-            if let Some(q) = map.get_mut(&key) {
-                while q
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= self.window)
-                {
-                    q.pop_front();
-                }
-                if q.len() >= limit
-                    && let Some(oldest) = q.front()
-                {
-                    let w = self.window.saturating_sub(now.duration_since(*oldest));
-                    wait = Some(wait.map_or(w, |x| x.max(w)));
-                }
-            }
-        }
-        wait.map(|w| w.as_secs().max(1))
+    /// `Some(seconds)` to wait when the account or the address is over its limit at `now`
+    /// (µs).
+    pub async fn check(
+        &self,
+        store: &Store,
+        email: &str,
+        addr: &str,
+        now: i64,
+    ) -> Result<Option<u64>> {
+        let (acct, ip) = (account_key(email), format!("ip:{addr}"));
+        let rows = {
+            let mut conn = store.read().await?;
+            store::logins::failures(&mut conn, &[&acct, &ip], now - self.window).await?
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|(key, count, oldest)| {
+                let limit = if *key == acct {
+                    self.per_account
+                } else {
+                    self.per_address
+                };
+                wait_secs(limit, *count, *oldest, now, self.window)
+            })
+            .max())
     }
 
     /// Records a failed attempt.
-    pub fn fail(&self, email: &str, addr: &str, now: Instant) {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() > 100_000 {
-            // Bound memory under a spray of distinct keys: forget the stale ones.
-            let window = self.window;
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
-        }
-        for (key, _) in Self::keys(email, addr) {
-            map.entry(key).or_default().push_back(now);
-        }
+    pub async fn fail(&self, store: &Store, email: &str, addr: &str, now: i64) -> Result<()> {
+        let mut tx = store.begin().await?;
+        store::logins::record(&mut tx, &[&account_key(email), &format!("ip:{addr}")], now).await?;
+        tx.commit().await
     }
 
-    /// Clears the account's failures after a successful login.
-    pub fn succeed(&self, email: &str) {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.remove(&format!("acct:{}", email.trim().to_lowercase()));
+    /// Clears the account's failures, in the transaction of a successful login.
+    pub async fn succeed(&self, tx: &mut Tx, email: &str) -> Result<()> {
+        store::logins::clear(tx, &account_key(email)).await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::wait_secs;
 
     #[test]
-    fn blocks_after_the_limit_and_frees_when_the_window_passes() {
-        let t = LoginThrottle::new(Duration::from_secs(60), 3, 10);
-        let t0 = Instant::now();
-        for i in 0..3 {
-            assert_eq!(t.check("a@x", "1.1.1.1", t0), None, "attempt {i}");
-            t.fail("a@x", "1.1.1.1", t0);
-        }
-        let wait = t
-            .check("A@X", "2.2.2.2", t0 + Duration::from_secs(10))
-            .expect("blocked by account");
-        assert_eq!(wait, 50);
-        assert_eq!(
-            t.check("b@x", "2.2.2.2", t0),
-            None,
-            "other account, other address"
-        );
-        assert_eq!(
-            t.check("a@x", "1.1.1.1", t0 + Duration::from_secs(61)),
-            None
-        );
-    }
-
-    #[test]
-    fn blocks_an_address_spraying_many_accounts() {
-        let t = LoginThrottle::new(Duration::from_secs(60), 100, 3);
-        let t0 = Instant::now();
-        for i in 0..3 {
-            t.fail(&format!("u{i}@x"), "9.9.9.9", t0);
-        }
-        assert!(t.check("fresh@x", "9.9.9.9", t0).is_some());
-    }
-
-    #[test]
-    fn success_clears_the_account() {
-        let t = LoginThrottle::new(Duration::from_secs(60), 2, 100);
-        let t0 = Instant::now();
-        t.fail("a@x", "1", t0);
-        t.fail("a@x", "1", t0);
-        assert!(t.check("a@x", "2", t0).is_some());
-        t.succeed("a@x");
-        assert_eq!(t.check("a@x", "2", t0), None);
+    fn the_wait_runs_until_the_oldest_failure_leaves_the_window() {
+        let s = 1_000_000;
+        assert_eq!(wait_secs(3, 2, 0, 10 * s, 60 * s), None, "under the limit");
+        assert_eq!(wait_secs(3, 3, 0, 10 * s, 60 * s), Some(50));
+        assert_eq!(wait_secs(3, 4, 0, 10 * s, 60 * s), Some(50));
+        // Less than a second left still says one second.
+        assert_eq!(wait_secs(3, 3, 0, 60 * s - 1, 60 * s), Some(1));
     }
 }

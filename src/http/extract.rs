@@ -1,11 +1,9 @@
 //! Extractors that turn every malformed request into problem+json: `Json` (400/413/415/422),
 //! `Auth` (401), `IfMatch` (400 on a malformed header), `IdempotencyKey`, `ClientAddr`.
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -176,8 +174,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let addr = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+            .get::<super::serve::ClientIp>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
         Ok(ClientAddr(addr))
     }
 }

@@ -150,8 +150,8 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
     }
     let ip = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<serve::ClientIp>()
+        .map(|c| c.0.to_string())
         .unwrap_or_default();
     // Public writes (and lookups, which send mail) have their own, smaller budget per address;
     // where it applies, it is the budget the answer reports.

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -26,12 +26,57 @@ use tower::ServiceBuilder;
 
 use crate::error::Code;
 
+/// The client's address as rate limits and the login throttle see it: the peer, or behind a
+/// trusted proxy the client it names in `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// The client behind `peer`: when `peer` is a trusted proxy, the right-most address of
+/// `X-Forwarded-For` that is not itself a trusted proxy (the left-most when all are; entries
+/// before it were written by the client and prove nothing); otherwise `peer`.
+#[must_use]
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = hop
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        else {
+            // A garbled entry: nothing before it can be trusted.
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
 /// Accepts connections on `listener` until `shutdown` resolves, then stops accepting and
-/// waits for the connections' requests in flight.
+/// waits for the connections' requests in flight. Requests from `trusted` proxies carry the
+/// client they forward for as their [`ClientIp`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     header_timeout: Duration,
+    trusted: std::sync::Arc<[ipnet::IpNet]>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -55,9 +100,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let trusted = trusted.clone();
         let service = ServiceBuilder::new()
             .map_request(move |mut req: Request<_>| {
+                let ip = client_ip(addr.ip(), req.headers(), &trusted);
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
+                req.extensions_mut().insert(ClientIp(ip));
                 req
             })
             .service(router.clone());
@@ -209,7 +257,45 @@ impl AsyncWrite for ProblemIo {
 
 #[cfg(test)]
 mod tests {
-    use super::rewrite;
+    use super::{client_ip, rewrite};
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec![
+            "10.0.0.5/32".parse().expect("net"),
+            "10.1.0.0/16".parse().expect("net"),
+        ];
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 203.0.113.7, 10.1.2.3".parse().expect("value"),
+        );
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        // From a trusted proxy: the right-most hop that is not a proxy (the client's own
+        // claim, 6.6.6.6, is ignored).
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("203.0.113.7"));
+        // From anyone else the header is ignored.
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &h, &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &[]), ip("10.0.0.5"));
+        // No header, or a garbled last hop: the proxy itself.
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), &axum::http::HeaderMap::new(), &trusted),
+            ip("10.0.0.5")
+        );
+        h.insert(
+            "x-forwarded-for",
+            "203.0.113.7, garbage".parse().expect("value"),
+        );
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("10.0.0.5"));
+        // Two header lines are one list; a port is allowed.
+        let mut h = axum::http::HeaderMap::new();
+        h.append("x-forwarded-for", "192.0.2.9:4711".parse().expect("value"));
+        h.append("x-forwarded-for", "10.1.9.9".parse().expect("value"));
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("192.0.2.9"));
+    }
 
     #[test]
     fn only_hyper_s_bodiless_error_heads_are_rewritten() {

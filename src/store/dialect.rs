@@ -325,13 +325,13 @@ pub async fn unindex_ticket(tx: &mut Tx, id: TicketId) -> Result<()> {
 pub fn claim_jobs_sql(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => {
-            "UPDATE jobs SET status = 'running', locked_until = $2, attempts = attempts + 1, updated_at = $1 \
+            "UPDATE jobs SET status = 'running', locked_until = $2, locked_by = $4, attempts = attempts + 1, updated_at = $1 \
              WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) \
              ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
              RETURNING id, workspace_id, kind, payload, attempts, max_attempts"
         }
         Backend::Sqlite => {
-            "UPDATE jobs SET status = 'running', locked_until = $2, attempts = attempts + 1, updated_at = $1 \
+            "UPDATE jobs SET status = 'running', locked_until = $2, locked_by = $4, attempts = attempts + 1, updated_at = $1 \
              WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) \
              ORDER BY run_at LIMIT $3) \
              RETURNING id, workspace_id, kind, payload, attempts, max_attempts"

@@ -102,6 +102,16 @@ pub async fn of_ticket(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Resu
     tx.fetch_all(&q).await
 }
 
+/// The outbox's columns, in [`DomainEventRow`]'s order.
+const DOMAIN_COLUMNS: [DomainEvents; 6] = [
+    DomainEvents::Id,
+    DomainEvents::WorkspaceId,
+    DomainEvents::EventType,
+    DomainEvents::SubjectId,
+    DomainEvents::Payload,
+    DomainEvents::CreatedAt,
+];
+
 /// A domain event of the catalog (`ticket.created`, …) in the outbox.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DomainEventRow {
@@ -116,14 +126,7 @@ pub struct DomainEventRow {
 pub async fn publish(tx: &mut Tx, e: &DomainEventRow) -> Result<()> {
     let q = Query::insert()
         .into_table(DomainEvents::Table)
-        .columns([
-            DomainEvents::Id,
-            DomainEvents::WorkspaceId,
-            DomainEvents::EventType,
-            DomainEvents::SubjectId,
-            DomainEvents::Payload,
-            DomainEvents::CreatedAt,
-        ])
+        .columns(DOMAIN_COLUMNS)
         .values_panic([
             e.id.into(),
             e.workspace_id.into(),
@@ -134,7 +137,25 @@ pub async fn publish(tx: &mut Tx, e: &DomainEventRow) -> Result<()> {
         ])
         .to_owned();
     tx.defer(&q);
+    tx.wake_at_commit(super::Wake::Events);
     Ok(())
+}
+
+/// Domain events of every workspace whose id is at least `from` (ids are time-ordered, see
+/// [`crate::ids::first_id_at`]), in id order: what the live pages of one node hear.
+pub async fn domain_events_from(
+    conn: &mut Conn,
+    from: uuid::Uuid,
+    limit: u64,
+) -> Result<Vec<DomainEventRow>> {
+    let q = Query::select()
+        .columns(DOMAIN_COLUMNS)
+        .from(DomainEvents::Table)
+        .and_where(Expr::col(DomainEvents::Id).gte(from))
+        .order_by(DomainEvents::Id, Order::Asc)
+        .limit(limit)
+        .to_owned();
+    conn.fetch_all(&q).await
 }
 
 /// Domain events of a workspace in the order they were written, after `after` (an event id).
@@ -145,48 +166,15 @@ pub async fn domain_events(
     limit: u64,
 ) -> Result<Vec<DomainEventRow>> {
     let mut q = Query::select();
-    q.columns([
-        DomainEvents::Id,
-        DomainEvents::WorkspaceId,
-        DomainEvents::EventType,
-        DomainEvents::SubjectId,
-        DomainEvents::Payload,
-        DomainEvents::CreatedAt,
-    ])
-    .from(DomainEvents::Table)
-    .and_where(Expr::col(DomainEvents::WorkspaceId).eq(ws));
+    q.columns(DOMAIN_COLUMNS)
+        .from(DomainEvents::Table)
+        .and_where(Expr::col(DomainEvents::WorkspaceId).eq(ws));
     if let Some(s) = subject {
         q.and_where(Expr::col(DomainEvents::SubjectId).eq(s));
     }
     q.order_by(DomainEvents::CreatedAt, Order::Asc)
         .order_by(DomainEvents::Id, Order::Asc)
         .limit(limit);
-    tx.fetch_all(&q).await
-}
-
-/// Domain events of a workspace written at or after `since` (microseconds), oldest first.
-pub async fn domain_events_since(
-    tx: &mut Conn,
-    ws: WorkspaceId,
-    since: i64,
-    limit: u64,
-) -> Result<Vec<DomainEventRow>> {
-    let q = Query::select()
-        .columns([
-            DomainEvents::Id,
-            DomainEvents::WorkspaceId,
-            DomainEvents::EventType,
-            DomainEvents::SubjectId,
-            DomainEvents::Payload,
-            DomainEvents::CreatedAt,
-        ])
-        .from(DomainEvents::Table)
-        .and_where(Expr::col(DomainEvents::WorkspaceId).eq(ws))
-        .and_where(Expr::col(DomainEvents::CreatedAt).gte(since))
-        .order_by(DomainEvents::CreatedAt, Order::Asc)
-        .order_by(DomainEvents::Id, Order::Asc)
-        .limit(limit)
-        .to_owned();
     tx.fetch_all(&q).await
 }
 

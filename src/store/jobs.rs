@@ -18,6 +18,7 @@ enum Jobs {
     MaxAttempts,
     RunAt,
     LockedUntil,
+    LockedBy,
     LastError,
     CreatedAt,
     UpdatedAt,
@@ -90,8 +91,15 @@ pub async fn insert(
     Ok(())
 }
 
-/// Claims up to `limit` due jobs (also ones whose lease ran out: their worker died).
-pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
+/// Claims up to `limit` due jobs for `node` until `lease_until` (also ones whose lease ran
+/// out: their node died).
+pub async fn claim(
+    tx: &mut Tx,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+    node: &str,
+) -> Result<Vec<ClaimedJob>> {
     let sql = dialect::claim_jobs_sql(tx.backend());
     tx.link().await?;
     Ok(match tx.backend() {
@@ -100,6 +108,7 @@ pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Resul
                 .bind(now)
                 .bind(lease_until)
                 .bind(limit)
+                .bind(node)
                 .fetch_all(tx.sqlite()?)
                 .await?
         }
@@ -108,10 +117,61 @@ pub async fn claim(tx: &mut Tx, now: i64, lease_until: i64, limit: i64) -> Resul
                 .bind(now)
                 .bind(lease_until)
                 .bind(limit)
+                .bind(node)
                 .fetch_all(tx.pg()?)
                 .await?
         }
     })
+}
+
+/// Extends `node`'s hold on the jobs `ids` it is still running or about to run.
+pub async fn renew(tx: &mut Tx, ids: &[JobId], node: &str, until: i64) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let q = Query::update()
+        .table(Jobs::Table)
+        .values([(Jobs::LockedUntil, until.into())])
+        .and_where(Expr::col(Jobs::Id).is_in(ids.iter().copied()))
+        .and_where(Expr::col(Jobs::Status).eq("running"))
+        .and_where(Expr::col(Jobs::LockedBy).eq(node))
+        .to_owned();
+    tx.execute(&q).await
+}
+
+/// Gives back jobs `node` claimed but did not start (it is shutting down): due again at once,
+/// the claim's attempt not counted.
+pub async fn release(tx: &mut Tx, ids: &[JobId], node: &str, now: i64) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let q = Query::update()
+        .table(Jobs::Table)
+        .values([
+            (Jobs::Status, "pending".into()),
+            (Jobs::LockedUntil, Expr::val(None::<i64>)),
+            (Jobs::LockedBy, Expr::val(None::<String>)),
+            (Jobs::Attempts, Expr::col(Jobs::Attempts).sub(1)),
+            (Jobs::RunAt, now.into()),
+            (Jobs::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(Jobs::Id).is_in(ids.iter().copied()))
+        .and_where(Expr::col(Jobs::Status).eq("running"))
+        .and_where(Expr::col(Jobs::LockedBy).eq(node))
+        .to_owned();
+    tx.execute(&q).await
+}
+
+/// Which node holds a job (`None` when none does): for operators and tests.
+pub async fn holder(conn: &mut Conn, id: JobId) -> Result<Option<String>> {
+    let q = Query::select()
+        .column(Jobs::LockedBy)
+        .from(Jobs::Table)
+        .and_where(Expr::col(Jobs::Id).eq(id))
+        .and_where(Expr::col(Jobs::Status).eq("running"))
+        .to_owned();
+    let row: Option<(Option<String>,)> = conn.fetch_optional(&q).await?;
+    Ok(row.and_then(|r| r.0))
 }
 
 /// Marks a job done.
@@ -121,6 +181,7 @@ pub async fn finish(tx: &mut Tx, id: JobId, now: i64) -> Result<()> {
         .values([
             (Jobs::Status, "done".into()),
             (Jobs::LockedUntil, Expr::val(None::<i64>)),
+            (Jobs::LockedBy, Expr::val(None::<String>)),
             (Jobs::UpdatedAt, now.into()),
         ])
         .and_where(Expr::col(Jobs::Id).eq(id))
@@ -152,6 +213,7 @@ pub async fn fail(
             ),
             (Jobs::RunAt, retry_at.unwrap_or(now).into()),
             (Jobs::LockedUntil, Expr::val(None::<i64>)),
+            (Jobs::LockedBy, Expr::val(None::<String>)),
             (Jobs::UpdatedAt, now.into()),
         ])
         .and_where(Expr::col(Jobs::Id).eq(id))

@@ -5,6 +5,11 @@
 //! SQLite one process owns the database; PostgreSQL nodes share it) and forgets them when it
 //! writes what they reflect.
 //!
+//! It also carries the process's wake-ups ([`Wake`]): "the outbox has new events", "someone's
+//! presence on a ticket changed". On SQLite a transaction sends them when it commits; on
+//! PostgreSQL every node hears them from the database's notifications (migration 0017), its
+//! own commits included.
+//!
 //! [`Store`]: super::Store
 
 use std::any::{Any, TypeId};
@@ -12,13 +17,38 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::ids::WorkspaceId;
+use crate::ids::{TicketId, WorkspaceId};
 
 type Entries = HashMap<(TypeId, WorkspaceId), Box<dyn Any + Send + Sync>>;
 
-/// Entries by their type and workspace, and the epoch of sign-in facts.
-#[derive(Default)]
-pub struct Memo(Mutex<Entries>, Arc<Epoch>);
+/// Something committed that live pages may want to hear about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// New rows in the outbox of domain events.
+    Events,
+    /// Someone's presence on this ticket changed.
+    Presence(TicketId),
+    /// Notifications from the database were not heard for a while (PostgreSQL, after the
+    /// listening connection came back): what is kept in the database is the truth.
+    Resync,
+}
+
+/// Entries by their type and workspace, the epoch of sign-in facts, and the wake-ups.
+pub struct Memo(
+    Mutex<Entries>,
+    Arc<Epoch>,
+    tokio::sync::broadcast::Sender<Wake>,
+);
+
+impl Default for Memo {
+    fn default() -> Self {
+        Memo(
+            Mutex::default(),
+            Arc::default(),
+            tokio::sync::broadcast::channel(1024).0,
+        )
+    }
+}
 
 /// How far sign-in facts (users, their roles and tokens) have changed, so that what was read
 /// of them before a change is never used after it. A write moves the epoch on when it starts
@@ -49,6 +79,12 @@ impl Epoch {
         self.advance();
     }
 
+    /// Whether other nodes' changes are heard (PostgreSQL's listening connection is up).
+    #[must_use]
+    pub fn is_hearing(&self) -> bool {
+        !self.deaf.load(Ordering::SeqCst)
+    }
+
     /// Moves the epoch on (a change seen elsewhere).
     pub fn advance(&self) {
         self.number.fetch_add(1, Ordering::SeqCst);
@@ -70,6 +106,17 @@ impl Memo {
     #[must_use]
     pub fn epoch(&self) -> &Epoch {
         &self.1
+    }
+
+    /// Hears the wake-ups sent from now on.
+    #[must_use]
+    pub fn wakes(&self) -> tokio::sync::broadcast::Receiver<Wake> {
+        self.2.subscribe()
+    }
+
+    /// Sends a wake-up to whoever listens (nobody may).
+    pub fn wake(&self, w: Wake) {
+        let _ = self.2.send(w);
     }
 
     /// Starts a write of sign-in facts: no epoch until it ends.

@@ -21,6 +21,7 @@ pub(crate) mod idempotency;
 pub(crate) mod integrations;
 pub mod jobs;
 pub(crate) mod kb;
+pub(crate) mod logins;
 pub mod memo;
 pub mod notifications;
 pub(crate) mod presence;
@@ -76,9 +77,13 @@ pub struct Store {
     group: Option<group::GroupWriter>,
     /// PostgreSQL: the task hearing other nodes' sign-in changes, stopped with the last clone.
     _listener: Option<std::sync::Arc<StopOnDrop>>,
+    /// How many times a connection was taken for a transaction or a read (what an idle
+    /// server costs the database is measured by it).
+    uses: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub use group::{Keep, Work};
+pub use memo::Wake;
 
 /// Stops a task when dropped.
 struct StopOnDrop(tokio::task::AbortHandle);
@@ -89,24 +94,51 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// PostgreSQL: moves the epoch of sign-in facts on at every change another node (or this one)
-/// commits (`ferrodesk_sign_in`, migration 0015). While the listening connection is down
-/// there is no epoch, so nothing remembered is used; it reconnects every second.
-async fn hear_sign_in_changes(pool: sqlx::PgPool, memo: std::sync::Arc<memo::Memo>) {
+/// PostgreSQL: one connection per node hears what every node commits. A change of sign-in
+/// facts (`ferrodesk_sign_in`, migration 0015) moves the epoch on; new domain events
+/// (`ferrodesk_events`) and presence changes (`ferrodesk_presence`, with the ticket's id;
+/// migration 0017) wake the live pages. While the connection is down there is no epoch, so
+/// nothing remembered is used; it reconnects every second and then sends [`Wake::Resync`],
+/// so live pages read what they missed from the outbox.
+async fn hear_changes(pool: sqlx::PgPool, memo: std::sync::Arc<memo::Memo>) {
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut l) => {
-                if l.listen("ferrodesk_sign_in").await.is_ok() {
+                if l.listen_all([
+                    "ferrodesk_sign_in",
+                    "ferrodesk_events",
+                    "ferrodesk_presence",
+                ])
+                .await
+                .is_ok()
+                {
                     memo.epoch().hearing(true);
-                    while let Ok(Some(_)) = l.try_recv().await {
-                        memo.epoch().advance();
+                    memo.wake(Wake::Resync);
+                    while let Ok(Some(n)) = l.try_recv().await {
+                        match n.channel() {
+                            "ferrodesk_events" => memo.wake(Wake::Events),
+                            "ferrodesk_presence" => {
+                                if let Ok(t) = n.payload().parse::<uuid::Uuid>() {
+                                    memo.wake(Wake::Presence(crate::ids::TicketId(t)));
+                                }
+                            }
+                            _ => memo.epoch().advance(),
+                        }
                     }
                 }
             }
-            Err(e) => tracing::warn!("cannot listen for sign-in changes: {e}"),
+            Err(e) => tracing::warn!("cannot listen for other nodes' changes: {e}"),
         }
         memo.epoch().hearing(false);
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+impl Store {
+    /// Whether this node hears other nodes' changes (always on SQLite: there are none).
+    #[must_use]
+    pub fn hears_changes(&self) -> bool {
+        self.backend() == Backend::Sqlite || self.memo.epoch().is_hearing()
     }
 }
 
@@ -138,6 +170,9 @@ pub struct Conn {
     open: bool,
     /// The store's in-process memory, reachable from code that holds only a transaction.
     memo: std::sync::Arc<memo::Memo>,
+    /// SQLite: wake-ups to send once the transaction has committed (PostgreSQL sends them
+    /// itself, from triggers, at commit).
+    wakes: Vec<memo::Wake>,
     /// Writes of sign-in facts under way: dropped with the connection, after its commit or
     /// rollback (the last field, so after the link).
     writing: Vec<memo::Writing>,
@@ -209,6 +244,7 @@ impl Conn {
             begin_pending: begin,
             open: false,
             memo: memo.clone(),
+            wakes: Vec::new(),
             writing: Vec::new(),
         }
     }
@@ -366,6 +402,14 @@ impl Tx {
         }
     }
 
+    /// Tells live pages `w` once this transaction has committed (SQLite; on PostgreSQL the
+    /// tables' triggers notify every node at commit).
+    pub fn wake_at_commit(&mut self, w: memo::Wake) {
+        if self.backend() == Backend::Sqlite && !self.wakes.contains(&w) {
+            self.wakes.push(w);
+        }
+    }
+
     /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
     /// cannot conflict). Queued writes run, in order, before the next read or write on this
     /// connection or at commit; on SQLite they travel in the same command as that next
@@ -463,6 +507,9 @@ impl Tx {
                     .execute(self.sqlite()?)
                     .await?;
                 self.open = false;
+                for w in std::mem::take(&mut self.wakes) {
+                    self.memo.wake(w);
+                }
             }
             Link::PgTx(_) => {
                 self.flush().await?;
@@ -517,6 +564,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     14 "0014" "analytics_facts",
     15 "0015" "sign_in_notify",
     16 "0016" "scale",
+    17 "0017" "live",
 );
 
 fn migrations(backend: Backend) -> Vec<Migration> {
@@ -541,22 +589,29 @@ fn migrations(backend: Backend) -> Vec<Migration> {
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). SQLite files are created if missing.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_pooled(url, 16).await
+    }
+
+    /// Connects with at most `pool` PostgreSQL connections (plus one that listens for other
+    /// nodes' changes); SQLite's pools are fixed (one writer, four readers).
+    pub async fn connect_pooled(url: &str, pool: u32) -> anyhow::Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(pool.max(2))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await
                 .context("could not connect to PostgreSQL")?;
             let memo: std::sync::Arc<memo::Memo> = std::sync::Arc::default();
             memo.epoch().hearing(false);
-            let listener = tokio::spawn(hear_sign_in_changes(pool.clone(), memo.clone()));
+            let listener = tokio::spawn(hear_changes(pool.clone(), memo.clone()));
             return Ok(Store {
                 pools: Pools::Postgres(pool),
                 memo,
                 group: None,
                 _listener: Some(std::sync::Arc::new(StopOnDrop(listener.abort_handle()))),
+                uses: std::sync::Arc::default(),
             });
         }
         let path = url
@@ -569,6 +624,7 @@ impl Store {
             memo: std::sync::Arc::default(),
             group: None,
             _listener: None,
+            uses: std::sync::Arc::default(),
         };
         store.group = Some(group::GroupWriter::spawn(store.clone()));
         Ok(store)
@@ -601,6 +657,7 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
     /// so a transaction that reads before it writes can never fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx> {
+        self.used();
         Ok(match &self.pools {
             Pools::Sqlite { write, .. } => Tx(Conn::new(
                 Link::SqliteTx(write.acquire().await?),
@@ -612,6 +669,7 @@ impl Store {
 
     /// A connection for reads outside a transaction.
     pub async fn read(&self) -> Result<Conn> {
+        self.used();
         Ok(match &self.pools {
             Pools::Sqlite { read, .. } => {
                 Conn::new(Link::SqliteConn(read.acquire().await?), &self.memo)
@@ -620,12 +678,29 @@ impl Store {
         })
     }
 
-    /// True when the database answers a trivial query.
+    fn used(&self) {
+        self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many transactions and reads this store has started (each takes a connection).
+    #[must_use]
+    pub fn uses(&self) -> u64 {
+        self.uses.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// True when the database answers a trivial query within two seconds (a load balancer
+    /// asking `/readyz` must not wait for the pool's own ten-second timeout).
     pub async fn ping(&self) -> bool {
-        match &self.pools {
-            Pools::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.is_ok(),
-            Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
-        }
+        self.used();
+        let answer = async {
+            match &self.pools {
+                Pools::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.is_ok(),
+                Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(2), answer)
+            .await
+            .unwrap_or(false)
     }
 
     /// Refreshes the query planner's statistics where they went stale (hourly). SQLite samples

@@ -56,6 +56,7 @@ pub async fn touch(
         )
         .to_owned();
     tx.execute(&q).await?;
+    tx.wake_at_commit(super::Wake::Presence(ticket));
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod comments;
 pub mod events;
 pub mod feed;
 pub mod list;
+pub mod live;
 pub mod model;
 pub mod numbering;
 pub mod service;

@@ -83,24 +83,50 @@ async fn tokens(app: TestApp) {
 }
 both!(login_and_personal_tokens_work_and_revoke, tokens);
 
-#[tokio::test]
-async fn failed_logins_are_throttled_per_account_and_address() {
-    let app = TestApp::start(Backend::Sqlite).await.expect("app");
+/// Five failures lock an account for the window (the right password too); a success before
+/// the limit clears the account's count. The failures live in the database, so every node of
+/// a deployment counts the same guesses (`nodes.rs` checks that across two processes).
+async fn throttle(app: TestApp) {
     let anon = app.anonymous();
-    for _ in 0..5 {
-        anon.post(
-            "/api/auth/login",
-            json!({"email": ADMIN_EMAIL, "password": "wrong-pass"}),
-        )
+    let login = |email: &'static str, password: &'static str| {
+        let anon = anon.clone();
+        async move {
+            anon.post(
+                "/api/auth/login",
+                json!({"email": email, "password": password}),
+            )
+            .await
+        }
+    };
+    let admin = app.admin().await;
+    admin
+        .post("/api/users", json!({"email": "clears@example.com", "name": "C", "role": "agent", "password": "password-123"}))
         .await
-        .expect_problem(401, "unauthorized");
+        .expect(201);
+    // Four failures, then a success: the count starts again.
+    for _ in 0..4 {
+        login("clears@example.com", "wrong-pass")
+            .await
+            .expect_problem(401, "unauthorized");
     }
-    let r = anon
-        .post(
-            "/api/auth/login",
-            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-        )
-        .await;
+    login("clears@example.com", "password-123")
+        .await
+        .expect(200);
+    for _ in 0..4 {
+        login("clears@example.com", "wrong-pass")
+            .await
+            .expect_problem(401, "unauthorized");
+    }
+    login("clears@example.com", "password-123")
+        .await
+        .expect(200);
+    // Five in a row lock the account, even for the right password.
+    for _ in 0..5 {
+        login(ADMIN_EMAIL, "wrong-pass")
+            .await
+            .expect_problem(401, "unauthorized");
+    }
+    let r = login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     r.expect_problem(429, "rate_limited");
     let retry: u64 = r
         .header("retry-after")
@@ -108,6 +134,66 @@ async fn failed_logins_are_throttled_per_account_and_address() {
         .parse()
         .expect("seconds");
     assert!((1..=900).contains(&retry));
+    // The address is not locked yet (50 failures are): another account signs in.
+    login("clears@example.com", "password-123")
+        .await
+        .expect(200);
+}
+both!(
+    failed_logins_are_throttled_per_account_and_address,
+    throttle
+);
+
+/// Behind a trusted proxy each client forwarded for has its own public budget; from a peer
+/// that is not a trusted proxy `X-Forwarded-For` is ignored (a client could write anything).
+#[tokio::test]
+async fn forwarded_clients_count_only_behind_trusted_proxies() {
+    for (trusted, separate) in [
+        (vec!["127.0.0.1/32".parse().expect("net")], true),
+        (vec![], false),
+    ] {
+        let app = TestApp::start_with(
+            Backend::Sqlite,
+            Options {
+                public_rate_limit: Some(2),
+                trusted_proxies: trusted,
+                ..Options::default()
+            },
+        )
+        .await
+        .expect("app");
+        let anon = app.anonymous();
+        let lookup = |client: &'static str| {
+            let anon = anon.clone();
+            async move {
+                anon.send(
+                    Method::GET,
+                    "/api/public/tickets/lookup?email=who%40example.com",
+                    None,
+                    &[("x-forwarded-for", client)],
+                )
+                .await
+                .status
+                .as_u16()
+            }
+        };
+        assert_eq!(lookup("203.0.113.1").await, 202);
+        assert_eq!(lookup("203.0.113.1").await, 202);
+        assert_eq!(
+            lookup("203.0.113.1").await,
+            429,
+            "the first client's budget is spent"
+        );
+        let other = lookup("203.0.113.2").await;
+        if separate {
+            assert_eq!(
+                other, 202,
+                "another client behind the proxy has its own budget"
+            );
+        } else {
+            assert_eq!(other, 429, "an untrusted peer's header is ignored");
+        }
+    }
 }
 
 #[tokio::test]

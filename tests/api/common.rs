@@ -67,6 +67,8 @@ pub struct Options {
     pub webhook_allow_private: bool,
     /// Load the sentence model from `FERRODESK_TEST_MODEL_DIR` (`.ci/run` fetches it).
     pub model: bool,
+    /// `FERRODESK_TRUSTED_PROXIES`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The sentence model's folder for tests; `None` outside CI when it is not installed.
@@ -121,6 +123,7 @@ impl TestApp {
         }
         config.attachment_store = opts.attachment_store.clone().map(SecretUrl::new);
         config.webhook_allow_private = opts.webhook_allow_private;
+        config.trusted_proxies = opts.trusted_proxies.clone();
         if opts.model {
             config.model_dir = Some(model_dir()?);
         }
@@ -253,28 +256,33 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
         if let Some((base, name)) = self.schema.take() {
-            // Drop the test's schema on a separate runtime: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(pool) = sqlx::PgPool::connect(&base).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP SCHEMA IF EXISTS {name} CASCADE"
-                        )))
-                        .execute(&pool)
-                        .await;
-                        pool.close().await;
-                    }
-                });
-            })
-            .join();
+            drop_schema(base, name);
         }
     }
+}
+
+/// Drops a test's PostgreSQL schema, from `Drop` (which cannot await: on a runtime of its
+/// own, in a thread of its own).
+pub fn drop_schema(base: String, name: String) {
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            if let Ok(pool) = sqlx::PgPool::connect(&base).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE"
+                )))
+                .execute(&pool)
+                .await;
+                pool.close().await;
+            }
+        });
+    })
+    .join();
 }
 
 /// An HTTP response with its JSON body (or `Null`).

@@ -787,13 +787,13 @@ async fn uploads_are_streamed_sniffed_and_linked_postgres() {
 }
 
 /// An S3-compatible server (moto, from PyPI) on a free port.
-struct S3Server {
+pub(crate) struct S3Server {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl S3Server {
-    fn start() -> S3Server {
+    pub(crate) fn start() -> S3Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("port")

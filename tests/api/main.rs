@@ -16,6 +16,7 @@ mod jobs;
 mod kb;
 mod listing;
 mod mail_out;
+mod nodes;
 mod portal;
 mod roles;
 mod sla;

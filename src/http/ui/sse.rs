@@ -1,10 +1,12 @@
 //! Live updates for the console over Server-Sent Events: `GET /events` streams the
 //! workspace's domain events (`ticket` events: new tickets, replies, changes) and, with
 //! `?ticket=<id>`, who else is viewing or replying to that ticket (`presence` events). The
-//! stream reads the database (the outbox of domain events and the presence table), so it
-//! works the same when several nodes serve one workspace.
+//! events come from the node's live hub (`tickets::live`), which reads the outbox once for
+//! every open stream and hears other nodes' commits through the database, so a stream costs
+//! the database nothing while nothing changes. Presence is read again when it changes and
+//! every few seconds, to let go of agents who left.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -14,119 +16,87 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream::Stream;
 use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::Staff;
 use crate::app::AppState;
 use crate::clock::now_micros;
 use crate::ids::TicketId;
 use crate::store;
+use crate::tickets::live::Live;
 
-/// How far back each poll looks, so an event committed late (its timestamp taken before a
-/// slower transaction finished) is still seen; ids already sent are skipped.
-const LOOKBACK_MICROS: i64 = 5_000_000;
 /// Presence older than this is gone.
 const PRESENCE_MICROS: i64 = 45_000_000;
+/// How often a ticket's presence is read again without news of it (agents who left drop
+/// out after at most `PRESENCE_MICROS` plus this).
+const PRESENCE_RECHECK: Duration = Duration::from_secs(15);
 
-struct Poll {
+struct Watch {
     app: AppState,
     actor: crate::auth::Actor,
     ticket: Option<TicketId>,
-    cursor: i64,
-    seen: VecDeque<crate::ids::EventId>,
     presence: Option<String>,
-    closing: tokio::sync::watch::Receiver<bool>,
-    /// The first poll only learns what already happened (within the look-back window):
-    /// a page opened right after a change must not hear about it as news.
-    primed: bool,
 }
 
-impl Poll {
-    async fn next_events(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
-        let Ok(mut conn) = self.app.store.read().await else {
-            return out;
-        };
-        let ws = self.actor.workspace_id;
-        if let Ok(rows) =
-            store::events::domain_events_since(&mut conn, ws, self.cursor - LOOKBACK_MICROS, 200)
-                .await
-        {
-            for e in rows {
-                if self.seen.contains(&e.id) {
-                    continue;
-                }
-                self.seen.push_back(e.id);
-                if self.seen.len() > 2000 {
-                    self.seen.pop_front();
-                }
-                self.cursor = self.cursor.max(e.created_at);
-                if !self.primed {
-                    continue;
-                }
-                let payload: serde_json::Value =
-                    serde_json::from_str(&e.payload).unwrap_or_default();
-                // The ticket's fields sit at the top of `data` (rows written before the
-                // outbox was slimmed also carry them under `data.ticket`).
-                let d = &payload["data"];
-                let t = if d["status"].is_null() {
-                    &d["ticket"]
-                } else {
-                    d
-                };
-                // Internal notes are news for staff too; customers never read this stream.
-                let data = json!({
-                    "type": e.event_type,
-                    "ticket_id": e.subject_id,
-                    "ticket_number": t["ticket_number"],
-                    "subject": t["subject"],
-                    "status": t["status"],
-                    "version": t["version"],
-                });
-                out.push(Event::default().event("ticket").data(data.to_string()));
-            }
+impl Watch {
+    /// The ticket's presence event, when it changed since the last one sent.
+    async fn presence(&mut self) -> Option<Event> {
+        let ticket = self.ticket?;
+        let mut conn = self.app.store.read().await.ok()?;
+        let since = now_micros() - PRESENCE_MICROS;
+        let others = store::presence::others(
+            &mut conn,
+            self.actor.workspace_id,
+            ticket,
+            self.actor.user_id,
+            since,
+        )
+        .await
+        .ok()?;
+        let list: Vec<serde_json::Value> = others
+            .iter()
+            .map(|(n, s)| json!({"name": n, "state": s}))
+            .collect();
+        let text = serde_json::Value::Array(list).to_string();
+        if self.presence.as_deref() == Some(text.as_str()) {
+            return None;
         }
-        self.primed = true;
-        if let Some(ticket) = self.ticket {
-            let since = now_micros() - PRESENCE_MICROS;
-            if let Ok(others) =
-                store::presence::others(&mut conn, ws, ticket, self.actor.user_id, since).await
-            {
-                let list: Vec<serde_json::Value> = others
-                    .iter()
-                    .map(|(n, s)| json!({"name": n, "state": s}))
-                    .collect();
-                let text = serde_json::Value::Array(list).to_string();
-                if self.presence.as_deref() != Some(text.as_str()) {
-                    self.presence = Some(text.clone());
-                    out.push(Event::default().event("presence").data(text));
-                }
-            }
-        }
-        out
+        self.presence = Some(text.clone());
+        Some(Event::default().event("presence").data(text))
     }
 }
 
-fn stream(mut poll: Poll) -> impl Stream<Item = Result<Event, Infallible>> {
+fn stream(mut watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
+    let mut live = watch.app.live.subscribe();
+    let mut closing = watch.app.closing.subscribe();
     async_stream(move |tx| async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(1000));
+        // Tell the page the stream is live.
+        if tx
+            .send(Event::default().event("ready").data("{}"))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut recheck = tokio::time::interval(PRESENCE_RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = poll.closing.changed() => return,
-                _ = tick.tick() => {}
-            }
-            // Before the first poll: tell the page the stream is live.
-            if !poll.primed
-                && tx
-                    .send(Event::default().event("ready").data("{}"))
-                    .await
-                    .is_err()
+            let event = tokio::select! {
+                _ = closing.changed() => return,
+                _ = recheck.tick(), if watch.ticket.is_some() => watch.presence().await,
+                m = live.recv() => match m {
+                    Ok(Live::Ticket { workspace_id, data }) if workspace_id == watch.actor.workspace_id => {
+                        Some(Event::default().event("ticket").data(&*data))
+                    }
+                    Ok(Live::Presence(t)) if Some(t) == watch.ticket => watch.presence().await,
+                    Ok(_) | Err(RecvError::Lagged(_)) => None,
+                    Err(RecvError::Closed) => return,
+                },
+            };
+            if let Some(e) = event
+                && tx.send(e).await.is_err()
             {
                 return;
-            }
-            for e in poll.next_events().await {
-                if tx.send(e).await.is_err() {
-                    return;
-                }
             }
         }
     })
@@ -155,17 +125,13 @@ async fn events(
         .get("ticket")
         .and_then(|t| t.parse::<uuid::Uuid>().ok())
         .map(TicketId);
-    let poll = Poll {
-        closing: app.closing.subscribe(),
+    let watch = Watch {
         app,
         actor: staff.actor,
         ticket,
-        cursor: now_micros(),
-        seen: VecDeque::new(),
         presence: None,
-        primed: false,
     };
-    Sse::new(stream(poll))
+    Sse::new(stream(watch))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
