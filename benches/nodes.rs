@@ -74,6 +74,55 @@ fn row(name: &str, clients: &str, one: &Load, two: &Load) {
     assert_eq!(one.failed + two.failed, 0, "{name}: failed requests");
 }
 
+/// Transactions PostgreSQL has counted in the benchmark's database (every session's).
+async fn transactions(url: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(url).await.expect("pg");
+    // The statistics of other sessions are flushed at most once a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("pg_stat_database");
+    pool.close().await;
+    n
+}
+
+/// A console: signs in and reads its live stream until aborted.
+async fn console(base: String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let cookie = console_cookie(&http, &base).await;
+    let mut stream = http
+        .get(format!("{base}/events"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("stream");
+    while let Ok(Some(_)) = stream.chunk().await {}
+}
+
+/// Signs the benchmark admin in to the console at `base`; the session cookie.
+async fn console_cookie(http: &reqwest::Client, base: &str) -> String {
+    let login = http
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=bench%40example.com&password=bench-password")
+        .send()
+        .await
+        .expect("login");
+    login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned()
+}
+
 /// Reads the stream until `needle` has come, dropping what came before it.
 async fn wait_for(stream: &mut reqwest::Response, buf: &mut String, needle: &str) {
     loop {
@@ -96,20 +145,7 @@ async fn cross_node_latency(a: &str, b: &str, token: &str, n: usize) -> Vec<f64>
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let login = http
-        .post(format!("{b}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=bench%40example.com&password=bench-password")
-        .send()
-        .await
-        .expect("login");
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
+    let cookie = console_cookie(&http, b).await;
     let mut stream = http
         .get(format!("{b}/events"))
         .header("cookie", cookie)
@@ -232,6 +268,25 @@ fn main() {
         .iter()
         .map(|(_, c, m, p, body)| both(&ta, &tb, c / 2, m, p, body))
         .collect();
+    // The same creates while 20 consoles on each node have their live stream open (each
+    // stream read to its end as a browser does).
+    let consoles: Vec<_> = [&a.base, &b.base]
+        .iter()
+        .flat_map(|base| (0..20).map(move |_| (*base).clone()))
+        .map(|base| rt.spawn(console(base)))
+        .collect();
+    // Idle: what two nodes (jobs, scans and mail polling on) with those consoles open cost
+    // the database, from PostgreSQL's own count of transactions.
+    let idle = Duration::from_secs(10);
+    std::thread::sleep(Duration::from_secs(2)); // the consoles sign in and connect
+    let before = rt.block_on(transactions(&url));
+    std::thread::sleep(idle);
+    let idle_rate = (rt.block_on(transactions(&url)) - before) as f64 / idle.as_secs_f64();
+    let (create_name, create_clients, m, p, body) = ops[3];
+    let watched = both(&ta, &tb, create_clients / 2, m, p, body);
+    for c in consoles {
+        c.abort();
+    }
     let latency = rt.block_on(cross_node_latency(&a.base, &b.base, &token, 200));
     let (anon_a, _) = memory_mb(a.child.id());
     let (anon_b, _) = memory_mb(b.child.id());
@@ -246,6 +301,14 @@ fn main() {
     for ((name, clients, ..), (s, p)) in ops.iter().zip(singles.iter().zip(&pairs)) {
         row(name, &clients.to_string(), s, p);
     }
+    println!(
+        "\n{create_name} through both nodes with 40 consoles' live streams open (20 a node): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms (without them: {:.0}/s)",
+        watched.per_second, watched.p50_ms, watched.p99_ms, pairs[3].per_second
+    );
+    assert_eq!(watched.failed, 0);
+    println!(
+        "Idle, two nodes with those 40 consoles open: {idle_rate:.1} database transactions a second in all (PostgreSQL's count over {idle:?})"
+    );
     let pct = |q: f64| latency[((latency.len() - 1) as f64 * q).round() as usize];
     println!(
         "\nA ticket created on node a, heard by a console on node b (create included), {} samples: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

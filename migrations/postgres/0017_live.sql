@@ -1,15 +1,16 @@
 -- Live pages on every node (src/tickets/live.rs): each node listens on one connection and
--- hears, at commit, that the outbox has new domain events and whose presence on a ticket
--- changed. Identical notifications of one transaction arrive once.
+-- hears, at commit, which domain events were added to the outbox (so it reads just those)
+-- and whose presence on a ticket changed. Identical notifications of one transaction arrive
+-- once.
 CREATE FUNCTION domain_events_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('ferrodesk_events', '');
+    PERFORM pg_notify('ferrodesk_events', NEW.id::text);
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER domain_events_added
     AFTER INSERT ON domain_events
-    FOR EACH STATEMENT EXECUTE FUNCTION domain_events_added();
+    FOR EACH ROW EXECUTE FUNCTION domain_events_added();
 
 CREATE FUNCTION presence_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -137,8 +137,19 @@ pub async fn publish(tx: &mut Tx, e: &DomainEventRow) -> Result<()> {
         ])
         .to_owned();
     tx.defer(&q);
-    tx.wake_at_commit(super::Wake::Events);
+    tx.wake_at_commit(super::Wake::Event(e.id));
     Ok(())
+}
+
+/// The domain events `ids` (of any workspace) that exist, in id order.
+pub async fn domain_events_by_id(conn: &mut Conn, ids: &[EventId]) -> Result<Vec<DomainEventRow>> {
+    let q = Query::select()
+        .columns(DOMAIN_COLUMNS)
+        .from(DomainEvents::Table)
+        .and_where(Expr::col(DomainEvents::Id).is_in(ids.iter().copied()))
+        .order_by(DomainEvents::Id, Order::Asc)
+        .to_owned();
+    conn.fetch_all(&q).await
 }
 
 /// Domain events of every workspace whose id is at least `from` (ids are time-ordered, see

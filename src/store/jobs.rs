@@ -282,6 +282,7 @@ pub async fn list(
         Jobs::Payload,
         Jobs::CreatedAt,
         Jobs::UpdatedAt,
+        Jobs::LockedBy,
     ])
     .from(Jobs::Table)
     .and_where(Expr::col(Jobs::WorkspaceId).eq(ws));
@@ -307,6 +308,8 @@ pub struct JobDetail {
     pub payload: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The node holding a running job.
+    pub locked_by: Option<String>,
 }
 
 /// Puts a failed job of the workspace back in the queue with a fresh set of attempts; false

@@ -24,8 +24,8 @@ type Entries = HashMap<(TypeId, WorkspaceId), Box<dyn Any + Send + Sync>>;
 /// Something committed that live pages may want to hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
-    /// New rows in the outbox of domain events.
-    Events,
+    /// A new row in the outbox of domain events.
+    Event(crate::ids::EventId),
     /// Someone's presence on this ticket changed.
     Presence(TicketId),
     /// Notifications from the database were not heard for a while (PostgreSQL, after the

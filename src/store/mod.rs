@@ -96,7 +96,7 @@ impl Drop for StopOnDrop {
 
 /// PostgreSQL: one connection per node hears what every node commits. A change of sign-in
 /// facts (`ferrodesk_sign_in`, migration 0015) moves the epoch on; new domain events
-/// (`ferrodesk_events`) and presence changes (`ferrodesk_presence`, with the ticket's id;
+/// (`ferrodesk_events`, with the event's id) and presence changes (`ferrodesk_presence`, with the ticket's id;
 /// migration 0017) wake the live pages. While the connection is down there is no epoch, so
 /// nothing remembered is used; it reconnects every second and then sends [`Wake::Resync`],
 /// so live pages read what they missed from the outbox.
@@ -116,7 +116,13 @@ async fn hear_changes(pool: sqlx::PgPool, memo: std::sync::Arc<memo::Memo>) {
                     memo.wake(Wake::Resync);
                     while let Ok(Some(n)) = l.try_recv().await {
                         match n.channel() {
-                            "ferrodesk_events" => memo.wake(Wake::Events),
+                            "ferrodesk_events" => memo.wake(
+                                n.payload()
+                                    .parse::<uuid::Uuid>()
+                                    .map_or(Wake::Resync, |id| {
+                                        Wake::Event(crate::ids::EventId(id))
+                                    }),
+                            ),
                             "ferrodesk_presence" => {
                                 if let Ok(t) = n.payload().parse::<uuid::Uuid>() {
                                     memo.wake(Wake::Presence(crate::ids::TicketId(t)));

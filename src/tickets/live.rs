@@ -1,14 +1,14 @@
 //! Live updates for the consoles of one node. One task per node (the pump) reads the outbox
 //! of domain events when a commit wakes it — on SQLite the committing transaction itself, on
 //! PostgreSQL a notification every node hears at commit (`store::Wake`) — and hands each new
-//! event to the node's open streams through an in-process broadcast. However many consoles
-//! are open, the database is read once per wake-up for all of them, and not at all while
-//! nothing changes; with nobody listening the pump reads nothing.
+//! event to the node's open streams through an in-process broadcast. A wake-up names the
+//! events committed, so the pump reads just those, once for all the node's consoles, and
+//! nothing while nothing changes; with nobody listening it reads nothing.
 //!
-//! The outbox stays the source of truth: events are read by id from a little before the
-//! newest one seen (a transaction that took its ids earlier may commit later), ids already
-//! handed on are skipped, and after PostgreSQL's listening connection comes back (or while
-//! it is down) the pump reads on its own.
+//! The outbox stays the source of truth: when wake-ups were missed (PostgreSQL's listening
+//! connection came back, or is down, or the pump fell behind) it sweeps, reading by id from a
+//! little before the newest event seen (a transaction that took its ids earlier may commit
+//! later), skipping the ids already handed on.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ const DEAF_POLL: Duration = Duration::from_secs(1);
 /// With notifications, a read now and then all the same (a notification cannot be lost while
 /// the connection is up, so this only bounds the damage of a bug).
 const SAFETY_POLL: Duration = Duration::from_secs(30);
-/// After a read, wake-ups are gathered this long before the next: at most a few reads a
+/// After a read, wake-ups are gathered this long before the next: at most ten reads a
 /// second under a stream of writes, each for all of them.
 const GATHER: Duration = Duration::from_millis(100);
 
@@ -92,21 +92,29 @@ impl Hub {
         let mut tick = tokio::time::interval(DEAF_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let read = tokio::select! {
+            // What to read: the events the wake-ups name, or (`sweep`) all since the cursor.
+            let mut named = Vec::new();
+            let mut sweep = false;
+            tokio::select! {
                 _ = stop.changed() => return,
                 w = wakes.recv() => match w {
-                    Ok(Wake::Presence(t)) => {
-                        let _ = self.tx.send(Live::Presence(t));
-                        false
-                    }
-                    Ok(Wake::Events | Wake::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Ok(w) => self.note(w, &mut named, &mut sweep),
+                    Err(broadcast::error::RecvError::Lagged(_)) => sweep = true,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tick.tick() => {
-                    !store.hears_changes() || last_read.elapsed() >= SAFETY_POLL
+                    sweep = !store.hears_changes() || last_read.elapsed() >= SAFETY_POLL;
                 }
-            };
-            if !read {
+            }
+            // Whatever else is waiting joins this read.
+            loop {
+                match wakes.try_recv() {
+                    Ok(w) => self.note(w, &mut named, &mut sweep),
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => sweep = true,
+                    Err(_) => break,
+                }
+            }
+            if named.is_empty() && !sweep {
                 continue;
             }
             if self.tx.receiver_count() == 0 {
@@ -117,25 +125,28 @@ impl Hub {
                 last_read = tokio::time::Instant::now();
                 continue;
             }
-            if let Err(e) = pump.read(&store, &self.tx).await {
+            let read = if sweep {
+                pump.sweep(&store, &self.tx).await
+            } else {
+                pump.fetch(&store, &self.tx, &named).await
+            };
+            if let Err(e) = read {
                 tracing::warn!("live updates could not read the outbox: {e}");
             }
             last_read = tokio::time::Instant::now();
-            // Gather the wake-ups of the next moment into one read (presence passes on).
+            // The wake-ups of the next moment wait in the channel and make one read.
             tokio::time::sleep(GATHER).await;
-            let mut more = false;
-            loop {
-                match wakes.try_recv() {
-                    Ok(Wake::Presence(t)) => {
-                        let _ = self.tx.send(Live::Presence(t));
-                    }
-                    Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => more = true,
-                    Err(_) => break,
-                }
+        }
+    }
+
+    /// Takes in one wake-up: presence passes on at once, events are read.
+    fn note(&self, w: Wake, named: &mut Vec<EventId>, sweep: &mut bool) {
+        match w {
+            Wake::Presence(t) => {
+                let _ = self.tx.send(Live::Presence(t));
             }
-            if more && let Err(e) = pump.read(&store, &self.tx).await {
-                tracing::warn!("live updates could not read the outbox: {e}");
-            }
+            Wake::Event(id) => named.push(id),
+            Wake::Resync => *sweep = true,
         }
     }
 }
@@ -150,41 +161,70 @@ struct Pump {
 }
 
 impl Pump {
-    async fn read(
+    /// Reads the events `ids` (named by the commits that wrote them).
+    async fn fetch(
+        &mut self,
+        store: &Store,
+        tx: &broadcast::Sender<Live>,
+        ids: &[EventId],
+    ) -> crate::error::Result<()> {
+        let fresh: Vec<EventId> = ids
+            .iter()
+            .filter(|id| !self.seen.contains(id))
+            .copied()
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let mut conn = store.read().await?;
+        for chunk in fresh.chunks(READ_LIMIT as usize) {
+            let rows = store::events::domain_events_by_id(&mut conn, chunk).await?;
+            self.hand_on(&rows, tx);
+        }
+        Ok(())
+    }
+
+    /// Reads every event from a little before the newest one seen (after notifications were
+    /// missed, or without them).
+    async fn sweep(
         &mut self,
         store: &Store,
         tx: &broadcast::Sender<Live>,
     ) -> crate::error::Result<()> {
         let mut conn = store.read().await?;
         let mut from = crate::ids::first_id_at(self.cursor - LOOKBACK_MICROS);
-        let since = self.since.load(Ordering::SeqCst);
         loop {
             let rows = store::events::domain_events_from(&mut conn, from, READ_LIMIT).await?;
-            let full = rows.len() as u64 == READ_LIMIT;
-            for e in &rows {
-                if !self.seen.insert(e.id) {
-                    continue;
-                }
-                self.order.push_back(e.id);
-                if self.order.len() > SEEN
-                    && let Some(old) = self.order.pop_front()
-                {
-                    self.seen.remove(&old);
-                }
-                self.cursor = self.cursor.max(e.created_at);
-                if e.created_at >= since {
-                    let _ = tx.send(Live::Ticket {
-                        workspace_id: e.workspace_id,
-                        data: console_event(e).into(),
-                    });
-                }
-            }
+            self.hand_on(&rows, tx);
             match rows.last() {
-                Some(last) if full => from = next_id(last.id.0),
+                Some(last) if rows.len() as u64 == READ_LIMIT => from = next_id(last.id.0),
                 _ => break,
             }
         }
         Ok(())
+    }
+
+    /// Passes on the events not handed on before and made since the streams listen.
+    fn hand_on(&mut self, rows: &[store::events::DomainEventRow], tx: &broadcast::Sender<Live>) {
+        let since = self.since.load(Ordering::SeqCst);
+        for e in rows {
+            if !self.seen.insert(e.id) {
+                continue;
+            }
+            self.order.push_back(e.id);
+            if self.order.len() > SEEN
+                && let Some(old) = self.order.pop_front()
+            {
+                self.seen.remove(&old);
+            }
+            self.cursor = self.cursor.max(e.created_at);
+            if e.created_at >= since {
+                let _ = tx.send(Live::Ticket {
+                    workspace_id: e.workspace_id,
+                    data: console_event(e).into(),
+                });
+            }
+        }
     }
 }
 

@@ -636,6 +636,20 @@ async fn a_stopping_node_gives_back_the_jobs_it_did_not_start() {
             .await,
         5
     );
+    // Operators see which node holds them.
+    let running = admin
+        .get("/api/admin/jobs?status=running&limit=200")
+        .await
+        .expect(200)
+        .clone();
+    let held: Vec<&Value> = running["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter(|j| j["kind"] == "deliver_webhook")
+        .collect();
+    assert_eq!(held.len(), 5);
+    assert!(held.iter().all(|j| j["locked_by"] == "a"), "{running}");
     let _b = cluster.start("b", &[]);
     let pid = a.child.id().to_string();
     let term = Command::new("kill")

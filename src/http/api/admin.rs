@@ -65,6 +65,7 @@ pub async fn list_jobs(
                 "max_attempts": j.max_attempts,
                 "run_at": rfc3339(j.run_at),
                 "last_error": j.last_error,
+                "locked_by": j.locked_by,
                 "payload": serde_json::from_str::<serde_json::Value>(&j.payload).unwrap_or_default(),
                 "created_at": rfc3339(j.created_at),
                 "updated_at": rfc3339(j.updated_at),
