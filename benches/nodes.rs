@@ -74,6 +74,30 @@ fn row(name: &str, clients: &str, one: &Load, two: &Load) {
     assert_eq!(one.failed + two.failed, 0, "{name}: failed requests");
 }
 
+/// Waits until no job is due or running (the creates' summaries, webhooks and the like), so
+/// that one phase's background work does not run during the next one's measurement.
+async fn drain_jobs(url: &str) {
+    let pool = sqlx::PgPool::connect(url).await.expect("pg");
+    let start = Instant::now();
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE status = 'running' OR (status = 'pending' AND run_at <= (extract(epoch from now()) * 1000000)::bigint)",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("jobs");
+        if left == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "{left} jobs still due"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    pool.close().await;
+}
+
 /// Transactions PostgreSQL has counted in the benchmark's database (every session's).
 async fn transactions(url: &str) -> i64 {
     let pool = sqlx::PgPool::connect(url).await.expect("pg");
@@ -237,6 +261,7 @@ fn main() {
         threads,
     };
     let base_a: &'static str = Box::leak(a.base.clone().into_boxed_str());
+    rt.block_on(drain_jobs(&url));
     let one = target(base_a, 2);
     let ops: [(&str, u32, &str, &str, &str); 4] = [
         ("floor: GET /healthz", 16, "GET", "/healthz", ""),
@@ -260,6 +285,7 @@ fn main() {
         .iter()
         .map(|(_, c, m, p, b)| one.wrk(*c, m, p, b, false))
         .collect();
+    rt.block_on(drain_jobs(&url));
 
     let b = start(dir.path(), &url, "b");
     let base_b: &'static str = Box::leak(b.base.clone().into_boxed_str());
@@ -268,6 +294,7 @@ fn main() {
         .iter()
         .map(|(_, c, m, p, body)| both(&ta, &tb, c / 2, m, p, body))
         .collect();
+    rt.block_on(drain_jobs(&url));
     // The same creates while 20 consoles on each node have their live stream open (each
     // stream read to its end as a browser does).
     let consoles: Vec<_> = [&a.base, &b.base]
@@ -287,6 +314,7 @@ fn main() {
     for c in consoles {
         c.abort();
     }
+    rt.block_on(drain_jobs(&url));
     let latency = rt.block_on(cross_node_latency(&a.base, &b.base, &token, 200));
     let (anon_a, _) = memory_mb(a.child.id());
     let (anon_b, _) = memory_mb(b.child.id());

@@ -35,9 +35,10 @@ const DEAF_POLL: Duration = Duration::from_secs(1);
 /// With notifications, a read now and then all the same (a notification cannot be lost while
 /// the connection is up, so this only bounds the damage of a bug).
 const SAFETY_POLL: Duration = Duration::from_secs(30);
-/// After a read, wake-ups are gathered this long before the next: at most ten reads a
-/// second under a stream of writes, each for all of them.
-const GATHER: Duration = Duration::from_millis(100);
+/// After a read, wake-ups are gathered this long before the next: at most fifty reads a
+/// second under a stream of writes, each for all of them, and at most this much added to the
+/// time an event takes to reach the consoles.
+const GATHER: Duration = Duration::from_millis(20);
 
 /// What a node's open streams hear.
 #[derive(Debug, Clone)]
