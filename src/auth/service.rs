@@ -53,7 +53,7 @@ pub async fn login(
     password: &str,
     addr: &str,
 ) -> Result<(UserRow, IssuedToken)> {
-    let now = crate::clock::now_micros();
+    let now = now_micros();
     let email_key = email.trim().to_lowercase();
     if email_key.contains('\0') || email_key.len() > 254 {
         // Never stored (PostgreSQL refuses NUL bytes): a wrong answer, not a failure to count.

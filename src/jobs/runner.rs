@@ -197,9 +197,9 @@ impl Runner {
 /// wait long for SQLite's write lock, large enough to catch up with a big backlog quickly.
 const PRUNE_BATCH: u64 = 5_000;
 
-/// Deletes what is no longer needed: idempotency keys and failed sign-ins after a day; delivered domain events,
-/// finished notifications and done jobs after `retention_days`. Each kind goes in batches,
-/// one transaction each; returns how many rows went.
+/// Deletes what is no longer needed: idempotency keys and failed sign-ins after a day;
+/// delivered domain events, finished notifications and done jobs after `retention_days`. Each
+/// kind goes in batches, one transaction each; returns how many rows went.
 pub async fn housekeeping(store: &store::Store, retention_days: u64, now: i64) -> Result<u64> {
     let day = 24 * 3600 * 1_000_000;
     let before = now - i64::try_from(retention_days).unwrap_or(3650) * day;

@@ -96,10 +96,10 @@ impl Drop for StopOnDrop {
 
 /// PostgreSQL: one connection per node hears what every node commits. A change of sign-in
 /// facts (`ferrodesk_sign_in`, migration 0015) moves the epoch on; new domain events
-/// (`ferrodesk_events`, with the event's id) and presence changes (`ferrodesk_presence`, with the ticket's id;
-/// migration 0017) wake the live pages. While the connection is down there is no epoch, so
-/// nothing remembered is used; it reconnects every second and then sends [`Wake::Resync`],
-/// so live pages read what they missed from the outbox.
+/// (`ferrodesk_events`, with the event's id) and presence changes (`ferrodesk_presence`, with
+/// the ticket's id; migration 0017) wake the live pages. While the connection is down there is
+/// no epoch, so nothing remembered is used; it reconnects every second and then sends
+/// [`Wake::Resync`], so live pages read what they missed from the outbox.
 async fn hear_changes(pool: sqlx::PgPool, memo: std::sync::Arc<memo::Memo>) {
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {

@@ -22,10 +22,10 @@ use crate::clock::now_micros;
 use crate::ids::{EventId, TicketId, WorkspaceId};
 use crate::store::{self, Store, Wake};
 
-/// How far back each read looks before the newest event seen, so an event committed late
-/// (its id taken before a slower transaction finished) is still heard.
+/// How far back a sweep looks before the newest event seen, so an event committed late (its
+/// id taken before a slower transaction finished) is still heard.
 const LOOKBACK_MICROS: i64 = 5_000_000;
-/// Most events read at once; a fuller backlog is read in several steps.
+/// Most events read by one statement; more are read in several.
 const READ_LIMIT: u64 = 500;
 /// Ids remembered as handed on (more than the look-back holds at thousands of events a
 /// second).
