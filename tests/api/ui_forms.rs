@@ -1113,3 +1113,50 @@ async fn capped_mine(app: TestApp) {
     assert_eq!(mine(&exact), "7");
 }
 crate::both!(console_counts_my_tickets_up_to_the_cap, capped_mine);
+
+/// Login CSRF: a sign-in form posted from another site is refused (403, no session cookie),
+/// by what the browser says of where it was posted from; the console's own form signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_forms_from_another_site_are_refused() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("app");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form = serde_urlencoded::to_string([
+        ("email", crate::common::ADMIN_EMAIL),
+        ("password", crate::common::ADMIN_PASSWORD),
+    ])
+    .expect("form");
+    let post = |headers: Vec<(&'static str, String)>| {
+        let (http, form, base) = (http.clone(), form.clone(), app.base.clone());
+        async move {
+            let mut req = http
+                .post(format!("{base}/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            req.send().await.expect("login")
+        }
+    };
+    for refused in [
+        vec![("origin", "https://evil.example".to_owned())],
+        vec![("sec-fetch-site", "cross-site".to_owned())],
+        vec![("origin", "null".to_owned())],
+    ] {
+        let res = post(refused.clone()).await;
+        assert_eq!(res.status().as_u16(), 403, "{refused:?}");
+        assert!(res.headers().get("set-cookie").is_none(), "{refused:?}");
+        let html = res.text().await.expect("page");
+        assert!(html.contains("sent from another site"), "{html}");
+    }
+    let res = post(vec![
+        ("origin", app.base.clone()),
+        ("sec-fetch-site", "same-origin".to_owned()),
+    ])
+    .await;
+    assert_eq!(res.status().as_u16(), 303, "the console's own form");
+    assert!(res.headers().get("set-cookie").is_some());
+}
