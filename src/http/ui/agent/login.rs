@@ -108,6 +108,17 @@ pub(super) async fn login(
 #[derive(Deserialize)]
 pub(super) struct Empty {}
 
+pub(super) async fn logout(State(app): State<AppState>, f: StaffForm<Empty>) -> Response {
+    let _ = crate::auth::service::revoke_token(&app, &f.staff.actor, f.staff.token_id).await;
+    let mut res = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(STAFF_COOKIE, "", 0, false)) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+// ------------------------------------------------------------------ inbox
+
 #[cfg(test)]
 mod tests {
     use super::from_another_site;
@@ -167,14 +178,3 @@ mod tests {
         ));
     }
 }
-
-pub(super) async fn logout(State(app): State<AppState>, f: StaffForm<Empty>) -> Response {
-    let _ = crate::auth::service::revoke_token(&app, &f.staff.actor, f.staff.token_id).await;
-    let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(STAFF_COOKIE, "", 0, false)) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
-}
-
-// ------------------------------------------------------------------ inbox
