@@ -197,6 +197,15 @@ pub struct Config {
     /// id).
     #[arg(long, env = "FERRODESK_NODE_NAME", global = true)]
     pub node_name: Option<String>,
+    /// A bearer token `GET /metrics` asks for (open without one, like other exporters: it
+    /// carries no personal data).
+    #[arg(
+        long,
+        env = "FERRODESK_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<Secret>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks,
     /// comma-separated); from any other peer the header is ignored.
     #[arg(long, env = "FERRODESK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy, global = true)]
@@ -264,6 +273,7 @@ impl Config {
             node_name: None,
             database_pool: 16,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 
@@ -312,6 +322,7 @@ impl Config {
             "FERRODESK_NODE_NAME",
             "FERRODESK_DATABASE_POOL",
             "FERRODESK_TRUSTED_PROXIES",
+            "FERRODESK_METRICS_TOKEN",
             "FERRODESK_READ_TIMEOUT_SECONDS",
             "FERRODESK_BODY_DEADLINE_SECONDS",
             // Read by `ferrodesk user create` and `ferrodesk workspace create`.

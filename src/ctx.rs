@@ -40,6 +40,8 @@ pub struct Ctx {
     pub semantic: crate::ai::semantic::Availability,
     /// Signed-in callers by token, for the current epoch of sign-in facts.
     pub tokens: crate::auth::cache::TokenCache,
+    /// This server's measurements (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Ctx {
@@ -83,6 +85,7 @@ impl Ctx {
                 s
             },
             tokens: crate::auth::cache::TokenCache::default(),
+            metrics: crate::metrics::Metrics::default(),
         })
     }
 }

@@ -25,6 +25,7 @@ pub mod ids;
 pub(crate) mod integrations;
 pub mod jobs;
 pub(crate) mod kb;
+pub mod metrics;
 pub(crate) mod net;
 pub(crate) mod portal;
 pub mod seed;

@@ -122,8 +122,66 @@ pub async fn create_personal_token(ctx: &Ctx, actor: &Actor, name: &str) -> Resu
 
 /// Revokes one of the actor's own tokens.
 pub async fn revoke_token(ctx: &Ctx, actor: &Actor, id: TokenId) -> Result<()> {
+    revoke_token_of(ctx, actor, actor.user_id, id).await
+}
+
+/// A session or API token as its owner and admins see it (never the secret).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    pub id: TokenId,
+    /// `login` (a sign-in: the console's session or `POST /api/auth/login`) or `personal`.
+    pub kind: String,
+    pub name: String,
+    pub created_at: String,
+    /// `null`: until revoked.
+    pub expires_at: Option<String>,
+    /// The token this request was made with.
+    pub current: bool,
+}
+
+/// Only the user themselves or an admin manages a user's tokens; the user must be of the
+/// workspace.
+async fn may_manage_tokens(ctx: &Ctx, actor: &Actor, user: UserId) -> Result<()> {
+    if user == actor.user_id {
+        return Ok(());
+    }
+    actor.require(super::Permission::ManageUsers)?;
+    let mut conn = ctx.store.read().await?;
+    store::users::find(&mut conn, actor.workspace_id, user)
+        .await?
+        .map(drop)
+        .ok_or(Error::NotFound)
+}
+
+/// The sessions and API tokens of `user` that still work, newest first; `current` is the
+/// caller's own.
+pub async fn tokens_of(
+    ctx: &Ctx,
+    actor: &Actor,
+    user: UserId,
+    current: Option<TokenId>,
+) -> Result<Vec<TokenView>> {
+    may_manage_tokens(ctx, actor, user).await?;
+    let mut conn = ctx.store.read().await?;
+    let rows = store::tokens::active_of(&mut conn, actor.workspace_id, user, now_micros()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|t| TokenView {
+            id: t.id,
+            current: Some(t.id) == current,
+            kind: t.kind,
+            name: t.name,
+            created_at: crate::clock::rfc3339(t.created_at),
+            expires_at: t.expires_at.map(crate::clock::rfc3339),
+        })
+        .collect())
+}
+
+/// Revokes one session or API token of `user` (the user themselves or an admin).
+pub async fn revoke_token_of(ctx: &Ctx, actor: &Actor, user: UserId, id: TokenId) -> Result<()> {
+    may_manage_tokens(ctx, actor, user).await?;
     let mut tx = ctx.store.begin().await?;
-    if !store::tokens::revoke(&mut tx, actor.workspace_id, actor.user_id, id, now_micros()).await? {
+    if !store::tokens::revoke(&mut tx, actor.workspace_id, user, id, now_micros()).await? {
         return Err(Error::NotFound);
     }
     tx.commit().await

@@ -95,20 +95,37 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(a) = parts.extensions.get::<AuthCache>() {
-            return Ok(Auth(a.0.clone()));
-        }
-        let token = bearer(parts)
-            .ok_or_else(|| Error::unauthorized("send Authorization: Bearer <token>"))?;
-        let (actor, _) = crate::auth::service::authenticate(app, token).await?;
-        parts.extensions.insert(AuthCache(actor.clone()));
-        Ok(Auth(actor))
+        AuthToken::from_request_parts(parts, app)
+            .await
+            .map(|AuthToken(actor, _)| Auth(actor))
     }
 }
 
-/// The resolved actor, cached on the request so the middleware and the handler share one lookup.
+/// The caller and the token (session or API token) they called with.
+pub struct AuthToken(pub Actor, pub crate::ids::TokenId);
+
+impl FromRequestParts<AppState> for AuthToken {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(a) = parts.extensions.get::<AuthCache>() {
+            return Ok(AuthToken(a.0.clone(), a.1));
+        }
+        let token = bearer(parts)
+            .ok_or_else(|| Error::unauthorized("send Authorization: Bearer <token>"))?;
+        let (actor, id) = crate::auth::service::authenticate(app, token).await?;
+        parts.extensions.insert(AuthCache(actor.clone(), id));
+        Ok(AuthToken(actor, id))
+    }
+}
+
+/// The resolved actor and token, cached on the request so the middleware and the handler
+/// share one lookup.
 #[derive(Clone)]
-pub struct AuthCache(pub Actor);
+pub struct AuthCache(pub Actor, pub crate::ids::TokenId);
 
 /// The bearer token of a request, if any.
 #[must_use]

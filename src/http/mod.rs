@@ -27,6 +27,7 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(api)
         .merge(ui::routes())
         .fallback(not_found)
@@ -51,7 +52,64 @@ pub fn router(app: AppState) -> Router {
                 )
             },
         ))
+        .layer(middleware::from_fn_with_state(app.clone(), measure))
         .with_state(app)
+}
+
+/// Counts every answer by method, matched route and status, and times it.
+async fn measure(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    // The route's pattern, never the path (ids would make a series each).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let res = next.run(req).await;
+    app.metrics.http_request(
+        method.as_str(),
+        &route,
+        res.status().as_u16(),
+        started.elapsed(),
+    );
+    res
+}
+
+/// Prometheus' text format (`FERRODESK_METRICS_TOKEN`, when set, as a bearer token).
+async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(want) = &app.config.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared as digests: the time taken says nothing about the token.
+        if !crate::auth::tokens::digests_match(
+            &crate::auth::tokens::digest(given),
+            &crate::auth::tokens::digest(&want.0),
+        ) {
+            return problem::problem(
+                Code::Unauthorized,
+                "the metrics need the bearer token set in FERRODESK_METRICS_TOKEN",
+                vec![],
+            );
+        }
+    }
+    match app
+        .metrics
+        .scrape(&app.store, crate::clock::now_micros())
+        .await
+    {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// A 413 is answered before the body is read, and the server then drops the connection with

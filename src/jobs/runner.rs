@@ -70,6 +70,7 @@ impl Runner {
                     None => Err(anyhow::anyhow!("no handler for job kind {}", job.kind)),
                 }
             };
+            let started = std::time::Instant::now();
             tokio::pin!(work);
             let outcome = loop {
                 tokio::select! {
@@ -85,10 +86,14 @@ impl Runner {
             };
             held.retain(|id| *id != job.id);
             ran += 1;
+            let took = started.elapsed();
             let now = now_micros();
             let mut tx = self.ctx.store.begin().await?;
             match outcome {
-                Ok(()) => store::jobs::finish(&mut tx, job.id, now).await?,
+                Ok(()) => {
+                    store::jobs::finish(&mut tx, job.id, now).await?;
+                    self.ctx.metrics.job_finished(&job.kind, "done", took);
+                }
                 Err(e) => {
                     let retry_at = (job.attempts < job.max_attempts).then(|| {
                         now + backoff_micros(
@@ -103,6 +108,12 @@ impl Runner {
                         tracing::error!(job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempts, "Job failed for good: {e:#}");
                     }
                     store::jobs::fail(&mut tx, job.id, &format!("{e:#}"), retry_at, now).await?;
+                    let result = if retry_at.is_some() {
+                        "retry"
+                    } else {
+                        "failed"
+                    };
+                    self.ctx.metrics.job_finished(&job.kind, result, took);
                 }
             }
             tx.commit().await?;
@@ -176,9 +187,14 @@ impl Runner {
     }
 
     /// Runs every registered periodic scan once; a failed scan is tried again next tick.
-    async fn scan(&self) {
+    pub async fn scan(&self) {
         for (name, scan) in self.registry.scans() {
-            if let Err(e) = scan(self.ctx.store.clone(), now_micros()).await {
+            let started = std::time::Instant::now();
+            let result = scan(self.ctx.store.clone(), now_micros()).await;
+            self.ctx
+                .metrics
+                .scan(name, result.is_ok(), started.elapsed());
+            if let Err(e) = result {
                 tracing::warn!("{name} failed, will retry on the next tick: {e}");
             }
         }

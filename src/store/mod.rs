@@ -15,6 +15,7 @@ pub mod dialect;
 pub(crate) mod email;
 pub mod events;
 pub(crate) mod facts;
+pub(crate) mod gauges;
 mod group;
 pub(crate) mod groups;
 pub(crate) mod idempotency;
@@ -692,6 +693,18 @@ impl Store {
     #[must_use]
     pub fn uses(&self) -> u64 {
         self.uses.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Each pool's connections: name, open, idle.
+    #[must_use]
+    pub fn pool_use(&self) -> Vec<(&'static str, u32, usize)> {
+        match &self.pools {
+            Pools::Sqlite { read, write } => vec![
+                ("read", read.size(), read.num_idle()),
+                ("write", write.size(), write.num_idle()),
+            ],
+            Pools::Postgres(pool) => vec![("main", pool.size(), pool.num_idle())],
+        }
     }
 
     /// True when the database answers a trivial query within two seconds (a load balancer

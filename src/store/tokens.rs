@@ -139,15 +139,65 @@ pub async fn revoke(
     Ok(tx.execute(&q).await? == 1)
 }
 
-/// Revokes every token of a user (deactivation, password change).
-pub async fn revoke_all(tx: &mut Tx, ws: WorkspaceId, user: UserId, now: i64) -> Result<u64> {
+/// Revokes every token of a user (deactivation, password change), but `keep` (the session
+/// a user changed their own password in).
+pub async fn revoke_all(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    user: UserId,
+    keep: Option<TokenId>,
+    now: i64,
+) -> Result<u64> {
     tx.changes_sign_in();
-    let q = Query::update()
-        .table(ApiTokens::Table)
+    let mut q = Query::update();
+    q.table(ApiTokens::Table)
         .value(ApiTokens::RevokedAt, now)
         .and_where(Expr::col(ApiTokens::WorkspaceId).eq(ws))
         .and_where(Expr::col(ApiTokens::UserId).eq(user))
-        .and_where(Expr::col(ApiTokens::RevokedAt).is_null())
-        .to_owned();
+        .and_where(Expr::col(ApiTokens::RevokedAt).is_null());
+    if let Some(k) = keep {
+        q.and_where(Expr::col(ApiTokens::Id).ne(k));
+    }
     tx.execute(&q).await
+}
+
+/// A user's session or API token as its owner and admins see it (never the secret).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    pub kind: String,
+    pub name: String,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A user's tokens that still work at `now`, newest first.
+pub async fn active_of(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    user: UserId,
+    now: i64,
+) -> Result<Vec<TokenInfo>> {
+    let q = Query::select()
+        .columns([
+            ApiTokens::Id,
+            ApiTokens::Kind,
+            ApiTokens::Name,
+            ApiTokens::ExpiresAt,
+            ApiTokens::CreatedAt,
+        ])
+        .from(ApiTokens::Table)
+        .and_where(Expr::col(ApiTokens::WorkspaceId).eq(ws))
+        .and_where(Expr::col(ApiTokens::UserId).eq(user))
+        .and_where(Expr::col(ApiTokens::RevokedAt).is_null())
+        .cond_where(
+            sea_query::Cond::any()
+                .add(Expr::col(ApiTokens::ExpiresAt).is_null())
+                .add(Expr::col(ApiTokens::ExpiresAt).gt(now)),
+        )
+        .order_by(ApiTokens::CreatedAt, sea_query::Order::Desc)
+        .order_by(ApiTokens::Id, sea_query::Order::Desc)
+        .limit(500)
+        .to_owned();
+    conn.fetch_all(&q).await
 }

@@ -108,7 +108,8 @@ pub async fn create(store: &Store, actor: &Actor, input: NewUser) -> Result<User
 }
 
 /// Updates a user. Admins may change anything (but not demote or deactivate themselves);
-/// any user may change their own `available`, `name` and `password`.
+/// any user may change their own `available`, `name` and `password`. `current` is the session
+/// or token the change is made with.
 // Long: one partial update where each field has its own check (role, last admin, email
 // uniqueness).
 pub async fn update(
@@ -117,6 +118,7 @@ pub async fn update(
     id: UserId,
     patch: UserPatch,
     if_match: Option<i64>,
+    current: Option<crate::ids::TokenId>,
 ) -> Result<UserRow> {
     let is_self = id == actor.user_id;
     let admin = actor.can(Permission::ManageUsers);
@@ -188,8 +190,11 @@ pub async fn update(
         return Err(Error::conflict("the user was changed by someone else"));
     }
     u.version += 1;
-    if !u.active || (password_changed && !is_self) {
-        store::tokens::revoke_all(&mut tx, actor.workspace_id, u.id, now_micros()).await?;
+    // Deactivation ends every session; a new password ends every other one (a user changing
+    // their own keeps the session they changed it in).
+    if !u.active || password_changed {
+        let keep = if is_self { current } else { None };
+        store::tokens::revoke_all(&mut tx, actor.workspace_id, u.id, keep, now_micros()).await?;
     }
     tx.commit().await?;
     Ok(u)

@@ -593,3 +593,111 @@ async fn a_sign_in_change_made_elsewhere_reaches_every_node_postgres() {
         tokio::task::yield_now().await;
     }
 }
+
+/// Sessions and API tokens: their user lists them (the current one marked, never a secret)
+/// and ends any; an admin lists and ends another user's; other agents may not. A new
+/// password ends every other session (the one it was changed in stays); deactivation ends
+/// all.
+async fn sessions(app: TestApp) {
+    let admin = app.admin().await;
+    let agent = admin.user(&app, "agent").await;
+    let agent_id = agent.id();
+    let email = agent.user["email"].as_str().expect("email").to_owned();
+    let second = app.login(&email, "password-123").await;
+    let made = agent
+        .post("/api/auth/tokens", json!({"name": "script"}))
+        .await
+        .expect(201)
+        .clone();
+    let secret = made["token"].as_str().expect("token").to_owned();
+    let script = Client {
+        token: Some(secret.clone()),
+        ..agent.clone()
+    };
+    let list = agent.get("/api/auth/tokens").await.expect(200).clone();
+    let tokens = list["tokens"].as_array().expect("tokens");
+    assert_eq!(tokens.len(), 3, "{list}");
+    assert_eq!(tokens.iter().filter(|t| t["current"] == true).count(), 1);
+    assert_eq!(tokens[0]["kind"], "personal", "newest first");
+    assert_eq!(tokens[0]["name"], "script");
+    assert!(!list.to_string().contains(&secret), "never a secret");
+    assert!(tokens.iter().all(|t| t.get("token").is_none()));
+    let second_id = second.get("/api/auth/tokens").await.expect(200)["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["current"] == true)
+        .expect("current")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let other = admin.user(&app, "agent").await;
+    other
+        .get(&format!("/api/users/{agent_id}/tokens"))
+        .await
+        .expect_problem(403, "forbidden");
+    other
+        .delete(&format!("/api/users/{agent_id}/tokens/{second_id}"))
+        .await
+        .expect_problem(403, "forbidden");
+
+    let seen = admin
+        .get(&format!("/api/users/{agent_id}/tokens"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(seen["tokens"].as_array().expect("tokens").len(), 3);
+    assert!(
+        seen["tokens"]
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .all(|t| t["current"] == false)
+    );
+    admin
+        .delete(&format!("/api/users/{agent_id}/tokens/{second_id}"))
+        .await
+        .expect(204);
+    second
+        .get("/api/me")
+        .await
+        .expect_problem(401, "unauthorized");
+    admin
+        .delete(&format!("/api/users/{agent_id}/tokens/{second_id}"))
+        .await
+        .expect_problem(404, "not_found");
+    admin
+        .get(&format!("/api/users/{}/tokens", uuid::Uuid::new_v4()))
+        .await
+        .expect_problem(404, "not_found");
+
+    agent
+        .patch(
+            &format!("/api/users/{agent_id}"),
+            json!({"password": "a-new-password-456"}),
+        )
+        .await
+        .expect(200);
+    agent.get("/api/me").await.expect(200);
+    script
+        .get("/api/me")
+        .await
+        .expect_problem(401, "unauthorized");
+    assert_eq!(
+        agent.get("/api/auth/tokens").await.expect(200)["tokens"]
+            .as_array()
+            .expect("tokens")
+            .len(),
+        1
+    );
+    admin
+        .patch(&format!("/api/users/{agent_id}"), json!({"active": false}))
+        .await
+        .expect(200);
+    agent
+        .get("/api/me")
+        .await
+        .expect_problem(401, "unauthorized");
+}
+both!(sessions_and_tokens_are_listed_and_ended, sessions);

@@ -69,6 +69,8 @@ pub struct Options {
     pub model: bool,
     /// `FERRODESK_TRUSTED_PROXIES`.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `FERRODESK_METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
 }
 
 /// The sentence model's folder for tests; `None` outside CI when it is not installed.
@@ -124,6 +126,7 @@ impl TestApp {
         config.attachment_store = opts.attachment_store.clone().map(SecretUrl::new);
         config.webhook_allow_private = opts.webhook_allow_private;
         config.trusted_proxies = opts.trusted_proxies.clone();
+        config.metrics_token = opts.metrics_token.clone().map(Secret);
         if opts.model {
             config.model_dir = Some(model_dir()?);
         }

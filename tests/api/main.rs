@@ -16,6 +16,7 @@ mod jobs;
 mod kb;
 mod listing;
 mod mail_out;
+mod metrics;
 mod nodes;
 mod portal;
 mod roles;

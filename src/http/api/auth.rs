@@ -9,7 +9,7 @@ use super::Path;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::Result;
-use crate::http::extract::{Auth, ClientAddr, Json};
+use crate::http::extract::{Auth, AuthToken, ClientAddr, Json};
 use crate::ids::TokenId;
 use crate::store;
 use crate::workspace::users::UserView;
@@ -83,6 +83,20 @@ pub async fn create_token(
             name: body.name.trim().to_owned(),
         }),
     ))
+}
+
+/// The caller's sessions and API tokens that still work, newest first (never their secrets).
+#[utoipa::path(get, path = "/api/auth/tokens", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "`{tokens}`: `TokenView` each")))]
+pub async fn list_tokens(
+    State(app): State<AppState>,
+    AuthToken(actor, current): AuthToken,
+    super::Query(q): super::Query,
+) -> Result<axum::Json<serde_json::Value>> {
+    super::only(&q, &[])?;
+    let tokens =
+        crate::auth::service::tokens_of(&app, &actor, actor.user_id, Some(current)).await?;
+    Ok(axum::Json(serde_json::json!({ "tokens": tokens })))
 }
 
 /// Revokes one of the caller's tokens.

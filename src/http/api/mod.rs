@@ -57,7 +57,7 @@ impl Modify for BearerAuth {
 pub fn routes() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
-        .routes(routes!(auth::create_token))
+        .routes(routes!(auth::create_token, auth::list_tokens))
         .routes(routes!(auth::delete_token))
         .routes(routes!(auth::me))
         .routes(routes!(tickets::list_tickets, tickets::create_ticket))
@@ -152,6 +152,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(customers::customer_tickets))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(users::list_user_tokens))
+        .routes(routes!(users::revoke_user_token))
         .routes(routes!(groups::list_groups, groups::create_group))
         .routes(routes!(groups::get_group, groups::update_group))
         .routes(routes!(sla::list_policies, sla::create_policy))

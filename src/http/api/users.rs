@@ -9,7 +9,7 @@ use super::{Path, Query, page_params, pagination};
 use crate::app::AppState;
 use crate::error::Result;
 use crate::http::etag;
-use crate::http::extract::{Auth, IfMatch, Json};
+use crate::http::extract::{Auth, AuthToken, IfMatch, Json};
 use crate::ids::UserId;
 use crate::workspace::users::{self, NewUser, UserPatch, UserView};
 
@@ -70,12 +70,39 @@ pub async fn get_user(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = UserView)))]
 pub async fn update_user(
     State(app): State<AppState>,
-    Auth(actor): Auth,
+    AuthToken(actor, current): AuthToken,
     Path(id): Path<UserId>,
     IfMatch(v): IfMatch,
     Json(body): Json<UserPatch>,
 ) -> Result<Response> {
-    let u = users::update(&app.store, &actor, id, body, v).await?;
+    let u = users::update(&app.store, &actor, id, body, v, Some(current)).await?;
     let view = users::get(&app.store, &actor, u.id).await?;
     Ok(user_response(StatusCode::OK, view))
+}
+
+/// A user's sessions and API tokens that still work, newest first (admin, or the user).
+#[utoipa::path(get, path = "/api/users/{id}/tokens", tag = "users", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "`{tokens}`: `TokenView` each"), (status = 404, body = crate::http::problem::Problem)))]
+pub async fn list_user_tokens(
+    State(app): State<AppState>,
+    AuthToken(actor, current): AuthToken,
+    Path(id): Path<UserId>,
+    Query(q): Query,
+) -> Result<axum::Json<serde_json::Value>> {
+    super::only(&q, &[])?;
+    let tokens = crate::auth::service::tokens_of(&app, &actor, id, Some(current)).await?;
+    Ok(axum::Json(json!({ "tokens": tokens })))
+}
+
+/// Ends one of a user's sessions or revokes one of their API tokens (admin, or the user).
+#[utoipa::path(delete, path = "/api/users/{id}/tokens/{token_id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path), ("token_id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::http::problem::Problem)))]
+pub async fn revoke_user_token(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, token)): Path<(UserId, crate::ids::TokenId)>,
+) -> Result<StatusCode> {
+    crate::auth::service::revoke_token_of(&app, &actor, id, token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

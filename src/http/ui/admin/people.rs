@@ -178,7 +178,15 @@ pub(super) async fn user_update(
         available: Some(checked(&f.form, "available")),
         ..Default::default()
     };
-    crate::workspace::users::update(&app.store, &f.staff.actor, id, patch, None).await?;
+    crate::workspace::users::update(
+        &app.store,
+        &f.staff.actor,
+        id,
+        patch,
+        None,
+        Some(f.staff.token_id),
+    )
+    .await?;
     done(&headers, "users", "saved")
 }
 
