@@ -93,7 +93,7 @@ async fn deliver(app: &TestApp, token: &str, raw: String) -> Value {
     res.json().await.expect("json")
 }
 
-async fn setup(admin: &Client) -> String {
+pub async fn setup(admin: &Client) -> String {
     admin
         .put(
             "/api/settings/email",

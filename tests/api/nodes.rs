@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Client, TestApp};
 
-/// One PostgreSQL schema that every node of a test shares.
+/// One PostgreSQL schema that every node of a test shares (or, with an empty `url`, an
+/// SQLite file in the node's data folder: one node, restarted on the same data).
 pub struct Cluster {
     pub url: String,
     base: String,
@@ -51,6 +52,17 @@ impl Cluster {
         })
     }
 
+    /// A node's SQLite database in its data folder (the same after a restart).
+    pub fn sqlite() -> Cluster {
+        ferrodesk::app::install_tls();
+        Cluster {
+            url: String::new(),
+            base: String::new(),
+            schema: String::new(),
+            dir: tempfile::tempdir().expect("dir"),
+        }
+    }
+
     /// Starts node `name` on the cluster's database (jobs on, two-second job leases, a scan
     /// every second) with `env` on top; returns once it listens.
     pub fn start(&self, name: &str, env: &[(&str, &str)]) -> Node {
@@ -61,9 +73,13 @@ impl Cluster {
     pub fn start_on(&self, name: &str, url: &str, env: &[(&str, &str)]) -> Node {
         let data = self.dir.path().join(name);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
-        cmd.env("FERRODESK_DATA_DIR", &data)
-            .env("FERRODESK_DATABASE_URL", url)
-            .env("FERRODESK_BIND", "127.0.0.1:0")
+        cmd.env("FERRODESK_DATA_DIR", &data);
+        if url.is_empty() {
+            cmd.env_remove("FERRODESK_DATABASE_URL");
+        } else {
+            cmd.env("FERRODESK_DATABASE_URL", url);
+        }
+        cmd.env("FERRODESK_BIND", "127.0.0.1:0")
             .env("FERRODESK_NODE_NAME", name)
             .env("FERRODESK_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("FERRODESK_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -171,7 +187,9 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        crate::common::drop_schema(self.base.clone(), self.schema.clone());
+        if !self.schema.is_empty() {
+            crate::common::drop_schema(self.base.clone(), self.schema.clone());
+        }
     }
 }
 
@@ -1110,4 +1128,164 @@ async fn the_api_budget_is_per_node() {
     let on_b = b.as_(&admin).get("/api/me").await;
     on_b.expect(200);
     assert_eq!(on_b.header("ratelimit-limit").as_deref(), Some("5"));
+}
+
+/// `kill -9` during concurrent creates and replies: after a restart on the same database every
+/// acknowledged ticket and reply is there, and every one's webhook and reply mail is
+/// delivered (at least once, and more than once only under the same delivery id or
+/// `Message-ID`). SQLite runs with `synchronous = NORMAL` in WAL mode: a commit has reached
+/// the operating system when it is acknowledged, which a killed process cannot undo.
+async fn crash(backend: Backend) {
+    let cluster = match backend {
+        Backend::Sqlite => Cluster::sqlite(),
+        Backend::Postgres => match Cluster::new().await {
+            Some(c) => c,
+            None => return,
+        },
+    };
+    let sink = crate::mail_out::SmtpSink::start();
+    let smtp = sink.url();
+    let env = [("FERRODESK_SMTP_URL", smtp.as_str())];
+    let mut node = cluster.start("a", &env);
+    let admin = node.admin().await;
+    crate::mail_out::setup(&admin).await;
+    let rx = Receiver::subscribed(&admin, &["ticket.created", "ticket.comment.added"]).await;
+    let token = admin.token.clone().expect("token");
+    let tickets = Arc::new(Mutex::new(Vec::<String>::new()));
+    let replies = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let (base, token) = (node.base.clone(), token.clone());
+        let (tickets, replies) = (tickets.clone(), replies.clone());
+        workers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for i in 0.. {
+                let made = http
+                    .post(format!("{base}/api/tickets"))
+                    .bearer_auth(&token)
+                    .json(&json!({"subject": format!("Crash {w}-{i}"), "description": "x", "requester_email": format!("c{w}@example.com")}))
+                    .send()
+                    .await;
+                let Ok(made) = made else { return };
+                if made.status().as_u16() != 201 {
+                    return;
+                }
+                let Ok(t) = made.json::<Value>().await else { return };
+                let id = t["id"].as_str().expect("id").to_owned();
+                tickets.lock().expect("tickets").push(id.clone());
+                let text = format!("Reply {w}-{i}: restart the router");
+                let replied = http
+                    .post(format!("{base}/api/tickets/{id}/comments"))
+                    .bearer_auth(&token)
+                    .json(&json!({"body": text}))
+                    .send()
+                    .await;
+                match replied {
+                    Ok(r) if r.status().as_u16() == 201 => {
+                        replies.lock().expect("replies").push((id, text));
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    eventually("writes acknowledged", Duration::from_secs(60), || {
+        let n = replies.lock().expect("replies").len();
+        async move { n >= 40 }
+    })
+    .await;
+    node.kill9();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let (tickets, replies) = (
+        tickets.lock().expect("tickets").clone(),
+        replies.lock().expect("replies").clone(),
+    );
+    eprintln!(
+        "{backend:?}: killed after {} creates and {} replies acknowledged",
+        tickets.len(),
+        replies.len()
+    );
+
+    let node = cluster.start("a", &env);
+    let admin = node.as_(&admin);
+    for id in &tickets {
+        admin.get(&format!("/api/tickets/{id}")).await.expect(200);
+    }
+    for (id, text) in &replies {
+        let thread = admin
+            .get(&format!("/api/tickets/{id}/comments"))
+            .await
+            .expect(200)
+            .clone();
+        assert!(thread.to_string().contains(text.as_str()), "{text} lost");
+    }
+    // Every event's webhook, and every reply's mail, once the restarted node has run its jobs
+    // (unacknowledged writes that committed all the same have theirs too).
+    let delivered = |kind: &'static str, id: &str| {
+        rx.hits
+            .lock()
+            .expect("hits")
+            .iter()
+            .any(|(_, b)| b["event"] == kind && b["data"]["ticket_id"] == id)
+    };
+    eventually("webhooks delivered", Duration::from_secs(60), || {
+        let all = tickets.iter().all(|id| delivered("ticket.created", id))
+            && replies
+                .iter()
+                .all(|(id, _)| delivered("ticket.comment.added", id));
+        async move { all }
+    })
+    .await;
+    let hits = rx.hits.lock().expect("hits").clone();
+    for id in &tickets {
+        let ids: std::collections::HashSet<&str> = hits
+            .iter()
+            .filter(|(_, b)| {
+                b["event"] == "ticket.created" && b["data"]["ticket_id"] == id.as_str()
+            })
+            .map(|(d, _)| d.as_str())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "ticket {id}: one delivery id, however often it was sent"
+        );
+    }
+    eventually("reply mail sent", Duration::from_secs(60), || {
+        let mail = sink.messages();
+        let all = replies
+            .iter()
+            .all(|(_, text)| mail.iter().any(|m| m.contains(text.as_str())));
+        async move { all }
+    })
+    .await;
+    for (_, text) in &replies {
+        let ids: std::collections::HashSet<String> = sink
+            .messages()
+            .iter()
+            .filter(|m| m.contains(text.as_str()))
+            .filter_map(|m| {
+                m.lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{text}: one Message-ID, however often it was sent"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_write_sqlite() {
+    crash(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_write_postgres() {
+    crash(Backend::Postgres).await;
 }
