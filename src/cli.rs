@@ -31,6 +31,7 @@ const SETTINGS_OF: &[(&str, &[&str])] = &[
     ("user", &["data_dir", "database_url", "log"]),
     ("workspace", &["data_dir", "database_url", "log"]),
     ("backup", &["data_dir", "database_url", "log"]),
+    ("restore", &["data_dir", "database_url", "log"]),
 ];
 
 /// The command line's definition, with each command's help limited to the settings it reads.
@@ -106,6 +107,14 @@ pub enum Command {
     },
     /// Write a consistent copy of the SQLite database to FILE.
     Backup { file: PathBuf },
+    /// Replace the SQLite database of the data folder with a backup FILE (stop the server
+    /// first). Refuses to replace a database holding users or tickets without --force.
+    Restore {
+        file: PathBuf,
+        /// Replace a database that holds data.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -315,6 +324,23 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
             let store = crate::store::Store::connect(&config.database_url()).await?;
             store.backup_sqlite(&file).await?;
             println!("backup written to {}", file.display());
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let url = config.database_url();
+            let r = crate::store::Store::restore_sqlite(&file, &url, force).await?;
+            // Brings a backup of an older version up to this one (and proves it opens).
+            let store = crate::store::Store::connect(&url).await?;
+            store.migrate().await?;
+            store.close().await;
+            println!(
+                "restored {} (migration {}, {} tickets, {} users); copy the attachments folder \
+                 of the same backup beside it",
+                file.display(),
+                r.migration,
+                r.tickets,
+                r.users
+            );
             Ok(())
         }
     }

@@ -28,7 +28,7 @@ pub mod notifications;
 pub(crate) mod presence;
 pub(crate) mod rules;
 pub(crate) mod sla;
-mod sqlite;
+pub mod sqlite;
 pub mod tickets;
 pub mod tokens;
 pub(crate) mod users;
@@ -768,6 +768,15 @@ impl Store {
                 pool.close().await;
             }
         }
+    }
+
+    /// Replaces the SQLite database at `url` with the backup `file` (see [`sqlite::restore`]).
+    pub async fn restore_sqlite(
+        file: &std::path::Path,
+        url: &str,
+        force: bool,
+    ) -> anyhow::Result<sqlite::Restored> {
+        sqlite::restore(file, url, force).await
     }
 
     /// Copies a consistent snapshot of the SQLite database to `path` (`VACUUM INTO`).

@@ -66,3 +66,112 @@ pub(super) async fn open(path: &str) -> anyhow::Result<(SqlitePool, SqlitePool)>
         .context("could not open the SQLite database")?;
     Ok((read, write))
 }
+
+/// What a restore found in the backup.
+pub struct Restored {
+    /// The backup's newest migration.
+    pub migration: i64,
+    pub tickets: i64,
+    pub users: i64,
+}
+
+/// A count from `sql`, or 0 when its table is missing.
+async fn count(conn: &mut sqlx::SqliteConnection, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(conn)
+        .await
+        .unwrap_or(0)
+}
+
+/// Replaces the SQLite database at `target` with the backup `file` (written by `ferrodesk
+/// backup`): the backup must pass SQLite's integrity check and be a Ferrodesk database; a
+/// target holding any user or ticket is replaced only with `force`. The copy is written beside
+/// the target and renamed over it, so a failed restore leaves the target as it was; the
+/// target's WAL files go with it. The server must be stopped.
+pub async fn restore(
+    file: &std::path::Path,
+    target: &str,
+    force: bool,
+) -> anyhow::Result<Restored> {
+    use sqlx::{ConnectOptions, Connection};
+    let target = std::path::PathBuf::from(
+        target
+            .strip_prefix("sqlite://")
+            .or_else(|| target.strip_prefix("sqlite:"))
+            .context(
+                "restore writes an SQLite database; on PostgreSQL use pg_restore (docs/deploy.md)",
+            )?,
+    );
+    anyhow::ensure!(file.is_file(), "{} is not a file", file.display());
+    let mut backup = SqliteConnectOptions::new()
+        .filename(file)
+        .read_only(true)
+        .connect()
+        .await
+        .with_context(|| format!("{} cannot be opened as an SQLite database", file.display()))?;
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut backup)
+        .await
+        .with_context(|| format!("{} is not an SQLite database", file.display()))?;
+    anyhow::ensure!(
+        check == "ok",
+        "{} fails SQLite's integrity check: {check}",
+        file.display()
+    );
+    let migration = sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT max(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(&mut backup)
+    .await
+    .ok()
+    .flatten()
+    .with_context(|| {
+        format!(
+            "{} is not a Ferrodesk database (no migrations)",
+            file.display()
+        )
+    })?;
+    let restored = Restored {
+        migration,
+        tickets: count(&mut backup, "SELECT count(*) FROM tickets").await,
+        users: count(&mut backup, "SELECT count(*) FROM users").await,
+    };
+    backup.close().await?;
+    if target.exists() && !force {
+        let mut current = SqliteConnectOptions::new()
+            .filename(&target)
+            .read_only(true)
+            .connect()
+            .await?;
+        let held = count(&mut current, "SELECT count(*) FROM tickets").await
+            + count(&mut current, "SELECT count(*) FROM users").await;
+        current.close().await?;
+        anyhow::ensure!(
+            held == 0,
+            "{} already holds data ({held} users and tickets); add --force to replace it",
+            target.display()
+        );
+    }
+    if let Some(parent) = target.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut partial = target.clone().into_os_string();
+    partial.push(".restoring");
+    let partial = std::path::PathBuf::from(partial);
+    std::fs::copy(file, &partial)
+        .with_context(|| format!("could not copy the backup to {}", partial.display()))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = target.clone().into_os_string();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        if side.exists() {
+            std::fs::remove_file(&side)
+                .with_context(|| format!("could not remove {}", side.display()))?;
+        }
+    }
+    std::fs::rename(&partial, &target)
+        .with_context(|| format!("could not move the backup to {}", target.display()))?;
+    Ok(restored)
+}

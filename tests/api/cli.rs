@@ -234,3 +234,67 @@ fn each_command_help_shows_the_settings_it_reads() {
     // Hidden is not refused: a setting given anywhere on the line still parses.
     succeeds(ferrodesk(dir.path()).args(["migrate", "--sla-tick-seconds", "5"]));
 }
+
+/// `ferrodesk restore`: a backup goes into an empty data folder; a folder holding data is
+/// replaced only with `--force` (and then holds exactly the backup); a file that is not a
+/// Ferrodesk backup is refused and changes nothing.
+#[test]
+fn restore_puts_a_backup_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let live = dir.path().join("live");
+    succeeds(ferrodesk(&live).args(["seed", "--tickets", "25"]));
+    let backup = dir.path().join("b.db");
+    succeeds(ferrodesk(&live).args(["backup", backup.to_str().expect("utf8")]));
+    // A change after the backup.
+    succeeds(ferrodesk(&live).args([
+        "user",
+        "create",
+        "--email",
+        "late@example.com",
+        "--name",
+        "After the backup",
+        "--password",
+        "password-123",
+    ]));
+    let users = |data: &std::path::Path| {
+        let db = data.join("ferrodesk.db");
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select count(*) from users').fetchone()[0], c.execute('select count(*) from tickets').fetchone()[0], c.execute(\"select count(*) from users where email='late@example.com'\").fetchone()[0])",
+                db.to_str().expect("utf8"),
+            ])
+            .output()
+            .expect("python3");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // Into an empty folder.
+    let fresh = dir.path().join("fresh");
+    let out = succeeds(ferrodesk(&fresh).args(["restore", backup.to_str().expect("utf8")]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("25 tickets"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (before, after) = (users(&live), users(&fresh));
+    assert!(before.ends_with(" 25 1"), "{before}");
+    assert!(after.ends_with(" 25 0"), "{after}");
+    // Over data: refused without --force, and nothing changed.
+    let refused = ferrodesk(&live)
+        .args(["restore", backup.to_str().expect("utf8")])
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    assert_eq!(users(&live), before);
+    succeeds(ferrodesk(&live).args(["restore", backup.to_str().expect("utf8"), "--force"]));
+    assert_eq!(users(&live), after, "exactly the backup");
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all, just some bytes").expect("junk");
+    let refused = ferrodesk(&fresh)
+        .args(["restore", junk.to_str().expect("utf8"), "--force"])
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    assert_eq!(users(&fresh), after, "a refused restore changes nothing");
+}

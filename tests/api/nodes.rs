@@ -1289,3 +1289,111 @@ async fn kill_9_loses_no_acknowledged_write_sqlite() {
 async fn kill_9_loses_no_acknowledged_write_postgres() {
     crash(Backend::Postgres).await;
 }
+
+/// The PostgreSQL backup of docs/deploy.md, done: `pg_dump --format=custom` of the schema,
+/// `pg_restore --no-owner` into a new database, and a node started there serves the same
+/// tickets and takes new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_dump_restores_into_a_working_helpdesk() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let mut a = cluster.start("a", &[]);
+    let admin = a.admin().await;
+    let t = admin
+        .ticket("Kept across the restore", "k@example.com")
+        .await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    admin
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            json!({"body": "This reply is kept too"}),
+        )
+        .await
+        .expect(201);
+    a.stop();
+    let dump = cluster.dir.path().join("ferrodesk.dump");
+    let out = Command::new("pg_dump")
+        .args(["--format=custom", "--schema", &cluster.schema, "--file"])
+        .arg(&dump)
+        .arg(&cluster.base)
+        .output()
+        .expect("pg_dump (postgresql-client)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = format!("restore_{}", uuid::Uuid::new_v4().simple());
+    let admin_pool = sqlx::PgPool::connect(&cluster.base).await.expect("connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&admin_pool)
+        .await
+        .expect("create database");
+    let (path_start, path_end) = {
+        let after_host = cluster.base.find("://").map_or(0, |i| i + 3);
+        let slash = cluster.base[after_host..]
+            .find('/')
+            .map_or(cluster.base.len(), |i| after_host + i);
+        let end = cluster.base[slash..]
+            .find('?')
+            .map_or(cluster.base.len(), |i| slash + i);
+        (slash, end)
+    };
+    let restored_base = format!(
+        "{}/{db}{}",
+        &cluster.base[..path_start],
+        &cluster.base[path_end..]
+    );
+    let out = Command::new("pg_restore")
+        .args(["--no-owner", "--dbname", &restored_base])
+        .arg(&dump)
+        .output()
+        .expect("pg_restore");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sep = if restored_base.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let url = format!(
+        "{restored_base}{sep}options=-c%20search_path%3D{}",
+        cluster.schema
+    );
+    let mut b = cluster.start_on("b", &url, &[]);
+    let again = b.admin().await;
+    again.get(&format!("/api/tickets/{id}")).await.expect(200);
+    let thread = again
+        .get(&format!("/api/tickets/{id}/comments"))
+        .await
+        .expect(200)
+        .clone();
+    assert!(thread.to_string().contains("This reply is kept too"));
+    let found = again
+        .get("/api/tickets?q=restore")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        found["tickets"][0]["id"],
+        id.as_str(),
+        "the search index came along"
+    );
+    let next = again.ticket("After the restore", "n@example.com").await;
+    assert!(
+        next["ticket_number"]
+            .as_str()
+            .is_some_and(|n| n != t["ticket_number"].as_str().unwrap_or_default())
+    );
+    b.stop();
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+    )))
+    .execute(&admin_pool)
+    .await;
+    admin_pool.close().await;
+}
