@@ -62,6 +62,8 @@ id_type!(
     JobId,
     /// A knowledge-base article.
     ArticleId,
+    /// An entry of the audit log.
+    AuditId,
 );
 
 #[cfg(test)]

@@ -105,6 +105,7 @@ pub async fn workspace_admin(app: &App, slug: &str) -> anyhow::Result<Actor> {
         is_owner: admin.is_owner,
         name: admin.name,
         email: admin.email,
+        address: None,
     })
 }
 
@@ -121,6 +122,7 @@ pub async fn owner(app: &App) -> anyhow::Result<Actor> {
                 is_owner: true,
                 name: u.name,
                 email: u.email,
+                address: None,
             });
         }
     }

@@ -260,6 +260,7 @@ fn check(s: &AiSettings, allow_private: bool) -> Vec<FieldError> {
 pub async fn put(ctx: &Ctx, actor: &Actor, body: Value) -> Result<SettingsView> {
     let (store, allow_private) = (&ctx.store, ctx.allow_private_webhooks);
     actor.require(Permission::ManageSettings)?;
+    let audited = body.clone();
     let Value::Object(mut patch) = body else {
         return Err(Error::field("body", "must be a JSON object"));
     };
@@ -299,6 +300,14 @@ pub async fn put(ctx: &Ctx, actor: &Actor, body: Value) -> Result<SettingsView> 
         version: version + 1,
     };
     store::ai::put_settings(&mut tx, actor.workspace_id, &row, now_micros()).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "ai_settings.updated",
+        "ai_settings",
+        None,
+        audited,
+    );
     tx.commit().await?;
     Ok(view(
         next,

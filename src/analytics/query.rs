@@ -207,6 +207,7 @@ mod tests {
             is_owner: false,
             name: "A".into(),
             email: "a@example.com".into(),
+            address: None,
         };
         let id = uuid::Uuid::now_v7().to_string();
         let values = [

@@ -101,6 +101,9 @@ pub struct Actor {
     pub is_owner: bool,
     pub name: String,
     pub email: String,
+    /// The client's address for the audit log (set by the HTTP edge on each request; `None`
+    /// for commands and jobs).
+    pub address: Option<String>,
 }
 
 impl Actor {

@@ -116,6 +116,14 @@ pub async fn create_personal_token(ctx: &Ctx, actor: &Actor, name: &str) -> Resu
         None,
     )
     .await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "token.created",
+        "token",
+        Some(issued.id.to_string()),
+        serde_json::json!({"name": name, "kind": "personal"}),
+    );
     tx.commit().await?;
     Ok(issued)
 }
@@ -184,6 +192,14 @@ pub async fn revoke_token_of(ctx: &Ctx, actor: &Actor, user: UserId, id: TokenId
     if !store::tokens::revoke(&mut tx, actor.workspace_id, user, id, now_micros()).await? {
         return Err(Error::NotFound);
     }
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "token.revoked",
+        "token",
+        Some(id.to_string()),
+        serde_json::json!({"user_id": user}),
+    );
     tx.commit().await
 }
 
@@ -219,6 +235,7 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<(Actor, TokenId)> {
         is_owner: row.is_owner,
         name: row.name,
         email: row.email,
+        address: None,
     };
     if let Some(e) = epoch {
         ctx.tokens

@@ -184,6 +184,14 @@ pub async fn put(store: &Store, actor: &Actor, input: EmailSettingsInput) -> Res
     };
     let doc = serde_json::to_string(&stored).map_err(anyhow::Error::from)?;
     store::email::set_settings(&mut tx, ws, &doc, &token, now_micros()).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "email_settings.updated",
+        "email_settings",
+        None,
+        serde_json::json!({"settings": serde_json::from_str::<serde_json::Value>(&doc).unwrap_or_default(), "inbound_token_rotated": input.rotate_inbound_token}),
+    );
     tx.commit().await?;
     Ok(view(stored, token))
 }

@@ -116,7 +116,8 @@ impl FromRequestParts<AppState> for AuthToken {
         }
         let token = bearer(parts)
             .ok_or_else(|| Error::unauthorized("send Authorization: Bearer <token>"))?;
-        let (actor, id) = crate::auth::service::authenticate(app, token).await?;
+        let (mut actor, id) = crate::auth::service::authenticate(app, token).await?;
+        actor.address = client_ip(parts);
         parts.extensions.insert(AuthCache(actor.clone(), id));
         Ok(AuthToken(actor, id))
     }
@@ -126,6 +127,15 @@ impl FromRequestParts<AppState> for AuthToken {
 /// share one lookup.
 #[derive(Clone)]
 pub struct AuthCache(pub Actor, pub crate::ids::TokenId);
+
+/// The client's address as the server sees it (behind trusted proxies, the forwarded one).
+#[must_use]
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<super::serve::ClientIp>()
+        .map(|c| c.0.to_string())
+}
 
 /// The bearer token of a request, if any.
 #[must_use]
@@ -189,11 +199,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<super::serve::ClientIp>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
-        Ok(ClientAddr(addr))
+        Ok(ClientAddr(
+            client_ip(parts).unwrap_or_else(|| "unknown".to_owned()),
+        ))
     }
 }
 

@@ -325,6 +325,14 @@ pub async fn put(ctx: &Ctx, actor: &Actor, patch: Value) -> Result<IntegrationsV
     }
     let text = serde_json::to_string(&next).map_err(anyhow::Error::from)?;
     store::integrations::set_settings(&mut tx, ws, &text, now_micros()).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "integrations.updated",
+        "integrations",
+        None,
+        serde_json::from_str(&text).unwrap_or_default(),
+    );
     let slug = slug(&mut tx, ws).await?;
     tx.commit().await?;
     super::crm::forget(&ctx.store, ws);

@@ -287,8 +287,17 @@ pub async fn create(store: &Store, actor: &Actor, input: &PolicyInput) -> Result
         store::sla::clear_default(&mut tx, actor.workspace_id, row.id, now).await?;
     }
     store::sla::insert(&mut tx, &row).await?;
+    let view = PolicyView::from_row(&row);
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "sla_policy.created",
+        "sla_policy",
+        Some(row.id.to_string()),
+        serde_json::to_value(&view).unwrap_or_default(),
+    );
     tx.commit().await?;
-    Ok(PolicyView::from_row(&row))
+    Ok(view)
 }
 
 /// Replaces a policy.
@@ -319,8 +328,17 @@ pub async fn update(
         return Err(Error::conflict("the policy was changed by someone else"));
     }
     row.version += 1;
+    let view = PolicyView::from_row(&row);
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "sla_policy.updated",
+        "sla_policy",
+        Some(id.to_string()),
+        serde_json::to_value(&view).unwrap_or_default(),
+    );
     tx.commit().await?;
-    Ok(PolicyView::from_row(&row))
+    Ok(view)
 }
 
 /// Deletes a policy; tickets keep their due dates until their clocks are next recomputed.
@@ -330,6 +348,14 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
     if !store::sla::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "sla_policy.deleted",
+        "sla_policy",
+        Some(id.to_string()),
+        serde_json::json!({}),
+    );
     tx.commit().await
 }
 
@@ -378,6 +404,14 @@ pub async fn set_business_hours(
     let doc = serde_json::to_string(&spec).map_err(anyhow::Error::from)?;
     let mut tx = store.begin().await?;
     store::sla::set_business_hours(&mut tx, actor.workspace_id, &doc, now_micros()).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "business_hours.updated",
+        "business_hours",
+        None,
+        serde_json::to_value(&spec).unwrap_or_default(),
+    );
     tx.commit().await?;
     Ok(spec)
 }
@@ -462,6 +496,14 @@ pub async fn set_escalation(
     }
     let doc = serde_json::to_string(&settings).map_err(anyhow::Error::from)?;
     store::sla::set_escalation(&mut tx, actor.workspace_id, &doc, now_micros()).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "sla_escalation.updated",
+        "sla_escalation",
+        None,
+        serde_json::to_value(&settings).unwrap_or_default(),
+    );
     tx.commit().await?;
     Ok(settings)
 }

@@ -6,6 +6,7 @@ pub(crate) mod ai;
 pub(crate) mod analytics;
 pub(crate) mod assignment;
 pub(crate) mod attachments;
+pub(crate) mod audit;
 pub mod bulk;
 pub(crate) mod canned;
 pub(crate) mod categories;
@@ -572,6 +573,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     15 "0015" "sign_in_notify",
     16 "0016" "scale",
     17 "0017" "live",
+    18 "0018" "audit_log",
 );
 
 fn migrations(backend: Backend) -> Vec<Migration> {

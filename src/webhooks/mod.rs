@@ -126,9 +126,27 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: WebhookInput) -> Result<Web
     };
     let mut tx = ctx.store.begin().await?;
     store::webhooks::insert(&mut tx, &row).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "webhook.created",
+        "webhook",
+        Some(row.id.to_string()),
+        audit_of(&row),
+    );
     tx.commit().await?;
     ctx.store.memo().forget::<ActiveHooks>(actor.workspace_id);
     Ok(view(&row, true))
+}
+
+/// What the audit log keeps of a subscription (never its secret).
+fn audit_of(row: &WebhookRow) -> serde_json::Value {
+    serde_json::json!({
+        "url": row.url,
+        "events": serde_json::from_str::<serde_json::Value>(&row.events).unwrap_or_default(),
+        "active": row.active,
+        "include_internal": row.include_internal,
+    })
 }
 
 pub async fn list(ctx: &Ctx, actor: &Actor) -> Result<Vec<WebhookView>> {
@@ -176,6 +194,16 @@ pub async fn update(
         return Err(Error::conflict("the webhook was changed by someone else"));
     }
     row.version += 1;
+    let mut changes = audit_of(&row);
+    changes["secret_rotated"] = serde_json::Value::Bool(rotated);
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "webhook.updated",
+        "webhook",
+        Some(id.to_string()),
+        changes,
+    );
     tx.commit().await?;
     ctx.store.memo().forget::<ActiveHooks>(actor.workspace_id);
     Ok(view(&row, rotated))
@@ -187,6 +215,14 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: uuid::Uuid) -> Result<()> {
     if !store::webhooks::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "webhook.deleted",
+        "webhook",
+        Some(id.to_string()),
+        serde_json::json!({}),
+    );
     tx.commit().await?;
     ctx.store.memo().forget::<ActiveHooks>(actor.workspace_id);
     Ok(())

@@ -211,6 +211,14 @@ pub async fn merge(
     )
     .await?;
     reindex(&mut tx, &target).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "ticket.merged",
+        "ticket",
+        Some(target.id.to_string()),
+        json!({"ticket_number": target.ticket_number, "source_ticket_ids": ids}),
+    );
     tx.commit().await?;
     Ok((target, target_tags))
 }

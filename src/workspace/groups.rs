@@ -88,6 +88,14 @@ pub async fn create(store: &Store, actor: &Actor, input: NewGroup) -> Result<Gro
     };
     store::groups::insert(&mut tx, &g).await?;
     store::groups::set_members(&mut tx, actor.workspace_id, g.id, &members).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "group.created",
+        "group",
+        Some(g.id.to_string()),
+        serde_json::json!({"name": g.name, "member_ids": members}),
+    );
     tx.commit().await?;
     Ok(view(
         &g,
@@ -123,6 +131,14 @@ pub async fn update(
         store::groups::set_members(&mut tx, actor.workspace_id, g.id, &m).await?;
     }
     let members = store::groups::members(&mut tx, actor.workspace_id, Some(&[g.id])).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "group.updated",
+        "group",
+        Some(g.id.to_string()),
+        serde_json::json!({"name": g.name, "member_ids": patch.member_ids}),
+    );
     tx.commit().await?;
     Ok(view(&g, &members))
 }

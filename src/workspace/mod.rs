@@ -1,5 +1,6 @@
 //! Workspaces, users, groups, customers and workspace settings.
 
+pub mod audit;
 pub mod customers;
 pub mod groups;
 pub mod users;

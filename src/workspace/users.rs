@@ -103,6 +103,14 @@ pub async fn create(store: &Store, actor: &Actor, input: NewUser) -> Result<User
     };
     let mut tx = store.begin().await?;
     store::users::insert(&mut tx, &user).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "user.created",
+        "user",
+        Some(user.id.to_string()),
+        serde_json::json!({"email": user.email, "name": user.name, "role": user.role.as_str()}),
+    );
     tx.commit().await?;
     Ok(user)
 }
@@ -121,6 +129,13 @@ pub async fn update(
     current: Option<crate::ids::TokenId>,
 ) -> Result<UserRow> {
     let is_self = id == actor.user_id;
+    let mut changes = serde_json::json!({
+        "email": patch.email,
+        "name": patch.name,
+        "role": patch.role.map(|r| r.as_str()),
+        "active": patch.active,
+        "available": patch.available,
+    });
     let admin = actor.can(Permission::ManageUsers);
     let admin_only = patch.email.is_some() || patch.role.is_some() || patch.active.is_some();
     if !admin && (!is_self || admin_only) {
@@ -196,6 +211,18 @@ pub async fn update(
         let keep = if is_self { current } else { None };
         store::tokens::revoke_all(&mut tx, actor.workspace_id, u.id, keep, now_micros()).await?;
     }
+    changes["password_changed"] = serde_json::Value::Bool(password_changed);
+    if let Some(m) = changes.as_object_mut() {
+        m.retain(|_, v| !v.is_null());
+    }
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "user.updated",
+        "user",
+        Some(u.id.to_string()),
+        changes,
+    );
     tx.commit().await?;
     Ok(u)
 }

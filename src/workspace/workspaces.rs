@@ -269,6 +269,24 @@ pub async fn update_settings(
         return Err(Error::conflict("the settings were changed by someone else"));
     }
     w.version += 1;
+    let mut changes = serde_json::json!({
+        "name": patch.name,
+        "ticket_number_format": patch.ticket_number_format,
+        "ticket_number_start": patch.ticket_number_start,
+        "support_email": patch.support_email,
+        "timezone": patch.timezone,
+    });
+    if let Some(m) = changes.as_object_mut() {
+        m.retain(|_, v| !v.is_null());
+    }
+    super::audit::record(
+        &mut tx,
+        actor,
+        "workspace.updated",
+        "workspace",
+        Some(w.id.to_string()),
+        changes,
+    );
     tx.commit().await?;
     Ok(w)
 }

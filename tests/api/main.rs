@@ -4,6 +4,7 @@ mod common;
 
 mod ai;
 mod analytics;
+mod audit;
 mod auth;
 mod browser;
 mod cli;

@@ -11,6 +11,39 @@ use crate::error::{Error, FieldError, Result};
 use crate::http::extract::Auth;
 use crate::ids::JobId;
 
+/// The audit log of administrative actions, newest first, a cursor page at a time (admin):
+/// who, when, from which address, what changed (secrets never).
+#[utoipa::path(get, path = "/api/admin/audit-log", tag = "admin", security(("bearer" = [])),
+    params(("action" = Option<String>, Query, description = "e.g. user.updated"), ("actor_id" = Option<String>, Query),
+        ("target_type" = Option<String>, Query), ("target_id" = Option<String>, Query),
+        ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the page before"), ("limit" = Option<u64>, Query, minimum = 1, maximum = 200)),
+    responses((status = 200, body = crate::workspace::audit::AuditPage), (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+pub async fn audit_log(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Query(q): Query,
+) -> Result<axum::Json<crate::workspace::audit::AuditPage>> {
+    super::only(
+        &q,
+        &[
+            "action",
+            "actor_id",
+            "target_type",
+            "target_id",
+            "since",
+            "until",
+            "cursor",
+            "limit",
+        ],
+    )?;
+    actor.require(Permission::ManageSettings)?;
+    let (filter, limit) = crate::workspace::audit::query(&q)?;
+    Ok(axum::Json(
+        crate::workspace::audit::page(&app.store, &actor, filter, limit).await?,
+    ))
+}
+
 fn status_param(q: &Params) -> Result<Option<String>> {
     let mut errors = Vec::new();
     let status = q.get("status").cloned();

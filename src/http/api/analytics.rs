@@ -212,13 +212,30 @@ pub async fn export(
     Query(p): Query,
 ) -> Result<Response> {
     let req = read(&app, &actor, &p, &["format"]).await?;
-    export_response(&app, req)
+    export_response(&app, &actor, req).await
 }
 
 /// The export of a checked request (its `format` parameter: `csv`, the default, or `json`)
-/// as a streamed download named after its range; the console's download uses it too.
-pub fn export_response(app: &AppState, req: Request) -> Result<Response> {
+/// as a streamed download named after its range; the console's download uses it too. Every
+/// export is in the audit log.
+pub async fn export_response(
+    app: &AppState,
+    actor: &crate::auth::Actor,
+    req: Request,
+) -> Result<Response> {
     let format = choice(&req, "format", Format::parse, Format::Csv, "csv, json")?;
+    crate::workspace::audit::record_alone(
+        &app.store,
+        actor,
+        "tickets.exported",
+        "export",
+        serde_json::json!({
+            "format": format.extension(),
+            "from": crate::clock::rfc3339(req.scope.from),
+            "to": crate::clock::rfc3339(req.scope.to),
+        }),
+    )
+    .await?;
     let day = |us: i64| crate::store::timestamp(us).to_zoned(req.tz.clone()).date();
     let name = format!(
         "tickets-{}-{}.{}",

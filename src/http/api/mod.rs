@@ -173,6 +173,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(admin::list_jobs))
+        .routes(routes!(admin::audit_log))
         .routes(routes!(admin::retry_job))
         .routes(routes!(email::inbound_email))
         .routes(routes!(

@@ -186,8 +186,11 @@ impl FromRequestParts<AppState> for Staff {
             return Err(rejection);
         };
         match crate::auth::service::authenticate(app, &token).await {
-            Ok((actor, token_id)) => Ok(Staff {
-                actor,
+            Ok((mut actor, token_id)) => Ok(Staff {
+                actor: {
+                    actor.address = crate::http::extract::client_ip(parts);
+                    actor
+                },
                 csrf: csrf_token(&token),
                 token_id,
             }),

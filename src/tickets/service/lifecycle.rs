@@ -173,6 +173,14 @@ pub async fn delete(store: &Store, actor: &Actor, key: &str) -> Result<()> {
         json!({}),
     )
     .await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "ticket.deleted",
+        "ticket",
+        Some(row.id.to_string()),
+        json!({"ticket_number": row.ticket_number}),
+    );
     tx.commit().await
 }
 

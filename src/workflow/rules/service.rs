@@ -255,6 +255,17 @@ fn json(v: &impl Serialize) -> Result<String> {
     Ok(serde_json::to_string(v).map_err(anyhow::Error::from)?)
 }
 
+/// What the audit log keeps of a rule.
+fn audit_of(row: &store::rules::RuleRow) -> serde_json::Value {
+    serde_json::json!({
+        "name": row.name,
+        "active": row.active,
+        "trigger": row.trigger_on,
+        "conditions": serde_json::from_str::<serde_json::Value>(&row.conditions).unwrap_or_default(),
+        "actions": serde_json::from_str::<serde_json::Value>(&row.actions).unwrap_or_default(),
+    })
+}
+
 pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<RuleView>> {
     actor.require(Permission::ReadSettings)?;
     let mut tx = store.read().await?;
@@ -308,6 +319,14 @@ pub async fn create(ctx: &Ctx, actor: &Actor, mut input: RuleInput) -> Result<Ru
         updated_at: now,
     };
     store::rules::insert(&mut tx, &row).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "rule.created",
+        "rule",
+        Some(row.id.to_string()),
+        audit_of(&row),
+    );
     tx.commit().await?;
     super::engine::forget(&ctx.store, actor.workspace_id);
     view(&row)
@@ -353,6 +372,14 @@ pub async fn update(
         return Err(Error::conflict("the rule was changed by someone else"));
     }
     row.version += 1;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "rule.updated",
+        "rule",
+        Some(id.to_string()),
+        audit_of(&row),
+    );
     tx.commit().await?;
     super::engine::forget(&ctx.store, actor.workspace_id);
     view(&row)
@@ -364,6 +391,14 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
     if !store::rules::delete(&mut tx, actor.workspace_id, id).await? {
         return Err(Error::NotFound);
     }
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "rule.deleted",
+        "rule",
+        Some(id.to_string()),
+        serde_json::json!({}),
+    );
     tx.commit().await?;
     super::engine::forget(store, actor.workspace_id);
     Ok(())

@@ -5,6 +5,7 @@
 //! settings. Forms post to the same domain services as the API, so the rules (validation,
 //! roles) are the API's; a refused change comes back as a message on the page.
 
+mod audit;
 mod canned;
 mod categories;
 mod kb;
@@ -190,5 +191,6 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/admin/webhooks", get(webhooks).post(webhook_create))
         .route("/admin/webhooks/{id}", post(webhook_update))
         .route("/admin/settings", get(settings))
+        .route("/admin/audit", get(audit::audit))
         .route("/admin/settings/{part}", post(settings_save))
 }

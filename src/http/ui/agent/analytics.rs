@@ -495,7 +495,7 @@ pub(super) async fn analytics_export(
         params.insert("format".into(), f.clone());
     }
     let req = analytics::request(&app.store, actor, &params, &["format"]).await?;
-    Ok(crate::http::api::analytics::export_response(&app, req)?)
+    Ok(crate::http::api::analytics::export_response(&app, actor, req).await?)
 }
 
 /// "Send the daily report now".
