@@ -138,20 +138,28 @@ pub struct AuditPage {
 }
 
 /// The log's query parameters (`action`, `actor_id`, `target_type`, `target_id`, `since`,
-/// `until` as RFC 3339, `cursor`, `limit`) read into a filter and a page size; 422 naming
-/// each bad one.
+/// `until` as RFC 3339, `cursor`, `limit`) read into a filter and a page size; an empty text
+/// filter filters nothing (as an empty form field); 422 naming each bad one.
 pub fn query(params: &std::collections::HashMap<String, String>) -> Result<(AuditFilter, u64)> {
+    // An empty text filter filters nothing; an empty time or id is not one (422).
+    let params: std::collections::HashMap<&str, &String> = params
+        .iter()
+        .filter(|(k, v)| {
+            !(v.is_empty() && ["action", "target_type", "target_id"].contains(&k.as_str()))
+        })
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     let mut errors = Vec::new();
     let text = |name: &str, errors: &mut Vec<crate::error::FieldError>| {
         params.get(name).and_then(|v| {
-            if v.is_empty() || v.len() > 200 || v.contains('\0') {
+            if v.len() > 200 || v.contains('\0') {
                 errors.push(crate::error::FieldError::new(
                     name,
                     "must be 1 to 200 characters",
                 ));
                 None
             } else {
-                Some(v.clone())
+                Some((*v).clone())
             }
         })
     };

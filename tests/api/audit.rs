@@ -166,10 +166,18 @@ async fn audit(app: TestApp) {
         .expect(200)
         .clone();
     assert!(future["entries"].as_array().expect("entries").is_empty());
+    // An empty text filter filters nothing (as an empty form field).
+    let empty = admin
+        .get("/api/admin/audit-log?action=&target_type=&target_id=&limit=200")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(ids(&empty), all);
     for bad in [
         "limit=0",
         "since=yesterday",
         "cursor=x",
+        "since=",
         "actor_id=12",
         "bogus=1",
     ] {

@@ -14,10 +14,11 @@ use crate::ids::JobId;
 /// The audit log of administrative actions, newest first, a cursor page at a time (admin):
 /// who, when, from which address, what changed (secrets never).
 #[utoipa::path(get, path = "/api/admin/audit-log", tag = "admin", security(("bearer" = [])),
-    params(("action" = Option<String>, Query, description = "e.g. user.updated"), ("actor_id" = Option<String>, Query),
+    params(("action" = Option<String>, Query, description = "e.g. user.updated"),
         ("target_type" = Option<String>, Query), ("target_id" = Option<String>, Query),
-        ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the page before"), ("limit" = Option<u64>, Query, minimum = 1, maximum = 200)),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339"), ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        ("actor_id" = Option<String>, Query, format = Uuid), ("cursor" = Option<String>, Query, format = Uuid, description = "next_cursor of the page before"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = crate::workspace::audit::AuditPage), (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
 pub async fn audit_log(
     State(app): State<AppState>,
