@@ -301,8 +301,20 @@ pub async fn create(store: &Store, actor: &Actor, input: NewCanned) -> Result<Ca
         updated_at: now,
     };
     store::canned::insert(&mut tx, &row).await?;
+    let view = CannedView::from(&row);
+    // Shared responses are the team's: their changes are administrative.
+    if row.shared {
+        crate::workspace::audit::record(
+            &mut tx,
+            actor,
+            "canned_response.created",
+            "canned_response",
+            Some(row.id.to_string()),
+            serde_json::to_value(&view).unwrap_or_default(),
+        );
+    }
     tx.commit().await?;
-    Ok(CannedView::from(&row))
+    Ok(view)
 }
 
 pub async fn update(
@@ -366,8 +378,19 @@ pub async fn update(
         ));
     }
     row.version += 1;
+    let view = CannedView::from(&row);
+    if row.shared {
+        crate::workspace::audit::record(
+            &mut tx,
+            actor,
+            "canned_response.updated",
+            "canned_response",
+            Some(row.id.to_string()),
+            serde_json::to_value(&view).unwrap_or_default(),
+        );
+    }
     tx.commit().await?;
-    Ok(CannedView::from(&row))
+    Ok(view)
 }
 
 pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> {
@@ -375,6 +398,16 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
     let row = load(&mut tx, actor, id).await?;
     may_manage(actor, &row)?;
     store::canned::delete(&mut tx, actor.workspace_id, id).await?;
+    if row.shared {
+        crate::workspace::audit::record(
+            &mut tx,
+            actor,
+            "canned_response.deleted",
+            "canned_response",
+            Some(id.to_string()),
+            serde_json::json!({"title": row.title}),
+        );
+    }
     tx.commit().await
 }
 

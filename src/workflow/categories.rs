@@ -207,8 +207,17 @@ pub async fn create(store: &Store, actor: &Actor, input: NewCategory) -> Result<
         updated_at: now,
     };
     store::categories::insert(&mut tx, &row).await?;
+    let view = CategoryView::from(&row);
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "category.created",
+        "category",
+        Some(row.id.0.to_string()),
+        serde_json::to_value(&view).unwrap_or_default(),
+    );
     tx.commit().await?;
-    Ok(CategoryView::from(&row))
+    Ok(view)
 }
 
 pub async fn update(
@@ -271,8 +280,17 @@ pub async fn update(
         return Err(Error::conflict("the category was changed by someone else"));
     }
     row.version += 1;
+    let view = CategoryView::from(&row);
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "category.updated",
+        "category",
+        Some(row.id.0.to_string()),
+        serde_json::to_value(&view).unwrap_or_default(),
+    );
     tx.commit().await?;
-    Ok(CategoryView::from(&row))
+    Ok(view)
 }
 
 /// `DELETE`: archives. Tickets keep the category; it leaves pickers and default lists.
@@ -290,6 +308,14 @@ pub async fn archive(store: &Store, actor: &Actor, id: CategoryId) -> Result<()>
     if !store::categories::update(&mut tx, &row).await? {
         return Err(Error::conflict("the category was changed by someone else"));
     }
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "category.archived",
+        "category",
+        Some(id.0.to_string()),
+        serde_json::json!({"name": row.name}),
+    );
     tx.commit().await
 }
 

@@ -68,6 +68,25 @@ async fn audit(app: TestApp) {
         .get("/api/tickets/analytics/export?from=2020-01-01&to=2020-01-02&format=json")
         .await
         .expect(200);
+    admin
+        .post("/api/tickets/categories", json!({"name": "Audited"}))
+        .await
+        .expect(201);
+    // A shared canned response is the team's (recorded); a personal one is not.
+    admin
+        .post(
+            "/api/tickets/canned-responses",
+            json!({"title": "Team reply", "content": "Thanks!", "shared": true}),
+        )
+        .await
+        .expect(201);
+    admin
+        .post(
+            "/api/tickets/canned-responses",
+            json!({"title": "Mine", "content": "Mine only", "shared": false}),
+        )
+        .await
+        .expect(201);
 
     let log = admin
         .get("/api/admin/audit-log?limit=200")
@@ -93,6 +112,8 @@ async fn audit(app: TestApp) {
             "token.revoked",
             "ticket.deleted",
             "tickets.exported",
+            "category.created",
+            "canned_response.created",
         ],
         "{log}"
     );
