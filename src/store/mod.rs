@@ -23,8 +23,10 @@ pub(crate) mod idempotency;
 pub(crate) mod integrations;
 pub mod jobs;
 pub(crate) mod kb;
+mod listen;
 pub(crate) mod logins;
 pub mod memo;
+mod migrations;
 pub mod notifications;
 pub(crate) mod presence;
 pub(crate) mod rules;
@@ -37,14 +39,13 @@ pub(crate) mod watchers;
 pub(crate) mod webhooks;
 pub(crate) mod workspaces;
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_sqlx::SqlxBinder;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::SqliteRow;
@@ -78,7 +79,7 @@ pub struct Store {
     /// SQLite: the group-commit writer of [`Store::write_grouped`].
     group: Option<group::GroupWriter>,
     /// PostgreSQL: the task hearing other nodes' sign-in changes, stopped with the last clone.
-    _listener: Option<std::sync::Arc<StopOnDrop>>,
+    _listener: Option<std::sync::Arc<listen::StopOnDrop>>,
     /// How many times a connection was taken for a transaction or a read (what an idle
     /// server costs the database is measured by it).
     uses: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -86,69 +87,6 @@ pub struct Store {
 
 pub use group::{Keep, Work};
 pub use memo::Wake;
-
-/// Stops a task when dropped.
-struct StopOnDrop(tokio::task::AbortHandle);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// PostgreSQL: one connection per node hears what every node commits. A change of sign-in
-/// facts (`ferrodesk_sign_in`, migration 0015) moves the epoch on; new domain events
-/// (`ferrodesk_events`, with the event's id) and presence changes (`ferrodesk_presence`, with
-/// the ticket's id; migration 0017) wake the live pages. While the connection is down there is
-/// no epoch, so nothing remembered is used; it reconnects every second and then sends
-/// [`Wake::Resync`], so live pages read what they missed from the outbox.
-async fn hear_changes(pool: sqlx::PgPool, memo: std::sync::Arc<memo::Memo>) {
-    loop {
-        match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut l) => {
-                if l.listen_all([
-                    "ferrodesk_sign_in",
-                    "ferrodesk_events",
-                    "ferrodesk_presence",
-                ])
-                .await
-                .is_ok()
-                {
-                    memo.epoch().hearing(true);
-                    memo.wake(Wake::Resync);
-                    while let Ok(Some(n)) = l.try_recv().await {
-                        match n.channel() {
-                            "ferrodesk_events" => memo.wake(
-                                n.payload()
-                                    .parse::<uuid::Uuid>()
-                                    .map_or(Wake::Resync, |id| {
-                                        Wake::Event(crate::ids::EventId(id))
-                                    }),
-                            ),
-                            "ferrodesk_presence" => {
-                                if let Ok(t) = n.payload().parse::<uuid::Uuid>() {
-                                    memo.wake(Wake::Presence(crate::ids::TicketId(t)));
-                                }
-                            }
-                            _ => memo.epoch().advance(),
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("cannot listen for other nodes' changes: {e}"),
-        }
-        memo.epoch().hearing(false);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-impl Store {
-    /// Whether this node hears other nodes' changes (always on SQLite: there are none).
-    #[must_use]
-    pub fn hears_changes(&self) -> bool {
-        self.backend() == Backend::Sqlite || self.memo.epoch().is_hearing()
-    }
-}
 
 /// A connection in use: a plain pooled connection (reads) or a write transaction.
 ///
@@ -543,58 +481,6 @@ impl Drop for Conn {
     }
 }
 
-/// The migrations, in order: `NNNN_name.sql` in `migrations/sqlite` and `migrations/postgres`.
-macro_rules! migration_files {
-    ($($v:literal $file:literal $name:literal),* $(,)?) => {
-        (
-            &[$(($v, $name, include_str!(concat!("../../migrations/sqlite/", $file, "_", $name, ".sql")))),*],
-            &[$(($v, $name, include_str!(concat!("../../migrations/postgres/", $file, "_", $name, ".sql")))),*],
-        )
-    };
-}
-
-type MigrationFiles = &'static [(i64, &'static str, &'static str)];
-
-const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
-    1 "0001" "init",
-    2 "0002" "sla",
-    3 "0003" "sla_notices",
-    4 "0004" "workflow",
-    5 "0005" "email",
-    6 "0006" "webhooks",
-    7 "0007" "integrations",
-    8 "0008" "presence",
-    9 "0009" "console_indexes",
-    10 "0010" "knowledge_base",
-    11 "0011" "ai",
-    12 "0012" "change_feed",
-    13 "0013" "analytics",
-    14 "0014" "analytics_facts",
-    15 "0015" "sign_in_notify",
-    16 "0016" "scale",
-    17 "0017" "live",
-    18 "0018" "audit_log",
-);
-
-fn migrations(backend: Backend) -> Vec<Migration> {
-    let files = match backend {
-        Backend::Sqlite => MIGRATIONS.0,
-        Backend::Postgres => MIGRATIONS.1,
-    };
-    files
-        .iter()
-        .map(|(v, name, sql)| {
-            Migration::new(
-                *v,
-                Cow::Borrowed(*name),
-                MigrationType::Simple,
-                sqlx::SqlSafeStr::into_sql_str(*sql),
-                false,
-            )
-        })
-        .collect()
-}
-
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). SQLite files are created if missing.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
@@ -614,12 +500,14 @@ impl Store {
                 .context("could not connect to PostgreSQL")?;
             let memo: std::sync::Arc<memo::Memo> = std::sync::Arc::default();
             memo.epoch().hearing(false);
-            let listener = tokio::spawn(hear_changes(pool.clone(), memo.clone()));
+            let listener = tokio::spawn(listen::hear_changes(pool.clone(), memo.clone()));
             return Ok(Store {
                 pools: Pools::Postgres(pool),
                 memo,
                 group: None,
-                _listener: Some(std::sync::Arc::new(StopOnDrop(listener.abort_handle()))),
+                _listener: Some(std::sync::Arc::new(listen::StopOnDrop(
+                    listener.abort_handle(),
+                ))),
                 uses: std::sync::Arc::default(),
             });
         }
@@ -655,7 +543,7 @@ impl Store {
 
     /// Applies pending migrations (idempotent).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = Migrator::with_migrations(migrations(self.backend()));
+        let migrator = Migrator::with_migrations(migrations::all(self.backend()));
         match &self.pools {
             Pools::Sqlite { write, .. } => migrator.run(write).await?,
             Pools::Postgres(pool) => migrator.run(pool).await?,
@@ -821,11 +709,11 @@ mod tests {
         };
         assert_eq!(names("sqlite"), names("postgres"));
         assert_eq!(
-            super::migrations(super::Backend::Sqlite).len(),
+            super::migrations::all(super::Backend::Sqlite).len(),
             names("sqlite").len()
         );
         assert_eq!(
-            super::migrations(super::Backend::Postgres).len(),
+            super::migrations::all(super::Backend::Postgres).len(),
             names("postgres").len()
         );
     }
