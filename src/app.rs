@@ -127,6 +127,7 @@ pub fn default_jobs() -> Registry {
         .with::<crate::portal::SendAccess>()
         .with::<crate::ai::summaries::Summarize>()
         .with::<crate::ai::semantic::Embed>()
+        .with::<crate::workspace::privacy::DeleteFiles>()
         .every("SLA scan", |store, now| {
             Box::pin(async move { crate::sla::scan::run(&store, now).await.map(drop) })
         })

@@ -200,6 +200,7 @@ pub async fn seed(
             version: 1,
             created_at: created,
             updated_at: created,
+            erased_at: None,
         });
     }
     for chunk in customers.chunks(500) {

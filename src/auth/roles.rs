@@ -48,6 +48,8 @@ pub enum Permission {
     ViewOwnAnalytics,
     /// Analytics of the whole team, the daily queue report and its settings.
     ViewTeamAnalytics,
+    /// Export or erase everything held about a customer (data subject requests).
+    CustomerDataRights,
 }
 
 /// Whether `role` may do `perm`.
@@ -88,7 +90,8 @@ pub fn allows(role: Role, perm: Permission) -> bool {
         | P::ManageGroups
         | P::ManageSettings
         | P::ImportTickets
-        | P::ModerateComments => role == Admin,
+        | P::ModerateComments
+        | P::CustomerDataRights => role == Admin,
     }
 }
 
@@ -171,6 +174,7 @@ mod tests {
             (P::ExportTickets, true, true, false, false),
             (P::ViewOwnAnalytics, true, true, true, false),
             (P::ViewTeamAnalytics, true, true, false, false),
+            (P::CustomerDataRights, true, false, false, false),
         ];
         for (p, a, s, g, e) in rows {
             assert_eq!(

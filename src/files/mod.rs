@@ -85,6 +85,14 @@ impl Files {
         })
     }
 
+    /// Deletes a file; one already gone is not an error (a retried job deletes it twice).
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Reads a file as a stream of chunks.
     pub async fn get(
         &self,

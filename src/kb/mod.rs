@@ -285,6 +285,14 @@ pub async fn create(store: &Store, actor: &Actor, input: NewArticle) -> Result<A
         updated_at: now,
     };
     store::kb::insert(&mut tx, &row, &document(&row)).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "kb_article.created",
+        "kb_article",
+        Some(row.id.to_string()),
+        serde_json::json!({"title": row.title, "status": row.status}),
+    );
     crate::ai::semantic::queue(
         &mut tx,
         row.workspace_id,
@@ -363,6 +371,30 @@ pub async fn update(
     if !store::kb::update(&mut tx, &row, actor.user_id, &document(&row)).await? {
         return Err(Error::conflict("the article was changed by someone else"));
     }
+    let mut changes = serde_json::json!({"version": row.version});
+    if patch.title.is_some() {
+        changes["title"] = row.title.clone().into();
+    }
+    if let Some(s) = patch.status {
+        changes["status"] = s.as_str().into();
+    }
+    if patch.body.is_some() {
+        changes["body_changed"] = true.into();
+    }
+    if !matches!(patch.category_id, Patch::Absent) {
+        changes["category_id"] = serde_json::json!(row.category_id);
+    }
+    if patch.tags.is_some() {
+        changes["tags"] = serde_json::from_str(&row.tags).unwrap_or_default();
+    }
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "kb_article.updated",
+        "kb_article",
+        Some(row.id.to_string()),
+        changes,
+    );
     crate::ai::semantic::queue(
         &mut tx,
         row.workspace_id,
@@ -378,8 +410,16 @@ pub async fn update(
 pub async fn delete(store: &Store, actor: &Actor, id: ArticleId) -> Result<()> {
     actor.require(Permission::ManageKb)?;
     let mut tx = store.begin().await?;
-    load(&mut tx, actor, id).await?;
+    let row = load(&mut tx, actor, id).await?;
     store::kb::delete(&mut tx, actor.workspace_id, id).await?;
+    crate::workspace::audit::record(
+        &mut tx,
+        actor,
+        "kb_article.deleted",
+        "kb_article",
+        Some(id.to_string()),
+        serde_json::json!({"title": row.title}),
+    );
     tx.commit().await
 }
 

@@ -156,6 +156,7 @@ mod tests {
             version: 1,
             created_at: 0,
             updated_at: 0,
+            erased_at: None,
         };
         let created = micros(created.parse::<Timestamp>().expect("ts"));
         let mut row =

@@ -47,7 +47,7 @@ pub struct CommentRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: [Comments; 14] = [
+pub(super) const COLUMNS: [Comments; 14] = [
     Comments::Id,
     Comments::WorkspaceId,
     Comments::TicketId,

@@ -20,6 +20,7 @@ pub enum Customers {
     Version,
     CreatedAt,
     UpdatedAt,
+    ErasedAt,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
@@ -34,9 +35,11 @@ pub struct CustomerRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the customer's personal data was erased (`POST /api/customers/:id/erase`).
+    pub erased_at: Option<i64>,
 }
 
-const COLUMNS: [Customers; 10] = [
+const COLUMNS: [Customers; 11] = [
     Customers::Id,
     Customers::WorkspaceId,
     Customers::Email,
@@ -47,6 +50,7 @@ const COLUMNS: [Customers; 10] = [
     Customers::Version,
     Customers::CreatedAt,
     Customers::UpdatedAt,
+    Customers::ErasedAt,
 ];
 
 pub async fn insert(tx: &mut Tx, c: &CustomerRow) -> Result<()> {
@@ -54,7 +58,7 @@ pub async fn insert(tx: &mut Tx, c: &CustomerRow) -> Result<()> {
 }
 
 /// The values of a row in `COLUMNS` order.
-fn values(c: &CustomerRow) -> [sea_query::SimpleExpr; 10] {
+fn values(c: &CustomerRow) -> [sea_query::SimpleExpr; 11] {
     [
         c.id.into(),
         c.workspace_id.into(),
@@ -66,6 +70,7 @@ fn values(c: &CustomerRow) -> [sea_query::SimpleExpr; 10] {
         c.version.into(),
         c.created_at.into(),
         c.updated_at.into(),
+        c.erased_at.into(),
     ]
 }
 

@@ -38,6 +38,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     16 "0016" "scale",
     17 "0017" "live",
     18 "0018" "audit_log",
+    19 "0019" "erasure",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

@@ -14,6 +14,7 @@ pub(crate) mod comments;
 pub(crate) mod customers;
 pub mod dialect;
 pub(crate) mod email;
+pub mod erasure;
 pub mod events;
 pub(crate) mod facts;
 pub(crate) mod gauges;

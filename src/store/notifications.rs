@@ -118,6 +118,24 @@ pub async fn of_ticket(
     tx.fetch_all(&q).await
 }
 
+/// The messages addressed to a customer, oldest first.
+pub async fn to_customer(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    customer: crate::ids::CustomerId,
+) -> Result<Vec<NotificationRow>> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Notifications::Table)
+        .and_where(Expr::col(Notifications::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Notifications::RecipientType).eq("customer"))
+        .and_where(Expr::col(Notifications::RecipientId).eq(customer))
+        .order_by(Notifications::CreatedAt, Order::Asc)
+        .order_by(Notifications::Id, Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
 pub async fn find(tx: &mut Conn, id: uuid::Uuid) -> Result<Option<NotificationRow>> {
     let q = Query::select()
         .columns(COLUMNS)

@@ -187,8 +187,16 @@ pub async fn thread(
     tx: &mut store::Conn,
     row: &crate::store::tickets::TicketRow,
 ) -> Result<Vec<super::model::CommentView>> {
-    let ws = row.workspace_id;
-    let rows = store::comments::list(tx, ws, row.id, true).await?;
+    let rows = store::comments::list(tx, row.workspace_id, row.id, true).await?;
+    views(tx, row.workspace_id, &rows).await
+}
+
+/// Comments of workspace `ws` as staff see them, with their attachments and delivery.
+pub async fn views(
+    tx: &mut store::Conn,
+    ws: crate::ids::WorkspaceId,
+    rows: &[CommentRow],
+) -> Result<Vec<super::model::CommentView>> {
     let ids: Vec<CommentId> = rows.iter().map(|c| c.id).collect();
     let files = store::attachments::attachments_of(tx, ws, &ids).await?;
     let mail = store::notifications::of_comments(tx, ws, &ids).await?;

@@ -22,6 +22,8 @@ pub struct CustomerView {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// When the customer's personal data was erased (`POST /api/customers/{id}/erase`).
+    pub erased_at: Option<String>,
 }
 
 impl From<&CustomerRow> for CustomerView {
@@ -36,6 +38,7 @@ impl From<&CustomerRow> for CustomerView {
             version: c.version,
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
+            erased_at: c.erased_at.map(rfc3339),
         }
     }
 }
@@ -99,6 +102,7 @@ pub async fn create(store: &Store, actor: &Actor, input: NewCustomer) -> Result<
         version: 1,
         created_at: now,
         updated_at: now,
+        erased_at: None,
     };
     let mut tx = store.begin().await?;
     store::customers::insert(&mut tx, &c).await?;
@@ -118,6 +122,11 @@ pub async fn update(
     let mut c = store::customers::find(&mut tx, actor.workspace_id, id)
         .await?
         .ok_or(Error::NotFound)?;
+    if c.erased_at.is_some() {
+        return Err(Error::conflict(
+            "the customer's personal data was erased; create a new customer",
+        ));
+    }
     if let Some(v) = if_match.filter(|v| *v != c.version) {
         return Err(Error::Client(
             Code::PreconditionFailed,

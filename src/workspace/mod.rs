@@ -3,5 +3,6 @@
 pub mod audit;
 pub mod customers;
 pub mod groups;
+pub mod privacy;
 pub mod users;
 pub mod workspaces;

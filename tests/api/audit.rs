@@ -88,6 +88,28 @@ async fn audit(app: TestApp) {
         .await
         .expect(201);
 
+    // Knowledge-base articles: what changed, never the body itself.
+    let article = admin
+        .post(
+            "/api/kb/articles",
+            json!({"title": "Reset the printer", "body": "Hold the power button for ten seconds."}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let article_id = article["id"].as_str().expect("id").to_owned();
+    admin
+        .patch(
+            &format!("/api/kb/articles/{article_id}"),
+            json!({"status": "published", "body": "Hold the power button for twenty seconds."}),
+        )
+        .await
+        .expect(200);
+    admin
+        .delete(&format!("/api/kb/articles/{article_id}"))
+        .await
+        .expect(204);
+
     let log = admin
         .get("/api/admin/audit-log?limit=200")
         .await
@@ -114,6 +136,9 @@ async fn audit(app: TestApp) {
             "tickets.exported",
             "category.created",
             "canned_response.created",
+            "kb_article.created",
+            "kb_article.updated",
+            "kb_article.deleted",
         ],
         "{log}"
     );
@@ -125,6 +150,14 @@ async fn audit(app: TestApp) {
         assert_eq!(e["address"], "127.0.0.1");
         assert!(e["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
     }
+    let kb_update = &entries[1];
+    assert_eq!(kb_update["target_id"], article_id.as_str());
+    assert_eq!(kb_update["changes"]["status"], "published");
+    assert_eq!(kb_update["changes"]["body_changed"], true);
+    assert!(
+        !log.to_string().contains("twenty seconds"),
+        "no article text"
+    );
     let role = &entries[entries.len() - 2];
     assert_eq!(role["changes"]["role"], "supervisor");
     assert_eq!(role["target_type"], "user");

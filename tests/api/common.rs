@@ -192,6 +192,29 @@ impl TestApp {
         }
     }
 
+    /// Reads the first column of every row of one SQL query behind the server's back, as text
+    /// (`CAST(… AS TEXT)` in the query for numbers).
+    pub async fn raw_texts(&self, sql: &str) -> Vec<String> {
+        use sqlx::Connection;
+        let url = self.app.config.database_url();
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_all(&mut c)
+                .await
+                .expect("raw sql")
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_all(&mut c)
+                .await
+                .expect("raw sql")
+        }
+    }
+
     /// Stops the server but keeps its database and data folder (a process that died; the next
     /// one starts on the same data).
     pub async fn halt(&mut self) {

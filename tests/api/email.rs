@@ -15,7 +15,7 @@ fn corpus(path: &str) -> Vec<u8> {
 }
 
 /// Posts a raw message with the workspace's inbound token.
-async fn deliver(app: &TestApp, token: &str, raw: &[u8]) -> (u16, Value) {
+pub async fn deliver(app: &TestApp, token: &str, raw: &[u8]) -> (u16, Value) {
     let res = app
         .http
         .post(format!("{}/api/integrations/email/inbound", app.base))

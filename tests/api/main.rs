@@ -20,6 +20,7 @@ mod mail_out;
 mod metrics;
 mod nodes;
 mod portal;
+mod privacy;
 mod roles;
 mod sla;
 mod store;

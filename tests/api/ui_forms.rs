@@ -1160,3 +1160,147 @@ async fn sign_in_forms_from_another_site_are_refused() {
     assert_eq!(res.status().as_u16(), 303, "the console's own form");
     assert!(res.headers().get("set-cookie").is_some());
 }
+
+async fn customer_data(app: TestApp) {
+    let api = app.admin().await;
+    let t = api
+        .create_ticket(json!({"subject": "Printer", "description": "It jams", "requester_email": "robin@example.com", "requester_name": "Robin <b>Bold</b>"}))
+        .await;
+    let customer = t["requester_id"].as_str().expect("requester").to_owned();
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (status, html) = ui.get("/admin/customers?q=robin").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("robin@example.com"));
+    assert!(
+        html.contains("Robin &lt;b&gt;Bold&lt;/b&gt;") || html.contains("Robin &#60;b&#62;Bold"),
+        "escaped"
+    );
+    assert!(!html.contains("<b>Bold</b>"));
+    // The export downloads as a file.
+    let res = ui
+        .http
+        .get(format!("{}/admin/customers/{customer}/export", ui.base))
+        .header("cookie", &ui.cookie)
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .is_ok_and(|d| d.starts_with("attachment;"))
+    );
+    let doc: Value = res.json().await.expect("json");
+    assert_eq!(doc["customer"]["email"], "robin@example.com");
+    // Erasure needs the customer's address typed in.
+    let erase = format!("/admin/customers/{customer}/erase");
+    let (status, body) = ui.post(&erase, &[("confirm", "someone@example.com")]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("type the customer"));
+    assert_eq!(
+        api.get(&format!("/api/customers/{customer}"))
+            .await
+            .expect(200)["erased_at"],
+        Value::Null
+    );
+    let to = ui.ok(&erase, &[("confirm", " Robin@Example.com ")]).await;
+    assert!(to.starts_with("/admin/customers?done=Erased"), "{to}");
+    let (_, html) = ui.get("/admin/customers").await;
+    assert!(html.contains("erased 20"), "the row says when");
+    assert!(!html.contains("robin@example.com"));
+    // Not for agents.
+    let agent: Client = api.user(&app, "agent").await;
+    let agent_email = agent.user["email"].as_str().expect("email").to_owned();
+    let agent_ui = Ui::sign_in(&app, &agent_email, "password-123").await;
+    assert_eq!(agent_ui.get("/admin/customers").await.0, 403);
+    assert_eq!(
+        agent_ui
+            .get(&format!("/admin/customers/{customer}/export"))
+            .await
+            .0,
+        403
+    );
+}
+crate::both!(customer_data_page_exports_and_erases, customer_data);
+
+/// The `…/end` form targets on a sessions page, without the current session's.
+fn other_sessions(html: &str, base: &str) -> Vec<String> {
+    html.split("<tr>")
+        .filter(|row| !row.contains("(this one)"))
+        .filter_map(|row| {
+            row.split(&format!("action=\"{base}/"))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(|a| format!("{base}/{a}"))
+        })
+        .collect()
+}
+
+async fn sessions(app: TestApp) {
+    let api = app.admin().await;
+    let ui = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let elsewhere = Ui::sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (status, html) = ui.get("/account/sessions").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("(this one)").count(), 1);
+    let others = other_sessions(&html, "/account/sessions");
+    assert_eq!(
+        others.len(),
+        2,
+        "the API sign-in and the other console: {html}"
+    );
+    for end in &others {
+        let to = ui.ok(end, &[]).await;
+        assert_eq!(to, "/account/sessions?done=ended");
+    }
+    assert_eq!(
+        elsewhere.get("/").await.0,
+        303,
+        "the other console is signed out"
+    );
+    api.get("/api/me").await.expect_problem(401, "unauthorized");
+    assert_eq!(ui.get("/").await.0, 200, "this one stays");
+    // An admin ends an agent's session; the agent cannot open another user's page.
+    let admin_api = app.admin().await;
+    let agent: Client = admin_api.user(&app, "agent").await;
+    let agent_id = agent.user["id"].as_str().expect("id").to_owned();
+    let agent_email = agent.user["email"].as_str().expect("email").to_owned();
+    let agent_ui = Ui::sign_in(&app, &agent_email, "password-123").await;
+    assert_eq!(
+        agent_ui
+            .get(&format!(
+                "/admin/users/{}/sessions",
+                admin_api.user["id"].as_str().expect("id")
+            ))
+            .await
+            .0,
+        403
+    );
+    let base = format!("/admin/users/{agent_id}/sessions");
+    let (status, html) = ui.get(&base).await;
+    assert_eq!(status, 200);
+    let theirs = other_sessions(&html, &base);
+    assert_eq!(theirs.len(), 2, "the agent's API sign-in and console");
+    for end in &theirs {
+        ui.ok(end, &[]).await;
+    }
+    assert_eq!(agent_ui.get("/").await.0, 303);
+    agent
+        .get("/api/me")
+        .await
+        .expect_problem(401, "unauthorized");
+    // Ending the session in use signs out.
+    let (_, html) = ui.get("/account/sessions").await;
+    let mine = html
+        .split("<tr>")
+        .find(|row| row.contains("(this one)"))
+        .and_then(|row| row.split("action=\"/account/sessions/").nth(1))
+        .and_then(|r| r.split('"').next())
+        .expect("the current session's form");
+    assert_eq!(
+        ui.ok(&format!("/account/sessions/{mine}"), &[]).await,
+        "/login"
+    );
+    assert_eq!(ui.get("/").await.0, 303);
+}
+crate::both!(sessions_are_listed_and_ended_from_the_console, sessions);

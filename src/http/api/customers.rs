@@ -15,6 +15,7 @@ use crate::ids::CustomerId;
 use crate::store;
 use crate::tickets::model::TicketView;
 use crate::workspace::customers::{self, CustomerPatch, CustomerView, NewCustomer};
+use crate::workspace::privacy::{self, CustomerExport, ErasureReport};
 
 fn customer_response(status: StatusCode, c: &store::customers::CustomerRow) -> Response {
     let mut res = (status, axum::Json(CustomerView::from(c))).into_response();
@@ -118,4 +119,56 @@ pub async fn customer_tickets(
         })
         .collect();
     Ok(axum::Json(json!({"tickets": views})))
+}
+
+/// Everything held about the customer (GDPR article 15, admin only): profile, tickets with
+/// their messages and attachment lists, ratings, their messages elsewhere, mail sent to them.
+/// Internal notes only with `include_internal=true`. Recorded in the audit log.
+#[utoipa::path(get, path = "/api/customers/{id}/export", tag = "customers", security(("bearer" = [])),
+    params(("id" = String, Path), ("include_internal" = Option<bool>, Query)),
+    responses((status = 200, body = CustomerExport), (status = 403, body = crate::http::problem::Problem),
+        (status = 404, body = crate::http::problem::Problem)))]
+pub async fn export_customer(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<CustomerId>,
+    Query(p): Query,
+) -> Result<Response> {
+    super::only(&p, &["include_internal"])?;
+    let internal = match p.get("include_internal").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(crate::error::Error::field(
+                "include_internal",
+                "must be true or false",
+            ));
+        }
+    };
+    let doc = privacy::export(&app.store, &actor, id, internal).await?;
+    let mut res = axum::Json(doc).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_str(&format!(
+            "attachment; filename=\"customer-{}.json\"",
+            id.0.simple()
+        ))
+        .map_err(anyhow::Error::from)?,
+    );
+    Ok(res)
+}
+
+/// Erases the customer's personal data (GDPR article 17, admin only, irreversible): name,
+/// email, phone, company, notes, the text of their tickets and messages, their files and
+/// stored mail; the tickets' skeleton stays for statistics. Recorded in the audit log.
+#[utoipa::path(post, path = "/api/customers/{id}/erase", tag = "customers", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ErasureReport), (status = 403, body = crate::http::problem::Problem),
+        (status = 404, body = crate::http::problem::Problem), (status = 409, body = crate::http::problem::Problem)))]
+pub async fn erase_customer(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<CustomerId>,
+) -> Result<axum::Json<ErasureReport>> {
+    Ok(axum::Json(privacy::erase(&app, &actor, id).await?))
 }

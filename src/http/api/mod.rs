@@ -150,6 +150,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(customers::get_customer, customers::update_customer))
         .routes(routes!(customers::customer_tickets))
+        .routes(routes!(customers::export_customer))
+        .routes(routes!(customers::erase_customer))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::get_user, users::update_user))
         .routes(routes!(users::list_user_tokens))

@@ -40,6 +40,7 @@ pub(super) struct CreationRow {
     c_version: Option<i64>,
     c_created_at: Option<i64>,
     c_updated_at: Option<i64>,
+    c_erased_at: Option<i64>,
 }
 
 /// Reads the creation context in one query (one trip to the database per create).
@@ -73,6 +74,7 @@ pub async fn creation_context(
         .expr_as(c(Customers::Version), "c_version")
         .expr_as(c(Customers::CreatedAt), "c_created_at")
         .expr_as(c(Customers::UpdatedAt), "c_updated_at")
+        .expr_as(c(Customers::ErasedAt), "c_erased_at")
         .from(Workspaces::Table)
         .left_join(
             Customers::Table,
@@ -97,6 +99,7 @@ pub async fn creation_context(
             version: r.c_version.unwrap_or(1),
             created_at: r.c_created_at.unwrap_or_default(),
             updated_at: r.c_updated_at.unwrap_or_default(),
+            erased_at: r.c_erased_at,
         }),
         _ => None,
     };

@@ -26,9 +26,16 @@ pub async fn find_or_create_customer(
     name: Option<&str>,
 ) -> Result<CustomerRow> {
     if let Some(id) = id {
-        return store::customers::find(tx, ws, id)
+        let c = store::customers::find(tx, ws, id)
             .await?
-            .ok_or_else(|| Error::field("requester_id", "no such customer"));
+            .ok_or_else(|| Error::field("requester_id", "no such customer"))?;
+        if c.erased_at.is_some() {
+            return Err(Error::field(
+                "requester_id",
+                "the customer's personal data was erased; create a new customer",
+            ));
+        }
+        return Ok(c);
     }
     let email = validate::email("requester_email", email.unwrap_or_default())
         .map_err(|e| Error::Validation(vec![e]))?;
@@ -58,6 +65,7 @@ pub async fn find_or_create_customer(
         version: 1,
         created_at: now,
         updated_at: now,
+        erased_at: None,
     };
     store::customers::insert_or_get(tx, &c).await
 }
@@ -329,6 +337,16 @@ pub async fn prepare_with(
         .ok_or(Error::NotFound)?;
     if input.requester_id.is_some() && context.customer.is_none() {
         return Err(Error::field("requester_id", "no such customer"));
+    }
+    if context
+        .customer
+        .as_ref()
+        .is_some_and(|c| c.erased_at.is_some())
+    {
+        return Err(Error::field(
+            "requester_id",
+            "the customer's personal data was erased; create a new customer",
+        ));
     }
     let customer = context.customer;
     Ok(PreparedTicket {

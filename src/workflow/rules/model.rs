@@ -497,6 +497,7 @@ mod tests {
             version: 1,
             created_at: now,
             updated_at: now,
+            erased_at: None,
         };
         let mut t = crate::tickets::service::new_row(
             &c,

@@ -8,6 +8,7 @@
 mod audit;
 mod canned;
 mod categories;
+mod customers;
 mod kb;
 mod people;
 mod rule_form;
@@ -192,5 +193,14 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/admin/webhooks/{id}", post(webhook_update))
         .route("/admin/settings", get(settings))
         .route("/admin/audit", get(audit::audit))
+        .route("/admin/customers", get(customers::customers))
+        .route(
+            "/admin/customers/{id}/export",
+            get(customers::customer_export),
+        )
+        .route(
+            "/admin/customers/{id}/erase",
+            post(customers::customer_erase),
+        )
         .route("/admin/settings/{part}", post(settings_save))
 }

@@ -7,6 +7,7 @@ mod analytics;
 mod assist;
 mod inbox;
 mod login;
+mod sessions;
 mod ticket;
 
 use axum::routing::{get, post};
@@ -19,6 +20,7 @@ use analytics::*;
 use assist::*;
 use inbox::*;
 use login::*;
+use sessions::*;
 use ticket::*;
 
 // ------------------------------------------------------------------ formatting helpers
@@ -103,6 +105,13 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/", get(inbox))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/account/sessions", get(own_sessions))
+        .route("/account/sessions/{id}/end", post(end_own_session))
+        .route("/admin/users/{id}/sessions", get(user_sessions))
+        .route(
+            "/admin/users/{id}/sessions/{token}/end",
+            post(end_user_session),
+        )
         .route("/tickets/bulk", post(bulk))
         .route("/tickets/{id}", get(ticket_page))
         .route(
