@@ -14,10 +14,6 @@ use crate::jobs::Registry;
 use crate::jobs::runner::Runner;
 use crate::store::Store;
 
-/// Per-key request budget (GCRA) for `/api` routes.
-pub type KeyedLimiter =
-    governor::DefaultKeyedRateLimiter<String, governor::middleware::StateInformationMiddleware>;
-
 /// The server: the services' context plus what only the HTTP edge needs. One per process;
 /// shared as `AppState`. It dereferences to its [`Ctx`], so a handler passes `&app` (or
 /// `&app.store`) straight to a service.
@@ -29,9 +25,9 @@ pub struct App {
     /// Job handlers by name, and the periodic scans.
     pub jobs: Registry,
     /// API request budgets per token or client address.
-    pub api_limiter: KeyedLimiter,
+    pub api_limiter: crate::http::budget::Budget,
     /// Budgets of public writes (portal, chat, lookups) per client address.
-    pub public_limiter: KeyedLimiter,
+    pub public_limiter: crate::http::budget::Budget,
     /// Turns true when the server starts shutting down: long-lived answers (live-update
     /// streams) end so in-flight requests can drain.
     pub closing: watch::Sender<bool>,
@@ -50,13 +46,6 @@ impl std::ops::Deref for App {
 
 /// Shared handle passed to handlers.
 pub type AppState = Arc<App>;
-
-fn keyed_limiter(per_minute: u32) -> KeyedLimiter {
-    let per_minute =
-        std::num::NonZeroU32::new(per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
-    governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))
-        .with_middleware::<governor::middleware::StateInformationMiddleware>()
-}
 
 impl App {
     /// Connects, migrates and bootstraps the database, then builds the app.
@@ -82,8 +71,8 @@ impl App {
         let ctx = Arc::new(Ctx::new(&config, store)?);
         Ok(Arc::new(App {
             ctx,
-            api_limiter: keyed_limiter(config.api_rate_limit),
-            public_limiter: keyed_limiter(config.public_rate_limit),
+            api_limiter: crate::http::budget::Budget::per_minute(config.api_rate_limit),
+            public_limiter: crate::http::budget::Budget::per_minute(config.public_rate_limit),
             jobs,
             closing: watch::channel(false).0,
             live: crate::tickets::live::Hub::default(),

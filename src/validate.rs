@@ -80,6 +80,32 @@ pub fn tags(list: &[String]) -> Result<Vec<String>, FieldError> {
     Ok(out)
 }
 
+/// For `#[serde(deserialize_with)]` on an optional section: an object or null. serde reads a
+/// struct from an array too (fields in order), which the document does not promise.
+pub fn object_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => Ok(None),
+        v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "invalid type: {}, expected an object or null",
+            match other {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                _ => "a boolean",
+            }
+        ))),
+    }
+}
+
 /// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).
 /// Anything after the value is a syntax error, and a string holding a NUL character is a 422
 /// naming its place: PostgreSQL cannot store one, and no field of ours means one.

@@ -2,6 +2,7 @@
 //! knows axum (with `app.rs`).
 
 pub mod api;
+pub mod budget;
 pub mod extract;
 pub mod links;
 pub mod problem;
@@ -14,12 +15,12 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use governor::clock::Clock;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::error::Code;
+use budget::Verdict;
 
 /// Builds the whole router.
 pub fn router(app: AppState) -> Router {
@@ -218,18 +219,12 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
         || (path.starts_with("/api/public/")
             && (req.method() != axum::http::Method::GET || path.ends_with("/lookup")))
     {
-        if app.public_limiter.len() > 50_000 {
-            app.public_limiter.retain_recent();
-        }
-        match app.public_limiter.check_key(&format!("ip:{ip}")) {
-            Ok(snapshot) => {
-                public = Some((
-                    app.config.public_rate_limit,
-                    snapshot.remaining_burst_capacity(),
-                ));
+        match app.public_limiter.check(format!("ip:{ip}")) {
+            Verdict::Allowed { remaining, reset } => {
+                public = Some((app.public_limiter.limit, remaining, reset));
             }
-            Err(not_until) => {
-                return too_many(wait_secs(&not_until), app.config.public_rate_limit);
+            Verdict::Limited { retry_after } => {
+                return too_many(retry_after, app.public_limiter.limit);
             }
         }
     }
@@ -245,43 +240,19 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
         Some(v) => format!("t:{}", hex_prefix(&crate::auth::tokens::digest(v))),
         None => format!("ip:{ip}"),
     };
-    let limit = app.config.api_rate_limit;
-    if app.api_limiter.len() > 50_000 {
-        app.api_limiter.retain_recent();
-    }
-    match app.api_limiter.check_key(&key) {
-        Ok(snapshot) => {
-            let (limit, remaining) = public.unwrap_or((limit, snapshot.remaining_burst_capacity()));
+    match app.api_limiter.check(key) {
+        Verdict::Allowed { remaining, reset } => {
+            let (limit, remaining, reset) =
+                public.unwrap_or((app.api_limiter.limit, remaining, reset));
             let mut res = next.run(req).await;
             let h = res.headers_mut();
             h.insert("ratelimit-limit", HeaderValue::from(limit));
             h.insert("ratelimit-remaining", HeaderValue::from(remaining));
-            h.insert(
-                "ratelimit-reset",
-                HeaderValue::from(reset_secs(limit, remaining)),
-            );
+            h.insert("ratelimit-reset", HeaderValue::from(reset));
             res
         }
-        Err(not_until) => too_many(wait_secs(&not_until), limit),
+        Verdict::Limited { retry_after } => too_many(retry_after, app.api_limiter.limit),
     }
-}
-
-/// Seconds until a per-minute budget with `remaining` of `limit` left is whole again (the
-/// budget refills evenly: one request every 60/limit seconds).
-fn reset_secs(limit: u32, remaining: u32) -> u64 {
-    let used = u64::from(limit.saturating_sub(remaining));
-    (used * 60).div_ceil(u64::from(limit.max(1)))
-}
-
-fn wait_secs(
-    not_until: &governor::NotUntil<
-        <governor::clock::DefaultClock as governor::clock::Clock>::Instant,
-    >,
-) -> u64 {
-    not_until
-        .wait_time_from(governor::clock::DefaultClock::default().now())
-        .as_secs()
-        .max(1)
 }
 
 fn too_many(wait: u64, limit: u32) -> Response {

@@ -404,7 +404,10 @@ const EMAIL: &str = "^[^\\s<>\",;@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s<>\",;@.\\x00-\\
 const PORT: &str =
     "([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
 /// What `validate::tag` accepts (ASCII here; the server also takes other letters).
-const TAG: &str = "^[A-Za-z0-9_:.-]{1,64}$";
+/// Letters and digits of any script and `_ : . -`; the pattern spells the ASCII ones exactly
+/// and lets every other character through (the server refuses non-ASCII characters that are
+/// not letters or digits with a 422, which `schemathesis.toml` expects).
+const TAG: &str = "^(?:[A-Za-z0-9_:.-]|[^\\x00-\\x7F]){1,64}$";
 
 /// The rules the services check for request fields of these names, as JSON Schema.
 fn field_rule(name: &str) -> Option<Value> {
@@ -504,7 +507,13 @@ fn bound_body_schema(schema: &mut Value) {
                 }
             } else if is_string && !p.contains_key("enum") && !p.contains_key("format") {
                 if name == "timezone" {
-                    p.insert("enum".into(), json!(time_zones()));
+                    // An enum holds for every type: a field that may be null lists null too.
+                    let mut zones: Vec<Value> = time_zones().into_iter().map(Value::from).collect();
+                    if matches!(p.get("type"), Some(Value::Array(ts)) if ts.iter().any(|t| t == "null"))
+                    {
+                        zones.push(Value::Null);
+                    }
+                    p.insert("enum".into(), Value::Array(zones));
                 } else if is_id(name) {
                     p.insert("format".into(), json!("uuid"));
                 } else if required.contains(name) || NAMED.contains(&name.as_str()) {

@@ -84,8 +84,9 @@ pub enum Op {
 pub struct Condition {
     pub field: Field,
     pub op: Op,
+    /// A string, number, boolean, list or null, as the operator reads it.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub value: Value,
 }
 
