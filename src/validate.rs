@@ -81,29 +81,30 @@ pub fn tags(list: &[String]) -> Result<Vec<String>, FieldError> {
 }
 
 /// For `#[serde(deserialize_with)]` on an optional section: an object or null. serde reads a
-/// struct from an array too (fields in order), which the document does not promise.
+/// struct from an array too (fields in order), which the document does not promise. The
+/// refusal comes from the deserializer itself, so the error names the field.
 pub fn object_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: serde::Deserialize<'de>,
 {
-    use serde::Deserialize;
-    use serde::de::Error;
-    match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Null => Ok(None),
-        v @ serde_json::Value::Object(_) => serde_json::from_value(v)
-            .map(Some)
-            .map_err(D::Error::custom),
-        other => Err(D::Error::custom(format!(
-            "invalid type: {}, expected an object or null",
-            match other {
-                serde_json::Value::Array(_) => "an array",
-                serde_json::Value::String(_) => "a string",
-                serde_json::Value::Number(_) => "a number",
-                _ => "a boolean",
-            }
-        ))),
+    struct ObjectOrNull<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectOrNull<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object or null")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
     }
+    d.deserialize_any(ObjectOrNull(std::marker::PhantomData))
 }
 
 /// Parses JSON, telling syntax errors (400) from shape errors (422 naming the field).

@@ -341,8 +341,11 @@ pub async fn put(ctx: &Ctx, actor: &Actor, patch: Value) -> Result<IntegrationsV
     let current = load(&mut tx, ws).await?;
     let mut doc = serde_json::to_value(&current).map_err(anyhow::Error::from)?;
     merge(&mut doc, patch);
-    let next: Integrations = serde_json::from_value(doc)
-        .map_err(|e| Error::Validation(vec![FieldError::new("body", format!("{e}"))]))?;
+    let next: Integrations = serde_path_to_error::deserialize(doc).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        Error::Validation(vec![FieldError::new(field, e.into_inner().to_string())])
+    })?;
     let errors = check(&next, ctx.allow_private_webhooks);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));

@@ -228,6 +228,15 @@ async fn settings(app: TestApp) {
         .put("/api/settings/integrations", json!([1]))
         .await
         .expect_problem(400, "bad_request");
+    // A section is an object (serde would read a struct from an array, fields in order).
+    for section in ["chat", "crm", "thulium"] {
+        let errs = admin
+            .put("/api/settings/integrations", json!({section: []}))
+            .await
+            .expect_problem(422, "validation_failed")["errors"]
+            .clone();
+        assert_eq!(errs[0]["field"], section, "{errs}");
+    }
     // Supervisors read; agents do neither; only admins write.
     let sup = admin.user(&app, "supervisor").await;
     assert_eq!(
