@@ -32,6 +32,7 @@ const SETTINGS_OF: &[(&str, &[&str])] = &[
     ("workspace", &["data_dir", "database_url", "log"]),
     ("backup", &["data_dir", "database_url", "log"]),
     ("restore", &["data_dir", "database_url", "log"]),
+    ("import", &["data_dir", "database_url", "log"]),
 ];
 
 /// The command line's definition, with each command's help limited to the settings it reads.
@@ -107,6 +108,12 @@ pub enum Command {
     },
     /// Write a consistent copy of the SQLite database to FILE.
     Backup { file: PathBuf },
+    /// Bring a team's history in from another helpdesk (server running or stopped). A second
+    /// run skips what the first wrote; bad records are reported and skipped.
+    Import {
+        #[command(subcommand)]
+        source: ImportCommand,
+    },
     /// Replace the SQLite database of the data folder with a backup FILE (stop the server
     /// first). Refuses to replace a database holding users or tickets without --force.
     Restore {
@@ -114,6 +121,25 @@ pub enum Command {
         /// Replace a database that holds data.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// An RFC 4180 CSV file with a header row, one ticket a row: subject, description,
+    /// requester_email, requester_name, status, priority, category, tags (separated by `;`),
+    /// created_at, assignee_email, external_ref.
+    Csv {
+        file: PathBuf,
+        /// Read a column under another name as a field (`--map "E-mail=requester_email"`).
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
+        /// Workspace slug.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+        /// Where to write the report (JSON); default: FILE.report.json.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -320,6 +346,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Import { source } => import(config, source).await,
         Command::Backup { file } => {
             let store = crate::store::Store::connect(&config.database_url()).await?;
             store.backup_sqlite(&file).await?;
@@ -344,6 +371,49 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `ferrodesk import …`: runs the importer, prints the summary and writes the report.
+async fn import(config: crate::config::Config, source: ImportCommand) -> anyhow::Result<()> {
+    let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
+    let ImportCommand::Csv {
+        file,
+        map,
+        workspace,
+        report,
+    } = source;
+    let maps = crate::import::csv::parse_maps(&map)?;
+    let input = std::fs::File::open(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut importer = crate::import::Importer::new(&app, &workspace, "csv").await?;
+    // The bar counts rows against an estimate from the file's size.
+    let mut progress = Progress::new(usize::try_from(size / 200).unwrap_or(1).max(1), "rows");
+    crate::import::csv::import(
+        &mut importer,
+        std::io::BufReader::new(input),
+        &maps,
+        &mut |rows| progress.at(rows),
+    )
+    .await?;
+    progress.finish();
+    let result = importer.finish();
+    let path = report.unwrap_or_else(|| {
+        let mut p = file.clone().into_os_string();
+        p.push(".report.json");
+        PathBuf::from(p)
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&result)?)
+        .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", path.display()))?;
+    for f in result.failed.iter().take(20) {
+        eprintln!("skipped {}: {}", f.origin, f.reason);
+    }
+    if result.failed.len() > 20 {
+        eprintln!("… and {} more (see the report)", result.failed.len() - 20);
+    }
+    println!("{}", result.summary());
+    println!("report: {}", path.display());
+    Ok(())
 }
 
 fn describe(e: &crate::error::Error) -> String {

@@ -22,6 +22,7 @@ pub(crate) mod files;
 pub(crate) mod html;
 pub(crate) mod http;
 pub mod ids;
+pub(crate) mod import;
 pub(crate) mod integrations;
 pub mod jobs;
 pub(crate) mod kb;

@@ -211,6 +211,24 @@ pub async fn list(
     Ok((rows, tx.fetch_i64(&count).await?))
 }
 
+/// Customers of the workspace with these (lowercased) emails.
+pub async fn by_emails(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    emails: &[String],
+) -> Result<Vec<CustomerRow>> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from(Customers::Table)
+        .and_where(Expr::col(Customers::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Customers::Email).is_in(emails.iter().cloned()))
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
 /// Customers by id (for side-loading).
 pub async fn many(tx: &mut Conn, ws: WorkspaceId, ids: &[CustomerId]) -> Result<Vec<CustomerRow>> {
     if ids.is_empty() {

@@ -177,6 +177,67 @@ pub async fn remember(
     Ok(tx.execute(&q).await? == 1)
 }
 
+/// Records many external ids of freshly imported tickets (one statement; ids already known
+/// are left as they are).
+pub fn remember_many(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    system: &str,
+    refs: &[(String, TicketId)],
+    now: i64,
+) {
+    if refs.is_empty() {
+        return;
+    }
+    let mut q = Query::insert();
+    q.into_table(IntegrationRefs::Table).columns([
+        IntegrationRefs::WorkspaceId,
+        IntegrationRefs::System,
+        IntegrationRefs::ExternalId,
+        IntegrationRefs::TicketId,
+        IntegrationRefs::CreatedAt,
+    ]);
+    for (external, ticket) in refs {
+        q.values_panic([
+            ws.into(),
+            system.into(),
+            external.clone().into(),
+            ticket.0.into(),
+            now.into(),
+        ]);
+    }
+    q.on_conflict(
+        OnConflict::columns([
+            IntegrationRefs::WorkspaceId,
+            IntegrationRefs::System,
+            IntegrationRefs::ExternalId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    );
+    tx.defer(&q);
+}
+
+/// Which of `external_ids` of `system` are known already, with the ticket each became.
+pub async fn lookup_many(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    system: &str,
+    external_ids: &[String],
+) -> Result<Vec<(String, Option<TicketId>)>> {
+    if external_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = Query::select()
+        .columns([IntegrationRefs::ExternalId, IntegrationRefs::TicketId])
+        .from(IntegrationRefs::Table)
+        .and_where(Expr::col(IntegrationRefs::WorkspaceId).eq(ws))
+        .and_where(Expr::col(IntegrationRefs::System).eq(system))
+        .and_where(Expr::col(IntegrationRefs::ExternalId).is_in(external_ids.iter().cloned()))
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
 /// The ticket an external id became.
 pub async fn lookup(
     tx: &mut Tx,

@@ -103,7 +103,7 @@ word_enum!(
 );
 word_enum!(
     /// Where a ticket or comment came in.
-    Channel { Web = "web", Api = "api", Email = "email", Portal = "portal", Chat = "chat", Wecom = "wecom", Thulium = "thulium", Phone = "phone", Ai = "ai", System = "system" }
+    Channel { Web = "web", Api = "api", Email = "email", Portal = "portal", Chat = "chat", Wecom = "wecom", Thulium = "thulium", Phone = "phone", Ai = "ai", System = "system", Import = "import" }
 );
 word_enum!(
     /// Whether customers can read a knowledge-base article.

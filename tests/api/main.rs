@@ -12,6 +12,7 @@ mod email;
 mod errors;
 mod feed;
 mod imap;
+mod import;
 mod integrations;
 mod jobs;
 mod kb;

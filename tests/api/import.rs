@@ -1,0 +1,226 @@
+//! `ferrodesk import`: the real binary writes into the database of a running server (both
+//! backends); the API then shows what it wrote. Fixtures in `tests/fixtures/import/`.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::both;
+use crate::common::{Backend, Client, TestApp};
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import")
+        .join(name)
+}
+
+/// Runs `ferrodesk import …` against the test server's database; answers the report.
+fn import(app: &TestApp, args: &[&str], report: &std::path::Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrodesk"))
+        .env("FERRODESK_DATABASE_URL", app.app.config.database_url())
+        .env("FERRODESK_DATA_DIR", report.parent().expect("dir"))
+        .env("RUST_LOG", "warn")
+        .arg("import")
+        .args(args)
+        .arg("--report")
+        .arg(report)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("created"), "{stdout}");
+    serde_json::from_slice(&std::fs::read(report).expect("report")).expect("json")
+}
+
+async fn by_ref(admin: &Client, reference: &str) -> Value {
+    let all = admin
+        .get("/api/tickets?status=new,open,pending,resolved,closed&limit=100")
+        .await
+        .expect(200)
+        .clone();
+    all["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .find(|t| t["external_ref"] == reference)
+        .unwrap_or_else(|| panic!("no ticket {reference}: {all}"))
+        .clone()
+}
+
+async fn total(admin: &Client) -> i64 {
+    admin
+        .get("/api/tickets?status=new,open,pending,resolved,closed")
+        .await
+        .expect(200)["pagination"]["total"]
+        .as_i64()
+        .expect("total")
+}
+
+// Long: one file's whole journey — every field, every broken row, the SLA, no mail, search,
+// and the second run.
+async fn csv_import(app: TestApp) {
+    let admin = app.admin().await;
+    let before = total(&admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = fixture("tickets.csv");
+    let args = [
+        "csv",
+        file.to_str().expect("path"),
+        "--map",
+        "E-mail=requester_email",
+    ];
+    let report = import(&app, &args, &dir.path().join("first.json"));
+    assert_eq!(report["created"], 4, "{report}");
+    assert_eq!(report["skipped"], 0);
+    let failed: Vec<(String, String)> = report["failed"]
+        .as_array()
+        .expect("failed")
+        .iter()
+        .map(|f| {
+            (
+                f["origin"].as_str().expect("origin").to_owned(),
+                f["reason"].as_str().expect("reason").to_owned(),
+            )
+        })
+        .collect();
+    let origins: Vec<&str> = failed.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        origins,
+        ["line 6", "line 7", "line 8", "line 9"],
+        "{failed:?}"
+    );
+    assert!(
+        failed[0].1.contains("3 cells where the header has 12"),
+        "{failed:?}"
+    );
+    assert!(failed[1].1.contains("teleported"), "{failed:?}");
+    assert!(failed[2].1.contains("requester_email"), "{failed:?}");
+    assert!(failed[3].1.contains("appears twice"), "{failed:?}");
+    assert_eq!(
+        report["agents_created"],
+        serde_json::json!(["lee@example.com"])
+    );
+    assert_eq!(
+        report["categories_created"],
+        serde_json::json!(["Hardware", "Billing"])
+    );
+    assert!(
+        report["notes"].to_string().contains("Region"),
+        "the unknown column is named: {report}"
+    );
+    assert_eq!(total(&admin).await, before + 4);
+
+    // Every field, from quoted and multi-line cells.
+    let t = by_ref(&admin, "legacy-1").await;
+    assert_eq!(t["subject"], "Printer jams, again");
+    assert!(
+        t["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("The printer jams on page 2.")
+                && d.ends_with("It says \"E42\" and stops.")),
+        "{t}"
+    );
+    assert_eq!(t["status"], "open");
+    assert_eq!(t["priority"], "high");
+    assert_eq!(t["channel"], "import");
+    assert_eq!(t["created_at"], "2026-01-05T09:00:00Z");
+    assert_eq!(t["tags"], serde_json::json!(["printer", "urgent-care"]));
+    assert_eq!(t["requester_email"], "anna@example.com");
+    assert_eq!(t["requester_name"], "Anna Kowalska");
+    let lee = admin.get("/api/users?limit=100").await.expect(200)["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == "lee@example.com")
+        .expect("the unknown assignee became a user")
+        .clone();
+    assert_eq!(lee["active"], false);
+    assert_eq!(t["assignee_id"], lee["id"]);
+    let categories = admin
+        .get("/api/tickets/categories")
+        .await
+        .expect(200)
+        .clone();
+    let hardware = categories["categories"]
+        .as_array()
+        .expect("categories")
+        .iter()
+        .find(|c| c["name"] == "Hardware")
+        .expect("created")
+        .clone();
+    assert_eq!(t["category_id"], hardware["id"]);
+    // Without an external ref: found by its requester; the category matched in any case.
+    let listed = admin
+        .get("/api/tickets?status=new&limit=100")
+        .await
+        .expect(200)
+        .clone();
+    let omar = listed["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .find(|t| t["requester_email"] == "omar@example.com")
+        .expect("the row without a ref")
+        .clone();
+    assert_eq!(omar["external_ref"], Value::Null);
+    assert_eq!(omar["priority"], "urgent");
+    assert_eq!(omar["category_id"], hardware["id"]);
+    assert_eq!(by_ref(&admin, "legacy-3").await["status"], "pending");
+    assert_eq!(
+        by_ref(&admin, "legacy-3").await["created_at"],
+        "2026-03-01T09:00:00Z"
+    );
+    assert_eq!(
+        by_ref(&admin, "legacy-3").await["tags"],
+        serde_json::json!(["café", "login"])
+    );
+    let solved = by_ref(&admin, "legacy-2").await;
+    assert_eq!(solved["status"], "resolved");
+    assert_eq!(solved["priority"], "medium");
+    assert!(solved["resolved_at"].is_string());
+
+    // The old clocks: breached, and the scan fires nothing for them; nobody got mail.
+    assert_eq!(t["sla"]["first_response"]["status"], "breached", "{t}");
+    let fired = ferrodesk::sla::scan::run(&app.app.store, ferrodesk::clock::now_micros())
+        .await
+        .expect("scan");
+    assert_eq!(fired, 0, "imported breaches are not announced");
+    for r in ["legacy-1", "legacy-2", "legacy-3"] {
+        let id = by_ref(&admin, r).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let mail = admin
+            .get(&format!("/api/tickets/{id}/notifications"))
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(mail["notifications"], serde_json::json!([]), "{r}: {mail}");
+        let thread = admin
+            .get(&format!("/api/tickets/{id}/comments"))
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(thread["comments"][0]["author_type"], "customer");
+    }
+    let jobs = admin.get("/api/admin/jobs?limit=200").await.expect(200).clone();
+    assert!(
+        !jobs.to_string().contains("deliver_notification"),
+        "no mail queued: {jobs}"
+    );
+    // Searchable at once.
+    let found = admin.get("/api/tickets?q=E42").await.expect(200).clone();
+    assert_eq!(found["tickets"][0]["external_ref"], "legacy-1", "{found}");
+
+    // Again: nothing new, and the report says so.
+    let again = import(&app, &args, &dir.path().join("second.json"));
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["skipped"], 4);
+    assert_eq!(again["agents_created"], serde_json::json!([]));
+    assert_eq!(total(&admin).await, before + 4);
+}
+both!(csv_rows_become_tickets_once, csv_import);
