@@ -141,6 +141,22 @@ pub enum ImportCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Zendesk's full JSON export (one object a line): tickets with their `comments`, the
+    /// users, and optionally the organizations.
+    Zendesk {
+        #[arg(long)]
+        tickets: PathBuf,
+        #[arg(long)]
+        users: PathBuf,
+        #[arg(long)]
+        organizations: Option<PathBuf>,
+        /// Workspace slug.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+        /// Where to write the report (JSON); default: TICKETS.report.json.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -375,31 +391,64 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
 
 /// `ferrodesk import …`: runs the importer, prints the summary and writes the report.
 async fn import(config: crate::config::Config, source: ImportCommand) -> anyhow::Result<()> {
+    use std::io::BufReader;
+    let open = |p: &PathBuf| {
+        std::fs::File::open(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+    };
     let app = crate::app::App::new(config, crate::app::default_jobs()).await?;
-    let ImportCommand::Csv {
-        file,
-        map,
-        workspace,
-        report,
-    } = source;
-    let maps = crate::import::csv::parse_maps(&map)?;
-    let input = std::fs::File::open(&file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut importer = crate::import::Importer::new(&app, &workspace, "csv").await?;
-    // The bar counts rows against an estimate from the file's size.
-    let mut progress = Progress::new(usize::try_from(size / 200).unwrap_or(1).max(1), "rows");
-    crate::import::csv::import(
-        &mut importer,
-        std::io::BufReader::new(input),
-        &maps,
-        &mut |rows| progress.at(rows),
-    )
-    .await?;
-    progress.finish();
-    let result = importer.finish();
+    let (result, main, report) = match source {
+        ImportCommand::Csv {
+            file,
+            map,
+            workspace,
+            report,
+        } => {
+            let maps = crate::import::csv::parse_maps(&map)?;
+            let input = open(&file)?;
+            let mut importer = crate::import::Importer::new(&app, &workspace, "csv").await?;
+            // The bar counts rows against an estimate from the file's size.
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut progress =
+                Progress::new(usize::try_from(size / 200).unwrap_or(1).max(1), "rows");
+            crate::import::csv::import(&mut importer, BufReader::new(input), &maps, &mut |rows| {
+                progress.at(rows)
+            })
+            .await?;
+            progress.finish();
+            (importer.finish(), file, report)
+        }
+        ImportCommand::Zendesk {
+            tickets,
+            users,
+            organizations,
+            workspace,
+            report,
+        } => {
+            let mut importer = crate::import::Importer::new(&app, &workspace, "zendesk").await?;
+            let orgs = organizations
+                .as_ref()
+                .map(open)
+                .transpose()?
+                .map(BufReader::new);
+            let people =
+                crate::import::zendesk::people(&mut importer, BufReader::new(open(&users)?), orgs)?;
+            let input = open(&tickets)?;
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut progress =
+                Progress::new(usize::try_from(size / 2000).unwrap_or(1).max(1), "tickets");
+            crate::import::zendesk::import(
+                &mut importer,
+                &people,
+                BufReader::new(input),
+                &mut |n| progress.at(n),
+            )
+            .await?;
+            progress.finish();
+            (importer.finish(), tickets, report)
+        }
+    };
     let path = report.unwrap_or_else(|| {
-        let mut p = file.clone().into_os_string();
+        let mut p = main.into_os_string();
         p.push(".report.json");
         PathBuf::from(p)
     });

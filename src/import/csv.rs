@@ -258,6 +258,7 @@ fn to_record(
         }],
         requester_email,
         requester_name,
+        requester_company: None,
         assignee_email: get("assignee_email"),
         created_at,
         updated_at: created_at,

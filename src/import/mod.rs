@@ -12,6 +12,7 @@
 //! `import:<source>`): a second run skips what the first one wrote and says so.
 
 pub mod csv;
+pub mod zendesk;
 
 use std::collections::HashMap;
 
@@ -69,6 +70,8 @@ pub struct Record {
     pub tags: Vec<String>,
     pub requester_email: String,
     pub requester_name: Option<String>,
+    /// The requester's company (Zendesk organizations); kept for new customers.
+    pub requester_company: Option<String>,
     pub assignee_email: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -81,6 +84,14 @@ pub struct Record {
 pub struct Failure {
     pub origin: String,
     pub reason: String,
+}
+
+/// A file the source referenced and the import did not fetch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub source_id: String,
+    pub file_name: String,
+    pub url: String,
 }
 
 /// What a run did (printed, and written to the report file).
@@ -97,6 +108,8 @@ pub struct Report {
     pub comments: usize,
     /// Notes about what was read but left alone (attachments listed, not fetched, …).
     pub notes: Vec<String>,
+    /// Attachments the source referenced by URL (not fetched).
+    pub attachments: Vec<Listed>,
     pub seconds: f64,
 }
 
@@ -176,6 +189,19 @@ impl<'a> Importer<'a> {
     #[must_use]
     pub fn finish(mut self) -> Report {
         self.report.seconds = self.started.elapsed().as_secs_f64();
+        // In file order: a record that failed its checks is reported when its batch is
+        // written, after later lines that could not be read at all.
+        let mut files: Vec<String> = Vec::new();
+        for f in &self.report.failed {
+            let (file, _) = split_origin(&f.origin);
+            if !files.iter().any(|x| x == file) {
+                files.push(file.to_owned());
+            }
+        }
+        self.report.failed.sort_by_key(|f| {
+            let (file, n) = split_origin(&f.origin);
+            (files.iter().position(|x| x == file), n)
+        });
         self.report
     }
 
@@ -237,14 +263,16 @@ impl<'a> Importer<'a> {
         tx: &mut Tx,
         records: &[Record],
     ) -> anyhow::Result<HashMap<String, CustomerRow>> {
-        let mut wanted: HashMap<String, Option<String>> = HashMap::new();
+        let mut wanted: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
         for r in records {
             wanted
                 .entry(r.requester_email.clone())
-                .or_insert_with(|| r.requester_name.clone());
+                .or_insert_with(|| (r.requester_name.clone(), r.requester_company.clone()));
             for m in &r.messages {
                 if let Author::Customer { email, name } = &m.author {
-                    wanted.entry(email.clone()).or_insert_with(|| name.clone());
+                    wanted
+                        .entry(email.clone())
+                        .or_insert_with(|| (name.clone(), None));
                 }
             }
         }
@@ -259,7 +287,7 @@ impl<'a> Importer<'a> {
         let new: Vec<CustomerRow> = wanted
             .into_iter()
             .filter(|(e, _)| !found.contains_key(e))
-            .map(|(email, name)| CustomerRow {
+            .map(|(email, (name, company))| CustomerRow {
                 id: CustomerId::new(),
                 workspace_id: self.ws,
                 name: name
@@ -267,7 +295,7 @@ impl<'a> Importer<'a> {
                     .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned()),
                 email,
                 phone: None,
-                company: None,
+                company,
                 notes: String::new(),
                 version: 1,
                 created_at: now,
@@ -531,6 +559,14 @@ impl<'a> Importer<'a> {
         self.report.created += out.rows.len();
         self.report.comments += out.comments.len();
         Ok(())
+    }
+}
+
+/// `tickets line 12` → (`tickets line`, 12).
+fn split_origin(origin: &str) -> (&str, u64) {
+    match origin.rsplit_once(' ') {
+        Some((file, n)) => n.parse().map_or((origin, 0), |n| (file, n)),
+        None => (origin, 0),
     }
 }
 

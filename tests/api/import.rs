@@ -207,7 +207,11 @@ async fn csv_import(app: TestApp) {
             .clone();
         assert_eq!(thread["comments"][0]["author_type"], "customer");
     }
-    let jobs = admin.get("/api/admin/jobs?limit=200").await.expect(200).clone();
+    let jobs = admin
+        .get("/api/admin/jobs?limit=200")
+        .await
+        .expect(200)
+        .clone();
     assert!(
         !jobs.to_string().contains("deliver_notification"),
         "no mail queued: {jobs}"
@@ -224,3 +228,158 @@ async fn csv_import(app: TestApp) {
     assert_eq!(total(&admin).await, before + 4);
 }
 both!(csv_rows_become_tickets_once, csv_import);
+
+async fn thread(admin: &Client, ticket: &Value) -> Vec<Value> {
+    admin
+        .get(&format!(
+            "/api/tickets/{}/comments",
+            ticket["id"].as_str().expect("id")
+        ))
+        .await
+        .expect(200)["comments"]
+        .as_array()
+        .expect("comments")
+        .clone()
+}
+
+// Long: users, organizations and tickets with their threads, every mapping and broken line,
+// then the second run.
+async fn zendesk_import(app: TestApp) {
+    let admin = app.admin().await;
+    let before = total(&admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (tickets, users, orgs) = (
+        fixture("zendesk-tickets.json"),
+        fixture("zendesk-users.json"),
+        fixture("zendesk-organizations.json"),
+    );
+    let args = [
+        "zendesk",
+        "--tickets",
+        tickets.to_str().expect("path"),
+        "--users",
+        users.to_str().expect("path"),
+        "--organizations",
+        orgs.to_str().expect("path"),
+    ];
+    let report = import(&app, &args, &dir.path().join("first.json"));
+    assert_eq!(report["created"], 3, "{report}");
+    let failed: Vec<String> = report["failed"]
+        .as_array()
+        .expect("failed")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f["origin"].as_str().unwrap_or(""),
+                f["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), 6, "{failed:#?}");
+    for (i, (origin, says)) in [
+        ("users line 6", "not a user"),
+        ("tickets line 4", "requester 555 is not in the users file"),
+        ("tickets line 5", "requester 5 has no email"),
+        ("tickets line 6", "appears twice"),
+        ("tickets line 7", "not a ticket"),
+        ("tickets line 8", "frozen"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            failed[i].starts_with(origin) && failed[i].contains(says),
+            "{i}: {failed:#?}"
+        );
+    }
+    assert_eq!(
+        report["agents_created"],
+        serde_json::json!(["lee@example.com"])
+    );
+    assert_eq!(report["attachments"][0]["file_name"], "photo.jpg");
+    assert_eq!(report["attachments"][0]["source_id"], "zendesk:101");
+    assert_eq!(total(&admin).await, before + 3);
+
+    // Statuses, priorities, tags, people and the thread as Zendesk had them.
+    let t = by_ref(&admin, "zendesk:101").await;
+    assert_eq!(t["status"], "pending");
+    assert_eq!(t["priority"], "medium");
+    assert_eq!(t["tags"], serde_json::json!(["e17", "inverter"]));
+    assert_eq!(t["created_at"], "2025-11-01T08:00:00Z");
+    assert_eq!(t["requester_email"], "anna@example.com");
+    let customer = admin
+        .get(&format!(
+            "/api/customers/{}",
+            t["requester_id"].as_str().expect("id")
+        ))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(customer["company"], "Acme Sp. z o.o.");
+    assert_eq!(customer["name"], "Anna Kowalska");
+    let msgs = thread(&admin, &t).await;
+    let shape: Vec<(String, String, bool)> = msgs
+        .iter()
+        .map(|m| {
+            (
+                m["author_type"].as_str().unwrap_or("").to_owned(),
+                m["author_name"].as_str().unwrap_or("").to_owned(),
+                m["is_internal"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("customer".to_owned(), "Anna Kowalska".to_owned(), false),
+            ("agent".to_owned(), "Lee Agent".to_owned(), false),
+            ("agent".to_owned(), "The Owner".to_owned(), true),
+            ("customer".to_owned(), "Bo Copied".to_owned(), false),
+        ]
+    );
+    let me = admin.get("/api/me").await.expect(200).clone();
+    assert_eq!(msgs[2]["author_id"], me["id"], "the owner matched by email");
+    assert_eq!(msgs[1]["created_at"], "2025-11-01T10:00:00Z");
+    assert_eq!(t["sla"]["first_response"]["status"], "met", "{t}");
+    let refund = by_ref(&admin, "zendesk:102").await;
+    assert_eq!(refund["status"], "resolved");
+    assert_eq!(refund["priority"], "urgent");
+    assert_eq!(
+        refund["assignee_id"],
+        Value::Null,
+        "an unknown assignee stays unassigned"
+    );
+    assert_eq!(
+        thread(&admin, &refund).await[1]["author_name"],
+        "Zendesk user 77"
+    );
+    let old = by_ref(&admin, "zendesk:103").await;
+    assert_eq!(old["status"], "closed");
+    assert_eq!(old["description"], "How do I reset the meter?");
+    assert_eq!(old["requester_email"], "bo@example.org");
+    let found = admin.get("/api/tickets?q=JIRA").await.expect(200).clone();
+    assert_eq!(
+        found["tickets"][0]["external_ref"], "zendesk:101",
+        "notes are searched"
+    );
+    for r in ["zendesk:101", "zendesk:102", "zendesk:103"] {
+        let id = by_ref(&admin, r).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        assert_eq!(
+            admin
+                .get(&format!("/api/tickets/{id}/notifications"))
+                .await
+                .expect(200)["notifications"],
+            serde_json::json!([])
+        );
+    }
+
+    let again = import(&app, &args, &dir.path().join("second.json"));
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["skipped"], 3);
+    assert_eq!(total(&admin).await, before + 3);
+}
+both!(zendesk_exports_become_tickets_once, zendesk_import);
