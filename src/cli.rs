@@ -150,6 +150,10 @@ pub enum ImportCommand {
         users: PathBuf,
         #[arg(long)]
         organizations: Option<PathBuf>,
+        /// Download the comments' attachments (each up to FERRODESK_MAX_ATTACHMENT_BYTES)
+        /// and store them with their messages; without it they are listed in the report.
+        #[arg(long)]
+        fetch_attachments: bool,
         /// Workspace slug.
         #[arg(long, default_value = "default")]
         workspace: String,
@@ -421,10 +425,14 @@ async fn import(config: crate::config::Config, source: ImportCommand) -> anyhow:
             tickets,
             users,
             organizations,
+            fetch_attachments,
             workspace,
             report,
         } => {
             let mut importer = crate::import::Importer::new(&app, &workspace, "zendesk").await?;
+            if fetch_attachments {
+                importer.fetch_files(app.config.max_attachment_bytes)?;
+            }
             let orgs = organizations
                 .as_ref()
                 .map(open)

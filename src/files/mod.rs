@@ -13,6 +13,7 @@ use crate::ids::WorkspaceId;
 mod upload;
 
 pub use upload::{NewUpload, upload};
+pub(crate) use upload::{clean_file_name, sniff};
 
 /// Where attachment bytes live.
 #[derive(Clone)]

@@ -88,7 +88,7 @@ pub async fn upload<E>(
 
 /// A file name safe to store and show: the last path segment, no control characters, at most
 /// 255 characters.
-fn clean_file_name(raw: Option<&str>) -> String {
+pub(crate) fn clean_file_name(raw: Option<&str>) -> String {
     let base = raw
         .unwrap_or_default()
         .rsplit(['/', '\\'])
@@ -100,7 +100,7 @@ fn clean_file_name(raw: Option<&str>) -> String {
 }
 
 /// The type of a file from its first bytes (never from what the client claims).
-fn sniff(head: &[u8]) -> String {
+pub(crate) fn sniff(head: &[u8]) -> String {
     if let Some(t) = infer::get(head) {
         return t.mime_type().to_owned();
     }

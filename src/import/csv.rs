@@ -255,6 +255,7 @@ fn to_record(
             body: description,
             public: true,
             created_at,
+            files: Vec::new(),
         }],
         requester_email,
         requester_name,

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::App;
+use crate::ctx::Ctx;
 use crate::ids::{CategoryId, CommentId, CustomerId, EventId, TicketId, UserId, WorkspaceId};
 use crate::sla::engine::{self, SlaContext};
 use crate::store::comments::CommentRow;
@@ -44,6 +44,13 @@ pub enum Author {
     },
 }
 
+/// A file a message referenced by URL in its source.
+#[derive(Debug, Clone)]
+pub struct FileRef {
+    pub file_name: String,
+    pub url: String,
+}
+
 /// A message of an imported thread.
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -52,6 +59,7 @@ pub struct Message {
     pub public: bool,
     /// Microseconds since the epoch.
     pub created_at: i64,
+    pub files: Vec<FileRef>,
 }
 
 /// One ticket as a source read it, before any check.
@@ -110,6 +118,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Attachments the source referenced by URL (not fetched).
     pub attachments: Vec<Listed>,
+    /// Attachments fetched and stored (`--fetch-attachments`).
+    pub files_fetched: usize,
     pub seconds: f64,
 }
 
@@ -134,7 +144,7 @@ impl Report {
 
 /// Writes records into one workspace.
 pub struct Importer<'a> {
-    app: &'a App,
+    ctx: &'a Ctx,
     ws: WorkspaceId,
     system: String,
     format: NumberFormat,
@@ -143,13 +153,15 @@ pub struct Importer<'a> {
     users: HashMap<String, UserId>,
     categories: HashMap<String, CategoryId>,
     started: std::time::Instant,
+    /// Fetches the files messages reference (`--fetch-attachments`); `None` lists them.
+    fetch: Option<(reqwest::Client, usize)>,
     pub report: Report,
 }
 
 impl<'a> Importer<'a> {
     /// An importer for `source` (`csv`, `zendesk`) into the workspace with this slug.
-    pub async fn new(app: &'a App, slug: &str, source: &str) -> anyhow::Result<Importer<'a>> {
-        let mut tx = app.store.begin().await?;
+    pub async fn new(ctx: &'a Ctx, slug: &str, source: &str) -> anyhow::Result<Importer<'a>> {
+        let mut tx = ctx.store.begin().await?;
         let w = store::workspaces::find_by_slug(&mut tx, slug)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no workspace with slug {slug}"))?;
@@ -158,7 +170,7 @@ impl<'a> Importer<'a> {
         let categories = store::categories::list(&mut tx, w.id, true).await?;
         tx.commit().await?;
         Ok(Importer {
-            app,
+            ctx,
             ws: w.id,
             system: format!("import:{source}"),
             format: NumberFormat::parse(&w.ticket_number_format).unwrap_or_default(),
@@ -170,10 +182,59 @@ impl<'a> Importer<'a> {
                 .map(|c| (store::categories::name_key(&c.name), c.id))
                 .collect(),
             started: std::time::Instant::now(),
+            fetch: None,
             report: Report {
                 source: source.to_owned(),
                 ..Report::default()
             },
+        })
+    }
+
+    /// Fetches the files messages reference (each at most `max_bytes`) instead of listing them.
+    pub fn fetch_files(&mut self, max_bytes: usize) -> anyhow::Result<()> {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .user_agent("Ferrodesk import")
+            .build()?;
+        self.fetch = Some((client, max_bytes));
+        Ok(())
+    }
+
+    /// Downloads one file into storage; answers its attachment row (not yet linked).
+    async fn download(
+        &self,
+        f: &FileRef,
+    ) -> anyhow::Result<crate::store::attachments::AttachmentRow> {
+        let Some((client, max)) = &self.fetch else {
+            anyhow::bail!("not fetching");
+        };
+        let mut res = client.get(&f.url).send().await?.error_for_status()?;
+        if res.content_length().is_some_and(|n| n > *max as u64) {
+            anyhow::bail!("larger than {max} bytes");
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = res.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            anyhow::ensure!(bytes.len() <= *max, "larger than {max} bytes");
+        }
+        let id = uuid::Uuid::now_v7();
+        let key = crate::files::Files::key(self.ws, id);
+        let mime_type = crate::files::sniff(&bytes[..bytes.len().min(8192)]);
+        let size = i64::try_from(bytes.len())?;
+        self.ctx.files.put(&key, bytes).await?;
+        Ok(crate::store::attachments::AttachmentRow {
+            id,
+            workspace_id: self.ws,
+            ticket_id: None,
+            comment_id: None,
+            file_name: crate::files::clean_file_name(Some(&f.file_name)),
+            mime_type,
+            file_size: size,
+            storage_key: key,
+            content_id: None,
+            is_inline: false,
+            uploaded_by: None,
+            created_at: crate::clock::now_micros(),
         })
     }
 
@@ -223,7 +284,7 @@ impl<'a> Importer<'a> {
         if good.is_empty() {
             return Ok(());
         }
-        let mut tx = self.app.store.begin().await?;
+        let mut tx = self.ctx.store.begin().await?;
         let ids: Vec<String> = good.iter().map(|r| r.source_id.clone()).collect();
         let known: std::collections::HashSet<String> =
             store::integrations::lookup_many(&mut tx, self.ws, &self.system, &ids)
@@ -453,8 +514,24 @@ impl<'a> Importer<'a> {
                 doc.push('\n');
                 doc.push_str(&m.body);
             }
+            let comment_id = CommentId::new();
+            for f in &m.files {
+                if self.fetch.is_some() {
+                    out.files
+                        .push((row.id, comment_id, f.clone(), r.source_id.clone()));
+                } else {
+                    self.report.attachments.push(Listed {
+                        source_id: r
+                            .external_ref
+                            .clone()
+                            .unwrap_or_else(|| r.source_id.clone()),
+                        file_name: f.file_name.clone(),
+                        url: f.url.clone(),
+                    });
+                }
+            }
             out.comments.push(CommentRow {
-                id: CommentId::new(),
+                id: comment_id,
                 workspace_id: self.ws,
                 ticket_id: row.id,
                 body: m.body.clone(),
@@ -555,6 +632,20 @@ impl<'a> Importer<'a> {
         for chunk in out.refs.chunks(1000) {
             store::integrations::remember_many(tx, ws, &self.system, chunk, now);
         }
+        for (ticket, comment, f, source) in &out.files {
+            match self.download(f).await {
+                Ok(mut a) => {
+                    a.ticket_id = Some(*ticket);
+                    a.comment_id = Some(*comment);
+                    store::attachments::insert_attachment(tx, &a);
+                    self.report.files_fetched += 1;
+                }
+                Err(e) => self.report.notes.push(format!(
+                    "{source}: {} not fetched from {}: {e}",
+                    f.file_name, f.url
+                )),
+            }
+        }
         store::dialect::index_many(tx, ws, &out.docs).await?;
         self.report.created += out.rows.len();
         self.report.comments += out.comments.len();
@@ -589,6 +680,8 @@ struct Batch {
     docs: Vec<(TicketId, String)>,
     notices: Vec<(TicketId, &'static str, &'static str, i64)>,
     refs: Vec<(String, TicketId)>,
+    /// Files to fetch: ticket, message, reference, source id.
+    files: Vec<(TicketId, CommentId, FileRef, String)>,
 }
 
 /// Checks a record whole; answers it cleaned (trimmed, lowercased addresses and tags) or

@@ -8,7 +8,7 @@
 //! or an internal note as Zendesk says; its author is a customer when their role is
 //! `end-user`, staff otherwise (matched to users by email; unknown staff become inactive
 //! agents). `external_ref` is `zendesk:<id>`. Attachments are listed in the report with their
-//! URLs, not fetched.
+//! URLs, or fetched and stored with their messages under `--fetch-attachments`.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -173,18 +173,11 @@ pub async fn import(
         let origin = format!("tickets line {}", i + 1);
         match serde_json::from_str::<Ticket>(&line) {
             Ok(t) => {
-                for c in &t.comments {
-                    for a in &c.attachments {
-                        attachments += 1;
-                        if let Some(url) = &a.content_url {
-                            importer.report.attachments.push(super::Listed {
-                                source_id: format!("zendesk:{}", t.id),
-                                file_name: a.file_name.clone().unwrap_or_default(),
-                                url: url.clone(),
-                            });
-                        }
-                    }
-                }
+                attachments += t
+                    .comments
+                    .iter()
+                    .map(|c| c.attachments.len())
+                    .sum::<usize>();
                 match record(people, t, origin.clone(), now) {
                     Ok(r) => batch.push(r),
                     Err(reason) => importer.fail(origin, reason),
@@ -199,9 +192,10 @@ pub async fn import(
     }
     importer.write(batch).await?;
     progress(read);
-    if attachments > 0 {
+    let listed = importer.report.attachments.len();
+    if listed > 0 {
         importer.report.notes.push(format!(
-            "{attachments} attachments are listed under `attachments` with their URLs, not fetched"
+            "{listed} of {attachments} attachments read are listed under `attachments` with their URLs, not fetched (--fetch-attachments fetches them)"
         ));
     }
     Ok(())
@@ -284,6 +278,16 @@ fn record(people: &People, t: Ticket, origin: String, now: i64) -> Result<Record
             body,
             public: c.public,
             created_at: at,
+            files: c
+                .attachments
+                .iter()
+                .filter_map(|a| {
+                    a.content_url.as_ref().map(|url| super::FileRef {
+                        file_name: a.file_name.clone().unwrap_or_else(|| "file".into()),
+                        url: url.clone(),
+                    })
+                })
+                .collect(),
         });
     }
     if messages.is_empty() {
@@ -299,6 +303,7 @@ fn record(people: &People, t: Ticket, origin: String, now: i64) -> Result<Record
                 .unwrap_or_default(),
             public: true,
             created_at,
+            files: Vec::new(),
         });
     }
     messages.sort_by_key(|m| m.created_at);

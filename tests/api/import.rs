@@ -14,11 +14,12 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// Runs `ferrodesk import …` against the test server's database; answers the report.
+/// Runs `ferrodesk import …` against the test server's database and data folder (where
+/// fetched files go); answers the report.
 fn import(app: &TestApp, args: &[&str], report: &std::path::Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_ferrodesk"))
         .env("FERRODESK_DATABASE_URL", app.app.config.database_url())
-        .env("FERRODESK_DATA_DIR", report.parent().expect("dir"))
+        .env("FERRODESK_DATA_DIR", &app.app.config.data_dir)
         .env("RUST_LOG", "warn")
         .arg("import")
         .args(args)
@@ -383,3 +384,91 @@ async fn zendesk_import(app: TestApp) {
     assert_eq!(total(&admin).await, before + 3);
 }
 both!(zendesk_exports_become_tickets_once, zendesk_import);
+
+/// `--fetch-attachments`: files a Zendesk comment references are downloaded (here from a local
+/// HTTP server standing in for Zendesk's file host) and stored with their message; one that
+/// cannot be fetched is named in the report and its ticket still comes in.
+async fn zendesk_files(app: TestApp) {
+    let admin = app.admin().await;
+    let files = tempfile::tempdir().expect("dir");
+    let png = [
+        0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 1, 2,
+    ];
+    std::fs::write(files.path().join("label.png"), png).expect("file");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(files.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 http.server");
+    let base = format!("http://127.0.0.1:{port}");
+    crate::nodes::eventually(
+        "the file server",
+        std::time::Duration::from_secs(10),
+        || async {
+            reqwest::get(format!("{base}/label.png"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let tickets = dir.path().join("tickets.json");
+    std::fs::write(
+        &tickets,
+        format!(
+            r#"{{"id":201,"subject":"Label photo","status":"open","requester_id":1,"created_at":"2025-11-01T08:00:00Z","comments":[{{"id":1,"author_id":1,"body":"Here is the label.","public":true,"created_at":"2025-11-01T08:00:00Z","attachments":[{{"file_name":"label.png","content_url":"{base}/label.png"}},{{"file_name":"gone.pdf","content_url":"{base}/gone.pdf"}}]}}]}}"#
+        ),
+    )
+    .expect("tickets");
+    let users = fixture("zendesk-users.json");
+    let report = import(
+        &app,
+        &[
+            "zendesk",
+            "--tickets",
+            tickets.to_str().expect("path"),
+            "--users",
+            users.to_str().expect("path"),
+            "--fetch-attachments",
+        ],
+        &dir.path().join("report.json"),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["files_fetched"], 1);
+    assert!(
+        report["notes"].to_string().contains("gone.pdf not fetched"),
+        "{report}"
+    );
+    let t = by_ref(&admin, "zendesk:201").await;
+    let msgs = thread(&admin, &t).await;
+    let file = &msgs[0]["attachments"][0];
+    assert_eq!(file["file_name"], "label.png");
+    assert_eq!(file["mime_type"], "image/png", "typed from its bytes");
+    let res = app
+        .http
+        .get(format!(
+            "{}{}",
+            app.base,
+            file["url"].as_str().expect("url")
+        ))
+        .bearer_auth(admin.token.as_deref().expect("token"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.bytes().await.expect("bytes").as_ref(), png);
+}
+both!(zendesk_attachments_are_fetched_on_request, zendesk_files);
