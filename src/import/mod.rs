@@ -557,7 +557,15 @@ impl<'a> Importer<'a> {
             }
             _ => {}
         }
-        engine::compute(&self.sla, &mut row, &[], now);
+        // As for a ticket created pending, resolved or closed through the API: its resolution
+        // clock stands still from the start (a reopen starts it).
+        let pauses: Vec<(i64, Option<i64>)> = if engine::pauses_resolution(row.status) {
+            out.pauses.push((row.id, created));
+            vec![(created, None)]
+        } else {
+            vec![]
+        };
+        engine::compute(&self.sla, &mut row, &pauses, now);
         // Clocks already past at import were missed in the old system: recorded as noticed,
         // so the scan does not fire for them now.
         let clocks = [
@@ -626,6 +634,9 @@ impl<'a> Importer<'a> {
         if sqlite {
             insert_tickets(tx, &out.rows).await?;
         }
+        for (ticket, from) in &out.pauses {
+            store::sla::start_pause(tx, ws, *ticket, *from);
+        }
         for (ticket, clock, kind, due) in &out.notices {
             store::sla::insert_notice(tx, ws, *ticket, clock, kind, *due, now).await?;
         }
@@ -680,6 +691,8 @@ struct Batch {
     docs: Vec<(TicketId, String)>,
     notices: Vec<(TicketId, &'static str, &'static str, i64)>,
     refs: Vec<(String, TicketId)>,
+    /// Resolution clocks that stand still from creation.
+    pauses: Vec<(TicketId, i64)>,
     /// Files to fetch: ticket, message, reference, source id.
     files: Vec<(TicketId, CommentId, FileRef, String)>,
 }

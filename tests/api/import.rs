@@ -172,6 +172,11 @@ async fn csv_import(app: TestApp) {
     assert_eq!(omar["category_id"], hardware["id"]);
     assert_eq!(by_ref(&admin, "legacy-3").await["status"], "pending");
     assert_eq!(
+        by_ref(&admin, "legacy-3").await["sla"]["resolution"]["status"],
+        "paused",
+        "a pending import's resolution clock stands still"
+    );
+    assert_eq!(
         by_ref(&admin, "legacy-3").await["created_at"],
         "2026-03-01T09:00:00Z"
     );
@@ -220,6 +225,25 @@ async fn csv_import(app: TestApp) {
     // Searchable at once.
     let found = admin.get("/api/tickets?q=E42").await.expect(200).clone();
     assert_eq!(found["tickets"][0]["external_ref"], "legacy-1", "{found}");
+
+    // Reopened, a ticket that came in pending has its clock back with the months it waited
+    // left out (it stood still since its creation, as for one created pending over the API).
+    let pending = by_ref(&admin, "legacy-3").await;
+    let reopened = admin
+        .put(
+            &format!(
+                "/api/tickets/{}/status",
+                pending["id"].as_str().expect("id")
+            ),
+            serde_json::json!({"status": "open"}),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        reopened["sla"]["resolution"]["status"], "on_track",
+        "{reopened}"
+    );
 
     // Again: nothing new, and the report says so.
     let again = import(&app, &args, &dir.path().join("second.json"));
