@@ -132,16 +132,22 @@ pub async fn import(
     Ok(())
 }
 
-/// The byte offsets of the line ends read so far.
+/// The byte offsets of the line ends read and not yet passed, and how many were passed.
 #[derive(Clone, Default)]
-struct LineEnds(std::rc::Rc<std::cell::RefCell<Vec<u64>>>);
+struct LineEnds(std::rc::Rc<std::cell::RefCell<(u64, Vec<u64>)>>);
 
 impl LineEnds {
     /// The line (from 1) holding byte `offset`. A record of a CRLF file starts at the LF
     /// that ended the one before (the CR ended it), hence the line ends at `offset` count.
+    /// Records are asked about in order, so the ends before `offset` are forgotten (memory
+    /// stays that of the reader's buffer, not of the file).
     fn line_of(&self, offset: u64) -> u64 {
-        let ends = self.0.borrow();
-        u64::try_from(ends.partition_point(|e| *e <= offset)).unwrap_or(u64::MAX) + 1
+        let mut state = self.0.borrow_mut();
+        let (passed, ends) = &mut *state;
+        let before = ends.partition_point(|e| *e <= offset);
+        ends.drain(..before);
+        *passed += u64::try_from(before).unwrap_or(u64::MAX);
+        *passed + 1
     }
 }
 
@@ -155,10 +161,10 @@ struct Counting<R> {
 impl<R: std::io::Read> std::io::Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut ends = self.lines.0.borrow_mut();
+        let mut state = self.lines.0.borrow_mut();
         for (i, b) in buf[..n].iter().enumerate() {
             if *b == b'\n' {
-                ends.push(self.offset + i as u64);
+                state.1.push(self.offset + i as u64);
             }
         }
         self.offset += n as u64;

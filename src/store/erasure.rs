@@ -18,6 +18,8 @@ fn a(name: &'static str) -> Alias {
 pub struct Erasure<'a> {
     pub workspace_id: WorkspaceId,
     pub customer_id: CustomerId,
+    /// The address the customer had (stored API answers naming it go).
+    pub old_email: &'a str,
     /// The address the customer row keeps (unique, undeliverable: `….invalid`).
     pub email: &'a str,
     /// The name the customer row and their messages keep.
@@ -348,8 +350,7 @@ pub async fn erase(tx: &mut Tx, e: &Erasure<'_>) -> Result<Erased> {
     // Stored API answers that may hold their name or address (kept a day for retries).
     let email_pattern = format!(
         "%{}%",
-        current_email(tx, e)
-            .await?
+        e.old_email
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_")
@@ -434,17 +435,4 @@ async fn silence_notifications(tx: &mut Tx, which: Cond, now: i64) -> Result<u64
             .to_owned(),
     )
     .await
-}
-
-async fn current_email(tx: &mut Tx, e: &Erasure<'_>) -> Result<String> {
-    let row: (String,) = tx
-        .fetch_one(
-            &Query::select()
-                .column(a("email"))
-                .from(a("customers"))
-                .and_where(Expr::col(a("id")).eq(e.customer_id))
-                .to_owned(),
-        )
-        .await?;
-    Ok(row.0)
 }

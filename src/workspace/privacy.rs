@@ -202,6 +202,7 @@ pub async fn erase(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<ErasureRe
     let mut plan = Erasure {
         workspace_id: ws,
         customer_id: id,
+        old_email: &customer.email,
         email: &email,
         name: ERASED_NAME,
         text: ERASED_TEXT,

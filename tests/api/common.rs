@@ -429,6 +429,16 @@ impl Client {
         self.send(Method::DELETE, path, None, &[]).await
     }
 
+    /// The whole thread of a ticket as staff see it, oldest first.
+    pub async fn comments(&self, ticket: &str) -> Vec<Value> {
+        self.get(&format!("/api/tickets/{ticket}/comments"))
+            .await
+            .expect(200)["comments"]
+            .as_array()
+            .expect("comments")
+            .clone()
+    }
+
     /// Creates a ticket and returns its JSON.
     pub async fn create_ticket(&self, body: Value) -> Value {
         self.post("/api/tickets", body).await.expect(201).clone()

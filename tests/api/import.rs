@@ -254,19 +254,6 @@ async fn csv_import(app: TestApp) {
 }
 both!(csv_rows_become_tickets_once, csv_import);
 
-async fn thread(admin: &Client, ticket: &Value) -> Vec<Value> {
-    admin
-        .get(&format!(
-            "/api/tickets/{}/comments",
-            ticket["id"].as_str().expect("id")
-        ))
-        .await
-        .expect(200)["comments"]
-        .as_array()
-        .expect("comments")
-        .clone()
-}
-
 // Long: users, organizations and tickets with their threads, every mapping and broken line,
 // then the second run.
 async fn zendesk_import(app: TestApp) {
@@ -343,7 +330,7 @@ async fn zendesk_import(app: TestApp) {
         .clone();
     assert_eq!(customer["company"], "Acme Sp. z o.o.");
     assert_eq!(customer["name"], "Anna Kowalska");
-    let msgs = thread(&admin, &t).await;
+    let msgs = admin.comments(t["id"].as_str().expect("id")).await;
     let shape: Vec<(String, String, bool)> = msgs
         .iter()
         .map(|m| {
@@ -376,7 +363,7 @@ async fn zendesk_import(app: TestApp) {
         "an unknown assignee stays unassigned"
     );
     assert_eq!(
-        thread(&admin, &refund).await[1]["author_name"],
+        admin.comments(refund["id"].as_str().expect("id")).await[1]["author_name"],
         "Zendesk user 77"
     );
     let old = by_ref(&admin, "zendesk:103").await;
@@ -477,7 +464,7 @@ async fn zendesk_files(app: TestApp) {
         "{report}"
     );
     let t = by_ref(&admin, "zendesk:201").await;
-    let msgs = thread(&admin, &t).await;
+    let msgs = admin.comments(t["id"].as_str().expect("id")).await;
     let file = &msgs[0]["attachments"][0];
     assert_eq!(file["file_name"], "label.png");
     assert_eq!(file["mime_type"], "image/png", "typed from its bytes");

@@ -110,16 +110,6 @@ async fn total(admin: &Client) -> i64 {
         .expect("total")
 }
 
-async fn thread(admin: &Client, ticket: &str) -> Vec<Value> {
-    admin
-        .get(&format!("/api/tickets/{ticket}/comments"))
-        .await
-        .expect(200)["comments"]
-        .as_array()
-        .expect("comments")
-        .clone()
-}
-
 // Long: one customer's whole footprint (API tickets, mail with files, a message on someone
 // else's ticket, a rating, webhooks, mail to them), exported, then erased and looked for.
 async fn export_and_erase(app: TestApp) {
@@ -386,12 +376,12 @@ async fn export_and_erase(app: TestApp) {
     assert_eq!(ta["satisfaction"]["feedback"], Value::Null);
     assert_eq!(total(&admin).await, open_before, "no ticket went");
     for t in [&a_id, &b_id] {
-        for m in thread(&admin, t).await {
+        for m in admin.comments(t).await {
             assert_eq!(m["body"], "(erased)", "{m}");
             assert!(m["attachments"].as_array().is_some_and(Vec::is_empty));
         }
     }
-    let dana = thread(&admin, &d_id).await;
+    let dana = admin.comments(&d_id).await;
     assert_eq!(
         dana[0]["body"], "Our shared printer is broken.",
         "Dana's own text stays"
