@@ -161,6 +161,42 @@ pub enum ImportCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Backfill from Thulium's ticket API through the Thulium bridge's mapping (channel
+    /// `thulium`, `external_ref` = the Thulium id): tickets the bridge already holds are
+    /// skipped, and the bridge never adds a backfilled message twice.
+    Thulium {
+        /// The Thulium system's address (`https://acme.thulium.com`).
+        #[arg(long)]
+        url: String,
+        /// An API user's login (Thulium: Administration → Users → API users).
+        #[arg(long)]
+        login: String,
+        /// The API user's password.
+        #[arg(long, env = "FERRODESK_THULIUM_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Only tickets changed on or after this date (`2026-01-31`), as Thulium's `date_from`.
+        #[arg(long)]
+        since: Option<String>,
+        /// The Thulium system's time zone (its times carry none).
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Read a Thulium status id as a Ferrodesk status (`--status-map 4=pending`); ids not
+        /// given are read from the status's name.
+        #[arg(long = "status-map", value_name = "ID=STATUS")]
+        status_map: Vec<String>,
+        /// An agent's address for a Thulium login (`--agent akowalski=anna@acme.example`).
+        #[arg(long = "agent", value_name = "LOGIN=EMAIL")]
+        agents: Vec<String>,
+        /// Address other logins as LOGIN@DOMAIN (unknown ones become inactive agents).
+        #[arg(long)]
+        agent_domain: Option<String>,
+        /// Workspace slug.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+        /// Where to write the report (JSON); default: thulium-import.report.json.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -454,6 +490,34 @@ async fn import(config: crate::config::Config, source: ImportCommand) -> anyhow:
             progress.finish();
             (importer.finish(), tickets, report)
         }
+        ImportCommand::Thulium {
+            url,
+            login,
+            password,
+            since,
+            timezone,
+            status_map,
+            agents,
+            agent_domain,
+            workspace,
+            report,
+        } => {
+            let mapping = thulium_mapping(&timezone, &status_map, &agents, agent_domain)?;
+            let api = crate::integrations::thulium_api::Api::new(&url, &login, &password)?;
+            let mut importer = crate::import::Importer::new(&app, &workspace, "thulium").await?;
+            // Thulium does not say how many tickets there are; the bar grows as pages come.
+            let mut progress = Progress::new(1, "tickets");
+            crate::import::thulium::import(
+                &mut importer,
+                &api,
+                &mapping,
+                since.as_deref(),
+                &mut |n| progress.at_growing(n),
+            )
+            .await?;
+            progress.finish();
+            (importer.finish(), PathBuf::from("thulium-import"), report)
+        }
     };
     let path = report.unwrap_or_else(|| {
         let mut p = main.into_os_string();
@@ -471,6 +535,44 @@ async fn import(config: crate::config::Config, source: ImportCommand) -> anyhow:
     println!("{}", result.summary());
     println!("report: {}", path.display());
     Ok(())
+}
+
+/// The Thulium backfill's reading of the command line.
+fn thulium_mapping(
+    timezone: &str,
+    status_map: &[String],
+    agents: &[String],
+    agent_domain: Option<String>,
+) -> anyhow::Result<crate::integrations::thulium_api::Mapping> {
+    let pair = |s: &String, what: &str| {
+        s.split_once('=')
+            .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
+            .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("`{s}` is not {what}"))
+    };
+    let mut statuses = std::collections::HashMap::new();
+    for s in status_map {
+        let (id, word) = pair(s, "ID=STATUS")?;
+        let status =
+            crate::tickets::status::Status::parse(&word.to_ascii_lowercase()).ok_or_else(|| {
+                anyhow::anyhow!("`{word}` is not a status (new, open, pending, resolved, closed)")
+            })?;
+        statuses.insert(id, status);
+    }
+    let mut by_login = std::collections::HashMap::new();
+    for a in agents {
+        let (login, email) = pair(a, "LOGIN=EMAIL")?;
+        let email = crate::validate::email("agent", &email)
+            .map_err(|e| anyhow::anyhow!("--agent {login}: {}", e.message))?;
+        by_login.insert(login, email);
+    }
+    Ok(crate::integrations::thulium_api::Mapping {
+        tz: jiff::tz::TimeZone::get(timezone)
+            .map_err(|e| anyhow::anyhow!("--timezone {timezone}: {e}"))?,
+        statuses,
+        agents: by_login,
+        agent_domain: agent_domain.map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase()),
+    })
 }
 
 fn describe(e: &crate::error::Error) -> String {
@@ -531,6 +633,23 @@ impl Progress {
                 "{done}/{} {} ({rate:.0}/s, {secs:.0} s)",
                 self.total, self.what
             );
+        }
+    }
+
+    /// Progress with no known total: the bar's length follows the count; without a terminal,
+    /// a line every 1,000.
+    fn at_growing(&mut self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(done as u64);
+            bar.set_position(done as u64);
+            return;
+        }
+        if done / 1000 > self.tenths {
+            self.tenths = done / 1000;
+            let secs = self.started.elapsed().as_secs_f64();
+            #[expect(clippy::cast_precision_loss, reason = "a rate to print")]
+            let rate = done as f64 / secs.max(1e-3);
+            eprintln!("{done} {} ({rate:.0}/s, {secs:.0} s)", self.what);
         }
     }
 

@@ -262,6 +262,7 @@ fn to_record(
             public: true,
             created_at,
             files: Vec::new(),
+            source_id: None,
         }],
         requester_email,
         requester_name,

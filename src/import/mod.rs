@@ -13,6 +13,7 @@
 
 pub mod csv;
 mod record;
+pub mod thulium;
 pub mod zendesk;
 
 use record::check;
@@ -96,6 +97,10 @@ pub struct Importer<'a> {
     ctx: &'a Ctx,
     ws: WorkspaceId,
     system: String,
+    /// Where message ids are remembered, when the source's messages have ids a live bridge
+    /// also sees.
+    message_system: Option<String>,
+    channel: Channel,
     format: NumberFormat,
     number_start: i64,
     sla: SlaContext,
@@ -122,6 +127,8 @@ impl<'a> Importer<'a> {
             ctx,
             ws: w.id,
             system: format!("import:{source}"),
+            message_system: None,
+            channel: Channel::Import,
             format: NumberFormat::parse(&w.ticket_number_format).unwrap_or_default(),
             number_start: w.ticket_number_start,
             sla,
@@ -137,6 +144,32 @@ impl<'a> Importer<'a> {
                 ..Report::default()
             },
         })
+    }
+
+    /// Keys records as a live bridge does (tickets under `tickets`, messages under `messages` in
+    /// `integration_refs`) and writes them on its channel: what either path wrote, the other
+    /// skips.
+    pub fn keyed_like_bridge(&mut self, tickets: &str, messages: &str, channel: Channel) {
+        self.system = tickets.to_owned();
+        self.message_system = Some(messages.to_owned());
+        self.channel = channel;
+    }
+
+    /// The ids not yet written (by an earlier run or the live bridge); the others are counted
+    /// as skipped. Lets a source avoid fetching what it would skip.
+    pub async fn unseen(&mut self, ids: Vec<String>) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.ctx.store.read().await?;
+        let mut known = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            known.extend(
+                store::integrations::lookup_many(&mut conn, self.ws, &self.system, chunk)
+                    .await?
+                    .into_iter()
+                    .map(|(id, _)| id),
+            );
+        }
+        self.report.skipped += known.len();
+        Ok(ids.into_iter().filter(|i| !known.contains(i)).collect())
     }
 
     /// Fetches the files messages reference (each at most `max_bytes`) instead of listing them.
@@ -424,7 +457,7 @@ impl<'a> Importer<'a> {
         );
         row.status = r.status;
         row.priority = r.priority;
-        row.channel = Channel::Import;
+        row.channel = self.channel;
         row.external_ref = r.external_ref.clone();
         row.category_id = r
             .category
@@ -464,6 +497,13 @@ impl<'a> Importer<'a> {
                 doc.push_str(&m.body);
             }
             let comment_id = CommentId::new();
+            if let Some(key) = m
+                .source_id
+                .clone()
+                .filter(|_| self.message_system.is_some())
+            {
+                out.message_refs.push((key, row.id, Some(comment_id)));
+            }
             for f in &m.files {
                 if self.fetch.is_some() {
                     out.files
@@ -488,7 +528,7 @@ impl<'a> Importer<'a> {
                 author_id,
                 author_name,
                 is_internal: !m.public,
-                channel: Channel::Import.as_str().into(),
+                channel: self.channel.as_str().into(),
                 merged_from_ticket_id: None,
                 html_body: None,
                 version: 1,
@@ -555,7 +595,7 @@ impl<'a> Importer<'a> {
             metadata: json!({"imported": self.report.source, "source_id": r.source_id}).to_string(),
             created_at: created,
         });
-        out.refs.push((r.source_id, row.id));
+        out.refs.push((r.source_id, row.id, None));
         out.docs.push((row.id, doc));
         out.rows.push(row);
     }
@@ -591,6 +631,11 @@ impl<'a> Importer<'a> {
         }
         for chunk in out.refs.chunks(1000) {
             store::integrations::remember_many(tx, ws, &self.system, chunk, now);
+        }
+        if let Some(system) = &self.message_system {
+            for chunk in out.message_refs.chunks(1000) {
+                store::integrations::remember_many(tx, ws, system, chunk, now);
+            }
         }
         for (ticket, comment, f, source) in &out.files {
             match self.download(f).await {
@@ -639,7 +684,9 @@ struct Batch {
     tags: Vec<(TicketId, String)>,
     docs: Vec<(TicketId, String)>,
     notices: Vec<(TicketId, &'static str, &'static str, i64)>,
-    refs: Vec<(String, TicketId)>,
+    refs: Vec<(String, TicketId, Option<CommentId>)>,
+    /// Message ids and the comments they became (sources with a live bridge).
+    message_refs: Vec<(String, TicketId, Option<CommentId>)>,
     /// Resolution clocks that stand still from creation.
     pauses: Vec<(TicketId, i64)>,
     /// Files to fetch: ticket, message, reference, source id.

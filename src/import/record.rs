@@ -31,6 +31,9 @@ pub struct Message {
     /// Microseconds since the epoch.
     pub created_at: i64,
     pub files: Vec<FileRef>,
+    /// The source's own id for the message, remembered when the importer keeps message ids
+    /// (the Thulium bridge's `thulium_msg`), so the live bridge never adds it twice.
+    pub source_id: Option<String>,
 }
 
 /// One ticket as a source read it, before any check.

@@ -288,6 +288,7 @@ fn record(people: &People, t: Ticket, origin: String, now: i64) -> Result<Record
                     })
                 })
                 .collect(),
+            source_id: None,
         });
     }
     if messages.is_empty() {
@@ -304,6 +305,7 @@ fn record(people: &People, t: Ticket, origin: String, now: i64) -> Result<Record
             public: true,
             created_at,
             files: Vec::new(),
+            source_id: None,
         });
     }
     messages.sort_by_key(|m| m.created_at);

@@ -9,6 +9,7 @@ pub mod crm;
 pub mod escalation;
 pub mod settings;
 pub mod thulium;
+pub mod thulium_api;
 pub mod wecom;
 
 use crate::clock::now_micros;

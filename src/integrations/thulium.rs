@@ -29,7 +29,8 @@ pub enum ExternalId {
 }
 
 impl ExternalId {
-    fn text(&self) -> String {
+    #[must_use]
+    pub fn text(&self) -> String {
         match self {
             ExternalId::Number(n) => n.to_string(),
             ExternalId::Text(s) => s.trim().to_owned(),
@@ -242,6 +243,161 @@ fn check(t: &ThuliumTicket, thulium_id: &str) -> Result<(Option<Status>, Option<
     }
 }
 
+/// The requester's address: the customer's, or a placeholder built from the customer's (or
+/// else the ticket's) Thulium id when Thulium has none.
+#[must_use]
+pub fn requester_email(t: &ThuliumTicket, thulium_id: &str) -> String {
+    let customer = t.customer.as_ref();
+    if let Some(e) = customer
+        .and_then(|c| c.email.as_deref())
+        .filter(|e| crate::validate::email("email", e).is_ok())
+    {
+        return e.to_owned();
+    }
+    let who = customer
+        .and_then(|c| c.id.as_ref())
+        .map_or_else(|| format!("ticket-{thulium_id}"), ExternalId::text);
+    format!(
+        "thulium-{}@thulium.invalid",
+        who.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(60)
+            .collect::<String>()
+    )
+}
+
+/// The ticket's subject and description: the first customer message opens the thread (its
+/// first line is the subject when Thulium gave none); without one, the subject does.
+#[must_use]
+pub fn opening(t: &ThuliumTicket) -> (String, String, Option<&ThuliumMessage>) {
+    let first = t.messages.iter().find(|m| m.direction == "in");
+    let subject = t
+        .subject
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| super::subject_of(first.map_or("Thulium ticket", |m| m.body.as_str())));
+    let description = first.map_or_else(|| subject.clone(), |m| m.body.clone());
+    (subject, description, first)
+}
+
+/// The key a Thulium message is remembered by (`integration_refs`, system `thulium_msg`).
+#[must_use]
+pub fn message_key(thulium_id: &str, message: &ExternalId) -> String {
+    format!("{thulium_id}:{}", message.text())
+}
+
+/// What the backfill knows of a ticket beyond what a webhook carries: its real times and the
+/// addresses of the agents named in it.
+#[derive(Debug, Default)]
+pub struct History {
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The assigned agent's address, when known.
+    pub assignee_email: Option<String>,
+    /// Agents' addresses by the name their messages carry (a Thulium login).
+    pub agents: std::collections::HashMap<String, String>,
+    /// Files each message referenced, by message id (listed in the import report).
+    pub files: std::collections::HashMap<String, Vec<crate::import::FileRef>>,
+}
+
+/// A Thulium ticket as an import record, by the bridge's own mapping (status, priority,
+/// requester, opening message, message kinds and keys), with the ticket's real times: what
+/// `ferrodesk import thulium` writes. A record keeps the Thulium id as its `external_ref`,
+/// as a webhook's ticket does.
+pub fn record(
+    t: &ThuliumTicket,
+    h: &History,
+    origin: String,
+) -> std::result::Result<crate::import::Record, String> {
+    use crate::import::{Author, Message, Record};
+    let thulium_id = t.id.text();
+    let (status, priority) = check(t, &thulium_id).map_err(|e| match e {
+        Error::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    })?;
+    let email = requester_email(t, &thulium_id);
+    let name = t.customer.as_ref().and_then(|c| c.name.clone());
+    let (subject, _, first) = opening(t);
+    let mut messages: Vec<Message> = t
+        .messages
+        .iter()
+        .map(|m| {
+            let author_name = m.author.clone().filter(|a| !a.trim().is_empty());
+            Message {
+                author: if m.direction == "in" {
+                    Author::Customer {
+                        email: email.clone(),
+                        name: name.clone(),
+                    }
+                } else {
+                    Author::Agent {
+                        email: author_name.as_ref().and_then(|a| h.agents.get(a)).cloned(),
+                        name: author_name.or_else(|| Some("Thulium agent".into())),
+                    }
+                },
+                body: m.body.clone(),
+                public: m.direction != "note",
+                created_at: m
+                    .created_at
+                    .as_deref()
+                    .and_then(parse_instant)
+                    .unwrap_or(h.created_at),
+                files: h.files.get(&m.id.text()).cloned().unwrap_or_default(),
+                source_id: Some(message_key(&thulium_id, &m.id)),
+            }
+        })
+        .collect();
+    messages.sort_by_key(|m| m.created_at);
+    // The thread opens with the customer's first message; without one (or when an agent
+    // wrote first), with the subject, as the bridge opens it.
+    if first.is_none()
+        || messages
+            .first()
+            .is_none_or(|m| !matches!(m.author, Author::Customer { .. }))
+    {
+        messages.insert(
+            0,
+            Message {
+                author: Author::Customer {
+                    email: email.clone(),
+                    name: name.clone(),
+                },
+                body: subject.clone(),
+                public: true,
+                created_at: h.created_at,
+                files: Vec::new(),
+                source_id: None,
+            },
+        );
+    }
+    let status = status.unwrap_or(if t.messages.iter().any(|m| m.direction == "out") {
+        Status::Open
+    } else {
+        Status::New
+    });
+    Ok(Record {
+        origin,
+        source_id: thulium_id.clone(),
+        external_ref: Some(thulium_id),
+        subject,
+        status,
+        priority: priority.unwrap_or(Priority::Medium),
+        category: None,
+        tags: Vec::new(),
+        requester_email: email,
+        requester_name: name,
+        requester_company: None,
+        assignee_email: h.assignee_email.clone(),
+        created_at: h.created_at,
+        updated_at: h.updated_at.max(h.created_at),
+        messages,
+    })
+}
+
 /// Opens the ticket of a Thulium ticket seen for the first time: the requester from its
 /// customer (a placeholder address when it has none), the first customer message as the
 /// description.
@@ -254,29 +410,8 @@ async fn open(
     now: i64,
 ) -> Result<TicketRow> {
     let customer = t.customer.as_ref();
-    let email = match customer.and_then(|c| c.email.clone()) {
-        Some(e) => e,
-        None => {
-            let who = customer
-                .and_then(|c| c.id.as_ref())
-                .map_or_else(|| format!("ticket-{thulium_id}"), ExternalId::text);
-            format!(
-                "thulium-{}@thulium.invalid",
-                who.chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .take(60)
-                    .collect::<String>()
-            )
-        }
-    };
-    // The first customer message opens the thread; without one, the subject does.
-    let first = t.messages.iter().find(|m| m.direction == "in");
-    let subject = t
-        .subject
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| super::subject_of(first.map_or("Thulium ticket", |m| m.body.as_str())));
-    let description = first.map_or_else(|| subject.clone(), |m| m.body.clone());
+    let email = requester_email(t, thulium_id);
+    let (subject, description, first) = opening(t);
     let input = NewTicket {
         subject,
         description,
@@ -289,7 +424,7 @@ async fn open(
     };
     let row = super::open_ticket(tx, ws, input, ("thulium", thulium_id), now).await?;
     if let Some(m) = first {
-        let key = format!("{thulium_id}:{}", m.id.text());
+        let key = message_key(thulium_id, &m.id);
         store::integrations::remember(tx, ws, "thulium_msg", &key, Some(row.id), None, now).await?;
     }
     Ok(row)
@@ -315,7 +450,7 @@ async fn add_messages(
             .into_iter()
             .collect();
     for m in messages {
-        let key = format!("{thulium_id}:{}", m.id.text());
+        let key = message_key(thulium_id, &m.id);
         if !seen.insert(key.clone()) {
             continue;
         }

@@ -177,13 +177,13 @@ pub async fn remember(
     Ok(tx.execute(&q).await? == 1)
 }
 
-/// Records many external ids of freshly imported tickets (one statement; ids already known
-/// are left as they are).
+/// Records many external ids of freshly imported tickets (or their messages, with the
+/// comment each became) in one statement; ids already known are left as they are.
 pub fn remember_many(
     tx: &mut Tx,
     ws: WorkspaceId,
     system: &str,
-    refs: &[(String, TicketId)],
+    refs: &[(String, TicketId, Option<CommentId>)],
     now: i64,
 ) {
     if refs.is_empty() {
@@ -195,14 +195,16 @@ pub fn remember_many(
         IntegrationRefs::System,
         IntegrationRefs::ExternalId,
         IntegrationRefs::TicketId,
+        IntegrationRefs::CommentId,
         IntegrationRefs::CreatedAt,
     ]);
-    for (external, ticket) in refs {
+    for (external, ticket, comment) in refs {
         q.values_panic([
             ws.into(),
             system.into(),
             external.clone().into(),
             ticket.0.into(),
+            sea_query::Value::from(comment.map(|c| c.0)).into(),
             now.into(),
         ]);
     }

@@ -37,6 +37,22 @@ fn import(app: &TestApp, args: &[&str], report: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(report).expect("report")).expect("json")
 }
 
+/// A report's failures as `origin: reason`.
+pub(crate) fn failures(report: &Value) -> Vec<String> {
+    report["failed"]
+        .as_array()
+        .expect("failed")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f["origin"].as_str().unwrap_or_default(),
+                f["reason"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 async fn by_ref(admin: &Client, reference: &str) -> Value {
     let all = admin
         .get("/api/tickets?status=new,open,pending,resolved,closed&limit=100")
@@ -276,18 +292,7 @@ async fn zendesk_import(app: TestApp) {
     ];
     let report = import(&app, &args, &dir.path().join("first.json"));
     assert_eq!(report["created"], 3, "{report}");
-    let failed: Vec<String> = report["failed"]
-        .as_array()
-        .expect("failed")
-        .iter()
-        .map(|f| {
-            format!(
-                "{}: {}",
-                f["origin"].as_str().unwrap_or(""),
-                f["reason"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let failed = failures(&report);
     assert_eq!(failed.len(), 6, "{failed:#?}");
     for (i, (origin, says)) in [
         ("users line 6", "not a user"),

@@ -113,13 +113,7 @@ async fn stand() -> (String, Stand) {
         )
         .fallback(record)
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let url = crate::common::serve(app).await;
     (url, state)
 }
 
@@ -256,7 +250,7 @@ crate::both!(integration_settings_keep_secrets_write_only, settings);
 
 // ---------------------------------------------------------------- Thulium
 
-fn thulium_sig(secret: &str, body: &str) -> String {
+pub(crate) fn thulium_sig(secret: &str, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(body.as_bytes());
     let hex: String = mac

@@ -26,6 +26,7 @@ mod roles;
 mod sla;
 mod store;
 mod tenancy;
+mod thulium_import;
 mod tickets;
 mod ui_forms;
 mod webhooks;
