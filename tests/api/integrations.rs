@@ -262,7 +262,11 @@ pub(crate) fn thulium_sig(secret: &str, body: &str) -> String {
     format!("sha256={hex}")
 }
 
-async fn thulium_post(app: &TestApp, body: &Value, sig: Option<String>) -> crate::common::Res {
+pub(crate) async fn thulium_post(
+    app: &TestApp,
+    body: &Value,
+    sig: Option<String>,
+) -> crate::common::Res {
     let raw = body.to_string();
     let sig = sig.unwrap_or_else(|| thulium_sig("thulium-shared-secret", &raw));
     let res = app
