@@ -94,14 +94,18 @@ impl Files {
         }
     }
 
-    /// Reads a file as a stream of chunks.
+    /// Reads a file as a stream of chunks; `None` when storage does not hold it.
     pub async fn get(
         &self,
         key: &str,
     ) -> anyhow::Result<
-        impl futures_core::Stream<Item = Result<bytes::Bytes, object_store::Error>> + use<>,
+        Option<impl futures_core::Stream<Item = Result<bytes::Bytes, object_store::Error>> + use<>>,
     > {
-        Ok(self.store.get(&Path::from(key)).await?.into_stream())
+        match self.store.get(&Path::from(key)).await {
+            Ok(found) => Ok(Some(found.into_stream())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -329,14 +329,13 @@ impl Api {
     /// GET with Basic authentication; 429 and 5xx answers are retried (after `Retry-After`
     /// when given), four times at most.
     async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
-        let url = format!("{}/api/{path}", self.base);
+        let url = reqwest::Url::parse_with_params(&format!("{}/api/{path}", self.base), query)?;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let res = self
                 .http
-                .get(&url)
-                .query(query)
+                .get(url.clone())
                 .basic_auth(&self.login, Some(&self.password))
                 .header("accept", "application/json")
                 .send()

@@ -775,6 +775,27 @@ async fn uploads(backend: Backend) {
         .get(&format!("/api/attachments/{}", uuid::Uuid::now_v7()))
         .await
         .expect_problem(404, "not_found");
+    // A record whose file left storage answers a 404 that says so, not a 500.
+    let key = app
+        .raw_texts("SELECT storage_key FROM attachments WHERE file_name = 'passwd.png'")
+        .await
+        .remove(0);
+    app.app.files.delete(&key).await.expect("delete");
+    let gone = admin
+        .get(&format!(
+            "/api/attachments/{}",
+            a["id"].as_str().expect("id")
+        ))
+        .await
+        .expect_problem(404, "not_found")
+        .clone();
+    assert!(
+        gone["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no longer in storage"),
+        "{gone}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -106,12 +106,21 @@ pub(crate) async fn serve_file(
     app: &crate::app::App,
     row: &crate::store::attachments::AttachmentRow,
 ) -> Result<Response> {
-    let stream = app
+    let Some(stream) = app
         .files
         .get(&row.storage_key)
         .await
         .map_err(|e| Error::Internal(e.context("reading an attachment")))?
-        .map_err(std::io::Error::other);
+    else {
+        // The record outlived its bytes (storage restored from an older copy, a file removed
+        // by hand): the caller learns the file is gone, the operator finds it in the log.
+        tracing::warn!(attachment = %row.id, key = %row.storage_key, "an attachment's file is missing from storage");
+        return Err(Error::Client(
+            crate::error::Code::NotFound,
+            "this attachment's file is no longer in storage".into(),
+        ));
+    };
+    let stream = stream.map_err(std::io::Error::other);
     let mut res = Body::from_stream(stream).into_response();
     let h = res.headers_mut();
     let mime = HeaderValue::from_str(&row.mime_type)
