@@ -32,7 +32,19 @@ pub async fn import(
     let mut offset = 0;
     let mut files = 0;
     loop {
-        let ids = api.page(offset, since).await?;
+        let ids = match api.page(offset, since).await {
+            Ok(ids) => ids,
+            // Nothing read yet (a refused login, a wrong address): the run fails as a whole.
+            Err(e) if offset == 0 => return Err(e),
+            // Later, what was read is kept and reported; the next run carries on from it.
+            Err(e) => {
+                importer.fail(
+                    format!("list at offset {offset}"),
+                    format!("{e}; the tickets after it were not read (run again to carry on)"),
+                );
+                break;
+            }
+        };
         let listed = ids.len();
         offset += listed;
         // A ticket changed while the run pages moves up the list and may be listed twice.

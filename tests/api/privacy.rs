@@ -221,7 +221,10 @@ async fn export_and_erase(app: TestApp) {
         "three mails, each with its original and a file"
     );
     for key in &files {
-        assert!(app.app.files.get(key).await.is_ok(), "{key} is stored");
+        assert!(
+            app.app.files.get(key).await.expect("storage").is_some(),
+            "{key} is stored"
+        );
     }
 
     // The export: admins only, everything about Casey, internal notes on request.
@@ -400,7 +403,7 @@ async fn export_and_erase(app: TestApp) {
     assert_eq!(traces(&app, "casey").await, vec![]);
     app.run_pending_jobs().await;
     for key in &files[..] {
-        let kept = app.app.files.get(key).await.is_ok();
+        let kept = app.app.files.get(key).await.expect("storage").is_some();
         let dana_s = app
             .raw_texts(&format!(
                 "SELECT storage_key FROM attachments WHERE storage_key = '{key}'"

@@ -25,6 +25,8 @@ struct Thulium {
     tickets: Arc<Mutex<BTreeMap<i64, Value>>>,
     asked: Arc<Mutex<Vec<String>>>,
     flaky: Arc<Mutex<Vec<i64>>>,
+    /// List pages from this offset on answer 500.
+    list_down_from: Arc<Mutex<Option<usize>>>,
 }
 
 impl Thulium {
@@ -63,6 +65,18 @@ async fn list(
         return (StatusCode::BAD_REQUEST, "limit is at most 100").into_response();
     }
     let offset: usize = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
+    if t.list_down_from
+        .lock()
+        .expect("lock")
+        .is_some_and(|from| offset >= from)
+    {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [("retry-after", "0")],
+            "database gone",
+        )
+            .into_response();
+    }
     let from = q.get("date_from").cloned().unwrap_or_default();
     let mut all: Vec<Value> = t
         .tickets
@@ -436,6 +450,20 @@ async fn thulium_backfill(app: TestApp) {
     .await;
     assert_eq!(named["created"], 1, "{named}");
     assert_eq!(by_thulium_id(&admin, "1003").await["status"], "pending");
+
+    // A listing that breaks half way keeps what was read and says where it stopped.
+    *thulium.list_down_from.lock().expect("lock") = Some(100);
+    let cut = backfill(&app, &url, &[], &dir.path().join("cut.json")).await;
+    assert_eq!(
+        cut["skipped"], 99,
+        "the first page, but 1005 (still broken): {cut}"
+    );
+    assert!(
+        crate::import::failures(&cut)
+            .iter()
+            .any(|f| f.starts_with("list at offset 100")),
+        "{cut}"
+    );
 }
 both!(
     thulium_backfill_shares_the_bridges_identity,
