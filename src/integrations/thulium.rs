@@ -311,14 +311,27 @@ pub fn record(
 ) -> std::result::Result<crate::import::Record, String> {
     use crate::import::{Author, Message, Record};
     let thulium_id = t.id.text();
-    let (status, priority) = check(t, &thulium_id).map_err(|e| match e {
-        Error::Validation(fields) => fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    })?;
+    let (status, priority) = match check(t, &thulium_id) {
+        Ok(found) => found,
+        Err(Error::Validation(fields)) => {
+            // A request's cap on messages is the webhook's; an imported thread is capped by
+            // the importer's own check (5,000).
+            let fields: Vec<_> = fields
+                .iter()
+                .filter(|f| f.field != "ticket.messages")
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
+            if !fields.is_empty() {
+                return Err(fields.join("; "));
+            }
+            let status = t.status.as_deref().and_then(map_status);
+            let priority = t.priority.as_deref().and_then(|p| {
+                serde_json::from_value::<Priority>(json!(p.to_ascii_lowercase())).ok()
+            });
+            (status, priority)
+        }
+        Err(other) => return Err(other.to_string()),
+    };
     let email = requester_email(t, &thulium_id);
     let name = t.customer.as_ref().and_then(|c| c.name.clone());
     let (subject, _, first) = opening(t);
@@ -590,6 +603,23 @@ async fn apply_fields(
 mod tests {
     use super::{map_status, signature_ok};
     use crate::tickets::status::Status;
+
+    #[test]
+    fn a_long_thread_is_imported_whole() {
+        let messages: Vec<_> = (0..600)
+            .map(|i| serde_json::json!({"id": i, "direction": if i % 2 == 0 { "in" } else { "out" }, "body": format!("message {i}")}))
+            .collect();
+        let t: super::ThuliumTicket = serde_json::from_value(
+            serde_json::json!({"id": 5, "subject": "Long", "status": "open", "priority": "high", "messages": messages}),
+        )
+        .expect("ticket");
+        let r = super::record(&t, &super::History::default(), "ticket 5".into())
+            .expect("600 messages are more than a webhook takes, not more than an import does");
+        assert_eq!(r.messages.len(), 600);
+        assert_eq!(r.status, Status::Open);
+        assert_eq!(r.priority, crate::tickets::status::Priority::High);
+        assert_eq!(r.requester_email, "thulium-ticket-5@thulium.invalid");
+    }
 
     #[test]
     fn statuses_map_onto_the_lifecycle() {
