@@ -357,7 +357,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
             println!("created user {} ({}) id {}", u.email, u.role, u.id);
             if let Some(p) = shown {
                 println!("password: {p}");
@@ -392,7 +392,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
             println!(
                 "created workspace {} (slug {}) with admin {}",
                 ws.name, ws.slug, admin.email
@@ -573,17 +573,6 @@ fn thulium_mapping(
         agents: by_login,
         agent_domain: agent_domain.map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase()),
     })
-}
-
-fn describe(e: &crate::error::Error) -> String {
-    match e {
-        crate::error::Error::Validation(fields) => fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
 }
 
 /// Progress of a long command: a bar on a terminal, a line every tenth otherwise (logs, CI).

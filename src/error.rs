@@ -154,6 +154,19 @@ impl Error {
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Error::Client(Code::Forbidden, detail.into())
     }
+    /// One line for a person at a terminal or in a report: each field error as
+    /// `field: message`, any other error as its sentence.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Error::Validation(fields) => fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
     pub fn conflict(detail: impl Into<String>) -> Self {
         Error::Client(Code::Conflict, detail.into())
     }

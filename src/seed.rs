@@ -72,17 +72,6 @@ const NOTES: &[&str] = &[
     "Checked logs: grid voltage dropped at 03:12.",
 ];
 
-/// Statements stay under SQLite's 32,766 bound variables.
-async fn insert_tickets(
-    tx: &mut store::Tx,
-    rows: &[store::tickets::TicketRow],
-) -> anyhow::Result<()> {
-    for chunk in rows.chunks(400) {
-        store::tickets::insert_many(tx, chunk).await?;
-    }
-    Ok(())
-}
-
 /// Tickets written per transaction by [`seed`]. Large batches touch each index page once for
 /// many rows: the pages a commit writes to the log grow slower than the rows it holds.
 pub const SEED_BATCH: usize = 2000;
@@ -438,29 +427,14 @@ async fn write_tickets(
             comments.extend(thread);
             rows.push(row);
         }
-        // SQLite: the thread, tags and timeline go in before their tickets, with the foreign
-        // keys checked at commit. A reply or tag added to an existing ticket moves it in the
-        // change feed (a trigger rewrites the ticket row); here the ticket is new in this very
-        // transaction, so those rewrites (two a reply) would be wasted work.
-        let before = tx.backend() == store::Backend::Sqlite;
-        if before {
-            tx.execute_raw("PRAGMA defer_foreign_keys = ON").await?;
-        } else {
-            insert_tickets(&mut tx, &rows).await?;
-        }
-        for chunk in tags.chunks(2000) {
-            store::tickets::add_tags_many(&mut tx, ws, chunk).await?;
-        }
-        for chunk in comments.chunks(1000) {
-            store::comments::insert_many(&mut tx, chunk).await?;
-        }
-        for chunk in events.chunks(1000) {
-            store::events::insert_many(&mut tx, chunk).await?;
-        }
-        if before {
-            insert_tickets(&mut tx, &rows).await?;
-        }
-        crate::store::dialect::index_many(&mut tx, ws, &docs).await?;
+        let new = store::bulk::NewTickets {
+            rows,
+            comments,
+            events,
+            tags,
+            docs,
+        };
+        store::bulk::insert_new_tickets(&mut tx, ws, &new).await?;
         tx.commit().await?;
         done += batch;
         progress(done);

@@ -158,6 +158,13 @@ impl<'a> Importer<'a> {
     /// The ids not yet written (by an earlier run or the live bridge); the others are counted
     /// as skipped. Lets a source avoid fetching what it would skip.
     pub async fn unseen(&mut self, ids: Vec<String>) -> anyhow::Result<Vec<String>> {
+        let known = self.known(&ids).await?;
+        self.report.skipped += known.len();
+        Ok(ids.into_iter().filter(|i| !known.contains(i)).collect())
+    }
+
+    /// Which of these source ids were written before (read outside any write transaction).
+    async fn known(&self, ids: &[String]) -> anyhow::Result<std::collections::HashSet<String>> {
         let mut conn = self.ctx.store.read().await?;
         let mut known = std::collections::HashSet::new();
         for chunk in ids.chunks(500) {
@@ -168,8 +175,7 @@ impl<'a> Importer<'a> {
                     .map(|(id, _)| id),
             );
         }
-        self.report.skipped += known.len();
-        Ok(ids.into_iter().filter(|i| !known.contains(i)).collect())
+        Ok(known)
     }
 
     /// Fetches the files messages reference (each at most `max_bytes`) instead of listing them.
@@ -266,6 +272,7 @@ impl<'a> Importer<'a> {
         if good.is_empty() {
             return Ok(());
         }
+        let mut fetched = self.fetch_files_of(&good).await?;
         let mut tx = self.ctx.store.begin().await?;
         let ids: Vec<String> = good.iter().map(|r| r.source_id.clone()).collect();
         let known: std::collections::HashSet<String> =
@@ -293,11 +300,32 @@ impl<'a> Importer<'a> {
         let mut out = Batch::default();
         for (k, r) in good.into_iter().enumerate() {
             let number = first + i64::try_from(k)?;
-            self.build(&mut out, r, number, &customers, now);
+            self.build(&mut out, r, number, &customers, &mut fetched, now);
         }
         self.save(&mut tx, out, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Downloads the files of the records not imported yet (`--fetch-attachments`), before
+    /// the batch's transaction opens: the single writer is never held while a remote host
+    /// answers. Keyed by record, message and file.
+    async fn fetch_files_of(&self, records: &[Record]) -> anyhow::Result<Fetched> {
+        let mut fetched = Fetched::new();
+        if self.fetch.is_none() {
+            return Ok(fetched);
+        }
+        let ids: Vec<String> = records.iter().map(|r| r.source_id.clone()).collect();
+        let known = self.known(&ids).await?;
+        for r in records.iter().filter(|r| !known.contains(&r.source_id)) {
+            for (mi, m) in r.messages.iter().enumerate() {
+                for (fi, f) in m.files.iter().enumerate() {
+                    let got = self.download(f).await.map_err(|e| e.to_string());
+                    fetched.insert((r.source_id.clone(), mi, fi), got);
+                }
+            }
+        }
+        Ok(fetched)
     }
 
     /// Every customer the records name (requesters and authors), created when new.
@@ -441,6 +469,7 @@ impl<'a> Importer<'a> {
         r: Record,
         number: i64,
         customers: &HashMap<String, CustomerRow>,
+        fetched: &mut Fetched,
         now: i64,
     ) {
         let requester = &customers[&r.requester_email];
@@ -466,7 +495,7 @@ impl<'a> Importer<'a> {
             .copied();
         row.assignee_id = self.user(r.assignee_email.as_ref());
         let mut doc = crate::tickets::service::document_head(&row);
-        for m in &r.messages {
+        for (mi, m) in r.messages.iter().enumerate() {
             let (author_type, author_id, author_name) = match &m.author {
                 Author::Customer { email, name } => {
                     let c = &customers[email];
@@ -492,7 +521,7 @@ impl<'a> Importer<'a> {
             if m.public {
                 row.last_message_at = row.last_message_at.max(at);
             }
-            if out.comments.len() > out.first_comment_of_ticket {
+            if out.new.comments.len() > out.first_comment_of_ticket {
                 doc.push('\n');
                 doc.push_str(&m.body);
             }
@@ -504,22 +533,28 @@ impl<'a> Importer<'a> {
             {
                 out.message_refs.push((key, row.id, Some(comment_id)));
             }
-            for f in &m.files {
-                if self.fetch.is_some() {
-                    out.files
-                        .push((row.id, comment_id, f.clone(), r.source_id.clone()));
-                } else {
-                    self.report.attachments.push(Listed {
+            for (fi, f) in m.files.iter().enumerate() {
+                match fetched.remove(&(r.source_id.clone(), mi, fi)) {
+                    Some(Ok(mut a)) => {
+                        a.ticket_id = Some(row.id);
+                        a.comment_id = Some(comment_id);
+                        out.attachments.push(a);
+                    }
+                    Some(Err(e)) => self.report.notes.push(format!(
+                        "{}: {} not fetched from {}: {e}",
+                        r.source_id, f.file_name, f.url
+                    )),
+                    None => self.report.attachments.push(Listed {
                         source_id: r
                             .external_ref
                             .clone()
                             .unwrap_or_else(|| r.source_id.clone()),
                         file_name: f.file_name.clone(),
                         url: f.url.clone(),
-                    });
+                    }),
                 }
             }
-            out.comments.push(CommentRow {
+            out.new.comments.push(CommentRow {
                 id: comment_id,
                 workspace_id: self.ws,
                 ticket_id: row.id,
@@ -536,7 +571,7 @@ impl<'a> Importer<'a> {
                 updated_at: at,
             });
         }
-        out.first_comment_of_ticket = out.comments.len();
+        out.first_comment_of_ticket = out.new.comments.len();
         row.updated_at = r.updated_at.clamp(created, now.max(created));
         match r.status {
             Status::Resolved => row.resolved_at = Some(row.updated_at),
@@ -582,8 +617,10 @@ impl<'a> Importer<'a> {
                 out.notices.push((row.id, clock, "breached", due));
             }
         }
-        out.tags.extend(r.tags.iter().map(|t| (row.id, t.clone())));
-        out.events.push(EventRow {
+        out.new
+            .tags
+            .extend(r.tags.iter().map(|t| (row.id, t.clone())));
+        out.new.events.push(EventRow {
             id: EventId::new(),
             workspace_id: self.ws,
             ticket_id: row.id,
@@ -596,33 +633,14 @@ impl<'a> Importer<'a> {
             created_at: created,
         });
         out.refs.push((r.source_id, row.id, None));
-        out.docs.push((row.id, doc));
-        out.rows.push(row);
+        out.new.docs.push((row.id, doc));
+        out.new.rows.push(row);
     }
 
     /// Inserts a built batch.
     async fn save(&mut self, tx: &mut Tx, out: Batch, now: i64) -> anyhow::Result<()> {
         let ws = self.ws;
-        // SQLite: thread, tags and timeline before their tickets, foreign keys checked at
-        // commit (as `ferrodesk seed` does: no change-feed rewrites of tickets written here).
-        let sqlite = tx.backend() == store::Backend::Sqlite;
-        if sqlite {
-            tx.execute_raw("PRAGMA defer_foreign_keys = ON").await?;
-        } else {
-            insert_tickets(tx, &out.rows).await?;
-        }
-        for chunk in out.tags.chunks(2000) {
-            store::tickets::add_tags_many(tx, ws, chunk).await?;
-        }
-        for chunk in out.comments.chunks(1000) {
-            store::comments::insert_many(tx, chunk).await?;
-        }
-        for chunk in out.events.chunks(1000) {
-            store::events::insert_many(tx, chunk).await?;
-        }
-        if sqlite {
-            insert_tickets(tx, &out.rows).await?;
-        }
+        store::bulk::insert_new_tickets(tx, ws, &out.new).await?;
         for (ticket, from) in &out.pauses {
             store::sla::start_pause(tx, ws, *ticket, *from);
         }
@@ -637,23 +655,12 @@ impl<'a> Importer<'a> {
                 store::integrations::remember_many(tx, ws, system, chunk, now);
             }
         }
-        for (ticket, comment, f, source) in &out.files {
-            match self.download(f).await {
-                Ok(mut a) => {
-                    a.ticket_id = Some(*ticket);
-                    a.comment_id = Some(*comment);
-                    store::attachments::insert_attachment(tx, &a);
-                    self.report.files_fetched += 1;
-                }
-                Err(e) => self.report.notes.push(format!(
-                    "{source}: {} not fetched from {}: {e}",
-                    f.file_name, f.url
-                )),
-            }
+        for a in &out.attachments {
+            store::attachments::insert_attachment(tx, a);
         }
-        store::dialect::index_many(tx, ws, &out.docs).await?;
-        self.report.created += out.rows.len();
-        self.report.comments += out.comments.len();
+        self.report.files_fetched += out.attachments.len();
+        self.report.created += out.new.rows.len();
+        self.report.comments += out.new.comments.len();
         Ok(())
     }
 }
@@ -666,29 +673,22 @@ fn split_origin(origin: &str) -> (&str, u64) {
     }
 }
 
-async fn insert_tickets(tx: &mut Tx, rows: &[store::tickets::TicketRow]) -> anyhow::Result<()> {
-    for chunk in rows.chunks(500) {
-        store::tickets::insert_many(tx, chunk).await?;
-    }
-    Ok(())
-}
-
 /// The rows of a batch, written together.
 #[derive(Default)]
 struct Batch {
-    rows: Vec<store::tickets::TicketRow>,
-    comments: Vec<CommentRow>,
-    /// Where the current ticket's thread starts in `comments`.
+    new: store::bulk::NewTickets,
+    /// Where the current ticket's thread starts in `new.comments`.
     first_comment_of_ticket: usize,
-    events: Vec<EventRow>,
-    tags: Vec<(TicketId, String)>,
-    docs: Vec<(TicketId, String)>,
     notices: Vec<(TicketId, &'static str, &'static str, i64)>,
     refs: Vec<(String, TicketId, Option<CommentId>)>,
     /// Message ids and the comments they became (sources with a live bridge).
     message_refs: Vec<(String, TicketId, Option<CommentId>)>,
     /// Resolution clocks that stand still from creation.
     pauses: Vec<(TicketId, i64)>,
-    /// Files to fetch: ticket, message, reference, source id.
-    files: Vec<(TicketId, CommentId, FileRef, String)>,
+    /// Files fetched for the batch's messages.
+    attachments: Vec<crate::store::attachments::AttachmentRow>,
 }
+
+/// Downloads by record (source id), message and file index.
+type Fetched =
+    HashMap<(String, usize, usize), Result<crate::store::attachments::AttachmentRow, String>>;

@@ -155,7 +155,7 @@ pub async fn receive(
     let payload: Payload = crate::validate::parse_json(body)?;
     let t = payload.ticket;
     let thulium_id = t.id.text();
-    let (status, priority) = check(&t, &thulium_id)?;
+    let (status, priority) = check(&t, &thulium_id, Some(500))?;
     let now = now_micros();
     let mut tx = store.begin().await?;
     let existing = store::integrations::lookup(&mut tx, ws, "thulium", &thulium_id).await?;
@@ -187,7 +187,12 @@ pub async fn receive(
 }
 
 /// Checks the payload; every problem is reported at once. Answers its status and priority.
-fn check(t: &ThuliumTicket, thulium_id: &str) -> Result<(Option<Status>, Option<Priority>)> {
+/// `max_messages` is a webhook request's cap; an import's thread is capped by the importer.
+fn check(
+    t: &ThuliumTicket,
+    thulium_id: &str,
+    max_messages: Option<usize>,
+) -> Result<(Option<Status>, Option<Priority>)> {
     let mut errors = Vec::new();
     if thulium_id.is_empty() || thulium_id.len() > 100 {
         errors.push(FieldError::new("ticket.id", "must be 1 to 100 characters"));
@@ -218,7 +223,7 @@ fn check(t: &ThuliumTicket, thulium_id: &str) -> Result<(Option<Status>, Option<
         },
         None => None,
     };
-    if t.messages.len() > 500 {
+    if max_messages.is_some_and(|max| t.messages.len() > max) {
         errors.push(FieldError::new(
             "ticket.messages",
             "at most 500 messages per request",
@@ -311,27 +316,7 @@ pub fn record(
 ) -> std::result::Result<crate::import::Record, String> {
     use crate::import::{Author, Message, Record};
     let thulium_id = t.id.text();
-    let (status, priority) = match check(t, &thulium_id) {
-        Ok(found) => found,
-        Err(Error::Validation(fields)) => {
-            // A request's cap on messages is the webhook's; an imported thread is capped by
-            // the importer's own check (5,000).
-            let fields: Vec<_> = fields
-                .iter()
-                .filter(|f| f.field != "ticket.messages")
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect();
-            if !fields.is_empty() {
-                return Err(fields.join("; "));
-            }
-            let status = t.status.as_deref().and_then(map_status);
-            let priority = t.priority.as_deref().and_then(|p| {
-                serde_json::from_value::<Priority>(json!(p.to_ascii_lowercase())).ok()
-            });
-            (status, priority)
-        }
-        Err(other) => return Err(other.to_string()),
-    };
+    let (status, priority) = check(t, &thulium_id, None).map_err(|e| e.describe())?;
     let email = requester_email(t, &thulium_id);
     let name = t.customer.as_ref().and_then(|c| c.name.clone());
     let (subject, _, first) = opening(t);

@@ -1,9 +1,58 @@
-//! Bulk loads (`ferrodesk seed`): the secondary indexes of the loaded tables are set aside
-//! while rows pour in and built once at the end, a sort of the whole table instead of a
-//! B-tree insertion per row and index.
+//! Bulk loads (`ferrodesk seed`, `ferrodesk import`): new tickets written with their threads
+//! in a few large statements, and the secondary indexes of the loaded tables set aside while
+//! rows pour in and built once at the end, a sort of the whole table instead of a B-tree
+//! insertion per row and index.
 
 use super::{Link, Store};
 use crate::error::Result;
+
+/// New tickets with their threads, tags, timelines and search documents.
+#[derive(Debug, Default)]
+pub struct NewTickets {
+    pub rows: Vec<super::tickets::TicketRow>,
+    pub comments: Vec<super::comments::CommentRow>,
+    pub events: Vec<super::events::EventRow>,
+    pub tags: Vec<(crate::ids::TicketId, String)>,
+    pub docs: Vec<(crate::ids::TicketId, String)>,
+}
+
+/// Writes new tickets of one workspace, in statements under SQLite's 32,766 bound variables.
+/// On SQLite the thread, tags and timeline go in before their tickets, with the foreign keys
+/// checked at commit: a reply or tag added to an existing ticket moves it in the change feed
+/// (a trigger rewrites the ticket row), and here the ticket is new in this very transaction,
+/// so those rewrites (two a reply) would be wasted work.
+pub async fn insert_new_tickets(
+    tx: &mut super::Tx,
+    ws: crate::ids::WorkspaceId,
+    new: &NewTickets,
+) -> Result<()> {
+    let sqlite = tx.backend() == super::Backend::Sqlite;
+    if sqlite {
+        tx.execute_raw("PRAGMA defer_foreign_keys = ON").await?;
+    } else {
+        insert_rows(tx, &new.rows).await?;
+    }
+    for chunk in new.tags.chunks(2000) {
+        super::tickets::add_tags_many(tx, ws, chunk).await?;
+    }
+    for chunk in new.comments.chunks(1000) {
+        super::comments::insert_many(tx, chunk).await?;
+    }
+    for chunk in new.events.chunks(1000) {
+        super::events::insert_many(tx, chunk).await?;
+    }
+    if sqlite {
+        insert_rows(tx, &new.rows).await?;
+    }
+    super::dialect::index_many(tx, ws, &new.docs).await
+}
+
+async fn insert_rows(tx: &mut super::Tx, rows: &[super::tickets::TicketRow]) -> Result<()> {
+    for chunk in rows.chunks(400) {
+        super::tickets::insert_many(tx, chunk).await?;
+    }
+    Ok(())
+}
 
 /// Definitions of the indexes [`set_aside`] dropped, for [`restore`].
 #[derive(Debug, Default)]

@@ -146,34 +146,7 @@ pub async fn remember(
     comment: Option<CommentId>,
     now: i64,
 ) -> Result<bool> {
-    let q = Query::insert()
-        .into_table(IntegrationRefs::Table)
-        .columns([
-            IntegrationRefs::WorkspaceId,
-            IntegrationRefs::System,
-            IntegrationRefs::ExternalId,
-            IntegrationRefs::TicketId,
-            IntegrationRefs::CommentId,
-            IntegrationRefs::CreatedAt,
-        ])
-        .values_panic([
-            ws.into(),
-            system.into(),
-            external_id.into(),
-            sea_query::Value::from(ticket.map(|t| t.0)).into(),
-            sea_query::Value::from(comment.map(|c| c.0)).into(),
-            now.into(),
-        ])
-        .on_conflict(
-            OnConflict::columns([
-                IntegrationRefs::WorkspaceId,
-                IntegrationRefs::System,
-                IntegrationRefs::ExternalId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .to_owned();
+    let q = insert_refs(ws, system, [(external_id.to_owned(), ticket, comment)], now);
     Ok(tx.execute(&q).await? == 1)
 }
 
@@ -189,6 +162,17 @@ pub fn remember_many(
     if refs.is_empty() {
         return;
     }
+    let rows = refs.iter().map(|(e, t, c)| (e.clone(), Some(*t), *c));
+    tx.defer(&insert_refs(ws, system, rows, now));
+}
+
+/// One statement recording external ids; ids already recorded are left as they are.
+fn insert_refs(
+    ws: WorkspaceId,
+    system: &str,
+    rows: impl IntoIterator<Item = (String, Option<TicketId>, Option<CommentId>)>,
+    now: i64,
+) -> sea_query::InsertStatement {
     let mut q = Query::insert();
     q.into_table(IntegrationRefs::Table).columns([
         IntegrationRefs::WorkspaceId,
@@ -198,12 +182,12 @@ pub fn remember_many(
         IntegrationRefs::CommentId,
         IntegrationRefs::CreatedAt,
     ]);
-    for (external, ticket, comment) in refs {
+    for (external, ticket, comment) in rows {
         q.values_panic([
             ws.into(),
             system.into(),
-            external.clone().into(),
-            ticket.0.into(),
+            external.into(),
+            sea_query::Value::from(ticket.map(|t| t.0)).into(),
             sea_query::Value::from(comment.map(|c| c.0)).into(),
             now.into(),
         ]);
@@ -217,7 +201,7 @@ pub fn remember_many(
         .do_nothing()
         .to_owned(),
     );
-    tx.defer(&q);
+    q
 }
 
 /// Which of `external_ids` of `system` are known already, with the ticket each became.

@@ -450,6 +450,15 @@ impl Client {
     }
 
     /// Creates a user with a role and logs them in.
+    /// How many tickets of every status the workspace holds.
+    pub async fn ticket_total(&self) -> i64 {
+        self.get("/api/tickets?status=new,open,pending,resolved,closed")
+            .await
+            .expect(200)["pagination"]["total"]
+            .as_i64()
+            .expect("total")
+    }
+
     pub async fn user(&self, app: &TestApp, role: &str) -> Client {
         let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
         self.post("/api/users", json!({"email": email, "name": format!("{role} user"), "role": role, "password": "password-123"})).await.expect(201);

@@ -68,20 +68,11 @@ async fn by_ref(admin: &Client, reference: &str) -> Value {
         .clone()
 }
 
-async fn total(admin: &Client) -> i64 {
-    admin
-        .get("/api/tickets?status=new,open,pending,resolved,closed")
-        .await
-        .expect(200)["pagination"]["total"]
-        .as_i64()
-        .expect("total")
-}
-
 // Long: one file's whole journey — every field, every broken row, the SLA, no mail, search,
 // and the second run.
 async fn csv_import(app: TestApp) {
     let admin = app.admin().await;
-    let before = total(&admin).await;
+    let before = admin.ticket_total().await;
     let dir = tempfile::tempdir().expect("dir");
     let file = fixture("tickets.csv");
     let args = [
@@ -129,7 +120,7 @@ async fn csv_import(app: TestApp) {
         report["notes"].to_string().contains("Region"),
         "the unknown column is named: {report}"
     );
-    assert_eq!(total(&admin).await, before + 4);
+    assert_eq!(admin.ticket_total().await, before + 4);
 
     // Every field, from quoted and multi-line cells.
     let t = by_ref(&admin, "legacy-1").await;
@@ -266,7 +257,7 @@ async fn csv_import(app: TestApp) {
     assert_eq!(again["created"], 0, "{again}");
     assert_eq!(again["skipped"], 4);
     assert_eq!(again["agents_created"], serde_json::json!([]));
-    assert_eq!(total(&admin).await, before + 4);
+    assert_eq!(admin.ticket_total().await, before + 4);
 }
 both!(csv_rows_become_tickets_once, csv_import);
 
@@ -274,7 +265,7 @@ both!(csv_rows_become_tickets_once, csv_import);
 // then the second run.
 async fn zendesk_import(app: TestApp) {
     let admin = app.admin().await;
-    let before = total(&admin).await;
+    let before = admin.ticket_total().await;
     let dir = tempfile::tempdir().expect("dir");
     let (tickets, users, orgs) = (
         fixture("zendesk-tickets.json"),
@@ -316,7 +307,7 @@ async fn zendesk_import(app: TestApp) {
     );
     assert_eq!(report["attachments"][0]["file_name"], "photo.jpg");
     assert_eq!(report["attachments"][0]["source_id"], "zendesk:101");
-    assert_eq!(total(&admin).await, before + 3);
+    assert_eq!(admin.ticket_total().await, before + 3);
 
     // Statuses, priorities, tags, people and the thread as Zendesk had them.
     let t = by_ref(&admin, "zendesk:101").await;
@@ -397,7 +388,7 @@ async fn zendesk_import(app: TestApp) {
     let again = import(&app, &args, &dir.path().join("second.json"));
     assert_eq!(again["created"], 0, "{again}");
     assert_eq!(again["skipped"], 3);
-    assert_eq!(total(&admin).await, before + 3);
+    assert_eq!(admin.ticket_total().await, before + 3);
 }
 both!(zendesk_exports_become_tickets_once, zendesk_import);
 
