@@ -245,6 +245,11 @@ pub fn edit_ratio(draft: &str, sent: &str) -> f64 {
     (r * 1000.0).round() / 1000.0
 }
 
+/// The oldest a draft may be for a reply sent at `now` to count as sent from it.
+pub fn drafts_since(now: i64) -> i64 {
+    now - DRAFT_WINDOW_MICROS
+}
+
 /// After a public reply by `user`: when it was sent from a draft they generated in the last
 /// 24 hours, records that (with how much was edited) and, for a first response, the
 /// ticket's `ai_first_response_time`.
@@ -257,8 +262,7 @@ pub async fn on_reply_sent(
     first_response: bool,
 ) -> Result<()> {
     let now = now_micros();
-    let Some(d) =
-        store::ai::open_draft(tx, t.workspace_id, t.id, user, now - DRAFT_WINDOW_MICROS).await?
+    let Some(d) = store::ai::open_draft(tx, t.workspace_id, t.id, user, drafts_since(now)).await?
     else {
         return Ok(());
     };

@@ -1,7 +1,7 @@
 //! AI assistance: stored summary versions, the AI fields of tickets, reply drafts, usage
 //! counts and per-workspace settings.
 
-use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use sea_query::{Expr, ExprTrait, Iden, Order, Query, SimpleExpr};
 
 use super::tickets::Tickets;
 use super::{Conn, Tx};
@@ -240,6 +240,28 @@ pub async fn open_draft(
         .limit(1)
         .to_owned();
     tx.fetch_optional(&q).await
+}
+
+/// Whether `user` has a draft for the ticket of the row being read (correlated with
+/// `tickets.id`) made since `since` and not sent yet: lets a reply skip [`open_draft`].
+pub(crate) fn draft_pending(user: UserId, since: i64) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(AiDrafts::Table)
+            .and_where(
+                Expr::col((AiDrafts::Table, AiDrafts::WorkspaceId))
+                    .equals((Tickets::Table, Tickets::WorkspaceId)),
+            )
+            .and_where(
+                Expr::col((AiDrafts::Table, AiDrafts::TicketId))
+                    .equals((Tickets::Table, Tickets::Id)),
+            )
+            .and_where(Expr::col((AiDrafts::Table, AiDrafts::UserId)).eq(user))
+            .and_where(Expr::col((AiDrafts::Table, AiDrafts::SentCommentId)).is_null())
+            .and_where(Expr::col((AiDrafts::Table, AiDrafts::CreatedAt)).gte(since))
+            .to_owned(),
+    )
 }
 
 /// Marks a draft as sent in `comment`, edited by `edit_ratio`.

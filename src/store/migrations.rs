@@ -39,6 +39,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     17 "0017" "live",
     18 "0018" "audit_log",
     19 "0019" "erasure",
+    20 "0020" "facets_created",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

@@ -546,7 +546,10 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = Migrator::with_migrations(migrations::all(self.backend()));
         match &self.pools {
-            Pools::Sqlite { write, .. } => migrator.run(write).await?,
+            Pools::Sqlite { write, .. } => {
+                migrator.run(write).await?;
+                sqlite::analyze_unmeasured(write).await?;
+            }
             Pools::Postgres(pool) => migrator.run(pool).await?,
         }
         Ok(())

@@ -72,6 +72,21 @@ pub async fn upsert(tx: &mut Tx, w: &WatcherRow, replace: bool) -> Result<()> {
     Ok(())
 }
 
+/// Whether the ticket of the row being read (correlated with `tickets.id`) has any watcher:
+/// lets a reply skip reading the watchers of a ticket nobody watches.
+pub(crate) fn any_of_ticket() -> sea_query::SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(TicketWatchers::Table)
+            .and_where(
+                Expr::col((TicketWatchers::Table, TicketWatchers::TicketId))
+                    .equals((super::tickets::Tickets::Table, super::tickets::Tickets::Id)),
+            )
+            .to_owned(),
+    )
+}
+
 /// The subscriptions of a ticket, oldest first.
 pub async fn list(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<WatcherRow>> {
     let q = Query::select()

@@ -2,9 +2,7 @@
 
 use serde_json::json;
 
-use super::service::{
-    Author, load, load_with_tags, publish, record, reindex, save, save_locked, tags,
-};
+use super::service::{Author, load, publish, record, reindex, save, save_locked, tags};
 use super::status::Status;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
@@ -86,8 +84,10 @@ async fn write_reply(
     is_internal: bool,
     ids: &[uuid::Uuid],
 ) -> Result<super::model::CommentView> {
-    let (mut row, tags) = load_with_tags(tx, actor.workspace_id, key, true).await?;
     let now = now_micros();
+    let since = crate::ai::assist::drafts_since(now);
+    let (mut row, tags, hints) =
+        super::service::load_for_reply(tx, actor.workspace_id, key, actor.user_id, since).await?;
     let comment = CommentRow {
         id: CommentId::new(),
         workspace_id: row.workspace_id,
@@ -115,15 +115,17 @@ async fn write_reply(
     }
     let by = Author::user(actor);
     if !is_internal {
-        crate::ai::assist::on_reply_sent(
-            tx,
-            &row,
-            actor.user_id,
-            comment.id,
-            &comment.body,
-            row.first_response_at.is_none(),
-        )
-        .await?;
+        if hints.draft_pending {
+            crate::ai::assist::on_reply_sent(
+                tx,
+                &row,
+                actor.user_id,
+                comment.id,
+                &comment.body,
+                row.first_response_at.is_none(),
+            )
+            .await?;
+        }
         if row.first_response_at.is_none() {
             row.first_response_at = Some(now);
             crate::sla::engine::refresh_due(&mut row);
@@ -152,7 +154,10 @@ async fn write_reply(
             json!({"comment_id": comment.id}),
         )
         .await?;
-        crate::workflow::notify::to_watchers(tx, &row, comment.id, Some(actor.user_id.0)).await?;
+        if hints.watched {
+            crate::workflow::notify::to_watchers(tx, &row, comment.id, Some(actor.user_id.0))
+                .await?;
+        }
     }
     let mut tags = tags;
     crate::workflow::rules::engine::run(

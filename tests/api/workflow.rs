@@ -416,6 +416,54 @@ async fn watchers(app: TestApp) {
         Some("watcher")
     );
     assert_eq!(roles.get(&admin.id()).map(String::as_str), Some("cc"));
+    // A public reply tells every watcher but its author, on the channels each chose; an
+    // internal note tells nobody. Asked by id the reply reads its hints with the ticket, asked
+    // by number it looks the watchers up: both notify alike.
+    let id = s(&t["id"]);
+    let watcher_updates = || async {
+        let all = admin
+            .get(&format!("/api/tickets/{id}/notifications"))
+            .await
+            .expect(200)["notifications"]
+            .clone();
+        let mut got: Vec<(String, String)> = all
+            .as_array()
+            .expect("notifications")
+            .iter()
+            .filter(|n| n["template"] == "watcher_update")
+            .map(|n| (s(&n["recipient_id"]), s(&n["channel"])))
+            .collect();
+        got.sort();
+        got
+    };
+    assert!(watcher_updates().await.is_empty());
+    agent
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            json!({"body": "Looking into it", "is_internal": true}),
+        )
+        .await
+        .expect(201);
+    assert!(watcher_updates().await.is_empty());
+    let want = [
+        (engineer.id(), "email".to_owned()),
+        (admin.id(), "wecom".to_owned()),
+    ];
+    for key in [id.clone(), s(&t["ticket_number"])] {
+        agent
+            .post(
+                &format!("/api/tickets/{}/comments", key.replace('#', "%23")),
+                json!({"body": "Fixed on our side"}),
+            )
+            .await
+            .expect(201);
+        let mut expected = Vec::new();
+        for _ in 0..(if key == id { 1 } else { 2 }) {
+            expected.extend(want.iter().cloned());
+        }
+        expected.sort();
+        assert_eq!(watcher_updates().await, expected, "reply to {key}");
+    }
     engineer
         .delete(&format!("{path}/{}", engineer.id()))
         .await

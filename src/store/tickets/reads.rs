@@ -33,6 +33,17 @@ struct TaggedRow {
     tags_joined: Option<String>,
 }
 
+impl TaggedRow {
+    /// The row and its tags.
+    fn split(self) -> (TicketRow, Vec<String>) {
+        let tags = self
+            .tags_joined
+            .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
+            .unwrap_or_default();
+        (self.ticket, tags)
+    }
+}
+
 /// One live ticket of the workspace and its tags (sorted), in one statement; locked for
 /// update on PostgreSQL when `lock` is set.
 pub async fn find_with_tags(
@@ -53,12 +64,56 @@ pub async fn find_with_tags(
         q.lock_with_tables(LockType::Update, [Tickets::Table]);
     }
     let row: Option<TaggedRow> = tx.fetch_optional(&q).await?;
+    Ok(row.map(TaggedRow::split))
+}
+
+/// What a staff reply needs to know besides the ticket, read in the same statement so that
+/// the common reply (no watcher, no open AI draft) skips two reads inside the write lock.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct ReplyHints {
+    /// The ticket has at least one watcher.
+    pub watched: bool,
+    /// The replying user has an unsent AI draft for it made since `draft_since`.
+    pub draft_pending: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReplyRow {
+    #[sqlx(flatten)]
+    tagged: TaggedRow,
+    #[sqlx(flatten)]
+    hints: ReplyHints,
+}
+
+/// [`find_with_tags`] (locked) with the [`ReplyHints`] of `user`'s reply, in one statement.
+pub async fn find_for_reply(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    id: TicketId,
+    user: crate::ids::UserId,
+    draft_since: i64,
+) -> Result<Option<(TicketRow, Vec<String>, ReplyHints)>> {
+    let mut q = base_select();
+    q.expr_as(
+        crate::store::dialect::tags_joined(tx.backend()),
+        sea_query::Alias::new("tags_joined"),
+    )
+    .expr_as(
+        crate::store::watchers::any_of_ticket(),
+        sea_query::Alias::new("watched"),
+    )
+    .expr_as(
+        crate::store::ai::draft_pending(user, draft_since),
+        sea_query::Alias::new("draft_pending"),
+    )
+    .and_where(col(Tickets::Id).eq(id))
+    .and_where(col(Tickets::WorkspaceId).eq(ws))
+    .and_where(col(Tickets::DeletedAt).is_null())
+    .lock_with_tables(LockType::Update, [Tickets::Table]);
+    let row: Option<ReplyRow> = tx.fetch_optional(&q).await?;
     Ok(row.map(|r| {
-        let tags = r
-            .tags_joined
-            .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
-            .unwrap_or_default();
-        (r.ticket, tags)
+        let (t, tags) = r.tagged.split();
+        (t, tags, r.hints)
     }))
 }
 

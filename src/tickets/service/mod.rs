@@ -62,6 +62,32 @@ pub async fn load_with_tags(
     Ok((row, tags))
 }
 
+/// A ticket to reply to, locked, with its tags and what the reply must look up besides
+/// ([`store::tickets::ReplyHints`]): one statement when asked by id. Asked by number, the hints
+/// are all set (the reply looks everything up).
+pub async fn load_for_reply(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    key: &str,
+    user: crate::ids::UserId,
+    draft_since: i64,
+) -> Result<(TicketRow, Vec<String>, store::tickets::ReplyHints)> {
+    if !key.contains('\0')
+        && key.len() <= 100
+        && let Ok(id) = key.parse::<TicketId>()
+    {
+        return store::tickets::find_for_reply(tx, ws, id, user, draft_since)
+            .await?
+            .ok_or(Error::NotFound);
+    }
+    let (row, tags) = load_with_tags(tx, ws, key, true).await?;
+    let hints = store::tickets::ReplyHints {
+        watched: true,
+        draft_pending: true,
+    };
+    Ok((row, tags, hints))
+}
+
 /// The tags of one ticket.
 pub async fn tags(tx: &mut Conn, t: &TicketRow) -> Result<Vec<String>> {
     Ok(store::tickets::tags_of(tx, t.workspace_id, &[t.id])
