@@ -44,14 +44,8 @@ impl TaggedRow {
     }
 }
 
-/// One live ticket of the workspace and its tags (sorted), in one statement; locked for
-/// update on PostgreSQL when `lock` is set.
-pub async fn find_with_tags(
-    tx: &mut Conn,
-    ws: WorkspaceId,
-    id: TicketId,
-    lock: bool,
-) -> Result<Option<(TicketRow, Vec<String>)>> {
+/// The select of one live ticket of the workspace with its tags joined ([`TaggedRow`]).
+fn tagged_select(tx: &Conn, ws: WorkspaceId, id: TicketId) -> sea_query::SelectStatement {
     let mut q = base_select();
     q.expr_as(
         crate::store::dialect::tags_joined(tx.backend()),
@@ -60,6 +54,18 @@ pub async fn find_with_tags(
     .and_where(col(Tickets::Id).eq(id))
     .and_where(col(Tickets::WorkspaceId).eq(ws))
     .and_where(col(Tickets::DeletedAt).is_null());
+    q
+}
+
+/// One live ticket of the workspace and its tags (sorted), in one statement; locked for
+/// update on PostgreSQL when `lock` is set.
+pub async fn find_with_tags(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    id: TicketId,
+    lock: bool,
+) -> Result<Option<(TicketRow, Vec<String>)>> {
+    let mut q = tagged_select(tx, ws, id);
     if lock {
         q.lock_with_tables(LockType::Update, [Tickets::Table]);
     }
@@ -93,12 +99,8 @@ pub async fn find_for_reply(
     user: crate::ids::UserId,
     draft_since: i64,
 ) -> Result<Option<(TicketRow, Vec<String>, ReplyHints)>> {
-    let mut q = base_select();
+    let mut q = tagged_select(tx, ws, id);
     q.expr_as(
-        crate::store::dialect::tags_joined(tx.backend()),
-        sea_query::Alias::new("tags_joined"),
-    )
-    .expr_as(
         crate::store::watchers::any_of_ticket(),
         sea_query::Alias::new("watched"),
     )
@@ -106,9 +108,6 @@ pub async fn find_for_reply(
         crate::store::ai::draft_pending(user, draft_since),
         sea_query::Alias::new("draft_pending"),
     )
-    .and_where(col(Tickets::Id).eq(id))
-    .and_where(col(Tickets::WorkspaceId).eq(ws))
-    .and_where(col(Tickets::DeletedAt).is_null())
     .lock_with_tables(LockType::Update, [Tickets::Table]);
     let row: Option<ReplyRow> = tx.fetch_optional(&q).await?;
     Ok(row.map(|r| {

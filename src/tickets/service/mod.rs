@@ -25,15 +25,21 @@ use crate::ids::{TicketId, WorkspaceId};
 use crate::store::tickets::TicketRow;
 use crate::store::{self, Conn, Tx};
 
-/// Loads a live ticket by id or number (404 when absent or in another workspace).
-pub async fn load(tx: &mut Conn, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
-    // No ticket number contains NUL, and PostgreSQL text cannot hold one: answer 404 early.
+/// A ticket key as the routes take it: `Ok(Some(id))` for an id, `Ok(None)` for a number,
+/// 404 for what can name no ticket (no number contains NUL, and PostgreSQL text cannot hold
+/// one).
+fn key_id(key: &str) -> Result<Option<TicketId>> {
     if key.contains('\0') || key.len() > 100 {
         return Err(Error::NotFound);
     }
-    let found = match key.parse::<TicketId>() {
-        Ok(id) => store::tickets::find(tx, ws, id, lock).await?,
-        Err(_) => match store::tickets::find_by_number(tx, ws, key).await? {
+    Ok(key.parse::<TicketId>().ok())
+}
+
+/// Loads a live ticket by id or number (404 when absent or in another workspace).
+pub async fn load(tx: &mut Conn, ws: WorkspaceId, key: &str, lock: bool) -> Result<TicketRow> {
+    let found = match key_id(key)? {
+        Some(id) => store::tickets::find(tx, ws, id, lock).await?,
+        None => match store::tickets::find_by_number(tx, ws, key).await? {
             Some(t) if lock => store::tickets::find(tx, ws, t.id, true).await?,
             other => other,
         },
@@ -49,10 +55,7 @@ pub async fn load_with_tags(
     key: &str,
     lock: bool,
 ) -> Result<(TicketRow, Vec<String>)> {
-    if key.contains('\0') || key.len() > 100 {
-        return Err(Error::NotFound);
-    }
-    if let Ok(id) = key.parse::<TicketId>() {
+    if let Some(id) = key_id(key)? {
         return store::tickets::find_with_tags(tx, ws, id, lock)
             .await?
             .ok_or(Error::NotFound);
@@ -72,10 +75,7 @@ pub async fn load_for_reply(
     user: crate::ids::UserId,
     draft_since: i64,
 ) -> Result<(TicketRow, Vec<String>, store::tickets::ReplyHints)> {
-    if !key.contains('\0')
-        && key.len() <= 100
-        && let Ok(id) = key.parse::<TicketId>()
-    {
+    if let Some(id) = key_id(key)? {
         return store::tickets::find_for_reply(tx, ws, id, user, draft_since)
             .await?
             .ok_or(Error::NotFound);
