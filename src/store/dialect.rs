@@ -197,17 +197,8 @@ pub async fn index_ticket_thread(
     id: TicketId,
     head: &str,
 ) -> Result<()> {
-    let head = head.to_owned();
-    let document = match tx.backend() {
-        Backend::Sqlite => {
-            Expr::cust_with_values(format!("substr(? || {THREAD_SQLITE}, 1, 524288)"), [head])
-        }
-        Backend::Postgres => Expr::cust_with_values(
-            format!("to_tsvector('simple', substr($1 || {THREAD_POSTGRES}, 1, 524288))"),
-            [head],
-        ),
-    };
-    write_ticket_document(tx, ws, id, document, false)
+    write_ticket_document(tx, ws, id, head, true, false);
+    Ok(())
 }
 
 /// Writes the search document of a ticket (subject, description, requester, number and
@@ -220,47 +211,50 @@ pub async fn index_ticket(
     document: &str,
     fresh: bool,
 ) -> Result<()> {
-    let doc = document.to_owned();
-    let document = match tx.backend() {
-        Backend::Sqlite => Expr::val(doc),
-        Backend::Postgres => Expr::cust_with_values("to_tsvector('simple', $1)", [doc]),
-    };
-    write_ticket_document(tx, ws, id, document, fresh)
+    write_ticket_document(tx, ws, id, document, false, fresh);
+    Ok(())
 }
 
-/// Queues the writes of a ticket's search document: on SQLite its FTS5 row (`document` is
-/// the text), written at commit after every other write (see `Conn::defer_to_end`); on
-/// PostgreSQL its `search` column (`document` is the vector).
+/// A ticket's search document waiting for the commit (SQLite).
+pub(crate) struct SearchDoc {
+    ws: WorkspaceId,
+    pub(crate) id: TicketId,
+    /// The whole document, or with `thread` its head (the thread is joined at commit).
+    text: String,
+    thread: bool,
+    /// The ticket was just inserted and has no document to replace.
+    fresh: bool,
+}
+
+/// Queues the writes of a ticket's search document: on SQLite its FTS5 row, written at
+/// commit after every other write (see `Conn::defer_document`); on PostgreSQL its `search`
+/// column. `text` is the document, or with `thread` its head.
 fn write_ticket_document(
     tx: &mut Tx,
     ws: WorkspaceId,
     id: TicketId,
-    document: Expr,
+    text: &str,
+    thread: bool,
     fresh: bool,
-) -> Result<()> {
+) {
     use sea_query::{Alias, Query};
     match tx.backend() {
-        Backend::Sqlite => {
-            if !fresh {
-                tx.defer_to_end(&fts_delete("tickets_fts", "tickets", id.0));
-            }
-            let ins = Query::insert()
-                .into_table(Alias::new("tickets_fts"))
-                .columns([Alias::new("rowid"), Alias::new("ws"), Alias::new("body")])
-                .select_from(
-                    Query::select()
-                        .column(Alias::new("seq"))
-                        .expr(Expr::val(ws_token(ws)))
-                        .expr(document)
-                        .from(Alias::new("tickets"))
-                        .and_where(Expr::col(Alias::new("id")).eq(id))
-                        .to_owned(),
-                )
-                .map_err(|e| anyhow::anyhow!("fts insert: {e}"))?
-                .to_owned();
-            tx.defer_to_end(&ins);
-        }
+        Backend::Sqlite => tx.defer_document(SearchDoc {
+            ws,
+            id,
+            text: text.to_owned(),
+            thread,
+            fresh,
+        }),
         Backend::Postgres => {
+            let document = if thread {
+                Expr::cust_with_values(
+                    format!("to_tsvector('simple', substr($1 || {THREAD_POSTGRES}, 1, 524288))"),
+                    [text.to_owned()],
+                )
+            } else {
+                Expr::cust_with_values("to_tsvector('simple', $1)", [text.to_owned()])
+            };
             let up = Query::update()
                 .table(Alias::new("tickets"))
                 .value(Alias::new("search"), document)
@@ -269,7 +263,59 @@ fn write_ticket_document(
             tx.defer(&up);
         }
     }
-    Ok(())
+}
+
+/// Most documents in one statement (SQLite allows 500 terms in a compound `SELECT`).
+const DOCUMENTS_A_STATEMENT: usize = 100;
+
+/// The statements that write the queued search documents of a transaction: a delete of the
+/// old row of each ticket that had one, then one insert of every new row, whatever the number
+/// of writes in the batch (a ticket written twice gets its last document). FTS5 turns the
+/// terms of each inserting statement into a new index segment (it flushes them at the next
+/// statement's savepoint), so an insert a write cost a segment and a merge each. The deletes
+/// stay one a ticket: a delete of many row ids through a subquery made SQLite scan the
+/// index.
+pub(crate) fn document_writes(docs: Vec<SearchDoc>) -> Vec<(String, sea_query::Values)> {
+    use sea_query::{SqliteQueryBuilder, Value};
+    use sea_query_sqlx::SqlxBinder;
+    let mut unique: Vec<SearchDoc> = Vec::with_capacity(docs.len());
+    for doc in docs {
+        match unique.iter_mut().find(|d| d.id == doc.id) {
+            Some(kept) => {
+                kept.text = doc.text;
+                kept.thread = doc.thread;
+            }
+            None => unique.push(doc),
+        }
+    }
+    let mut out = Vec::new();
+    for d in unique.iter().filter(|d| !d.fresh) {
+        let (sql, values) =
+            fts_delete("tickets_fts", "tickets", d.id.0).build_sqlx(SqliteQueryBuilder);
+        out.push((sql, values.0));
+    }
+    for chunk in unique.chunks(DOCUMENTS_A_STATEMENT) {
+        let mut sql = String::from("INSERT INTO \"tickets_fts\" (\"rowid\", \"ws\", \"body\") ");
+        let mut values = Vec::with_capacity(chunk.len() * 3);
+        for (i, d) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(" UNION ALL ");
+            }
+            if d.thread {
+                sql.push_str("SELECT \"seq\", ?, substr(? || ");
+                sql.push_str(THREAD_SQLITE);
+                sql.push_str(", 1, 524288)");
+            } else {
+                sql.push_str("SELECT \"seq\", ?, ?");
+            }
+            sql.push_str(" FROM \"tickets\" WHERE \"id\" = ?");
+            values.push(Value::from(ws_token(d.ws)));
+            values.push(Value::from(d.text.clone()));
+            values.push(d.id.into());
+        }
+        out.push((sql, sea_query::Values(values)));
+    }
+    out
 }
 
 /// Writes the search documents of many freshly inserted tickets (bulk loads).
@@ -307,6 +353,7 @@ pub async fn index_many(tx: &mut Tx, ws: WorkspaceId, docs: &[(TicketId, String)
 
 /// Drops a deleted ticket from the SQLite index (PostgreSQL keeps the vector on the row).
 pub async fn unindex_ticket(tx: &mut Tx, id: TicketId) -> Result<()> {
+    tx.forget_documents(id);
     if let Link::SqliteTx(t) = tx.link().await? {
         sqlx::query(
             "DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)",

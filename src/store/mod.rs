@@ -109,8 +109,8 @@ pub enum Link {
 pub struct Conn {
     link: Link,
     pending: Vec<(String, sea_query::Values)>,
-    /// Writes to run last, just before the commit (see [`Conn::defer_to_end`]).
-    last: Vec<(String, sea_query::Values)>,
+    /// SQLite: search documents to write at commit (see [`Conn::defer_document`]).
+    documents: Vec<dialect::SearchDoc>,
     /// SQLite: `BEGIN IMMEDIATE` is still to be sent with the next statement.
     begin_pending: bool,
     /// SQLite: a transaction is open on the connection (sent `BEGIN`, no `COMMIT` yet).
@@ -187,7 +187,7 @@ impl Conn {
         Conn {
             link,
             pending: Vec::new(),
-            last: Vec::new(),
+            documents: Vec::new(),
             begin_pending: begin,
             open: false,
             memo: memo.clone(),
@@ -369,27 +369,31 @@ impl Tx {
         self.pending.push((sql, values.0));
     }
 
-    /// Queues a write to run at commit, after every other: search documents, which FTS5
-    /// would otherwise flush to disk at each savepoint of a group commit (a new index segment
-    /// per write). Nothing may read what it writes before the commit.
-    pub fn defer_to_end(&mut self, q: &impl SqlxBinder) {
-        let (sql, values) = match self.backend() {
-            Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
-            Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
-        };
-        self.last.push((sql, values.0));
+    /// Queues a ticket's search document for the commit, after every other write: FTS5
+    /// flushes its pending terms to disk at every savepoint and statement journal, so the
+    /// documents of a whole group commit are written by two statements (see
+    /// [`dialect::document_writes`]), one new index segment a batch instead of two a write.
+    /// Nothing may read what it writes before the commit.
+    pub(crate) fn defer_document(&mut self, doc: dialect::SearchDoc) {
+        self.documents.push(doc);
+    }
+
+    /// Forgets the queued search documents of ticket `id` (it is being dropped from the
+    /// index).
+    pub(crate) fn forget_documents(&mut self, id: crate::ids::TicketId) {
+        self.documents.retain(|d| d.id != id);
     }
 
     /// How many writes wait for the commit; [`Conn::drop_end_writes`] undoes those queued
     /// after this mark (a write whose savepoint was rolled back).
     #[must_use]
     pub fn end_writes(&self) -> usize {
-        self.last.len()
+        self.documents.len()
     }
 
     /// Forgets the writes for the commit queued after `mark`.
     pub fn drop_end_writes(&mut self, mark: usize) {
-        self.last.truncate(mark);
+        self.documents.truncate(mark);
     }
 
     /// Queues a fixed statement of our own making (`SAVEPOINT c3`); never user input.
@@ -439,8 +443,8 @@ impl Tx {
 
     /// Runs queued writes and commits a transaction; a plain connection just runs the writes.
     pub async fn commit(mut self) -> Result<()> {
-        let last = std::mem::take(&mut self.last);
-        self.pending.extend(last);
+        let documents = dialect::document_writes(std::mem::take(&mut self.documents));
+        self.pending.extend(documents);
         match self.link {
             Link::SqliteTx(_) => {
                 if self.begin_pending && self.pending.is_empty() {

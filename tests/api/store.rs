@@ -298,6 +298,48 @@ both!(
     grouped_search_documents
 );
 
+/// A ticket indexed twice before one commit is found by its last document only; on SQLite,
+/// one dropped from the index after that is found by neither (PostgreSQL keeps the vector on
+/// the row and leaves deleted tickets out by their `deleted_at`).
+async fn last_document_wins(app: TestApp) {
+    use ferrodesk::store::{Keep, Work, dialect};
+    let admin = app.admin().await;
+    let (ws, first) = ids_of(&admin.ticket("Plain first", "g@example.com").await);
+    let (_, second) = ids_of(&admin.ticket("Plain second", "g@example.com").await);
+    let work: Work<()> = Box::new(move |tx| {
+        Box::pin(async move {
+            dialect::index_ticket(tx, ws, first, "Walrus colony", false).await?;
+            dialect::index_ticket(tx, ws, first, "Narwhal pod", false).await?;
+            dialect::index_ticket(tx, ws, second, "Walrus again", false).await?;
+            dialect::unindex_ticket(tx, second).await?;
+            Ok(Keep::Commit(()))
+        })
+    });
+    app.app.store.write_grouped(work).await.expect("write");
+    let found = |q: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin.get(&format!("/api/tickets?q={q}")).await.expect(200)["tickets"]
+                .as_array()
+                .expect("tickets")
+                .iter()
+                .map(|t| t["id"].as_str().expect("id").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("narwhal").await, [first.to_string()]);
+    assert!(found("plain").await.is_empty());
+    if app.app.store.backend() == ferrodesk::store::Backend::Sqlite {
+        assert!(found("walrus").await.is_empty());
+    } else {
+        assert_eq!(found("walrus").await, [second.to_string()]);
+    }
+}
+both!(
+    ticket_indexed_twice_keeps_its_last_document,
+    last_document_wins
+);
+
 /// SQLite forgets an index's planner statistics when a migration rebuilds it (0020 rebuilt the
 /// facets index), and with the others still measured the planner misjudged it: a database
 /// that was analyzed has its unmeasured indexes measured when the store migrates.
