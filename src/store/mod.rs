@@ -371,8 +371,8 @@ impl Tx {
 
     /// Queues a ticket's search document for the commit, after every other write: FTS5
     /// flushes its pending terms to disk at every savepoint and statement journal, so the
-    /// documents of a whole group commit are written by two statements (see
-    /// [`dialect::document_writes`]), one new index segment a batch instead of two a write.
+    /// documents of a whole group commit are inserted by one statement (see
+    /// [`dialect::document_writes`]): one new index segment a batch instead of one a write.
     /// Nothing may read what it writes before the commit.
     pub(crate) fn defer_document(&mut self, doc: dialect::SearchDoc) {
         self.documents.push(doc);
