@@ -1,7 +1,7 @@
 //! The store's deferred writes: read-your-writes, one transaction, errors surface.
 
 use crate::both;
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, Client, TestApp};
 use ferrodesk::ids::{EventId, TicketId, WorkspaceId};
 use ferrodesk::store::events::{self, EventRow};
 
@@ -245,6 +245,16 @@ async fn bundled_sqlite_has_the_recommended_options() {
     }
 }
 
+/// The ids of the tickets a search for `q` finds, as the API lists them.
+async fn found(admin: &Client, q: &str) -> Vec<String> {
+    admin.get(&format!("/api/tickets?q={q}")).await.expect(200)["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
 /// Writes that share a group commit each keep their own search document, written at commit:
 /// a write that fails leaves none behind, the others' are searchable.
 async fn grouped_search_documents(app: TestApp) {
@@ -276,22 +286,11 @@ async fn grouped_search_documents(app: TestApp) {
         write(tickets[2], "Okapi report", true),
     );
     assert!(a.is_ok() && b.is_err() && c.is_ok());
-    let ids = |q: &'static str| {
-        let admin = admin.clone();
-        async move {
-            admin.get(&format!("/api/tickets?q={q}")).await.expect(200)["tickets"]
-                .as_array()
-                .expect("tickets")
-                .iter()
-                .map(|t| t["id"].as_str().expect("id").to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(ids("giraffe").await, [tickets[0].1.to_string()]);
-    assert!(ids("zebra").await.is_empty());
-    assert_eq!(ids("okapi").await, [tickets[2].1.to_string()]);
+    assert_eq!(found(&admin, "giraffe").await, [tickets[0].1.to_string()]);
+    assert!(found(&admin, "zebra").await.is_empty());
+    assert_eq!(found(&admin, "okapi").await, [tickets[2].1.to_string()]);
     // The undone write left its ticket's old document.
-    assert_eq!(ids("plain").await, [tickets[1].1.to_string()]);
+    assert_eq!(found(&admin, "plain").await, [tickets[1].1.to_string()]);
 }
 both!(
     grouped_writes_keep_their_own_search_documents,
@@ -316,23 +315,12 @@ async fn last_document_wins(app: TestApp) {
         })
     });
     app.app.store.write_grouped(work).await.expect("write");
-    let found = |q: &'static str| {
-        let admin = admin.clone();
-        async move {
-            admin.get(&format!("/api/tickets?q={q}")).await.expect(200)["tickets"]
-                .as_array()
-                .expect("tickets")
-                .iter()
-                .map(|t| t["id"].as_str().expect("id").to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(found("narwhal").await, [first.to_string()]);
-    assert!(found("plain").await.is_empty());
+    assert_eq!(found(&admin, "narwhal").await, [first.to_string()]);
+    assert!(found(&admin, "plain").await.is_empty());
     if app.app.store.backend() == ferrodesk::store::Backend::Sqlite {
-        assert!(found("walrus").await.is_empty());
+        assert!(found(&admin, "walrus").await.is_empty());
     } else {
-        assert_eq!(found("walrus").await, [second.to_string()]);
+        assert_eq!(found(&admin, "walrus").await, [second.to_string()]);
     }
 }
 both!(
