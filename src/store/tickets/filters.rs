@@ -307,9 +307,40 @@ async fn rare_matches(
     if tx.backend() != super::super::Backend::Sqlite {
         return Ok(None);
     }
+    let now = std::time::Instant::now();
+    let known_common = tx.memo().update::<CommonTerms, _>(ws, |seen| {
+        seen.and_then(|c| c.0.get(terms))
+            .is_some_and(|at| now.duration_since(*at) < COMMON_FOR)
+    });
+    if known_common {
+        return Ok(None);
+    }
     let seqs = dialect::first_matches(tx, ws, terms, RARE_MATCHES + 1).await?;
-    Ok((seqs.len() as u64 <= RARE_MATCHES).then_some(seqs))
+    if seqs.len() as u64 <= RARE_MATCHES {
+        return Ok(Some(seqs));
+    }
+    let mut seen = tx.memo().get::<CommonTerms>(ws).unwrap_or_default();
+    seen.0.retain(|_, at| now.duration_since(*at) < COMMON_FOR);
+    if seen.0.len() < COMMON_TERMS_KEPT {
+        seen.0.insert(terms.to_vec(), now);
+    }
+    tx.memo().put(ws, seen);
+    Ok(None)
 }
+
+/// Searches of a workspace found common lately, by their terms, with when: a common term
+/// reads its first [`RARE_MATCHES`] matches only to learn that it is common, and FTS5 gathers
+/// every match of a prefix term to answer even that (6 ms at a million tickets), so the
+/// answer is kept for [`COMMON_FOR`]. A term that became rare meanwhile is still answered
+/// right by the common path, only not as fast.
+#[derive(Clone, Default)]
+struct CommonTerms(std::collections::HashMap<Vec<String>, std::time::Instant>);
+
+/// How long a term found common is taken as common without looking.
+const COMMON_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Most common searches remembered a workspace.
+const COMMON_TERMS_KEPT: usize = 256;
 
 /// The ids of one page of tickets matching `cond`, sorted, after the cursor `after` or from
 /// `offset`.
