@@ -163,12 +163,12 @@ async fn write_batch(store: &Store, batch: Vec<Request>) {
         }
         let (savepoint, release, rollback) = SAVEPOINTS[i];
         tx.defer_raw(savepoint);
-        let mark = tx.end_writes();
+        let mark = tx.documents_mark();
         if let Ok(Keep::Commit(())) = (r.run)(&mut tx).await {
             tx.defer_raw(release);
             continue;
         }
-        tx.drop_end_writes(mark);
+        tx.drop_documents_after(mark);
         // Undo this write only; the others in the batch stay.
         let undone = async {
             tx.execute_raw(rollback).await?;

@@ -12,6 +12,7 @@ pub(crate) mod canned;
 pub(crate) mod categories;
 pub(crate) mod comments;
 pub(crate) mod customers;
+mod deferred;
 pub mod dialect;
 pub(crate) mod email;
 pub mod erasure;
@@ -355,51 +356,6 @@ impl Tx {
         if self.backend() == Backend::Sqlite && !self.wakes.contains(&w) {
             self.wakes.push(w);
         }
-    }
-
-    /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
-    /// cannot conflict). Queued writes run, in order, before the next read or write on this
-    /// connection or at commit; on SQLite they travel in the same command as that next
-    /// statement. An error surfaces at that point and fails the transaction.
-    pub fn defer(&mut self, q: &impl SqlxBinder) {
-        let (sql, values) = match self.backend() {
-            Backend::Sqlite => q.build_sqlx(SqliteQueryBuilder),
-            Backend::Postgres => q.build_sqlx(PostgresQueryBuilder),
-        };
-        self.pending.push((sql, values.0));
-    }
-
-    /// Queues a ticket's search document for the commit, after every other write: FTS5
-    /// flushes its pending terms to disk at every savepoint and statement journal, so the
-    /// documents of a whole group commit are inserted by one statement (see
-    /// [`dialect::document_writes`]): one new index segment a batch instead of one a write.
-    /// Nothing may read what it writes before the commit.
-    pub(crate) fn defer_document(&mut self, doc: dialect::SearchDoc) {
-        self.documents.push(doc);
-    }
-
-    /// Forgets the queued search documents of ticket `id` (it is being dropped from the
-    /// index).
-    pub(crate) fn forget_documents(&mut self, id: crate::ids::TicketId) {
-        self.documents.retain(|d| d.id != id);
-    }
-
-    /// How many writes wait for the commit; [`Conn::drop_end_writes`] undoes those queued
-    /// after this mark (a write whose savepoint was rolled back).
-    #[must_use]
-    pub fn end_writes(&self) -> usize {
-        self.documents.len()
-    }
-
-    /// Forgets the writes for the commit queued after `mark`.
-    pub fn drop_end_writes(&mut self, mark: usize) {
-        self.documents.truncate(mark);
-    }
-
-    /// Queues a fixed statement of our own making (`SAVEPOINT c3`); never user input.
-    pub fn defer_raw(&mut self, sql: &'static str) {
-        self.pending
-            .push((sql.to_owned(), sea_query::Values(Vec::new())));
     }
 
     /// Runs the queued writes, then a fixed statement of our own making.
