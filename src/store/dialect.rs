@@ -268,16 +268,19 @@ fn write_ticket_document(
 /// Most documents in one statement (SQLite allows 500 terms in a compound `SELECT`).
 const DOCUMENTS_A_STATEMENT: usize = 100;
 
-/// The statements that write the queued search documents of a transaction: a delete of the
-/// old row of each ticket that had one, then one insert of every new row, whatever the number
-/// of writes in the batch (a ticket written twice gets its last document). FTS5 turns the
-/// terms of each inserting statement into a new index segment (it flushes them at the next
-/// statement's savepoint), so an insert a write cost a segment and a merge each. The deletes
-/// stay one a ticket: a delete of many row ids through a subquery made SQLite scan the
-/// index.
+/// The statements that write the queued search documents of a transaction: one
+/// `INSERT OR REPLACE` of every document (up to [`DOCUMENTS_A_STATEMENT`] a statement),
+/// whatever the number of writes in the batch; a ticket written twice gets its last document.
+///
+/// FTS5 keeps the terms of a transaction in memory and writes them out as a new index segment
+/// (which later costs a merge) whenever a write goes to a row id lower than the one before,
+/// and at every statement's savepoint. So the rows go in the order of their row ids, and each
+/// replaced row's delete and insert come together inside one statement (on a
+/// `contentless_delete` table `REPLACE` deletes the old row first; a fresh ticket has none and
+/// costs one lookup): the whole batch becomes one segment at commit. Deleting the old rows
+/// first, a statement each, made a segment at nearly every write of a batch of replies.
 pub(crate) fn document_writes(docs: Vec<SearchDoc>) -> Vec<(String, sea_query::Values)> {
-    use sea_query::{SqliteQueryBuilder, Value};
-    use sea_query_sqlx::SqlxBinder;
+    use sea_query::Value;
     let mut unique: Vec<SearchDoc> = Vec::with_capacity(docs.len());
     for doc in docs {
         match unique.iter_mut().find(|d| d.id == doc.id) {
@@ -289,13 +292,12 @@ pub(crate) fn document_writes(docs: Vec<SearchDoc>) -> Vec<(String, sea_query::V
         }
     }
     let mut out = Vec::new();
-    for d in unique.iter().filter(|d| !d.fresh) {
-        let (sql, values) =
-            fts_delete("tickets_fts", "tickets", d.id.0).build_sqlx(SqliteQueryBuilder);
-        out.push((sql, values.0));
-    }
     for chunk in unique.chunks(DOCUMENTS_A_STATEMENT) {
-        let mut sql = String::from("INSERT INTO \"tickets_fts\" (\"rowid\", \"ws\", \"body\") ");
+        let mut sql = String::from(if chunk.iter().all(|d| d.fresh) {
+            "INSERT INTO \"tickets_fts\" (\"rowid\", \"ws\", \"body\") "
+        } else {
+            "INSERT OR REPLACE INTO \"tickets_fts\" (\"rowid\", \"ws\", \"body\") "
+        });
         let mut values = Vec::with_capacity(chunk.len() * 3);
         for (i, d) in chunk.iter().enumerate() {
             if i > 0 {
@@ -312,6 +314,9 @@ pub(crate) fn document_writes(docs: Vec<SearchDoc>) -> Vec<(String, sea_query::V
             values.push(Value::from(ws_token(d.ws)));
             values.push(Value::from(d.text.clone()));
             values.push(d.id.into());
+        }
+        if chunk.len() > 1 {
+            sql.push_str(" ORDER BY 1");
         }
         out.push((sql, sea_query::Values(values)));
     }

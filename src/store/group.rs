@@ -8,10 +8,13 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, Tx};
+use super::{Conn, Link, Store, Tx};
 use crate::error::{Code, Error, Result};
 
 /// What a grouped write came to.
@@ -58,12 +61,22 @@ pub(super) struct GroupWriter {
 }
 
 impl GroupWriter {
-    /// Starts the writer task on the current runtime with `store` (a clone without a group
-    /// writer of its own); the task ends when the last handle is gone.
-    pub(super) fn spawn(store: Store) -> Self {
+    /// Starts the writer with `store` (a clone without a group writer of its own) on a
+    /// thread of its own; it ends when the last handle is gone.
+    ///
+    /// The writer waits on SQLite's worker thread several times a batch. Woken from that
+    /// thread, a task of the server's runtime joins the queue of tasks behind every request
+    /// being parsed and answered, while SQLite's thread, the one writer, idles; on a thread of
+    /// its own the writer runs as soon as the operating system wakes it.
+    pub(super) fn spawn(store: Store) -> anyhow::Result<Self> {
         let (queue, rx) = mpsc::channel(1024);
-        tokio::spawn(run(store, rx));
-        GroupWriter { queue }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("ferrodesk-writer".into())
+            .spawn(move || runtime.block_on(run(store, rx)))?;
+        Ok(GroupWriter { queue })
     }
 }
 
@@ -123,8 +136,38 @@ impl Store {
     }
 }
 
+/// The writer's connection, kept from one batch to the next while writes keep coming, and
+/// since when.
+type Held = Option<(PoolConnection<Sqlite>, Instant)>;
+
+/// Longest the writer keeps its connection from the pool while writes keep coming. Handing it
+/// back costs a trip to SQLite's thread (sqlx checks a connection it gets back) and taking it
+/// again a wake-up, half a millisecond between batches; other writers (jobs, imports) wait
+/// for the connection at most this long plus a batch.
+const HOLD_AT_MOST: Duration = Duration::from_millis(20);
+
 async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
-    while let Some(first) = rx.recv().await {
+    let mut held: Held = None;
+    loop {
+        let first = if held.is_some() {
+            match rx.try_recv() {
+                Ok(r) => r,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Idle: the connection goes back to the pool for other writers.
+                    held = None;
+                    match rx.recv().await {
+                        Some(r) => r,
+                        None => break,
+                    }
+                }
+            }
+        } else {
+            match rx.recv().await {
+                Some(r) => r,
+                None => break,
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -132,7 +175,9 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
-        write_batch(&store, batch).await;
+        held = write_batch(&store, batch, held.take())
+            .await
+            .filter(|(_, since)| since.elapsed() < HOLD_AT_MOST);
     }
 }
 
@@ -144,15 +189,20 @@ fn copy(e: &Error) -> Error {
     }
 }
 
-async fn write_batch(store: &Store, batch: Vec<Request>) {
-    let mut tx = match store.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            for r in batch {
-                (r.settle)(Err(copy(&e)));
+/// Runs one batch in one transaction, on the connection `held` when there is one; returns
+/// the connection when the batch committed.
+async fn write_batch(store: &Store, batch: Vec<Request>, held: Held) -> Held {
+    let (mut tx, since) = match held {
+        Some((conn, since)) => (Tx(Conn::new(Link::SqliteTx(conn), &store.memo)), since),
+        None => match store.begin().await {
+            Ok(tx) => (tx, Instant::now()),
+            Err(e) => {
+                for r in batch {
+                    (r.settle)(Err(copy(&e)));
+                }
+                return None;
             }
-            return;
-        }
+        },
     };
     let mut settles = Vec::with_capacity(batch.len());
     let mut failed: Option<Error> = None;
@@ -181,9 +231,16 @@ async fn write_batch(store: &Store, batch: Vec<Request>) {
     }
     let committed = match failed {
         Some(e) => Err(e),
-        None => tx.commit().await,
+        None => tx.commit_here().await,
     };
     for settle in settles {
         settle(committed.as_ref().copied().map_err(copy));
+    }
+    // A failed batch drops its transaction, which closes the connection when it is still
+    // open (see `Conn`'s `Drop`).
+    committed.ok()?;
+    match std::mem::replace(&mut tx.0.link, Link::Done) {
+        Link::SqliteTx(conn) => Some((conn, since)),
+        _ => None,
     }
 }

@@ -399,6 +399,11 @@ impl Tx {
 
     /// Runs queued writes and commits a transaction; a plain connection just runs the writes.
     pub async fn commit(mut self) -> Result<()> {
+        self.commit_here().await
+    }
+
+    /// [`Tx::commit`], leaving the connection in place (the group writer keeps it).
+    pub(super) async fn commit_here(&mut self) -> Result<()> {
         let documents = dialect::document_writes(std::mem::take(&mut self.documents));
         self.pending.extend(documents);
         match self.link {
@@ -484,7 +489,7 @@ impl Store {
             _listener: None,
             uses: std::sync::Arc::default(),
         };
-        store.group = Some(group::GroupWriter::spawn(store.clone()));
+        store.group = Some(group::GroupWriter::spawn(store.clone())?);
         Ok(store)
     }
 

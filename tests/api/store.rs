@@ -328,6 +328,95 @@ both!(
     last_document_wins
 );
 
+/// Documents of many tickets replaced in one commit, written in no particular order: each
+/// ticket is found by its new document only (SQLite writes them in row order, replacing the
+/// old rows in the same statement).
+async fn documents_replaced_in_any_order(app: TestApp) {
+    use ferrodesk::store::{Keep, Work, dialect};
+    let admin = app.admin().await;
+    let mut tickets = Vec::new();
+    for i in 0..6 {
+        tickets.push(ids_of(
+            &admin.ticket(&format!("Plain {i}"), "g@example.com").await,
+        ));
+    }
+    let order: Vec<(WorkspaceId, TicketId)> =
+        [4, 1, 5, 0, 3, 2].iter().map(|&i| tickets[i]).collect();
+    let work: Work<()> = Box::new(move |tx| {
+        Box::pin(async move {
+            for (ws, id) in order {
+                dialect::index_ticket(tx, ws, id, "Heron rookery", false).await?;
+            }
+            Ok(Keep::Commit(()))
+        })
+    });
+    app.app.store.write_grouped(work).await.expect("write");
+    assert!(
+        found(&admin, "plain").await.is_empty(),
+        "old documents replaced"
+    );
+    let mut herons = found(&admin, "heron").await;
+    herons.sort();
+    let mut all: Vec<String> = tickets.iter().map(|t| t.1.to_string()).collect();
+    all.sort();
+    assert_eq!(herons, all);
+}
+both!(
+    documents_replaced_in_one_commit_in_any_order,
+    documents_replaced_in_any_order
+);
+
+/// The group writer keeps its connection between batches while writes keep coming; a write
+/// of its own transaction (a job, an import) still gets through a steady stream of them.
+async fn plain_write_amid_grouped(app: TestApp) {
+    use ferrodesk::store::{Keep, Work, dialect};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let admin = app.admin().await;
+    let (ws, streamed) = ids_of(&admin.ticket("Plain streamed", "g@example.com").await);
+    let (_, own) = ids_of(&admin.ticket("Plain own", "g@example.com").await);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let written = std::sync::Arc::new(AtomicU64::new(0));
+    // More writers than a batch takes (32), so some are always queued when a batch ends.
+    let mut writers = Vec::new();
+    for _ in 0..40 {
+        let (store, stop, written) = (app.app.store.clone(), stop.clone(), written.clone());
+        writers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let work: Work<()> = Box::new(move |tx| {
+                    Box::pin(async move {
+                        dialect::index_ticket(tx, ws, streamed, "Stream gauge", false).await?;
+                        Ok(Keep::Commit(()))
+                    })
+                });
+                store.write_grouped(work).await.expect("grouped write");
+                written.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Let the stream get going, then write in a transaction of its own.
+    while written.load(Ordering::Relaxed) < 50 {
+        tokio::task::yield_now().await;
+    }
+    let own_write = async {
+        let mut tx = app.app.store.begin().await?;
+        dialect::index_ticket(&mut tx, ws, own, "Kingfisher", false).await?;
+        tx.commit().await
+    };
+    let done = tokio::time::timeout(std::time::Duration::from_secs(30), own_write).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.expect("writer");
+    }
+    done.expect("the write waited less than 30 s")
+        .expect("write");
+    assert_eq!(found(&admin, "kingfisher").await, [own.to_string()]);
+    assert_eq!(found(&admin, "gauge").await, [streamed.to_string()]);
+}
+both!(
+    a_plain_write_gets_through_a_stream_of_grouped_writes,
+    plain_write_amid_grouped
+);
+
 /// SQLite forgets an index's planner statistics when a migration rebuilds it (0020 rebuilt the
 /// facets index), and with the others still measured the planner misjudged it: a database
 /// that was analyzed has its unmeasured indexes measured when the store migrates.
