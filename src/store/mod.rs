@@ -31,6 +31,7 @@ pub mod memo;
 mod migrations;
 pub mod notifications;
 pub(crate) mod presence;
+mod readers;
 pub(crate) mod rules;
 pub(crate) mod sla;
 pub mod sqlite;
@@ -67,7 +68,7 @@ enum Pools {
     /// SQLite allows one writer at a time: writes go through a one-connection pool so they
     /// queue in Rust instead of spinning on `SQLITE_BUSY`; reads use their own pool (WAL).
     Sqlite {
-        read: SqlitePool,
+        read: std::sync::Arc<readers::Readers>,
         write: SqlitePool,
     },
     Postgres(PgPool),
@@ -97,7 +98,7 @@ pub use memo::Wake;
 /// writes, so a typical change costs two trips to SQLite's worker thread instead of five. A
 /// transaction dropped without commit closes its connection, which rolls it back.
 pub enum Link {
-    SqliteConn(PoolConnection<Sqlite>),
+    SqliteConn(readers::Reader),
     SqliteTx(PoolConnection<Sqlite>),
     PgConn(PoolConnection<Postgres>),
     PgTx(Transaction<'static, Postgres>),
@@ -214,7 +215,8 @@ impl Conn {
 
     fn sqlite(&mut self) -> Result<&mut sqlx::SqliteConnection> {
         match &mut self.link {
-            Link::SqliteConn(c) | Link::SqliteTx(c) => Ok(&mut **c),
+            Link::SqliteConn(c) => Ok(&mut **c),
+            Link::SqliteTx(c) => Ok(&mut **c),
             Link::PgConn(_) | Link::PgTx(_) | Link::Done => Err(backend_changed()),
         }
     }
@@ -369,7 +371,10 @@ impl Tx {
         self.link().await?;
         let sql = AssertSqlSafe(sql);
         match &mut self.link {
-            Link::SqliteConn(c) | Link::SqliteTx(c) => {
+            Link::SqliteConn(c) => {
+                sqlx::query(sql).execute(&mut **c).await?;
+            }
+            Link::SqliteTx(c) => {
                 sqlx::query(sql).execute(&mut **c).await?;
             }
             Link::PgConn(c) => {
@@ -558,10 +563,13 @@ impl Store {
     #[must_use]
     pub fn pool_use(&self) -> Vec<(&'static str, u32, usize)> {
         match &self.pools {
-            Pools::Sqlite { read, write } => vec![
-                ("read", read.size(), read.num_idle()),
-                ("write", write.size(), write.num_idle()),
-            ],
+            Pools::Sqlite { read, write } => {
+                let (open, idle) = read.usage();
+                vec![
+                    ("read", open, idle),
+                    ("write", write.size(), write.num_idle()),
+                ]
+            }
             Pools::Postgres(pool) => vec![("main", pool.size(), pool.num_idle())],
         }
     }
@@ -572,7 +580,10 @@ impl Store {
         self.used();
         let answer = async {
             match &self.pools {
-                Pools::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.is_ok(),
+                Pools::Sqlite { read, .. } => match read.acquire().await {
+                    Ok(mut c) => sqlx::query("SELECT 1").execute(&mut *c).await.is_ok(),
+                    Err(_) => false,
+                },
                 Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
             }
         };

@@ -104,7 +104,9 @@ pub(super) async fn analyze_unmeasured(write: &SqlitePool) -> anyhow::Result<()>
 }
 
 /// The reader and writer pools of the SQLite file at `path` (created if missing).
-pub(super) async fn open(path: &str) -> anyhow::Result<(SqlitePool, SqlitePool)> {
+pub(super) async fn open(
+    path: &str,
+) -> anyhow::Result<(std::sync::Arc<super::readers::Readers>, SqlitePool)> {
     if let Some(parent) = std::path::Path::new(path).parent()
         && !parent.as_os_str().is_empty()
     {
@@ -151,13 +153,7 @@ pub(super) async fn open(path: &str) -> anyhow::Result<(SqlitePool, SqlitePool)>
     }
     // Two cores serve four concurrent readers well; each connection keeps up to 4 MB of
     // page cache, which bounds the memory of an idle-to-busy server.
-    let read = SqlitePoolOptions::new()
-        .max_connections(4)
-        .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(opts)
-        .await
-        .context("could not open the SQLite database")?;
+    let read = super::readers::Readers::new(opts, 4);
     Ok((read, write))
 }
 

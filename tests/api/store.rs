@@ -445,3 +445,46 @@ async fn rebuilt_indexes_are_measured_at_start() {
     assert_eq!(app.raw_texts(facets).await, measured);
     node.close().await;
 }
+
+/// SQLite's read connections go straight back to the store's own pool (sqlx's pool checked
+/// each one with a trip to its thread first): a read dropped while SQLite runs it leaves its
+/// connection answering the next reads right, and no more than four are ever open.
+#[tokio::test]
+async fn a_read_dropped_half_way_leaves_its_connection_usable() {
+    use sea_query::{Expr, Query};
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let store = app.app.store.clone();
+    let slow = Query::select()
+        .expr(Expr::cust(
+            "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
+             SELECT count(*) FROM n)",
+        ))
+        .to_owned();
+    for _ in 0..8 {
+        let read = async {
+            let mut c = store.read().await?;
+            c.fetch_i64(&slow).await
+        };
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(2), read).await;
+        assert!(cut.is_err(), "the read was dropped before it was done");
+    }
+    let reads = (0..16i64).map(|i| {
+        let store = store.clone();
+        async move {
+            let mut c = store.read().await.expect("read");
+            c.fetch_i64(&Query::select().expr(Expr::val(i)).to_owned())
+                .await
+                .expect("answer")
+        }
+    });
+    let answers = futures_util::future::join_all(reads).await;
+    assert_eq!(answers, (0..16).collect::<Vec<i64>>());
+    let (_, open, _) = store
+        .pool_use()
+        .into_iter()
+        .find(|p| p.0 == "read")
+        .expect("read pool");
+    assert!(open <= 4, "{open} read connections");
+    let mut c = store.read().await.expect("read");
+    assert_eq!(c.fetch_i64(&slow).await.expect("count"), 1_000_000);
+}
