@@ -319,12 +319,18 @@ async fn rare_matches(
     if seqs.len() as u64 <= RARE_MATCHES {
         return Ok(Some(seqs));
     }
-    let mut seen = tx.memo().get::<CommonTerms>(ws).unwrap_or_default();
-    seen.0.retain(|_, at| now.duration_since(*at) < COMMON_FOR);
-    if seen.0.len() < COMMON_TERMS_KEPT {
-        seen.0.insert(terms.to_vec(), now);
+    let kept = tx.memo().update::<CommonTerms, _>(ws, |seen| {
+        let Some(seen) = seen else { return false };
+        seen.0.retain(|_, at| now.duration_since(*at) < COMMON_FOR);
+        if seen.0.len() < COMMON_TERMS_KEPT {
+            seen.0.insert(terms.to_vec(), now);
+        }
+        true
+    });
+    if !kept {
+        let first = std::collections::HashMap::from([(terms.to_vec(), now)]);
+        tx.memo().put(ws, CommonTerms(first));
     }
-    tx.memo().put(ws, seen);
     Ok(None)
 }
 
@@ -333,7 +339,6 @@ async fn rare_matches(
 /// every match of a prefix term to answer even that (6 ms at a million tickets), so the
 /// answer is kept for [`COMMON_FOR`]. A term that became rare meanwhile is still answered
 /// right by the common path, only not as fast.
-#[derive(Clone, Default)]
 struct CommonTerms(std::collections::HashMap<Vec<String>, std::time::Instant>);
 
 /// How long a term found common is taken as common without looking.
