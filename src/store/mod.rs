@@ -7,6 +7,7 @@ pub(crate) mod analytics;
 pub(crate) mod assignment;
 pub(crate) mod attachments;
 pub(crate) mod audit;
+mod built;
 pub mod bulk;
 pub(crate) mod canned;
 pub(crate) mod categories;
@@ -88,6 +89,7 @@ pub struct Store {
     uses: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
+pub use built::Built;
 pub use group::{Keep, Work};
 pub use memo::Wake;
 

@@ -6,7 +6,7 @@ use sea_query::{Cond, Expr, ExprTrait, LockType, Order, Query};
 use super::*;
 use crate::error::Result;
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
-use crate::store::{Conn, Tx};
+use crate::store::{Built, Conn, Tx};
 
 /// One live ticket of the workspace, locked for update on PostgreSQL when `lock` is set.
 pub async fn find(
@@ -45,10 +45,14 @@ impl TaggedRow {
 }
 
 /// The select of one live ticket of the workspace with its tags joined ([`TaggedRow`]).
-fn tagged_select(tx: &Conn, ws: WorkspaceId, id: TicketId) -> sea_query::SelectStatement {
+fn tagged_select(
+    backend: crate::store::Backend,
+    ws: WorkspaceId,
+    id: TicketId,
+) -> sea_query::SelectStatement {
     let mut q = base_select();
     q.expr_as(
-        crate::store::dialect::tags_joined(tx.backend()),
+        crate::store::dialect::tags_joined(backend),
         sea_query::Alias::new("tags_joined"),
     )
     .and_where(col(Tickets::Id).eq(id))
@@ -65,11 +69,20 @@ pub async fn find_with_tags(
     id: TicketId,
     lock: bool,
 ) -> Result<Option<(TicketRow, Vec<String>)>> {
-    let mut q = tagged_select(tx, ws, id);
-    if lock {
-        q.lock_with_tables(LockType::Update, [Tickets::Table]);
-    }
-    let row: Option<TaggedRow> = tx.fetch_optional(&q).await?;
+    static PLAIN: Built = Built::new();
+    static LOCKED: Built = Built::new();
+    let backend = tx.backend();
+    let build = move || {
+        let mut q = tagged_select(backend, ws, id);
+        if lock {
+            q.lock_with_tables(LockType::Update, [Tickets::Table]);
+        }
+        q
+    };
+    let kept = if lock { &LOCKED } else { &PLAIN };
+    let row: Option<TaggedRow> = tx
+        .fetch_optional_built(kept, build, vec![id.into(), ws.into()])
+        .await?;
     Ok(row.map(TaggedRow::split))
 }
 
@@ -99,17 +112,32 @@ pub async fn find_for_reply(
     user: crate::ids::UserId,
     draft_since: i64,
 ) -> Result<Option<(TicketRow, Vec<String>, ReplyHints)>> {
-    let mut q = tagged_select(tx, ws, id);
-    q.expr_as(
-        crate::store::watchers::any_of_ticket(),
-        sea_query::Alias::new("watched"),
-    )
-    .expr_as(
-        crate::store::ai::draft_pending(user, draft_since),
-        sea_query::Alias::new("draft_pending"),
-    )
-    .lock_with_tables(LockType::Update, [Tickets::Table]);
-    let row: Option<ReplyRow> = tx.fetch_optional(&q).await?;
+    static KEPT: Built = Built::new();
+    let backend = tx.backend();
+    let build = move || {
+        let mut q = tagged_select(backend, ws, id);
+        q.expr_as(
+            crate::store::watchers::any_of_ticket(),
+            sea_query::Alias::new("watched"),
+        )
+        .expr_as(
+            crate::store::ai::draft_pending(user, draft_since),
+            sea_query::Alias::new("draft_pending"),
+        )
+        .lock_with_tables(LockType::Update, [Tickets::Table]);
+        q
+    };
+    // The placeholders in order: the two `EXISTS (SELECT 1 …)`, the draft's user and
+    // instant, then the ticket and its workspace.
+    let values = vec![
+        1i32.into(),
+        1i32.into(),
+        user.into(),
+        draft_since.into(),
+        id.into(),
+        ws.into(),
+    ];
+    let row: Option<ReplyRow> = tx.fetch_optional_built(&KEPT, build, values).await?;
     Ok(row.map(|r| {
         let (t, tags) = r.tagged.split();
         (t, tags, r.hints)
