@@ -14,7 +14,8 @@ use crate::validate;
 
 /// Announces a new comment: the timeline entry (`event`, with `meta` and the comment id), the
 /// `ticket.comment.added` domain event and the refreshed search document. Every path that adds
-/// to a thread (staff, customers, rules) ends here.
+/// to a thread (staff, customers, rules) ends here. Returns the comment as the event showed
+/// it, for a caller that answers with it (its HTML is rendered once).
 pub async fn announce(
     tx: &mut store::Tx,
     row: &crate::store::tickets::TicketRow,
@@ -23,18 +24,20 @@ pub async fn announce(
     comment: &CommentRow,
     event: &str,
     mut meta: serde_json::Value,
-) -> Result<()> {
+) -> Result<super::model::CommentView> {
     meta["comment_id"] = json!(comment.id);
     record(tx, row, by, event, None, None, meta).await?;
+    let shown = super::model::CommentView::from(comment);
     publish(
         tx,
         row,
         tags,
         crate::tickets::events::DomainEvent::TicketCommentAdded,
-        json!({"comment": super::model::CommentView::from(comment)}),
+        json!({ "comment": &shown }),
     )
     .await?;
-    reindex(tx, row).await
+    reindex(tx, row).await?;
+    Ok(shown)
 }
 
 /// Adds a staff comment. A public reply stamps the first response, opens a `new` ticket
@@ -144,7 +147,7 @@ async fn write_reply(
     } else {
         "comment_added"
     };
-    announce(tx, &row, &tags, by, &comment, event, json!({})).await?;
+    let shown = announce(tx, &row, &tags, by, &comment, event, json!({})).await?;
     if !is_internal {
         crate::workflow::notify::to_requester(
             tx,
@@ -172,7 +175,7 @@ async fn write_reply(
     } else {
         store::attachments::attachments_of(tx, row.workspace_id, &[comment.id]).await?
     };
-    Ok(view(&comment, &files, &[]))
+    Ok(dress(shown, &comment, &files, &[]))
 }
 
 /// The thread, oldest first (staff see internal notes), each comment with its attachments.
@@ -214,7 +217,16 @@ fn view(
     files: &[crate::store::attachments::AttachmentRow],
     mail: &[crate::store::notifications::NotificationRow],
 ) -> super::model::CommentView {
-    let mut v = super::model::CommentView::from(c);
+    dress(super::model::CommentView::from(c), c, files, mail)
+}
+
+/// `v` (the view of `c`) with its attachments and mail delivery.
+fn dress(
+    mut v: super::model::CommentView,
+    c: &CommentRow,
+    files: &[crate::store::attachments::AttachmentRow],
+    mail: &[crate::store::notifications::NotificationRow],
+) -> super::model::CommentView {
     v.attachments = files
         .iter()
         .filter(|f| f.comment_id == Some(c.id))
