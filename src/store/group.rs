@@ -14,7 +14,7 @@ use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Conn, Link, Store, Tx};
+use super::{Link, Store, Tx};
 use crate::error::{Code, Error, Result};
 
 /// What a grouped write came to.
@@ -149,25 +149,11 @@ const HOLD_AT_MOST: Duration = Duration::from_millis(20);
 async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
     let mut held: Held = None;
     loop {
-        let first = if held.is_some() {
-            match rx.try_recv() {
-                Ok(r) => r,
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    // Idle: the connection goes back to the pool for other writers.
-                    held = None;
-                    match rx.recv().await {
-                        Some(r) => r,
-                        None => break,
-                    }
-                }
-            }
-        } else {
-            match rx.recv().await {
-                Some(r) => r,
-                None => break,
-            }
-        };
+        if rx.is_empty() {
+            // Idle: the connection goes back to the pool for other writers.
+            held = None;
+        }
+        let Some(first) = rx.recv().await else { break };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -193,7 +179,7 @@ fn copy(e: &Error) -> Error {
 /// the connection when the batch committed.
 async fn write_batch(store: &Store, batch: Vec<Request>, held: Held) -> Held {
     let (mut tx, since) = match held {
-        Some((conn, since)) => (Tx(Conn::new(Link::SqliteTx(conn), &store.memo)), since),
+        Some((conn, since)) => (store.begin_on(conn), since),
         None => match store.begin().await {
             Ok(tx) => (tx, Instant::now()),
             Err(e) => {

@@ -162,6 +162,28 @@ impl Memo {
             Err(_) => f(None),
         }
     }
+
+    /// Runs `f` on the workspace's entry of type `T` under the lock, first remembering
+    /// `fresh()` when there is none, so a first entry and a change of it are one step.
+    pub fn upsert<T: Send + Sync + 'static, R>(
+        &self,
+        ws: WorkspaceId,
+        fresh: impl FnOnce() -> T,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let Ok(mut m) = self.0.lock() else {
+            // A panic while the lock was held: work on a value nobody keeps.
+            return f(&mut fresh());
+        };
+        let key = (TypeId::of::<T>(), ws);
+        if let Some(v) = m.get_mut(&key).and_then(|b| b.downcast_mut::<T>()) {
+            return f(v);
+        }
+        let mut value = fresh();
+        let out = f(&mut value);
+        m.insert(key, Box::new(value));
+        out
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +212,32 @@ mod tests {
         m.forget::<A>(w1);
         assert_eq!(m.get::<A>(w1), None);
         assert_eq!(m.get::<B>(w1), Some(B(2)));
+    }
+
+    #[test]
+    fn upsert_starts_an_entry_once_and_changes_it_in_place() {
+        let m = Memo::default();
+        let w = WorkspaceId(uuid::Uuid::from_u128(1));
+        let first = m.upsert(
+            w,
+            || A(1),
+            |a| {
+                a.0 += 10;
+                a.0
+            },
+        );
+        assert_eq!(first, 11);
+        let second = m.upsert(
+            w,
+            || A(100),
+            |a| {
+                a.0 += 10;
+                a.0
+            },
+        );
+        assert_eq!(second, 21, "the kept entry, not a fresh one");
+        assert_eq!(m.get::<A>(w), Some(A(21)));
+        assert_eq!(m.get::<B>(w), None);
     }
 
     #[test]

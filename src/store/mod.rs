@@ -372,20 +372,10 @@ impl Tx {
     pub(super) async fn execute_text(&mut self, sql: String) -> Result<()> {
         self.link().await?;
         let sql = AssertSqlSafe(sql);
-        match &mut self.link {
-            Link::SqliteConn(c) => {
-                sqlx::query(sql).execute(&mut **c).await?;
-            }
-            Link::SqliteTx(c) => {
-                sqlx::query(sql).execute(&mut **c).await?;
-            }
-            Link::PgConn(c) => {
-                sqlx::query(sql).execute(&mut **c).await?;
-            }
-            Link::PgTx(t) => {
-                sqlx::query(sql).execute(&mut **t).await?;
-            }
-            Link::Done => return Err(backend_changed()),
+        if self.backend() == Backend::Sqlite {
+            sqlx::query(sql).execute(self.sqlite()?).await?;
+        } else {
+            sqlx::query(sql).execute(self.pg()?).await?;
         }
         Ok(())
     }
@@ -530,14 +520,20 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
     /// so a transaction that reads before it writes can never fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx> {
-        self.used();
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => Tx(Conn::new(
-                Link::SqliteTx(write.acquire().await?),
-                &self.memo,
-            )),
-            Pools::Postgres(pool) => Tx(Conn::new(Link::PgTx(pool.begin().await?), &self.memo)),
+            Pools::Sqlite { write, .. } => self.begin_on(write.acquire().await?),
+            Pools::Postgres(pool) => {
+                self.used();
+                Tx(Conn::new(Link::PgTx(pool.begin().await?), &self.memo))
+            }
         })
+    }
+
+    /// A SQLite write transaction on `conn`, the writer connection already taken from its
+    /// pool (the group writer keeps it from one batch to the next).
+    fn begin_on(&self, conn: PoolConnection<Sqlite>) -> Tx {
+        self.used();
+        Tx(Conn::new(Link::SqliteTx(conn), &self.memo))
     }
 
     /// A connection for reads outside a transaction.

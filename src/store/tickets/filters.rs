@@ -319,18 +319,16 @@ async fn rare_matches(
     if seqs.len() as u64 <= RARE_MATCHES {
         return Ok(Some(seqs));
     }
-    let kept = tx.memo().update::<CommonTerms, _>(ws, |seen| {
-        let Some(seen) = seen else { return false };
-        seen.0.retain(|_, at| now.duration_since(*at) < COMMON_FOR);
-        if seen.0.len() < COMMON_TERMS_KEPT {
-            seen.0.insert(terms.to_vec(), now);
-        }
-        true
-    });
-    if !kept {
-        let first = std::collections::HashMap::from([(terms.to_vec(), now)]);
-        tx.memo().put(ws, CommonTerms(first));
-    }
+    tx.memo().upsert(
+        ws,
+        || CommonTerms(std::collections::HashMap::new()),
+        |seen| {
+            seen.0.retain(|_, at| now.duration_since(*at) < COMMON_FOR);
+            if seen.0.len() < COMMON_TERMS_KEPT {
+                seen.0.insert(terms.to_vec(), now);
+            }
+        },
+    );
     Ok(None)
 }
 
