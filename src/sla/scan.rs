@@ -57,7 +57,7 @@ async fn escalate(
         return Ok(());
     }
     row.updated_at = now;
-    if !store::tickets::update(tx, &row).await? {
+    if !store::tickets::update(tx, &mut row).await? {
         return Ok(());
     }
     row.version += 1;

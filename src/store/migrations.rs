@@ -40,6 +40,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     18 "0018" "audit_log",
     19 "0019" "erasure",
     20 "0020" "facets_created",
+    21 "0021" "change_number_on_insert",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

@@ -23,11 +23,24 @@ pub async fn announce(
     by: Author,
     comment: &CommentRow,
     event: &str,
+    meta: serde_json::Value,
+) -> Result<super::model::CommentView> {
+    let shown = super::model::CommentView::from(comment);
+    announce_view(tx, row, tags, by, shown, event, meta).await
+}
+
+/// [`announce`] of a comment whose view the caller made (its body rendered beforehand).
+async fn announce_view(
+    tx: &mut store::Tx,
+    row: &crate::store::tickets::TicketRow,
+    tags: &[String],
+    by: Author,
+    shown: super::model::CommentView,
+    event: &str,
     mut meta: serde_json::Value,
 ) -> Result<super::model::CommentView> {
-    meta["comment_id"] = json!(comment.id);
+    meta["comment_id"] = json!(shown.id);
     record(tx, row, by, event, None, None, meta).await?;
-    let shown = super::model::CommentView::from(comment);
     publish(
         tx,
         row,
@@ -64,11 +77,13 @@ pub async fn add(
     ids.sort();
     ids.dedup();
     let (actor, key) = (actor.clone(), key.to_owned());
+    // Rendered here, on the request's own thread, not inside the shared write below.
+    let html = crate::html::SanitizedHtml::from_markdown(&body);
     // Replies that arrive together share one SQLite transaction (each in its own savepoint).
     store
         .write_grouped(Box::new(move |tx| {
             Box::pin(async move {
-                write_reply(tx, &actor, &key, body, is_internal, &ids)
+                write_reply(tx, &actor, &key, (body, html), is_internal, &ids)
                     .await
                     .map(Keep::Commit)
             })
@@ -83,7 +98,7 @@ async fn write_reply(
     tx: &mut store::Tx,
     actor: &Actor,
     key: &str,
-    body: String,
+    (body, html): (String, crate::html::SanitizedHtml),
     is_internal: bool,
     ids: &[uuid::Uuid],
 ) -> Result<super::model::CommentView> {
@@ -147,7 +162,8 @@ async fn write_reply(
     } else {
         "comment_added"
     };
-    let shown = announce(tx, &row, &tags, by, &comment, event, json!({})).await?;
+    let shown = super::model::CommentView::rendered(&comment, html);
+    let shown = announce_view(tx, &row, &tags, by, shown, event, json!({})).await?;
     if !is_internal {
         crate::workflow::notify::to_requester(
             tx,

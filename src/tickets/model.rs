@@ -399,17 +399,28 @@ pub struct StaffAttachmentView {
 
 impl From<&CommentRow> for CommentView {
     fn from(c: &CommentRow) -> Self {
+        // Staff write Markdown in the reply box; customers' messages are shown as the text
+        // they sent.
+        let body_html = if c.author_type == "customer" {
+            SanitizedHtml::from_text(&c.body)
+        } else {
+            SanitizedHtml::from_markdown(&c.body)
+        };
+        Self::rendered(c, body_html)
+    }
+}
+
+impl CommentView {
+    /// The view of `c` with its body rendered already (`body_html`, as [`From`] renders it):
+    /// a staff reply renders its Markdown before it queues for the write lock, not while
+    /// every other reply waits.
+    #[must_use]
+    pub fn rendered(c: &CommentRow, body_html: SanitizedHtml) -> Self {
         CommentView {
             id: c.id,
             ticket_id: c.ticket_id,
             body: c.body.clone(),
-            // Staff write Markdown in the reply box; customers' messages are shown as the text
-            // they sent.
-            body_html: if c.author_type == "customer" {
-                SanitizedHtml::from_text(&c.body)
-            } else {
-                SanitizedHtml::from_markdown(&c.body)
-            },
+            body_html,
             author_type: c.author_type.clone(),
             author_id: c.author_id,
             author_name: c.author_name.clone(),

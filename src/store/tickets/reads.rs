@@ -22,7 +22,10 @@ pub async fn find(
     if lock {
         q.lock_with_tables(LockType::Update, [Tickets::Table]);
     }
-    tx.fetch_optional(&q).await
+    Ok(tx
+        .fetch_optional::<TicketRow>(&q)
+        .await?
+        .map(TicketRow::remembered))
 }
 
 /// A ticket row with its tags joined in one text (see `dialect::tags_joined`).
@@ -40,7 +43,7 @@ impl TaggedRow {
             .tags_joined
             .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
             .unwrap_or_default();
-        (self.ticket, tags)
+        (self.ticket.remembered(), tags)
     }
 }
 
@@ -161,7 +164,10 @@ pub async fn find_by_number(
         .and_where(col(Tickets::WorkspaceId).eq(ws))
         .and_where(col(Tickets::DeletedAt).is_null())
         .limit(1);
-    tx.fetch_optional(&q).await
+    Ok(tx
+        .fetch_optional::<TicketRow>(&q)
+        .await?
+        .map(TicketRow::remembered))
 }
 
 /// Tags of the given tickets, as (ticket, tag) pairs sorted by tag.
@@ -242,7 +248,8 @@ pub async fn sla_candidates(tx: &mut Tx, now: i64, limit: u64) -> Result<Vec<Tic
         )
         .order_by((Tickets::Table, Tickets::SlaDueAt), Order::Asc)
         .limit(limit);
-    tx.fetch_all(&q).await
+    let rows: Vec<TicketRow> = tx.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(TicketRow::remembered).collect())
 }
 
 /// Tickets of one customer, newest first.
@@ -281,7 +288,10 @@ pub async fn latest_open_of(
         .and_where(col(Tickets::DeletedAt).is_null())
         .order_by((Tickets::Table, Tickets::CreatedAt), Order::Desc)
         .limit(1);
-    tx.fetch_optional(&q).await
+    Ok(tx
+        .fetch_optional::<TicketRow>(&q)
+        .await?
+        .map(TicketRow::remembered))
 }
 
 /// One live ticket by id in whichever workspace holds it (public routes, where the access
@@ -297,7 +307,10 @@ pub async fn find_any_workspace(
     if lock {
         q.lock_with_tables(LockType::Update, [Tickets::Table]);
     }
-    tx.fetch_optional(&q).await
+    Ok(tx
+        .fetch_optional::<TicketRow>(&q)
+        .await?
+        .map(TicketRow::remembered))
 }
 
 #[derive(sqlx::FromRow)]

@@ -133,6 +133,34 @@ pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i6
     Ok(tx.fetch_i64(&upsert).await? - count + 1)
 }
 
+/// Inserts one ticket and remembers its indexed columns as stored (see [`Indexed`]). On
+/// SQLite the row takes its change number in the insert itself (migration 0021), so the
+/// `tickets_change_ins` trigger does not write it a second time to number it.
+pub async fn insert(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
+    let sqlite = tx.backend() == crate::store::Backend::Sqlite;
+    let mut values = values_of(row);
+    if sqlite {
+        values.push(next_change_number());
+    }
+    let mut q = Query::insert();
+    q.into_table(Tickets::Table)
+        .columns(
+            COLUMNS
+                .into_iter()
+                .chain(sqlite.then_some(Tickets::ChangeSeq)),
+        )
+        .values_panic(values);
+    // As in `insert_many`: the number comes from the locked counter, so it cannot conflict.
+    tx.defer(&q);
+    row.stored = Some(Indexed::of(row));
+    Ok(())
+}
+
+/// SQLite's next change number (one writer at a time, so numbers follow commit order).
+fn next_change_number() -> SimpleExpr {
+    Expr::cust("COALESCE((SELECT MAX(\"change_seq\") FROM \"tickets\"), 0) + 1")
+}
+
 /// Inserts ticket rows (`requester_email`/`name` live on the customer and are ignored).
 pub async fn insert_many(tx: &mut Tx, rows: &[TicketRow]) -> Result<()> {
     if rows.is_empty() {
@@ -192,25 +220,38 @@ pub(super) fn values_of(r: &TicketRow) -> Vec<SimpleExpr> {
     ]
 }
 
-/// Writes every mutable column of `row` and bumps its version. Returns false when the row
-/// changed since it was read (its version moved on).
-pub async fn update(tx: &mut Tx, row: &TicketRow) -> Result<bool> {
-    Ok(tx.execute(&update_statement(row)).await? == 1)
+/// Writes every mutable column of `row` that may have changed (see [`Indexed`]) and bumps
+/// its version. Returns false when the row changed since it was read (its version moved on).
+pub async fn update(tx: &mut Tx, row: &mut TicketRow) -> Result<bool> {
+    let written = tx.execute(&update_statement(tx.backend(), row)).await? == 1;
+    if written {
+        row.stored = Some(Indexed::of(row));
+    }
+    Ok(written)
 }
 
 /// [`update`] for a row this transaction read with its lock held (on SQLite the transaction
 /// holds the write lock; on PostgreSQL the row was read `FOR UPDATE`): it cannot have changed
 /// since, so the write waits to travel with the next statement.
-pub fn update_locked(tx: &mut Tx, row: &TicketRow) {
-    tx.defer(&update_statement(row));
+pub fn update_locked(tx: &mut Tx, row: &mut TicketRow) {
+    tx.defer(&update_statement(tx.backend(), row));
+    row.stored = Some(Indexed::of(row));
 }
 
-fn update_statement(row: &TicketRow) -> sea_query::UpdateStatement {
+/// The update of `row`. Indexed columns that hold what `row.stored` says the database holds
+/// are left out of the statement. On SQLite the statement also takes the next change number
+/// itself, so the `tickets_change_upd` trigger (which would rewrite the row a second time to
+/// do it) does not fire.
+fn update_statement(backend: crate::store::Backend, row: &TicketRow) -> sea_query::UpdateStatement {
     let values = values_of(row);
+    let now = Indexed::of(row);
     let mut q = Query::update();
     q.table(Tickets::Table);
     // Skip id, workspace, number and ticket_number (never change) and deleted_at; set version+1.
     for (c, v) in COLUMNS.iter().zip(values).skip(4).take(COLUMNS.len() - 8) {
+        if row.stored.is_some_and(|s| s.same(&now, *c)) {
+            continue;
+        }
         q.value(*c, v);
     }
     q.value(Tickets::Version, Expr::col(Tickets::Version).add(1))
@@ -218,6 +259,9 @@ fn update_statement(row: &TicketRow) -> sea_query::UpdateStatement {
         .and_where(Expr::col(Tickets::Id).eq(row.id))
         .and_where(Expr::col(Tickets::WorkspaceId).eq(row.workspace_id))
         .and_where(Expr::col(Tickets::Version).eq(row.version));
+    if backend == crate::store::Backend::Sqlite {
+        q.value(Tickets::ChangeSeq, next_change_number());
+    }
     q
 }
 
@@ -285,4 +329,88 @@ pub async fn clear_agent_unread(tx: &mut Tx, ws: WorkspaceId, id: TicketId) -> R
         .to_owned();
     tx.execute(&q).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Backend;
+    use crate::store::customers::CustomerRow;
+    use crate::tickets::status::Status;
+
+    fn row() -> TicketRow {
+        let c = CustomerRow {
+            id: CustomerId::new(),
+            workspace_id: WorkspaceId::new(),
+            email: "ann@shop.example".into(),
+            name: "Ann".into(),
+            phone: None,
+            company: None,
+            notes: String::new(),
+            version: 1,
+            created_at: 1,
+            updated_at: 1,
+            erased_at: None,
+        };
+        crate::tickets::service::new_row(&c, 7, "#7".into(), "Printer".into(), "Jams".into(), 1)
+    }
+
+    /// The columns an update sets, as SQLite's text names them (`"col" = `).
+    fn sets(backend: Backend, r: &TicketRow) -> String {
+        let sql = match backend {
+            Backend::Sqlite => {
+                update_statement(backend, r).to_string(sea_query::SqliteQueryBuilder)
+            }
+            Backend::Postgres => {
+                update_statement(backend, r).to_string(sea_query::PostgresQueryBuilder)
+            }
+        };
+        sql[..sql.find(" WHERE ").unwrap_or(sql.len())].to_owned()
+    }
+
+    #[test]
+    fn an_update_leaves_out_indexed_columns_that_hold_what_the_database_holds() {
+        let mut r = row().remembered();
+        r.last_message_at = 2;
+        r.unread_by_customer = 1;
+        let set = sets(Backend::Sqlite, &r);
+        for moved in [
+            "\"last_message_at\" = ",
+            "\"unread_by_customer\" = ",
+            "\"subject\" = ",
+        ] {
+            assert!(set.contains(moved), "{moved} missing from {set}");
+        }
+        for kept in [
+            "\"status\" = ",
+            "\"priority\" = ",
+            "\"assignee_id\" = ",
+            "\"requester_id\" = ",
+        ] {
+            assert!(!set.contains(kept), "{kept} set in {set}");
+        }
+        r.status = Status::Open;
+        assert!(sets(Backend::Sqlite, &r).contains("\"status\" = "));
+    }
+
+    #[test]
+    fn a_row_not_read_to_be_written_sets_every_column() {
+        let r = row();
+        let set = sets(Backend::Postgres, &r);
+        for c in [
+            "\"status\" = ",
+            "\"priority\" = ",
+            "\"last_message_at\" = ",
+            "\"sla_due_at\" = ",
+        ] {
+            assert!(set.contains(c), "{c} missing from {set}");
+        }
+    }
+
+    #[test]
+    fn only_sqlite_takes_the_next_change_number_in_the_update_itself() {
+        let r = row().remembered();
+        assert!(sets(Backend::Sqlite, &r).contains("\"change_seq\" = COALESCE((SELECT MAX"));
+        assert!(!sets(Backend::Postgres, &r).contains("change_seq"));
+    }
 }

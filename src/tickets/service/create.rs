@@ -128,6 +128,7 @@ pub fn new_row(
         requester_email: requester.email.clone(),
         requester_name: requester.name.clone(),
         ai: crate::store::tickets::TicketAi::default(),
+        stored: None,
     }
 }
 
@@ -447,7 +448,7 @@ pub async fn create_as(
         vec![]
     };
     crate::sla::engine::compute(&sla, &mut row, &pauses, now);
-    store::tickets::insert_many(tx, std::slice::from_ref(&row)).await?;
+    store::tickets::insert(tx, &mut row).await?;
     if let Some((from, _)) = pauses.first() {
         store::sla::start_pause(tx, ws, row.id, *from);
     }
