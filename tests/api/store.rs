@@ -471,6 +471,37 @@ both!(
     saves_write_back
 );
 
+/// PostgreSQL numbers a ticket's updates for the change feed by the columns they set (all but
+/// the search document, migration 0022): a column added to `tickets` without being added to
+/// that trigger's list would change tickets without the feed hearing of it.
+#[tokio::test]
+async fn postgres_numbers_writes_of_every_ticket_column_but_search() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        return;
+    };
+    let unwatched = app
+        .raw_texts(
+            "SELECT c.column_name::text FROM information_schema.columns c \
+             WHERE c.table_name = 'tickets' AND c.table_schema = current_schema() \
+             AND c.column_name <> 'search' AND NOT EXISTS ( \
+                SELECT 1 FROM pg_trigger t JOIN pg_attribute a \
+                    ON a.attrelid = t.tgrelid AND a.attnum = ANY (t.tgattr::int2[]) \
+                WHERE t.tgrelid = 'tickets'::regclass AND t.tgname = 'tickets_change_upd' \
+                AND a.attname = c.column_name)",
+        )
+        .await;
+    assert!(unwatched.is_empty(), "not numbered: {unwatched:?}");
+    let watched = app
+        .raw_texts(
+            "SELECT a.attname::text FROM pg_trigger t JOIN pg_attribute a \
+                ON a.attrelid = t.tgrelid AND a.attnum = ANY (t.tgattr::int2[]) \
+             WHERE t.tgrelid = 'tickets'::regclass AND t.tgname = 'tickets_change_upd'",
+        )
+        .await;
+    assert!(watched.len() > 40 && !watched.contains(&"search".to_owned()));
+    app.stop().await;
+}
+
 /// SQLite forgets an index's planner statistics when a migration rebuilds it (0020 rebuilt the
 /// facets index), and with the others still measured the planner misjudged it: a database
 /// that was analyzed has its unmeasured indexes measured when the store migrates.
