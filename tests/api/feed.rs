@@ -12,6 +12,21 @@ fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
+/// Creates `n` tickets one after another (subjects `{name} 0`, `{name} 1`, …); their ids.
+async fn tickets(c: &Client, name: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let t = c
+            .ticket(
+                &format!("{name} {i}"),
+                &format!("{}@example.com", name.to_lowercase()),
+            )
+            .await;
+        ids.push(s(&t["id"]));
+    }
+    ids
+}
+
 /// Reads the feed from `cursor` to its end; answers every ticket seen (last state wins, with
 /// how many times each was seen) and the cursor to poll from next.
 async fn drain(
@@ -45,12 +60,7 @@ async fn drain(
 
 async fn feed(app: TestApp) {
     let admin = app.admin().await;
-    let mut ids = Vec::new();
-    for i in 0..5 {
-        ids.push(s(&admin
-            .ticket(&format!("Feed {i}"), "feed@example.com")
-            .await["id"]));
-    }
+    let ids = tickets(&admin, "Feed", 5).await;
     // Once the feed shows all five (see `shows`): pages of two, 2 + 2 + 1, in creation order,
     // then the end.
     shows(
@@ -199,12 +209,7 @@ fn ids_in(page: &Value) -> Vec<String> {
 /// the ticket, only its search document) brings nothing: the write after it comes alone.
 async fn numbered(app: TestApp) {
     let admin = app.admin().await;
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        ids.push(s(&admin
-            .ticket(&format!("Numbered {i}"), "numbered@example.com")
-            .await["id"]));
-    }
+    let ids = tickets(&admin, "Numbered", 3).await;
     let mut cursor = String::new();
     let mut order = Vec::new();
     for _ in 0..3 {
@@ -254,12 +259,7 @@ both!(every_write_takes_a_change_number_of_its_own, numbered);
 /// change committed late by a slower transaction was passed over.
 async fn concurrent(app: TestApp) {
     let admin = app.admin().await;
-    let mut ids = Vec::new();
-    for i in 0..12 {
-        ids.push(s(&admin
-            .ticket(&format!("Busy {i}"), "busy@example.com")
-            .await["id"]));
-    }
+    let ids = tickets(&admin, "Busy", 12).await;
     let start = admin
         .get("/api/incremental/tickets?start_time=0&per_page=1000")
         .await

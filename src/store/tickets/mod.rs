@@ -149,76 +149,69 @@ pub struct TicketRow {
     /// (see [`Indexed`]); `None` for a row read only to be shown.
     #[sqlx(skip)]
     #[serde(skip)]
-    pub stored: Option<Indexed>,
+    pub(crate) stored: Option<Indexed>,
 }
 
-/// The columns of a ticket that its indexes hold, as last read from or written to the
-/// database. An update sets only those that changed: SQLite rewrites the entries of every
-/// index one of whose columns the statement sets, changed or not, and a reply (which moves
-/// the last message and the update time) would otherwise rewrite a dozen index entries it
-/// did not change. Copied, not compared by reference: all of it is a few machine words.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Indexed {
-    status: Status,
-    priority: Priority,
-    kind: Kind,
-    channel: Channel,
-    category_id: Option<CategoryId>,
-    group_id: Option<GroupId>,
-    requester_id: CustomerId,
-    assignee_id: Option<UserId>,
-    sla_due_at: Option<i64>,
-    resolved_at: Option<i64>,
-    closed_at: Option<i64>,
-    last_message_at: i64,
+/// Declares [`Indexed`] from one list of (field, type, column): the struct, its copy of a
+/// row and its comparison by column come from the same list and cannot disagree.
+macro_rules! indexed_columns {
+    ($(#[$doc:meta])* $($field:ident: $ty:ty => $col:ident),* $(,)?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct Indexed {
+            $($field: $ty),*
+        }
+
+        impl Indexed {
+            /// The indexed columns of `r`.
+            #[must_use]
+            pub fn of(r: &TicketRow) -> Self {
+                Self { $($field: r.$field),* }
+            }
+
+            /// Whether column `c` holds the same in `self` and `now`. Columns no index holds
+            /// count as changed (an update always sets them).
+            fn same(&self, now: &Self, c: Tickets) -> bool {
+                match c {
+                    $(Tickets::$col => self.$field == now.$field,)*
+                    _ => false,
+                }
+            }
+        }
+    };
 }
 
-impl Indexed {
-    /// The indexed columns of `r`.
-    #[must_use]
-    pub fn of(r: &TicketRow) -> Self {
-        Self {
-            status: r.status,
-            priority: r.priority,
-            kind: r.kind,
-            channel: r.channel,
-            category_id: r.category_id,
-            group_id: r.group_id,
-            requester_id: r.requester_id,
-            assignee_id: r.assignee_id,
-            sla_due_at: r.sla_due_at,
-            resolved_at: r.resolved_at,
-            closed_at: r.closed_at,
-            last_message_at: r.last_message_at,
-        }
-    }
-
-    /// Whether column `c` holds the same in `self` and `now`. Columns no index holds count as
-    /// changed (an update always sets them).
-    fn same(&self, now: &Self, c: Tickets) -> bool {
-        match c {
-            Tickets::Status => self.status == now.status,
-            Tickets::Priority => self.priority == now.priority,
-            Tickets::Kind => self.kind == now.kind,
-            Tickets::Channel => self.channel == now.channel,
-            Tickets::CategoryId => self.category_id == now.category_id,
-            Tickets::GroupId => self.group_id == now.group_id,
-            Tickets::RequesterId => self.requester_id == now.requester_id,
-            Tickets::AssigneeId => self.assignee_id == now.assignee_id,
-            Tickets::SlaDueAt => self.sla_due_at == now.sla_due_at,
-            Tickets::ResolvedAt => self.resolved_at == now.resolved_at,
-            Tickets::ClosedAt => self.closed_at == now.closed_at,
-            Tickets::LastMessageAt => self.last_message_at == now.last_message_at,
-            _ => false,
-        }
-    }
+indexed_columns! {
+    /// The columns of a ticket that its indexes hold, as last read from or written to the
+    /// database. An update sets only those that changed: SQLite rewrites the entries of every
+    /// index one of whose columns the statement sets, changed or not, and a reply (which moves
+    /// the last message and the update time) would otherwise rewrite a dozen index entries it
+    /// did not change. Copied, not compared by reference: all of it is a few machine words.
+    status: Status => Status,
+    priority: Priority => Priority,
+    kind: Kind => Kind,
+    channel: Channel => Channel,
+    category_id: Option<CategoryId> => CategoryId,
+    group_id: Option<GroupId> => GroupId,
+    requester_id: CustomerId => RequesterId,
+    assignee_id: Option<UserId> => AssigneeId,
+    sla_due_at: Option<i64> => SlaDueAt,
+    resolved_at: Option<i64> => ResolvedAt,
+    closed_at: Option<i64> => ClosedAt,
+    last_message_at: i64 => LastMessageAt,
 }
 
 impl TicketRow {
+    /// Remembers the row's indexed columns as the database now holds them (it was just read,
+    /// inserted or saved).
+    pub(crate) fn remember(&mut self) {
+        self.stored = Some(Indexed::of(self));
+    }
+
     /// The row with its indexed columns remembered as stored (a row read to be written).
     #[must_use]
     pub(crate) fn remembered(mut self) -> Self {
-        self.stored = Some(Indexed::of(&self));
+        self.remember();
         self
     }
 }

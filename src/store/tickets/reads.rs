@@ -22,8 +22,14 @@ pub async fn find(
     if lock {
         q.lock_with_tables(LockType::Update, [Tickets::Table]);
     }
+    to_write(tx, &q).await
+}
+
+/// The ticket `q` selects (at most one), remembered as stored: the reads here are those a
+/// write starts from (see [`Indexed`]).
+async fn to_write(tx: &mut Conn, q: &sea_query::SelectStatement) -> Result<Option<TicketRow>> {
     Ok(tx
-        .fetch_optional::<TicketRow>(&q)
+        .fetch_optional::<TicketRow>(q)
         .await?
         .map(TicketRow::remembered))
 }
@@ -164,10 +170,7 @@ pub async fn find_by_number(
         .and_where(col(Tickets::WorkspaceId).eq(ws))
         .and_where(col(Tickets::DeletedAt).is_null())
         .limit(1);
-    Ok(tx
-        .fetch_optional::<TicketRow>(&q)
-        .await?
-        .map(TicketRow::remembered))
+    to_write(tx, &q).await
 }
 
 /// Tags of the given tickets, as (ticket, tag) pairs sorted by tag.
@@ -288,10 +291,7 @@ pub async fn latest_open_of(
         .and_where(col(Tickets::DeletedAt).is_null())
         .order_by((Tickets::Table, Tickets::CreatedAt), Order::Desc)
         .limit(1);
-    Ok(tx
-        .fetch_optional::<TicketRow>(&q)
-        .await?
-        .map(TicketRow::remembered))
+    to_write(tx, &q).await
 }
 
 /// One live ticket by id in whichever workspace holds it (public routes, where the access
@@ -307,10 +307,7 @@ pub async fn find_any_workspace(
     if lock {
         q.lock_with_tables(LockType::Update, [Tickets::Table]);
     }
-    Ok(tx
-        .fetch_optional::<TicketRow>(&q)
-        .await?
-        .map(TicketRow::remembered))
+    to_write(tx, &q).await
 }
 
 #[derive(sqlx::FromRow)]

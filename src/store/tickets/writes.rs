@@ -137,23 +137,30 @@ pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i6
 /// SQLite the row takes its change number in the insert itself (migration 0021), so the
 /// `tickets_change_ins` trigger does not write it a second time to number it.
 pub async fn insert(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
-    let sqlite = tx.backend() == crate::store::Backend::Sqlite;
-    let mut values = values_of(row);
-    if sqlite {
-        values.push(next_change_number());
-    }
-    let mut q = Query::insert();
-    q.into_table(Tickets::Table)
-        .columns(
-            COLUMNS
-                .into_iter()
-                .chain(sqlite.then_some(Tickets::ChangeSeq)),
-        )
-        .values_panic(values);
-    // As in `insert_many`: the number comes from the locked counter, so it cannot conflict.
-    tx.defer(&q);
-    row.stored = Some(Indexed::of(row));
+    let numbered = tx.backend() == crate::store::Backend::Sqlite;
+    tx.defer(&insert_statement(std::slice::from_ref(row), numbered));
+    row.remember();
     Ok(())
+}
+
+/// The insert of `rows`; `numbered` rows take the next change number in it (SQLite, one row:
+/// the subquery is evaluated once a statement, so rows of one statement would share it).
+fn insert_statement(rows: &[TicketRow], numbered: bool) -> sea_query::InsertStatement {
+    debug_assert!(!numbered || rows.len() == 1, "one numbered row a statement");
+    let mut q = Query::insert();
+    q.into_table(Tickets::Table).columns(
+        COLUMNS
+            .into_iter()
+            .chain(numbered.then_some(Tickets::ChangeSeq)),
+    );
+    for row in rows {
+        let mut values = values_of(row);
+        if numbered {
+            values.push(next_change_number());
+        }
+        q.values_panic(values);
+    }
+    q
 }
 
 /// SQLite's next change number (one writer at a time, so numbers follow commit order).
@@ -166,13 +173,8 @@ pub async fn insert_many(tx: &mut Tx, rows: &[TicketRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut q = Query::insert();
-    q.into_table(Tickets::Table).columns(COLUMNS);
-    for row in rows {
-        q.values_panic(values_of(row));
-    }
     // Numbers come from the locked counter, so the insert cannot conflict: it may wait.
-    tx.defer(&q);
+    tx.defer(&insert_statement(rows, false));
     Ok(())
 }
 
@@ -225,7 +227,7 @@ pub(super) fn values_of(r: &TicketRow) -> Vec<SimpleExpr> {
 pub async fn update(tx: &mut Tx, row: &mut TicketRow) -> Result<bool> {
     let written = tx.execute(&update_statement(tx.backend(), row)).await? == 1;
     if written {
-        row.stored = Some(Indexed::of(row));
+        row.remember();
     }
     Ok(written)
 }
@@ -235,7 +237,7 @@ pub async fn update(tx: &mut Tx, row: &mut TicketRow) -> Result<bool> {
 /// since, so the write waits to travel with the next statement.
 pub fn update_locked(tx: &mut Tx, row: &mut TicketRow) {
     tx.defer(&update_statement(tx.backend(), row));
-    row.stored = Some(Indexed::of(row));
+    row.remember();
 }
 
 /// The update of `row`. Indexed columns that hold what `row.stored` says the database holds
