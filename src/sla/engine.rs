@@ -25,7 +25,9 @@ pub async fn load(tx: &mut Tx, ws: WorkspaceId) -> Result<SlaContext> {
     let (zone, hours) = store::sla::calendar_settings(tx, ws)
         .await?
         .unwrap_or_else(|| ("UTC".to_owned(), None));
-    load_with(tx, ws, &zone, hours.as_deref()).await
+    let mut ctx = calendars(&zone, hours.as_deref());
+    ctx.policies = policies(tx, ws).await?;
+    Ok(ctx)
 }
 
 /// Loads the policies; the zone and business-hours document were read already.
@@ -35,21 +37,68 @@ pub async fn load_with(
     zone: &str,
     business_hours: Option<&str>,
 ) -> Result<SlaContext> {
-    let policies = store::sla::list(tx, ws)
-        .await?
-        .iter()
-        .map(super::service::to_policy)
-        .collect();
+    let mut ctx = calendars(zone, business_hours);
+    ctx.policies = read_policies(tx, ws).await?;
+    Ok(ctx)
+}
+
+/// The workspace's calendars from its zone and business-hours document, without policies.
+#[must_use]
+pub fn calendars(zone: &str, business_hours: Option<&str>) -> SlaContext {
     let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let business = business_hours
         .and_then(|doc| serde_json::from_str::<CalendarSpec>(doc).ok())
         .and_then(|spec| Calendar::parse(&spec).ok())
         .unwrap_or_else(|| default_business(zone));
-    Ok(SlaContext {
-        policies,
+    SlaContext {
+        policies: Vec::new(),
         business,
         always: Calendar::always(tz),
-    })
+    }
+}
+
+/// The workspace's policies, read.
+pub async fn read_policies(tx: &mut Conn, ws: WorkspaceId) -> Result<Vec<Policy>> {
+    Ok(store::sla::list(tx, ws)
+        .await?
+        .iter()
+        .map(super::service::to_policy)
+        .collect())
+}
+
+/// A workspace's SLA policies, kept in the store's memory on SQLite as its automation rules
+/// are (`workflow::rules::engine`): there one process owns the database and write
+/// transactions run one at a time, so the policies are remembered only inside one
+/// ([`policies`]) and every change of a policy forgets them ([`forget`]). PostgreSQL nodes
+/// share the database and always read.
+#[derive(Clone)]
+struct KnownPolicies(Vec<Policy>);
+
+/// The workspace's policies as remembered (SQLite), without reading them: `None` when they
+/// are not remembered, and always on PostgreSQL.
+#[must_use]
+pub fn remembered_policies(conn: &Conn, ws: WorkspaceId) -> Option<Vec<Policy>> {
+    if conn.backend() != store::Backend::Sqlite {
+        return None;
+    }
+    conn.memo().get::<KnownPolicies>(ws).map(|k| k.0)
+}
+
+/// The workspace's policies: remembered, else read (and, on SQLite, remembered).
+pub async fn policies(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<Policy>> {
+    if let Some(known) = remembered_policies(tx, ws) {
+        return Ok(known);
+    }
+    let read = read_policies(tx, ws).await?;
+    if tx.backend() == store::Backend::Sqlite {
+        tx.memo().put(ws, KnownPolicies(read.clone()));
+    }
+    Ok(read)
+}
+
+/// Forgets the remembered policies of `ws` (after a policy changed).
+pub fn forget(store: &store::Store, ws: WorkspaceId) {
+    store.memo().forget::<KnownPolicies>(ws);
 }
 
 /// The calendar a workspace has until an admin sets its hours (see `service::default_hours`).

@@ -297,6 +297,7 @@ pub async fn create(store: &Store, actor: &Actor, input: &PolicyInput) -> Result
         serde_json::to_value(&view).unwrap_or_default(),
     );
     tx.commit().await?;
+    super::engine::forget(store, actor.workspace_id);
     Ok(view)
 }
 
@@ -338,6 +339,7 @@ pub async fn update(
         serde_json::to_value(&view).unwrap_or_default(),
     );
     tx.commit().await?;
+    super::engine::forget(store, actor.workspace_id);
     Ok(view)
 }
 
@@ -356,7 +358,9 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
         Some(id.to_string()),
         serde_json::json!({}),
     );
-    tx.commit().await
+    tx.commit().await?;
+    super::engine::forget(store, actor.workspace_id);
+    Ok(())
 }
 
 /// Monday to Friday, 09:00–17:00, in the workspace's zone: what a workspace has until an

@@ -6,6 +6,13 @@ use sea_query_sqlx::SqlxBinder;
 
 use super::{Backend, Tx, dialect};
 
+/// How much a transaction had queued at some point ([`Tx::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    documents: usize,
+    ahead: usize,
+}
+
 impl Tx {
     /// Queues a write whose result nobody reads (timeline entries, outbox rows, inserts that
     /// cannot conflict). Queued writes run, in order, before the next read or write on this
@@ -34,16 +41,34 @@ impl Tx {
         self.documents.retain(|d| d.id != id);
     }
 
-    /// How many search documents wait for the commit; [`Tx::drop_documents_after`] forgets
-    /// those queued after this mark (a write whose savepoint was rolled back).
-    #[must_use]
-    pub fn documents_mark(&self) -> usize {
-        self.documents.len()
+    /// Notes that this write changed the memo's entry of type `T` for `ws` ahead of its
+    /// commit (SQLite, where write transactions run one at a time and the process owns the
+    /// database): the entry is forgotten, and so read again from the database, if the write
+    /// is undone — its savepoint rolled back ([`Tx::undo_after`]), or the transaction dropped
+    /// or failing to commit.
+    pub(crate) fn changed_ahead<T: 'static>(&mut self, ws: crate::ids::WorkspaceId) {
+        self.ahead.push(super::memo::Entry::of::<T>(ws));
     }
 
-    /// Forgets the search documents queued after `mark`.
-    pub fn drop_documents_after(&mut self, mark: usize) {
-        self.documents.truncate(mark);
+    /// What this transaction has queued so far, for [`Tx::undo_after`].
+    #[must_use]
+    pub fn mark(&self) -> Mark {
+        Mark {
+            documents: self.documents.len(),
+            ahead: self.ahead.len(),
+        }
+    }
+
+    /// Undoes in memory what was queued after `mark` (a write whose savepoint was rolled
+    /// back): its search documents are dropped and the memo entries it changed ahead are
+    /// forgotten.
+    pub fn undo_after(&mut self, mark: Mark) {
+        self.documents.truncate(mark.documents);
+        let at = mark.ahead.min(self.ahead.len());
+        let undone = self.ahead.split_off(at);
+        for e in undone {
+            self.memo.forget_entry(e);
+        }
     }
 
     /// Queues a fixed statement of our own making (`SAVEPOINT c3`); never user input.

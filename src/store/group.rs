@@ -199,12 +199,12 @@ async fn write_batch(store: &Store, batch: Vec<Request>, held: Held) -> Held {
         }
         let (savepoint, release, rollback) = SAVEPOINTS[i];
         tx.defer_raw(savepoint);
-        let mark = tx.documents_mark();
+        let mark = tx.mark();
         if let Ok(Keep::Commit(())) = (r.run)(&mut tx).await {
             tx.defer_raw(release);
             continue;
         }
-        tx.drop_documents_after(mark);
+        tx.undo_after(mark);
         // Undo this write only; the others in the batch stay.
         let undone = async {
             tx.execute_raw(rollback).await?;

@@ -21,6 +21,19 @@ use crate::ids::{TicketId, WorkspaceId};
 
 type Entries = HashMap<(TypeId, WorkspaceId), Box<dyn Any + Send + Sync>>;
 
+/// One entry of the memo, named without its value: what a write changed in memory ahead of its
+/// commit, to be forgotten if the write is undone (see `Tx::changed_ahead`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry(TypeId, WorkspaceId);
+
+impl Entry {
+    /// The workspace's entry of type `T`.
+    #[must_use]
+    pub fn of<T: 'static>(ws: WorkspaceId) -> Self {
+        Entry(TypeId::of::<T>(), ws)
+    }
+}
+
 /// Something committed that live pages may want to hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -147,6 +160,13 @@ impl Memo {
         }
     }
 
+    /// Forgets one entry, whatever its type.
+    pub fn forget_entry(&self, e: Entry) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(&(e.0, e.1));
+        }
+    }
+
     /// Runs `f` on the workspace's entry of type `T` (if any) under the lock, so a check and
     /// a change of it are one step.
     pub fn update<T: Send + Sync + 'static, R>(
@@ -212,6 +232,10 @@ mod tests {
         m.forget::<A>(w1);
         assert_eq!(m.get::<A>(w1), None);
         assert_eq!(m.get::<B>(w1), Some(B(2)));
+        m.put(w2, B(3));
+        m.forget_entry(Entry::of::<B>(w1));
+        assert_eq!(m.get::<B>(w1), None);
+        assert_eq!(m.get::<B>(w2), Some(B(3)), "only that workspace's");
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub struct Conn {
     /// SQLite: wake-ups to send once the transaction has committed (PostgreSQL sends them
     /// itself, from triggers, at commit).
     wakes: Vec<memo::Wake>,
+    /// SQLite: memo entries this transaction changed ahead of its commit, forgotten when it
+    /// does not commit (see [`Tx::changed_ahead`]).
+    ahead: Vec<memo::Entry>,
     /// Writes of sign-in facts under way: dropped with the connection, after its commit or
     /// rollback (the last field, so after the link).
     writing: Vec<memo::Writing>,
@@ -196,6 +199,7 @@ impl Conn {
             open: false,
             memo: memo.clone(),
             wakes: Vec::new(),
+            ahead: Vec::new(),
             writing: Vec::new(),
         }
     }
@@ -416,6 +420,7 @@ impl Tx {
                     .execute(self.sqlite()?)
                     .await?;
                 self.open = false;
+                self.ahead.clear();
                 for w in std::mem::take(&mut self.wakes) {
                     self.memo.wake(w);
                 }
@@ -440,6 +445,10 @@ impl Drop for Conn {
             && let Link::SqliteTx(c) = &mut self.link
         {
             c.close_on_drop();
+        }
+        // Before the connection goes back to the pool, so no other writer sees them.
+        for e in self.ahead.drain(..) {
+            self.memo.forget_entry(e);
         }
     }
 }

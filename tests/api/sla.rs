@@ -549,3 +549,45 @@ async fn escalation(app: TestApp) {
     assert_eq!(escalations, 1);
 }
 both!(breaches_escalate_by_the_workspace_settings, escalation);
+
+/// Every change of a policy reaches the very next ticket. SQLite remembers a workspace's
+/// policies between creates; adding, replacing and deleting one must each forget them.
+async fn policy_changes_reach_the_next_ticket(app: TestApp) {
+    let admin = app.admin().await;
+    let created = "2026-03-02T10:00:00Z";
+    let ticket = |n: u32| json!({"subject": format!("Next {n}"), "description": "x", "requester_email": "next@example.com", "priority": "medium", "created_at": created});
+    // The first create reads (and on SQLite remembers) a workspace without policies.
+    let t0 = admin.create_ticket(ticket(0)).await;
+    assert!(t0["sla_policy_id"].is_null());
+    let policy = admin
+        .post("/api/tickets/sla-policies", json!({"name": "Flat", "first_response_hours": 2, "resolution_hours": 10, "is_default": true}))
+        .await
+        .expect(201)
+        .clone();
+    let id = policy["id"].as_str().expect("id");
+    let t1 = admin.create_ticket(ticket(1)).await;
+    assert_eq!(t1["sla_policy_id"], policy["id"], "a new policy");
+    assert_eq!(t1["first_response_due_at"], "2026-03-02T12:00:00Z");
+    admin
+        .put(
+            &format!("/api/tickets/sla-policies/{id}"),
+            json!({"name": "Flat", "first_response_hours": 3, "resolution_hours": 10, "is_default": true}),
+        )
+        .await
+        .expect(200);
+    let t2 = admin.create_ticket(ticket(2)).await;
+    assert_eq!(
+        t2["first_response_due_at"], "2026-03-02T13:00:00Z",
+        "a replaced policy"
+    );
+    admin
+        .delete(&format!("/api/tickets/sla-policies/{id}"))
+        .await
+        .expect(204);
+    let t3 = admin.create_ticket(ticket(3)).await;
+    assert!(t3["sla_policy_id"].is_null(), "a deleted policy");
+}
+both!(
+    every_policy_change_reaches_the_next_ticket,
+    policy_changes_reach_the_next_ticket
+);

@@ -573,3 +573,70 @@ async fn a_read_dropped_half_way_leaves_its_connection_usable() {
     let mut c = store.read().await.expect("read");
     assert_eq!(c.fetch_i64(&slow).await.expect("count"), 1_000_000);
 }
+
+/// Ticket numbers given out by writes that are then undone come back to the next create: a
+/// grouped write discarded or failing (its savepoint rolled back, the batch's other writes
+/// kept) and a transaction dropped uncommitted. SQLite keeps a workspace's last number in
+/// memory so that creates need not wait for the counter; this checks it is forgotten with
+/// every write that is undone.
+async fn undone_numbers_come_back(app: TestApp) {
+    use ferrodesk::store::{Keep, Work, tickets};
+    let admin = app.admin().await;
+    let number = |t: &serde_json::Value| -> i64 {
+        t["ticket_number"]
+            .as_str()
+            .expect("number")
+            .trim_start_matches('#')
+            .parse()
+            .expect("numeric")
+    };
+    let first = admin.ticket("Numbered first", "n@example.com").await;
+    let (ws, _) = ids_of(&first);
+    let first = number(&first);
+    // Thirty writes queued together: a third keep their number, a third discard it, a third
+    // fail after taking it.
+    let writes = (0..30).map(|i| {
+        let store = app.app.store.clone();
+        async move {
+            let work: Work<Option<i64>> = Box::new(move |tx| {
+                Box::pin(async move {
+                    let n = tickets::reserve_numbers(tx, ws, 1, 1).await?;
+                    match i % 3 {
+                        0 => Ok(Keep::Commit(Some(n))),
+                        1 => Ok(Keep::Discard(None)),
+                        _ => Err(ferrodesk::error::Error::bad_request("undone")),
+                    }
+                })
+            });
+            store.write_grouped(work).await
+        }
+    });
+    let mut kept: Vec<i64> = futures_util::future::join_all(writes)
+        .await
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| match (i % 3, r) {
+            (0, Ok(n)) => n,
+            (0, Err(e)) => panic!("a kept write failed: {e}"),
+            (1, r) => {
+                assert!(matches!(r, Ok(None)), "discarded");
+                None
+            }
+            (_, r) => {
+                assert!(r.is_err(), "failed");
+                None
+            }
+        })
+        .collect();
+    kept.sort_unstable();
+    assert_eq!(kept, (first + 1..=first + 10).collect::<Vec<_>>());
+    // A transaction that takes five numbers and is dropped gives them back too.
+    let mut tx = app.app.store.begin().await.expect("begin");
+    tickets::reserve_numbers(&mut tx, ws, 1, 5)
+        .await
+        .expect("reserve");
+    drop(tx);
+    let next = admin.ticket("Numbered next", "n@example.com").await;
+    assert_eq!(number(&next), first + 11);
+}
+both!(undone_ticket_numbers_come_back, undone_numbers_come_back);

@@ -173,10 +173,13 @@ pub struct PreparedTicket {
     customer: Option<CustomerRow>,
     format: NumberFormat,
     number_start: i64,
+    /// The workspace's calendars, and its policies when `sla_known`.
     sla: crate::sla::engine::SlaContext,
-    /// The workspace's `ticket.created` rules, read with the rest so the write transaction
-    /// (SQLite's single writer) only writes.
-    rules: Vec<crate::workflow::rules::engine::Rule>,
+    sla_known: bool,
+    /// The workspace's `ticket.created` rules, when known before the write: read with the
+    /// rest on PostgreSQL, remembered on SQLite (where the write reads them once after a
+    /// change of the rules, and a create otherwise reads nothing but the requester).
+    rules: Option<std::sync::Arc<Vec<crate::workflow::rules::engine::Rule>>>,
 }
 
 /// Validates a new ticket and reads what creating it needs (requester, workspace settings,
@@ -350,20 +353,30 @@ pub async fn prepare_with(
         ));
     }
     let customer = context.customer;
+    use crate::sla::engine as sla;
+    use crate::workflow::rules::engine as rules;
+    let mut calendars = sla::calendars(&context.timezone, context.business_hours.as_deref());
+    let (policies, rules) = if conn.backend() == store::Backend::Sqlite {
+        let rules = rules::remembered(conn, ws, Trigger::TicketCreated);
+        (sla::remembered_policies(conn, ws), rules)
+    } else {
+        let rules = rules::load(conn, ws, Trigger::TicketCreated).await?;
+        (
+            Some(sla::read_policies(conn, ws).await?),
+            Some(rules.into()),
+        )
+    };
+    let sla_known = policies.is_some();
+    calendars.policies = policies.unwrap_or_default();
     Ok(PreparedTicket {
         input,
         fields,
         customer,
         format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
         number_start: context.number_start,
-        rules: crate::workflow::rules::engine::load(conn, ws, Trigger::TicketCreated).await?,
-        sla: crate::sla::engine::load_with(
-            conn,
-            ws,
-            &context.timezone,
-            context.business_hours.as_deref(),
-        )
-        .await?,
+        rules,
+        sla: calendars,
+        sla_known,
     })
 }
 
@@ -401,9 +414,17 @@ pub async fn create_as(
         customer,
         format,
         number_start,
-        sla,
+        mut sla,
+        sla_known,
         rules,
     } = p;
+    if !sla_known {
+        sla.policies = crate::sla::engine::policies(tx, ws).await?;
+    }
+    let rules = match rules {
+        Some(r) => r,
+        None => crate::workflow::rules::engine::active(tx, ws, Trigger::TicketCreated).await?,
+    };
     let customer = match customer {
         Some(c) => c,
         None => {

@@ -90,7 +90,26 @@ pub async fn run(
 #[derive(Clone, Default)]
 struct ActiveRules(std::collections::HashMap<&'static str, std::sync::Arc<Vec<Rule>>>);
 
-async fn active(
+/// The workspace's active rules of `trigger` as remembered (SQLite), without reading them:
+/// `None` when they are not remembered, and always on PostgreSQL. Outside a write transaction
+/// the answer may be a moment old, as a read of the table would be.
+#[must_use]
+pub fn remembered(
+    conn: &Conn,
+    ws: crate::ids::WorkspaceId,
+    trigger: Trigger,
+) -> Option<std::sync::Arc<Vec<Rule>>> {
+    if conn.backend() != store::Backend::Sqlite {
+        return None;
+    }
+    conn.memo()
+        .get::<ActiveRules>(ws)
+        .and_then(|k| k.0.get(trigger.as_str()).cloned())
+}
+
+/// The workspace's active rules of `trigger`: remembered, else read (and, on SQLite,
+/// remembered: only here, inside a write transaction).
+pub async fn active(
     tx: &mut Tx,
     ws: crate::ids::WorkspaceId,
     trigger: Trigger,
