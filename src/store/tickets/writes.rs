@@ -117,8 +117,8 @@ pub async fn creation_context(
 /// gives the numbers back.
 ///
 /// On SQLite the last number given out is also kept in the store's memory, so that a create
-/// need not wait for the counter's answer: its upsert then goes with the transaction's other
-/// queued writes and a group commit of creates is one trip to SQLite's thread instead of one
+/// need not wait for the counter's answer: its update of the counter goes with the
+/// transaction's other queued writes and a group commit of creates is one trip to SQLite's thread instead of one
 /// a create. Write transactions there run one at a time, so the memory and the table agree at
 /// every commit; a write that is undone forgets it ([`Tx::changed_ahead`]) and the next one
 /// reads the table again, which keeps the numbers gap-free. The table never goes back
