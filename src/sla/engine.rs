@@ -69,8 +69,9 @@ pub async fn read_policies(tx: &mut Conn, ws: WorkspaceId) -> Result<Vec<Policy>
 /// A workspace's SLA policies, kept in the store's memory on SQLite as its automation rules
 /// are (`workflow::rules::engine`): there one process owns the database and write
 /// transactions run one at a time, so the policies are remembered only inside one
-/// ([`policies`]) and every change of a policy forgets them ([`forget`]). PostgreSQL nodes
-/// share the database and always read.
+/// ([`policies`]) and every change of a policy forgets them ([`forget`]) inside its own
+/// transaction, which holds the one writer: no write can remember the old set after it.
+/// PostgreSQL nodes share the database and always read.
 #[derive(Clone)]
 struct KnownPolicies(Vec<Policy>);
 

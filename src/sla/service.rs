@@ -296,8 +296,8 @@ pub async fn create(store: &Store, actor: &Actor, input: &PolicyInput) -> Result
         Some(row.id.to_string()),
         serde_json::to_value(&view).unwrap_or_default(),
     );
-    tx.commit().await?;
     super::engine::forget(store, actor.workspace_id);
+    tx.commit().await?;
     Ok(view)
 }
 
@@ -338,8 +338,8 @@ pub async fn update(
         Some(id.to_string()),
         serde_json::to_value(&view).unwrap_or_default(),
     );
-    tx.commit().await?;
     super::engine::forget(store, actor.workspace_id);
+    tx.commit().await?;
     Ok(view)
 }
 
@@ -358,8 +358,8 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
         Some(id.to_string()),
         serde_json::json!({}),
     );
-    tx.commit().await?;
     super::engine::forget(store, actor.workspace_id);
+    tx.commit().await?;
     Ok(())
 }
 

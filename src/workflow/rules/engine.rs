@@ -83,10 +83,11 @@ pub async fn run(
 }
 
 /// A workspace's active rules by trigger, kept in the store's memory on SQLite: there the
-/// database belongs to one process, rules are read only inside write transactions (which
-/// run one at a time) and every change of a rule forgets them ([`forget`]), while reading
-/// them would cost each ticket write one more trip to the single writer. PostgreSQL nodes
-/// share the database with other nodes and always read.
+/// database belongs to one process, rules are remembered only inside write transactions
+/// (which run one at a time) and every change of a rule forgets them ([`forget`]) inside its
+/// own transaction, which holds the one writer, while reading them would cost each ticket
+/// write one more trip to the single writer. PostgreSQL nodes share the database with other
+/// nodes and always read.
 #[derive(Clone, Default)]
 struct ActiveRules(std::collections::HashMap<&'static str, std::sync::Arc<Vec<Rule>>>);
 

@@ -327,8 +327,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, mut input: RuleInput) -> Result<Ru
         Some(row.id.to_string()),
         audit_of(&row),
     );
-    tx.commit().await?;
     super::engine::forget(&ctx.store, actor.workspace_id);
+    tx.commit().await?;
     view(&row)
 }
 
@@ -380,8 +380,8 @@ pub async fn update(
         Some(id.to_string()),
         audit_of(&row),
     );
-    tx.commit().await?;
     super::engine::forget(&ctx.store, actor.workspace_id);
+    tx.commit().await?;
     view(&row)
 }
 
@@ -399,7 +399,7 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
         Some(id.to_string()),
         serde_json::json!({}),
     );
-    tx.commit().await?;
     super::engine::forget(store, actor.workspace_id);
+    tx.commit().await?;
     Ok(())
 }
