@@ -53,17 +53,14 @@ pub async fn on_event(tx: &mut Tx, t: &TicketRow, event: DomainEvent) -> Result<
 struct SyncOn(bool);
 
 async fn enabled(tx: &mut Tx, ws: WorkspaceId) -> Result<bool> {
-    let sqlite = tx.backend() == store::Backend::Sqlite;
-    if sqlite && let Some(SyncOn(hit)) = tx.memo().get::<SyncOn>(ws) {
+    if let Some(SyncOn(hit)) = tx.kept::<SyncOn>(ws) {
         return Ok(hit);
     }
     let on = super::settings::load(tx, ws)
         .await?
         .crm_endpoint()
         .is_some();
-    if sqlite {
-        tx.memo().put(ws, SyncOn(on));
-    }
+    tx.keep(ws, SyncOn(on));
     Ok(on)
 }
 

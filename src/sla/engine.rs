@@ -79,10 +79,7 @@ struct KnownPolicies(Vec<Policy>);
 /// are not remembered, and always on PostgreSQL.
 #[must_use]
 pub fn remembered_policies(conn: &Conn, ws: WorkspaceId) -> Option<Vec<Policy>> {
-    if conn.backend() != store::Backend::Sqlite {
-        return None;
-    }
-    conn.memo().get::<KnownPolicies>(ws).map(|k| k.0)
+    conn.kept::<KnownPolicies>(ws).map(|k| k.0)
 }
 
 /// The workspace's policies: remembered, else read (and, on SQLite, remembered).
@@ -91,9 +88,7 @@ pub async fn policies(tx: &mut Tx, ws: WorkspaceId) -> Result<Vec<Policy>> {
         return Ok(known);
     }
     let read = read_policies(tx, ws).await?;
-    if tx.backend() == store::Backend::Sqlite {
-        tx.memo().put(ws, KnownPolicies(read.clone()));
-    }
+    tx.keep(ws, KnownPolicies(read.clone()));
     Ok(read)
 }
 

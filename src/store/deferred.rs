@@ -47,7 +47,9 @@ impl Tx {
     /// is undone — its savepoint rolled back ([`Tx::undo_after`]), or the transaction dropped
     /// or failing to commit.
     pub(crate) fn changed_ahead<T: 'static>(&mut self, ws: crate::ids::WorkspaceId) {
-        self.ahead.push(super::memo::Entry::of::<T>(ws));
+        if self.backend() == Backend::Sqlite {
+            self.ahead.push(super::memo::Entry::of::<T>(ws));
+        }
     }
 
     /// What this transaction has queued so far, for [`Tx::undo_after`].

@@ -206,6 +206,33 @@ impl Memo {
     }
 }
 
+/// What write transactions keep of slowly changing facts (a workspace's automation rules, SLA
+/// policies, webhook subscriptions, CRM switch, last ticket number), on SQLite only: there one
+/// process owns the database and write transactions run one at a time, so an entry kept from
+/// inside one holds what the database holds until a write that changes it forgets it. Anyone
+/// may read an entry; only a write transaction keeps one ([`super::Tx::keep`]). PostgreSQL
+/// nodes share their database with other nodes and keep nothing: they read.
+impl super::Conn {
+    /// The workspace's kept entry of type `T`; always `None` on PostgreSQL.
+    #[must_use]
+    pub fn kept<T: Clone + Send + Sync + 'static>(&self, ws: WorkspaceId) -> Option<T> {
+        if self.backend() == super::Backend::Sqlite {
+            self.memo.get::<T>(ws)
+        } else {
+            None
+        }
+    }
+}
+
+impl super::Tx {
+    /// Keeps `value` as the workspace's entry of type `T` (SQLite; nothing on PostgreSQL).
+    pub fn keep<T: Send + Sync + 'static>(&mut self, ws: WorkspaceId, value: T) {
+        if self.backend() == super::Backend::Sqlite {
+            self.memo.put(ws, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -303,16 +303,11 @@ pub async fn redeliver(
 struct ActiveHooks(std::sync::Arc<Vec<WebhookRow>>);
 
 async fn active(tx: &mut Tx, ws: WorkspaceId) -> Result<std::sync::Arc<Vec<WebhookRow>>> {
-    if tx.backend() == store::Backend::Postgres {
-        return Ok(std::sync::Arc::new(
-            store::webhooks::list(tx, ws, true).await?,
-        ));
-    }
-    if let Some(ActiveHooks(hit)) = tx.memo().get::<ActiveHooks>(ws) {
+    if let Some(ActiveHooks(hit)) = tx.kept::<ActiveHooks>(ws) {
         return Ok(hit);
     }
     let hooks = std::sync::Arc::new(store::webhooks::list(tx, ws, true).await?);
-    tx.memo().put(ws, ActiveHooks(hooks.clone()));
+    tx.keep(ws, ActiveHooks(hooks.clone()));
     Ok(hooks)
 }
 

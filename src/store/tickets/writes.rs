@@ -116,33 +116,28 @@ pub async fn creation_context(
 /// inside the creating transaction: the counter row is locked until commit, and a rollback
 /// gives the numbers back.
 ///
-/// On SQLite the last number given out is also kept in the store's memory, so that a create
-/// need not wait for the counter's answer: its update of the counter goes with the
-/// transaction's other queued writes and a group commit of creates is one trip to SQLite's thread instead of one
-/// a create. Write transactions there run one at a time, so the memory and the table agree at
-/// every commit; a write that is undone forgets it ([`Tx::changed_ahead`]) and the next one
-/// reads the table again, which keeps the numbers gap-free. The table never goes back
-/// (`MAX`), should another process have written it (unsupported: docs/deploy.md).
+/// On SQLite the last number given out is also kept in the store's memory ([`Tx::keep`]), so
+/// that a create need not wait for the counter's answer: its update of the counter goes with
+/// the transaction's other queued writes, and a group commit of creates is one trip to
+/// SQLite's thread instead of one a create. Write transactions there run one at a time, so the
+/// memory and the table agree at every commit; a write that is undone forgets it
+/// ([`Tx::changed_ahead`]) and the next one reads the table again, which keeps the numbers
+/// gap-free. The table never goes back (`MAX`), should another process have written it
+/// (unsupported: docs/deploy.md).
 pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i64) -> Result<i64> {
     /// The workspace's last number given out, as the table holds it once the write commits.
     #[derive(Clone, Copy)]
     struct LastNumber(i64);
-    let sqlite = tx.backend() == crate::store::Backend::Sqlite;
-    let known = if sqlite {
-        tx.memo().get::<LastNumber>(ws)
-    } else {
-        None
-    };
-    let last = match known {
+    let counter = || Expr::col((TicketCounters::Table, TicketCounters::LastNumber));
+    let last = match tx.kept::<LastNumber>(ws) {
         Some(LastNumber(before)) => {
             let last = before + count;
-            let col = || Expr::col((TicketCounters::Table, TicketCounters::LastNumber));
             tx.defer(
                 &Query::update()
                     .table(TicketCounters::Table)
                     .value(
                         TicketCounters::LastNumber,
-                        sea_query::Func::greatest([col(), Expr::val(last)]),
+                        sea_query::Func::greatest([counter(), Expr::val(last)]),
                     )
                     .and_where(Expr::col(TicketCounters::WorkspaceId).eq(ws))
                     .to_owned(),
@@ -157,21 +152,15 @@ pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i6
                 .values_panic([ws.into(), Expr::val(start + count - 1)])
                 .on_conflict(
                     sea_query::OnConflict::column(TicketCounters::WorkspaceId)
-                        .value(
-                            TicketCounters::LastNumber,
-                            Expr::col((TicketCounters::Table, TicketCounters::LastNumber))
-                                .add(count),
-                        )
+                        .value(TicketCounters::LastNumber, counter().add(count))
                         .to_owned(),
                 )
                 .returning_col(TicketCounters::LastNumber);
             tx.fetch_i64(&upsert).await?
         }
     };
-    if sqlite {
-        tx.memo().put(ws, LastNumber(last));
-        tx.changed_ahead::<LastNumber>(ws);
-    }
+    tx.keep(ws, LastNumber(last));
+    tx.changed_ahead::<LastNumber>(ws);
     Ok(last - count + 1)
 }
 

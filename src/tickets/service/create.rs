@@ -173,9 +173,11 @@ pub struct PreparedTicket {
     customer: Option<CustomerRow>,
     format: NumberFormat,
     number_start: i64,
-    /// The workspace's calendars, and its policies when `sla_known`.
+    /// The workspace's calendars (its policies are `policies`).
     sla: crate::sla::engine::SlaContext,
-    sla_known: bool,
+    /// The workspace's SLA policies when known before the write (read on PostgreSQL,
+    /// remembered on SQLite, as `rules` are).
+    policies: Option<Vec<crate::sla::clock::Policy>>,
     /// The workspace's `ticket.created` rules, when known before the write: read with the
     /// rest on PostgreSQL, remembered on SQLite (where the write reads them once after a
     /// change of the rules, and a create otherwise reads nothing but the requester).
@@ -355,7 +357,6 @@ pub async fn prepare_with(
     let customer = context.customer;
     use crate::sla::engine as sla;
     use crate::workflow::rules::engine as rules;
-    let mut calendars = sla::calendars(&context.timezone, context.business_hours.as_deref());
     let (policies, rules) = if conn.backend() == store::Backend::Sqlite {
         let rules = rules::remembered(conn, ws, Trigger::TicketCreated);
         (sla::remembered_policies(conn, ws), rules)
@@ -366,8 +367,6 @@ pub async fn prepare_with(
             Some(rules.into()),
         )
     };
-    let sla_known = policies.is_some();
-    calendars.policies = policies.unwrap_or_default();
     Ok(PreparedTicket {
         input,
         fields,
@@ -375,8 +374,8 @@ pub async fn prepare_with(
         format: NumberFormat::parse(&context.number_format).unwrap_or_default(),
         number_start: context.number_start,
         rules,
-        sla: calendars,
-        sla_known,
+        sla: sla::calendars(&context.timezone, context.business_hours.as_deref()),
+        policies,
     })
 }
 
@@ -415,12 +414,13 @@ pub async fn create_as(
         format,
         number_start,
         mut sla,
-        sla_known,
+        policies,
         rules,
     } = p;
-    if !sla_known {
-        sla.policies = crate::sla::engine::policies(tx, ws).await?;
-    }
+    sla.policies = match policies {
+        Some(p) => p,
+        None => crate::sla::engine::policies(tx, ws).await?,
+    };
     let rules = match rules {
         Some(r) => r,
         None => crate::workflow::rules::engine::active(tx, ws, Trigger::TicketCreated).await?,

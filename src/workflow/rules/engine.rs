@@ -100,11 +100,7 @@ pub fn remembered(
     ws: crate::ids::WorkspaceId,
     trigger: Trigger,
 ) -> Option<std::sync::Arc<Vec<Rule>>> {
-    if conn.backend() != store::Backend::Sqlite {
-        return None;
-    }
-    conn.memo()
-        .get::<ActiveRules>(ws)
+    conn.kept::<ActiveRules>(ws)
         .and_then(|k| k.0.get(trigger.as_str()).cloned())
 }
 
@@ -115,21 +111,14 @@ pub async fn active(
     ws: crate::ids::WorkspaceId,
     trigger: Trigger,
 ) -> Result<std::sync::Arc<Vec<Rule>>> {
-    let memo = tx.backend() == store::Backend::Sqlite;
-    let known = if memo {
-        tx.memo().get::<ActiveRules>(ws)
-    } else {
-        None
-    };
+    let known = tx.kept::<ActiveRules>(ws);
     if let Some(hit) = known.as_ref().and_then(|k| k.0.get(trigger.as_str())) {
         return Ok(hit.clone());
     }
     let rules = std::sync::Arc::new(load(tx, ws, trigger).await?);
-    if memo {
-        let mut all = known.unwrap_or_default();
-        all.0.insert(trigger.as_str(), rules.clone());
-        tx.memo().put(ws, all);
-    }
+    let mut all = known.unwrap_or_default();
+    all.0.insert(trigger.as_str(), rules.clone());
+    tx.keep(ws, all);
     Ok(rules)
 }
 
