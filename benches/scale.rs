@@ -337,6 +337,9 @@ fn main() {
                 rt.block_on(common::drop_pg_schema(&base, &schema));
             }
         }
+        Ok(base) if !base.is_empty() => {
+            println!("\n(PostgreSQL skipped: FERRODESK_BENCH_PG_TICKETS is 0)");
+        }
         _ => println!("\n(PostgreSQL skipped: set FERRODESK_TEST_POSTGRES_URL to include it)"),
     }
 }

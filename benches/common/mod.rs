@@ -55,6 +55,16 @@ pub fn ferrodesk(dir: &std::path::Path, database_url: Option<&str>) -> Command {
         Some(u) => c.env("FERRODESK_DATABASE_URL", u),
         None => c.env_remove("FERRODESK_DATABASE_URL"),
     };
+    // The harness's own settings are not the server's: left in, each start warned about
+    // every one of them as an unknown setting, between the benchmark's lines.
+    for (key, _) in std::env::vars_os() {
+        let own = key
+            .to_str()
+            .is_some_and(|k| k.starts_with("FERRODESK_BENCH_") || k.starts_with("FERRODESK_TEST_"));
+        if own {
+            c.env_remove(key);
+        }
+    }
     c
 }
 
