@@ -32,8 +32,14 @@ const WRITER_CHECKPOINT_PAGES: &str = "4000";
 /// can finish the copy and let the next write start the WAL over from its beginning, which
 /// one running beside a busy writer never sees (the WAL then grows, and readers fetch every
 /// page it holds with a read instead of through the memory map). A PASSIVE checkpoint
-/// waits for no one. The task ends when the writer's pool closes.
-async fn spawn_checkpointer(opts: &SqliteConnectOptions, write: &SqlitePool) -> anyhow::Result<()> {
+/// waits for no one. A tick that finds the WAL file as the last checkpoint left it (see
+/// [`WalWatch`]) skips the checkpoint, so an idle server does not wake SQLite's thread forty
+/// times a second. The task ends when the writer's pool closes.
+async fn spawn_checkpointer(
+    path: &str,
+    opts: &SqliteConnectOptions,
+    write: &SqlitePool,
+) -> anyhow::Result<()> {
     use sqlx::ConnectOptions;
     let mut conn = opts
         .clone()
@@ -41,13 +47,19 @@ async fn spawn_checkpointer(opts: &SqliteConnectOptions, write: &SqlitePool) -> 
         .await
         .context("could not open the SQLite database for checkpoints")?;
     let write = write.clone();
+    let wal = std::path::PathBuf::from(format!("{path}-wal"));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut watch = WalWatch::default();
         loop {
             tick.tick().await;
             if write.is_closed() {
                 break;
+            }
+            // A stat of a local file: microseconds, cheaper than a trip to SQLite's thread.
+            if !watch.due(WalState::of(&wal)) {
+                continue;
             }
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&mut conn)
@@ -58,6 +70,47 @@ async fn spawn_checkpointer(opts: &SqliteConnectOptions, write: &SqlitePool) -> 
         }
     });
     Ok(())
+}
+
+/// Ticks of the checkpointer after which it checkpoints even though the WAL file looks
+/// unchanged (one second): its modification time moves in the kernel's coarse steps, so a
+/// write just after a checkpoint can leave length and time as they were.
+const CHECKPOINT_AT_LEAST_EVERY: u32 = 40;
+
+/// The WAL file's length and modification time, or `None` when it cannot be read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct WalState(Option<(u64, std::time::SystemTime)>);
+
+impl WalState {
+    fn of(wal: &std::path::Path) -> WalState {
+        WalState(
+            std::fs::metadata(wal)
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?))),
+        )
+    }
+}
+
+/// Decides, tick by tick, whether the checkpointer has anything to copy: only when the WAL
+/// file changed since the last checkpoint, or could not be read, or after
+/// [`CHECKPOINT_AT_LEAST_EVERY`] ticks without one.
+#[derive(Default)]
+struct WalWatch {
+    last: Option<WalState>,
+    skipped: u32,
+}
+
+impl WalWatch {
+    fn due(&mut self, now: WalState) -> bool {
+        let unchanged = now.0.is_some() && self.last == Some(now);
+        if unchanged && self.skipped + 1 < CHECKPOINT_AT_LEAST_EVERY {
+            self.skipped += 1;
+            return false;
+        }
+        self.skipped = 0;
+        self.last = Some(now);
+        true
+    }
 }
 
 /// Gives planner statistics to the indexes that lack them in a database that has them (an
@@ -140,7 +193,7 @@ pub(super) async fn open(
         )
         .await
         .context("could not open the SQLite database")?;
-    spawn_checkpointer(&opts, &write).await?;
+    spawn_checkpointer(path, &opts, &write).await?;
     let options: Vec<(String,)> = sqlx::query_as("PRAGMA compile_options")
         .fetch_all(&write)
         .await
@@ -264,4 +317,55 @@ pub async fn restore(
     std::fs::rename(&partial, &target)
         .with_context(|| format!("could not move the backup to {}", target.display()))?;
     Ok(restored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CHECKPOINT_AT_LEAST_EVERY, WalState, WalWatch};
+    use std::time::{Duration, SystemTime};
+
+    fn state(len: u64, secs: u64) -> WalState {
+        WalState(Some((
+            len,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+        )))
+    }
+
+    #[test]
+    fn an_unchanged_wal_is_checkpointed_once_a_second_and_a_changed_one_at_once() {
+        let mut watch = WalWatch::default();
+        assert!(watch.due(state(4096, 10)), "the first tick checkpoints");
+        let skipped = (1..CHECKPOINT_AT_LEAST_EVERY)
+            .filter(|_| !watch.due(state(4096, 10)))
+            .count();
+        assert_eq!(skipped as u32, CHECKPOINT_AT_LEAST_EVERY - 1);
+        assert!(
+            watch.due(state(4096, 10)),
+            "after a second of ticks it checkpoints anyway"
+        );
+        assert!(!watch.due(state(4096, 10)));
+        assert!(watch.due(state(8192, 10)), "a longer WAL");
+        assert!(!watch.due(state(8192, 10)));
+        assert!(watch.due(state(8192, 11)), "a newer WAL of the same length");
+        assert!(watch.due(WalState(None)), "a WAL that cannot be read");
+        assert!(watch.due(WalState(None)), "still cannot be read");
+    }
+
+    #[test]
+    fn a_write_to_the_wal_file_changes_its_state() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let wal = dir.path().join("db-wal");
+        assert_eq!(WalState::of(&wal), WalState(None));
+        std::fs::write(&wal, b"header").expect("write");
+        let before = WalState::of(&wal);
+        assert!(before.0.is_some());
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&wal)
+            .expect("open");
+        f.write_all(b" and a frame").expect("append");
+        drop(f);
+        assert_ne!(WalState::of(&wal), before);
+    }
 }
