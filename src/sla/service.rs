@@ -359,8 +359,7 @@ pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> 
         serde_json::json!({}),
     );
     super::engine::forget(store, actor.workspace_id);
-    tx.commit().await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Monday to Friday, 09:00–17:00, in the workspace's zone: what a workspace has until an

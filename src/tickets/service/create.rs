@@ -358,8 +358,10 @@ pub async fn prepare_with(
     use crate::sla::engine as sla;
     use crate::workflow::rules::engine as rules;
     let (policies, rules) = if conn.backend() == store::Backend::Sqlite {
-        let rules = rules::remembered(conn, ws, Trigger::TicketCreated);
-        (sla::remembered_policies(conn, ws), rules)
+        (
+            sla::remembered_policies(conn, ws),
+            rules::remembered(conn, ws, Trigger::TicketCreated),
+        )
     } else {
         let rules = rules::load(conn, ws, Trigger::TicketCreated).await?;
         (
