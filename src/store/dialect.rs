@@ -41,21 +41,36 @@ fn fts5_query(ws: WorkspaceId, terms: &[String]) -> String {
     q
 }
 
-/// The FTS5 query for `terms` alone, for a statement that keeps to the workspace by the
-/// tickets' own column: ANDing the workspace token, whose posting list holds every ticket of
-/// the workspace, doubled the cost of a common term's page at a million tickets.
-fn fts5_terms(ws: WorkspaceId, terms: &[String]) -> String {
-    if terms.is_empty() {
-        return fts5_query(ws, terms);
-    }
-    terms
-        .iter()
-        .map(|t| format!("body:\"{}\"*", t.replace('"', "")))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+/// The bits of a ticket search document's row id (SQLite) below the ticket's `seq`: a
+/// ticket's documents are `seq << DOC_BITS` (its head, with the thread as it stood when the
+/// ticket was last indexed whole) and the numbers after it, one for each message added since.
+/// A ticket has room for 16,777,215 messages of its own; any beyond share the last document
+/// (the newest such message replaces the one before it in the index).
+const DOC_BITS: u32 = 24;
+
+/// The ticket (`seq`) of the search document of the enclosing FTS5 row.
+const TICKET_OF_DOC: &str = "(\"rowid\" >> 24)";
+
+/// One term as an FTS5 query of the `body` column (a quoted prefix phrase; terms hold no
+/// quotes, see [`search_terms`]).
+fn fts5_term(t: &str) -> String {
+    format!("body:\"{}\"*", t.replace('"', ""))
 }
 
-/// A condition true for tickets whose search document contains every term (prefix match).
+/// The FTS5 query of each term alone, for a statement that keeps to the workspace by the
+/// tickets' own column: ANDing the workspace token, whose posting list holds every document
+/// of the workspace, doubled the cost of a common term's page at a million tickets. With no
+/// terms, one query that the workspace token alone answers.
+fn fts5_each(ws: WorkspaceId, terms: &[String]) -> Vec<String> {
+    if terms.is_empty() {
+        return vec![fts5_query(ws, terms)];
+    }
+    terms.iter().map(|t| fts5_term(t)).collect()
+}
+
+/// A condition true for tickets whose search documents together contain every term (prefix
+/// match): on SQLite a ticket's words may be spread over its messages' documents, so each
+/// term is looked up on its own and the ticket must hold all of them.
 /// `for_page` says the query reads one sorted page rather than counting every match.
 #[must_use]
 pub fn ticket_matches(
@@ -69,17 +84,20 @@ pub fn ticket_matches(
             // Placeholders follow the builder: `?` for SQLite, `$1` for PostgreSQL.
             // The statement keeps to `ws` by `tickets.workspace_id` (every caller filters on
             // it), so the match need not.
-            let query = fts5_terms(ws, terms);
             // For a page, the unary `+` keeps SQLite from driving the query by the (possibly
             // large) match list: it walks the sort index and probes the match set, so the first
             // page of a common word costs a few index entries, not a sort of every match. A count
             // needs every match anyway and is fastest driven by the match list.
-            let sql = if for_page {
-                "+\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)"
-            } else {
-                "\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)"
-            };
-            Expr::cust_with_values(sql, [query])
+            let plus = if for_page { "+" } else { "" };
+            let queries = fts5_each(ws, terms);
+            let sql = vec![
+                format!(
+                    "{plus}\"tickets\".\"seq\" IN (SELECT {TICKET_OF_DOC} FROM tickets_fts WHERE tickets_fts MATCH ?)"
+                );
+                queries.len()
+            ]
+            .join(" AND ");
+            Expr::cust_with_values(sql, queries)
         }
         Backend::Postgres => {
             // Each term is quoted so PostgreSQL's parser splits it exactly as it split the
@@ -99,7 +117,8 @@ pub fn ticket_matches(
 
 /// SQLite: a condition true for tickets that match `terms` among those whose row sequence is
 /// at least what `since` selects (the oldest of a window of candidates): the index is read
-/// from that row on only, so a common term's matches are not all gathered (a page).
+/// from that ticket's documents on only, so a common term's matches are not all gathered (a
+/// page).
 #[must_use]
 pub fn ticket_matches_since(
     ws: WorkspaceId,
@@ -107,14 +126,24 @@ pub fn ticket_matches_since(
     since: sea_query::SelectStatement,
 ) -> SimpleExpr {
     use sea_query::SubQueryStatement;
+    let queries = fts5_each(ws, terms);
+    let sql = vec![
+        format!(
+            "+\"tickets\".\"seq\" IN (SELECT {TICKET_OF_DOC} FROM tickets_fts WHERE tickets_fts MATCH ? AND \"rowid\" >= (?) << {DOC_BITS})"
+        );
+        queries.len()
+    ]
+    .join(" AND ");
     // SQLite's builder takes `?` as the place of each expression, in order.
-    Expr::cust_with_exprs(
-        "+\"tickets\".\"seq\" IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ? AND rowid >= ?)",
-        [
-            Expr::val(fts5_terms(ws, terms)),
-            Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(since))),
-        ],
-    )
+    let mut exprs = Vec::with_capacity(queries.len() * 2);
+    for q in queries {
+        exprs.push(Expr::val(q));
+        exprs.push(Expr::SubQuery(
+            None,
+            Box::new(SubQueryStatement::SelectStatement(since.clone())),
+        ));
+    }
+    Expr::cust_with_exprs(sql, exprs)
 }
 
 /// How many tickets of `ws` match `terms`, counting at most `cap`, answered by the search
@@ -140,21 +169,33 @@ pub async fn count_matches(
     Ok(Some(tx.fetch_i64(&q).await?))
 }
 
-/// SQLite: the search-index row ids of the first `n` tickets of `ws` matching `terms`.
+/// SQLite: the `seq` of the first `n` tickets of `ws` matching `terms`, in index order: the
+/// documents of the first term are read in order (each ticket once) and each of the other
+/// terms' tickets is probed.
 fn match_rows(ws: WorkspaceId, terms: &[String], n: u64) -> sea_query::SelectStatement {
-    sea_query::Query::select()
-        .expr(Expr::cust("rowid"))
+    let (first, rest) = match terms.split_first() {
+        Some((first, rest)) => (std::slice::from_ref(first), rest),
+        None => (terms, terms),
+    };
+    let mut q = sea_query::Query::select();
+    q.distinct()
+        .expr(Expr::cust(TICKET_OF_DOC))
         .from(sea_query::Alias::new("tickets_fts"))
         .and_where(Expr::cust_with_values(
             "tickets_fts MATCH ?",
-            [fts5_query(ws, terms)],
-        ))
-        .limit(n)
-        .to_owned()
+            [fts5_query(ws, first)],
+        ));
+    for t in rest {
+        q.and_where(Expr::cust_with_values(
+            format!("{TICKET_OF_DOC} IN (SELECT {TICKET_OF_DOC} FROM tickets_fts WHERE tickets_fts MATCH ?)"),
+            [fts5_query(ws, std::slice::from_ref(t))],
+        ));
+    }
+    q.limit(n).to_owned()
 }
 
-/// The search-index row ids (`tickets.seq`) of the first `n` tickets of `ws` that match
-/// `terms`, in index order; SQLite only (PostgreSQL keeps its vector on the ticket row).
+/// The `seq` of the first `n` tickets of `ws` that match `terms`, in index order; SQLite
+/// only (PostgreSQL keeps its vector on the ticket row).
 pub async fn first_matches(
     tx: &mut Conn,
     ws: WorkspaceId,
@@ -190,7 +231,8 @@ const THREAD_POSTGRES: &str = "COALESCE((SELECT chr(10) || string_agg(\"c\".\"bo
 /// Writes the search document of a ticket from `head` (its number, subject, description and
 /// requester) and its whole thread, which the database joins itself: the thread never travels
 /// to the server and back (a reply to a long thread read every comment before). The document
-/// stops at 512 KiB (PostgreSQL's `tsvector` holds at most 1 MB).
+/// stops at 512 KiB (PostgreSQL's `tsvector` holds at most 1 MB). On SQLite it replaces every
+/// document of the ticket, its messages' too.
 pub async fn index_ticket_thread(
     tx: &mut Tx,
     ws: WorkspaceId,
@@ -198,6 +240,31 @@ pub async fn index_ticket_thread(
     head: &str,
 ) -> Result<()> {
     write_ticket_document(tx, ws, id, head, true, false);
+    Ok(())
+}
+
+/// Indexes a message just added to a ticket's thread. SQLite: a document of its own after
+/// the ticket's others, so a reply costs the index its own words, not the whole thread again.
+/// PostgreSQL: the ticket's vector is written again from `head` and the whole thread (a
+/// vector that only grew would outgrow `tsvector`'s 1 MB).
+pub async fn index_message(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TicketId,
+    head: &str,
+    message: &str,
+) -> Result<()> {
+    match tx.backend() {
+        Backend::Sqlite => tx.defer_document(SearchDoc {
+            ws,
+            id,
+            whole: None,
+            thread: false,
+            fresh: false,
+            messages: message.to_owned(),
+        }),
+        Backend::Postgres => write_ticket_document(tx, ws, id, head, true, false),
+    }
     Ok(())
 }
 
@@ -215,18 +282,44 @@ pub async fn index_ticket(
     Ok(())
 }
 
-/// A ticket's search document waiting for the commit (SQLite).
+/// What a transaction writes to a ticket's search documents at commit (SQLite).
 pub(crate) struct SearchDoc {
     ws: WorkspaceId,
     pub(crate) id: TicketId,
-    /// The whole document, or with `thread` its head (the thread is joined at commit).
-    text: String,
+    /// The document that replaces all of the ticket's (its head, joined with the thread at
+    /// commit when `thread`); `None` when messages are only added.
+    whole: Option<String>,
     thread: bool,
     /// The ticket was just inserted and has no document to replace.
     fresh: bool,
+    /// Messages added to the thread and not in `whole`: one new document, or empty.
+    messages: String,
 }
 
-/// Queues the writes of a ticket's search document: on SQLite its FTS5 row, written at
+impl SearchDoc {
+    /// Takes in what a later write of the same transaction queued for the same ticket: a whole
+    /// document replaces everything before it; a message joins the document that will be
+    /// written (a thread joined at commit holds it already).
+    fn absorb(&mut self, later: SearchDoc) {
+        match later.whole {
+            Some(text) => {
+                self.whole = Some(text);
+                self.thread = later.thread;
+                self.messages = later.messages;
+            }
+            None if self.thread => {}
+            None => {
+                let into = self.whole.as_mut().unwrap_or(&mut self.messages);
+                if !into.is_empty() {
+                    into.push('\n');
+                }
+                into.push_str(&later.messages);
+            }
+        }
+    }
+}
+
+/// Queues the writes of a ticket's search document: on SQLite its FTS5 rows, written at
 /// commit after every other write (see `Conn::defer_document`); on PostgreSQL its `search`
 /// column. `text` is the document, or with `thread` its head.
 fn write_ticket_document(
@@ -242,9 +335,10 @@ fn write_ticket_document(
         Backend::Sqlite => tx.defer_document(SearchDoc {
             ws,
             id,
-            text: text.to_owned(),
+            whole: Some(text.to_owned()),
             thread,
             fresh,
+            messages: String::new(),
         }),
         Backend::Postgres => {
             let document = if thread {
@@ -268,51 +362,78 @@ fn write_ticket_document(
 /// Most documents in one statement (SQLite allows 500 terms in a compound `SELECT`).
 const DOCUMENTS_A_STATEMENT: usize = 100;
 
-/// The statements that write the queued search documents of a transaction: one
-/// `INSERT OR REPLACE` of every document (up to [`DOCUMENTS_A_STATEMENT`] a statement),
-/// whatever the number of writes in the batch; a ticket written twice gets its last document.
+/// The first search document row id of the ticket of the enclosing statement, and the first
+/// of the next ticket.
+const FIRST_DOC: &str = "(\"tickets\".\"seq\" << 24)";
+const NEXT_TICKETS_DOC: &str = "((\"tickets\".\"seq\" + 1) << 24)";
+
+/// The statements that write the queued search documents of a transaction: a `DELETE` of the
+/// message documents of each ticket indexed whole again (rare: an edited subject or comment),
+/// then one `INSERT` of every document (up to [`DOCUMENTS_A_STATEMENT`] a statement), whatever
+/// the number of writes in the batch. A ticket indexed whole gets its last document; messages
+/// added to a ticket get one new document after its others, numbered from the last one.
 ///
 /// FTS5 keeps the terms of a transaction in memory and writes them out as a new index segment
 /// (which later costs a merge) whenever a write goes to a row id lower than the one before,
-/// and at every statement's savepoint. So the rows go in the order of their row ids, and each
-/// replaced row's delete and insert come together inside one statement (on a
+/// and at every statement's savepoint. So the rows go in the order of their row ids, and a
+/// replaced head's delete and insert come together inside one statement (on a
 /// `contentless_delete` table `REPLACE` deletes the old row first; a fresh ticket has none and
-/// costs one lookup): the whole batch becomes one segment at commit. Deleting the old rows
-/// first, a statement each, made a segment at nearly every write of a batch of replies.
+/// costs one lookup): a batch of replies becomes one segment at commit.
 pub(crate) fn document_writes(docs: Vec<SearchDoc>) -> Vec<(String, sea_query::Values)> {
     use sea_query::Value;
     let mut unique: Vec<SearchDoc> = Vec::with_capacity(docs.len());
     for doc in docs {
         match unique.iter_mut().find(|d| d.id == doc.id) {
-            Some(kept) => {
-                kept.text = doc.text;
-                kept.thread = doc.thread;
-            }
+            Some(kept) => kept.absorb(doc),
             None => unique.push(doc),
         }
     }
     let mut out = Vec::new();
+    for d in &unique {
+        if d.whole.is_some() && !d.fresh {
+            out.push((
+                format!(
+                    "DELETE FROM \"tickets_fts\" WHERE \"rowid\" > (SELECT {FIRST_DOC} FROM \"tickets\" WHERE \"id\" = ?) \
+                     AND \"rowid\" < (SELECT {NEXT_TICKETS_DOC} FROM \"tickets\" WHERE \"id\" = ?)"
+                ),
+                sea_query::Values(vec![d.id.into(), d.id.into()]),
+            ));
+        }
+    }
     for chunk in unique.chunks(DOCUMENTS_A_STATEMENT) {
-        let mut sql = String::from(if chunk.iter().all(|d| d.fresh) {
-            "INSERT INTO \"tickets_fts\" (\"rowid\", \"ws\", \"body\") "
-        } else {
+        // A message's number is free unless its ticket ran out of numbers (see
+        // [`DOC_BITS`]); a fresh ticket has no document yet.
+        let replaces = chunk.iter().any(|d| !d.fresh);
+        let mut sql = String::from(if replaces {
             "INSERT OR REPLACE INTO \"tickets_fts\" (\"rowid\", \"ws\", \"body\") "
+        } else {
+            "INSERT INTO \"tickets_fts\" (\"rowid\", \"ws\", \"body\") "
         });
         let mut values = Vec::with_capacity(chunk.len() * 3);
         for (i, d) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push_str(" UNION ALL ");
             }
-            if d.thread {
-                sql.push_str("SELECT \"seq\", ?, substr(? || ");
-                sql.push_str(THREAD_SQLITE);
-                sql.push_str(", 1, 524288)");
-            } else {
-                sql.push_str("SELECT \"seq\", ?, ?");
+            match (&d.whole, d.thread) {
+                (Some(_), true) => {
+                    sql.push_str(&format!("SELECT {FIRST_DOC}, ?, substr(? || "));
+                    sql.push_str(THREAD_SQLITE);
+                    sql.push_str(", 1, 524288)");
+                }
+                (Some(_), false) => sql.push_str(&format!("SELECT {FIRST_DOC}, ?, ?")),
+                // After the ticket's last document (its head when it has none); the last
+                // number a ticket has is reused rather than run into the next ticket's.
+                (None, _) => sql.push_str(&format!(
+                    "SELECT min(COALESCE((SELECT max(\"rowid\") FROM \"tickets_fts\" \
+                     WHERE \"rowid\" >= {FIRST_DOC} AND \"rowid\" < {NEXT_TICKETS_DOC}), {FIRST_DOC}) + 1, \
+                     {NEXT_TICKETS_DOC} - 1), ?, ?"
+                )),
             }
             sql.push_str(" FROM \"tickets\" WHERE \"id\" = ?");
             values.push(Value::from(ws_token(d.ws)));
-            values.push(Value::from(d.text.clone()));
+            values.push(Value::from(
+                d.whole.clone().unwrap_or_else(|| d.messages.clone()),
+            ));
             values.push(d.id.into());
         }
         if chunk.len() > 1 {
@@ -323,16 +444,18 @@ pub(crate) fn document_writes(docs: Vec<SearchDoc>) -> Vec<(String, sea_query::V
     out
 }
 
-/// Writes the search documents of many freshly inserted tickets (bulk loads).
+/// Writes the search documents of many freshly inserted tickets (bulk loads): on SQLite each
+/// ticket's whole document at its first row id.
 pub async fn index_many(tx: &mut Tx, ws: WorkspaceId, docs: &[(TicketId, String)]) -> Result<()> {
     match tx.link().await? {
         Link::SqliteTx(c) => {
-            // One statement for many documents: the index row ids are the tickets' `seq`,
-            // found by joining the ids (per-document statements cost four times the indexing).
+            // One statement for many documents: the index row ids come from the tickets'
+            // `seq`, found by joining the ids (per-document statements cost four times the
+            // indexing).
             for chunk in docs.chunks(1000) {
                 let values = vec!["(?, ?)"; chunk.len()].join(", ");
                 let sql = format!(
-                    "INSERT INTO tickets_fts (rowid, ws, body) SELECT t.seq, ?, d.column2 \
+                    "INSERT INTO tickets_fts (rowid, ws, body) SELECT t.seq << {DOC_BITS}, ?, d.column2 \
                      FROM (VALUES {values}) AS d JOIN tickets t ON t.id = d.column1"
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws_token(ws));
@@ -356,12 +479,14 @@ pub async fn index_many(tx: &mut Tx, ws: WorkspaceId, docs: &[(TicketId, String)
     Ok(())
 }
 
-/// Drops a deleted ticket from the SQLite index (PostgreSQL keeps the vector on the row).
+/// Drops a deleted ticket's documents from the SQLite index (PostgreSQL keeps the vector on
+/// the row).
 pub async fn unindex_ticket(tx: &mut Tx, id: TicketId) -> Result<()> {
     tx.forget_documents(id);
     if let Link::SqliteTx(t) = tx.link().await? {
         sqlx::query(
-            "DELETE FROM tickets_fts WHERE rowid = (SELECT seq FROM tickets WHERE id = $1)",
+            "DELETE FROM tickets_fts WHERE rowid >= (SELECT seq << 24 FROM tickets WHERE id = $1) \
+             AND rowid < (SELECT (seq + 1) << 24 FROM tickets WHERE id = $1)",
         )
         .bind(id)
         .execute(&mut **t)
@@ -548,13 +673,45 @@ pub fn ticket_search_any(
     terms: &[String],
     q: &mut sea_query::SelectStatement,
 ) {
-    ranked_any(
-        backend,
-        ws,
-        terms,
-        q,
-        ("tickets", "tickets_fts", "body", "", "simple"),
-    );
+    use sea_query::{Alias, JoinType, Query};
+    match backend {
+        Backend::Sqlite => {
+            // A ticket scores as its best document (its head or one of its messages). FTS5
+            // computes `bm25` only in the statement that matches, not inside an aggregate: the
+            // limit keeps SQLite from folding the scored rows into the grouping.
+            let (fts5, _) = any_prefix(terms);
+            let scored = Query::select()
+                .expr_as(Expr::cust(TICKET_OF_DOC), Alias::new("doc_of"))
+                .expr_as(Expr::cust("-bm25(\"tickets_fts\")"), Alias::new("score"))
+                .from(Alias::new("tickets_fts"))
+                .and_where(Expr::cust_with_values(
+                    "\"tickets_fts\" MATCH ?",
+                    [format!("ws:\"{}\" AND body: ({fts5})", ws_token(ws))],
+                ))
+                .limit(i64::MAX.unsigned_abs())
+                .to_owned();
+            let best = Query::select()
+                .column(Alias::new("doc_of"))
+                .expr_as(Expr::cust("max(\"score\")"), Alias::new("best"))
+                .from_subquery(scored, Alias::new("d"))
+                .group_by_col(Alias::new("doc_of"))
+                .to_owned();
+            q.join_subquery(
+                JoinType::InnerJoin,
+                best,
+                Alias::new("m"),
+                Expr::cust("\"m\".\"doc_of\" = \"tickets\".\"seq\""),
+            )
+            .expr_as(Expr::cust("\"m\".\"best\""), Alias::new("score"));
+        }
+        Backend::Postgres => ranked_any(
+            backend,
+            ws,
+            terms,
+            q,
+            ("tickets", "tickets_fts", "body", "", "simple"),
+        ),
+    }
 }
 
 /// Adds to a ticket select the change-feed order after a cursor `(xid, seq)`, and the
@@ -647,6 +804,73 @@ mod tests {
             ["jane@example.com", "1001"]
         );
         assert!(search_terms("*** ()").is_empty());
+    }
+
+    fn doc(
+        id: u128,
+        whole: Option<&str>,
+        thread: bool,
+        fresh: bool,
+        msg: &str,
+    ) -> super::SearchDoc {
+        super::SearchDoc {
+            ws: crate::ids::WorkspaceId(uuid::Uuid::nil()),
+            id: crate::ids::TicketId(uuid::Uuid::from_u128(id)),
+            whole: whole.map(str::to_owned),
+            thread,
+            fresh,
+            messages: msg.to_owned(),
+        }
+    }
+
+    /// The texts a write binds, in order (workspace token, text, ticket id for each document).
+    fn texts(values: &sea_query::Values) -> Vec<String> {
+        values
+            .0
+            .iter()
+            .filter_map(|v| match v {
+                sea_query::Value::String(Some(s)) if !s.starts_with('w') => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_transactions_documents_are_one_insert_with_deletes_only_for_whole_reindexes() {
+        let writes = super::document_writes(vec![
+            // Created, then replied to: the reply joins its head.
+            doc(1, Some("head one"), false, true, ""),
+            doc(1, None, false, false, "reply a"),
+            // Two replies: one new document with both.
+            doc(2, None, false, false, "reply b"),
+            doc(2, None, false, false, "reply c"),
+            // A reply, then the ticket indexed whole with its thread: the thread holds it.
+            doc(3, None, false, false, "reply d"),
+            doc(3, Some("head three"), true, false, ""),
+            doc(3, None, false, false, "reply e"),
+        ]);
+        assert_eq!(writes.len(), 2, "{writes:?}");
+        assert!(writes[0].0.starts_with("DELETE"), "{}", writes[0].0);
+        assert_eq!(
+            writes[0].1.0,
+            vec![
+                crate::ids::TicketId(uuid::Uuid::from_u128(3)).into(),
+                crate::ids::TicketId(uuid::Uuid::from_u128(3)).into()
+            ]
+        );
+        let (sql, values) = &writes[1];
+        assert!(sql.starts_with("INSERT OR REPLACE"), "{sql}");
+        assert_eq!(sql.matches("UNION ALL").count(), 2, "{sql}");
+        assert_eq!(sql.matches("group_concat").count(), 1, "{sql}");
+        assert!(sql.ends_with("ORDER BY 1"), "{sql}");
+        assert_eq!(
+            texts(values),
+            ["head one\nreply a", "reply b\nreply c", "head three"]
+        );
+        // Only fresh tickets: a plain insert, nothing deleted.
+        let writes = super::document_writes(vec![doc(4, Some("new"), false, true, "")]);
+        assert_eq!(writes.len(), 1);
+        assert!(writes[0].0.starts_with("INSERT INTO"), "{}", writes[0].0);
     }
 
     #[test]

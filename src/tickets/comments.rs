@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use super::service::{Author, load, publish, record, reindex, save, save_locked, tags};
+use super::service::{
+    Author, index_message, load, publish, record, reindex, save, save_locked, tags,
+};
 use super::status::Status;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
@@ -49,7 +51,7 @@ async fn announce_view(
         json!({ "comment": &shown }),
     )
     .await?;
-    reindex(tx, row).await?;
+    index_message(tx, row, &shown.body).await?;
     Ok(shown)
 }
 
