@@ -1,10 +1,12 @@
--- One search document per message. A ticket's documents have the row ids
--- `seq << 24` (its head: number, subject, description, requester, and the thread as it
--- stood when the ticket was last indexed whole) and `(seq << 24) + n` for each message
--- added since (n = 1, 2, ...). A reply then indexes its own text only, instead of the
--- whole thread again; a search still finds a ticket whose words are spread over its
--- messages (each word is looked up over all of a ticket's documents), and the documents of
--- one ticket stay together and in ticket order, so `rowid >> 24` is the ticket's `seq`.
+-- One search document per message. A ticket's documents have the row ids `seq << 3` (its
+-- head: number, subject, description, requester, and the thread as it stood when the
+-- ticket was last indexed whole) and `(seq << 3) + 1` to `+ 6` for its newest messages: a
+-- reply then indexes its own text only instead of the whole thread again, and every seventh
+-- message has the ticket indexed whole (see `store::dialect::MESSAGE_SLOTS`). A search still
+-- finds a ticket whose words are spread over its messages (each word is looked up over all of
+-- a ticket's documents); the documents of one ticket stay together and in ticket order, so
+-- `rowid >> 3` is the ticket's `seq`, and row ids stay close enough for the index to store
+-- them in a byte or two.
 --
 -- The old documents cannot be read back (the table is contentless), so they are built
 -- again from the tickets, as the server writes a whole document (see
@@ -15,7 +17,7 @@ CREATE VIRTUAL TABLE tickets_fts USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 );
 INSERT INTO tickets_fts (rowid, ws, body)
-SELECT t.seq << 24,
+SELECT t.seq << 3,
        'w' || lower(hex(t.workspace_id)),
        substr(
            t.ticket_number || ' ' || t.number || ' ' || t.subject || ' ' || t.description || ' '

@@ -873,16 +873,56 @@ async fn search_spans_messages(app: TestApp) {
         check("thermostat", both_ids.clone()).await;
         check("brew", vec![tid.clone()]).await;
         check("clicks", vec![]).await;
-        // A ticket that ran out of document numbers reuses its last one.
-        app.raw_sql(&format!(
-            "INSERT INTO tickets_fts (rowid, ws, body) SELECT ((seq + 1) << 24) - 1, 'w' || lower(hex(workspace_id)), 'lastslot' FROM tickets WHERE id = x'{}'",
-            tid.replace('-', "")
-        ))
-        .await;
-        check("lastslot", vec![tid.clone()]).await;
-        say(&tid, "Overflowing thread.", false).await;
-        check("overflowing kettle", vec![tid.clone()]).await;
-        check("lastslot", vec![]).await;
+    }
+    // A long thread: every message stays findable as the ticket's documents are reused
+    // (on SQLite every seventh message indexes the ticket whole).
+    let fruit = [
+        "apricot",
+        "banana",
+        "cherry",
+        "damson",
+        "elderberry",
+        "fig",
+        "guava",
+        "huckleberry",
+        "jujube",
+        "kumquat",
+        "lychee",
+        "mango",
+        "nectarine",
+        "olive",
+        "papaya",
+        "quince",
+    ];
+    for f in fruit {
+        say(&tid, &format!("Tried the {f} trick."), false).await;
+    }
+    for f in fruit {
+        check(f, vec![tid.clone()]).await;
+    }
+    check(
+        "apricot banana cherry damson elderberry fig guava huckleberry",
+        vec![tid.clone()],
+    )
+    .await;
+    check(
+        "jujube kumquat lychee mango nectarine olive papaya quince",
+        vec![tid.clone()],
+    )
+    .await;
+    check("kettle descaling fuse voucher quince", vec![tid.clone()]).await;
+    if app.app.store.backend() == ferrodesk::store::Backend::Sqlite {
+        let docs = app
+            .raw_texts(&format!(
+                "SELECT CAST(count(*) AS TEXT) FROM tickets_fts_docsize WHERE id >> 3 = (SELECT seq FROM tickets WHERE id = x'{}')",
+                tid.replace('-', "")
+            ))
+            .await;
+        let n: i64 = docs[0].parse().expect("count");
+        assert!(
+            (1..=7).contains(&n),
+            "a ticket keeps at most 7 documents: {n}"
+        );
     }
     // A deleted ticket leaves the index with all of its messages.
     admin
