@@ -2,9 +2,7 @@
 
 use serde_json::json;
 
-use super::service::{
-    Author, index_message, load, publish, record, reindex, save, save_locked, tags,
-};
+use super::service::{Author, load, publish, record, reindex, save, save_locked, tags};
 use super::status::Status;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
@@ -51,7 +49,7 @@ async fn announce_view(
         json!({ "comment": &shown }),
     )
     .await?;
-    index_message(tx, row, &shown.body).await?;
+    reindex(tx, row).await?;
     Ok(shown)
 }
 

@@ -554,7 +554,7 @@ async fn common_term_pages_match_the_plain_query(app: &TestApp, admin: &Client) 
     ] {
         let sql = format!(
             "SELECT id FROM tickets WHERE deleted_at IS NULL {} AND seq IN \
-             (SELECT rowid >> 3 FROM tickets_fts WHERE tickets_fts MATCH 'body:\"example\"*') \
+             (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH 'body:\"example\"*') \
              ORDER BY {order} LIMIT 20 OFFSET {offset}",
             status
                 .map(|s| format!("AND status = '{s}'"))

@@ -294,7 +294,7 @@ const RARE_MATCHES: u64 = 2_000;
 /// order (see [`list`]).
 const WINDOW: u64 = 2_000;
 
-/// SQLite: the `seq` of a filter's matching tickets when there are at most
+/// SQLite: the search index rows of a filter's matches when there are at most
 /// [`RARE_MATCHES`] of them (one bounded read of the index), `None` otherwise or with no search.
 async fn rare_matches(
     tx: &mut Conn,

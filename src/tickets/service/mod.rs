@@ -16,7 +16,7 @@ pub use create::{
 };
 pub(crate) use create::{custom_fields_json, links_json};
 pub use lifecycle::{apply_status, delete, mark_read, set_status};
-pub use timeline::{Author, document_head, index_message, publish, record, reindex};
+pub use timeline::{Author, document_head, publish, record, reindex};
 pub use update::update;
 
 use crate::clock::now_micros;

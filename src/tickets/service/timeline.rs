@@ -167,8 +167,3 @@ pub fn document_head(t: &TicketRow) -> String {
 pub async fn reindex(tx: &mut Tx, t: &TicketRow) -> Result<()> {
     dialect::index_ticket_thread(tx, t.workspace_id, t.id, &document_head(t)).await
 }
-
-/// Indexes a message just added to the thread of `t` (see [`dialect::index_message`]).
-pub async fn index_message(tx: &mut Tx, t: &TicketRow, body: &str) -> Result<()> {
-    dialect::index_message(tx, t.workspace_id, t.id, &document_head(t), body).await
-}
