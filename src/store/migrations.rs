@@ -42,6 +42,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     20 "0020" "facets_created",
     21 "0021" "change_number_on_insert",
     22 "0022" "search_is_not_a_change",
+    23 "0023" "search_merges",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {
