@@ -791,8 +791,8 @@ fn s(v: &serde_json::Value) -> String {
 }
 
 /// A ticket is found by words spread over its subject and any of its messages, replies and
-/// notes alike, however long its thread; it is found once, counted once, and an edited or
-/// deleted message's words leave it.
+/// notes alike, however long its thread; it is found once and counted once; an edited
+/// message's old words leave it, and a deleted ticket leaves the index.
 async fn search_spans_messages(app: TestApp) {
     let admin = app.admin().await;
     let t = admin.ticket("Kettle trouble", "kim@brew.example").await;
