@@ -501,3 +501,8 @@ macro_rules! both {
         }
     };
 }
+
+/// A JSON string's text; panics on anything else (an id, a status the test expects).
+pub fn s(v: &serde_json::Value) -> String {
+    v.as_str().expect("string").to_owned()
+}

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::both;
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, s};
 
 async fn full_lifecycle(app: TestApp) {
     let admin = app.admin().await;
@@ -785,10 +785,6 @@ async fn search_in_sync(app: TestApp) {
     assert_eq!(q("example").await.len(), 2);
 }
 both!(full_text_search_stays_in_sync_with_changes, search_in_sync);
-
-fn s(v: &serde_json::Value) -> String {
-    v.as_str().expect("string").to_owned()
-}
 
 /// A ticket is found by words spread over its subject and any of its messages, replies and
 /// notes alike, however long its thread; it is found once and counted once; an edited

@@ -7,11 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{Backend, Client, TestApp};
-
-fn s(v: &Value) -> String {
-    v.as_str().expect("string").to_owned()
-}
+use crate::common::{Backend, Client, TestApp, s};
 
 async fn events(c: &Client, ticket: &str) -> Vec<Value> {
     c.get(&format!("/api/tickets/{ticket}/events"))
