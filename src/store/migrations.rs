@@ -43,6 +43,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     21 "0021" "change_number_on_insert",
     22 "0022" "search_is_not_a_change",
     23 "0023" "search_merges",
+    24 "0024" "search_words",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

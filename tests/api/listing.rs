@@ -491,6 +491,22 @@ async fn bulk_seed(app: TestApp) {
         "{found}"
     );
     assert_eq!(found["pagination"]["total_is_exact"], true);
+    // A count over the cap is remembered for a few seconds as over it, for its own terms only.
+    for _ in 0..2 {
+        let every = admin
+            .get("/api/tickets?q=example&limit=1")
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(every["pagination"]["total"], cap, "{every}");
+        assert_eq!(every["pagination"]["total_is_exact"], false);
+        let again = admin
+            .get("/api/tickets?q=printer&limit=5")
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(again["pagination"], found["pagination"]);
+    }
     // Every ticket matches: the count stops at the cap and says so; pages still work.
     let many = admin
         .get("/api/tickets?created_at_after=2000-01-01T00:00:00Z&limit=20&page=3")
@@ -519,6 +535,25 @@ async fn common_term_pages_match_the_plain_query(app: &TestApp, admin: &Client) 
     let mut c = sqlx::SqliteConnection::connect(&url)
         .await
         .expect("connect");
+    // The first ticket written gets a reply: its activity puts it at the top of the default
+    // order while its place in the search index is the very first.
+    let (oldest,): (uuid::Uuid,) = sqlx::query_as("SELECT id FROM tickets ORDER BY seq LIMIT 1")
+        .fetch_one(&mut c)
+        .await
+        .expect("oldest");
+    admin
+        .post(
+            &format!("/api/tickets/{oldest}/comments"),
+            json!({"body": "Back from the archive"}),
+        )
+        .await
+        .expect(201);
+    let top = admin
+        .get("/api/tickets?q=example&limit=20")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(top["tickets"][0]["id"], oldest.to_string(), "{top}");
     for (query, order, status, offset) in [
         (
             "q=example&limit=20",

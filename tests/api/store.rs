@@ -262,6 +262,55 @@ async fn sqlite_search_index_merges_sixteen_segments_at_a_time() {
     assert!(kb.is_empty(), "{kb:?}");
 }
 
+/// SQLite asks the search index for the words a term stands for when they are few (FTS5 reads
+/// a word's postings lazily; a prefix gathers them all first), and for a prefix when there
+/// are more than 32 of them or the term is not one plain word; PostgreSQL keeps prefixes.
+/// The answers are the same either way (`tickets::search_terms_match_the_beginnings_of_words`).
+async fn search_term_forms(app: TestApp) {
+    use ferrodesk::store::dialect::{TermForm, term_forms};
+    let admin = app.admin().await;
+    for subject in ["Printer jams", "Printers offline", "Printerless office"] {
+        admin.ticket(subject, "ann@example.com").await;
+    }
+    for i in 0..40 {
+        admin
+            .ticket(&format!("Zorbit{i} calibration"), "zed@example.com")
+            .await;
+    }
+    let mut conn = app.app.store.read().await.expect("read");
+    let terms: Vec<String> = [
+        "printer", "printers", "zorbit", "zorbit3", "nothing", "café", "a.b",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let forms = term_forms(&mut conn, &terms).await.expect("forms");
+    let words = |w: &[&str]| TermForm::Words(w.iter().map(|w| (*w).to_owned()).collect());
+    if app.app.store.backend() == ferrodesk::store::Backend::Sqlite {
+        assert_eq!(
+            forms,
+            [
+                words(&["printerless", "printers"]),
+                words(&[]),
+                TermForm::Prefix,
+                words(&[
+                    "zorbit30", "zorbit31", "zorbit32", "zorbit33", "zorbit34", "zorbit35",
+                    "zorbit36", "zorbit37", "zorbit38", "zorbit39"
+                ]),
+                words(&[]),
+                TermForm::Prefix,
+                TermForm::Prefix,
+            ]
+        );
+    } else {
+        assert_eq!(forms, vec![TermForm::Prefix; terms.len()]);
+    }
+}
+both!(
+    a_search_term_is_asked_as_its_words_when_they_are_few,
+    search_term_forms
+);
+
 /// The ids of the tickets a search for `q` finds, as the API lists them.
 async fn found(admin: &Client, q: &str) -> Vec<String> {
     admin.get(&format!("/api/tickets?q={q}")).await.expect(200)["tickets"]

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::both;
-use crate::common::{Backend, TestApp, s};
+use crate::common::{Backend, Client, TestApp, s};
 
 async fn full_lifecycle(app: TestApp) {
     let admin = app.admin().await;
@@ -786,6 +786,23 @@ async fn search_in_sync(app: TestApp) {
 }
 both!(full_text_search_stays_in_sync_with_changes, search_in_sync);
 
+/// The sorted ids of the tickets (at most 100) a search for `q` finds, and its total.
+async fn search_ids(admin: &Client, q: &str) -> (Vec<String>, i64) {
+    let r = admin
+        .get(&format!("/api/tickets?q={}&limit=100", urlencode(q)))
+        .await
+        .expect(200)
+        .clone();
+    let mut ids: Vec<String> = r["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .map(|t| s(&t["id"]))
+        .collect();
+    ids.sort();
+    (ids, r["pagination"]["total"].as_i64().expect("total"))
+}
+
 /// A ticket is found by words spread over its subject and any of its messages, replies and
 /// notes alike, however long its thread; it is found once and counted once; an edited
 /// message's old words leave it, and a deleted ticket leaves the index.
@@ -814,21 +831,7 @@ async fn search_spans_messages(app: TestApp) {
     say(&uid, "Thermostat fixed, closing.", false).await;
     let found = |q: &str| {
         let (admin, q) = (admin.clone(), q.to_owned());
-        async move {
-            let r = admin
-                .get(&format!("/api/tickets?q={}&limit=100", urlencode(&q)))
-                .await
-                .expect(200)
-                .clone();
-            let mut ids: Vec<String> = r["tickets"]
-                .as_array()
-                .expect("tickets")
-                .iter()
-                .map(|t| s(&t["id"]))
-                .collect();
-            ids.sort();
-            (ids, r["pagination"]["total"].as_i64().expect("total"))
-        }
+        async move { search_ids(&admin, &q).await }
     };
     let mut both_ids = vec![tid.clone(), uid.clone()];
     both_ids.sort();
@@ -905,6 +908,78 @@ async fn search_spans_messages(app: TestApp) {
 both!(
     search_finds_words_spread_over_a_thread,
     search_spans_messages
+);
+
+/// Every search term matches the words that start with it, however the store asks the index
+/// for them (on SQLite: the words themselves when there are at most 32 longer ones, a prefix
+/// otherwise): the word itself, longer words, several terms together, a word written a moment
+/// ago, a term with more than 32 longer words, a term no word starts with, and terms that are
+/// not plain ASCII letters and digits.
+async fn search_terms_match_word_beginnings(app: TestApp) {
+    let admin = app.admin().await;
+    let a = s(&admin.ticket("Printer jams", "ann@example.com").await["id"]);
+    let b = s(&admin.ticket("Printers offline", "bob@example.com").await["id"]);
+    let c = s(&admin.ticket("Printerless office", "cy@example.com").await["id"]);
+    let d = s(&admin
+        .ticket("Café espresso machine", "dee@example.com")
+        .await["id"]);
+    let mut many = Vec::new();
+    for i in 0..40 {
+        many.push(s(&admin
+            .ticket(&format!("Zorbit{i} calibration"), "zed@example.com")
+            .await["id"]));
+    }
+    let found = |q: &str| {
+        let (admin, q) = (admin.clone(), q.to_owned());
+        async move {
+            let (ids, n) = search_ids(&admin, &q).await;
+            assert_eq!(usize::try_from(n).expect("n"), ids.len(), "q={q}");
+            ids
+        }
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        found("printer").await,
+        sorted(vec![a.clone(), b.clone(), c.clone()])
+    );
+    assert_eq!(found("printers").await, vec![b.clone()]);
+    assert_eq!(found("printerl").await, vec![c.clone()]);
+    assert_eq!(found("print jams").await, vec![a.clone()]);
+    assert_eq!(found("printer offline").await, vec![b.clone()]);
+    assert_eq!(found("printerx").await, Vec::<String>::new());
+    // A longer word written a moment ago is found at once.
+    let e = s(&admin.ticket("Printerzilla melted", "eve@example.com").await["id"]);
+    assert_eq!(
+        found("printer").await,
+        sorted(vec![a.clone(), b.clone(), c.clone(), e.clone()])
+    );
+    assert_eq!(found("printerz melt").await, vec![e.clone()]);
+    // Forty longer words: asked as a prefix on SQLite, same answer.
+    assert_eq!(found("zorbit").await, sorted(many.clone()));
+    assert_eq!(
+        found("zorbit1").await.len(),
+        11,
+        "zorbit1 and zorbit10 to 19"
+    );
+    assert_eq!(found("zorbit calibration").await.len(), 40);
+    // Not plain ASCII: asked as a prefix, diacritics and case folded as in the document.
+    assert_eq!(found("café").await, vec![d.clone()]);
+    assert_eq!(found("CAF").await, vec![d.clone()]);
+    assert_eq!(found("ann@example.com").await, vec![a.clone()]);
+    // A deleted ticket's words leave with it, even while another ticket keeps one of them.
+    admin.delete(&format!("/api/tickets/{b}")).await.expect(204);
+    assert_eq!(found("printers").await, Vec::<String>::new());
+    assert_eq!(
+        found("printer").await,
+        sorted(vec![a.clone(), c.clone(), e.clone()])
+    );
+}
+both!(
+    search_terms_match_the_beginnings_of_words,
+    search_terms_match_word_beginnings
 );
 
 pub fn urlencode(s: &str) -> String {
