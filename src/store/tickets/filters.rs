@@ -314,52 +314,79 @@ async fn rare_matches(
         return Ok(None);
     }
     let now = std::time::Instant::now();
-    let known_common = tx.memo().update::<CommonTerms, _>(ws, |seen| {
-        seen.and_then(|c| c.0.get(terms))
-            .is_some_and(|at| now.duration_since(*at) < COMMON_FOR)
-    });
-    if known_common {
+    if seen_lately::<Common>(tx, ws, terms, now) {
         return Ok(None);
     }
     let seqs = dialect::first_matches(tx, ws, terms, &f.q_forms, RARE_MATCHES + 1).await?;
     if seqs.len() as u64 <= RARE_MATCHES {
         return Ok(Some(seqs));
     }
+    note_seen::<Common>(tx, ws, terms, now);
+    Ok(None)
+}
+
+/// Something the searches of a workspace were found to be lately, and for how long that is
+/// taken as still true without looking.
+trait Lately: Send + Sync + 'static {
+    const FOR: std::time::Duration;
+}
+
+/// Found common: a common term reads its first [`RARE_MATCHES`] matches only to learn that it
+/// is common (2,001 rows through the driver; and where it is still asked as a prefix, FTS5
+/// gathers every match first, 6 ms at a million tickets). A term that became rare meanwhile
+/// is still answered right by the common path, only not as fast.
+struct Common;
+
+impl Lately for Common {
+    const FOR: std::time::Duration = std::time::Duration::from_secs(60);
+}
+
+/// Counted past [`COUNT_CAP`]: such a count is shown as "10000+" and only says the term is
+/// common, yet it costs a common word's whole posting list (13 ms of a 43 ms search at a
+/// million tickets), so it is taken as still over the cap for as long as the console keeps
+/// its view counts. A count under the cap is never remembered.
+struct OverCap;
+
+impl Lately for OverCap {
+    const FOR: std::time::Duration = std::time::Duration::from_secs(10);
+}
+
+/// Searches of a workspace, by their terms, with when they were found to be `M`.
+struct SeenTerms<M>(
+    std::collections::HashMap<Vec<String>, std::time::Instant>,
+    std::marker::PhantomData<M>,
+);
+
+/// Whether `terms` were found to be `M` less than `M::FOR` before `now`.
+fn seen_lately<M: Lately>(
+    tx: &Conn,
+    ws: WorkspaceId,
+    terms: &[String],
+    now: std::time::Instant,
+) -> bool {
+    tx.memo().update::<SeenTerms<M>, _>(ws, |seen| {
+        seen.and_then(|c| c.0.get(terms))
+            .is_some_and(|at| now.duration_since(*at) < M::FOR)
+    })
+}
+
+/// Remembers that `terms` were found to be `M` at `now` (at most [`TERMS_KEPT`] searches a
+/// workspace; those older than `M::FOR` are forgotten first).
+fn note_seen<M: Lately>(tx: &Conn, ws: WorkspaceId, terms: &[String], now: std::time::Instant) {
     tx.memo().upsert(
         ws,
-        || CommonTerms(std::collections::HashMap::new()),
+        || SeenTerms::<M>(std::collections::HashMap::new(), std::marker::PhantomData),
         |seen| {
-            seen.0.retain(|_, at| now.duration_since(*at) < COMMON_FOR);
-            if seen.0.len() < COMMON_TERMS_KEPT {
+            seen.0.retain(|_, at| now.duration_since(*at) < M::FOR);
+            if seen.0.len() < TERMS_KEPT {
                 seen.0.insert(terms.to_vec(), now);
             }
         },
     );
-    Ok(None)
 }
 
-/// Searches of a workspace found common lately, by their terms, with when: a common term
-/// reads its first [`RARE_MATCHES`] matches only to learn that it is common (2,001 rows
-/// through the driver; and where it is still asked as a prefix, FTS5 gathers every match
-/// first, 6 ms at a million tickets), so the answer is kept for [`COMMON_FOR`]. A term that became rare meanwhile is still answered
-/// right by the common path, only not as fast.
-struct CommonTerms(std::collections::HashMap<Vec<String>, std::time::Instant>);
-
-/// How long a term found common is taken as common without looking.
-const COMMON_FOR: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Searches of a workspace whose count lately stopped at [`COUNT_CAP`], by their terms, with
-/// when. Such a count is shown as "10000+" and only says the term is common, yet it costs a
-/// common word's whole posting list (13 ms of a 43 ms search at a million tickets), so it is
-/// taken as still over the cap for [`OVER_CAP_FOR`], as the console's view counts are kept
-/// for ten seconds. A count under the cap is never remembered.
-struct OverCap(std::collections::HashMap<Vec<String>, std::time::Instant>);
-
-/// How long a search's count found over the cap is taken as still over it.
-const OVER_CAP_FOR: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Most common searches remembered a workspace.
-const COMMON_TERMS_KEPT: usize = 256;
+/// Most searches remembered a workspace, of each kind.
+const TERMS_KEPT: usize = 256;
 
 /// The ids of one page of tickets matching `cond`, sorted, after the cursor `after` or from
 /// `offset`.
@@ -571,7 +598,6 @@ impl Total {
 /// by the per-status counters that triggers keep in the writing transaction (migration
 /// 0016); anything else is counted up to [`COUNT_CAP`].
 pub async fn count(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<Total> {
-    let f = &with_forms(tx, f).await?;
     if f.statuses_only() {
         let mut q = Query::select();
         q.expr(Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
@@ -585,31 +611,20 @@ pub async fn count(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<T
             exact: true,
         });
     }
-    if let Some(terms) = f.search_only() {
-        let now = std::time::Instant::now();
-        let known_over = tx.memo().update::<OverCap, _>(ws, |seen| {
-            seen.and_then(|c| c.0.get(terms))
-                .is_some_and(|at| now.duration_since(*at) < OVER_CAP_FOR)
-        });
-        if known_over {
-            return Ok(Total::capped(COUNT_CAP + 1));
+    let now = std::time::Instant::now();
+    if let Some(terms) = f.search_only()
+        && seen_lately::<OverCap>(tx, ws, terms, now)
+    {
+        return Ok(Total::capped(COUNT_CAP + 1));
+    }
+    let f = &with_forms(tx, f).await?;
+    if let Some(terms) = f.search_only()
+        && let Some(n) = dialect::count_matches(tx, ws, terms, &f.q_forms, COUNT_CAP + 1).await?
+    {
+        if n > COUNT_CAP {
+            note_seen::<OverCap>(tx, ws, terms, now);
         }
-        if let Some(n) = dialect::count_matches(tx, ws, terms, &f.q_forms, COUNT_CAP + 1).await? {
-            if n > COUNT_CAP {
-                tx.memo().upsert(
-                    ws,
-                    || OverCap(std::collections::HashMap::new()),
-                    |seen| {
-                        seen.0
-                            .retain(|_, at| now.duration_since(*at) < OVER_CAP_FOR);
-                        if seen.0.len() < COMMON_TERMS_KEPT {
-                            seen.0.insert(terms.to_vec(), now);
-                        }
-                    },
-                );
-            }
-            return Ok(Total::capped(n));
-        }
+        return Ok(Total::capped(n));
     }
     let cond = filter_cond(ws, f, tx.backend(), false);
     count_capped(tx, cond).await
