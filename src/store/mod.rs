@@ -273,7 +273,7 @@ impl Conn {
                 .await?;
             return Ok(());
         }
-        for (s, v) in std::mem::take(&mut self.pending) {
+        for (s, v) in deferred::postgres_statements(std::mem::take(&mut self.pending)) {
             sqlx::query_with(AssertSqlSafe(s), sea_query_sqlx::SqlxValues(v))
                 .execute(self.pg()?)
                 .await?;

@@ -1,7 +1,7 @@
 //! Ticket writes: what a create reads first (requester, numbering, SLA settings in one
 //! query), numbers, inserts, the optimistic update, soft delete, tags, read markers.
 
-use sea_query::{Cond, Expr, ExprTrait, Query, SimpleExpr};
+use sea_query::{Cond, Expr, ExprTrait, IntoIden, Query, SimpleExpr};
 
 use super::*;
 use crate::error::Result;
@@ -164,30 +164,66 @@ pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i6
     Ok(last - count + 1)
 }
 
-/// Inserts one ticket and remembers its indexed columns as stored (see [`Indexed`]). On
-/// SQLite the row takes its change number in the insert itself (migration 0021), so the
-/// `tickets_change_ins` trigger does not write it a second time to number it.
-pub async fn insert(tx: &mut Tx, row: &mut TicketRow) -> Result<()> {
-    let numbered = tx.backend() == crate::store::Backend::Sqlite;
-    tx.defer(&insert_statement(std::slice::from_ref(row), numbered));
+/// Inserts one ticket with its search document `document` and remembers its indexed columns
+/// as stored (see [`Indexed`]). On SQLite the row takes its change number in the insert itself
+/// (migration 0021), so the `tickets_change_ins` trigger does not write it a second time to
+/// number it, and the document goes to the index at commit. On PostgreSQL the document is a
+/// column of the row, written by the insert: set by an update after it, it cost a second
+/// version of the row, with an entry in every index, while the workspace's number counter was
+/// locked.
+pub async fn insert(tx: &mut Tx, row: &mut TicketRow, document: &str) -> Result<()> {
+    let rows = std::slice::from_ref(row);
+    match tx.backend() {
+        crate::store::Backend::Sqlite => {
+            tx.defer(&insert_statement(rows, Extra::ChangeNumber));
+            crate::store::dialect::index_ticket(tx, row.workspace_id, row.id, document, true)
+                .await?;
+        }
+        crate::store::Backend::Postgres => {
+            tx.defer(&insert_statement(rows, Extra::Document(document)));
+        }
+    }
     row.remember();
     Ok(())
 }
 
-/// The insert of `rows`; `numbered` rows take the next change number in it (SQLite, one row:
-/// the subquery is evaluated once a statement, so rows of one statement would share it).
-fn insert_statement(rows: &[TicketRow], numbered: bool) -> sea_query::InsertStatement {
-    debug_assert!(!numbered || rows.len() == 1, "one numbered row a statement");
+/// What an insert of tickets writes besides their columns.
+enum Extra<'a> {
+    Nothing,
+    /// The next change number (SQLite, one row: the subquery is evaluated once a statement,
+    /// so rows of one statement would share it).
+    ChangeNumber,
+    /// The search document (PostgreSQL, one row).
+    Document(&'a str),
+}
+
+/// The insert of `rows`, with `extra`.
+fn insert_statement(rows: &[TicketRow], extra: Extra<'_>) -> sea_query::InsertStatement {
+    debug_assert!(
+        matches!(extra, Extra::Nothing) || rows.len() == 1,
+        "one row a statement"
+    );
+    let extra_column = match extra {
+        Extra::Nothing => None,
+        Extra::ChangeNumber => Some(Tickets::ChangeSeq.into_iden()),
+        Extra::Document(_) => Some(sea_query::Alias::new("search").into_iden()),
+    };
     let mut q = Query::insert();
     q.into_table(Tickets::Table).columns(
         COLUMNS
             .into_iter()
-            .chain(numbered.then_some(Tickets::ChangeSeq)),
+            .map(IntoIden::into_iden)
+            .chain(extra_column),
     );
     for row in rows {
         let mut values = values_of(row);
-        if numbered {
-            values.push(next_change_number());
+        match extra {
+            Extra::Nothing => {}
+            Extra::ChangeNumber => values.push(next_change_number()),
+            Extra::Document(d) => values.push(Expr::cust_with_values(
+                "to_tsvector('simple', $1)",
+                [d.to_owned()],
+            )),
         }
         q.values_panic(values);
     }
@@ -205,7 +241,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[TicketRow]) -> Result<()> {
         return Ok(());
     }
     // Numbers come from the locked counter, so the insert cannot conflict: it may wait.
-    tx.defer(&insert_statement(rows, false));
+    tx.defer(&insert_statement(rows, Extra::Nothing));
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
 use crate::store::customers::CustomerRow;
 use crate::store::tickets::TicketRow;
-use crate::store::{self, Conn, Keep, Store, Tx, dialect};
+use crate::store::{self, Conn, Keep, Store, Tx};
 use crate::tickets::model::{Links, NewTicket, TicketView};
 use crate::tickets::numbering::NumberFormat;
 use crate::tickets::status::{Channel, Kind, Priority, Status};
@@ -471,7 +471,9 @@ pub async fn create_as(
         vec![]
     };
     crate::sla::engine::compute(&sla, &mut row, &pauses, now);
-    store::tickets::insert(tx, &mut row).await?;
+    // The thread is only the description so far, which the document head already holds.
+    let document = document_head(&row);
+    store::tickets::insert(tx, &mut row, &document).await?;
     if let Some((from, _)) = pauses.first() {
         store::sla::start_pause(tx, ws, row.id, *from);
     }
@@ -483,8 +485,6 @@ pub async fn create_as(
         id: Some(customer.id.0),
     });
     record_opening(tx, &row, &tags, by, now).await?;
-    // The thread is only the description so far, which the document head already holds.
-    dialect::index_ticket(tx, row.workspace_id, row.id, &document_head(&row), true).await?;
     if from_channel {
         // The customer learns the ticket number and where to follow it.
         crate::workflow::notify::to_requester(tx, &row, "ticket_created", None, json!({})).await?;
