@@ -118,13 +118,16 @@ pub(super) fn postgres_statements(
     out
 }
 
-/// Whether `sql` (as sea-query writes it for PostgreSQL: keywords in capitals, names quoted,
-/// every value a placeholder) inserts values and reads nothing.
+/// Whether `sql` (as sea-query writes it for PostgreSQL: names quoted, every value a
+/// placeholder) inserts values and reads nothing. Any spelling of a keyword that could read,
+/// even inside a name, keeps the statement apart: a write joined wrongly would see less than
+/// it should, one kept apart only costs its trip.
 fn plain_insert(sql: &str) -> bool {
-    sql.starts_with("INSERT INTO ")
+    let upper = sql.to_ascii_uppercase();
+    upper.starts_with("INSERT INTO ")
         && !["SELECT", "ON CONFLICT", "RETURNING", "WITH "]
             .iter()
-            .any(|k| sql.contains(k))
+            .any(|k| upper.contains(k))
 }
 
 /// Ends a run of inserts: one part goes as it is, several as one statement.
@@ -226,6 +229,10 @@ mod tests {
             ),
             ("INSERT INTO \"e\" (\"x\") SELECT $1".to_owned(), values(1)),
             (
+                "INSERT INTO \"e\" (\"x\") VALUES ((select max(\"x\") from \"a\"))".to_owned(),
+                values(0),
+            ),
+            (
                 "INSERT INTO \"f\" (\"x\") VALUES ($1) ON CONFLICT DO NOTHING".to_owned(),
                 values(1),
             ),
@@ -243,12 +250,13 @@ mod tests {
                 "UPDATE \"a\" SET \"x\" = $1 WHERE \"y\" = $2",
                 "INSERT INTO \"d\" (\"x\") VALUES ($1)",
                 "INSERT INTO \"e\" (\"x\") SELECT $1",
+                "INSERT INTO \"e\" (\"x\") VALUES ((select max(\"x\") from \"a\"))",
                 "INSERT INTO \"f\" (\"x\") VALUES ($1) ON CONFLICT DO NOTHING",
                 "INSERT INTO \"g\" (\"x\") VALUES ($1) RETURNING \"x\"",
             ]
         );
         let counts: Vec<usize> = out.iter().map(|(_, v)| v.0.len()).collect();
-        assert_eq!(counts, [5, 2, 1, 1, 1, 1]);
+        assert_eq!(counts, [5, 2, 1, 1, 0, 1, 1]);
         // The joined statement's values are its parts' values in order.
         assert_eq!(
             out[0].1.0,
