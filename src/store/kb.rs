@@ -417,7 +417,7 @@ pub async fn search(
         .from(KbArticles::Table)
         .and_where(Expr::col((KbArticles::Table, KbArticles::WorkspaceId)).eq(ws))
         .and_where(Expr::col((KbArticles::Table, KbArticles::Status)).eq("published"));
-    dialect::kb_search(tx.backend(), ws, terms, &mut q);
+    dialect::ranked_any(tx.backend(), ws, terms, &mut q, &dialect::KB_ARTICLES);
     q.order_by_expr(Expr::cust("score"), Order::Desc)
         .order_by((KbArticles::Table, KbArticles::Id), Order::Asc)
         .limit(limit);

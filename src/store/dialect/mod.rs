@@ -2,7 +2,7 @@
 //! job claim. Everything else is one sea-query definition. Asking the ticket search index is
 //! in [`search`]; writing its documents, the knowledge base's search and the rest are here.
 
-use sea_query::{Expr, ExprTrait};
+use sea_query::{Expr, ExprTrait, SimpleExpr};
 
 use super::{Backend, Link, Tx};
 use crate::error::Result;
@@ -52,9 +52,9 @@ pub async fn index_ticket_thread(
     Ok(())
 }
 
-/// Writes the search document of a ticket (subject, description, requester, number and
-/// thread) inside the caller's transaction, so search never lags behind a change. `fresh`
-/// says the ticket was just inserted and has no document yet.
+/// Writes `document` as the whole search document of a ticket inside the caller's
+/// transaction, so search never lags behind a change. `fresh` says the ticket has no document
+/// yet. (A ticket being inserted gets its document from [`new_ticket_document`].)
 pub async fn index_ticket(
     tx: &mut Tx,
     ws: WorkspaceId,
@@ -64,6 +64,38 @@ pub async fn index_ticket(
 ) -> Result<()> {
     write_ticket_document(tx, ws, id, document, false, fresh);
     Ok(())
+}
+
+/// The search document of a ticket being inserted, `document` (its head: the thread is only
+/// the description so far). On SQLite it is queued for the commit and `None` comes back; on
+/// PostgreSQL it is the vector for the insert's `search` column (set by an update after the
+/// insert, it cost a second version of the row, with an entry in every index).
+pub(crate) fn new_ticket_document(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TicketId,
+    document: &str,
+) -> Option<SimpleExpr> {
+    match tx.backend() {
+        Backend::Sqlite => {
+            write_ticket_document(tx, ws, id, document, false, true);
+            None
+        }
+        Backend::Postgres => Some(postgres_vector(document, false)),
+    }
+}
+
+/// PostgreSQL's search vector of a ticket: of `text`, or with `thread` of `text` (the head)
+/// and the thread of the ticket of the enclosing statement.
+fn postgres_vector(text: &str, thread: bool) -> SimpleExpr {
+    if thread {
+        Expr::cust_with_values(
+            format!("to_tsvector('simple', substr($1 || {THREAD_POSTGRES}, 1, 524288))"),
+            [text.to_owned()],
+        )
+    } else {
+        Expr::cust_with_values("to_tsvector('simple', $1)", [text.to_owned()])
+    }
 }
 
 /// A ticket's search document waiting for the commit (SQLite).
@@ -98,17 +130,9 @@ fn write_ticket_document(
             fresh,
         }),
         Backend::Postgres => {
-            let document = if thread {
-                Expr::cust_with_values(
-                    format!("to_tsvector('simple', substr($1 || {THREAD_POSTGRES}, 1, 524288))"),
-                    [text.to_owned()],
-                )
-            } else {
-                Expr::cust_with_values("to_tsvector('simple', $1)", [text.to_owned()])
-            };
             let up = Query::update()
                 .table(Alias::new("tickets"))
-                .value(Alias::new("search"), document)
+                .value(Alias::new("search"), postgres_vector(text, thread))
                 .and_where(Expr::col(Alias::new("id")).eq(id))
                 .to_owned();
             tx.defer(&up);
@@ -258,17 +282,60 @@ fn any_prefix(terms: &[String]) -> (String, String) {
     (fts5, tsquery)
 }
 
-/// Adds a ranked any-term match to a select: on SQLite a join of the FTS5 `table` on
-/// `rowid = <owner>.seq` and `-bm25(table, weights)`, on PostgreSQL the owner's `search`
-/// vector against a tsquery in `config`, ranked by `ts_rank_cd`; either as column `score`.
-fn ranked_any(
+/// A search index that ranks matches on any of several terms ([`ranked_any`]).
+pub struct Ranked {
+    /// The table whose rows are found (its `seq` is the FTS5 row id; on PostgreSQL its
+    /// `search` column is the vector).
+    owner: &'static str,
+    /// SQLite's FTS5 table.
+    table: &'static str,
+    /// The FTS5 columns a term is looked for in.
+    columns: &'static str,
+    /// The column weights after the table in `bm25(…)`.
+    weights: &'static str,
+    /// PostgreSQL's text search configuration.
+    config: &'static str,
+}
+
+/// Published articles of the knowledge base: title and body, stemmed, the title weighted 5:1
+/// over the body (BM25 on SQLite; weights A and B on PostgreSQL).
+pub const KB_ARTICLES: Ranked = Ranked {
+    owner: "kb_articles",
+    table: "kb_fts",
+    columns: "{title body}",
+    weights: ", 0.0, 5.0, 1.0",
+    config: "english",
+};
+
+/// Tickets (`tickets` joined as in `base_select`), their whole document: similar tickets are
+/// found this way.
+pub const TICKETS: Ranked = Ranked {
+    owner: "tickets",
+    table: "tickets_fts",
+    columns: "body",
+    weights: "",
+    config: "simple",
+};
+
+/// Adds to a select of `index`'s owner the match on any of `terms` (prefix) and a `score`
+/// column, higher is better: on SQLite a join of the FTS5 table on `rowid = <owner>.seq`
+/// and `-bm25(table, weights)`, on PostgreSQL the owner's `search` vector against a tsquery,
+/// ranked by `ts_rank_cd`.
+pub fn ranked_any(
     backend: Backend,
     ws: WorkspaceId,
     terms: &[String],
     q: &mut sea_query::SelectStatement,
-    (owner, table, columns, weights, config): (&str, &str, &str, &str, &str),
+    index: &Ranked,
 ) {
     use sea_query::{Alias, JoinType};
+    let Ranked {
+        owner,
+        table,
+        columns,
+        weights,
+        config,
+    } = *index;
     let (fts5, tsquery) = any_prefix(terms);
     match backend {
         Backend::Sqlite => {
@@ -300,30 +367,6 @@ fn ranked_any(
             ));
         }
     }
-}
-
-/// Adds to a select of `kb_articles` the match on `terms` (any of them, stemmed, prefix)
-/// and a `score` column, higher is better: BM25 on SQLite (title weighted 5:1 over body),
-/// `ts_rank_cd` on PostgreSQL (title in weight A, body in B).
-pub fn kb_search(
-    backend: Backend,
-    ws: WorkspaceId,
-    terms: &[String],
-    q: &mut sea_query::SelectStatement,
-) {
-    ranked_any(
-        backend,
-        ws,
-        terms,
-        q,
-        (
-            "kb_articles",
-            "kb_fts",
-            "{title body}",
-            ", 0.0, 5.0, 1.0",
-            "english",
-        ),
-    );
 }
 
 /// Writes an article's search document (title and plain-text body) in the caller's
@@ -388,24 +431,6 @@ pub async fn unindex_article(tx: &mut Tx, id: crate::ids::ArticleId) -> Result<(
         tx.defer(&fts_delete("kb_fts", "kb_articles", id.0));
     }
     Ok(())
-}
-
-/// Adds to a ticket select (`tickets` joined as in `base_select`) the match on any of
-/// `terms` (prefix) and a `score` column, higher is better: BM25 on SQLite, `ts_rank_cd` on
-/// PostgreSQL. Similar tickets are found this way.
-pub fn ticket_search_any(
-    backend: Backend,
-    ws: WorkspaceId,
-    terms: &[String],
-    q: &mut sea_query::SelectStatement,
-) {
-    ranked_any(
-        backend,
-        ws,
-        terms,
-        q,
-        ("tickets", "tickets_fts", "body", "", "simple"),
-    );
 }
 
 /// Adds to a ticket select the change-feed order after a cursor `(xid, seq)`, and the

@@ -1,6 +1,7 @@
 //! Tickets and their tags: insert, find, list with filters, sort and both pagination styles,
 //! update, counters and queue statistics.
 
+mod counts;
 mod filters;
 mod reads;
 mod writes;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use super::customers::Customers;
 use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};
 use crate::tickets::status::{Channel, Kind, Priority, Status};
+pub use counts::*;
 pub use filters::*;
 pub use reads::*;
 pub use writes::*;

@@ -334,7 +334,13 @@ pub async fn similar(
         .and_where(col(Tickets::DeletedAt).is_null())
         .and_where(col(Tickets::MergedIntoId).is_null())
         .and_where(col(Tickets::Id).ne(except));
-    crate::store::dialect::ticket_search_any(tx.backend(), ws, terms, &mut q);
+    crate::store::dialect::ranked_any(
+        tx.backend(),
+        ws,
+        terms,
+        &mut q,
+        &crate::store::dialect::TICKETS,
+    );
     q.order_by_expr(Expr::cust("score"), Order::Desc)
         .order_by((Tickets::Table, Tickets::Id), Order::Desc)
         .limit(limit);

@@ -7,7 +7,7 @@ use super::*;
 use crate::error::Result;
 use crate::ids::{CustomerId, TicketId, WorkspaceId};
 use crate::store::customers::Customers;
-use crate::store::{Conn, Tx};
+use crate::store::{Conn, Tx, dialect};
 
 /// How a new ticket names its requester.
 pub enum RequesterKey<'a> {
@@ -167,38 +167,30 @@ pub async fn reserve_numbers(tx: &mut Tx, ws: WorkspaceId, start: i64, count: i6
 /// Inserts one ticket with its search document `document` and remembers its indexed columns
 /// as stored (see [`Indexed`]). On SQLite the row takes its change number in the insert itself
 /// (migration 0021), so the `tickets_change_ins` trigger does not write it a second time to
-/// number it, and the document goes to the index at commit. On PostgreSQL the document is a
-/// column of the row, written by the insert: set by an update after it, it cost a second
-/// version of the row, with an entry in every index, while the workspace's number counter was
-/// locked.
+/// number it, and the document goes to the index at commit; on PostgreSQL the insert writes
+/// the document's vector ([`dialect::new_ticket_document`]).
 pub async fn insert(tx: &mut Tx, row: &mut TicketRow, document: &str) -> Result<()> {
-    let rows = std::slice::from_ref(row);
-    match tx.backend() {
-        crate::store::Backend::Sqlite => {
-            tx.defer(&insert_statement(rows, Extra::ChangeNumber));
-            crate::store::dialect::index_ticket(tx, row.workspace_id, row.id, document, true)
-                .await?;
-        }
-        crate::store::Backend::Postgres => {
-            tx.defer(&insert_statement(rows, Extra::Document(document)));
-        }
-    }
+    let extra = match dialect::new_ticket_document(tx, row.workspace_id, row.id, document) {
+        None => Extra::ChangeNumber,
+        Some(vector) => Extra::Search(vector),
+    };
+    tx.defer(&insert_statement(std::slice::from_ref(row), extra));
     row.remember();
     Ok(())
 }
 
 /// What an insert of tickets writes besides their columns.
-enum Extra<'a> {
+enum Extra {
     Nothing,
     /// The next change number (SQLite, one row: the subquery is evaluated once a statement,
     /// so rows of one statement would share it).
     ChangeNumber,
-    /// The search document (PostgreSQL, one row).
-    Document(&'a str),
+    /// The search vector (PostgreSQL, one row).
+    Search(SimpleExpr),
 }
 
 /// The insert of `rows`, with `extra`.
-fn insert_statement(rows: &[TicketRow], extra: Extra<'_>) -> sea_query::InsertStatement {
+fn insert_statement(rows: &[TicketRow], extra: Extra) -> sea_query::InsertStatement {
     debug_assert!(
         matches!(extra, Extra::Nothing) || rows.len() == 1,
         "one row a statement"
@@ -206,7 +198,7 @@ fn insert_statement(rows: &[TicketRow], extra: Extra<'_>) -> sea_query::InsertSt
     let extra_column = match extra {
         Extra::Nothing => None,
         Extra::ChangeNumber => Some(Tickets::ChangeSeq.into_iden()),
-        Extra::Document(_) => Some(sea_query::Alias::new("search").into_iden()),
+        Extra::Search(_) => Some(sea_query::Alias::new("search").into_iden()),
     };
     let mut q = Query::insert();
     q.into_table(Tickets::Table).columns(
@@ -217,13 +209,10 @@ fn insert_statement(rows: &[TicketRow], extra: Extra<'_>) -> sea_query::InsertSt
     );
     for row in rows {
         let mut values = values_of(row);
-        match extra {
+        match &extra {
             Extra::Nothing => {}
             Extra::ChangeNumber => values.push(next_change_number()),
-            Extra::Document(d) => values.push(Expr::cust_with_values(
-                "to_tsvector('simple', $1)",
-                [d.to_owned()],
-            )),
+            Extra::Search(vector) => values.push(vector.clone()),
         }
         q.values_panic(values);
     }

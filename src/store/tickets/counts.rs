@@ -1,0 +1,188 @@
+//! How many tickets match: capped counts, the per-status counters, and the queue's counts.
+
+use sea_query::{Asterisk, Cond, Expr, ExprTrait, Query};
+
+use super::filters::{OverCap, note_seen, seen_lately, with_forms};
+use super::*;
+use crate::error::Result;
+use crate::ids::{GroupId, UserId, WorkspaceId};
+use crate::store::{Conn, dialect};
+
+/// Active tickets assigned to `me`, counted up to [`COUNT_CAP`] (the console counts them on
+/// every page; at a million tickets one agent's queue can hold 150,000).
+pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<Total> {
+    count_capped(
+        tx,
+        Cond::all()
+            .add(col(Tickets::WorkspaceId).eq(ws))
+            .add(col(Tickets::DeletedAt).is_null())
+            .add(col(Tickets::Status).is_in(ACTIVE))
+            .add(col(Tickets::AssigneeId).eq(me)),
+    )
+    .await
+}
+
+/// Counts the tickets `cond` selects, reading at most [`COUNT_CAP`] + 1 index entries.
+async fn count_capped(tx: &mut Conn, cond: Cond) -> Result<Total> {
+    let matching = Query::select()
+        .expr(Expr::val(1))
+        .from(Tickets::Table)
+        .cond_where(cond)
+        .limit(u64::try_from(COUNT_CAP + 1).unwrap_or(u64::MAX))
+        .to_owned();
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from_subquery(matching, sea_query::Alias::new("m"))
+        .to_owned();
+    Ok(Total::capped(tx.fetch_i64(&q).await?))
+}
+
+/// Counts stop here: a page never costs more than this many index entries to count, and a
+/// larger count is reported as "at least this many" (`total_is_exact: false`), as the large
+/// helpdesks do ("10,000+").
+pub const COUNT_CAP: i64 = 10_000;
+
+/// How many tickets match a filter: exact, or at least `n` when the count stopped at
+/// [`COUNT_CAP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub n: i64,
+    pub exact: bool,
+}
+
+impl Total {
+    /// No tickets.
+    pub const NONE: Total = Total { n: 0, exact: true };
+
+    pub(super) fn capped(n: i64) -> Self {
+        Total {
+            n: std::cmp::Ord::min(n, COUNT_CAP),
+            exact: n <= COUNT_CAP,
+        }
+    }
+
+    /// The count as shown: `10000+` where it stopped at the cap.
+    #[must_use]
+    pub fn label(self) -> String {
+        if self.exact {
+            self.n.to_string()
+        } else {
+            format!("{}+", self.n)
+        }
+    }
+}
+
+/// How many tickets match the filter. A filter on status alone (or none) is answered exactly
+/// by the per-status counters that triggers keep in the writing transaction (migration
+/// 0016); anything else is counted up to [`COUNT_CAP`].
+pub async fn count(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<Total> {
+    if f.statuses_only() {
+        let mut q = Query::select();
+        q.expr(Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
+            .from(StatusCounts::Table)
+            .and_where(Expr::col(StatusCounts::WorkspaceId).eq(ws));
+        if !f.statuses.is_empty() {
+            q.and_where(Expr::col(StatusCounts::Status).is_in(f.statuses.clone()));
+        }
+        return Ok(Total {
+            n: tx.fetch_i64(&q).await?,
+            exact: true,
+        });
+    }
+    let now = std::time::Instant::now();
+    if let Some(terms) = f.search_only()
+        && seen_lately::<OverCap>(tx, ws, terms, now)
+    {
+        return Ok(Total::capped(COUNT_CAP + 1));
+    }
+    let f = &with_forms(tx, f).await?;
+    if let Some(terms) = f.search_only()
+        && let Some(n) = dialect::count_matches(tx, ws, terms, &f.q_forms, COUNT_CAP + 1).await?
+    {
+        if n > COUNT_CAP {
+            note_seen::<OverCap>(tx, ws, terms, now);
+        }
+        return Ok(Total::capped(n));
+    }
+    let cond = filter_cond(ws, f, tx.backend(), false);
+    count_capped(tx, cond).await
+}
+
+#[derive(sea_query::Iden)]
+enum StatusCounts {
+    #[iden = "ticket_status_counts"]
+    Table,
+    WorkspaceId,
+    Status,
+}
+
+pub(super) async fn count_by<K>(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    column: Tickets,
+    extra: Cond,
+) -> Result<Vec<(K, i64)>>
+where
+    (K, i64): super::super::Row,
+{
+    let q = Query::select()
+        .expr_as(Expr::col(column), "k")
+        .expr_as(Expr::col(Asterisk).count(), "n")
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Tickets::DeletedAt).is_null())
+        .cond_where(extra)
+        .group_by_col(column)
+        .to_owned();
+    tx.fetch_all(&q).await
+}
+
+pub(super) async fn count_where(tx: &mut Conn, ws: WorkspaceId, cond: Cond) -> Result<i64> {
+    let q = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(ws))
+        .and_where(Expr::col(Tickets::DeletedAt).is_null())
+        .cond_where(cond)
+        .to_owned();
+    tx.fetch_i64(&q).await
+}
+
+/// Raw queue counts of a workspace (see `tickets::list::queue_stats`).
+pub struct QueueCounts {
+    pub by_status: Vec<(String, i64)>,
+    /// Active tickets by priority rank.
+    pub by_priority: Vec<(i64, i64)>,
+    /// Active tickets by group.
+    pub by_group: Vec<(Option<GroupId>, i64)>,
+    pub unassigned: i64,
+    pub mine: i64,
+    pub sla_overdue: i64,
+    pub sla_at_risk: i64,
+}
+
+/// Counts live tickets by status, and active ones (`new`, `open`, `pending`) by priority,
+/// group, assignment and SLA state at `now`.
+pub async fn queue_counts(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    me: UserId,
+    now: i64,
+) -> Result<QueueCounts> {
+    let active = || Cond::all().add(Expr::col(Tickets::Status).is_in(ACTIVE));
+    Ok(QueueCounts {
+        by_status: count_by(tx, ws, Tickets::Status, Cond::all()).await?,
+        by_priority: count_by(tx, ws, Tickets::Priority, active()).await?,
+        by_group: count_by(tx, ws, Tickets::GroupId, active()).await?,
+        unassigned: count_where(
+            tx,
+            ws,
+            active().add(Expr::col(Tickets::AssigneeId).is_null()),
+        )
+        .await?,
+        mine: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(me))).await?,
+        sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now)))
+            .await?,
+        sla_at_risk: count_where(tx, ws, at_risk(now)).await?,
+    })
+}
