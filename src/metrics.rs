@@ -11,6 +11,7 @@
 //! | `ferrodesk_job_duration_seconds` | histogram | `kind` |
 //! | `ferrodesk_scan_duration_seconds` | histogram | `scan` (SLA, time rules, daily report) |
 //! | `ferrodesk_scan_failures_total` | counter | `scan` |
+//! | `ferrodesk_sqlite_inline_reads_total` | counter | `outcome`: `answered` on the request's own thread, `handed_back` to a reader connection after a failure (SQLite only; `store::inline`) |
 //!
 //! and, read from the database when scraped (cheap: grouped counts of small tables and the
 //! per-status counters): `ferrodesk_jobs` (`kind`, `status`), `ferrodesk_job_oldest_due_seconds`
@@ -172,6 +173,19 @@ impl Metrics {
                 vec![("pool", pool.to_owned()), ("state", "idle".to_owned())],
                 idle as f64,
             ));
+        }
+        if let Some((answered, handed_back)) = store.inline_reads() {
+            for (outcome, n) in [("answered", answered), ("handed_back", handed_back)] {
+                self.recorder
+                    .register_counter(
+                        &key(
+                            "ferrodesk_sqlite_inline_reads_total",
+                            &[("outcome", outcome.to_owned())],
+                        ),
+                        &META,
+                    )
+                    .absolute(n);
+            }
         }
         {
             let mut last = self

@@ -66,6 +66,35 @@ impl Built {
     }
 }
 
+impl Built {
+    /// The kept SQLite text of a statement kept in a `static` (for a read that binds its own
+    /// values; see `store::inline`), checked against `build` and `values` as [`Built::render`]
+    /// checks them.
+    pub(super) fn sqlite_text(
+        &'static self,
+        build: impl FnOnce() -> SelectStatement,
+        values: &[Value],
+    ) -> &'static str {
+        #[cfg(debug_assertions)]
+        {
+            let (sql, built) = build().build_sqlx(SqliteQueryBuilder);
+            let kept = self.sqlite.get_or_init(|| sql.clone());
+            assert_eq!(*kept, sql, "a kept statement's text changed between runs");
+            assert_eq!(
+                built.0.0, values,
+                "the values given to a kept statement are not the ones its placeholders take"
+            );
+            kept
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            let _ = values;
+            self.sqlite
+                .get_or_init(|| build().build_sqlx(SqliteQueryBuilder).0)
+        }
+    }
+}
+
 impl Default for Built {
     fn default() -> Self {
         Self::new()

@@ -23,6 +23,7 @@ pub(crate) mod gauges;
 mod group;
 pub(crate) mod groups;
 pub(crate) mod idempotency;
+mod inline;
 pub(crate) mod integrations;
 pub mod jobs;
 pub(crate) mod kb;
@@ -71,6 +72,8 @@ enum Pools {
     Sqlite {
         read: std::sync::Arc<readers::Readers>,
         write: SqlitePool,
+        /// Point reads on the calling thread (`None` for an in-memory database).
+        inline: Option<std::sync::Arc<inline::Inline>>,
     },
     Postgres(PgPool),
 }
@@ -488,8 +491,13 @@ impl Store {
             .or_else(|| url.strip_prefix("sqlite:"))
             .context("database URL must start with sqlite:// or postgres://")?;
         let (read, write) = sqlite::open(path).await?;
+        let inline = inline::Inline::new(path).map(std::sync::Arc::new);
         let mut store = Store {
-            pools: Pools::Sqlite { read, write },
+            pools: Pools::Sqlite {
+                read,
+                write,
+                inline,
+            },
             memo: std::sync::Arc::default(),
             group: None,
             _listener: None,
@@ -556,6 +564,38 @@ impl Store {
         })
     }
 
+    /// Runs `read` on the calling thread (see [`inline`]): `None` on PostgreSQL, on an
+    /// in-memory SQLite database, or when the read failed, and the caller then asks
+    /// [`Store::read`]'s connection instead.
+    fn read_inline<R>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
+    ) -> Option<R> {
+        match &self.pools {
+            Pools::Sqlite {
+                inline: Some(inline),
+                ..
+            } => {
+                self.used();
+                inline.read(read)
+            }
+            _ => None,
+        }
+    }
+
+    /// SQLite reads answered on the calling thread and reads handed back from there to a
+    /// reader connection (see [`inline`]); `None` where there are none (PostgreSQL).
+    #[must_use]
+    pub fn inline_reads(&self) -> Option<(u64, u64)> {
+        match &self.pools {
+            Pools::Sqlite {
+                inline: Some(inline),
+                ..
+            } => Some(inline.counts()),
+            _ => None,
+        }
+    }
+
     fn used(&self) {
         self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
@@ -570,7 +610,7 @@ impl Store {
     #[must_use]
     pub fn pool_use(&self) -> Vec<(&'static str, u32, usize)> {
         match &self.pools {
-            Pools::Sqlite { read, write } => {
+            Pools::Sqlite { read, write, .. } => {
                 let (open, idle) = read.usage();
                 vec![
                     ("read", open, idle),
@@ -634,7 +674,14 @@ impl Store {
     /// Closes every pool (used on shutdown).
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { read, write } => {
+            Pools::Sqlite {
+                read,
+                write,
+                inline,
+            } => {
+                if let Some(inline) = inline {
+                    inline.close();
+                }
                 read.close().await;
                 write.close().await;
             }

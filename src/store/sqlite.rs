@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 /// connection shares, instead of being copied into each connection's own small cache: four
 /// readers each counting 10,000 rows of a 2.5 GB database spent their time re-reading pages
 /// their 4 MB caches had just dropped.
-const MMAP_BYTES: &str = "17179869184";
+pub(super) const MMAP_BYTES: &str = "17179869184";
 
 /// How often the checkpointer copies the WAL back into the database file: every 100 ms left
 /// the writer's own checkpoint a fifth of a second's commits to copy and made it the

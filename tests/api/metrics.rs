@@ -113,6 +113,23 @@ async fn exported(backend: Backend) {
         ),
         Some(1.0)
     );
+    // A ticket by id is read on the request's thread on SQLite, and only there.
+    let inline = |outcome: &str| {
+        value(
+            &text,
+            "ferrodesk_sqlite_inline_reads_total",
+            &[("outcome", outcome)],
+        )
+    };
+    match app.app.store.backend() {
+        ferrodesk::store::Backend::Sqlite => {
+            assert_eq!(inline("answered"), Some(3.0), "{text}");
+            assert_eq!(inline("handed_back"), Some(0.0), "{text}");
+        }
+        ferrodesk::store::Backend::Postgres => {
+            assert_eq!(inline("answered"), None, "{text}");
+        }
+    }
     assert_eq!(
         value(
             &text,

@@ -102,9 +102,15 @@ async fn unknown_words(app: TestApp) {
         "UPDATE tickets SET status = 'bogus' WHERE ticket_number = '{number}'"
     ))
     .await;
+    let before = app.app.store.inline_reads();
     let res = admin.get(&format!("/api/tickets/{id}")).await;
     assert_eq!(res.status.as_u16(), 500, "{}", res.body);
     assert_ne!(res.body["status"], "open");
+    // On SQLite the read on the request's thread fails to decode the row too and hands it
+    // to a reader connection, whose error is the answer.
+    if let (Some((_, handed)), Some((_, now))) = (before, app.app.store.inline_reads()) {
+        assert_eq!(now, handed + 1);
+    }
 }
 both!(
     an_unknown_stored_status_is_an_error_not_a_default,
@@ -706,3 +712,114 @@ async fn undone_numbers_come_back(app: TestApp) {
     assert_eq!(number(&next), first + 11);
 }
 both!(undone_ticket_numbers_come_back, undone_numbers_come_back);
+
+/// A ticket read on the request's thread (SQLite, `store::inline`) is the ticket a reader
+/// connection reads: every column of a row with all of them set, its tags in order, and
+/// nothing for a ticket deleted or of another workspace. PostgreSQL has no such reads.
+async fn inline_reads(app: TestApp) {
+    use ferrodesk::store::tickets;
+    let admin = app.admin().await;
+    let me = admin.get("/api/me").await.expect(200).clone();
+    let group = admin
+        .post("/api/groups", serde_json::json!({"name": "Inline"}))
+        .await
+        .expect(201)["id"]
+        .clone();
+    let category = admin
+        .post(
+            "/api/tickets/categories",
+            serde_json::json!({"name": "Reads"}),
+        )
+        .await
+        .expect(201)["id"]
+        .clone();
+    let t = admin
+        .post(
+            "/api/tickets",
+            serde_json::json!({
+                "subject": "Read on the request's thread ☃",
+                "description": "Every column set",
+                "requester_email": "inline@example.com",
+                "requester_name": "Zoë Inline",
+                "priority": "urgent",
+                "kind": "warranty",
+                "tags": ["zebra", "alpha", "mid"],
+                "external_ref": "CRM-42",
+                "group_id": group,
+                "category_id": category,
+                "custom_fields": {"serial": "SN-1"},
+            }),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let (ws, id) = ids_of(&t);
+    admin
+        .patch(
+            &format!("/api/tickets/{id}"),
+            serde_json::json!({"assignee_id": me["id"], "status": "pending"}),
+        )
+        .await
+        .expect(200);
+    admin
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            serde_json::json!({"body": "A reply sets the response columns"}),
+        )
+        .await
+        .expect(201);
+    let store = &app.app.store;
+    let before = store.inline_reads();
+    let (shown, tags) = tickets::get_with_tags(store, ws, id)
+        .await
+        .expect("read")
+        .expect("found");
+    let mut conn = store.read().await.expect("reader");
+    let (read, read_tags) = tickets::find_with_tags(&mut conn, ws, id, false)
+        .await
+        .expect("read")
+        .expect("found");
+    drop(conn);
+    assert_eq!(
+        serde_json::to_value(&shown).expect("json"),
+        serde_json::to_value(&read).expect("json")
+    );
+    assert_eq!(tags, ["alpha", "mid", "zebra"]);
+    assert_eq!(tags, read_tags);
+    for set in [
+        shown.assignee_id.is_some(),
+        shown.group_id.is_some(),
+        shown.category_id.is_some(),
+        shown.first_response_at.is_some(),
+        shown.custom_fields.contains("SN-1"),
+    ] {
+        assert!(set, "{shown:?}");
+    }
+    assert_eq!(shown.requester_name, "Zoë Inline");
+    match (before, store.inline_reads()) {
+        (Some((answered, handed)), Some(after)) => assert_eq!(after, (answered + 1, handed)),
+        (None, None) => assert_eq!(store.backend(), ferrodesk::store::Backend::Postgres),
+        other => panic!("inline reads changed backends: {other:?}"),
+    }
+    let elsewhere = WorkspaceId(uuid::Uuid::now_v7());
+    assert!(
+        tickets::get_with_tags(store, elsewhere, id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    admin
+        .delete(&format!("/api/tickets/{id}"))
+        .await
+        .expect(204);
+    assert!(
+        tickets::get_with_tags(store, ws, id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+both!(
+    a_ticket_read_on_the_requests_thread_is_the_ticket_a_reader_reads,
+    inline_reads
+);

@@ -281,8 +281,7 @@ pub async fn get_ticket(
 ) -> Result<Response> {
     actor.require(crate::auth::Permission::ViewTickets)?;
     super::only(&params, &["include"])?;
-    let mut tx = app.store.read().await?;
-    let (row, tags) = service::load_with_tags(&mut tx, actor.workspace_id, &id, false).await?;
+    let (row, tags) = service::get_with_tags(&app.store, actor.workspace_id, &id).await?;
     let include: Vec<String> = params
         .get("include")
         .map(|v| {
@@ -309,6 +308,7 @@ pub async fn get_ticket(
         "ticket".into(),
         json!(TicketView::from_row(&row, tags, now_micros())),
     );
+    let mut tx = app.store.read().await?;
     body.extend(side_load(&mut tx, &actor, std::slice::from_ref(&row), &include).await?);
     let mut res = axum::Json(serde_json::Value::Object(body)).into_response();
     res.headers_mut().insert(header::ETAG, etag(row.version));

@@ -3,6 +3,7 @@
 
 mod counts;
 mod filters;
+mod inline;
 mod reads;
 mod writes;
 
@@ -15,6 +16,7 @@ use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId}
 use crate::tickets::status::{Channel, Kind, Priority, Status};
 pub use counts::*;
 pub use filters::*;
+pub use inline::get_with_tags;
 pub use reads::*;
 pub use writes::*;
 

@@ -36,15 +36,15 @@ async fn to_write(tx: &mut Conn, q: &sea_query::SelectStatement) -> Result<Optio
 
 /// A ticket row with its tags joined in one text (see `dialect::tags_joined`).
 #[derive(sqlx::FromRow)]
-struct TaggedRow {
+pub(super) struct TaggedRow {
     #[sqlx(flatten)]
-    ticket: TicketRow,
-    tags_joined: Option<String>,
+    pub(super) ticket: TicketRow,
+    pub(super) tags_joined: Option<String>,
 }
 
 impl TaggedRow {
     /// The row and its tags.
-    fn split(self) -> (TicketRow, Vec<String>) {
+    pub(super) fn split(self) -> (TicketRow, Vec<String>) {
         let tags = self
             .tags_joined
             .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
@@ -54,7 +54,7 @@ impl TaggedRow {
 }
 
 /// The select of one live ticket of the workspace with its tags joined ([`TaggedRow`]).
-fn tagged_select(
+pub(super) fn tagged_select(
     backend: crate::store::Backend,
     ws: WorkspaceId,
     id: TicketId,
@@ -70,6 +70,9 @@ fn tagged_select(
     q
 }
 
+/// The statement of [`find_with_tags`] without a lock (also read inline: `super::inline`).
+pub(super) static TAGGED: Built = Built::new();
+
 /// One live ticket of the workspace and its tags (sorted), in one statement; locked for
 /// update on PostgreSQL when `lock` is set.
 pub async fn find_with_tags(
@@ -78,7 +81,6 @@ pub async fn find_with_tags(
     id: TicketId,
     lock: bool,
 ) -> Result<Option<(TicketRow, Vec<String>)>> {
-    static PLAIN: Built = Built::new();
     static LOCKED: Built = Built::new();
     let backend = tx.backend();
     let build = move || {
@@ -88,7 +90,7 @@ pub async fn find_with_tags(
         }
         q
     };
-    let kept = if lock { &LOCKED } else { &PLAIN };
+    let kept = if lock { &LOCKED } else { &TAGGED };
     let row: Option<TaggedRow> = tx
         .fetch_optional_built(kept, build, vec![id.into(), ws.into()])
         .await?;

@@ -65,6 +65,22 @@ pub async fn load_with_tags(
     Ok((row, tags))
 }
 
+/// A ticket by id or number with its tags, to show: asked by id, one statement, which SQLite
+/// answers on the calling thread (`store::tickets::get_with_tags`).
+pub async fn get_with_tags(
+    store: &store::Store,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<(TicketRow, Vec<String>)> {
+    if let Some(id) = key_id(key)? {
+        return store::tickets::get_with_tags(store, ws, id)
+            .await?
+            .ok_or(Error::NotFound);
+    }
+    let mut conn = store.read().await?;
+    load_with_tags(&mut conn, ws, key, false).await
+}
+
 /// A ticket to reply to, locked, with its tags and what the reply must look up besides
 /// ([`store::tickets::ReplyHints`]): one statement when asked by id. Asked by number, the hints
 /// are all set (the reply looks everything up).
