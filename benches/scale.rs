@@ -220,9 +220,9 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
     let get_floor = store_p50(2000, |i| {
         let store = &store;
         let id = tids[i % tids.len()];
+        // The read the server answers with (on SQLite on the calling thread).
         async move {
-            let mut c = store.read().await.expect("conn");
-            ferrodesk::store::tickets::find_with_tags(&mut c, ws, id, false)
+            ferrodesk::store::tickets::get_with_tags(store, ws, id)
                 .await
                 .expect("get");
         }
