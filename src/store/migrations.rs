@@ -44,6 +44,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     22 "0022" "search_is_not_a_change",
     23 "0023" "search_merges",
     24 "0024" "search_words",
+    25 "0025" "status_recent",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

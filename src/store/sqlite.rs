@@ -114,7 +114,8 @@ impl WalWatch {
 }
 
 /// Gives planner statistics to the indexes that lack them in a database that has them (an
-/// index a migration rebuilt, as 0020 did the facets index). SQLite drops an index's rows of
+/// index a migration built or rebuilt, as 0020 did the facets index and 0025 adds one), by
+/// measuring their whole tables. SQLite drops an index's rows of
 /// `sqlite_stat1` with the index; the planner then guesses its selectivity while it knows the
 /// others', and at a million tickets it chose the new index for the plain status list (30 ms
 /// instead of 0.5). Only tables with rows count (SQLite leaves some indexes of an empty table
@@ -129,26 +130,33 @@ pub(super) async fn analyze_unmeasured(write: &SqlitePool) -> anyhow::Result<()>
     if analyzed.is_none() {
         return Ok(());
     }
-    let missing: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'index' \
+    // Tables, not indexes: the planner weighs one index against another by their figures,
+    // so all of a table's are measured at the same moment. A new index measured alone, beside
+    // others measured when the table was a sixth of its size, made it sort a status's tickets
+    // instead of walking the new index made for that page.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'index' \
          AND tbl_name IN (SELECT tbl FROM sqlite_stat1 WHERE CAST(stat AS INTEGER) > 0) \
          AND name NOT IN (SELECT idx FROM sqlite_stat1 WHERE idx IS NOT NULL)",
     )
     .fetch_all(&mut *conn)
     .await?;
-    if missing.is_empty() {
+    if tables.is_empty() {
         return Ok(());
     }
-    // A whole measure (a few seconds at a million tickets, once): a sampled one
+    // A whole measure (seconds at a million tickets, once): a sampled one
     // (`analysis_limit`) put the workspace column of the rebuilt index at 20,001 rows of a
     // million while the other indexes said a million, and the planner trusted the new one.
     sqlx::query("PRAGMA analysis_limit = 0")
         .execute(&mut *conn)
         .await?;
-    for index in missing {
-        tracing::info!(index, "Measuring a new index for the query planner");
+    for table in tables {
+        tracing::info!(
+            table,
+            "Measuring a table with a new index for the query planner"
+        );
         // The name comes from the schema itself, quoted as an identifier.
-        let sql = format!("ANALYZE \"{}\"", index.replace('"', "\"\""));
+        let sql = format!("ANALYZE \"{}\"", table.replace('"', "\"\""));
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut *conn)
             .await?;
