@@ -43,6 +43,19 @@ impl Built {
         build: impl FnOnce() -> SelectStatement,
         values: Vec<Value>,
     ) -> (String, SqlxValues) {
+        let sql = self.text(backend, build, &values).to_owned();
+        (sql, SqlxValues(Values(values)))
+    }
+
+    /// The kept SQL for `backend`, rendered from `build` the first time; debug builds render
+    /// it every time and check it and `values` against the kept text. Also for a read that
+    /// binds its own values (`store::inline`).
+    pub(super) fn text(
+        &self,
+        backend: Backend,
+        build: impl FnOnce() -> SelectStatement,
+        values: &[Value],
+    ) -> &str {
         let (cell, render): (_, Render) = match backend {
             Backend::Sqlite => (&self.sqlite, |q| q.build_sqlx(SqliteQueryBuilder)),
             Backend::Postgres => (&self.postgres, |q| q.build_sqlx(PostgresQueryBuilder)),
@@ -56,41 +69,12 @@ impl Built {
                 built.0.0, values,
                 "the values given to a kept statement are not the ones its placeholders take"
             );
-            (sql, SqlxValues(Values(values)))
-        }
-        #[cfg(not(debug_assertions))]
-        {
-            let sql = cell.get_or_init(|| render(&build()).0).clone();
-            (sql, SqlxValues(Values(values)))
-        }
-    }
-}
-
-impl Built {
-    /// The kept SQLite text of a statement kept in a `static` (for a read that binds its own
-    /// values; see `store::inline`), checked against `build` and `values` as [`Built::render`]
-    /// checks them.
-    pub(super) fn sqlite_text(
-        &'static self,
-        build: impl FnOnce() -> SelectStatement,
-        values: &[Value],
-    ) -> &'static str {
-        #[cfg(debug_assertions)]
-        {
-            let (sql, built) = build().build_sqlx(SqliteQueryBuilder);
-            let kept = self.sqlite.get_or_init(|| sql.clone());
-            assert_eq!(*kept, sql, "a kept statement's text changed between runs");
-            assert_eq!(
-                built.0.0, values,
-                "the values given to a kept statement are not the ones its placeholders take"
-            );
             kept
         }
         #[cfg(not(debug_assertions))]
         {
             let _ = values;
-            self.sqlite
-                .get_or_init(|| build().build_sqlx(SqliteQueryBuilder).0)
+            cell.get_or_init(|| render(&build()).0)
         }
     }
 }

@@ -78,7 +78,7 @@ impl Inline {
     }
 
     /// Reads answered here and reads handed back, since the store opened.
-    pub(super) fn counts(&self) -> (u64, u64) {
+    fn counts(&self) -> (u64, u64) {
         (
             self.answered.load(Ordering::Relaxed),
             self.handed_back.load(Ordering::Relaxed),
@@ -86,10 +86,7 @@ impl Inline {
     }
 
     /// Runs `read` on a connection of its own; `None` (with a warning) when it failed.
-    pub(crate) fn read<R>(
-        &self,
-        read: impl FnOnce(&Connection) -> rusqlite::Result<R>,
-    ) -> Option<R> {
+    fn read<R>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Option<R> {
         if self.closed.load(Ordering::Relaxed) {
             return None;
         }
@@ -133,6 +130,38 @@ impl Inline {
                 None
             }
         }
+    }
+}
+
+impl super::Store {
+    /// The inline reads of a SQLite store on a file.
+    fn inline(&self) -> Option<&Inline> {
+        match &self.pools {
+            super::Pools::Sqlite {
+                inline: Some(inline),
+                ..
+            } => Some(inline),
+            _ => None,
+        }
+    }
+
+    /// Runs `read` on the calling thread: `None` on PostgreSQL, on an in-memory SQLite
+    /// database, or when the read failed, and the caller then asks [`super::Store::read`]'s
+    /// connection instead (which counts as the store's use).
+    pub(super) fn read_inline<R>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+    ) -> Option<R> {
+        let answer = self.inline()?.read(read)?;
+        self.used();
+        Some(answer)
+    }
+
+    /// SQLite reads answered on the calling thread and reads handed back from there to a
+    /// reader connection; `None` where there are none (PostgreSQL).
+    #[must_use]
+    pub fn inline_reads(&self) -> Option<(u64, u64)> {
+        self.inline().map(Inline::counts)
     }
 }
 

@@ -564,39 +564,7 @@ impl Store {
         })
     }
 
-    /// Runs `read` on the calling thread (see [`inline`]): `None` on PostgreSQL, on an
-    /// in-memory SQLite database, or when the read failed, and the caller then asks
-    /// [`Store::read`]'s connection instead.
-    fn read_inline<R>(
-        &self,
-        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
-    ) -> Option<R> {
-        match &self.pools {
-            Pools::Sqlite {
-                inline: Some(inline),
-                ..
-            } => {
-                self.used();
-                inline.read(read)
-            }
-            _ => None,
-        }
-    }
-
-    /// SQLite reads answered on the calling thread and reads handed back from there to a
-    /// reader connection (see [`inline`]); `None` where there are none (PostgreSQL).
-    #[must_use]
-    pub fn inline_reads(&self) -> Option<(u64, u64)> {
-        match &self.pools {
-            Pools::Sqlite {
-                inline: Some(inline),
-                ..
-            } => Some(inline.counts()),
-            _ => None,
-        }
-    }
-
-    fn used(&self) {
+    pub(super) fn used(&self) {
         self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 

@@ -32,7 +32,11 @@ pub(super) fn read(
     id: TicketId,
 ) -> rusqlite::Result<Option<(TicketRow, Vec<String>)>> {
     let values = vec![id.into(), ws.into()];
-    let sql = TAGGED.sqlite_text(|| tagged_select(Backend::Sqlite, ws, id), &values);
+    let sql = TAGGED.text(
+        Backend::Sqlite,
+        || tagged_select(Backend::Sqlite, ws, id),
+        &values,
+    );
     let params = values
         .iter()
         .map(bind)
