@@ -1,7 +1,8 @@
 //! Group commit on SQLite. SQLite has one writer, and every commit writes each page it
 //! touched to the WAL: writes that arrive together run in one transaction, each inside its
-//! own savepoint (so one failing write does not affect the others), which shares the index
-//! and table pages between them and halves the trips to SQLite's thread. The ticket create
+//! own savepoint (so one failing write does not affect the others; sent only when needed, see
+//! `store/savepoint.rs`), which shares the index and table pages between them and halves the
+//! trips to SQLite's thread. The ticket create
 //! path uses it through [`Store::write_grouped`]; PostgreSQL runs such writes concurrently,
 //! each in its own transaction.
 
@@ -198,13 +199,29 @@ async fn write_batch(store: &Store, batch: Vec<Request>, held: Held) -> Held {
             continue;
         }
         let (savepoint, release, rollback) = SAVEPOINTS[i];
-        tx.defer_raw(savepoint);
+        tx.savepoint_lazily(savepoint);
         let mark = tx.mark();
-        if let Ok(Keep::Commit(())) = (r.run)(&mut tx).await {
-            tx.defer_raw(release);
+        let keep = matches!((r.run)(&mut tx).await, Ok(Keep::Commit(())));
+        let ended = tx.end_savepoint(!keep);
+        if ended.in_doubt {
+            // Statements of the writes before this one failed where some of them may have
+            // run: none of the batch can commit.
+            failed = Some(Error::Internal(anyhow::anyhow!(
+                "a write grouped with this one failed"
+            )));
+            continue;
+        }
+        if keep {
+            if ended.sent {
+                tx.defer_raw(release);
+            }
             continue;
         }
         tx.undo_after(mark);
+        if !ended.sent {
+            // None of its statements reached SQLite: dropping them from the queue undid it.
+            continue;
+        }
         // Undo this write only; the others in the batch stay.
         let undone = async {
             tx.execute_raw(rollback).await?;

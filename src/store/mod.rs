@@ -35,6 +35,7 @@ pub mod notifications;
 pub(crate) mod presence;
 mod readers;
 pub(crate) mod rules;
+mod savepoint;
 pub(crate) mod sla;
 pub mod sqlite;
 pub mod tickets;
@@ -130,6 +131,9 @@ pub struct Conn {
     /// SQLite: memo entries this transaction changed ahead of its commit, forgotten when it
     /// does not commit (see [`Tx::changed_ahead`]).
     ahead: Vec<memo::Entry>,
+    /// SQLite: the savepoint of the grouped write under way, sent only when that write's own
+    /// statements go to SQLite before it ends (see [`savepoint`]).
+    savepoint: Option<savepoint::Savepoint>,
     /// Writes of sign-in facts under way: dropped with the connection, after its commit or
     /// rollback (the last field, so after the link).
     writing: Vec<memo::Writing>,
@@ -181,12 +185,14 @@ macro_rules! run {
         if $self.backend() == Backend::Sqlite {
             let ($sql, $args) = $self.sqlite_command(Some($q.build_sqlx(SqliteQueryBuilder)));
             let $c = $self.sqlite()?;
-            $body
+            let ran = $body;
+            $self.ran(&ran);
+            Ok(ran?)
         } else {
             $self.flush().await?;
             let ($sql, $args) = $q.build_sqlx(PostgresQueryBuilder);
             let $c = $self.pg()?;
-            $body
+            Ok($body?)
         }
     }};
 }
@@ -203,6 +209,7 @@ impl Conn {
             memo: memo.clone(),
             wakes: Vec::new(),
             ahead: Vec::new(),
+            savepoint: None,
             writing: Vec::new(),
         }
     }
@@ -238,32 +245,6 @@ impl Conn {
         }
     }
 
-    /// SQLite: the pending `BEGIN`, the queued writes and then `last`, as one query string.
-    /// SQLite binds unnamed `?` parameters in order across the statements of one string, so
-    /// the values are simply chained. Only the last statement may return rows.
-    fn sqlite_command(
-        &mut self,
-        last: Option<(String, sea_query_sqlx::SqlxValues)>,
-    ) -> (String, sea_query_sqlx::SqlxValues) {
-        let mut sql = String::new();
-        let mut values = sea_query::Values(Vec::new());
-        if self.begin_pending {
-            sql.push_str("BEGIN IMMEDIATE;\n");
-            self.begin_pending = false;
-            self.open = true;
-        }
-        for (s, v) in std::mem::take(&mut self.pending) {
-            sql.push_str(&s);
-            sql.push_str(";\n");
-            values.0.extend(v.0);
-        }
-        if let Some((s, v)) = last {
-            sql.push_str(&s);
-            values.0.extend(v.0.0);
-        }
-        (sql, sea_query_sqlx::SqlxValues(values))
-    }
-
     /// Runs the queued writes now.
     async fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
@@ -271,9 +252,11 @@ impl Conn {
         }
         if self.backend() == Backend::Sqlite {
             let (sql, args) = self.sqlite_command(None);
-            sqlx::query_with(AssertSqlSafe(sql), args)
+            let ran = sqlx::query_with(AssertSqlSafe(sql), args)
                 .execute(self.sqlite()?)
-                .await?;
+                .await;
+            self.ran(&ran);
+            ran?;
             return Ok(());
         }
         for (s, v) in deferred::postgres_statements(std::mem::take(&mut self.pending)) {
@@ -286,6 +269,8 @@ impl Conn {
 
     /// The underlying connection, after running queued writes (for dialect-specific SQL).
     pub(crate) async fn link(&mut self) -> Result<&mut Link> {
+        // What the caller runs on the link may write.
+        self.place_savepoint(true);
         self.flush().await?;
         if self.begin_pending {
             sqlx::query("BEGIN IMMEDIATE")
@@ -299,32 +284,32 @@ impl Conn {
 
     /// Fetches all rows of a query.
     pub async fn fetch_all<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Vec<T>> {
-        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(
+        run!(self, q, |c, sql, args| sqlx::query_as_with::<_, T, _>(
             AssertSqlSafe(sql),
             args
         )
         .fetch_all(c)
-        .await?))
+        .await)
     }
 
     /// Fetches at most one row.
     pub async fn fetch_optional<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<Option<T>> {
-        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(
+        run!(self, q, |c, sql, args| sqlx::query_as_with::<_, T, _>(
             AssertSqlSafe(sql),
             args
         )
         .fetch_optional(c)
-        .await?))
+        .await)
     }
 
     /// Fetches exactly one row.
     pub async fn fetch_one<T: Row>(&mut self, q: &impl SqlxBinder) -> Result<T> {
-        run!(self, q, |c, sql, args| Ok(sqlx::query_as_with::<_, T, _>(
+        run!(self, q, |c, sql, args| sqlx::query_as_with::<_, T, _>(
             AssertSqlSafe(sql),
             args
         )
         .fetch_one(c)
-        .await?))
+        .await)
     }
 
     /// Fetches one `i64` (a count, a sequence value).
@@ -392,13 +377,13 @@ impl Tx {
         // SQLite reports a row count for every statement of a command (`BEGIN` repeats the
         // last one) and they add up: run what is queued apart so the count is this one's.
         self.link().await?;
-        run!(self, q, |c, sql, args| Ok(sqlx::query_with(
+        run!(self, q, |c, sql, args| sqlx::query_with(
             AssertSqlSafe(sql),
             args
         )
         .execute(c)
-        .await?
-        .rows_affected()))
+        .await
+        .map(|done| done.rows_affected()))
     }
 
     /// Runs queued writes and commits a transaction; a plain connection just runs the writes.

@@ -369,6 +369,150 @@ both!(
     grouped_search_documents
 );
 
+/// Grouped writes are undone alone, whether or not their statements had reached SQLite, and
+/// a batch in which an earlier write's queued statement fails once a later write's read sends
+/// it commits none of its writes. Four writes in one batch: the first keeps its row; the
+/// second queues a row and fails before anything sent it (SQLite: the row is dropped from the
+/// queue, no savepoint was ever sent); the third queues a row, reads (which sends the first
+/// write's row, the savepoint and its own row in one command) and fails (rolled back to its
+/// savepoint, the first write's row staying); the fourth keeps its row. Then three more:
+/// the first queues a good row and a duplicate key; the second's read sends them and fails
+/// on the duplicate, after the good row ran; the third queues a row. On SQLite none of the
+/// three commits (the first must not be told its half-written write succeeded); on
+/// PostgreSQL each write is a transaction of its own and only the duplicate's fails.
+async fn grouped_undo(app: TestApp) {
+    use ferrodesk::error::Error;
+    use ferrodesk::store::{Keep, Work};
+    use sea_query::{Alias, Expr, ExprTrait, Query};
+    app.raw_sql("CREATE TABLE probe (id INTEGER PRIMARY KEY)")
+        .await;
+    let probe = || Alias::new("probe");
+    let insert = move |id: i64| {
+        Query::insert()
+            .into_table(probe())
+            .columns([Alias::new("id")])
+            .values_panic([id.into()])
+            .to_owned()
+    };
+    let count = move || {
+        Query::select()
+            .expr(Expr::col(Alias::new("id")).count())
+            .from(probe())
+            .to_owned()
+    };
+    // What a write does: queue rows, maybe read, then keep or fail.
+    #[derive(Clone, Copy)]
+    enum Then {
+        Keep,
+        Fail,
+        ReadThenFail,
+        ReadThenKeep,
+    }
+    let write = |rows: Vec<i64>, then: Then| {
+        let work: Work<i64> = Box::new(move |tx| {
+            Box::pin(async move {
+                for id in rows {
+                    tx.defer(&insert(id));
+                }
+                let seen = match then {
+                    Then::ReadThenFail | Then::ReadThenKeep => tx.fetch_i64(&count()).await?,
+                    Then::Keep | Then::Fail => -1,
+                };
+                match then {
+                    Then::Keep | Then::ReadThenKeep => Ok(Keep::Commit(seen)),
+                    Then::Fail | Then::ReadThenFail => Err(Error::bad_request("undone")),
+                }
+            })
+        });
+        app.app.store.write_grouped(work)
+    };
+    // A write that holds the writer until the batch behind it is queued, so that the writes
+    // after it share one batch, in order.
+    let gated = |writes: Vec<(Vec<i64>, Then)>| async {
+        let (entered, inside) = tokio::sync::oneshot::channel::<()>();
+        let (open, gate) = tokio::sync::oneshot::channel::<()>();
+        let hold: Work<i64> = Box::new(move |_tx| {
+            Box::pin(async move {
+                let _ = entered.send(());
+                let _ = gate.await;
+                Ok(Keep::Commit(0))
+            })
+        });
+        let held = app.app.store.write_grouped(hold);
+        let queued = async {
+            let _ = inside.await;
+            // Polled in order: each write is queued on its first poll, then the gate opens.
+            let release = async {
+                let _ = open.send(());
+                Ok(-1_i64)
+            };
+            type Answer<'a> =
+                std::pin::Pin<Box<dyn std::future::Future<Output = Result<i64, Error>> + 'a>>;
+            let mut all: Vec<Answer<'_>> = writes
+                .into_iter()
+                .map(|(rows, then)| Box::pin(write(rows, then)) as Answer)
+                .collect();
+            all.push(Box::pin(release));
+            futures_util::future::join_all(all).await
+        };
+        let (held, mut answers) = tokio::join!(held, queued);
+        held.expect("the gate write");
+        answers.pop();
+        answers
+    };
+    let stored = || async {
+        app.raw_texts("SELECT CAST(id AS TEXT) FROM probe ORDER BY id")
+            .await
+            .join(",")
+    };
+    let sqlite = app.app.store.backend() == ferrodesk::store::Backend::Sqlite;
+
+    let first = gated(vec![
+        (vec![1], Then::Keep),
+        (vec![2], Then::Fail),
+        (vec![3], Then::ReadThenFail),
+        (vec![4], Then::Keep),
+    ])
+    .await;
+    assert!(
+        matches!(first[0], Ok(-1)),
+        "kept: {:?}",
+        first[0].as_ref().err()
+    );
+    assert!(
+        first[1].is_err() && first[2].is_err(),
+        "the failing writes fail"
+    );
+    assert!(
+        matches!(first[3], Ok(-1)),
+        "kept: {:?}",
+        first[3].as_ref().err()
+    );
+    assert_eq!(stored().await, "1,4");
+
+    let second = gated(vec![
+        (vec![5, 1], Then::Keep),
+        (vec![], Then::ReadThenKeep),
+        (vec![7], Then::Keep),
+    ])
+    .await;
+    if sqlite {
+        assert!(
+            second.iter().all(Result::is_err),
+            "no write of a batch with a half-run write is told it committed"
+        );
+        assert_eq!(stored().await, "1,4");
+    } else {
+        assert!(second[0].is_err(), "the duplicate fails");
+        assert!(second[1].is_ok() && second[2].is_ok());
+        assert_eq!(stored().await, "1,4,7");
+    }
+    // The writer goes on.
+    assert!(matches!(write(vec![8], Then::ReadThenKeep).await, Ok(n) if n >= 3));
+    assert!(stored().await.ends_with(",8"));
+}
+both!(grouped_writes_are_undone_alone, grouped_undo);
+
 /// A ticket indexed twice before one commit is found by its last document only; on SQLite,
 /// one dropped from the index after that is found by neither (PostgreSQL keeps the vector on
 /// the row and leaves deleted tickets out by their `deleted_at`).

@@ -131,18 +131,16 @@ pub async fn list_tickets(
     State(app): State<AppState>,
     Auth(actor): Auth,
     Query(params): Query,
-) -> Result<axum::Json<serde_json::Value>> {
+) -> Result<axum::Json<ListBody>> {
     let req = listing::parse(&params, &actor)?;
     let mut tx = app.store.read().await?;
     let page = listing::run(&mut tx, &actor, &req).await?;
     let now = now_micros();
-    let mut body = serde_json::Map::new();
-    let views: Vec<TicketView> = page
+    let tickets: Vec<TicketView> = page
         .rows
         .iter()
         .map(|r| TicketView::from_row(r, page.tags.get(&r.id).cloned().unwrap_or_default(), now))
         .collect();
-    body.insert("tickets".into(), json!(views));
     let pagination = match req.page {
         PageSpec::Offset { page: p, limit } => {
             let total = page.total.unwrap_or(crate::store::tickets::Total::NONE);
@@ -152,9 +150,23 @@ pub async fn list_tickets(
         }
         PageSpec::Cursor { limit, .. } => json!({"limit": limit, "next_cursor": page.next_cursor}),
     };
-    body.insert("pagination".into(), pagination);
-    body.extend(side_load(&mut tx, &actor, &page.rows, &req.include).await?);
-    Ok(axum::Json(serde_json::Value::Object(body)))
+    let side_loaded = side_load(&mut tx, &actor, &page.rows, &req.include).await?;
+    Ok(axum::Json(ListBody {
+        tickets,
+        pagination,
+        side_loaded,
+    }))
+}
+
+/// A page of [`list_tickets`], written straight to the response: turned into a JSON value
+/// first, a ticket's fifty fields went into a map of their own before being written out,
+/// which was a seventh of the page's time.
+#[derive(serde::Serialize)]
+pub struct ListBody {
+    tickets: Vec<TicketView>,
+    pagination: serde_json::Value,
+    #[serde(flatten)]
+    side_loaded: serde_json::Map<String, serde_json::Value>,
 }
 
 fn hash(bytes: &[u8]) -> Vec<u8> {
