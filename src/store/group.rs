@@ -2,9 +2,8 @@
 //! touched to the WAL: writes that arrive together run in one transaction, each inside its
 //! own savepoint (so one failing write does not affect the others; sent only when needed, see
 //! `store/savepoint.rs`), which shares the index and table pages between them and halves the
-//! trips to SQLite's thread. The ticket create
-//! path uses it through [`Store::write_grouped`]; PostgreSQL runs such writes concurrently,
-//! each in its own transaction.
+//! trips to SQLite's thread. The ticket create path uses it through [`Store::write_grouped`];
+//! PostgreSQL runs such writes concurrently, each in its own transaction.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -38,11 +38,11 @@ pub(super) struct Savepoint {
 }
 
 /// What became of a grouped write's savepoint ([`super::Tx::end_savepoint`]).
-pub struct Ended {
+pub(super) struct Ended {
     /// It was sent: undo the write with `ROLLBACK TO`, or end it with `RELEASE`.
-    pub sent: bool,
+    pub(super) sent: bool,
     /// A command carrying earlier writes' statements failed: the batch cannot commit.
-    pub in_doubt: bool,
+    pub(super) in_doubt: bool,
 }
 
 /// Errors after which every statement of the command has run (the row it answered could not
@@ -65,8 +65,8 @@ fn reads(sql: &str) -> bool {
 }
 
 impl super::Tx {
-    /// Opens grouped write's savepoint `open` (`SAVEPOINT cN`), to be sent only if the write's
-    /// own statements go to SQLite before [`super::Tx::end_savepoint`].
+    /// Opens a grouped write's savepoint `open` (`SAVEPOINT cN`), to be sent only if the
+    /// write's own statements go to SQLite before [`super::Tx::end_savepoint`].
     pub(super) fn savepoint_lazily(&mut self, open: &'static str) {
         self.0.savepoint = Some(Savepoint {
             open,
