@@ -45,6 +45,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     23 "0023" "search_merges",
     24 "0024" "search_words",
     25 "0025" "status_recent",
+    26 "0026" "assignee_counts",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

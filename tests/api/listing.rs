@@ -694,3 +694,124 @@ both!(
     status_counts_follow_creates_moves_and_deletes,
     status_counters
 );
+
+/// The per-agent counters of active tickets (the console's "My tickets", `mine` of the queue,
+/// and what least-busy assignment compares) follow every way a ticket enters, moves between
+/// and leaves an agent's queue through the API.
+async fn assignee_counters(app: TestApp) {
+    let admin = app.admin().await;
+    let agent = admin.user(&app, "agent").await;
+    let agent_id = agent.get("/api/me").await.expect(200)["id"].clone();
+    let admin_id = admin.get("/api/me").await.expect(200)["id"].clone();
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let assignee = if i % 2 == 0 { &agent_id } else { &admin_id };
+        let t = admin
+            .create_ticket(json!({
+                "subject": format!("Queue {i}"),
+                "description": "x",
+                "requester_email": format!("q{i}@example.com"),
+                "assignee_id": assignee,
+            }))
+            .await;
+        ids.push(t["id"].as_str().expect("id").to_owned());
+    }
+    let unassigned = admin.ticket("Nobody's", "nobody@example.com").await;
+    let unassigned = unassigned["id"].as_str().expect("id");
+    // Moves within the active statuses change nobody's count; leaving them does.
+    admin
+        .put(
+            &format!("/api/tickets/{}/status", ids[0]),
+            json!({"status": "pending"}),
+        )
+        .await
+        .expect(200);
+    admin
+        .post(
+            &format!("/api/tickets/{}/comments", ids[2]),
+            json!({"body": "Working on it"}),
+        )
+        .await
+        .expect(201);
+    admin
+        .post_empty(&format!("/api/tickets/{}/resolve", ids[1]))
+        .await
+        .expect(200);
+    admin
+        .post_empty(&format!("/api/tickets/{}/close", ids[3]))
+        .await
+        .expect(200);
+    // Reopened, reassigned both ways, unassigned, merged away, deleted.
+    admin
+        .post_empty(&format!("/api/tickets/{}/reopen", ids[1]))
+        .await
+        .expect(200);
+    admin
+        .patch(
+            &format!("/api/tickets/{}", ids[4]),
+            json!({"assignee_id": admin_id}),
+        )
+        .await
+        .expect(200);
+    agent
+        .post(
+            &format!("/api/tickets/{unassigned}/assign"),
+            json!({"assignee_id": "me"}),
+        )
+        .await
+        .expect(200);
+    admin
+        .post_empty(&format!("/api/tickets/{}/unassign", ids[5]))
+        .await
+        .expect(200);
+    admin
+        .post(
+            &format!("/api/tickets/{}/merge", ids[7]),
+            json!({"source_ticket_ids": [ids[6]]}),
+        )
+        .await
+        .expect(200);
+    admin
+        .delete(&format!("/api/tickets/{}", ids[2]))
+        .await
+        .expect(204);
+    // Agent: 0 (pending), 6 → merged, 2 → deleted, 4 → admin; plus the one taken: 2.
+    // Admin: 1 (reopened), 3 → closed, 5 → unassigned, 7, plus 4: 3.
+    for (who, want) in [(&agent, 2), (&admin, 3)] {
+        let queue = who.get("/api/tickets/queue").await.expect(200).clone();
+        let scanned = who
+            .get(
+                "/api/tickets?assignee_id=me&status=new,open,pending\
+                 &created_at_after=2000-01-01T00:00:00Z&limit=1",
+            )
+            .await
+            .expect(200)["pagination"]["total"]
+            .clone();
+        assert_eq!(queue["mine"], want, "{queue}");
+        assert_eq!(scanned, want);
+    }
+    // Least-busy assignment compares the same counts: the agent holds fewer.
+    let g = admin
+        .post(
+            "/api/groups",
+            json!({"name": "Queue", "member_ids": [agent_id, admin_id]}),
+        )
+        .await
+        .expect(201)["id"]
+        .clone();
+    let t = admin.ticket("Who takes it", "who@example.com").await;
+    let given = admin
+        .post(
+            &format!("/api/tickets/{}/assign", t["id"].as_str().expect("id")),
+            json!({"strategy": "least_busy", "group_id": g}),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(given["assignee_id"], agent_id, "{given}");
+    assert_eq!(agent.get("/api/tickets/queue").await.expect(200)["mine"], 3);
+}
+both!(
+    assignee_counts_follow_assignments_moves_and_deletes,
+    assignee_counters
+);

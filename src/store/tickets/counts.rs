@@ -8,18 +8,26 @@ use crate::error::Result;
 use crate::ids::{GroupId, UserId, WorkspaceId};
 use crate::store::{Conn, dialect};
 
-/// Active tickets assigned to `me`, counted up to [`COUNT_CAP`] (the console counts them on
-/// every page; at a million tickets one agent's queue can hold 150,000).
-pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<Total> {
-    count_capped(
-        tx,
-        Cond::all()
-            .add(col(Tickets::WorkspaceId).eq(ws))
-            .add(col(Tickets::DeletedAt).is_null())
-            .add(col(Tickets::Status).is_in(ACTIVE))
-            .add(col(Tickets::AssigneeId).eq(me)),
-    )
-    .await
+/// Active tickets (`new`, `open`, `pending`) assigned to `me`, exactly, from the counters that
+/// triggers keep in the writing transaction (migration 0026): the console shows this count on
+/// every page, and at a million tickets one agent's queue can hold hundreds of thousands.
+pub async fn count_mine(tx: &mut Conn, ws: WorkspaceId, me: UserId) -> Result<i64> {
+    let q = Query::select()
+        .expr(Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
+        .from(AssigneeCounts::Table)
+        .and_where(Expr::col(AssigneeCounts::WorkspaceId).eq(ws))
+        .and_where(Expr::col(AssigneeCounts::AssigneeId).eq(me))
+        .to_owned();
+    tx.fetch_i64(&q).await
+}
+
+/// Active tickets per agent (migration 0026).
+#[derive(sea_query::Iden)]
+pub(in crate::store) enum AssigneeCounts {
+    #[iden = "ticket_assignee_counts"]
+    Table,
+    WorkspaceId,
+    AssigneeId,
 }
 
 /// Counts the tickets `cond` selects, reading at most [`COUNT_CAP`] + 1 index entries.
@@ -180,7 +188,7 @@ pub async fn queue_counts(
             active().add(Expr::col(Tickets::AssigneeId).is_null()),
         )
         .await?,
-        mine: count_where(tx, ws, active().add(Expr::col(Tickets::AssigneeId).eq(me))).await?,
+        mine: count_mine(tx, ws, me).await?,
         sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now)))
             .await?,
         sla_at_risk: count_where(tx, ws, at_risk(now)).await?,

@@ -136,9 +136,6 @@ pub struct QueueStats {
     pub by_group: BTreeMap<String, i64>,
     pub unassigned: i64,
     pub mine: i64,
-    /// The console's `mine` stopped counting at the cap (it is at least `mine`).
-    #[serde(skip)]
-    pub mine_capped: bool,
     pub sla_overdue: i64,
     pub sla_at_risk: i64,
     pub total_active: i64,
@@ -239,9 +236,7 @@ pub async fn queue_stats_for_views(store: &store::Store, actor: &Actor) -> Resul
             }
         });
     }
-    let mine = store::tickets::count_mine(&mut conn, ws, actor.user_id).await?;
-    stats.mine = mine.n;
-    stats.mine_capped = !mine.exact;
+    stats.mine = store::tickets::count_mine(&mut conn, ws, actor.user_id).await?;
     Ok(stats)
 }
 
@@ -303,7 +298,6 @@ async fn counts_of(
         by_group,
         unassigned: c.unassigned,
         mine: c.mine,
-        mine_capped: false,
         sla_overdue: c.sla_overdue,
         sla_at_risk: c.sla_at_risk,
         total_active,

@@ -254,11 +254,7 @@ fn view_tabs(
     groups: &[crate::store::groups::GroupRow],
     view: &str,
 ) -> Vec<ViewTab> {
-    let mine = store::tickets::Total {
-        n: stats.mine,
-        exact: !stats.mine_capped,
-    }
-    .label();
+    let mine = stats.mine.to_string();
     let mut views = vec![
         ("mine", "My tickets".to_owned(), mine),
         (
