@@ -25,6 +25,16 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 /// ran 8–12 % faster.
 const WRITER_CHECKPOINT_PAGES: &str = "4000";
 
+/// The writer's page cache, in KiB (negative, as SQLite takes it): 8 MB. What it reads
+/// without changing comes from the memory map, so its cache holds mostly pages it wrote and
+/// the upper levels of the trees it writes to. A larger cache costs every commit more:
+/// when a b-tree page split reorders pages, SQLite parks one under the lock page's number
+/// (page 262,145 of 4 KiB pages), and the next commit then visits every cached page to drop
+/// those past the end of the file (`pcache1TruncateUnsafe`). With 64 MB that visit was 9.8 %
+/// of SQLite's thread during replies at 10k tickets (6,000 pages a commit), and it grows with
+/// the database up to the cache's size (docs/performance.md, ninth session).
+const WRITER_CACHE_KIB: &str = "-8192";
+
 /// Copies committed pages from the WAL into the database file on a connection of its own,
 /// so that the single writer, which still checkpoints every [`WRITER_CHECKPOINT_PAGES`],
 /// finds most of them copied already (a checkpoint was 6 % of its time under a stream of
@@ -184,9 +194,6 @@ pub(super) async fn open(
         .pragma("cache_size", "-4000")
         .pragma("mmap_size", MMAP_BYTES)
         .pragma("temp_store", "memory");
-    // The one writer keeps 64 MB of pages: every write walks the tables' and indexes'
-    // upper levels, and with the readers' small cache a large database would be re-read
-    // from the operating system on each (a third of the seed's time at 20k tickets).
     // A SQLite connection is a file handle that cannot go stale, so the pools do not
     // ping it before lending it out (sqlx's default): that ping was one more trip to the
     // connection's thread on every request.
@@ -196,7 +203,7 @@ pub(super) async fn open(
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(
             opts.clone()
-                .pragma("cache_size", "-65536")
+                .pragma("cache_size", WRITER_CACHE_KIB)
                 .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES),
         )
         .await
