@@ -104,7 +104,7 @@ pub async fn open_counts(
     }
     let q = Query::select()
         .column(AssigneeCounts::AssigneeId)
-        .expr(Expr::cust("CAST(n AS BIGINT)"))
+        .column(AssigneeCounts::N)
         .from(AssigneeCounts::Table)
         .and_where(Expr::col(AssigneeCounts::WorkspaceId).eq(ws))
         .and_where(Expr::col(AssigneeCounts::AssigneeId).is_in(users.iter().map(|u| u.0)))

@@ -28,6 +28,7 @@ pub(in crate::store) enum AssigneeCounts {
     Table,
     WorkspaceId,
     AssigneeId,
+    N,
 }
 
 /// Counts the tickets `cond` selects, reading at most [`COUNT_CAP`] + 1 index entries.

@@ -21,7 +21,8 @@ use crate::tickets::status::{Priority, Status};
 pub struct ViewTab {
     pub key: String,
     pub label: String,
-    /// The count as shown: `10000+` where it stopped at its cap.
+    /// The count as shown (exact: the tabs are counted in full, "My tickets" from the
+    /// per-agent counters).
     pub count: String,
     pub current: bool,
 }
