@@ -247,7 +247,10 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
         ("cursor page (status=open, 2nd page)", 4, target.wrk(4, "GET", &format!("/api/tickets?pagination=cursor&status=open&limit=20&cursor={cursor}"), "", false), None),
         ("search q=printer (common)", 4, target.wrk(4, "GET", "/api/tickets?q=printer&limit=20", "", false), Some(floors[3])),
         ("search rare term (one customer)", 4, target.wrk(4, "GET", &format!("/api/tickets?q={rare}&limit=20"), "", false), Some(floors[4])),
+        ("list unassigned (assignee_id=none)", 4, target.wrk(4, "GET", "/api/tickets?assignee_id=none&limit=20", "", false), None),
+        ("queue counts (/api/tickets/queue)", 4, target.wrk(4, "GET", "/api/tickets/queue", "", false), None),
         ("inbox page (console, view=all)", 4, target.wrk(4, "GET", "/?view=all", "", true), None),
+        ("inbox page (console, view=unassigned)", 4, target.wrk(4, "GET", "/?view=unassigned", "", true), None),
         ("create ticket", 16, target.wrk(16, "POST", "/api/tickets", r#"{"subject":"Bench {n}: router reboots","description":"It reboots every hour since the update.","requester_email":"bench@example.com","priority":"high","tags":["bench"]}"#, false), None),
         ("comment (public reply)", 16, target.wrk(16, "POST", "/api/tickets/{id}/comments", r#"{"body":"Bench reply {n}: please restart the router."}"#, false), None),
     ];

@@ -199,16 +199,6 @@ pub async fn rating_comments(
     conn.fetch_all(&q).await
 }
 
-/// A query prefixed with `EXPLAIN`.
-struct Explain<'a>(&'static str, &'a SelectStatement);
-
-impl sea_query_sqlx::SqlxBinder for Explain<'_> {
-    fn build_sqlx<T: sea_query::QueryBuilder>(&self, b: T) -> (String, sea_query_sqlx::SqlxValues) {
-        let (sql, values) = self.1.build_sqlx(b);
-        (format!("{}{sql}", self.0), values)
-    }
-}
-
 /// The plans of the reads that keep a fact table current, by name: SQLite's `EXPLAIN QUERY
 /// PLAN` or PostgreSQL's `EXPLAIN`, one line per step.
 pub async fn plans(conn: &mut Conn, ws: WorkspaceId) -> Result<Vec<(&'static str, String)>> {
@@ -237,18 +227,7 @@ async fn explain_all(conn: &mut Conn, ws: WorkspaceId) -> Result<Vec<(&'static s
     ];
     let mut out = Vec::new();
     for (name, q) in queries {
-        let text = match conn.backend() {
-            super::Backend::Sqlite => {
-                let rows: Vec<(i64, i64, i64, String)> =
-                    conn.fetch_all(&Explain("EXPLAIN QUERY PLAN ", &q)).await?;
-                rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
-            }
-            super::Backend::Postgres => {
-                let rows: Vec<(String,)> = conn.fetch_all(&Explain("EXPLAIN ", &q)).await?;
-                rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
-            }
-        };
-        out.push((name, text));
+        out.push((name, super::explain::plan_of(conn, &q).await?));
     }
     Ok(out)
 }

@@ -46,6 +46,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     24 "0024" "search_words",
     25 "0025" "status_recent",
     26 "0026" "assignee_counts",
+    27 "0027" "queue_counts",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

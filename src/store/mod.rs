@@ -18,6 +18,7 @@ pub mod dialect;
 pub(crate) mod email;
 pub mod erasure;
 pub mod events;
+mod explain;
 pub(crate) mod facts;
 pub(crate) mod gauges;
 mod group;
