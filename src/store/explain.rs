@@ -1,5 +1,7 @@
-//! Query plans as text: SQLite's `EXPLAIN QUERY PLAN` or PostgreSQL's `EXPLAIN`, one line per
-//! step, for the tests that hold a read to the index it was written for.
+//! What the planner is told and what it chose: `IndexedBy` names the index of a SQLite read
+//! whose plan the planner gets wrong, and `plan_of` gives a query's plan as text (SQLite's
+//! `EXPLAIN QUERY PLAN` or PostgreSQL's `EXPLAIN`, one line per step) for the tests that hold
+//! a read to the index it was written for.
 
 use sea_query_sqlx::SqlxBinder;
 
