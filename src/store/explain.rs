@@ -34,17 +34,21 @@ pub(super) async fn plan_of(conn: &mut Conn, q: &impl SqlxBinder) -> Result<Stri
     Ok(lines.join("\n"))
 }
 
-/// A SQLite query whose first read of `tickets` goes through the named index (`INDEXED BY`),
-/// for the reads whose bound workspace hides from the planner how few rows an index holds
-/// (see `tickets::counts`). Only ever built for SQLite.
-pub(super) struct IndexedBy<'a, Q>(pub(super) &'a Q, pub(super) &'static str);
+/// A query whose first read of `tickets` goes through the named index on SQLite (`INDEXED
+/// BY`), for the reads whose bound workspace hides from the planner how few rows an index
+/// holds (see `tickets::counts`). Without an index (and on PostgreSQL, where the caller gives
+/// none) the query is built as it is.
+pub(super) struct IndexedBy<Q>(pub(super) Q, pub(super) Option<&'static str>);
 
-impl<Q: SqlxBinder> SqlxBinder for IndexedBy<'_, Q> {
+impl<Q: SqlxBinder> SqlxBinder for IndexedBy<Q> {
     fn build_sqlx<T: sea_query::QueryBuilder>(&self, b: T) -> (String, sea_query_sqlx::SqlxValues) {
         let (sql, values) = self.0.build_sqlx(b);
+        let Some(index) = self.1 else {
+            return (sql, values);
+        };
         let hinted = sql.replacen(
             "FROM \"tickets\" WHERE",
-            &format!("FROM \"tickets\" INDEXED BY \"{}\" WHERE", self.1),
+            &format!("FROM \"tickets\" INDEXED BY \"{index}\" WHERE"),
             1,
         );
         (hinted, values)

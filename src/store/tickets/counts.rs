@@ -35,26 +35,31 @@ pub(in crate::store) enum AssigneeCounts {
 /// Counts the tickets `f` selects, reading at most [`COUNT_CAP`] + 1 index entries.
 async fn count_capped(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<Total> {
     let q = capped_count_query(ws, f, tx.backend());
-    let n = match count_index(f) {
-        Some(index) if tx.backend() == Backend::Sqlite => {
-            tx.fetch_i64(&IndexedBy(&q, index)).await?
-        }
-        _ => tx.fetch_i64(&q).await?,
-    };
-    Ok(Total::capped(n))
+    Ok(Total::capped(tx.fetch_i64(&q).await?))
 }
 
-fn capped_count_query(ws: WorkspaceId, f: &TicketFilter, backend: Backend) -> SelectStatement {
+/// The capped count of `f`, with its index named on SQLite (see [`count_index`]).
+fn capped_count_query(
+    ws: WorkspaceId,
+    f: &TicketFilter,
+    backend: Backend,
+) -> IndexedBy<SelectStatement> {
     let matching = Query::select()
         .expr(Expr::val(1))
         .from(Tickets::Table)
         .cond_where(filter_cond(ws, f, backend, false))
         .limit(u64::try_from(COUNT_CAP + 1).unwrap_or(u64::MAX))
         .to_owned();
-    Query::select()
+    let q = Query::select()
         .expr(Expr::col(Asterisk).count())
         .from_subquery(matching, sea_query::Alias::new("m"))
-        .to_owned()
+        .to_owned();
+    let index = if backend == Backend::Sqlite {
+        count_index(f)
+    } else {
+        None
+    };
+    IndexedBy(q, index)
 }
 
 /// The index a capped count of `f` reads on SQLite, where the planner would not pick it: a
@@ -85,10 +90,7 @@ fn count_index(f: &TicketFilter) -> Option<&'static str> {
 /// The plan of the capped count of `f` (for the tests that hold it to its index).
 pub async fn count_plan(tx: &mut Conn, ws: WorkspaceId, f: &TicketFilter) -> Result<String> {
     let q = capped_count_query(ws, f, tx.backend());
-    match count_index(f) {
-        Some(index) if tx.backend() == Backend::Sqlite => plan_of(tx, &IndexedBy(&q, index)).await,
-        _ => plan_of(tx, &q).await,
-    }
+    plan_of(tx, &q).await
 }
 
 /// Counts stop here: a page never costs more than this many index entries to count, and a
