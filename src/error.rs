@@ -198,6 +198,17 @@ impl From<sqlx::Error> for Error {
                 "the database is not answering".into(),
             );
         }
+        if let sqlx::Error::Database(db) = &e
+            && transient(db.as_ref())
+        {
+            tracing::warn!(error = %db, "a write was undone by the database; the caller may retry");
+            return Error::Client(
+                Code::ServiceUnavailable,
+                "this write met another one at the same moment and the database undid it \
+                 whole; nothing was saved, send it again"
+                    .into(),
+            );
+        }
         Error::Internal(anyhow::Error::new(e))
     }
 }
@@ -226,6 +237,28 @@ impl<T> OnConstraint<T> for Result<T> {
     }
 }
 
+/// Whether the database undid a whole transaction for a reason of the moment, so that the
+/// same request sent again can succeed: PostgreSQL broke a deadlock (`40P01`) or a
+/// serialization conflict (`40001`) by aborting this transaction, or SQLite's write lock
+/// stayed busy past the busy timeout (`SQLITE_BUSY` and its extended codes). Such a request
+/// answers 503 with `Retry-After`, not 500.
+fn transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        return matches!(code.as_ref(), "40P01" | "40001");
+    }
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && code.parse::<i32>().is_ok_and(|c| c & 0xff == SQLITE_BUSY)
+}
+
+/// SQLite's primary result code for a lock held by another connection.
+const SQLITE_BUSY: i32 = 5;
+
 /// PostgreSQL reports the index name; SQLite reports `UNIQUE constraint failed: table.col`, so
 /// for SQLite any unique violation of the statement matches (each statement touches one unique
 /// index that callers map).
@@ -233,5 +266,41 @@ fn constraint_matches(db: &dyn sqlx::error::DatabaseError, name: &str) -> bool {
     match db.constraint() {
         Some(c) => c == name,
         None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Code, Error};
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    /// SQLite's write lock held past the busy timeout answers 503 (send it again), while a
+    /// statement that is wrong stays a 500.
+    #[tokio::test]
+    async fn a_busy_sqlite_lock_answers_503_and_a_wrong_statement_500() {
+        let dir = tempfile::tempdir().expect("dir");
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.path().join("busy.db"))
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let mut holder = opts.connect().await.expect("open");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .expect("take the write lock");
+        let mut other = opts.connect().await.expect("open");
+        let busy = sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .expect_err("the lock is held");
+        let e = Error::from(busy);
+        assert_eq!(e.code(), Code::ServiceUnavailable, "{e}");
+        assert!(e.to_string().contains("send it again"), "{e}");
+        let wrong = sqlx::query("SELECT * FROM nowhere")
+            .execute(&mut other)
+            .await
+            .expect_err("no such table");
+        assert_eq!(Error::from(wrong).code(), Code::Internal);
     }
 }

@@ -50,7 +50,16 @@ impl IntoResponse for Error {
                 };
                 problem(Code::ValidationFailed, detail, errors)
             }
-            Error::Client(code, detail) => problem(code, detail, vec![]),
+            Error::Client(code, detail) => {
+                let mut res = problem(code, detail, vec![]);
+                if code == Code::ServiceUnavailable {
+                    // Every 503 is of the moment (a busy or deadlocked write, a pool or a mail
+                    // server that did not answer, a shutdown under way): worth sending again.
+                    res.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                res
+            }
             Error::RateLimited { retry_after } => {
                 let mut res = problem(
                     Code::RateLimited,

@@ -310,7 +310,7 @@ async fn openapi_describes_every_route() {
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("path item") {
             let responses = op["responses"].as_object().expect("responses");
-            for status in ["400", "404", "422", "429"] {
+            for status in ["400", "404", "422", "429", "503"] {
                 assert!(
                     responses.contains_key(status),
                     "{method} {path}: no {status}"
@@ -320,7 +320,7 @@ async fn openapi_describes_every_route() {
                 assert!(responses.contains_key("415"), "{method} {path}: no 415");
             }
             for (status, r) in responses {
-                if status.starts_with('4') {
+                if status.starts_with('4') || status == "503" {
                     let content = r["content"].as_object().expect("content");
                     assert!(
                         content.contains_key("application/problem+json")
@@ -698,3 +698,111 @@ async fn exact_input(app: TestApp) {
         .expect_problem(401, "unauthorized");
 }
 both!(input_is_read_exactly, exact_input);
+
+/// A merge that PostgreSQL picks to break a deadlock answers 503 with `Retry-After`, saves
+/// nothing, and goes through when sent again. The merge locks its two tickets in id order; an
+/// outside transaction holds the second and then asks for the first, so the two wait on each
+/// other. That transaction waits 30 s before it looks for deadlocks, the server's the default
+/// second, so the server's merge is the one undone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_undone_to_break_a_deadlock_answers_503_and_can_be_sent_again_postgres() {
+    use sqlx::Connection;
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let mut ids = Vec::new();
+    for subject in ["Printer jams", "Printer jams again"] {
+        let t = admin
+            .post(
+                "/api/tickets",
+                json!({"subject": subject, "description": "x", "requester_email": "d@example.com"}),
+            )
+            .await;
+        ids.push(t.expect(201)["id"].as_str().expect("id").to_owned());
+    }
+    let parse = |s: &str| uuid::Uuid::parse_str(s).expect("uuid");
+    ids.sort_by_key(|s| parse(s));
+    let (first, second) = (ids[0].clone(), ids[1].clone());
+    let url = app.app.config.database_url();
+    let mut holder = sqlx::PgConnection::connect(&url).await.expect("connect");
+    sqlx::query("SET deadlock_timeout = '30s'")
+        .execute(&mut holder)
+        .await
+        .expect("set");
+    let holder_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut holder)
+        .await
+        .expect("pid");
+    let mut tx = holder.begin().await.expect("begin");
+    let lock = |id: &str| {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM tickets WHERE id = '{}' FOR UPDATE",
+            parse(id)
+        )))
+    };
+    lock(&second).execute(&mut *tx).await.expect("lock second");
+    let merging = {
+        let admin = admin.clone();
+        let (into, from) = (first.clone(), second.clone());
+        tokio::spawn(async move {
+            admin
+                .post(
+                    &format!("/api/tickets/{into}/merge"),
+                    json!({"source_ticket_ids": [from]}),
+                )
+                .await
+        })
+    };
+    // The merge holds the first ticket once it waits for the second, held here.
+    let mut watch = sqlx::PgConnection::connect(&url).await.expect("connect");
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+        )
+        .bind(holder_pid)
+        .fetch_one(&mut watch)
+        .await
+        .expect("waiters");
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // Now this transaction asks for the first: each waits for the other until PostgreSQL
+    // undoes the merge's transaction, which lets this one through.
+    lock(&first).execute(&mut *tx).await.expect("lock first");
+    tx.commit().await.expect("commit");
+    let res = merging.await.expect("join");
+    let body = res.expect_problem(503, "service_unavailable").clone();
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("send it again")),
+        "{body}"
+    );
+    assert_eq!(res.header("retry-after").as_deref(), Some("1"));
+    let source = admin
+        .get(&format!("/api/tickets/{second}"))
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        source["merged_into_id"].is_null(),
+        "nothing was saved: {source}"
+    );
+    assert_eq!(source["status"], "new");
+    admin
+        .post(
+            &format!("/api/tickets/{first}/merge"),
+            json!({"source_ticket_ids": [second]}),
+        )
+        .await
+        .expect(200);
+    let source = admin
+        .get(&format!("/api/tickets/{second}"))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(source["merged_into_id"], first.as_str());
+}

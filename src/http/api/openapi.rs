@@ -224,6 +224,12 @@ pub fn conform(doc: &mut Value) {
                 "over the rate limit; `Retry-After` says when to come back",
             );
             add("408", "the request body did not arrive in time");
+            add(
+                "503",
+                "the database did not answer, or undid this write whole as it met another \
+                 one at the same moment (nothing was saved); `Retry-After` says when to send \
+                 it again",
+            );
             if secured {
                 add("401", "no, wrong, expired or revoked credentials");
                 add("403", "the role may not do this");
