@@ -205,7 +205,7 @@ impl From<sqlx::Error> for Error {
             return Error::Client(
                 Code::ServiceUnavailable,
                 "this write met another one at the same moment and the database undid it \
-                 whole; nothing was saved, send it again"
+                 whole; send it again"
                     .into(),
             );
         }

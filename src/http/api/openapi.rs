@@ -227,8 +227,7 @@ pub fn conform(doc: &mut Value) {
             add(
                 "503",
                 "the database did not answer, or undid this write whole as it met another \
-                 one at the same moment (nothing was saved); `Retry-After` says when to send \
-                 it again",
+                 one at the same moment; `Retry-After` says when to send it again",
             );
             if secured {
                 add("401", "no, wrong, expired or revoked credentials");
