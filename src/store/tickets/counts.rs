@@ -214,41 +214,42 @@ pub async fn queue_counts(
         .and_where(Expr::col(StatusCounts::WorkspaceId).eq(ws))
         .and_where(Expr::col(StatusCounts::N).gt(0))
         .to_owned();
-    let by_group: Vec<(GroupId, i64)> = tx.fetch_all(&active_by(ws, ActiveCounts::GroupId)).await?;
+    let queue = Query::select()
+        .columns([
+            ActiveCounts::Priority,
+            ActiveCounts::GroupId,
+            ActiveCounts::Unassigned,
+            ActiveCounts::N,
+        ])
+        .from(ActiveCounts::Table)
+        .and_where(Expr::col(ActiveCounts::WorkspaceId).eq(ws))
+        .and_where(Expr::col(ActiveCounts::N).gt(0))
+        .to_owned();
+    // A few rows (priorities × groups × assigned or not), summed here by each key.
+    let rows: Vec<(i64, GroupId, bool, i64)> = tx.fetch_all(&queue).await?;
+    let mut by_priority = std::collections::BTreeMap::new();
+    let mut by_group = std::collections::BTreeMap::new();
+    let mut unassigned = 0;
+    for (priority, group, nobody, n) in rows {
+        *by_priority.entry(priority).or_default() += n;
+        *by_group.entry(group).or_default() += n;
+        if nobody {
+            unassigned += n;
+        }
+    }
     Ok(QueueCounts {
         by_status: tx.fetch_all(&by_status).await?,
-        by_priority: tx.fetch_all(&active_by(ws, ActiveCounts::Priority)).await?,
+        by_priority: by_priority.into_iter().collect(),
         by_group: by_group
             .into_iter()
             .map(|(g, n)| ((!g.0.is_nil()).then_some(g), n))
             .collect(),
-        unassigned: tx
-            .fetch_i64(
-                &Query::select()
-                    .expr(Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
-                    .from(ActiveCounts::Table)
-                    .and_where(Expr::col(ActiveCounts::WorkspaceId).eq(ws))
-                    .and_where(Expr::col(ActiveCounts::Unassigned).eq(true))
-                    .to_owned(),
-            )
-            .await?,
+        unassigned,
         mine: count_mine(tx, ws, me).await?,
         sla_overdue: count_where(tx, ws, active().add(Expr::col(Tickets::SlaDueAt).lt(now)))
             .await?,
         sla_at_risk: count_where(tx, ws, at_risk(now)).await?,
     })
-}
-
-/// Active tickets by one key of the queue counters, leaving out keys with none.
-fn active_by(ws: WorkspaceId, key: ActiveCounts) -> SelectStatement {
-    Query::select()
-        .expr_as(Expr::col(key), "k")
-        .expr_as(Expr::cust("CAST(SUM(n) AS BIGINT)"), "n")
-        .from(ActiveCounts::Table)
-        .and_where(Expr::col(ActiveCounts::WorkspaceId).eq(ws))
-        .group_by_col(key)
-        .and_having(Expr::cust("SUM(n) > 0"))
-        .to_owned()
 }
 
 /// The active queue by priority, group (the nil id for none) and whether anyone has the
@@ -261,4 +262,5 @@ enum ActiveCounts {
     Priority,
     GroupId,
     Unassigned,
+    N,
 }
