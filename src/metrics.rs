@@ -12,6 +12,7 @@
 //! | `ferrodesk_scan_duration_seconds` | histogram | `scan` (SLA, time rules, daily report) |
 //! | `ferrodesk_scan_failures_total` | counter | `scan` |
 //! | `ferrodesk_sqlite_inline_reads_total` | counter | `outcome`: `answered` on the request's own thread, `handed_back` to a reader connection after a failure (SQLite only; `store::inline`) |
+//! | `ferrodesk_sqlite_prepared_writes_total` | counter | `outcome`: `applied` as prepared on the request's thread, `redone` by the group writer under the lock after a guard failed or the preparation gave up (SQLite only; `store::prepared`) |
 //!
 //! and, read from the database when scraped (cheap: grouped counts of small tables and the
 //! per-status counters): `ferrodesk_jobs` (`kind`, `status`), `ferrodesk_job_oldest_due_seconds`
@@ -174,16 +175,23 @@ impl Metrics {
                 idle as f64,
             ));
         }
-        if let Some((answered, handed_back)) = store.inline_reads() {
-            for (outcome, n) in [("answered", answered), ("handed_back", handed_back)] {
+        let counts = [
+            (
+                "ferrodesk_sqlite_inline_reads_total",
+                ["answered", "handed_back"],
+                store.inline_reads(),
+            ),
+            (
+                "ferrodesk_sqlite_prepared_writes_total",
+                ["applied", "redone"],
+                store.prepared_writes(),
+            ),
+        ];
+        for (name, outcomes, n) in counts {
+            let Some((a, b)) = n else { continue };
+            for (outcome, n) in outcomes.into_iter().zip([a, b]) {
                 self.recorder
-                    .register_counter(
-                        &key(
-                            "ferrodesk_sqlite_inline_reads_total",
-                            &[("outcome", outcome.to_owned())],
-                        ),
-                        &META,
-                    )
+                    .register_counter(&key(name, &[("outcome", outcome.to_owned())]), &META)
                     .absolute(n);
             }
         }

@@ -47,6 +47,11 @@ impl Tx {
     /// is undone — its savepoint rolled back ([`Tx::undo_after`]), or the transaction dropped
     /// or failing to commit.
     pub(crate) fn changed_ahead<T: 'static>(&mut self, ws: crate::ids::WorkspaceId) {
+        if self.0.prepared.is_some() {
+            // Changed ahead of a commit that may come much later, or never.
+            let _ = self.0.give_up();
+            return;
+        }
         if self.backend() == Backend::Sqlite {
             self.ahead.push(super::memo::Entry::of::<T>(ws));
         }

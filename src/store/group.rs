@@ -2,11 +2,14 @@
 //! touched to the WAL: writes that arrive together run in one transaction, each inside its
 //! own savepoint (so one failing write does not affect the others; sent only when needed, see
 //! `store/savepoint.rs`), which shares the index and table pages between them and halves the
-//! trips to SQLite's thread. The ticket create path uses it through [`Store::write_grouped`];
-//! PostgreSQL runs such writes concurrently, each in its own transaction.
+//! trips to SQLite's thread. The ticket create path uses it through [`Store::write_grouped`],
+//! staff replies through [`Store::write_prepared`] (worked out ahead on the request's thread,
+//! `store/prepared.rs`); PostgreSQL runs such writes concurrently, each in its own
+//! transaction.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,9 @@ pub type Work<T> = Box<
 struct Request {
     run: Work<()>,
     settle: Box<dyn FnOnce(Result<()>) + Send>,
+    /// A write prepared ahead ([`Store::write_prepared`]): its statements, and what answers
+    /// the caller when they apply. `run` redoes it when they do not.
+    prepared: Option<(super::prepared::Writes, Box<dyn FnOnce() + Send>)>,
 }
 
 /// Most writes in one transaction.
@@ -58,6 +64,8 @@ const SAVEPOINTS: [(&str, &str, &str); MAX_BATCH] = {
 #[derive(Clone)]
 pub(super) struct GroupWriter {
     queue: mpsc::Sender<Request>,
+    /// Prepared writes applied as prepared, and redone.
+    prepared: Arc<[AtomicU64; 2]>,
 }
 
 impl GroupWriter {
@@ -70,13 +78,15 @@ impl GroupWriter {
     /// its own the writer runs as soon as the operating system wakes it.
     pub(super) fn spawn(store: Store) -> anyhow::Result<Self> {
         let (queue, rx) = mpsc::channel(1024);
+        let prepared: Arc<[AtomicU64; 2]> = Arc::default();
+        let counts = prepared.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         std::thread::Builder::new()
             .name("ferrodesk-writer".into())
-            .spawn(move || runtime.block_on(run(store, rx)))?;
-        Ok(GroupWriter { queue })
+            .spawn(move || runtime.block_on(run(store, rx, counts)))?;
+        Ok(GroupWriter { queue, prepared })
     }
 }
 
@@ -101,6 +111,47 @@ impl Store {
                 Keep::Discard(v) => Ok(v),
             };
         };
+        group.enqueue(work, None).await
+    }
+
+    /// Applies the writes `tx` prepared ahead ([`Store::prepare`]) in the group writer's next
+    /// transaction, as one command led by their guards, and answers `value`; when they
+    /// cannot apply as prepared (a guard no longer holds, which stops them before any ran, or
+    /// the transaction gave up), runs `redo` in their place, which answers instead (see
+    /// `store/prepared.rs`).
+    pub async fn write_prepared<T: Send + 'static>(
+        &self,
+        tx: Tx,
+        value: T,
+        redo: Work<T>,
+    ) -> Result<T> {
+        let (Some(group), Some(writes)) = (&self.group, tx.into_writes()) else {
+            return self.write_grouped(redo).await;
+        };
+        group.enqueue(redo, Some((writes, value))).await
+    }
+
+    /// Prepared writes the group writer applied as prepared, and those it redid; `None`
+    /// where writes are not grouped (PostgreSQL).
+    #[must_use]
+    pub fn prepared_writes(&self) -> Option<(u64, u64)> {
+        self.group.as_ref().map(|g| {
+            (
+                g.prepared[0].load(Ordering::Relaxed),
+                g.prepared[1].load(Ordering::Relaxed),
+            )
+        })
+    }
+}
+
+impl GroupWriter {
+    /// Queues `work` (or, first, the `prepared` writes with their answer) and waits for the
+    /// batch it joins to commit.
+    async fn enqueue<T: Send + 'static>(
+        &self,
+        work: Work<T>,
+        prepared: Option<(super::prepared::Writes, T)>,
+    ) -> Result<T> {
         let (reply, answer) = oneshot::channel::<Result<T>>();
         let slot: Arc<Mutex<Option<Result<T>>>> = Arc::default();
         let filled = slot.clone();
@@ -117,6 +168,15 @@ impl Store {
                 keep
             })
         });
+        let prepared = prepared.map(|(writes, value)| {
+            let filled = slot.clone();
+            let accept: Box<dyn FnOnce() + Send> = Box::new(move || {
+                if let Ok(mut s) = filled.lock() {
+                    *s = Some(Ok(value));
+                }
+            });
+            (writes, accept)
+        });
         let settle = Box::new(move |committed: Result<()>| {
             let value = slot.lock().ok().and_then(|mut s| s.take());
             let _ = reply.send(match (committed, value) {
@@ -127,9 +187,12 @@ impl Store {
                 (Err(e), _) => Err(e),
             });
         });
-        group
-            .queue
-            .send(Request { run, settle })
+        self.queue
+            .send(Request {
+                run,
+                settle,
+                prepared,
+            })
             .await
             .map_err(|_| unavailable())?;
         answer.await.map_err(|_| unavailable())?
@@ -146,7 +209,7 @@ type Held = Option<(PoolConnection<Sqlite>, Instant)>;
 /// for the connection at most this long plus a batch.
 const HOLD_AT_MOST: Duration = Duration::from_millis(20);
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Request>, counts: Arc<[AtomicU64; 2]>) {
     let mut held: Held = None;
     loop {
         if rx.is_empty() {
@@ -161,10 +224,45 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
-        held = write_batch(&store, batch, held.take())
+        held = write_batch(&store, batch, held.take(), &counts)
             .await
             .filter(|(_, since)| since.elapsed() < HOLD_AT_MOST);
     }
+}
+
+/// Runs the grouped write `run`, the `i`th of its batch, in its own savepoint, sent only
+/// if needed; answers the error that fails the whole batch, if one does.
+async fn run_work(tx: &mut Tx, i: usize, run: Work<()>) -> Option<Error> {
+    let (savepoint, release, rollback) = SAVEPOINTS[i];
+    tx.savepoint_lazily(savepoint);
+    let mark = tx.mark();
+    let keep = matches!(run(tx).await, Ok(Keep::Commit(())));
+    let ended = tx.end_savepoint(!keep);
+    if ended.in_doubt {
+        // Statements of the writes before this one failed where some of them may have
+        // run: none of the batch can commit.
+        return Some(Error::Internal(anyhow::anyhow!(
+            "a write grouped with this one failed"
+        )));
+    }
+    if keep {
+        if ended.sent {
+            tx.defer_raw(release);
+        }
+        return None;
+    }
+    tx.undo_after(mark);
+    if !ended.sent {
+        // None of its statements reached SQLite: dropping them from the queue undid it.
+        return None;
+    }
+    // Undo this write only; the others in the batch stay.
+    let undone = async {
+        tx.execute_raw(rollback).await?;
+        tx.execute_raw(release).await
+    }
+    .await;
+    undone.err()
 }
 
 /// A copy of an error for every request of a failed batch.
@@ -177,7 +275,12 @@ fn copy(e: &Error) -> Error {
 
 /// Runs one batch in one transaction, on the connection `held` when there is one; returns
 /// the connection when the batch committed.
-async fn write_batch(store: &Store, batch: Vec<Request>, held: Held) -> Held {
+async fn write_batch(
+    store: &Store,
+    batch: Vec<Request>,
+    held: Held,
+    counts: &[AtomicU64; 2],
+) -> Held {
     let (mut tx, since) = match held {
         Some((conn, since)) => (store.begin_on(conn), since),
         None => match store.begin().await {
@@ -197,38 +300,22 @@ async fn write_batch(store: &Store, batch: Vec<Request>, held: Held) -> Held {
         if failed.is_some() {
             continue;
         }
-        let (savepoint, release, rollback) = SAVEPOINTS[i];
-        tx.savepoint_lazily(savepoint);
-        let mark = tx.mark();
-        let keep = matches!((r.run)(&mut tx).await, Ok(Keep::Commit(())));
-        let ended = tx.end_savepoint(!keep);
-        if ended.in_doubt {
-            // Statements of the writes before this one failed where some of them may have
-            // run: none of the batch can commit.
-            failed = Some(Error::Internal(anyhow::anyhow!(
-                "a write grouped with this one failed"
-            )));
+        let Some((writes, accept)) = r.prepared else {
+            failed = run_work(&mut tx, i, r.run).await;
             continue;
-        }
-        if keep {
-            if ended.sent {
-                tx.defer_raw(release);
+        };
+        match tx.apply_prepared(writes).await {
+            Ok(true) => {
+                counts[0].fetch_add(1, Ordering::Relaxed);
+                accept();
             }
-            continue;
-        }
-        tx.undo_after(mark);
-        if !ended.sent {
-            // None of its statements reached SQLite: dropping them from the queue undid it.
-            continue;
-        }
-        // Undo this write only; the others in the batch stay.
-        let undone = async {
-            tx.execute_raw(rollback).await?;
-            tx.execute_raw(release).await
-        }
-        .await;
-        if let Err(e) = undone {
-            failed = Some(e);
+            // A guard failed before any of its statements ran: it runs again, reading
+            // under the lock.
+            Ok(false) => {
+                counts[1].fetch_add(1, Ordering::Relaxed);
+                failed = run_work(&mut tx, i, r.run).await;
+            }
+            Err(e) => failed = Some(e),
         }
     }
     let committed = match failed {

@@ -47,6 +47,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     25 "0025" "status_recent",
     26 "0026" "assignee_counts",
     27 "0027" "queue_counts",
+    28 "0028" "stale_writes",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

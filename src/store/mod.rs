@@ -33,6 +33,7 @@ pub(crate) mod logins;
 pub mod memo;
 mod migrations;
 pub mod notifications;
+mod prepared;
 pub(crate) mod presence;
 mod readers;
 pub(crate) mod rules;
@@ -135,6 +136,9 @@ pub struct Conn {
     /// SQLite: the savepoint of the grouped write under way, sent only when that write's own
     /// statements go to SQLite before it ends (see [`savepoint`]).
     savepoint: Option<savepoint::Savepoint>,
+    /// SQLite: set on a transaction prepared ahead on a read connection (see
+    /// [`Store::prepare`]).
+    prepared: Option<prepared::Ahead>,
     /// Writes of sign-in facts under way: dropped with the connection, after its commit or
     /// rollback (the last field, so after the link).
     writing: Vec<memo::Writing>,
@@ -184,6 +188,7 @@ fn backend_changed() -> crate::error::Error {
 macro_rules! run {
     ($self:ident, $q:expr, |$c:ident, $sql:ident, $args:ident| $body:expr) => {{
         if $self.backend() == Backend::Sqlite {
+            $self.check_prepared_read()?;
             let ($sql, $args) = $self.sqlite_command(Some($q.build_sqlx(SqliteQueryBuilder)));
             let $c = $self.sqlite()?;
             let ran = $body;
@@ -211,6 +216,7 @@ impl Conn {
             wakes: Vec::new(),
             ahead: Vec::new(),
             savepoint: None,
+            prepared: None,
             writing: Vec::new(),
         }
     }
@@ -270,6 +276,9 @@ impl Conn {
 
     /// The underlying connection, after running queued writes (for dialect-specific SQL).
     pub(crate) async fn link(&mut self) -> Result<&mut Link> {
+        if self.prepared.is_some() {
+            return Err(self.give_up());
+        }
         // What the caller runs on the link may write.
         self.place_savepoint(true);
         self.flush().await?;
@@ -341,6 +350,10 @@ impl Tx {
     /// Marks this transaction as changing sign-in facts (users, roles, tokens): what was read
     /// of them is not used again from now until after it ends ([`memo::Epoch`]).
     pub fn changes_sign_in(&mut self) {
+        if self.0.prepared.is_some() {
+            let _ = self.0.give_up();
+            return;
+        }
         if self.0.writing.is_empty() {
             let w = self.0.memo.writing();
             self.0.writing.push(w);
@@ -394,6 +407,10 @@ impl Tx {
 
     /// [`Tx::commit`], leaving the connection in place (the group writer keeps it).
     pub(super) async fn commit_here(&mut self) -> Result<()> {
+        if self.0.prepared.is_some() {
+            // Its writes are the group writer's to apply (`Store::write_prepared`).
+            return Err(self.0.give_up());
+        }
         let documents = dialect::document_writes(std::mem::take(&mut self.documents));
         self.pending.extend(documents);
         match self.link {

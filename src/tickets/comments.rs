@@ -79,16 +79,30 @@ pub async fn add(
     let (actor, key) = (actor.clone(), key.to_owned());
     // Rendered here, on the request's own thread, not inside the shared write below.
     let html = crate::html::SanitizedHtml::from_markdown(&body);
+    // On SQLite the reply is worked out here, on a read connection, and the group writer
+    // only applies its statements, unless its ticket changed meanwhile (see
+    // `store/prepared.rs`); any failure here leaves the answer to the write below.
+    let mut prepared = None;
+    if ids.is_empty()
+        && let Ok(Some(mut tx)) = store.prepare().await
+    {
+        let reply = (body.clone(), html.clone());
+        if let Ok(view) = write_reply(&mut tx, &actor, &key, reply, is_internal, &ids).await {
+            prepared = Some((tx, view));
+        }
+    }
     // Replies that arrive together share one SQLite transaction (each in its own savepoint).
-    store
-        .write_grouped(Box::new(move |tx| {
-            Box::pin(async move {
-                write_reply(tx, &actor, &key, (body, html), is_internal, &ids)
-                    .await
-                    .map(Keep::Commit)
-            })
-        }))
-        .await
+    let redo: store::Work<_> = Box::new(move |tx| {
+        Box::pin(async move {
+            write_reply(tx, &actor, &key, (body, html), is_internal, &ids)
+                .await
+                .map(Keep::Commit)
+        })
+    });
+    match prepared {
+        Some((tx, view)) => store.write_prepared(tx, view, redo).await,
+        None => store.write_grouped(redo).await,
+    }
 }
 
 /// The writes of [`add`] in the caller's transaction.
@@ -106,6 +120,7 @@ async fn write_reply(
     let since = crate::ai::assist::drafts_since(now);
     let (mut row, tags, hints) =
         super::service::load_for_reply(tx, actor.workspace_id, key, actor.user_id, since).await?;
+    store::tickets::guard_unchanged(tx, &row);
     let comment = CommentRow {
         id: CommentId::new(),
         workspace_id: row.workspace_id,

@@ -1084,3 +1084,179 @@ both!(
     a_ticket_read_on_the_requests_thread_is_the_ticket_a_reader_reads,
     inline_reads
 );
+
+/// Writes prepared ahead on a read connection (SQLite; `store/prepared.rs`): one whose ticket
+/// is as it read it applies as prepared; one whose ticket changed in between, one that read
+/// after queueing a write, and one that named no guard are redone under the lock, and
+/// nothing they prepared lands; one whose own statement fails after its guard held fails
+/// with nothing of it kept, and the writer goes on. PostgreSQL prepares nothing.
+async fn prepared(app: TestApp) {
+    use ferrodesk::store::{Keep, Tx, Work, tickets};
+    use sea_query::{Alias, Expr, ExprTrait, Query};
+    let store = &app.app.store;
+    let Some(_) = store.prepare().await.expect("prepare") else {
+        assert_eq!(store.backend(), ferrodesk::store::Backend::Postgres);
+        assert!(store.prepared_writes().is_none());
+        return;
+    };
+    app.raw_sql("CREATE TABLE probe (id INTEGER PRIMARY KEY)")
+        .await;
+    let insert = |id: i64| {
+        Query::insert()
+            .into_table(Alias::new("probe"))
+            .columns([Alias::new("id")])
+            .values_panic([id.into()])
+            .to_owned()
+    };
+    let stored = || async {
+        app.raw_texts("SELECT CAST(id AS TEXT) FROM probe ORDER BY id")
+            .await
+            .join(",")
+    };
+    let admin = app.admin().await;
+    let (ws, id) = ids_of(&admin.ticket("Prepared ahead", "ahead@example.com").await);
+    // A prepared write: reads the ticket, guards it, queues probe row `row`.
+    let prepare = |row: i64, guarded: bool| async move {
+        let mut tx: Tx = store.prepare().await.expect("prepare").expect("sqlite");
+        let ticket = tickets::find(&mut tx, ws, id, false)
+            .await
+            .expect("read")
+            .expect("found");
+        if guarded {
+            tickets::guard_unchanged(&mut tx, &ticket);
+        }
+        tx.defer(&insert(row));
+        tx
+    };
+    let redo = |row: i64| -> Work<&'static str> {
+        Box::new(move |tx| {
+            Box::pin(async move {
+                tx.defer(&insert(row));
+                Ok(Keep::Commit("redone"))
+            })
+        })
+    };
+    let counts = || store.prepared_writes().expect("sqlite counts");
+    let before = counts();
+
+    let tx = prepare(1, true).await;
+    let answer = store.write_prepared(tx, "prepared", redo(101)).await;
+    assert_eq!(answer.expect("applied"), "prepared");
+    assert_eq!(stored().await, "1");
+    assert_eq!(counts(), (before.0 + 1, before.1));
+
+    // The ticket changes between the read and the write.
+    let tx = prepare(2, true).await;
+    let changed = admin
+        .patch(
+            &format!("/api/tickets/{id}"),
+            serde_json::json!({"priority": "high"}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let answer = store.write_prepared(tx, "prepared", redo(102)).await;
+    assert_eq!(answer.expect("redone"), "redone");
+    assert_eq!(stored().await, "1,102", "the stale write did not land");
+    assert_eq!(counts(), (before.0 + 1, before.1 + 1));
+
+    // The team's unread counter cleared in between (no version bump: reading is no edit),
+    // which the reply's save would write back as it read it.
+    let mut tx = store.begin().await.expect("tx");
+    let mut row = tickets::find(&mut tx, ws, id, true)
+        .await
+        .expect("read")
+        .expect("found");
+    row.unread_by_agent = 3;
+    tickets::update_locked(&mut tx, &mut row);
+    tx.commit().await.expect("commit");
+    let tx = prepare(7, true).await;
+    let mut clear = store.begin().await.expect("tx");
+    tickets::clear_agent_unread(&mut clear, ws, id)
+        .await
+        .expect("cleared");
+    clear.commit().await.expect("commit");
+    let answer = store.write_prepared(tx, "prepared", redo(107)).await;
+    assert_eq!(answer.expect("redone"), "redone");
+    assert_eq!(stored().await, "1,102,107", "the stale write did not land");
+    assert_eq!(counts(), (before.0 + 1, before.1 + 2));
+
+    // A read after a queued write: the read connection would not see the write.
+    let mut tx = prepare(3, true).await;
+    let count = Query::select()
+        .expr(Expr::col(Alias::new("id")).count())
+        .from(Alias::new("probe"))
+        .to_owned();
+    assert!(tx.fetch_i64(&count).await.is_err(), "the read gives up");
+    let answer = store.write_prepared(tx, "prepared", redo(103)).await;
+    assert_eq!(answer.expect("redone"), "redone");
+    // No guard named: nothing says what the write read is still so.
+    let tx = prepare(4, false).await;
+    let answer = store.write_prepared(tx, "prepared", redo(104)).await;
+    assert_eq!(answer.expect("redone"), "redone");
+    assert_eq!(stored().await, "1,102,103,104,107");
+    // (given up before reaching the writer: counted by neither outcome)
+    assert_eq!(counts(), (before.0 + 1, before.1 + 2));
+
+    // Its guard holds, then its own statement fails (row 1 is there): it fails whole.
+    let mut tx = prepare(5, true).await;
+    tx.defer(&insert(1));
+    let answer = store.write_prepared(tx, "prepared", redo(105)).await;
+    assert!(
+        answer.is_err(),
+        "a write that failed half-way is not told it committed"
+    );
+    assert_eq!(stored().await, "1,102,103,104,107", "nothing of it is kept");
+    // The writer goes on.
+    let tx = prepare(6, true).await;
+    let answer = store.write_prepared(tx, "prepared", redo(106)).await;
+    assert_eq!(answer.expect("applied"), "prepared");
+    assert_eq!(stored().await, "1,6,102,103,104,107");
+}
+both!(prepared_writes_apply_or_are_redone, prepared);
+
+/// A staff reply on SQLite is worked out on the request's thread and applied as prepared
+/// (the cold caches of a workspace's first reply may send that one back to be redone); what
+/// it does is what a reply written under the lock does: the thread, the status, the first
+/// response, the search document.
+async fn replies_prepared(app: TestApp) {
+    let admin = app.admin().await;
+    let t = admin
+        .ticket("Prepared replies", "replies@example.com")
+        .await;
+    let id = crate::common::s(&t["id"]);
+    let before = app.app.store.prepared_writes();
+    for body in ["First answer", "Second answer about the zanzibarite gasket"] {
+        let r = admin
+            .post(
+                &format!("/api/tickets/{id}/comments"),
+                serde_json::json!({ "body": body }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    if let (Some(before), Some(after)) = (before, app.app.store.prepared_writes()) {
+        assert!(
+            after.0 > before.0,
+            "a reply applied as prepared: {before:?} → {after:?}"
+        );
+    }
+    let shown = admin.get(&format!("/api/tickets/{id}")).await.body;
+    assert_eq!(shown["status"], "open");
+    assert!(shown["first_response_at"].is_string(), "{shown}");
+    let thread = admin.get(&format!("/api/tickets/{id}/comments")).await.body;
+    let bodies: Vec<String> = thread
+        .as_array()
+        .or_else(|| thread["comments"].as_array())
+        .expect("comments")
+        .iter()
+        .map(|c| crate::common::s(&c["body"]))
+        .collect();
+    assert!(bodies.iter().any(|b| b == "First answer"), "{bodies:?}");
+    assert!(
+        bodies.iter().any(|b| b.contains("zanzibarite")),
+        "{bodies:?}"
+    );
+    let found = admin.get("/api/tickets?q=zanzibarite").await.body;
+    assert_eq!(found["tickets"][0]["id"], id.as_str(), "{found}");
+}
+both!(staff_replies_are_prepared_ahead, replies_prepared);

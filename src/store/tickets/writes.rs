@@ -288,6 +288,45 @@ pub async fn update(tx: &mut Tx, row: &mut TicketRow) -> Result<bool> {
     Ok(written)
 }
 
+/// The guard table of writes prepared ahead (migration 0028).
+#[derive(sea_query::Iden, Clone, Copy)]
+enum StaleWrites {
+    Table,
+    Stale,
+}
+
+/// In a write prepared ahead ([`Tx::guard`]): the write applies only while ticket `row` is,
+/// undeleted, at the version it read, with the team's unread counter it read. A change of
+/// the row, its tags, its assignment or its status moves its version; the one write that
+/// does not, [`clear_agent_unread`] (reading is not an edit), is caught by the counter, which
+/// a reply's save writes back. Either sends the write back to be redone under the lock.
+/// Elsewhere it does nothing.
+pub fn guard_unchanged(tx: &mut Tx, row: &TicketRow) {
+    if !tx.is_prepared() {
+        return;
+    }
+    let same = Query::select()
+        .expr(Expr::val(1))
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::Id).eq(row.id))
+        .and_where(Expr::col(Tickets::WorkspaceId).eq(row.workspace_id))
+        .and_where(Expr::col(Tickets::Version).eq(row.version))
+        .and_where(Expr::col(Tickets::UnreadByAgent).eq(row.unread_by_agent))
+        .and_where(Expr::col(Tickets::DeletedAt).is_null())
+        .to_owned();
+    let changed = Query::select()
+        .expr(Expr::val(1))
+        .and_where(Expr::exists(same).not())
+        .to_owned();
+    let mut check = Query::insert();
+    check
+        .into_table(StaleWrites::Table)
+        .columns([StaleWrites::Stale]);
+    if check.select_from(changed).is_ok() {
+        tx.guard(&check);
+    }
+}
+
 /// [`update`] for a row this transaction read with its lock held (on SQLite the transaction
 /// holds the write lock; on PostgreSQL the row was read `FOR UPDATE`): it cannot have changed
 /// since, so the write waits to travel with the next statement.
