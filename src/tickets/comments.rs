@@ -9,6 +9,7 @@ use crate::clock::now_micros;
 use crate::error::{Error, Result};
 use crate::ids::CommentId;
 use crate::store::comments::CommentRow;
+use crate::store::tickets::TicketRow;
 use crate::store::{self, Keep, Store};
 use crate::validate;
 
@@ -86,15 +87,27 @@ pub async fn add(
     if ids.is_empty()
         && let Ok(Some(mut tx)) = store.prepare().await
     {
+        // Its ticket read on this thread where it can be (SQLite, by id).
+        let loaded = match key.parse() {
+            Ok(id) => {
+                let since = crate::ai::assist::drafts_since(now_micros());
+                store::tickets::get_for_reply(store, actor.workspace_id, id, actor.user_id, since)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            Err(_) => None,
+        };
         let reply = (body.clone(), html.clone());
-        if let Ok(view) = write_reply(&mut tx, &actor, &key, reply, is_internal, &ids).await {
+        let written = write_reply(&mut tx, &actor, &key, reply, is_internal, &ids, loaded).await;
+        if let Ok(view) = written {
             prepared = Some((tx, view));
         }
     }
     // Replies that arrive together share one SQLite transaction (each in its own savepoint).
     let redo: store::Work<_> = Box::new(move |tx| {
         Box::pin(async move {
-            write_reply(tx, &actor, &key, (body, html), is_internal, &ids)
+            write_reply(tx, &actor, &key, (body, html), is_internal, &ids, None)
                 .await
                 .map(Keep::Commit)
         })
@@ -105,7 +118,8 @@ pub async fn add(
     }
 }
 
-/// The writes of [`add`] in the caller's transaction.
+/// The writes of [`add`] in the caller's transaction, from the ticket as `loaded` (read
+/// ahead for a reply prepared ahead) or as read here.
 // Long: a staff comment's effects in order (attachments, first response, status, unread
 // counters, mail, events, rules).
 async fn write_reply(
@@ -115,11 +129,17 @@ async fn write_reply(
     (body, html): (String, crate::html::SanitizedHtml),
     is_internal: bool,
     ids: &[uuid::Uuid],
+    loaded: Option<(TicketRow, Vec<String>, store::tickets::ReplyHints)>,
 ) -> Result<super::model::CommentView> {
     let now = now_micros();
     let since = crate::ai::assist::drafts_since(now);
-    let (mut row, tags, hints) =
-        super::service::load_for_reply(tx, actor.workspace_id, key, actor.user_id, since).await?;
+    let (mut row, tags, hints) = match loaded {
+        Some(l) => l,
+        None => {
+            super::service::load_for_reply(tx, actor.workspace_id, key, actor.user_id, since)
+                .await?
+        }
+    };
     store::tickets::guard_unchanged(tx, &row);
     let comment = CommentRow {
         id: CommentId::new(),

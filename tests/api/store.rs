@@ -1214,8 +1214,9 @@ async fn prepared(app: TestApp) {
 }
 both!(prepared_writes_apply_or_are_redone, prepared);
 
-/// A staff reply on SQLite is worked out on the request's thread and applied as prepared
-/// (the cold caches of a workspace's first reply may send that one back to be redone); what
+/// A staff reply on SQLite is worked out on the request's thread (its ticket read there
+/// through rusqlite) and applied as prepared (the cold caches of a workspace's first reply
+/// may send that one back to be redone); what
 /// it does is what a reply written under the lock does: the thread, the status, the first
 /// response, the search document.
 async fn replies_prepared(app: TestApp) {
@@ -1225,6 +1226,7 @@ async fn replies_prepared(app: TestApp) {
         .await;
     let id = crate::common::s(&t["id"]);
     let before = app.app.store.prepared_writes();
+    let read_before = app.app.store.inline_reads();
     for body in ["First answer", "Second answer about the zanzibarite gasket"] {
         let r = admin
             .post(
@@ -1239,6 +1241,11 @@ async fn replies_prepared(app: TestApp) {
             after.0 > before.0,
             "a reply applied as prepared: {before:?} → {after:?}"
         );
+    }
+    // Each reply read its ticket on the request's thread, none handed back to a reader.
+    if let (Some(before), Some(after)) = (read_before, app.app.store.inline_reads()) {
+        assert!(after.0 >= before.0 + 2, "{before:?} → {after:?}");
+        assert_eq!(after.1, before.1, "no inline read failed");
     }
     let shown = admin.get(&format!("/api/tickets/{id}")).await.body;
     assert_eq!(shown["status"], "open");

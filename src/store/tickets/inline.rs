@@ -4,8 +4,8 @@
 use rusqlite::OptionalExtension;
 use uuid::Uuid;
 
-use super::reads::{TAGGED, TaggedRow, tagged_select};
-use super::{TicketAi, TicketRow, find_with_tags};
+use super::reads::{REPLY, ReplyHints, TAGGED, TaggedRow, reply_select, tagged_select};
+use super::{TicketAi, TicketRow, find_for_reply, find_with_tags};
 use crate::error::Result;
 use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId};
 use crate::store::inline::{bind, undecodable};
@@ -37,16 +37,68 @@ pub(super) fn read(
         || tagged_select(Backend::Sqlite, ws, id),
         &values,
     );
+    let row = one_row(c, sql, &values, tagged)?;
+    Ok(row.map(TaggedRow::split))
+}
+
+/// The row statement `sql` answers with `values` bound, if any, read by `read`.
+fn one_row<T>(
+    c: &rusqlite::Connection,
+    sql: &str,
+    values: &[sea_query::Value],
+    read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
     let params = values
         .iter()
         .map(bind)
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| undecodable("", "a value an inline read cannot bind"))?;
     let mut stmt = c.prepare_cached(sql)?;
-    let row = stmt
-        .query_row(rusqlite::params_from_iter(params), tagged)
-        .optional()?;
-    Ok(row.map(TaggedRow::split))
+    stmt.query_row(rusqlite::params_from_iter(params), read)
+        .optional()
+}
+
+/// The ticket a staff reply prepared ahead starts from, as [`find_for_reply`] reads it, with
+/// its tags and the reply's hints: on SQLite on the calling thread, elsewhere (or when that
+/// read fails) on a reader connection. Unlocked: the reply's guard checks it is still so when
+/// the reply is applied (`store/prepared.rs`).
+pub async fn get_for_reply(
+    store: &Store,
+    ws: WorkspaceId,
+    id: TicketId,
+    user: UserId,
+    draft_since: i64,
+) -> Result<Option<(TicketRow, Vec<String>, ReplyHints)>> {
+    if let Some(found) = store.read_inline(|c| read_for_reply(c, ws, id, user, draft_since)) {
+        return Ok(found);
+    }
+    let mut conn = store.read().await?;
+    find_for_reply(&mut conn, ws, id, user, draft_since).await
+}
+
+/// The read of [`get_for_reply`] on SQLite connection `c`.
+fn read_for_reply(
+    c: &rusqlite::Connection,
+    ws: WorkspaceId,
+    id: TicketId,
+    user: UserId,
+    draft_since: i64,
+) -> rusqlite::Result<Option<(TicketRow, Vec<String>, ReplyHints)>> {
+    let (build, values) = reply_select(Backend::Sqlite, ws, id, user, draft_since);
+    let sql = REPLY.text(Backend::Sqlite, build, &values);
+    let row = one_row(c, sql, &values, |r| {
+        let mut c = Columns { row: r, at: 0 };
+        let tagged = tagged_at(&mut c)?;
+        let hints = ReplyHints {
+            watched: c.next("watched")?,
+            draft_pending: c.next("draft_pending")?,
+        };
+        Ok((tagged, hints))
+    })?;
+    Ok(row.map(|(tagged, hints)| {
+        let (t, tags) = tagged.split();
+        (t, tags, hints)
+    }))
 }
 
 /// The columns of a row read in the order of the statement, each checked against the name
@@ -96,7 +148,11 @@ impl Columns<'_, '_> {
 
 /// The columns of `tickets::base_select`, in its order, and the tags of `tagged_select`.
 fn tagged(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaggedRow> {
-    let mut c = Columns { row: r, at: 0 };
+    tagged_at(&mut Columns { row: r, at: 0 })
+}
+
+/// [`tagged`] from the columns `c` is at, leaving it after the tags.
+fn tagged_at(c: &mut Columns<'_, '_>) -> rusqlite::Result<TaggedRow> {
     let ticket = TicketRow {
         id: c.id("id", TicketId)?,
         workspace_id: c.id("workspace_id", WorkspaceId)?,

@@ -16,7 +16,7 @@ use crate::ids::{CategoryId, CustomerId, GroupId, TicketId, UserId, WorkspaceId}
 use crate::tickets::status::{Channel, Kind, Priority, Status};
 pub use counts::*;
 pub use filters::*;
-pub use inline::get_with_tags;
+pub use inline::{get_for_reply, get_with_tags};
 pub use reads::*;
 pub use writes::*;
 

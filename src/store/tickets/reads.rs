@@ -115,16 +115,21 @@ struct ReplyRow {
     hints: ReplyHints,
 }
 
-/// [`find_with_tags`] (locked) with the [`ReplyHints`] of `user`'s reply, in one statement.
-pub async fn find_for_reply(
-    tx: &mut Conn,
+/// The statement of [`find_for_reply`], rendered once.
+pub(super) static REPLY: Built = Built::new();
+
+/// The select of [`find_for_reply`] and the values of its placeholders, in order: the two
+/// `EXISTS (SELECT 1 …)`, the draft's user and instant, then the ticket and its workspace.
+pub(super) fn reply_select(
+    backend: crate::store::Backend,
     ws: WorkspaceId,
     id: TicketId,
     user: crate::ids::UserId,
     draft_since: i64,
-) -> Result<Option<(TicketRow, Vec<String>, ReplyHints)>> {
-    static KEPT: Built = Built::new();
-    let backend = tx.backend();
+) -> (
+    impl FnOnce() -> sea_query::SelectStatement,
+    Vec<sea_query::Value>,
+) {
     let build = move || {
         let mut q = tagged_select(backend, ws, id);
         q.expr_as(
@@ -138,8 +143,6 @@ pub async fn find_for_reply(
         .lock_with_tables(LockType::Update, [Tickets::Table]);
         q
     };
-    // The placeholders in order: the two `EXISTS (SELECT 1 …)`, the draft's user and
-    // instant, then the ticket and its workspace.
     let values = vec![
         1i32.into(),
         1i32.into(),
@@ -148,7 +151,19 @@ pub async fn find_for_reply(
         id.into(),
         ws.into(),
     ];
-    let row: Option<ReplyRow> = tx.fetch_optional_built(&KEPT, build, values).await?;
+    (build, values)
+}
+
+/// [`find_with_tags`] (locked) with the [`ReplyHints`] of `user`'s reply, in one statement.
+pub async fn find_for_reply(
+    tx: &mut Conn,
+    ws: WorkspaceId,
+    id: TicketId,
+    user: crate::ids::UserId,
+    draft_since: i64,
+) -> Result<Option<(TicketRow, Vec<String>, ReplyHints)>> {
+    let (build, values) = reply_select(tx.backend(), ws, id, user, draft_since);
+    let row: Option<ReplyRow> = tx.fetch_optional_built(&REPLY, build, values).await?;
     Ok(row.map(|r| {
         let (t, tags) = r.tagged.split();
         (t, tags, r.hints)
