@@ -42,6 +42,12 @@ pub(super) struct Writes {
     wakes: Vec<memo::Wake>,
 }
 
+/// Whether `e` is a guard's: the `stale_writes` table's CHECK refused a row.
+fn stale(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::CheckViolation)
+}
+
 fn gave_up() -> Error {
     Error::Internal(anyhow::anyhow!(
         "a prepared write did what only a write holding the lock can; it is redone"
@@ -145,15 +151,16 @@ impl Tx {
         self.0.pending.extend(writes.statements);
         let (sql, args) = self.0.sqlite_command(None);
         let mut finished = 0_usize;
+        let conn = self.0.sqlite()?;
         let ran = async {
             let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), args);
-            let mut results = sqlx::Executor::fetch_many(self.0.sqlite()?, query);
+            let mut results = sqlx::Executor::fetch_many(conn, query);
             while let Some(one) = results.try_next().await? {
                 if one.is_left() {
                     finished += 1;
                 }
             }
-            Ok::<(), Error>(())
+            Ok::<(), sqlx::Error>(())
         }
         .await;
         match ran {
@@ -166,9 +173,10 @@ impl Tx {
                 }
                 Ok(true)
             }
-            // A guard failed: none of the write's own statements ran.
-            Err(_) if (began..began + writes.guards).contains(&finished) => Ok(false),
-            Err(e) => Err(e),
+            // A guard failed its CHECK: none of the write's own statements ran. Any other
+            // error (an I/O error may even have ended the transaction) fails the batch.
+            Err(e) if (began..began + writes.guards).contains(&finished) && stale(&e) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 }
