@@ -195,5 +195,5 @@ pub async fn domain_events(
 /// live pages have heard it.
 pub async fn prune_domain_events(tx: &mut Tx, before: uuid::Uuid, batch: u64) -> Result<u64> {
     let old = sea_query::Cond::all().add(Expr::col(DomainEvents::Id).lt(before));
-    super::delete_batch(tx, DomainEvents::Table, DomainEvents::Id, old, batch).await
+    super::prune::delete_batch(tx, DomainEvents::Table, DomainEvents::Id, old, batch).await
 }

@@ -64,8 +64,14 @@ const SAVEPOINTS: [(&str, &str, &str); MAX_BATCH] = {
 #[derive(Clone)]
 pub(super) struct GroupWriter {
     queue: mpsc::Sender<Request>,
-    /// Prepared writes applied as prepared, and redone.
-    prepared: Arc<[AtomicU64; 2]>,
+    prepared: Arc<PreparedCounts>,
+}
+
+/// Prepared writes ([`Store::write_prepared`]) the writer applied as prepared, and redid.
+#[derive(Default)]
+struct PreparedCounts {
+    applied: AtomicU64,
+    redone: AtomicU64,
 }
 
 impl GroupWriter {
@@ -78,7 +84,7 @@ impl GroupWriter {
     /// its own the writer runs as soon as the operating system wakes it.
     pub(super) fn spawn(store: Store) -> anyhow::Result<Self> {
         let (queue, rx) = mpsc::channel(1024);
-        let prepared: Arc<[AtomicU64; 2]> = Arc::default();
+        let prepared: Arc<PreparedCounts> = Arc::default();
         let counts = prepared.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -137,8 +143,8 @@ impl Store {
     pub fn prepared_writes(&self) -> Option<(u64, u64)> {
         self.group.as_ref().map(|g| {
             (
-                g.prepared[0].load(Ordering::Relaxed),
-                g.prepared[1].load(Ordering::Relaxed),
+                g.prepared.applied.load(Ordering::Relaxed),
+                g.prepared.redone.load(Ordering::Relaxed),
             )
         })
     }
@@ -209,7 +215,7 @@ type Held = Option<(PoolConnection<Sqlite>, Instant)>;
 /// for the connection at most this long plus a batch.
 const HOLD_AT_MOST: Duration = Duration::from_millis(20);
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Request>, counts: Arc<[AtomicU64; 2]>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Request>, counts: Arc<PreparedCounts>) {
     let mut held: Held = None;
     loop {
         if rx.is_empty() {
@@ -279,7 +285,7 @@ async fn write_batch(
     store: &Store,
     batch: Vec<Request>,
     held: Held,
-    counts: &[AtomicU64; 2],
+    counts: &PreparedCounts,
 ) -> Held {
     let (mut tx, since) = match held {
         Some((conn, since)) => (store.begin_on(conn), since),
@@ -306,13 +312,13 @@ async fn write_batch(
         };
         match tx.apply_prepared(writes).await {
             Ok(true) => {
-                counts[0].fetch_add(1, Ordering::Relaxed);
+                counts.applied.fetch_add(1, Ordering::Relaxed);
                 accept();
             }
             // A guard failed before any of its statements ran: it runs again, reading
             // under the lock.
             Ok(false) => {
-                counts[1].fetch_add(1, Ordering::Relaxed);
+                counts.redone.fetch_add(1, Ordering::Relaxed);
                 failed = run_work(&mut tx, i, r.run).await;
             }
             Err(e) => failed = Some(e),

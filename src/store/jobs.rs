@@ -247,7 +247,7 @@ pub async fn purge_done(tx: &mut Tx, before: i64, batch: u64) -> Result<u64> {
     let done = sea_query::Cond::all()
         .add(Expr::col(Jobs::Status).eq("done"))
         .add(Expr::col(Jobs::UpdatedAt).lt(before));
-    super::delete_batch(tx, Jobs::Table, Jobs::Id, done, batch).await
+    super::prune::delete_batch(tx, Jobs::Table, Jobs::Id, done, batch).await
 }
 
 /// How many jobs a workspace has in a status (all statuses with `None`).

@@ -35,6 +35,7 @@ mod migrations;
 pub mod notifications;
 mod prepared;
 pub(crate) mod presence;
+mod prune;
 mod readers;
 pub(crate) mod rules;
 mod savepoint;
@@ -142,36 +143,6 @@ pub struct Conn {
     /// Writes of sign-in facts under way: dropped with the connection, after its commit or
     /// rollback (the last field, so after the link).
     writing: Vec<memo::Writing>,
-}
-
-/// Deletes up to `batch` rows of `table` that `cond` selects, by their `id` (neither backend
-/// takes a `LIMIT` on `DELETE`); returns how many went. Housekeeping deletes in such batches so
-/// that other writers never wait long for the write lock.
-pub(crate) async fn delete_batch<T, C>(
-    tx: &mut Tx,
-    table: T,
-    id: C,
-    cond: sea_query::Cond,
-    batch: u64,
-) -> Result<u64>
-where
-    T: sea_query::IntoTableRef + Clone,
-    C: sea_query::IntoColumnRef + Clone,
-{
-    let some = sea_query::Query::select()
-        .column(id.clone())
-        .from(table.clone())
-        .cond_where(cond)
-        .limit(batch)
-        .to_owned();
-    let q = sea_query::Query::delete()
-        .from_table(table)
-        .and_where(sea_query::ExprTrait::in_subquery(
-            sea_query::Expr::col(id),
-            some,
-        ))
-        .to_owned();
-    tx.execute(&q).await
 }
 
 /// A row type readable from both backends.

@@ -226,5 +226,5 @@ pub async fn prune_finished(tx: &mut Tx, before: i64, batch: u64) -> Result<u64>
     let finished = sea_query::Cond::all()
         .add(Expr::col(Notifications::Status).is_in(["sent", "undeliverable"]))
         .add(Expr::col(Notifications::CreatedAt).lt(before));
-    super::delete_batch(tx, Notifications::Table, Notifications::Id, finished, batch).await
+    super::prune::delete_batch(tx, Notifications::Table, Notifications::Id, finished, batch).await
 }

@@ -17,10 +17,9 @@
 //! after queueing a write (the read connection would not see it), run a statement at once,
 //! or change in-process state ahead of its commit, and when it named no guard at all.
 
-use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_sqlx::SqlxBinder;
 
-use super::{Backend, Conn, Store, Tx, dialect, memo};
+use super::{Conn, Store, Tx, dialect, memo};
 use crate::error::{Error, Result};
 
 /// What a transaction prepared ahead knows of itself.
@@ -102,12 +101,10 @@ impl Tx {
         if self.0.prepared.is_none() {
             return;
         }
-        let (sql, values) = match self.0.backend() {
-            Backend::Sqlite => check.build_sqlx(SqliteQueryBuilder),
-            Backend::Postgres => check.build_sqlx(PostgresQueryBuilder),
-        };
-        if let Some(ahead) = &mut self.0.prepared {
-            self.0.pending.insert(ahead.guards, (sql, values.0));
+        self.defer(check);
+        // Moved from the end of the queue to behind the guards before it.
+        if let (Some(ahead), Some(check)) = (&mut self.0.prepared, self.0.pending.pop()) {
+            self.0.pending.insert(ahead.guards, check);
             ahead.guards += 1;
         }
     }
@@ -167,9 +164,7 @@ impl Tx {
             Ok(()) => {
                 self.0.documents.extend(writes.documents);
                 for w in writes.wakes {
-                    if !self.0.wakes.contains(&w) {
-                        self.0.wakes.push(w);
-                    }
+                    self.wake_at_commit(w);
                 }
                 Ok(true)
             }

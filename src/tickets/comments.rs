@@ -88,15 +88,15 @@ pub async fn add(
         && let Ok(Some(mut tx)) = store.prepare().await
     {
         // Its ticket read on this thread where it can be (SQLite, by id).
-        let loaded = match key.parse() {
-            Ok(id) => {
+        let loaded = match super::service::key_id(&key) {
+            Ok(Some(id)) => {
                 let since = crate::ai::assist::drafts_since(now_micros());
                 store::tickets::get_for_reply(store, actor.workspace_id, id, actor.user_id, since)
                     .await
                     .ok()
                     .flatten()
             }
-            Err(_) => None,
+            Ok(None) | Err(_) => None,
         };
         let reply = (body.clone(), html.clone());
         let written = write_reply(&mut tx, &actor, &key, reply, is_internal, &ids, loaded).await;

@@ -28,7 +28,7 @@ use crate::store::{self, Conn, Tx};
 /// A ticket key as the routes take it: `Ok(Some(id))` for an id, `Ok(None)` for a number,
 /// 404 for what can name no ticket (no number contains NUL, and PostgreSQL text cannot hold
 /// one).
-fn key_id(key: &str) -> Result<Option<TicketId>> {
+pub(crate) fn key_id(key: &str) -> Result<Option<TicketId>> {
     if key.contains('\0') || key.len() > 100 {
         return Err(Error::NotFound);
     }
