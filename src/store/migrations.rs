@@ -48,6 +48,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     26 "0026" "assignee_counts",
     27 "0027" "queue_counts",
     28 "0028" "stale_writes",
+    29 "0029" "ticket_watchers_by_ticket",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {

@@ -44,7 +44,7 @@ pub mod sqlite;
 pub mod tickets;
 pub mod tokens;
 pub(crate) mod users;
-pub(crate) mod watchers;
+pub mod watchers;
 pub(crate) mod webhooks;
 pub(crate) mod workspaces;
 

@@ -72,9 +72,11 @@ pub async fn upsert(tx: &mut Tx, w: &WatcherRow, replace: bool) -> Result<()> {
     Ok(())
 }
 
-/// Whether the ticket of the row being read (correlated with `tickets.id`) has any watcher:
-/// lets a reply skip reading the watchers of a ticket nobody watches.
-pub(crate) fn any_of_ticket() -> sea_query::SimpleExpr {
+/// Whether the ticket of the row being read (correlated with `tickets.id`) has a watcher that
+/// a reply by `author` notifies: someone else who wants email or WeCom. Lets a reply skip
+/// reading the watchers of a ticket nobody else follows (an agent who follows the tickets
+/// they answer is never told of their own replies).
+pub(crate) fn others_of_ticket(author: UserId) -> sea_query::SimpleExpr {
     Expr::exists(
         Query::select()
             .expr(Expr::val(1))
@@ -83,21 +85,34 @@ pub(crate) fn any_of_ticket() -> sea_query::SimpleExpr {
                 Expr::col((TicketWatchers::Table, TicketWatchers::TicketId))
                     .equals((super::tickets::Tickets::Table, super::tickets::Tickets::Id)),
             )
+            .and_where(Expr::col((TicketWatchers::Table, TicketWatchers::UserId)).ne(author))
+            .and_where(Expr::cust(
+                "(\"ticket_watchers\".\"notify_email\" OR \"ticket_watchers\".\"notify_wecom\")",
+            ))
             .to_owned(),
     )
 }
 
 /// The subscriptions of a ticket, oldest first.
 pub async fn list(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Result<Vec<WatcherRow>> {
-    let q = Query::select()
+    tx.fetch_all(&list_query(ws, ticket)).await
+}
+
+/// The read of [`list`]: a seek on `ticket_watchers_ticket_idx` (migration 0029).
+fn list_query(ws: WorkspaceId, ticket: TicketId) -> sea_query::SelectStatement {
+    Query::select()
         .columns(COLUMNS)
         .from(TicketWatchers::Table)
         .and_where(Expr::col(TicketWatchers::WorkspaceId).eq(ws))
         .and_where(Expr::col(TicketWatchers::TicketId).eq(ticket))
         .order_by(TicketWatchers::CreatedAt, Order::Asc)
         .order_by(TicketWatchers::UserId, Order::Asc)
-        .to_owned();
-    tx.fetch_all(&q).await
+        .to_owned()
+}
+
+/// The plan of [`list`] (for the test that holds it to its index).
+pub async fn list_plan(tx: &mut Conn, ws: WorkspaceId, ticket: TicketId) -> Result<String> {
+    super::explain::plan_of(tx, &list_query(ws, ticket)).await
 }
 
 pub async fn delete(tx: &mut Tx, ws: WorkspaceId, ticket: TicketId, user: UserId) -> Result<bool> {

@@ -140,6 +140,13 @@ async fn write_reply(
                 .await?
         }
     };
+    // Who hears of a public reply besides the requester, read before the first write: a
+    // reply prepared ahead may read only until it queues one (`store/prepared.rs`).
+    let watchers = if hints.watched && !is_internal {
+        crate::workflow::notify::watchers_to_tell(tx, &row, Some(actor.user_id.0)).await?
+    } else {
+        Vec::new()
+    };
     store::tickets::guard_unchanged(tx, &row);
     let comment = CommentRow {
         id: CommentId::new(),
@@ -208,10 +215,7 @@ async fn write_reply(
             json!({"comment_id": comment.id}),
         )
         .await?;
-        if hints.watched {
-            crate::workflow::notify::to_watchers(tx, &row, comment.id, Some(actor.user_id.0))
-                .await?;
-        }
+        crate::workflow::notify::tell_watchers(tx, &row, &watchers, comment.id).await?;
     }
     let mut tags = tags;
     crate::workflow::rules::engine::run(

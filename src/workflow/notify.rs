@@ -128,28 +128,54 @@ pub async fn to_watchers(
     comment: CommentId,
     author: Option<uuid::Uuid>,
 ) -> Result<()> {
+    let told = watchers_to_tell(tx, t, author).await?;
+    tell_watchers(tx, t, &told, comment).await
+}
+
+/// The watchers of `t` that a public message by `author` goes to, each with the channels
+/// they chose (email, WeCom): active users other than the author who want either. Only reads,
+/// so a reply prepared ahead asks it before it queues its first write.
+pub async fn watchers_to_tell(
+    tx: &mut Tx,
+    t: &TicketRow,
+    author: Option<uuid::Uuid>,
+) -> Result<Vec<(UserRow, [bool; 2])>> {
     let watchers = store::watchers::list(tx, t.workspace_id, t.id).await?;
     let wanted: Vec<_> = watchers
         .iter()
         .filter(|w| (w.notify_email || w.notify_wecom) && Some(w.user_id.0) != author)
         .collect();
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<crate::ids::UserId> = wanted.iter().map(|w| w.user_id).collect();
+    let mut told = Vec::with_capacity(ids.len());
     for u in store::users::many(tx, t.workspace_id, &ids).await? {
         if !u.active {
             continue;
         }
-        let Some(w) = wanted.iter().find(|w| w.user_id == u.id) else {
-            continue;
-        };
-        for (on, channel) in [(w.notify_email, "email"), (w.notify_wecom, "wecom")] {
-            if on {
+        if let Some(w) = wanted.iter().find(|w| w.user_id == u.id) {
+            let channels = [w.notify_email, w.notify_wecom];
+            told.push((u, channels));
+        }
+    }
+    Ok(told)
+}
+
+/// Queues the notices of [`watchers_to_tell`] about `comment`.
+pub async fn tell_watchers(
+    tx: &mut Tx,
+    t: &TicketRow,
+    told: &[(UserRow, [bool; 2])],
+    comment: CommentId,
+) -> Result<()> {
+    for (u, channels) in told {
+        for (on, channel) in channels.iter().zip(["email", "wecom"]) {
+            if *on {
                 to_user(
                     tx,
                     t,
-                    &u,
+                    u,
                     channel,
                     "watcher_update",
                     Some(comment),

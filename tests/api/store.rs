@@ -1265,5 +1265,107 @@ async fn replies_prepared(app: TestApp) {
     );
     let found = admin.get("/api/tickets?q=zanzibarite").await.body;
     assert_eq!(found["tickets"][0]["id"], id.as_str(), "{found}");
+
+    // Watched tickets stay on the prepared path: the replier's own watch asks for no read at
+    // all, and another watcher is read before the reply's first write. Each reply notifies
+    // the other watcher, never its author.
+    let agent = admin.user(&app, "agent").await;
+    let w = admin
+        .create_ticket(serde_json::json!({
+            "subject": "Watched replies", "description": "d",
+            "requester_email": "watched@example.com"
+        }))
+        .await;
+    let wid = crate::common::s(&w["id"]);
+    let watchers = format!("/api/tickets/{wid}/watchers");
+    admin
+        .post(&watchers, serde_json::json!({}))
+        .await
+        .expect(201);
+    let reply = |n: usize| {
+        let (admin, wid) = (&admin, &wid);
+        async move {
+            admin
+                .post(
+                    &format!("/api/tickets/{wid}/comments"),
+                    serde_json::json!({ "body": format!("Watched answer {n}") }),
+                )
+                .await
+                .expect(201);
+        }
+    };
+    for round in 0..2 {
+        if round == 1 {
+            agent
+                .post(&watchers, serde_json::json!({}))
+                .await
+                .expect(201);
+        }
+        let before = app.app.store.prepared_writes();
+        for n in 0..3 {
+            reply(round * 3 + n).await;
+        }
+        // A job touching the ticket between a reply's read and its turn would send that reply
+        // back, so one of three is asked for; before the watchers were read ahead, every
+        // reply to a watched ticket was sent back.
+        if let (Some(before), Some(after)) = (before, app.app.store.prepared_writes()) {
+            assert!(
+                after.0 > before.0,
+                "round {round}: a watched ticket's reply applied as prepared: {before:?} → {after:?}"
+            );
+        }
+    }
+    let notices = admin
+        .get(&format!("/api/tickets/{wid}/notifications"))
+        .await
+        .expect(200)["notifications"]
+        .clone();
+    let told: Vec<String> = notices
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .filter(|n| n["template"] == "watcher_update")
+        .map(|n| crate::common::s(&n["recipient_id"]))
+        .collect();
+    assert_eq!(told, vec![agent.id(); 3], "{notices}");
 }
 both!(staff_replies_are_prepared_ahead, replies_prepared);
+
+/// A ticket's watchers are read through the index of its workspace and ticket, in their
+/// listed order, whether or not the planner has measured the table: without statistics it took
+/// the (workspace, user) index and read every watcher of the workspace for one ticket.
+#[tokio::test]
+async fn a_tickets_watchers_are_read_by_its_own_index_sqlite() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let admin = app.admin().await;
+    let agent = admin.user(&app, "agent").await;
+    let t = admin.ticket("Followed", "followed@example.com").await;
+    let id = crate::common::s(&t["id"]);
+    for who in [&admin, &agent] {
+        who.post(
+            &format!("/api/tickets/{id}/watchers"),
+            serde_json::json!({}),
+        )
+        .await
+        .expect(201);
+    }
+    let ws: WorkspaceId = serde_json::from_value(t["workspace_id"].clone()).expect("ws");
+    let ticket: TicketId = serde_json::from_value(t["id"].clone()).expect("id");
+    for measured in [false, true] {
+        if measured {
+            app.raw_sql("ANALYZE").await;
+        }
+        let mut conn = app.app.store.read().await.expect("conn");
+        let plan = ferrodesk::store::watchers::list_plan(&mut conn, ws, ticket)
+            .await
+            .expect("plan");
+        assert!(
+            plan.contains("ticket_watchers_ticket_idx") && !plan.contains("TEMP B-TREE"),
+            "measured {measured}: {plan}"
+        );
+        let rows = ferrodesk::store::watchers::list(&mut conn, ws, ticket)
+            .await
+            .expect("watchers");
+        assert_eq!(rows.len(), 2);
+    }
+}

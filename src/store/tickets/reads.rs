@@ -101,7 +101,7 @@ pub async fn find_with_tags(
 /// the common reply (no watcher, no open AI draft) skips two reads inside the write lock.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct ReplyHints {
-    /// The ticket has at least one watcher.
+    /// The ticket has a watcher the reply notifies (someone else who wants email or WeCom).
     pub watched: bool,
     /// The replying user has an unsent AI draft for it made since `draft_since`.
     pub draft_pending: bool,
@@ -118,8 +118,9 @@ struct ReplyRow {
 /// The statement of [`find_for_reply`], rendered once.
 pub(super) static REPLY: Built = Built::new();
 
-/// The select of [`find_for_reply`] and the values of its placeholders, in order: the two
-/// `EXISTS (SELECT 1 …)`, the draft's user and instant, then the ticket and its workspace.
+/// The select of [`find_for_reply`] and the values of its placeholders, in order: the
+/// watchers' `EXISTS (SELECT 1 …)` and the replying user, the draft's `EXISTS (SELECT 1 …)`,
+/// its user and instant, then the ticket and its workspace.
 pub(super) fn reply_select(
     backend: crate::store::Backend,
     ws: WorkspaceId,
@@ -133,7 +134,7 @@ pub(super) fn reply_select(
     let build = move || {
         let mut q = tagged_select(backend, ws, id);
         q.expr_as(
-            crate::store::watchers::any_of_ticket(),
+            crate::store::watchers::others_of_ticket(user),
             sea_query::Alias::new("watched"),
         )
         .expr_as(
@@ -145,6 +146,7 @@ pub(super) fn reply_select(
     };
     let values = vec![
         1i32.into(),
+        user.into(),
         1i32.into(),
         user.into(),
         draft_since.into(),
