@@ -250,25 +250,29 @@ pub fn drafts_since(now: i64) -> i64 {
     now - DRAFT_WINDOW_MICROS
 }
 
-/// After a public reply by `user`: when it was sent from a draft they generated in the last
-/// 24 hours, records that (with how much was edited) and, for a first response, the
-/// ticket's `ai_first_response_time`.
-pub async fn on_reply_sent(
+/// The draft a public reply by `user` may be sent from: the latest unsent one they generated
+/// for the ticket in the last 24 hours. Only reads, so a reply prepared ahead asks it before it
+/// queues its first write.
+pub async fn draft_to_send(tx: &mut Conn, t: &TicketRow, user: UserId) -> Result<Option<DraftRow>> {
+    store::ai::open_draft(tx, t.workspace_id, t.id, user, drafts_since(now_micros())).await
+}
+
+/// After a public reply by `user`, given the draft of [`draft_to_send`]: when the reply was
+/// sent from it (edited by at most a set share), records that (with how much was edited) and,
+/// for a first response, the ticket's `ai_first_response_time`.
+pub fn on_reply_sent(
     tx: &mut Tx,
     t: &TicketRow,
     user: UserId,
+    d: &DraftRow,
     comment: crate::ids::CommentId,
     body: &str,
     first_response: bool,
-) -> Result<()> {
+) {
     let now = now_micros();
-    let Some(d) = store::ai::open_draft(tx, t.workspace_id, t.id, user, drafts_since(now)).await?
-    else {
-        return Ok(());
-    };
     let ratio = edit_ratio(&d.draft, body);
     if ratio > FROM_DRAFT_MAX_EDIT {
-        return Ok(());
+        return;
     }
     store::ai::mark_draft_sent(tx, d.id, comment, ratio);
     store::ai::count_usage(
@@ -289,7 +293,6 @@ pub async fn on_reply_sent(
             (now - t.created_at).max(0) / 1_000_000,
         );
     }
-    Ok(())
 }
 
 /// A similar ticket and how it ended.

@@ -140,12 +140,24 @@ async fn write_reply(
                 .await?
         }
     };
-    // Who hears of a public reply besides the requester, read before the first write: a
-    // reply prepared ahead may read only until it queues one (`store/prepared.rs`).
+    // Who hears of a public reply besides the requester, and the AI draft it may be sent
+    // from, read before the first write: a reply prepared ahead may read only until it queues
+    // one (`store/prepared.rs`).
     let watchers = if hints.watched && !is_internal {
         crate::workflow::notify::watchers_to_tell(tx, &row, Some(actor.user_id.0)).await?
     } else {
         Vec::new()
+    };
+    let draft = if hints.draft_pending && !is_internal {
+        crate::ai::assist::draft_to_send(tx, &row, actor.user_id).await?
+    } else {
+        None
+    };
+    // A public reply opens a new ticket: what that status change reads, read now too.
+    let opening = if !is_internal && row.status == Status::New {
+        Some(super::service::status_inputs(tx, &row).await?)
+    } else {
+        None
     };
     store::tickets::guard_unchanged(tx, &row);
     let comment = CommentRow {
@@ -175,16 +187,16 @@ async fn write_reply(
     }
     let by = Author::user(actor);
     if !is_internal {
-        if hints.draft_pending {
+        if let Some(d) = &draft {
             crate::ai::assist::on_reply_sent(
                 tx,
                 &row,
                 actor.user_id,
+                d,
                 comment.id,
                 &comment.body,
                 row.first_response_at.is_none(),
-            )
-            .await?;
+            );
         }
         if row.first_response_at.is_none() {
             row.first_response_at = Some(now);
@@ -195,8 +207,9 @@ async fn write_reply(
         row.last_agent_reply_at = Some(now);
         row.customer_replies_since_agent = 0;
         save_locked(tx, &mut row);
-        if row.status == Status::New {
-            super::service::apply_status(tx, &mut row, &tags, Status::Open, by).await?;
+        if let Some(inputs) = &opening {
+            super::service::apply_status_held(tx, &mut row, &tags, Status::Open, by, inputs)
+                .await?;
         }
     }
     let event = if is_internal {

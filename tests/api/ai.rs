@@ -441,6 +441,17 @@ async fn drafts(app: TestApp) {
         .expect(200)
         .clone();
     assert_eq!(s(&latest["draft"]), draft);
+    // A workspace's first reply reads its rules after its writes and is redone under the lock,
+    // which remembers them; one on another ticket goes first.
+    let other = admin.ticket("Warm-up", "warm-up@example.com").await;
+    admin
+        .post(
+            &format!("/api/tickets/{}/comments", s(&other["id"])),
+            json!({"body": "First reply of the workspace"}),
+        )
+        .await
+        .expect(201);
+    let prepared = app.app.store.prepared_writes();
     agent
         .post(
             &format!("/api/tickets/{id}/comments"),
@@ -448,6 +459,16 @@ async fn drafts(app: TestApp) {
         )
         .await
         .expect(201);
+    // On SQLite the reply read its draft before its first write, so it reached the writer
+    // prepared ahead (applied, or redone had a job changed the ticket meanwhile) instead of
+    // giving up on the way.
+    if let (Some(before), Some(after)) = (prepared, app.app.store.prepared_writes()) {
+        assert_eq!(
+            after.0 + after.1,
+            before.0 + before.1 + 1,
+            "{before:?} → {after:?}"
+        );
+    }
     let after = agent
         .get(&format!("/api/tickets/{id}/comments"))
         .await

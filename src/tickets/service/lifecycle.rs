@@ -36,11 +36,65 @@ pub async fn apply_status(
     recompute_sla(tx, row, now).await?;
     save(tx, row).await?;
     announce(tx, row, tags, from, to, by).await?;
+    tell_requester(tx, row, from, to, by).await?;
+    Ok(true)
+}
+
+/// What a status change reads, read before a transaction's first write: the workspace's SLA
+/// policies and calendars, and the ticket's pauses.
+pub struct StatusInputs {
+    sla: crate::sla::engine::SlaContext,
+    pauses: Vec<(i64, Option<i64>)>,
+}
+
+/// The [`StatusInputs`] of `row`.
+pub async fn status_inputs(tx: &mut Tx, row: &TicketRow) -> Result<StatusInputs> {
+    Ok(StatusInputs {
+        sla: crate::sla::engine::load(tx, row.workspace_id).await?,
+        pauses: store::sla::pauses(tx, row.workspace_id, row.id).await?,
+    })
+}
+
+/// [`apply_status`] on a row this transaction holds (loaded with its lock, or guarded when
+/// prepared ahead: `store/prepared.rs`) from its `inputs` read ahead, so that it only queues
+/// writes: a reply that opens a new ticket stays prepared. A change that starts or ends a
+/// pause of the resolution clock, which the pauses read ahead would miss, is left to
+/// [`apply_status`].
+pub async fn apply_status_held(
+    tx: &mut Tx,
+    row: &mut TicketRow,
+    tags: &[String],
+    to: Status,
+    by: Author,
+    inputs: &StatusInputs,
+) -> Result<bool> {
+    use crate::sla::engine::pauses_resolution;
+    let from = row.status;
+    if from == to || pauses_resolution(from) != pauses_resolution(to) || !from.can_become(to) {
+        return apply_status(tx, row, tags, to, by).await;
+    }
+    let now = now_micros();
+    stamp(tx, row, from, to, now);
+    crate::sla::engine::compute(&inputs.sla, row, &inputs.pauses, now);
+    super::save_locked(tx, row);
+    announce(tx, row, tags, from, to, by).await?;
+    tell_requester(tx, row, from, to, by).await?;
+    Ok(true)
+}
+
+/// The customer's notice of a status change, where one is due.
+async fn tell_requester(
+    tx: &mut Tx,
+    row: &TicketRow,
+    from: Status,
+    to: Status,
+    by: Author,
+) -> Result<()> {
     // Seed 001: the member is told when the status of their request changes.
     // A reply already tells the customer a new ticket is being worked on, and customers
     // know when they reopened a ticket themselves: neither needs a status message.
     if (from == Status::New && to == Status::Open) || by.kind == "customer" {
-        return Ok(true);
+        return Ok(());
     }
     // Resolving asks for a rating in the same message.
     let template = if to == Status::Resolved {
@@ -49,8 +103,7 @@ pub async fn apply_status(
         "status_changed"
     };
     let change = json!({"from": from.as_str(), "to": to.as_str()});
-    crate::workflow::notify::to_requester(tx, row, template, None, change).await?;
-    Ok(true)
+    crate::workflow::notify::to_requester(tx, row, template, None, change).await
 }
 
 /// The new status with its stamps, and the pause of the resolution clock it starts or ends.

@@ -15,7 +15,9 @@ pub use create::{
     submit,
 };
 pub(crate) use create::{custom_fields_json, links_json};
-pub use lifecycle::{apply_status, delete, mark_read, set_status};
+pub use lifecycle::{
+    apply_status, apply_status_held, delete, mark_read, set_status, status_inputs,
+};
 pub use timeline::{Author, document_head, publish, record, reindex};
 pub use update::update;
 
