@@ -12,7 +12,7 @@
 //! | `ferrodesk_scan_duration_seconds` | histogram | `scan` (SLA, time rules, daily report) |
 //! | `ferrodesk_scan_failures_total` | counter | `scan` |
 //! | `ferrodesk_sqlite_inline_reads_total` | counter | `outcome`: `answered` on the request's own thread, `handed_back` to a reader connection after a failure (SQLite only; `store::inline`) |
-//! | `ferrodesk_sqlite_prepared_writes_total` | counter | `outcome`: `applied` as prepared on the request's thread, `redone` by the group writer under the lock after a guard failed or the preparation gave up (SQLite only; `store::prepared`) |
+//! | `ferrodesk_sqlite_prepared_writes_total` | counter | `outcome`: `applied` as prepared on the request's thread, `redone` by the group writer under the lock after a guard failed, `gave_up` on the way (a read after a queued write, …) and written the ordinary way (SQLite only; `store::prepared`) |
 //!
 //! and, read from the database when scraped (cheap: grouped counts of small tables and the
 //! per-status counters): `ferrodesk_jobs` (`kind`, `status`), `ferrodesk_job_oldest_due_seconds`
@@ -187,13 +187,21 @@ impl Metrics {
                 store.prepared_writes(),
             ),
         ];
-        for (name, outcomes, n) in counts {
-            let Some((a, b)) = n else { continue };
-            for (outcome, n) in outcomes.into_iter().zip([a, b]) {
-                self.recorder
-                    .register_counter(&key(name, &[("outcome", outcome.to_owned())]), &META)
-                    .absolute(n);
-            }
+        let gave_up = store
+            .prepared_gave_up()
+            .map(|n| ("ferrodesk_sqlite_prepared_writes_total", "gave_up", n));
+        let pairs = counts.into_iter().flat_map(|(name, outcomes, n)| {
+            n.into_iter().flat_map(move |(a, b)| {
+                outcomes
+                    .into_iter()
+                    .zip([a, b])
+                    .map(move |(o, n)| (name, o, n))
+            })
+        });
+        for (name, outcome, n) in pairs.chain(gave_up) {
+            self.recorder
+                .register_counter(&key(name, &[("outcome", outcome.to_owned())]), &META)
+                .absolute(n);
         }
         {
             let mut last = self

@@ -72,6 +72,9 @@ pub(super) struct GroupWriter {
 struct PreparedCounts {
     applied: AtomicU64,
     redone: AtomicU64,
+    /// Preparations that gave up before they reached the writer (a read after a queued
+    /// write, a statement run at once, …); their writes went the ordinary way.
+    gave_up: AtomicU64,
 }
 
 impl GroupWriter {
@@ -131,10 +134,30 @@ impl Store {
         value: T,
         redo: Work<T>,
     ) -> Result<T> {
+        self.count_given_up(&tx);
         let (Some(group), Some(writes)) = (&self.group, tx.into_writes()) else {
             return self.write_grouped(redo).await;
         };
         group.enqueue(redo, Some((writes, value))).await
+    }
+
+    /// Counts `tx` among the preparations that gave up, if it did (its caller then writes the
+    /// ordinary way).
+    pub fn count_given_up(&self, tx: &Tx) {
+        if let Some(g) = &self.group
+            && tx.gave_up()
+        {
+            g.prepared.gave_up.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Preparations that gave up before they reached the group writer; `None` where writes
+    /// are not grouped (PostgreSQL).
+    #[must_use]
+    pub fn prepared_gave_up(&self) -> Option<u64> {
+        self.group
+            .as_ref()
+            .map(|g| g.prepared.gave_up.load(Ordering::Relaxed))
     }
 
     /// Prepared writes the group writer applied as prepared, and those it redid; `None`

@@ -87,6 +87,13 @@ impl Conn {
 }
 
 impl Tx {
+    /// Whether this transaction was prepared ahead and gave up (it must be written the
+    /// ordinary way).
+    #[must_use]
+    pub fn gave_up(&self) -> bool {
+        self.0.prepared.as_ref().is_some_and(|a| a.gave_up)
+    }
+
     /// Whether this transaction is prepared ahead ([`Store::prepare`]).
     #[must_use]
     pub fn is_prepared(&self) -> bool {

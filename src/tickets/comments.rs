@@ -100,8 +100,9 @@ pub async fn add(
         };
         let reply = (body.clone(), html.clone());
         let written = write_reply(&mut tx, &actor, &key, reply, is_internal, &ids, loaded).await;
-        if let Ok(view) = written {
-            prepared = Some((tx, view));
+        match written {
+            Ok(view) => prepared = Some((tx, view)),
+            Err(_) => store.count_given_up(&tx),
         }
     }
     // Replies that arrive together share one SQLite transaction (each in its own savepoint).

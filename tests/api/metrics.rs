@@ -130,6 +130,18 @@ async fn exported(backend: Backend) {
             assert_eq!(inline("answered"), None, "{text}");
         }
     }
+    // Writes prepared ahead are SQLite's: each outcome is a series there, none elsewhere.
+    let prepared = |outcome: &str| {
+        value(
+            &text,
+            "ferrodesk_sqlite_prepared_writes_total",
+            &[("outcome", outcome)],
+        )
+    };
+    for outcome in ["applied", "redone", "gave_up"] {
+        let sqlite = app.app.store.backend() == ferrodesk::store::Backend::Sqlite;
+        assert_eq!(prepared(outcome).is_some(), sqlite, "{outcome}: {text}");
+    }
     assert_eq!(
         value(
             &text,

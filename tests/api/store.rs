@@ -1227,6 +1227,7 @@ async fn replies_prepared(app: TestApp) {
     let id = crate::common::s(&t["id"]);
     let before = app.app.store.prepared_writes();
     let read_before = app.app.store.inline_reads();
+    let gave_up_before = app.app.store.prepared_gave_up();
     for body in ["First answer", "Second answer about the zanzibarite gasket"] {
         let r = admin
             .post(
@@ -1241,6 +1242,11 @@ async fn replies_prepared(app: TestApp) {
             after.0 > before.0,
             "a reply applied as prepared: {before:?} → {after:?}"
         );
+    }
+    // The workspace's first reply read its rules after its first write, so its preparation
+    // gave up (and it was written the ordinary way, which remembers them).
+    if let (Some(before), Some(after)) = (gave_up_before, app.app.store.prepared_gave_up()) {
+        assert_eq!(after, before + 1, "{before} → {after}");
     }
     // Each reply read its ticket on the request's thread, none handed back to a reader.
     if let (Some(before), Some(after)) = (read_before, app.app.store.inline_reads()) {
@@ -1302,9 +1308,15 @@ async fn replies_prepared(app: TestApp) {
                 .expect(201);
         }
         let before = app.app.store.prepared_writes();
+        let gave_up = app.app.store.prepared_gave_up();
         for n in 0..3 {
             reply(round * 3 + n).await;
         }
+        assert_eq!(
+            app.app.store.prepared_gave_up(),
+            gave_up,
+            "round {round}: none gave up"
+        );
         // Each reached the writer prepared ahead (applied, or redone had a job changed the
         // ticket meanwhile); before the watchers were read ahead, each gave up on the way.
         if let (Some(before), Some(after)) = (before, app.app.store.prepared_writes()) {
