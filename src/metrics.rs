@@ -175,30 +175,36 @@ impl Metrics {
                 idle as f64,
             ));
         }
+        let (inline, prepared) = (store.inline_reads(), store.prepared_writes());
         let counts = [
             (
                 "ferrodesk_sqlite_inline_reads_total",
-                ["answered", "handed_back"],
-                store.inline_reads(),
+                "answered",
+                inline.map(|n| n.0),
+            ),
+            (
+                "ferrodesk_sqlite_inline_reads_total",
+                "handed_back",
+                inline.map(|n| n.1),
             ),
             (
                 "ferrodesk_sqlite_prepared_writes_total",
-                ["applied", "redone"],
-                store.prepared_writes(),
+                "applied",
+                prepared.map(|n| n.0),
+            ),
+            (
+                "ferrodesk_sqlite_prepared_writes_total",
+                "redone",
+                prepared.map(|n| n.1),
+            ),
+            (
+                "ferrodesk_sqlite_prepared_writes_total",
+                "gave_up",
+                store.prepared_gave_up(),
             ),
         ];
-        let gave_up = store
-            .prepared_gave_up()
-            .map(|n| ("ferrodesk_sqlite_prepared_writes_total", "gave_up", n));
-        let pairs = counts.into_iter().flat_map(|(name, outcomes, n)| {
-            n.into_iter().flat_map(move |(a, b)| {
-                outcomes
-                    .into_iter()
-                    .zip([a, b])
-                    .map(move |(o, n)| (name, o, n))
-            })
-        });
-        for (name, outcome, n) in pairs.chain(gave_up) {
+        for (name, outcome, n) in counts {
+            let Some(n) = n else { continue };
             self.recorder
                 .register_counter(&key(name, &[("outcome", outcome.to_owned())]), &META)
                 .absolute(n);

@@ -86,9 +86,12 @@ pub(crate) fn others_of_ticket(author: UserId) -> sea_query::SimpleExpr {
                     .equals((super::tickets::Tickets::Table, super::tickets::Tickets::Id)),
             )
             .and_where(Expr::col((TicketWatchers::Table, TicketWatchers::UserId)).ne(author))
-            .and_where(Expr::cust(
-                "(\"ticket_watchers\".\"notify_email\" OR \"ticket_watchers\".\"notify_wecom\")",
-            ))
+            .and_where(
+                Expr::col((TicketWatchers::Table, TicketWatchers::NotifyEmail)).or(Expr::col((
+                    TicketWatchers::Table,
+                    TicketWatchers::NotifyWecom,
+                ))),
+            )
             .to_owned(),
     )
 }

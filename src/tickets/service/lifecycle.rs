@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use super::{Author, check_version, load, publish, recompute_sla, record, save, tags};
+use super::{
+    Author, StatusInputs, check_version, load, publish, recompute_sla, record, save, tags,
+};
 use crate::auth::{Actor, Permission};
 use crate::clock::now_micros;
 use crate::error::{Code, Error, Result};
@@ -22,14 +24,8 @@ pub async fn apply_status(
     by: Author,
 ) -> Result<bool> {
     let from = row.status;
-    if from == to {
+    if !transition(from, to)? {
         return Ok(false);
-    }
-    if !from.can_become(to) {
-        return Err(Error::Client(
-            Code::InvalidTransition,
-            format!("a {from} ticket cannot become {to}"),
-        ));
     }
     let now = now_micros();
     stamp(tx, row, from, to, now);
@@ -38,21 +34,6 @@ pub async fn apply_status(
     announce(tx, row, tags, from, to, by).await?;
     tell_requester(tx, row, from, to, by).await?;
     Ok(true)
-}
-
-/// What a status change reads, read before a transaction's first write: the workspace's SLA
-/// policies and calendars, and the ticket's pauses.
-pub struct StatusInputs {
-    sla: crate::sla::engine::SlaContext,
-    pauses: Vec<(i64, Option<i64>)>,
-}
-
-/// The [`StatusInputs`] of `row`.
-pub async fn status_inputs(tx: &mut Tx, row: &TicketRow) -> Result<StatusInputs> {
-    Ok(StatusInputs {
-        sla: crate::sla::engine::load(tx, row.workspace_id).await?,
-        pauses: store::sla::pauses(tx, row.workspace_id, row.id).await?,
-    })
 }
 
 /// [`apply_status`] on a row this transaction holds (loaded with its lock, or guarded when
@@ -70,15 +51,33 @@ pub async fn apply_status_held(
 ) -> Result<bool> {
     use crate::sla::engine::pauses_resolution;
     let from = row.status;
-    if from == to || pauses_resolution(from) != pauses_resolution(to) || !from.can_become(to) {
+    if pauses_resolution(from) != pauses_resolution(to) {
         return apply_status(tx, row, tags, to, by).await;
+    }
+    if !transition(from, to)? {
+        return Ok(false);
     }
     let now = now_micros();
     stamp(tx, row, from, to, now);
-    crate::sla::engine::compute(&inputs.sla, row, &inputs.pauses, now);
+    inputs.recompute(row, now);
     super::save_locked(tx, row);
     announce(tx, row, tags, from, to, by).await?;
     tell_requester(tx, row, from, to, by).await?;
+    Ok(true)
+}
+
+/// Whether `from` → `to` changes anything: `false` for the same status, an error for a
+/// change the lifecycle does not allow.
+fn transition(from: Status, to: Status) -> Result<bool> {
+    if from == to {
+        return Ok(false);
+    }
+    if !from.can_become(to) {
+        return Err(Error::Client(
+            Code::InvalidTransition,
+            format!("a {from} ticket cannot become {to}"),
+        ));
+    }
     Ok(true)
 }
 

@@ -15,9 +15,7 @@ pub use create::{
     submit,
 };
 pub(crate) use create::{custom_fields_json, links_json};
-pub use lifecycle::{
-    apply_status, apply_status_held, delete, mark_read, set_status, status_inputs,
-};
+pub use lifecycle::{apply_status, apply_status_held, delete, mark_read, set_status};
 pub use timeline::{Author, document_head, publish, record, reindex};
 pub use update::update;
 
@@ -148,8 +146,29 @@ pub fn save_locked(tx: &mut Tx, row: &mut TicketRow) {
 
 /// Recomputes a ticket's SLA clocks from its current fields and pauses.
 pub async fn recompute_sla(tx: &mut Tx, row: &mut TicketRow, now: i64) -> Result<()> {
-    let ctx = crate::sla::engine::load(tx, row.workspace_id).await?;
-    let pauses = store::sla::pauses(tx, row.workspace_id, row.id).await?;
-    crate::sla::engine::compute(&ctx, row, &pauses, now);
+    status_inputs(tx, row).await?.recompute(row, now);
     Ok(())
+}
+
+/// What computing a ticket's SLA clocks reads: the workspace's policies and calendars, and
+/// the ticket's pauses. Read before a transaction's first write, a status change made from
+/// them only queues writes ([`apply_status_held`]).
+pub struct StatusInputs {
+    sla: crate::sla::engine::SlaContext,
+    pauses: Vec<(i64, Option<i64>)>,
+}
+
+impl StatusInputs {
+    /// The ticket's clocks computed from these inputs and its current fields.
+    fn recompute(&self, row: &mut TicketRow, now: i64) {
+        crate::sla::engine::compute(&self.sla, row, &self.pauses, now);
+    }
+}
+
+/// The [`StatusInputs`] of `row`.
+pub async fn status_inputs(tx: &mut Tx, row: &TicketRow) -> Result<StatusInputs> {
+    Ok(StatusInputs {
+        sla: crate::sla::engine::load(tx, row.workspace_id).await?,
+        pauses: store::sla::pauses(tx, row.workspace_id, row.id).await?,
+    })
 }
