@@ -222,6 +222,9 @@ pub async fn seed(
         store::bulk::restore(&app.store, s).await?;
     }
     loaded?;
+    if n >= BULK_INDEXES_FROM {
+        store::bulk::merge_search_index(&app.store).await?;
+    }
     app.store.analyze().await?;
     Ok(())
 }

@@ -49,6 +49,7 @@ const MIGRATIONS: (MigrationFiles, MigrationFiles) = migration_files!(
     27 "0027" "queue_counts",
     28 "0028" "stale_writes",
     29 "0029" "ticket_watchers_by_ticket",
+    30 "0030" "search_merges_in_steps",
 );
 
 pub(super) fn all(backend: Backend) -> Vec<Migration> {
