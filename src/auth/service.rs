@@ -219,6 +219,19 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<(Actor, TokenId)> {
     {
         return Ok(hit);
     }
+    // Boxed: the read's future is kilobytes, and every authenticated request's future would
+    // carry (and move) it although a remembered token never gets there.
+    Box::pin(authenticate_from_store(ctx, digest, epoch, now)).await
+}
+
+/// [`authenticate`] for a token not remembered: read, checked, and remembered for next time.
+async fn authenticate_from_store(
+    ctx: &Ctx,
+    digest: Vec<u8>,
+    epoch: Option<u64>,
+    now: i64,
+) -> Result<(Actor, TokenId)> {
+    let unauthorized = || Error::unauthorized("the bearer token is missing, expired or revoked");
     let mut tx = ctx.store.read().await?;
     let row = store::tokens::find_with_user(&mut tx, &digest, now)
         .await?

@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -33,27 +34,33 @@ pub fn router(app: AppState) -> Router {
         .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(app.clone(), rate_limit))
-        .layer(middleware::map_response(close_after_413))
-        .layer(middleware::from_fn_with_state(app.clone(), body_limits))
-        .layer(DefaultBodyLimit::max(app.config.max_json_bytes))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
-            tracing::info_span!("request", method = %req.method(), route = %route)
-        }))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                problem::problem(
-                    Code::Internal,
-                    "something went wrong on our side; it has been logged",
-                    vec![],
-                )
-            },
-        ))
-        .layer(middleware::from_fn_with_state(app.clone(), measure))
+        // One layer of the whole stack, outermost first: each `Router::layer` call wraps every
+        // route once more in a boxed, cloned service, and seven of them cost a get by id about
+        // forty allocations (a clone of each box and a box of each future) before its handler.
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(app.clone(), measure))
+                .layer(CatchPanicLayer::custom(
+                    |_: Box<dyn std::any::Any + Send>| {
+                        problem::problem(
+                            Code::Internal,
+                            "something went wrong on our side; it has been logged",
+                            vec![],
+                        )
+                    },
+                ))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+                    tracing::info_span!("request", method = %req.method(), route = %route)
+                }))
+                .layer(DefaultBodyLimit::max(app.config.max_json_bytes))
+                .layer(middleware::from_fn_with_state(app.clone(), body_limits))
+                .layer(middleware::map_response(close_after_413))
+                .layer(middleware::from_fn_with_state(app.clone(), rate_limit)),
+        )
         .with_state(app)
 }
 

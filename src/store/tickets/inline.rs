@@ -1,6 +1,8 @@
 //! A ticket by id read on the calling thread on SQLite (see `store::inline`): the statement
 //! of [`find_with_tags`], its row decoded from rusqlite's as sqlx's `FromRow` decodes it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rusqlite::OptionalExtension;
 use uuid::Uuid;
 
@@ -21,8 +23,13 @@ pub async fn get_with_tags(
     if let Some(found) = store.read_inline(|c| read(c, ws, id)) {
         return Ok(found);
     }
-    let mut conn = store.read().await?;
-    find_with_tags(&mut conn, ws, id, false).await
+    // Boxed, as the way seldom taken: inline, its futures (kilobytes) would be carried and
+    // moved by every get's.
+    Box::pin(async {
+        let mut conn = store.read().await?;
+        find_with_tags(&mut conn, ws, id, false).await
+    })
+    .await
 }
 
 /// The read of [`get_with_tags`] on SQLite connection `c`.
@@ -37,7 +44,9 @@ pub(super) fn read(
         || tagged_select(Backend::Sqlite, ws, id),
         &values,
     );
-    let row = one_row(c, sql, &values, tagged)?;
+    let row = one_row(c, sql, &values, |r| {
+        Columns::read(r, &TAGGED_NAMES_CHECKED, tagged_at)
+    })?;
     Ok(row.map(TaggedRow::split))
 }
 
@@ -87,13 +96,14 @@ fn read_for_reply(
     let (build, values) = reply_select(Backend::Sqlite, ws, id, user, draft_since);
     let sql = REPLY.text(Backend::Sqlite, build, &values);
     let row = one_row(c, sql, &values, |r| {
-        let mut c = Columns { row: r, at: 0 };
-        let tagged = tagged_at(&mut c)?;
-        let hints = ReplyHints {
-            watched: c.next("watched")?,
-            draft_pending: c.next("draft_pending")?,
-        };
-        Ok((tagged, hints))
+        Columns::read(r, &REPLY_NAMES_CHECKED, |c| {
+            let tagged = tagged_at(c)?;
+            let hints = ReplyHints {
+                watched: c.next("watched")?,
+                draft_pending: c.next("draft_pending")?,
+            };
+            Ok((tagged, hints))
+        })
     })?;
     Ok(row.map(|(tagged, hints)| {
         let (t, tags) = tagged.split();
@@ -101,25 +111,52 @@ fn read_for_reply(
     }))
 }
 
+/// Whether a row of [`TAGGED`]'s statement, and of [`REPLY`]'s, has been read with every
+/// column's name checked, in this process: the text of each is built once, so its columns'
+/// names cannot change after one row matched them all.
+static TAGGED_NAMES_CHECKED: AtomicBool = AtomicBool::new(false);
+static REPLY_NAMES_CHECKED: AtomicBool = AtomicBool::new(false);
+
 /// The columns of a row read in the order of the statement, each checked against the name
-/// its reader expects. A name lookup per column (rusqlite's `get` by name compares it with
-/// every column's name in turn) was a seventh of the server's time on a get by id.
+/// its reader expects until a row of the statement has matched them all. A name lookup per
+/// column (rusqlite's `get` by name compares it with every column's name in turn) was a
+/// seventh of the server's time on a get by id; asking each column's name on every row (the
+/// name from SQLite, checked as UTF-8, then compared) was still a twentieth of its
+/// instructions.
 struct Columns<'a, 'r> {
     row: &'a rusqlite::Row<'r>,
     at: usize,
+    check: bool,
 }
 
-impl Columns<'_, '_> {
+impl<'a, 'r> Columns<'a, 'r> {
+    /// `row` read by `read`, its names checked unless `checked` says a row of the same
+    /// statement matched them all already (which the first that does records).
+    fn read<T>(
+        row: &'a rusqlite::Row<'r>,
+        checked: &AtomicBool,
+        read: impl FnOnce(&mut Self) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let check = !checked.load(Ordering::Relaxed);
+        let out = read(&mut Columns { row, at: 0, check })?;
+        if check {
+            checked.store(true, Ordering::Relaxed);
+        }
+        Ok(out)
+    }
+
     /// The next column, which must be `name`.
     fn next<T: rusqlite::types::FromSql>(&mut self, name: &str) -> rusqlite::Result<T> {
         let at = self.at;
         self.at += 1;
-        let found = self.row.as_ref().column_name(at)?;
-        if found != name {
-            return Err(undecodable(
-                name,
-                format!("found column {found} in its place"),
-            ));
+        if self.check {
+            let found = self.row.as_ref().column_name(at)?;
+            if found != name {
+                return Err(undecodable(
+                    name,
+                    format!("found column {found} in its place"),
+                ));
+            }
         }
         self.row.get(at)
     }
@@ -146,12 +183,8 @@ impl Columns<'_, '_> {
     }
 }
 
-/// The columns of `tickets::base_select`, in its order, and the tags of `tagged_select`.
-fn tagged(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaggedRow> {
-    tagged_at(&mut Columns { row: r, at: 0 })
-}
-
-/// [`tagged`] from the columns `c` is at, leaving it after the tags.
+/// The columns of `tickets::base_select`, in its order, and the tags of `tagged_select`, from
+/// the column `c` is at, leaving it after the tags.
 fn tagged_at(c: &mut Columns<'_, '_>) -> rusqlite::Result<TaggedRow> {
     let ticket = TicketRow {
         id: c.id("id", TicketId)?,

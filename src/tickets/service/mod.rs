@@ -77,8 +77,12 @@ pub async fn get_with_tags(
             .await?
             .ok_or(Error::NotFound);
     }
-    let mut conn = store.read().await?;
-    load_with_tags(&mut conn, ws, key, false).await
+    // By number: boxed, so that the read by id does not carry this way's futures.
+    Box::pin(async {
+        let mut conn = store.read().await?;
+        load_with_tags(&mut conn, ws, key, false).await
+    })
+    .await
 }
 
 /// A ticket to reply to, locked, with its tags and what the reply must look up besides
