@@ -57,6 +57,7 @@ fn both(a: &Target, b: &Target, clients: u32, method: &str, path: &str, body: &s
         p99_ms: la.p99_ms.max(lb.p99_ms),
         requests: la.requests + lb.requests,
         failed: la.failed + lb.failed,
+        timeouts: la.timeouts + lb.timeouts,
     }
 }
 

@@ -283,8 +283,13 @@ async fn run(label: &str, database_url: Option<String>, tickets: usize, seconds:
         let (f, ratio) = floor.map_or(("".into(), "".into()), |f| {
             (format!("{f:.3}"), format!("{:.1}×", load.p50_ms / f))
         });
+        // wrk leaves requests it gave up on (after 2 s) out of its percentiles.
+        let timed_out = match load.timeouts {
+            0 => String::new(),
+            n => format!(" ({n} timed out after 2 s)"),
+        };
         println!(
-            "| {name} | {clients} | {:.0} | {:.2} | {:.2} | {f} | {ratio} |",
+            "| {name} | {clients} | {:.0} | {:.2} | {:.2}{timed_out} | {f} | {ratio} |",
             load.per_second, load.p50_ms, load.p99_ms
         );
         assert_eq!(load.failed, 0, "{name}: {} requests failed", load.failed);

@@ -43,6 +43,10 @@ pub struct Load {
     pub p99_ms: f64,
     pub requests: u64,
     pub failed: u64,
+    /// Requests that got no answer within wrk's timeout (2 s). wrk leaves them out of its
+    /// latency figures, so a stall longer than that lowers the p99 it prints instead of
+    /// raising it: a row with timeouts must say so.
+    pub timeouts: u64,
 }
 
 fn duration_ms(s: &str) -> f64 {
@@ -69,6 +73,7 @@ pub fn parse_wrk(out: &str) -> Load {
         p99_ms: f64::NAN,
         requests: 0,
         failed: 0,
+        timeouts: 0,
     };
     for line in out.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -78,6 +83,7 @@ pub fn parse_wrk(out: &str) -> Load {
             ["Requests/sec:", v] => load.per_second = v.parse().unwrap_or(0.0),
             [n, "requests", "in", ..] => load.requests = n.parse().unwrap_or(0),
             ["Non-2xx", "or", "3xx", "responses:", n] => load.failed = n.parse().unwrap_or(0),
+            ["Socket", "errors:", .., "timeout", n] => load.timeouts = n.parse().unwrap_or(0),
             _ => {}
         }
     }
