@@ -502,8 +502,8 @@ pub fn changes_since(backend: Backend, q: &mut sea_query::SelectStatement, xid: 
 
 /// A ticket's tags in order, one string: read in the order of the table's primary key
 /// (ticket, tag) through an ordered subquery, for the reason given at [`THREAD_SQLITE`] (the
-/// ordered aggregate opened a temporary B-tree for every ticket read: a tenth of the
-/// instructions of a get by id, twenty of them for a list page).
+/// ordered aggregate opened a temporary B-tree for every ticket read: about a tenth of the
+/// instructions of a get by id).
 const TAGS_SQLITE: &str = "(SELECT group_concat(\"tag\", char(31)) FROM (SELECT \"tag\" FROM \"ticket_tags\" WHERE \"ticket_tags\".\"ticket_id\" = \"tickets\".\"id\" ORDER BY \"tag\"))";
 
 /// The tags of the selected ticket as one text, sorted, joined by the unit separator (U+001F,
