@@ -444,8 +444,8 @@ both!(seeded_data_is_consistent_and_searchable, seeded);
 
 /// A large seed sets the tickets' indexes aside and builds them at the end, and merges the
 /// search index into one segment: afterwards the same indexes exist, and the lists, counts
-/// and search agree with the data. Counts stop at
-/// the cap unless the per-status counters answer them.
+/// and search agree with the data. Counts stop at the cap unless the per-status counters
+/// answer them.
 async fn bulk_seed(app: TestApp) {
     let cap = usize::try_from(ferrodesk::store::tickets::COUNT_CAP).expect("cap");
     let n = cap.max(ferrodesk::seed::BULK_INDEXES_FROM) + 50;
