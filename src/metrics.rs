@@ -190,17 +190,17 @@ impl Metrics {
             (
                 "ferrodesk_sqlite_prepared_writes_total",
                 "applied",
-                prepared.map(|n| n.0),
+                prepared.map(|n| n.applied),
             ),
             (
                 "ferrodesk_sqlite_prepared_writes_total",
                 "redone",
-                prepared.map(|n| n.1),
+                prepared.map(|n| n.redone),
             ),
             (
                 "ferrodesk_sqlite_prepared_writes_total",
                 "gave_up",
-                store.prepared_gave_up(),
+                prepared.map(|n| n.gave_up),
             ),
         ];
         for (name, outcome, n) in counts {

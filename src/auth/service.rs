@@ -203,9 +203,13 @@ pub async fn revoke_token_of(ctx: &Ctx, actor: &Actor, user: UserId, id: TokenId
     tx.commit().await
 }
 
+/// The answer to a token that is not (or no longer) good.
+fn unauthorized() -> Error {
+    Error::unauthorized("the bearer token is missing, expired or revoked")
+}
+
 /// Resolves a bearer token to the active user behind it.
 pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<(Actor, TokenId)> {
-    let unauthorized = || Error::unauthorized("the bearer token is missing, expired or revoked");
     if !token.starts_with(tokens::PREFIX) || token.len() > 128 {
         return Err(unauthorized());
     }
@@ -231,7 +235,6 @@ async fn authenticate_from_store(
     epoch: Option<u64>,
     now: i64,
 ) -> Result<(Actor, TokenId)> {
-    let unauthorized = || Error::unauthorized("the bearer token is missing, expired or revoked");
     let mut tx = ctx.store.read().await?;
     let row = store::tokens::find_with_user(&mut tx, &digest, now)
         .await?

@@ -151,26 +151,28 @@ impl Store {
         }
     }
 
-    /// Preparations that gave up before they reached the group writer; `None` where writes
-    /// are not grouped (PostgreSQL).
+    /// What became of the writes prepared ahead so far; `None` where writes are not grouped
+    /// (PostgreSQL).
     #[must_use]
-    pub fn prepared_gave_up(&self) -> Option<u64> {
-        self.group
-            .as_ref()
-            .map(|g| g.prepared.gave_up.load(Ordering::Relaxed))
-    }
-
-    /// Prepared writes the group writer applied as prepared, and those it redid; `None`
-    /// where writes are not grouped (PostgreSQL).
-    #[must_use]
-    pub fn prepared_writes(&self) -> Option<(u64, u64)> {
-        self.group.as_ref().map(|g| {
-            (
-                g.prepared.applied.load(Ordering::Relaxed),
-                g.prepared.redone.load(Ordering::Relaxed),
-            )
+    pub fn prepared_writes(&self) -> Option<PreparedWrites> {
+        self.group.as_ref().map(|g| PreparedWrites {
+            applied: g.prepared.applied.load(Ordering::Relaxed),
+            redone: g.prepared.redone.load(Ordering::Relaxed),
+            gave_up: g.prepared.gave_up.load(Ordering::Relaxed),
         })
     }
+}
+
+/// Writes prepared ahead ([`Store::prepare`]), counted since the store opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreparedWrites {
+    /// Applied by the group writer as prepared.
+    pub applied: u64,
+    /// Reached the group writer but were redone the ordinary way (a guard no longer held).
+    pub redone: u64,
+    /// Gave up before they reached the group writer (a read after a queued write, …) and
+    /// were written the ordinary way.
+    pub gave_up: u64,
 }
 
 impl GroupWriter {

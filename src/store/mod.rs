@@ -97,7 +97,7 @@ pub struct Store {
 }
 
 pub use built::Built;
-pub use group::{Keep, Work};
+pub use group::{Keep, PreparedWrites, Work};
 pub use memo::Wake;
 
 /// A connection in use: a plain pooled connection (reads) or a write transaction.

@@ -464,8 +464,8 @@ async fn drafts(app: TestApp) {
     // giving up on the way.
     if let (Some(before), Some(after)) = (prepared, app.app.store.prepared_writes()) {
         assert_eq!(
-            after.0 + after.1,
-            before.0 + before.1 + 1,
+            after.applied + after.redone,
+            before.applied + before.redone + 1,
             "{before:?} → {after:?}"
         );
     }
